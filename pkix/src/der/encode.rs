@@ -1,0 +1,160 @@
+//! DER encoding of the values we sign: certificates, OCSP responses, CRLs.
+//!
+//! Each function returns a complete element, so structures read as nested
+//! calls: `seq(&[&integer_u64(2), &oid])`. Lengths are always minimal.
+
+use super::tag;
+
+/// Encodes a definite DER length.
+pub fn length(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+        return;
+    }
+    let bytes = len.to_be_bytes();
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    let significant = bytes.get(skip..).unwrap_or_default();
+    out.push(0x80 | significant.len() as u8);
+    out.extend_from_slice(significant);
+}
+
+/// One element whose contents are the concatenation of `parts`.
+pub fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(len + 6);
+    out.push(tag);
+    length(len, &mut out);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+pub fn seq(parts: &[&[u8]]) -> Vec<u8> {
+    tlv(tag::SEQUENCE, parts)
+}
+
+/// A SET OF: DER wants the elements sorted by their encodings.
+pub fn set_of(mut elements: Vec<Vec<u8>>) -> Vec<u8> {
+    elements.sort();
+    let parts: Vec<&[u8]> = elements.iter().map(Vec::as_slice).collect();
+    tlv(tag::SET, &parts)
+}
+
+/// `[n] EXPLICIT`.
+pub fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
+    tlv(tag::context_constructed(n), &[inner])
+}
+
+/// A non-negative INTEGER from big-endian magnitude bytes.
+pub fn unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
+    let skip = magnitude.iter().take_while(|b| **b == 0).count();
+    let trimmed = magnitude.get(skip..).unwrap_or_default();
+    match trimmed.first() {
+        None => tlv(tag::INTEGER, &[&[0]]),
+        Some(b) if b & 0x80 != 0 => tlv(tag::INTEGER, &[&[0], trimmed]),
+        Some(_) => tlv(tag::INTEGER, &[trimmed]),
+    }
+}
+
+pub fn integer_u64(n: u64) -> Vec<u8> {
+    unsigned_integer(&n.to_be_bytes())
+}
+
+pub fn enumerated(n: u8) -> Vec<u8> {
+    tlv(tag::ENUMERATED, &[&[n]])
+}
+
+pub fn boolean(b: bool) -> Vec<u8> {
+    tlv(tag::BOOLEAN, &[&[if b { 0xff } else { 0 }]])
+}
+
+pub fn null() -> Vec<u8> {
+    vec![tag::NULL, 0]
+}
+
+pub fn octet_string(bytes: &[u8]) -> Vec<u8> {
+    tlv(tag::OCTET_STRING, &[bytes])
+}
+
+/// A BIT STRING with no unused bits.
+pub fn bit_string(bytes: &[u8]) -> Vec<u8> {
+    tlv(tag::BIT_STRING, &[&[0], bytes])
+}
+
+/// A named-bit BIT STRING (KeyUsage, ReasonFlags): bit 0 is the first,
+/// trailing zero bits are dropped as DER requires.
+pub fn named_bits(bits: &[u8]) -> Vec<u8> {
+    let Some(highest) = bits.iter().max().copied() else {
+        return tlv(tag::BIT_STRING, &[&[0]]);
+    };
+    let octets = usize::from(highest / 8) + 1;
+    let mut value = vec![0u8; octets];
+    for bit in bits {
+        if let Some(octet) = value.get_mut(usize::from(bit / 8)) {
+            *octet |= 0x80 >> (bit % 8);
+        }
+    }
+    let unused = 7 - (highest % 8);
+    tlv(tag::BIT_STRING, &[&[unused], &value])
+}
+
+pub fn utf8_string(s: &str) -> Vec<u8> {
+    tlv(0x0c, &[s.as_bytes()])
+}
+
+pub fn ia5_string(s: &str) -> Vec<u8> {
+    tlv(0x16, &[s.as_bytes()])
+}
+
+/// GeneralizedTime `YYYYMMDDHHMMSSZ` (RFC 5280: no fractional seconds).
+pub fn generalized_time(unix_secs: i64) -> Vec<u8> {
+    let text = crate::time::format_generalized(unix_secs);
+    tlv(0x18, &[text.as_bytes()])
+}
+
+/// RFC 5280 `Time`: UTCTime through 2049, GeneralizedTime from 2050.
+pub fn x509_time(unix_secs: i64) -> Vec<u8> {
+    match crate::time::format_utc_time(unix_secs) {
+        Some(text) => tlv(0x17, &[text.as_bytes()]),
+        None => generalized_time(unix_secs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::der::{Reader, single};
+
+    #[test]
+    fn lengths_round_trip() {
+        for len in [0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x1_0000] {
+            let out = octet_string(&vec![0u8; len]);
+            let tlv = single(&out, tag::OCTET_STRING).expect("round trip");
+            assert_eq!(tlv.value.len(), len);
+        }
+    }
+
+    #[test]
+    fn integers_are_minimal_and_positive() {
+        assert_eq!(unsigned_integer(&[0, 0, 0x7f]), vec![2, 1, 0x7f]);
+        assert_eq!(unsigned_integer(&[0x80]), vec![2, 2, 0, 0x80]);
+        assert_eq!(unsigned_integer(&[]), vec![2, 1, 0]);
+        assert_eq!(integer_u64(256), vec![2, 2, 1, 0]);
+    }
+
+    #[test]
+    fn named_bits_drop_trailing_zeros() {
+        // digitalSignature (0) only: one octet, 7 unused bits.
+        assert_eq!(named_bits(&[0]), vec![3, 2, 7, 0x80]);
+        // keyCertSign (5) + cRLSign (6).
+        assert_eq!(named_bits(&[5, 6]), vec![3, 2, 1, 0x06]);
+    }
+
+    #[test]
+    fn set_of_is_sorted() {
+        let set = set_of(vec![integer_u64(5), integer_u64(1)]);
+        let mut reader = Reader::new(single(&set, tag::SET).expect("set").value);
+        assert_eq!(reader.read().expect("first").raw, integer_u64(1).as_slice());
+    }
+}

@@ -1,0 +1,235 @@
+//! Building OCSP responses: signed BasicOCSPResponses for the pre-signer and
+//! the constant unsigned error responses for the responder.
+
+use crate::cert::{CertificateView, key_id};
+use crate::der::DerError;
+use crate::der::encode::{
+    bit_string, enumerated, explicit, generalized_time, null, octet_string, seq, tlv,
+    unsigned_integer,
+};
+use crate::hash::HashAlg;
+use crate::ocsp::CertId;
+use crate::oid;
+use crate::signer::{SignError, Signer};
+
+/// OCSPResponseStatus (RFC 6960 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ResponseStatus {
+    Successful = 0,
+    MalformedRequest = 1,
+    InternalError = 2,
+    TryLater = 3,
+    SigRequired = 5,
+    Unauthorized = 6,
+}
+
+/// The complete, unsigned OCSPResponse for an error status.
+pub fn status_response(status: ResponseStatus) -> &'static [u8] {
+    match status {
+        ResponseStatus::Successful => &[0x30, 0x03, 0x0a, 0x01, 0x00],
+        ResponseStatus::MalformedRequest => &[0x30, 0x03, 0x0a, 0x01, 0x01],
+        ResponseStatus::InternalError => &[0x30, 0x03, 0x0a, 0x01, 0x02],
+        ResponseStatus::TryLater => &[0x30, 0x03, 0x0a, 0x01, 0x03],
+        ResponseStatus::SigRequired => &[0x30, 0x03, 0x0a, 0x01, 0x05],
+        ResponseStatus::Unauthorized => &[0x30, 0x03, 0x0a, 0x01, 0x06],
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertStatus {
+    Good,
+    /// `reason` is a CRLReason code (RFC 5280 §5.3.1).
+    Revoked {
+        at: i64,
+        reason: Option<u8>,
+    },
+}
+
+/// An issuer's name and key hashes under every CertID hash algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerHashes {
+    by_alg: Vec<(HashAlg, Vec<u8>, Vec<u8>)>,
+}
+
+impl IssuerHashes {
+    pub fn of(issuer: &CertificateView<'_>) -> Result<Self, DerError> {
+        let key = issuer.public_key_bits()?;
+        let by_alg = HashAlg::ALL
+            .into_iter()
+            .map(|alg| (alg, alg.digest(issuer.subject), alg.digest(key)))
+            .collect();
+        Ok(Self { by_alg })
+    }
+
+    pub fn hashes(&self, alg: HashAlg) -> Option<(&[u8], &[u8])> {
+        self.by_alg
+            .iter()
+            .find(|(a, _, _)| *a == alg)
+            .map(|(_, name, key)| (name.as_slice(), key.as_slice()))
+    }
+
+    /// Both the name hash and the key hash must match.
+    pub fn matches(&self, id: &CertId<'_>) -> bool {
+        self.hashes(id.hash)
+            .is_some_and(|(name, key)| name == id.issuer_name_hash && key == id.issuer_key_hash)
+    }
+}
+
+/// DER CertID with SHA-1 hashes (RFC 5019 §2.1.1), for a serial given as
+/// INTEGER contents.
+pub fn cert_id_sha1(issuer: &IssuerHashes, serial: &[u8]) -> Vec<u8> {
+    let (name, key) = issuer.hashes(HashAlg::Sha1).unwrap_or_default();
+    seq(&[
+        &seq(&[oid::SHA1, &null()]),
+        &octet_string(name),
+        &octet_string(key),
+        &crate::der::encode::tlv(crate::der::tag::INTEGER, &[serial]),
+    ])
+}
+
+/// The parts of every response that depend only on the responder: its
+/// ResponderID (by key) and the certificate chain it includes.
+#[derive(Debug, Clone)]
+pub struct ResponderTemplate {
+    responder_id: Vec<u8>,
+    certs: Vec<u8>,
+}
+
+impl ResponderTemplate {
+    /// `responder_cert` is included in responses (delegated responder).
+    pub fn new(responder_cert: &[u8], responder_spki: &[u8]) -> Result<Self, DerError> {
+        let responder_id = explicit(2, &octet_string(&key_id(responder_spki)?));
+        let certs = explicit(0, &seq(&[responder_cert]));
+        Ok(Self {
+            responder_id,
+            certs,
+        })
+    }
+}
+
+/// One signed response and the validity it states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedResponse {
+    /// The complete OCSPResponse DER.
+    pub der: Vec<u8>,
+    pub this_update: i64,
+    pub next_update: i64,
+}
+
+/// Builds and signs one OCSPResponse (status successful, basic response,
+/// one SingleResponse).
+pub fn sign_response(
+    template: &ResponderTemplate,
+    signer: &dyn Signer,
+    cert_id: &[u8],
+    status: CertStatus,
+    this_update: i64,
+    next_update: i64,
+) -> Result<SignedResponse, SignError> {
+    let cert_status = match status {
+        CertStatus::Good => vec![0x80, 0x00],
+        CertStatus::Revoked { at, reason } => {
+            let reason = reason
+                .map(|r| explicit(0, &enumerated(r)))
+                .unwrap_or_default();
+            tlv(0xa1, &[&generalized_time(at), &reason])
+        }
+    };
+    let single = seq(&[
+        cert_id,
+        &cert_status,
+        &generalized_time(this_update),
+        &explicit(0, &generalized_time(next_update)),
+    ]);
+    let tbs = seq(&[
+        &template.responder_id,
+        &generalized_time(this_update),
+        &seq(&[&single]),
+    ]);
+    let signature = signer.sign(&tbs)?;
+    let basic = seq(&[
+        &tbs,
+        signer.algorithm(),
+        &bit_string(&signature),
+        &template.certs,
+    ]);
+    let der = seq(&[
+        &enumerated(ResponseStatus::Successful as u8),
+        &explicit(0, &seq(&[oid::OCSP_BASIC, &octet_string(&basic)])),
+    ]);
+    Ok(SignedResponse {
+        der,
+        this_update,
+        next_update,
+    })
+}
+
+/// A non-negative serial magnitude as INTEGER contents (what CertIDs carry).
+pub fn serial_integer_contents(magnitude: &[u8]) -> Vec<u8> {
+    let encoded = unsigned_integer(magnitude);
+    encoded.get(2..).unwrap_or_default().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cert::{CertificateTemplate, build_certificate, name};
+    use crate::signer::{EcCurve, EcdsaSigner};
+
+    #[test]
+    fn signed_response_decodes_with_rasn_and_verifies() {
+        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("keygen");
+        let signer = EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("load");
+        let subject = name(&[(oid::COMMON_NAME, "Issuer")]);
+        let cert = build_certificate(
+            &CertificateTemplate {
+                serial: vec![1],
+                issuer: subject.clone(),
+                subject,
+                not_before: 0,
+                not_after: 2_000_000_000,
+                spki: signer.spki().to_vec(),
+                extensions: vec![],
+            },
+            &signer,
+        )
+        .expect("cert");
+        let view = CertificateView::parse(&cert).expect("view");
+        let issuer = IssuerHashes::of(&view).expect("hashes");
+        let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
+        let id = cert_id_sha1(&issuer, &serial_integer_contents(&[0x99, 1]));
+        let revoked = CertStatus::Revoked {
+            at: 1_000,
+            reason: Some(1),
+        };
+        let resp = sign_response(&template, &signer, &id, revoked, 2_000, 3_000).expect("sign");
+
+        let decoded: rasn_ocsp::OcspResponse = rasn::der::decode(&resp.der).expect("rasn decodes");
+        assert_eq!(decoded.status, rasn_ocsp::OcspResponseStatus::Successful);
+        let bytes = decoded.bytes.expect("bytes");
+        let basic: rasn_ocsp::BasicOcspResponse =
+            rasn::der::decode(&bytes.response).expect("basic");
+        let single = &basic.tbs_response_data.responses[0];
+        assert!(matches!(
+            single.cert_status,
+            rasn_ocsp::CertStatus::Revoked(_)
+        ));
+        let tbs = rasn::der::encode(&basic.tbs_response_data).expect("encode");
+        crate::verify::verify(
+            signer.spki(),
+            signer.algorithm(),
+            &tbs,
+            basic.signature.as_raw_slice(),
+        )
+        .expect("signature verifies");
+    }
+
+    #[test]
+    fn status_responses_decode() {
+        let decoded: rasn_ocsp::OcspResponse =
+            rasn::der::decode(status_response(ResponseStatus::Unauthorized)).expect("decode");
+        assert_eq!(decoded.status, rasn_ocsp::OcspResponseStatus::Unauthorized);
+        assert!(decoded.bytes.is_none());
+    }
+}

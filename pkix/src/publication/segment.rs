@@ -1,0 +1,224 @@
+//! Segment format (little-endian):
+//!
+//! ```text
+//! magic        8   "CARTSEG\x01"
+//! issuers      u16 count, then count x 32-octet IssuerId
+//! entries      u32 count, then per entry:
+//!   issuer     u16 index into the issuer table
+//!   this_update i64 Unix seconds
+//!   next_update i64 Unix seconds
+//!   serial     u8 length, then the serial INTEGER contents
+//!   response   u32 length, then the complete OCSPResponse DER
+//! ```
+//!
+//! Validity is stored beside the DER so the responder never parses a
+//! response on the hot path.
+
+use std::ops::Range;
+use thiserror::Error;
+
+pub const MAGIC: &[u8; 8] = b"CARTSEG\x01";
+const MAX_SERIAL: usize = 21;
+
+/// SHA-256 of the issuer's SubjectPublicKeyInfo.
+pub type IssuerId = [u8; 32];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SegmentError {
+    #[error("not a segment (bad magic)")]
+    Magic,
+    #[error("segment truncated")]
+    Truncated,
+    #[error("segment entry names an issuer index out of range")]
+    IssuerIndex,
+    #[error("segment entry has an invalid serial length")]
+    Serial,
+    #[error("trailing bytes after the last segment entry")]
+    Trailing,
+}
+
+#[derive(Debug, Default)]
+pub struct SegmentBuilder {
+    issuers: Vec<IssuerId>,
+    body: Vec<u8>,
+    count: u32,
+}
+
+impl SegmentBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds a response. `serial` is INTEGER contents (at most 21 octets).
+    pub fn push(
+        &mut self,
+        issuer: &IssuerId,
+        serial: &[u8],
+        this_update: i64,
+        next_update: i64,
+        der: &[u8],
+    ) -> Result<(), SegmentError> {
+        if serial.is_empty() || serial.len() > MAX_SERIAL {
+            return Err(SegmentError::Serial);
+        }
+        let index = match self.issuers.iter().position(|i| i == issuer) {
+            Some(i) => i,
+            None => {
+                self.issuers.push(*issuer);
+                self.issuers.len() - 1
+            }
+        };
+        let index = u16::try_from(index).map_err(|_| SegmentError::IssuerIndex)?;
+        let der_len = u32::try_from(der.len()).map_err(|_| SegmentError::Truncated)?;
+        self.body.extend_from_slice(&index.to_le_bytes());
+        self.body.extend_from_slice(&this_update.to_le_bytes());
+        self.body.extend_from_slice(&next_update.to_le_bytes());
+        self.body.push(serial.len() as u8);
+        self.body.extend_from_slice(serial);
+        self.body.extend_from_slice(&der_len.to_le_bytes());
+        self.body.extend_from_slice(der);
+        self.count += 1;
+        Ok(())
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.issuers.len() * 32 + self.body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.issuers.len() as u16).to_le_bytes());
+        for issuer in &self.issuers {
+            out.extend_from_slice(issuer);
+        }
+        out.extend_from_slice(&self.count.to_le_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// One entry; `der` is a range into the segment bytes so callers can slice
+/// a shared buffer without copying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentEntry<'a> {
+    pub issuer: &'a IssuerId,
+    pub serial: &'a [u8],
+    pub this_update: i64,
+    pub next_update: i64,
+    pub der: Range<usize>,
+}
+
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SegmentError> {
+        let end = self.pos.checked_add(n).ok_or(SegmentError::Truncated)?;
+        let bytes = self
+            .data
+            .get(self.pos..end)
+            .ok_or(SegmentError::Truncated)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], SegmentError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| SegmentError::Truncated)
+    }
+}
+
+/// Parses a whole segment, checking every entry before returning any.
+pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError> {
+    let mut c = Cursor { data, pos: 0 };
+    if c.take(MAGIC.len())? != MAGIC {
+        return Err(SegmentError::Magic);
+    }
+    let issuer_count = usize::from(u16::from_le_bytes(c.array()?));
+    let table = c.take(issuer_count * 32)?;
+    let issuers: Vec<&IssuerId> = table
+        .chunks_exact(32)
+        .filter_map(|ch| ch.try_into().ok())
+        .collect();
+    let count = u32::from_le_bytes(c.array()?) as usize;
+    // Each entry is at least 24 octets: bound the allocation by the input.
+    let mut entries = Vec::with_capacity(count.min(data.len() / 24));
+    for _ in 0..count {
+        let index = usize::from(u16::from_le_bytes(c.array()?));
+        let issuer = issuers
+            .get(index)
+            .copied()
+            .ok_or(SegmentError::IssuerIndex)?;
+        let this_update = i64::from_le_bytes(c.array()?);
+        let next_update = i64::from_le_bytes(c.array()?);
+        let serial_len = usize::from(c.array::<1>()?[0]);
+        if serial_len == 0 || serial_len > MAX_SERIAL {
+            return Err(SegmentError::Serial);
+        }
+        let serial = c.take(serial_len)?;
+        let der_len = u32::from_le_bytes(c.array()?) as usize;
+        let start = c.pos;
+        c.take(der_len)?;
+        entries.push(SegmentEntry {
+            issuer,
+            serial,
+            this_update,
+            next_update,
+            der: start..start + der_len,
+        });
+    }
+    if c.pos != data.len() {
+        return Err(SegmentError::Trailing);
+    }
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let mut b = SegmentBuilder::new();
+        b.push(&[1; 32], &[5], 10, 20, b"resp-one").expect("push");
+        b.push(&[2; 32], &[0, 0x80], 11, 21, b"resp-two!")
+            .expect("push");
+        b.push(&[1; 32], &[6], 12, 22, b"").expect("push");
+        let bytes = b.finish();
+        let entries = parse_segment(&bytes).expect("parse");
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[1].issuer, &[2; 32]);
+        assert_eq!(entries[1].serial, &[0, 0x80]);
+        assert_eq!(&bytes[entries[1].der.clone()], b"resp-two!");
+        assert_eq!(entries[2].this_update, 12);
+    }
+
+    #[test]
+    fn rejects_corruption() {
+        let mut b = SegmentBuilder::new();
+        b.push(&[1; 32], &[5], 10, 20, b"resp").expect("push");
+        let bytes = b.finish();
+        for cut in 0..bytes.len() {
+            assert!(parse_segment(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert_eq!(parse_segment(&extra), Err(SegmentError::Trailing));
+        assert_eq!(
+            parse_segment(b"CARTSEG\x02\0\0\0\0\0\0"),
+            Err(SegmentError::Magic)
+        );
+        assert_eq!(
+            SegmentBuilder::new().push(&[1; 32], &[], 0, 0, b""),
+            Err(SegmentError::Serial)
+        );
+    }
+}
