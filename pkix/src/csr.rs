@@ -35,10 +35,7 @@ impl VerifiedCsr {
         } else {
             let parsed = pem::parse(input).map_err(|e| CsrError::Encoding(e.to_string()))?;
             if !parsed.tag().ends_with("CERTIFICATE REQUEST") {
-                return Err(CsrError::Encoding(format!(
-                    "unexpected PEM label {}",
-                    parsed.tag()
-                )));
+                return Err(CsrError::Encoding(format!("unexpected PEM label {}", parsed.tag())));
             }
             parsed.into_contents()
         };
@@ -48,25 +45,11 @@ impl VerifiedCsr {
     pub fn from_der(der: Vec<u8>) -> Result<Self, CsrError> {
         let (subject, spki, san) = {
             let parts = parse(&der)?;
-            verify::verify(
-                parts.spki,
-                parts.signature_algorithm,
-                parts.info,
-                parts.signature,
-            )?;
+            verify::verify(parts.spki, parts.signature_algorithm, parts.info, parts.signature)?;
             let offset = |s: &[u8]| (s.as_ptr() as usize - der.as_ptr() as usize, s.len());
-            (
-                offset(parts.subject),
-                offset(parts.spki),
-                parts.san.map(offset),
-            )
+            (offset(parts.subject), offset(parts.spki), parts.san.map(offset))
         };
-        Ok(Self {
-            der,
-            subject,
-            spki,
-            san,
-        })
+        Ok(Self { der, subject, spki, san })
     }
 
     fn slice(&self, (start, len): (usize, usize)) -> &[u8] {
@@ -123,14 +106,7 @@ fn parse(der: &[u8]) -> Result<Parts<'_>, CsrError> {
         Some(attrs) => requested_san(attrs.value)?,
         None => None,
     };
-    Ok(Parts {
-        info: info.raw,
-        signature_algorithm,
-        signature,
-        subject,
-        spki,
-        san,
-    })
+    Ok(Parts { info: info.raw, signature_algorithm, signature, subject, spki, san })
 }
 
 /// Finds subjectAltName inside the extensionRequest attribute.

@@ -77,18 +77,11 @@ impl EcdsaSigner {
         let rng = SystemRandom::new();
         let key = EcdsaKeyPair::from_pkcs8(curve.signing(), pkcs8, &rng)
             .map_err(|e| SignError::BadKey(e.to_string()))?;
-        let spki = seq(&[
-            &seq(&[oid::EC_PUBLIC_KEY, curve.curve_oid()]),
-            &bit_string(key.public_key().as_ref()),
-        ]);
+        let spki =
+            seq(&[&seq(&[oid::EC_PUBLIC_KEY, curve.curve_oid()]), &bit_string(key.public_key().as_ref())]);
         // RFC 5758: ecdsa-with-SHA* identifiers have absent parameters.
         let algorithm = seq(&[curve.signature_oid()]);
-        Ok(Self {
-            key,
-            algorithm,
-            spki,
-            rng,
-        })
+        Ok(Self { key, algorithm, spki, rng })
     }
 }
 

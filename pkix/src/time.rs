@@ -14,9 +14,7 @@ pub fn format_generalized(unix_secs: i64) -> String {
 /// `YYMMDDHHMMSSZ` for years 1950..=2049, as RFC 5280 requires; `None` outside.
 pub fn format_utc_time(unix_secs: i64) -> Option<String> {
     let t = to_datetime(unix_secs);
-    (1950..2050)
-        .contains(&t.year())
-        .then(|| t.format("%y%m%d%H%M%SZ").to_string())
+    (1950..2050).contains(&t.year()).then(|| t.format("%y%m%d%H%M%SZ").to_string())
 }
 
 /// Parses an X.509 `Time` (UTCTime tag 0x17 or GeneralizedTime tag 0x18) in its

@@ -43,11 +43,7 @@ pub fn parse_spki(spki: &[u8]) -> Result<PublicKeyInfo<'_>, DerError> {
         Some((0, key)) => key,
         _ => return Err(DerError::BadValue),
     };
-    Ok(PublicKeyInfo {
-        algorithm,
-        parameters,
-        key,
-    })
+    Ok(PublicKeyInfo { algorithm, parameters, key })
 }
 
 /// The signature OID of a DER `AlgorithmIdentifier`.
@@ -103,9 +99,7 @@ pub fn verify(
     let key = parse_spki(spki)?;
     let sig_oid = algorithm_oid(signature_algorithm)?;
     let alg = ring_algorithm(sig_oid, &key).ok_or(VerifyError::Unsupported)?;
-    UnparsedPublicKey::new(alg, key.key)
-        .verify(message, signature)
-        .map_err(|_| VerifyError::BadSignature)
+    UnparsedPublicKey::new(alg, key.key).verify(message, signature).map_err(|_| VerifyError::BadSignature)
 }
 
 /// The signature bits of a BIT STRING value (no unused bits allowed).

@@ -1,1 +1,14 @@
+//! What every Cartorio service shares for I/O: HTTP serving with graceful
+//! shutdown, signals, telemetry, configuration loading and the object store.
+//! Process-wide state (the metrics recorder, the tracing subscriber) lives
+//! here and nowhere else.
 
+pub mod client;
+pub mod config;
+pub mod http;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+
+pub use shutdown::Shutdown;
+pub use store::ObjectStore;

@@ -1,1 +1,81 @@
+//! Cartorio's responder: serves pre-signed OCSP responses from an in-memory
+//! index that follows the published manifest.
+//!
+//! ```text
+//! object store --(loader: manifest + segments)--> Arc<Index> --(service)--> HTTP
+//! ```
 
+pub mod index;
+pub mod loader;
+pub mod respond;
+pub mod service;
+
+use arc_swap::ArcSwap;
+use cartorio_platform::store::StoreConfig;
+use cartorio_platform::{Shutdown, http};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use index::Index;
+pub use respond::CachePolicy;
+pub use service::{Limits, OcspService};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponderConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    pub store: StoreConfig,
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: usize,
+    #[serde(default = "default_max_age_cap")]
+    pub max_age_cap_secs: i64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_poll_ms() -> u64 {
+    1000
+}
+fn default_max_request_bytes() -> usize {
+    10_000
+}
+fn default_max_age_cap() -> i64 {
+    24 * 3600
+}
+
+impl ResponderConfig {
+    /// The embedded default for `cartorio up`.
+    pub fn embedded(store: StoreConfig) -> Self {
+        Self {
+            listen: default_listen(),
+            store,
+            poll_interval_ms: default_poll_ms(),
+            max_request_bytes: default_max_request_bytes(),
+            max_age_cap_secs: default_max_age_cap(),
+        }
+    }
+}
+
+/// Runs the responder on `listener` until `shutdown`. `reload` makes the
+/// loader look at the manifest at once (the control plane pokes it in `up`).
+pub async fn run(config: ResponderConfig, listener: TcpListener, reload: Arc<Notify>, shutdown: Shutdown) {
+    let index = Arc::new(ArcSwap::from_pointee(Index::default()));
+    let loader = loader::Loader::new(config.store.open(), index.clone());
+    let poll = Duration::from_millis(config.poll_interval_ms.max(10));
+    let loader_task = tokio::spawn(loader.run(poll, reload, shutdown.clone()));
+    let service = OcspService::new(
+        index,
+        Limits { max_request_bytes: config.max_request_bytes },
+        CachePolicy { max_age_cap: config.max_age_cap_secs },
+    );
+    http::serve(listener, service, shutdown, "responder").await;
+    let _ = loader_task.await;
+}

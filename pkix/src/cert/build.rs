@@ -20,17 +20,10 @@ pub struct CertificateTemplate {
 }
 
 /// Encodes the TBSCertificate, signs it and returns the certificate DER.
-pub fn build_certificate(
-    t: &CertificateTemplate,
-    signer: &dyn Signer,
-) -> Result<Vec<u8>, SignError> {
+pub fn build_certificate(t: &CertificateTemplate, signer: &dyn Signer) -> Result<Vec<u8>, SignError> {
     let ext_refs: Vec<&[u8]> = t.extensions.iter().map(Vec::as_slice).collect();
     // Extensions ::= SEQUENCE SIZE (1..MAX): omit the field when there are none.
-    let extensions = if ext_refs.is_empty() {
-        Vec::new()
-    } else {
-        explicit(3, &seq(&ext_refs))
-    };
+    let extensions = if ext_refs.is_empty() { Vec::new() } else { explicit(3, &seq(&ext_refs)) };
     let tbs = seq(&[
         &explicit(0, &integer_u64(2)), // v3
         &unsigned_integer(&t.serial),
@@ -47,10 +40,8 @@ pub fn build_certificate(
 
 /// A Name of one RDN per attribute, in order: `name(&[(oid::COMMON_NAME, "x")])`.
 pub fn name(attributes: &[(&[u8], &str)]) -> Vec<u8> {
-    let rdns: Vec<Vec<u8>> = attributes
-        .iter()
-        .map(|(attr, value)| set_of(vec![seq(&[attr, &utf8_string(value)])]))
-        .collect();
+    let rdns: Vec<Vec<u8>> =
+        attributes.iter().map(|(attr, value)| set_of(vec![seq(&[attr, &utf8_string(value)])])).collect();
     let refs: Vec<&[u8]> = rdns.iter().map(Vec::as_slice).collect();
     seq(&refs)
 }

@@ -1,16 +1,10 @@
 //! Complete DER `Extension`s for the profiles we issue.
 
-use crate::der::encode::{
-    boolean, ia5_string, integer_u64, named_bits, null, octet_string, seq, tlv,
-};
+use crate::der::encode::{boolean, ia5_string, integer_u64, named_bits, null, octet_string, seq, tlv};
 use crate::oid;
 
 fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
-    if critical {
-        seq(&[id, &boolean(true), &octet_string(value)])
-    } else {
-        seq(&[id, &octet_string(value)])
-    }
+    if critical { seq(&[id, &boolean(true), &octet_string(value)]) } else { seq(&[id, &octet_string(value)]) }
 }
 
 pub fn basic_constraints(ca: bool, path_len: Option<u64>) -> Vec<u8> {
@@ -47,11 +41,7 @@ pub fn authority_key_id(key_id: &[u8]) -> Vec<u8> {
 pub fn aia_ocsp(url: &str) -> Vec<u8> {
     // accessLocation uniformResourceIdentifier [6] IMPLICIT IA5String
     let location = tlv(0x86, &[url.as_bytes()]);
-    extension(
-        oid::AUTHORITY_INFO_ACCESS,
-        false,
-        &seq(&[&seq(&[oid::AD_OCSP, &location])]),
-    )
+    extension(oid::AUTHORITY_INFO_ACCESS, false, &seq(&[&seq(&[oid::AD_OCSP, &location])]))
 }
 
 /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): the value is NULL.

@@ -49,9 +49,7 @@ impl<'a> CertificateView<'a> {
         let mut times = Reader::new(validity.value);
         let (not_before, not_after) = (times.read()?, times.read()?);
         times.finish()?;
-        let time = |t: der::Tlv<'_>| {
-            crate::time::parse_x509_time(t.tag, t.value).ok_or(DerError::BadValue)
-        };
+        let time = |t: der::Tlv<'_>| crate::time::parse_x509_time(t.tag, t.value).ok_or(DerError::BadValue);
         Ok(Self {
             der,
             tbs: tbs.raw,
@@ -73,12 +71,7 @@ impl<'a> CertificateView<'a> {
 
     /// Verifies this certificate's signature with the issuer's SPKI.
     pub fn verify_signed_by(&self, issuer_spki: &[u8]) -> Result<(), VerifyError> {
-        verify::verify(
-            issuer_spki,
-            self.signature_algorithm,
-            self.tbs,
-            self.signature,
-        )
+        verify::verify(issuer_spki, self.signature_algorithm, self.tbs, self.signature)
     }
 
     /// The serial as lowercase hex without leading zero octets.
@@ -89,11 +82,7 @@ impl<'a> CertificateView<'a> {
 
 /// Lowercase hex of an INTEGER's contents, leading zero octets dropped.
 pub fn serial_hex(serial: &[u8]) -> String {
-    let skip = serial
-        .iter()
-        .take_while(|b| **b == 0)
-        .count()
-        .min(serial.len().saturating_sub(1));
+    let skip = serial.iter().take_while(|b| **b == 0).count().min(serial.len().saturating_sub(1));
     hex::encode(serial.get(skip..).unwrap_or_default())
 }
 

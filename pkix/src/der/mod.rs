@@ -83,9 +83,7 @@ impl<'a> Reader<'a> {
             }
             let (len_bytes, rest) = after_len.split_at_checked(n).ok_or(DerError::Truncated)?;
             after_len = rest;
-            let len = len_bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             // DER: long form only when needed, and no leading zero octet.
             if len < 0x80 || len_bytes.first() == Some(&0) {
                 return Err(DerError::BadLength);
@@ -103,30 +101,19 @@ impl<'a> Reader<'a> {
     pub fn expect(&mut self, tag: u8) -> Result<Tlv<'a>, DerError> {
         let found = self.peek_tag().ok_or(DerError::Truncated)?;
         if found != tag {
-            return Err(DerError::UnexpectedTag {
-                expected: tag,
-                found,
-            });
+            return Err(DerError::UnexpectedTag { expected: tag, found });
         }
         self.read()
     }
 
     /// Reads the next element only if it carries `tag`.
     pub fn optional(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, DerError> {
-        if self.peek_tag() == Some(tag) {
-            self.read().map(Some)
-        } else {
-            Ok(None)
-        }
+        if self.peek_tag() == Some(tag) { self.read().map(Some) } else { Ok(None) }
     }
 
     /// Fails unless everything has been read.
     pub fn finish(&self) -> Result<(), DerError> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(DerError::TrailingData)
-        }
+        if self.rest.is_empty() { Ok(()) } else { Err(DerError::TrailingData) }
     }
 }
 
@@ -167,23 +154,11 @@ mod tests {
 
     #[test]
     fn rejects_non_der_lengths() {
-        assert_eq!(
-            single(&[0x04, 0x81, 0x01, 0x00], 0x04),
-            Err(DerError::BadLength)
-        );
-        assert_eq!(
-            single(&[0x30, 0x80, 0x00, 0x00], 0x30),
-            Err(DerError::BadLength)
-        );
-        assert_eq!(
-            single(&[0x04, 0x82, 0x00, 0x80], 0x04),
-            Err(DerError::BadLength)
-        );
+        assert_eq!(single(&[0x04, 0x81, 0x01, 0x00], 0x04), Err(DerError::BadLength));
+        assert_eq!(single(&[0x30, 0x80, 0x00, 0x00], 0x30), Err(DerError::BadLength));
+        assert_eq!(single(&[0x04, 0x82, 0x00, 0x80], 0x04), Err(DerError::BadLength));
         assert_eq!(single(&[0x04, 0x05, 0x00], 0x04), Err(DerError::Truncated));
-        assert_eq!(
-            single(&[0x05, 0x00, 0x00], 0x05),
-            Err(DerError::TrailingData)
-        );
+        assert_eq!(single(&[0x05, 0x00, 0x00], 0x05), Err(DerError::TrailingData));
         assert_eq!(single(&[0x1f, 0x01, 0x00], 0x1f), Err(DerError::BadTag));
     }
 

@@ -57,9 +57,7 @@ fn percent_decode(input: &str) -> Result<Vec<u8>, GetPathError> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .ok_or(GetPathError::PercentEncoding)?;
+            let hex = bytes.get(i + 1..i + 3).ok_or(GetPathError::PercentEncoding)?;
             let value = std::str::from_utf8(hex)
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
@@ -84,37 +82,20 @@ mod tests {
     fn plain_and_mangled_forms_decode_alike() {
         let b64 = base64::engine::general_purpose::STANDARD.encode(DER);
         assert_eq!(b64, "MAP7/z4=");
-        for form in [
-            "MAP7/z4=",
-            "MAP7/z4",
-            "MAP7%2Fz4%3D",
-            "MAP7%2fz4%3d",
-            "MAP7_z4",
-            "MAP7/z4%3D",
-        ] {
+        for form in ["MAP7/z4=", "MAP7/z4", "MAP7%2Fz4%3D", "MAP7%2fz4%3d", "MAP7_z4", "MAP7/z4%3D"] {
             assert_eq!(decode_get_path(form, 100).as_deref(), Ok(DER), "{form}");
         }
         let plus = base64::engine::general_purpose::STANDARD.encode([0xfb, 0xef, 0xbe]);
         assert_eq!(plus, "++++");
         for form in ["++++", "%2B%2B%2B%2B", "    ", "----", "+ %2B-"] {
-            assert_eq!(
-                decode_get_path(form, 100).as_deref(),
-                Ok(&[0xfb, 0xef, 0xbe][..]),
-                "{form}"
-            );
+            assert_eq!(decode_get_path(form, 100).as_deref(), Ok(&[0xfb, 0xef, 0xbe][..]), "{form}");
         }
     }
 
     #[test]
     fn rejects_garbage() {
-        assert_eq!(
-            decode_get_path("%zz", 100),
-            Err(GetPathError::PercentEncoding)
-        );
-        assert_eq!(
-            decode_get_path("%4", 100),
-            Err(GetPathError::PercentEncoding)
-        );
+        assert_eq!(decode_get_path("%zz", 100), Err(GetPathError::PercentEncoding));
+        assert_eq!(decode_get_path("%4", 100), Err(GetPathError::PercentEncoding));
         assert_eq!(decode_get_path("!!!!", 100), Err(GetPathError::Base64));
         assert_eq!(decode_get_path("MAP7/z4=", 3), Err(GetPathError::TooLarge));
     }

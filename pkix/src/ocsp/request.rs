@@ -97,12 +97,7 @@ pub fn parse_request(input: &[u8]) -> Result<OcspRequest<'_>, RequestError> {
         Some(ext) => find_nonce(ext.value)?,
         None => None,
     };
-    Ok(OcspRequest {
-        first,
-        count,
-        nonce,
-        signed: signature.is_some(),
-    })
+    Ok(OcspRequest { first, count, nonce, signed: signature.is_some() })
 }
 
 fn parse_single_request(request: &[u8]) -> Result<CertId<'_>, RequestError> {
@@ -129,12 +124,7 @@ fn parse_single_request(request: &[u8]) -> Result<CertId<'_>, RequestError> {
     if name_hash.len() != hash.output_len() || key_hash.len() != hash.output_len() {
         return Err(RequestError::HashLength);
     }
-    Ok(CertId {
-        hash,
-        issuer_name_hash: name_hash,
-        issuer_key_hash: key_hash,
-        serial,
-    })
+    Ok(CertId { hash, issuer_name_hash: name_hash, issuer_key_hash: key_hash, serial })
 }
 
 /// Extensions ::= SEQUENCE OF Extension; returns the nonce if present.
@@ -199,10 +189,7 @@ mod tests {
 
     #[test]
     fn answers_first_of_several() {
-        let der = request(
-            &[cert_id(HashAlg::Sha1, &[1]), cert_id(HashAlg::Sha256, &[2])],
-            None,
-        );
+        let der = request(&[cert_id(HashAlg::Sha1, &[1]), cert_id(HashAlg::Sha256, &[2])], None);
         let parsed = parse_request(&der).expect("parses");
         assert_eq!(parsed.first.serial, &[1]);
         assert_eq!(parsed.count, 2);
@@ -210,15 +197,9 @@ mod tests {
 
     #[test]
     fn nonce_bounds() {
-        let ok = request(
-            &[cert_id(HashAlg::Sha1, &[1])],
-            Some(nonce_ext(&octet_string(&[9; 16]))),
-        );
+        let ok = request(&[cert_id(HashAlg::Sha1, &[1])], Some(nonce_ext(&octet_string(&[9; 16]))));
         assert_eq!(parse_request(&ok).expect("ok").nonce, Some(&[9u8; 16][..]));
-        let max = request(
-            &[cert_id(HashAlg::Sha1, &[1])],
-            Some(nonce_ext(&octet_string(&[9; 128]))),
-        );
+        let max = request(&[cert_id(HashAlg::Sha1, &[1])], Some(nonce_ext(&octet_string(&[9; 128]))));
         assert!(parse_request(&max).is_ok());
         for bad in [octet_string(&[]), octet_string(&[9; 129]), vec![1, 2, 3]] {
             let der = request(&[cert_id(HashAlg::Sha1, &[1])], Some(nonce_ext(&bad)));
@@ -228,49 +209,29 @@ mod tests {
 
     #[test]
     fn rejects_bad_requests() {
-        assert!(matches!(
-            parse_request(b"garbage"),
-            Err(RequestError::Der(_))
-        ));
-        assert_eq!(
-            parse_request(&request(&[], None)),
-            Err(RequestError::NoRequests)
-        );
-        let many: Vec<Vec<u8>> = (0..=MAX_REQUESTS)
-            .map(|i| cert_id(HashAlg::Sha1, &[i as u8 + 1]))
-            .collect();
-        assert_eq!(
-            parse_request(&request(&many, None)),
-            Err(RequestError::TooManyRequests)
-        );
+        assert!(matches!(parse_request(b"garbage"), Err(RequestError::Der(_))));
+        assert_eq!(parse_request(&request(&[], None)), Err(RequestError::NoRequests));
+        let many: Vec<Vec<u8>> = (0..=MAX_REQUESTS).map(|i| cert_id(HashAlg::Sha1, &[i as u8 + 1])).collect();
+        assert_eq!(parse_request(&request(&many, None)), Err(RequestError::TooManyRequests));
         let short = seq(&[
             &seq(&[HashAlg::Sha1.oid()]),
             &octet_string(&[1; 5]),
             &octet_string(&[2; 20]),
             &unsigned_integer(&[1]),
         ]);
-        assert_eq!(
-            parse_request(&request(&[short], None)),
-            Err(RequestError::HashLength)
-        );
+        assert_eq!(parse_request(&request(&[short], None)), Err(RequestError::HashLength));
         let md5 = seq(&[
             &seq(&[&[0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05][..]]),
             &octet_string(&[1; 16]),
             &octet_string(&[2; 16]),
             &unsigned_integer(&[1]),
         ]);
-        assert_eq!(
-            parse_request(&request(&[md5], None)),
-            Err(RequestError::UnsupportedHash)
-        );
+        assert_eq!(parse_request(&request(&[md5], None)), Err(RequestError::UnsupportedHash));
     }
 
     #[test]
     fn agrees_with_rasn() {
-        let der = request(
-            &[cert_id(HashAlg::Sha256, &[0x80, 1])],
-            Some(nonce_ext(&octet_string(&[7; 8]))),
-        );
+        let der = request(&[cert_id(HashAlg::Sha256, &[0x80, 1])], Some(nonce_ext(&octet_string(&[7; 8]))));
         let ours = parse_request(&der).expect("ours");
         let theirs: rasn_ocsp::OcspRequest = rasn::der::decode(&der).expect("rasn");
         let req = &theirs.tbs_request.request_list[0].req_cert;

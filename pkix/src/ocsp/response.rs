@@ -4,8 +4,7 @@
 use crate::cert::{CertificateView, key_id};
 use crate::der::DerError;
 use crate::der::encode::{
-    bit_string, enumerated, explicit, generalized_time, null, octet_string, seq, tlv,
-    unsigned_integer,
+    bit_string, enumerated, explicit, generalized_time, null, octet_string, seq, tlv, unsigned_integer,
 };
 use crate::hash::HashAlg;
 use crate::ocsp::CertId;
@@ -55,18 +54,13 @@ pub struct IssuerHashes {
 impl IssuerHashes {
     pub fn of(issuer: &CertificateView<'_>) -> Result<Self, DerError> {
         let key = issuer.public_key_bits()?;
-        let by_alg = HashAlg::ALL
-            .into_iter()
-            .map(|alg| (alg, alg.digest(issuer.subject), alg.digest(key)))
-            .collect();
+        let by_alg =
+            HashAlg::ALL.into_iter().map(|alg| (alg, alg.digest(issuer.subject), alg.digest(key))).collect();
         Ok(Self { by_alg })
     }
 
     pub fn hashes(&self, alg: HashAlg) -> Option<(&[u8], &[u8])> {
-        self.by_alg
-            .iter()
-            .find(|(a, _, _)| *a == alg)
-            .map(|(_, name, key)| (name.as_slice(), key.as_slice()))
+        self.by_alg.iter().find(|(a, _, _)| *a == alg).map(|(_, name, key)| (name.as_slice(), key.as_slice()))
     }
 
     /// Both the name hash and the key hash must match.
@@ -101,10 +95,7 @@ impl ResponderTemplate {
     pub fn new(responder_cert: &[u8], responder_spki: &[u8]) -> Result<Self, DerError> {
         let responder_id = explicit(2, &octet_string(&key_id(responder_spki)?));
         let certs = explicit(0, &seq(&[responder_cert]));
-        Ok(Self {
-            responder_id,
-            certs,
-        })
+        Ok(Self { responder_id, certs })
     }
 }
 
@@ -130,9 +121,7 @@ pub fn sign_response(
     let cert_status = match status {
         CertStatus::Good => vec![0x80, 0x00],
         CertStatus::Revoked { at, reason } => {
-            let reason = reason
-                .map(|r| explicit(0, &enumerated(r)))
-                .unwrap_or_default();
+            let reason = reason.map(|r| explicit(0, &enumerated(r))).unwrap_or_default();
             tlv(0xa1, &[&generalized_time(at), &reason])
         }
     };
@@ -142,27 +131,14 @@ pub fn sign_response(
         &generalized_time(this_update),
         &explicit(0, &generalized_time(next_update)),
     ]);
-    let tbs = seq(&[
-        &template.responder_id,
-        &generalized_time(this_update),
-        &seq(&[&single]),
-    ]);
+    let tbs = seq(&[&template.responder_id, &generalized_time(this_update), &seq(&[&single])]);
     let signature = signer.sign(&tbs)?;
-    let basic = seq(&[
-        &tbs,
-        signer.algorithm(),
-        &bit_string(&signature),
-        &template.certs,
-    ]);
+    let basic = seq(&[&tbs, signer.algorithm(), &bit_string(&signature), &template.certs]);
     let der = seq(&[
         &enumerated(ResponseStatus::Successful as u8),
         &explicit(0, &seq(&[oid::OCSP_BASIC, &octet_string(&basic)])),
     ]);
-    Ok(SignedResponse {
-        der,
-        this_update,
-        next_update,
-    })
+    Ok(SignedResponse { der, this_update, next_update })
 }
 
 /// A non-negative serial magnitude as INTEGER contents (what CertIDs carry).
@@ -199,30 +175,18 @@ mod tests {
         let issuer = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
         let id = cert_id_sha1(&issuer, &serial_integer_contents(&[0x99, 1]));
-        let revoked = CertStatus::Revoked {
-            at: 1_000,
-            reason: Some(1),
-        };
+        let revoked = CertStatus::Revoked { at: 1_000, reason: Some(1) };
         let resp = sign_response(&template, &signer, &id, revoked, 2_000, 3_000).expect("sign");
 
         let decoded: rasn_ocsp::OcspResponse = rasn::der::decode(&resp.der).expect("rasn decodes");
         assert_eq!(decoded.status, rasn_ocsp::OcspResponseStatus::Successful);
         let bytes = decoded.bytes.expect("bytes");
-        let basic: rasn_ocsp::BasicOcspResponse =
-            rasn::der::decode(&bytes.response).expect("basic");
+        let basic: rasn_ocsp::BasicOcspResponse = rasn::der::decode(&bytes.response).expect("basic");
         let single = &basic.tbs_response_data.responses[0];
-        assert!(matches!(
-            single.cert_status,
-            rasn_ocsp::CertStatus::Revoked(_)
-        ));
+        assert!(matches!(single.cert_status, rasn_ocsp::CertStatus::Revoked(_)));
         let tbs = rasn::der::encode(&basic.tbs_response_data).expect("encode");
-        crate::verify::verify(
-            signer.spki(),
-            signer.algorithm(),
-            &tbs,
-            basic.signature.as_raw_slice(),
-        )
-        .expect("signature verifies");
+        crate::verify::verify(signer.spki(), signer.algorithm(), &tbs, basic.signature.as_raw_slice())
+            .expect("signature verifies");
     }
 
     #[test]

@@ -12,4 +12,4 @@ mod manifest;
 pub mod segment;
 
 pub use manifest::{MANIFEST_KEY, Manifest, ManifestIssuer, SegmentRef, segment_key};
-pub use segment::{IssuerId, SegmentBuilder, SegmentEntry, SegmentError, parse_segment};
+pub use segment::{EntryMeta, IssuerId, SegmentBuilder, SegmentEntry, SegmentError, parse_segment};

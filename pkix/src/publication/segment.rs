@@ -7,6 +7,7 @@
 //!   issuer     u16 index into the issuer table
 //!   this_update i64 Unix seconds
 //!   next_update i64 Unix seconds
+//!   status     u8  0 good, 1 revoked (for metrics; the DER is authoritative)
 //!   serial     u8 length, then the serial INTEGER contents
 //!   response   u32 length, then the complete OCSPResponse DER
 //! ```
@@ -33,6 +34,8 @@ pub enum SegmentError {
     IssuerIndex,
     #[error("segment entry has an invalid serial length")]
     Serial,
+    #[error("segment entry has an invalid status octet")]
+    Status,
     #[error("trailing bytes after the last segment entry")]
     Trailing,
 }
@@ -62,8 +65,7 @@ impl SegmentBuilder {
         &mut self,
         issuer: &IssuerId,
         serial: &[u8],
-        this_update: i64,
-        next_update: i64,
+        meta: EntryMeta,
         der: &[u8],
     ) -> Result<(), SegmentError> {
         if serial.is_empty() || serial.len() > MAX_SERIAL {
@@ -79,8 +81,9 @@ impl SegmentBuilder {
         let index = u16::try_from(index).map_err(|_| SegmentError::IssuerIndex)?;
         let der_len = u32::try_from(der.len()).map_err(|_| SegmentError::Truncated)?;
         self.body.extend_from_slice(&index.to_le_bytes());
-        self.body.extend_from_slice(&this_update.to_le_bytes());
-        self.body.extend_from_slice(&next_update.to_le_bytes());
+        self.body.extend_from_slice(&meta.this_update.to_le_bytes());
+        self.body.extend_from_slice(&meta.next_update.to_le_bytes());
+        self.body.push(u8::from(meta.revoked));
         self.body.push(serial.len() as u8);
         self.body.extend_from_slice(serial);
         self.body.extend_from_slice(&der_len.to_le_bytes());
@@ -102,14 +105,21 @@ impl SegmentBuilder {
     }
 }
 
+/// What a segment stores beside each response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryMeta {
+    pub this_update: i64,
+    pub next_update: i64,
+    pub revoked: bool,
+}
+
 /// One entry; `der` is a range into the segment bytes so callers can slice
 /// a shared buffer without copying.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentEntry<'a> {
     pub issuer: &'a IssuerId,
     pub serial: &'a [u8],
-    pub this_update: i64,
-    pub next_update: i64,
+    pub meta: EntryMeta,
     pub der: Range<usize>,
 }
 
@@ -121,18 +131,13 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SegmentError> {
         let end = self.pos.checked_add(n).ok_or(SegmentError::Truncated)?;
-        let bytes = self
-            .data
-            .get(self.pos..end)
-            .ok_or(SegmentError::Truncated)?;
+        let bytes = self.data.get(self.pos..end).ok_or(SegmentError::Truncated)?;
         self.pos = end;
         Ok(bytes)
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], SegmentError> {
-        self.take(N)?
-            .try_into()
-            .map_err(|_| SegmentError::Truncated)
+        self.take(N)?.try_into().map_err(|_| SegmentError::Truncated)
     }
 }
 
@@ -144,21 +149,20 @@ pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError>
     }
     let issuer_count = usize::from(u16::from_le_bytes(c.array()?));
     let table = c.take(issuer_count * 32)?;
-    let issuers: Vec<&IssuerId> = table
-        .chunks_exact(32)
-        .filter_map(|ch| ch.try_into().ok())
-        .collect();
+    let issuers: Vec<&IssuerId> = table.chunks_exact(32).filter_map(|ch| ch.try_into().ok()).collect();
     let count = u32::from_le_bytes(c.array()?) as usize;
-    // Each entry is at least 24 octets: bound the allocation by the input.
-    let mut entries = Vec::with_capacity(count.min(data.len() / 24));
+    // Each entry is at least 25 octets: bound the allocation by the input.
+    let mut entries = Vec::with_capacity(count.min(data.len() / 25));
     for _ in 0..count {
         let index = usize::from(u16::from_le_bytes(c.array()?));
-        let issuer = issuers
-            .get(index)
-            .copied()
-            .ok_or(SegmentError::IssuerIndex)?;
+        let issuer = issuers.get(index).copied().ok_or(SegmentError::IssuerIndex)?;
         let this_update = i64::from_le_bytes(c.array()?);
         let next_update = i64::from_le_bytes(c.array()?);
+        let revoked = match c.array::<1>()? {
+            [0] => false,
+            [1] => true,
+            _ => return Err(SegmentError::Status),
+        };
         let serial_len = usize::from(c.array::<1>()?[0]);
         if serial_len == 0 || serial_len > MAX_SERIAL {
             return Err(SegmentError::Serial);
@@ -167,13 +171,8 @@ pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError>
         let der_len = u32::from_le_bytes(c.array()?) as usize;
         let start = c.pos;
         c.take(der_len)?;
-        entries.push(SegmentEntry {
-            issuer,
-            serial,
-            this_update,
-            next_update,
-            der: start..start + der_len,
-        });
+        let meta = EntryMeta { this_update, next_update, revoked };
+        entries.push(SegmentEntry { issuer, serial, meta, der: start..start + der_len });
     }
     if c.pos != data.len() {
         return Err(SegmentError::Trailing);
@@ -188,23 +187,25 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut b = SegmentBuilder::new();
-        b.push(&[1; 32], &[5], 10, 20, b"resp-one").expect("push");
-        b.push(&[2; 32], &[0, 0x80], 11, 21, b"resp-two!")
-            .expect("push");
-        b.push(&[1; 32], &[6], 12, 22, b"").expect("push");
+        let meta = |t, revoked| EntryMeta { this_update: t, next_update: t + 10, revoked };
+        b.push(&[1; 32], &[5], meta(10, false), b"resp-one").expect("push");
+        b.push(&[2; 32], &[0, 0x80], meta(11, true), b"resp-two!").expect("push");
+        b.push(&[1; 32], &[6], meta(12, false), b"").expect("push");
         let bytes = b.finish();
         let entries = parse_segment(&bytes).expect("parse");
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[1].issuer, &[2; 32]);
         assert_eq!(entries[1].serial, &[0, 0x80]);
         assert_eq!(&bytes[entries[1].der.clone()], b"resp-two!");
-        assert_eq!(entries[2].this_update, 12);
+        assert_eq!(entries[2].meta, meta(12, false));
+        assert!(entries[1].meta.revoked);
     }
 
     #[test]
     fn rejects_corruption() {
         let mut b = SegmentBuilder::new();
-        b.push(&[1; 32], &[5], 10, 20, b"resp").expect("push");
+        let meta = EntryMeta { this_update: 10, next_update: 20, revoked: false };
+        b.push(&[1; 32], &[5], meta, b"resp").expect("push");
         let bytes = b.finish();
         for cut in 0..bytes.len() {
             assert!(parse_segment(&bytes[..cut]).is_err(), "cut at {cut}");
@@ -212,13 +213,7 @@ mod tests {
         let mut extra = bytes.clone();
         extra.push(0);
         assert_eq!(parse_segment(&extra), Err(SegmentError::Trailing));
-        assert_eq!(
-            parse_segment(b"CARTSEG\x02\0\0\0\0\0\0"),
-            Err(SegmentError::Magic)
-        );
-        assert_eq!(
-            SegmentBuilder::new().push(&[1; 32], &[], 0, 0, b""),
-            Err(SegmentError::Serial)
-        );
+        assert_eq!(parse_segment(b"CARTSEG\x02\0\0\0\0\0\0"), Err(SegmentError::Magic));
+        assert_eq!(SegmentBuilder::new().push(&[1; 32], &[], meta, b""), Err(SegmentError::Serial));
     }
 }

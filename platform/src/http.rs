@@ -1,0 +1,134 @@
+//! HTTP serving: one accept loop for every listener, HTTP/1.1 and HTTP/2
+//! (prior knowledge) on the same port, graceful shutdown that lets requests
+//! in flight finish.
+
+use crate::shutdown::Shutdown;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub type Body = Full<Bytes>;
+
+/// How long requests in flight may take to finish after shutdown begins.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client must send its request head within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A service's request handler. Handlers never fail: every error is already
+/// a protocol answer by the time it leaves them.
+pub trait Handler: Clone + Send + Sync + 'static {
+    fn handle(&self, req: Request<Incoming>, peer: SocketAddr)
+    -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// Binds `addr`, logging the address actually bound (port 0 picks one).
+pub async fn bind(addr: SocketAddr, name: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
+    Ok(listener)
+}
+
+/// Serves `handler` on `listener` until `shutdown`, then drains.
+pub async fn serve<H: Handler>(listener: TcpListener, handler: H, shutdown: Shutdown, name: &'static str) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(error) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(service = name, %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        let service = service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(error) = conn.await {
+                tracing::debug!(service = name, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!(service = name, "connections still open after the drain timeout");
+    }
+    tracing::info!(service = name, "stopped");
+}
+
+pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// An RFC 9457 problem body.
+pub fn problem(status: StatusCode, reason: &str, detail: &str) -> Response<Body> {
+    let body = format!(
+        "{{\"type\":\"about:blank\",\"title\":{},\"status\":{},\"reason\":{},\"detail\":{}}}",
+        json_string(status.canonical_reason().unwrap_or("")),
+        status.as_u16(),
+        json_string(reason),
+        json_string(detail)
+    );
+    response(status, "application/problem+json", body)
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `GET /healthz` and `GET /metrics`, served by every listener.
+pub fn common_route(path: &str) -> Option<Response<Body>> {
+    match path {
+        "/healthz" => Some(response(StatusCode::OK, "text/plain", "ok\n")),
+        "/metrics" => {
+            Some(response(StatusCode::OK, "text/plain; version=0.0.4", crate::telemetry::render_metrics()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_are_escaped() {
+        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    }
+}

@@ -1,0 +1,142 @@
+//! The object store: where the control plane publishes and responders read.
+//!
+//! The embedded default is a local directory. Writes are atomic (temporary
+//! file, fsync, rename, fsync of the directory) so a reader never sees a
+//! partial object and an acknowledged write survives a crash.
+
+use bytes::Bytes;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("invalid object key {0:?}")]
+    Key(String),
+    #[error("object store I/O on {key}: {source}")]
+    Io { key: String, source: std::io::Error },
+    #[error("object store task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ObjectStore {
+    Local(LocalStore),
+}
+
+impl ObjectStore {
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        Self::Local(LocalStore { root: root.into() })
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self {
+            Self::Local(local) => {
+                let path = local.path(key)?;
+                let key = key.to_owned();
+                blocking(move || match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(StoreError::Io { key, source }),
+                })
+                .await
+            }
+        }
+    }
+
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+        match self {
+            Self::Local(local) => {
+                let path = local.path(key)?;
+                let key = key.to_owned();
+                blocking(move || write_atomic(&path, &bytes).map_err(|source| StoreError::Io { key, source }))
+                    .await
+            }
+        }
+    }
+
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            Self::Local(local) => Ok(local.path(key)?.exists()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        let valid = !key.is_empty()
+            && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+            && !key.contains('\\')
+            && !key.contains('\0');
+        if valid { Ok(self.root.join(key)) } else { Err(StoreError::Key(key.to_owned())) }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+/// Writes `bytes` to `path` so that readers see the old or the new content,
+/// never a mix, and the new content is durable when this returns.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().ok_or_else(|| std::io::Error::other("object path has no parent"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile_in(dir)?;
+    tmp.1.write_all(bytes)?;
+    tmp.1.sync_all()?;
+    std::fs::rename(&tmp.0, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+    let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    Ok((path, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_round_trip_and_key_validation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        store.put("a/b/c.bin", Bytes::from_static(b"hello")).await.expect("put");
+        assert_eq!(store.get("a/b/c.bin").await.expect("get").as_deref(), Some(&b"hello"[..]));
+        assert!(store.get("a/missing").await.expect("get").is_none());
+        for bad in ["", "/abs", "a/../b", "a//b", "./a"] {
+            assert!(matches!(store.get(bad).await, Err(StoreError::Key(_))), "{bad}");
+        }
+        store.put("a/b/c.bin", Bytes::from_static(b"new")).await.expect("overwrite");
+        assert_eq!(store.get("a/b/c.bin").await.expect("get").as_deref(), Some(&b"new"[..]));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("a/b")).expect("dir").collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
+    }
+}
+
+/// Where a service's object store lives, as written in TOML:
+/// `[store]` with `kind = "local"` and `path = "..."`.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StoreConfig {
+    Local { path: PathBuf },
+}
+
+impl StoreConfig {
+    pub fn open(&self) -> ObjectStore {
+        match self {
+            Self::Local { path } => ObjectStore::local(path),
+        }
+    }
+}

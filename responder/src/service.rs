@@ -1,0 +1,144 @@
+//! The HTTP shell around `respond`: routing, body limits, headers, metrics.
+
+use crate::index::Index;
+use crate::respond::{self, Answer, CachePolicy, Caching};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use cartorio_pkix::ocsp::decode_get_path;
+use cartorio_platform::http::{Body, Handler, common_route, response};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const OCSP_RESPONSE: &str = "application/ocsp-response";
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest POST body or decoded GET request.
+    pub max_request_bytes: usize,
+}
+
+#[derive(Clone)]
+pub struct OcspService {
+    index: Arc<ArcSwap<Index>>,
+    limits: Limits,
+    cache: CachePolicy,
+}
+
+impl OcspService {
+    pub fn new(index: Arc<ArcSwap<Index>>, limits: Limits, cache: CachePolicy) -> Self {
+        Self { index, limits, cache }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> (Response<Body>, &'static str) {
+        let path = req.uri().path();
+        if req.method() == Method::GET
+            && let Some(resp) = common_route(path)
+        {
+            return (resp, "other");
+        }
+        // The OCSP base path is `/` and `/ocsp`; anything after it on a GET is
+        // the base64 request, taken verbatim (no normalisation: `/` is base64).
+        let rest = path.strip_prefix("/ocsp").filter(|r| r.is_empty() || r.starts_with('/')).unwrap_or(path);
+        let encoded = rest.strip_prefix('/').unwrap_or(rest);
+        match *req.method() {
+            Method::POST if encoded.is_empty() => {
+                let if_none_match = if_none_match(&req);
+                let answer = match self.read_body(req).await {
+                    Some(der) => self.answer(&der, if_none_match.as_deref()),
+                    None => respond::malformed(),
+                };
+                (to_http(answer), "post")
+            }
+            Method::GET | Method::HEAD => {
+                let answer = match decode_get_path(encoded, self.limits.max_request_bytes) {
+                    Ok(der) => self.answer(&der, if_none_match(&req).as_deref()),
+                    Err(_) => respond::malformed(),
+                };
+                (to_http(answer), "get")
+            }
+            _ => {
+                let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
+                resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+                (resp, "other")
+            }
+        }
+    }
+
+    fn answer(&self, der: &[u8], if_none_match: Option<&[u8]>) -> Answer {
+        let index = self.index.load();
+        respond::answer(der, &index, unix_now(), if_none_match, self.cache)
+    }
+
+    /// The body within the limit; `None` when larger (refused by its declared
+    /// length before reading) or unreadable.
+    async fn read_body(&self, req: Request<Incoming>) -> Option<Bytes> {
+        let max = self.limits.max_request_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > max as u64) {
+            return None;
+        }
+        let body = Limited::new(req.into_body(), max);
+        tokio::time::timeout(Duration::from_secs(10), body.collect()).await.ok()?.ok().map(|b| b.to_bytes())
+    }
+}
+
+impl Handler for OcspService {
+    async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let (resp, endpoint) = self.route(req).await;
+        metrics::histogram!("cartorio_responder_request_seconds", "endpoint" => endpoint)
+            .record(started.elapsed().as_secs_f64());
+        resp
+    }
+}
+
+fn if_none_match(req: &Request<Incoming>) -> Option<Vec<u8>> {
+    req.headers().get(header::IF_NONE_MATCH).map(|v| v.as_bytes().to_vec())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn http_date(unix: i64) -> HeaderValue {
+    let t = UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64);
+    HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn to_http(answer: Answer) -> Response<Body> {
+    metrics::counter!("cartorio_ocsp_responses_total", "outcome" => answer.outcome.label()).increment(1);
+    let mut resp = Response::new(Full::new(answer.body));
+    *resp.status_mut() = StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::OK);
+    let headers = resp.headers_mut();
+    if answer.http_status != 304 {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCSP_RESPONSE));
+    }
+    match answer.caching {
+        Caching::Signed { this_update, next_update, etag, max_age } => {
+            headers.insert(header::LAST_MODIFIED, http_date(this_update));
+            headers.insert(header::EXPIRES, http_date(next_update));
+            if let Ok(v) = HeaderValue::from_str(&respond::etag_value(&etag)) {
+                headers.insert(header::ETAG, v);
+            }
+            let cc = format!("max-age={max_age}, public, no-transform, must-revalidate");
+            if let Ok(v) = HeaderValue::from_str(&cc) {
+                headers.insert(header::CACHE_CONTROL, v);
+            }
+        }
+        Caching::NoCache => {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=0, no-cache"));
+        }
+        Caching::NoStore => {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+    resp
+}
