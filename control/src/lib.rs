@@ -1,1 +1,225 @@
+//! Cartorio's control plane: the registry, the CA, revocation, the OCSP
+//! pre-signer and publisher, and the admin API that drives them.
+//!
+//! ```text
+//! admin API / CLI --> Control::{issue, revoke} --> registry (commit, pending mark)
+//!                                  |  wake
+//!                                  v
+//!                  pre-signer --> publisher --> object store --> responders
+//! ```
 
+pub mod admin;
+pub mod ca;
+pub mod cli;
+pub mod issuance;
+pub mod keys;
+pub mod paths;
+pub mod presigner;
+pub mod publisher;
+pub mod registry;
+pub mod revocation;
+
+use anyhow::Context;
+use cartorio_pkix::csr::VerifiedCsr;
+use cartorio_platform::{ObjectStore, Shutdown, http};
+use issuance::{IssueError, Issued, Profile};
+use paths::DataDir;
+use presigner::{OcspPolicy, PreSigner};
+use registry::{Registry, RevokeOutcome};
+use ring::rand::SecureRandom;
+use std::sync::{Arc, Mutex};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub data_dir: DataDir,
+    /// The OCSP URL written into issued certificates (AIA).
+    pub ocsp_url: String,
+    pub ocsp: OcspPolicy,
+}
+
+impl ControlConfig {
+    pub fn embedded(data_dir: DataDir) -> Self {
+        Self { data_dir, ocsp_url: "http://127.0.0.1:8080".into(), ocsp: OcspPolicy::default() }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RevokeError {
+    #[error("{0}")]
+    BadReason(String),
+    #[error("no certificate with that serial")]
+    NotFound,
+    #[error("the certificate is already revoked")]
+    AlreadyRevoked,
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The control plane's shared state; cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ControlConfig,
+    registry: Arc<Mutex<Registry>>,
+    ca: Arc<ca::CaMaterial>,
+    /// Wakes the pre-signer after a change.
+    presign: Arc<Notify>,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Normalises a serial as typed by a person: optional `0x`, any case,
+/// `:` separators, leading zeros.
+pub fn normalize_serial(text: &str) -> Option<String> {
+    let hex: String = text.trim().trim_start_matches("0x").chars().filter(|c| *c != ':').collect();
+    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let padded = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
+    let bytes = ::hex::decode(padded.to_ascii_lowercase()).ok()?;
+    Some(cartorio_pkix::cert::serial_hex(&bytes))
+}
+
+impl Control {
+    /// Opens the control plane on `data_dir`, creating the CA, registry and
+    /// demo admin token on first start when `create` is set.
+    pub fn open(config: ControlConfig, create: bool) -> anyhow::Result<Self> {
+        let dir = &config.data_dir;
+        if !create {
+            anyhow::ensure!(
+                dir.pki().join("issuer.pem").exists(),
+                "{} has no CA yet: run `cartorio up --data-dir {}` once first",
+                dir.root().display(),
+                dir.root().display()
+            );
+        }
+        std::fs::create_dir_all(dir.root())?;
+        let now = unix_now();
+        let ca = ca::bootstrap(dir, now)?;
+        let registry = Registry::open(&dir.registry())?;
+        registry.upsert_issuer(&ca.issuer_id, "Cartorio Demo Issuing CA", &ca.issuer_der, now)?;
+        if create && !dir.admin_token().exists() {
+            let mut raw = [0u8; 32];
+            ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("system RNG failed"))?;
+            let token = ::hex::encode(raw);
+            registry.add_admin_token(&cartorio_pkix::hash::sha256_hex(token.as_bytes()), "admin", now)?;
+            paths::write_private(&dir.admin_token(), token.as_bytes())?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                registry: Arc::new(Mutex::new(registry)),
+                ca: Arc::new(ca),
+                presign: Arc::new(Notify::new()),
+            }),
+        })
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.inner.config.data_dir
+    }
+
+    async fn with_registry<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Registry, &ca::CaMaterial) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut registry = inner.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut registry, &inner.ca)
+        })
+        .await
+        .context("registry task failed")
+    }
+
+    pub async fn authenticate(&self, token: String) -> bool {
+        let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
+        // Looked up by hash: the comparison never touches the secret itself.
+        matches!(self.with_registry(move |r, _| r.admin_token_role(&hash)).await, Ok(Ok(Some(_))))
+    }
+
+    /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
+    pub async fn issue(&self, csr: Vec<u8>, profile: String) -> Result<Issued, IssueError> {
+        let profile = Profile::from_name(&profile)?;
+        let csr = VerifiedCsr::from_pem_or_der(&csr).map_err(|e| IssueError::BadRequest(e.to_string()))?;
+        let url = self.inner.config.ocsp_url.clone();
+        let issued = self
+            .with_registry(move |r, ca| issuance::issue(ca, r, &csr, profile, &url, unix_now()))
+            .await
+            .map_err(IssueError::Internal)??;
+        tracing::info!(serial = issued.serial, profile = profile.name(), "issued");
+        self.inner.presign.notify_one();
+        Ok(issued)
+    }
+
+    pub async fn revoke(&self, serial: String, reason: String) -> Result<serde_json::Value, RevokeError> {
+        let code = revocation::parse_reason(&reason).ok_or_else(|| {
+            RevokeError::BadReason(format!("unknown reason {reason:?}; one of: {}", revocation::names()))
+        })?;
+        let serial = normalize_serial(&serial).ok_or(RevokeError::NotFound)?;
+        let at = unix_now();
+        let key = serial.clone();
+        let outcome = self.with_registry(move |r, _| r.revoke(&key, at, code)).await??;
+        match outcome {
+            RevokeOutcome::Revoked => {
+                metrics::counter!("cartorio_certificates_revoked_total").increment(1);
+                tracing::info!(serial, reason = revocation::reason_name(code), "revoked");
+                self.inner.presign.notify_one();
+                Ok(serde_json::json!({
+                    "serial": serial,
+                    "revoked_at": at,
+                    "reason": revocation::reason_name(code),
+                }))
+            }
+            RevokeOutcome::AlreadyRevoked => Err(RevokeError::AlreadyRevoked),
+            RevokeOutcome::NotFound => Err(RevokeError::NotFound),
+        }
+    }
+
+    pub async fn status(&self, serial: String) -> anyhow::Result<Option<serde_json::Value>> {
+        let Some(serial) = normalize_serial(&serial) else {
+            return Ok(None);
+        };
+        let record = self.with_registry(move |r, _| r.certificate(&serial)).await??;
+        Ok(record.map(|c| {
+            serde_json::json!({
+                "serial": c.serial,
+                "profile": c.profile,
+                "subject": c.subject,
+                "not_before": c.not_before,
+                "not_after": c.not_after,
+                "status": if c.revoked_at.is_some() { "revoked" } else { "good" },
+                "revoked_at": c.revoked_at,
+                "reason": c.revocation_reason.map(revocation::reason_name),
+            })
+        }))
+    }
+
+    /// Runs the admin API and the pre-signer until shutdown. `on_publish` is
+    /// poked after every publication.
+    pub async fn run(&self, listener: TcpListener, on_publish: Arc<Notify>, shutdown: Shutdown) -> anyhow::Result<()> {
+        let store = ObjectStore::local(self.data_dir().store());
+        let presigner = PreSigner {
+            registry: self.inner.registry.clone(),
+            ca: self.inner.ca.clone(),
+            publisher: publisher::Publisher::open(store).await?,
+            policy: self.inner.config.ocsp,
+            on_publish,
+        };
+        let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
+        http::serve(listener, admin::AdminService::new(self.clone()), shutdown, "control").await;
+        let _ = presign_task.await;
+        Ok(())
+    }
+}

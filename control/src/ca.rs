@@ -1,0 +1,158 @@
+//! The CA hierarchy of the embedded default: a demo root, an issuing CA and
+//! a delegated OCSP responder certificate, created on first start and reused.
+
+use crate::keys;
+use crate::paths::{DataDir, write_public};
+use anyhow::Context;
+use cartorio_pkix::cert::extensions::{self as ext, key_usage};
+use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, key_id, name, to_pem};
+use cartorio_pkix::ocsp::{IssuerHashes, ResponderTemplate};
+use cartorio_pkix::{EcdsaSigner, Signer, hash::sha256_hex, oid};
+use ring::rand::{SecureRandom, SystemRandom};
+use std::path::Path;
+
+const DAY: i64 = 24 * 3600;
+const ORGANIZATION: &str = "Cartorio Demo";
+
+/// Everything the control plane signs with, loaded from `DIR/pki`.
+pub struct CaMaterial {
+    pub root_der: Vec<u8>,
+    pub issuer_der: Vec<u8>,
+    pub issuer_signer: EcdsaSigner,
+    /// Hex SHA-256 of the issuer SPKI: its id in the registry and segments.
+    pub issuer_id: String,
+    pub issuer_hashes: IssuerHashes,
+    pub ocsp_signer: EcdsaSigner,
+    pub ocsp_template: ResponderTemplate,
+}
+
+/// A random, positive 18-octet serial (144 bits, 143 of them random).
+pub fn random_serial() -> anyhow::Result<Vec<u8>> {
+    let mut serial = vec![0u8; 18];
+    SystemRandom::new().fill(&mut serial).map_err(|_| anyhow::anyhow!("system RNG failed"))?;
+    if let Some(first) = serial.first_mut() {
+        *first = (*first & 0x7f).max(1);
+    }
+    Ok(serial)
+}
+
+struct Files<'a> {
+    dir: &'a Path,
+}
+
+impl Files<'_> {
+    fn key(&self, stem: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{stem}-key.pk8"))
+    }
+    fn cert(&self, stem: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{stem}.pem"))
+    }
+}
+
+fn read_cert(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let der = cartorio_pkix::cert::from_pem_chain(&text).into_iter().next();
+    der.map(Some).with_context(|| format!("{} holds no certificate", path.display()))
+}
+
+/// Issues (or reuses) the certificate `stem.pem` for the key `stem-key.pk8`.
+fn ensure_cert(
+    files: &Files<'_>,
+    stem: &str,
+    key: &EcdsaSigner,
+    issuer: Option<(&[u8], &EcdsaSigner)>,
+    subject_cn: &str,
+    lifetime_days: i64,
+    extensions: Vec<Vec<u8>>,
+    now: i64,
+) -> anyhow::Result<Vec<u8>> {
+    let path = files.cert(stem);
+    if let Some(der) = read_cert(&path)? {
+        let view = CertificateView::parse(&der).with_context(|| format!("{} is malformed", path.display()))?;
+        anyhow::ensure!(view.spki == key.spki(), "{} does not match its key", path.display());
+        return Ok(der);
+    }
+    let subject = name(&[(oid::ORGANIZATION, ORGANIZATION), (oid::COMMON_NAME, subject_cn)]);
+    let (issuer_name, signer): (Vec<u8>, &EcdsaSigner) = match issuer {
+        Some((issuer_der, issuer_key)) => (CertificateView::parse(issuer_der)?.subject.to_vec(), issuer_key),
+        None => (subject.clone(), key),
+    };
+    let mut all = vec![ext::subject_key_id(&key_id(key.spki())?)];
+    all.push(ext::authority_key_id(&key_id(signer.spki())?));
+    all.extend(extensions);
+    let template = CertificateTemplate {
+        serial: random_serial()?,
+        issuer: issuer_name,
+        subject,
+        not_before: now - 60,
+        not_after: now + lifetime_days * DAY,
+        spki: key.spki().to_vec(),
+        extensions: all,
+    };
+    let der = build_certificate(&template, signer)?;
+    write_public(&path, to_pem(&der).as_bytes())?;
+    tracing::info!(certificate = %path.display(), "created");
+    Ok(der)
+}
+
+/// Creates what is missing under `DIR/pki` and loads it all.
+pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
+    let pki = dir.pki();
+    std::fs::create_dir_all(&pki)?;
+    let files = Files { dir: &pki };
+    let root_key = keys::load_or_generate(&files.key("root"))?;
+    let ca_usage = ext::key_usage(&[key_usage::KEY_CERT_SIGN, key_usage::CRL_SIGN]);
+    let root_der = ensure_cert(
+        &files,
+        "root",
+        &root_key,
+        None,
+        "Cartorio Demo Root CA",
+        20 * 365,
+        vec![ext::basic_constraints(true, None), ca_usage.clone()],
+        now,
+    )?;
+    let issuer_signer = keys::load_or_generate(&files.key("issuer"))?;
+    let issuer_der = ensure_cert(
+        &files,
+        "issuer",
+        &issuer_signer,
+        Some((&root_der, &root_key)),
+        "Cartorio Demo Issuing CA",
+        10 * 365,
+        vec![ext::basic_constraints(true, Some(0)), ca_usage],
+        now,
+    )?;
+    let ocsp_signer = keys::load_or_generate(&files.key("ocsp"))?;
+    let ocsp_der = ensure_cert(
+        &files,
+        "ocsp",
+        &ocsp_signer,
+        Some((&issuer_der, &issuer_signer)),
+        "Cartorio Demo OCSP Responder",
+        365,
+        vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+            ext::extended_key_usage(&[oid::KP_OCSP_SIGNING], false),
+            ext::ocsp_nocheck(),
+        ],
+        now,
+    )?;
+    // The chain a relying party needs besides the root, for convenience.
+    write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
+
+    let issuer_view = CertificateView::parse(&issuer_der)?;
+    Ok(CaMaterial {
+        issuer_id: sha256_hex(issuer_view.spki),
+        issuer_hashes: IssuerHashes::of(&issuer_view)?,
+        ocsp_template: ResponderTemplate::new(&ocsp_der, ocsp_signer.spki())?,
+        root_der,
+        issuer_der,
+        issuer_signer,
+        ocsp_signer,
+    })
+}

@@ -1,0 +1,77 @@
+//! `cartorio issue` and `cartorio revoke`: through the admin API of a
+//! running `up` when there is one, else directly on the registry (SQLite
+//! serialises writers, so both may run at once; the pre-signer of the next
+//! `up` signs what it finds pending).
+
+use crate::paths::DataDir;
+use crate::{Control, ControlConfig};
+use anyhow::{Context, bail};
+use cartorio_platform::client;
+use http::{Method, StatusCode};
+use std::path::Path;
+
+fn admin_url(dir: &DataDir) -> Option<String> {
+    let text = std::fs::read_to_string(dir.endpoints()).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value.get("control").and_then(|v| v.as_str()).map(|addr| format!("http://{addr}"))
+}
+
+fn token(dir: &DataDir) -> anyhow::Result<String> {
+    let path = dir.admin_token();
+    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned())
+}
+
+/// Sends to the running `up`; `Ok(None)` when none answers.
+async fn via_api(dir: &DataDir, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Option<serde_json::Value>> {
+    let Some(base) = admin_url(dir) else {
+        return Ok(None);
+    };
+    let token = token(dir)?;
+    let reply = match client::send(Method::POST, &format!("{base}{path}"), Some(&token), content_type, body).await {
+        Ok(reply) => reply,
+        Err(error) => {
+            tracing::debug!(%error, "no running control plane answered; working on the registry directly");
+            return Ok(None);
+        }
+    };
+    let value: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
+    if reply.status == StatusCode::OK || reply.status == StatusCode::CREATED {
+        return Ok(Some(value));
+    }
+    let detail = value.get("detail").and_then(|d| d.as_str()).unwrap_or("");
+    bail!("the control plane refused: {} {detail}", reply.status)
+}
+
+fn offline(dir: &DataDir) -> anyhow::Result<Control> {
+    Control::open(ControlConfig::embedded(dir.clone()), false)
+}
+
+/// Issues a certificate for the CSR in `csr_path`, writes it (PEM) to `out`,
+/// returns its serial.
+pub async fn issue(dir: &DataDir, csr_path: &Path, profile: &str, out: &Path) -> anyhow::Result<String> {
+    let csr = std::fs::read(csr_path).with_context(|| format!("reading {}", csr_path.display()))?;
+    // Check locally first, so a bad CSR gets a precise message either way.
+    cartorio_pkix::csr::VerifiedCsr::from_pem_or_der(&csr).context("invalid CSR")?;
+    let (serial, pem) =
+        match via_api(dir, &format!("/v1/certificates?profile={profile}"), "application/pkcs10", csr.clone()).await? {
+            Some(value) => (
+                value.get("serial").and_then(|v| v.as_str()).context("reply without serial")?.to_owned(),
+                value.get("certificate").and_then(|v| v.as_str()).context("reply without certificate")?.to_owned(),
+            ),
+            None => {
+                let issued = offline(dir)?.issue(csr, profile.to_owned()).await?;
+                (issued.serial, cartorio_pkix::cert::to_pem(&issued.der))
+            }
+        };
+    std::fs::write(out, pem).with_context(|| format!("writing {}", out.display()))?;
+    Ok(serial)
+}
+
+pub async fn revoke(dir: &DataDir, serial: &str, reason: &str) -> anyhow::Result<serde_json::Value> {
+    let body = serde_json::json!({ "reason": reason }).to_string().into_bytes();
+    let normalized = crate::normalize_serial(serial).with_context(|| format!("{serial:?} is not a hex serial"))?;
+    match via_api(dir, &format!("/v1/certificates/{normalized}/revoke"), "application/json", body).await? {
+        Some(value) => Ok(value),
+        None => Ok(offline(dir)?.revoke(normalized, reason.to_owned()).await?),
+    }
+}

@@ -1,0 +1,139 @@
+//! Issuance: a verified CSR and a profile become a signed certificate,
+//! committed to the registry before anyone sees it.
+
+use crate::ca::{CaMaterial, random_serial};
+use crate::registry::{NewCertificate, Registry};
+use cartorio_pkix::cert::extensions::{self as ext, key_usage};
+use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, key_id, serial_hex};
+use cartorio_pkix::csr::VerifiedCsr;
+use cartorio_pkix::oid;
+use thiserror::Error;
+
+const DAY: i64 = 24 * 3600;
+
+#[derive(Debug, Error)]
+pub enum IssueError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The certificate profiles this CA issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// TLS server: 90 days, digitalSignature, serverAuth, SAN required.
+    Server,
+}
+
+impl Profile {
+    pub fn from_name(name: &str) -> Result<Self, IssueError> {
+        match name {
+            "server" => Ok(Self::Server),
+            other => Err(IssueError::BadRequest(format!("unknown profile {other:?} (known: server)"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Server => "server",
+        }
+    }
+
+    fn lifetime(self) -> i64 {
+        match self {
+            Self::Server => 90 * DAY,
+        }
+    }
+
+    fn extensions(self, csr: &VerifiedCsr) -> Result<Vec<Vec<u8>>, IssueError> {
+        match self {
+            Self::Server => {
+                let san = match (csr.requested_san(), csr.common_name()) {
+                    (Some(raw), _) => ext::subject_alt_raw(raw),
+                    (None, Some(cn)) if looks_like_dns_name(&cn) => ext::subject_alt_dns(&[&cn]),
+                    _ => {
+                        return Err(IssueError::BadRequest(
+                            "the server profile needs a subjectAltName or a DNS name as commonName".into(),
+                        ));
+                    }
+                };
+                Ok(vec![
+                    ext::basic_constraints(false, None),
+                    ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+                    ext::extended_key_usage(&[oid::KP_SERVER_AUTH], false),
+                    san,
+                ])
+            }
+        }
+    }
+}
+
+fn looks_like_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'*')
+        })
+}
+
+pub struct Issued {
+    pub serial: String,
+    pub der: Vec<u8>,
+}
+
+pub fn issue(
+    ca: &CaMaterial,
+    registry: &Registry,
+    csr: &VerifiedCsr,
+    profile: Profile,
+    ocsp_url: &str,
+    now: i64,
+) -> Result<Issued, IssueError> {
+    let issuer = CertificateView::parse(&ca.issuer_der).map_err(anyhow::Error::from)?;
+    let mut extensions = vec![
+        ext::subject_key_id(&key_id(csr.spki()).map_err(|e| IssueError::BadRequest(e.to_string()))?),
+        ext::authority_key_id(&key_id(issuer.spki).map_err(anyhow::Error::from)?),
+        ext::aia_ocsp(ocsp_url),
+    ];
+    extensions.extend(profile.extensions(csr)?);
+    let not_after = (now + profile.lifetime()).min(issuer.not_after);
+    let template = CertificateTemplate {
+        serial: random_serial()?,
+        issuer: issuer.subject.to_vec(),
+        subject: csr.subject().to_vec(),
+        not_before: now,
+        not_after,
+        spki: csr.spki().to_vec(),
+        extensions,
+    };
+    let der = build_certificate(&template, &ca.issuer_signer).map_err(anyhow::Error::from)?;
+    let serial = serial_hex(&template.serial);
+    registry.insert_certificate(&NewCertificate {
+        serial: &serial,
+        issuer_id: &ca.issuer_id,
+        profile: profile.name(),
+        subject: csr.common_name().as_deref(),
+        not_before: now,
+        not_after,
+        der: &der,
+        issued_at: now,
+    })?;
+    metrics::counter!("cartorio_certificates_issued_total", "profile" => profile.name()).increment(1);
+    Ok(Issued { serial, der })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_dns_name;
+
+    #[test]
+    fn dns_names() {
+        assert!(looks_like_dns_name("example.test"));
+        assert!(looks_like_dns_name("*.example.test"));
+        assert!(!looks_like_dns_name("Jane Doe"));
+        assert!(!looks_like_dns_name("a..b"));
+    }
+}

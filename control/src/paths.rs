@@ -1,0 +1,60 @@
+//! The data directory layout (DESIGN.md, "Interfaces").
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn pki(&self) -> PathBuf {
+        self.root.join("pki")
+    }
+
+    pub fn registry(&self) -> PathBuf {
+        self.root.join("registry.db")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// The demo admin credential (mode 0600), readable by the local CLI.
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join("control").join("admin-token")
+    }
+
+    /// Written by a running `up`: where its listeners are.
+    pub fn endpoints(&self) -> PathBuf {
+        self.root.join("run").join("endpoints.json")
+    }
+}
+
+/// Writes a secret file readable only by its owner (created with mode 0600,
+/// never world-readable even for an instant).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Writes a public file atomically.
+pub fn write_public(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    cartorio_platform::store::write_atomic(path, bytes)
+}
