@@ -29,10 +29,12 @@ async fn via_api(dir: &DataDir, path: &str, content_type: &str, body: Vec<u8>) -
     let token = token(dir)?;
     let reply = match client::send(Method::POST, &format!("{base}{path}"), Some(&token), content_type, body).await {
         Ok(reply) => reply,
-        Err(error) => {
-            tracing::debug!(%error, "no running control plane answered; working on the registry directly");
+        Err(client::ClientError::Unreachable(error)) => {
+            tracing::debug!(%error, "no running control plane; working on the registry directly");
             return Ok(None);
         }
+        // The request may have been acted on: retrying offline could issue twice.
+        Err(error @ client::ClientError::Failed(_)) => bail!("the control plane did not answer: {error}"),
     };
     let value: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
     if reply.status == StatusCode::OK || reply.status == StatusCode::CREATED {

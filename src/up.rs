@@ -1,0 +1,144 @@
+//! Assembling services: everything in one process (`up`), or one service
+//! alone from a TOML file.
+
+use anyhow::Context;
+use cartorio_control::paths::{DataDir, write_public};
+use cartorio_control::presigner::OcspPolicy;
+use cartorio_control::{Control, ControlConfig};
+use cartorio_platform::store::StoreConfig;
+use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
+use cartorio_responder::ResponderConfig;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+#[derive(clap::Args)]
+pub struct UpArgs {
+    #[arg(long, default_value = "./cartorio-data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    responder_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    gateway_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8070")]
+    control_listen: SocketAddr,
+    /// nextUpdate - thisUpdate of pre-signed OCSP responses, in seconds.
+    #[arg(long, default_value_t = 4 * 24 * 3600)]
+    ocsp_validity_secs: i64,
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    telemetry::init_tracing();
+    telemetry::prometheus();
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals()?;
+    let dir = DataDir::new(&args.data_dir);
+
+    // Bind first: the real addresses go into the certificates' AIA and the
+    // endpoints file the CLI reads.
+    let control_listener = bind(args.control_listen, "control").await.context("binding the control API")?;
+    let responder_listener = bind(args.responder_listen, "responder").await.context("binding the responder")?;
+    let gateway_listener = bind(args.gateway_listen, "gateway").await.context("binding the gateway")?;
+    let responder_addr = responder_listener.local_addr()?;
+
+    let mut config = ControlConfig::embedded(dir.clone());
+    config.ocsp_url = format!("http://{responder_addr}");
+    config.ocsp = OcspPolicy { validity_secs: args.ocsp_validity_secs };
+    let control = Control::open(config, true)?;
+
+    let endpoints = serde_json::json!({
+        "control": control_listener.local_addr()?.to_string(),
+        "responder": responder_addr.to_string(),
+        "gateway": gateway_listener.local_addr()?.to_string(),
+    });
+    write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
+    print_welcome(&dir, &endpoints);
+
+    let reload = Arc::new(Notify::new());
+    let responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
+    let tasks = [
+        tokio::spawn(cartorio_responder::run(responder, responder_listener, reload.clone(), shutdown.clone())),
+        tokio::spawn(cartorio_gateway::run(gateway_listener, shutdown.clone())),
+    ];
+    let result = control.run(control_listener, reload, shutdown.clone()).await;
+    shutdown.trigger();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let _ = std::fs::remove_file(dir.endpoints());
+    result
+}
+
+fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value) {
+    let root = dir.root().display();
+    let at = |k: &str| endpoints.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    eprintln!(
+        "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp)\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
+         control API     http://{}/v1/certificates\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
+         admin token     {root}/control/admin-token, e.g.\n    \
+         curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n",
+        at("responder"),
+        at("gateway"),
+        at("control"),
+        at("control"),
+    );
+}
+
+pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
+    telemetry::init_tracing();
+    telemetry::prometheus();
+    let config: ResponderConfig = load_toml(path)?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals()?;
+    let listener = bind(config.listen, "responder").await?;
+    cartorio_responder::run(config, listener, Arc::new(Notify::new()), shutdown).await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    listen: SocketAddr,
+}
+
+pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
+    telemetry::init_tracing();
+    telemetry::prometheus();
+    let config: GatewayFile = load_toml(path)?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals()?;
+    cartorio_gateway::run(bind(config.listen, "gateway").await?, shutdown).await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlFile {
+    listen: SocketAddr,
+    data_dir: PathBuf,
+    ocsp_url: String,
+    #[serde(default = "default_validity")]
+    ocsp_validity_secs: i64,
+}
+
+fn default_validity() -> i64 {
+    OcspPolicy::default().validity_secs
+}
+
+pub async fn run_control(path: &Path) -> anyhow::Result<()> {
+    telemetry::init_tracing();
+    telemetry::prometheus();
+    let file: ControlFile = load_toml(path)?;
+    let shutdown = Shutdown::new();
+    shutdown.trigger_on_signals()?;
+    let config = ControlConfig {
+        data_dir: DataDir::new(file.data_dir),
+        ocsp_url: file.ocsp_url,
+        ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs },
+    };
+    let control = Control::open(config, true)?;
+    let listener = bind(file.listen, "control").await?;
+    control.run(listener, Arc::new(Notify::new()), shutdown).await
+}

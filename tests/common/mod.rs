@@ -1,0 +1,156 @@
+//! Harness for end-to-end tests: starts the real `cartorio` binary on
+//! loopback ports chosen by the kernel, and drives it with real clients.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cartorio");
+
+pub struct Up {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub responder: String,
+    pub control: String,
+    pub gateway: String,
+}
+
+impl Up {
+    /// Starts `cartorio up` on `dir` and waits until its listeners answer.
+    pub fn start(dir: &Path) -> Up {
+        let _ = std::fs::remove_file(dir.join("run/endpoints.json"));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.with_extension("log"))
+            .expect("log file");
+        let child = Command::new(BIN)
+            .args(["up", "--data-dir"])
+            .arg(dir)
+            .args(["--responder-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"])
+            .args(["--control-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start cartorio up");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let endpoints = loop {
+            if let Ok(text) = std::fs::read_to_string(dir.join("run/endpoints.json")) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                    break v;
+                }
+            }
+            assert!(Instant::now() < deadline, "cartorio up did not start; see {}", dir.with_extension("log").display());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let get = |k: &str| endpoints[k].as_str().expect("endpoint").to_owned();
+        let up = Up { child, dir: dir.to_owned(), responder: get("responder"), control: get("control"), gateway: get("gateway") };
+        while http(&up.responder, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
+            assert!(Instant::now() < deadline, "responder never became healthy");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        up
+    }
+
+    pub fn pki(&self, file: &str) -> PathBuf {
+        self.dir.join("pki").join(file)
+    }
+
+    pub fn ocsp_url(&self) -> String {
+        format!("http://{}", self.responder)
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self);
+        status.success()
+    }
+
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A P-256 key and CSR for `cn` made by openssl; returns the CSR path.
+pub fn make_csr(dir: &Path, name: &str, cn: &str) -> PathBuf {
+    let csr = dir.join(format!("{name}.csr"));
+    let out = run(Command::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(&csr)
+        .args(["-subj", &format!("/CN={cn}"), "-addext", &format!("subjectAltName=DNS:{cn}")]));
+    assert!(out.status.success(), "openssl req: {}", text(&out));
+    csr
+}
+
+/// `cartorio issue`; returns the certificate path and its serial as openssl prints it.
+pub fn issue(data_dir: &Path, csr: &Path) -> (PathBuf, String) {
+    let cert = csr.with_extension("pem");
+    let out = run(Command::new(BIN).args(["issue", "--data-dir"]).arg(data_dir).arg("--csr").arg(csr).args(["--profile", "server", "--out"]).arg(&cert));
+    assert!(out.status.success(), "cartorio issue: {}", text(&out));
+    (cert.clone(), serial_of(&cert))
+}
+
+pub fn serial_of(cert: &Path) -> String {
+    let out = run(Command::new("openssl").args(["x509", "-noout", "-serial", "-in"]).arg(cert));
+    text(&out).trim().trim_start_matches("serial=").to_owned()
+}
+
+/// `openssl ocsp` for `cert` against the running responder (POST).
+pub fn openssl_ocsp(up: &Up, cert: &Path, extra: &[&str]) -> String {
+    let out = run(Command::new("openssl")
+        .args(["ocsp", "-issuer"])
+        .arg(up.pki("issuer.pem"))
+        .arg("-cert")
+        .arg(cert)
+        .args(["-url", &up.ocsp_url(), "-CAfile"])
+        .arg(up.pki("root.pem"))
+        .args(extra));
+    text(&out)
+}
+
+/// Status line of `openssl ocsp` output for `cert`: "good", "revoked", ...
+pub fn status_of(output: &str, cert: &Path) -> Option<String> {
+    let prefix = format!("{}: ", cert.display());
+    output.lines().find_map(|l| l.strip_prefix(&prefix)).map(|s| s.trim().to_owned())
+}
+
+/// A raw HTTP/1.1 exchange; returns (status, headers, body).
+pub fn http(addr: &str, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return (0, String::new(), Vec::new());
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(body).expect("write body");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4).unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head, raw[split..].to_vec())
+}
