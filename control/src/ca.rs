@@ -58,17 +58,24 @@ fn read_cert(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     der.map(Some).with_context(|| format!("{} holds no certificate", path.display()))
 }
 
-/// Issues (or reuses) the certificate `stem.pem` for the key `stem-key.pk8`.
-fn ensure_cert(
-    files: &Files<'_>,
-    stem: &str,
-    key: &EcdsaSigner,
-    issuer: Option<(&[u8], &EcdsaSigner)>,
-    subject_cn: &str,
+/// One certificate of the demo hierarchy.
+struct Spec<'a> {
+    stem: &'a str,
+    subject_cn: &'a str,
     lifetime_days: i64,
     extensions: Vec<Vec<u8>>,
+}
+
+/// Issues (or reuses) the certificate `stem.pem` for the key `stem-key.pk8`;
+/// self-signed when `issuer` is `None`.
+fn ensure_cert(
+    files: &Files<'_>,
+    spec: Spec<'_>,
+    key: &EcdsaSigner,
+    issuer: Option<(&[u8], &EcdsaSigner)>,
     now: i64,
 ) -> anyhow::Result<Vec<u8>> {
+    let Spec { stem, subject_cn, lifetime_days, extensions } = spec;
     let path = files.cert(stem);
     if let Some(der) = read_cert(&path)? {
         let view = CertificateView::parse(&der).with_context(|| format!("{} is malformed", path.display()))?;
@@ -105,43 +112,34 @@ pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
     let files = Files { dir: &pki };
     let root_key = keys::load_or_generate(&files.key("root"))?;
     let ca_usage = ext::key_usage(&[key_usage::KEY_CERT_SIGN, key_usage::CRL_SIGN]);
-    let root_der = ensure_cert(
-        &files,
-        "root",
-        &root_key,
-        None,
-        "Cartorio Demo Root CA",
-        20 * 365,
-        vec![ext::basic_constraints(true, None), ca_usage.clone()],
-        now,
-    )?;
+    let root = Spec {
+        stem: "root",
+        subject_cn: "Cartorio Demo Root CA",
+        lifetime_days: 20 * 365,
+        extensions: vec![ext::basic_constraints(true, None), ca_usage.clone()],
+    };
+    let root_der = ensure_cert(&files, root, &root_key, None, now)?;
     let issuer_signer = keys::load_or_generate(&files.key("issuer"))?;
-    let issuer_der = ensure_cert(
-        &files,
-        "issuer",
-        &issuer_signer,
-        Some((&root_der, &root_key)),
-        "Cartorio Demo Issuing CA",
-        10 * 365,
-        vec![ext::basic_constraints(true, Some(0)), ca_usage],
-        now,
-    )?;
+    let issuer = Spec {
+        stem: "issuer",
+        subject_cn: "Cartorio Demo Issuing CA",
+        lifetime_days: 10 * 365,
+        extensions: vec![ext::basic_constraints(true, Some(0)), ca_usage],
+    };
+    let issuer_der = ensure_cert(&files, issuer, &issuer_signer, Some((&root_der, &root_key)), now)?;
     let ocsp_signer = keys::load_or_generate(&files.key("ocsp"))?;
-    let ocsp_der = ensure_cert(
-        &files,
-        "ocsp",
-        &ocsp_signer,
-        Some((&issuer_der, &issuer_signer)),
-        "Cartorio Demo OCSP Responder",
-        365,
-        vec![
+    let ocsp = Spec {
+        stem: "ocsp",
+        subject_cn: "Cartorio Demo OCSP Responder",
+        lifetime_days: 365,
+        extensions: vec![
             ext::basic_constraints(false, None),
             ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
             ext::extended_key_usage(&[oid::KP_OCSP_SIGNING], false),
             ext::ocsp_nocheck(),
         ],
-        now,
-    )?;
+    };
+    let ocsp_der = ensure_cert(&files, ocsp, &ocsp_signer, Some((&issuer_der, &issuer_signer)), now)?;
     // The chain a relying party needs besides the root, for convenience.
     write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
 

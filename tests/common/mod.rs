@@ -38,10 +38,10 @@ impl Up {
             .expect("start cartorio up");
         let deadline = Instant::now() + Duration::from_secs(30);
         let endpoints = loop {
-            if let Ok(text) = std::fs::read_to_string(dir.join("run/endpoints.json")) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                    break v;
-                }
+            if let Ok(text) = std::fs::read_to_string(dir.join("run/endpoints.json"))
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                break v;
             }
             assert!(Instant::now() < deadline, "cartorio up did not start; see {}", dir.with_extension("log").display());
             std::thread::sleep(Duration::from_millis(50));

@@ -71,10 +71,10 @@ pub fn parse_request(input: &[u8]) -> Result<OcspRequest<'_>, RequestError> {
     }
 
     let mut fields = Reader::new(tbs.value);
-    if let Some(version) = fields.optional(tag::context_constructed(0))? {
-        if der::single(version.value, tag::INTEGER)?.value != [0] {
-            return Err(RequestError::Version);
-        }
+    if let Some(version) = fields.optional(tag::context_constructed(0))?
+        && der::single(version.value, tag::INTEGER)?.value != [0]
+    {
+        return Err(RequestError::Version);
     }
     fields.optional(tag::context_constructed(1))?; // requestorName
     let list = fields.expect(tag::SEQUENCE)?;
