@@ -12,7 +12,11 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "cartorio", version, about = "A PKI edge: pre-signed OCSP, time-stamps, ingestion gateway, CA control plane")]
+#[command(
+    name = "cartorio",
+    version,
+    about = "A PKI edge: pre-signed OCSP, time-stamps, ingestion gateway, CA control plane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -39,7 +39,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Bind first: the real addresses go into the certificates' AIA and the
     // endpoints file the CLI reads.
     let control_listener = bind(args.control_listen, "control").await.context("binding the control API")?;
-    let responder_listener = bind(args.responder_listen, "responder").await.context("binding the responder")?;
+    let responder_listener =
+        bind(args.responder_listen, "responder").await.context("binding the responder")?;
     let gateway_listener = bind(args.gateway_listen, "gateway").await.context("binding the gateway")?;
     let responder_addr = responder_listener.local_addr()?;
 
@@ -59,7 +60,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let reload = Arc::new(Notify::new());
     let responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
     let tasks = [
-        tokio::spawn(cartorio_responder::run(responder, responder_listener, reload.clone(), shutdown.clone())),
+        tokio::spawn(cartorio_responder::run(
+            responder,
+            responder_listener,
+            reload.clone(),
+            shutdown.clone(),
+        )),
         tokio::spawn(cartorio_gateway::run(gateway_listener, shutdown.clone())),
     ];
     let result = control.run(control_listener, reload, shutdown.clone()).await;
@@ -141,4 +147,31 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;
     control.run(listener, Arc::new(Notify::new()), shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config-examples").join(name)
+    }
+
+    #[test]
+    fn documented_config_examples_parse() {
+        let responder: ResponderConfig = load_toml(&example("responder.toml")).expect("responder.toml");
+        assert_eq!(responder.max_request_bytes, 10_000);
+        let control: ControlFile = load_toml(&example("control.toml")).expect("control.toml");
+        assert_eq!(control.ocsp_validity_secs, 4 * 24 * 3600);
+        let gateway: GatewayFile = load_toml(&example("gateway.toml")).expect("gateway.toml");
+        assert_eq!(gateway.listen.port(), 8090);
+    }
+
+    #[test]
+    fn docker_configs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/config");
+        load_toml::<ResponderConfig>(&dir.join("responder.toml")).expect("responder.toml");
+        load_toml::<ControlFile>(&dir.join("control.toml")).expect("control.toml");
+        load_toml::<GatewayFile>(&dir.join("gateway.toml")).expect("gateway.toml");
+    }
 }

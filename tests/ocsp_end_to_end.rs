@@ -44,7 +44,11 @@ fn issue_query_revoke_query() {
     assert!(out.status.success(), "{}", text(&out));
     let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&req).expect("req"));
     for prefix in ["/", "/ocsp/"] {
-        let (status, head, body) = http(&up.responder, &format!("GET {prefix}{b64} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), b"");
+        let (status, head, body) = http(
+            &up.responder,
+            &format!("GET {prefix}{b64} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            b"",
+        );
         assert_eq!(status, 200, "{head}");
         assert!(head.to_ascii_lowercase().contains("content-type: application/ocsp-response"), "{head}");
         let resp = tmp.path().join("get.der");
@@ -64,15 +68,18 @@ fn issue_query_revoke_query() {
     }
 
     // Revoke, then measure until openssl sees it.
-    let revoke = run(Command::new(BIN)
-        .args(["revoke", "--data-dir"])
-        .arg(&data)
-        .args(["--serial", &serial, "--reason", "keyCompromise"]));
+    let revoke = run(Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args([
+        "--serial",
+        &serial,
+        "--reason",
+        "keyCompromise",
+    ]));
     assert!(revoke.status.success(), "{}", text(&revoke));
     let returned = Instant::now();
     let out = loop {
         let out = openssl_ocsp(&up, &cert, &["-no_nonce"]);
-        if status_of(&out, &cert).as_deref() == Some("revoked") || returned.elapsed() > Duration::from_secs(5) {
+        if status_of(&out, &cert).as_deref() == Some("revoked") || returned.elapsed() > Duration::from_secs(5)
+        {
             break out;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -85,17 +92,22 @@ fn issue_query_revoke_query() {
     assert!(propagation <= Duration::from_secs(2), "propagation took {propagation:?}");
 
     // A serial never issued: unsigned `unauthorized`.
-    let out = run(Command::new("openssl")
-        .args(["ocsp", "-issuer"])
-        .arg(up.pki("issuer.pem"))
-        .args(["-serial", "0x0123456789abcdef", "-url", &up.ocsp_url()]));
+    let out = run(Command::new("openssl").args(["ocsp", "-issuer"]).arg(up.pki("issuer.pem")).args([
+        "-serial",
+        "0x0123456789abcdef",
+        "-url",
+        &up.ocsp_url(),
+    ]));
     assert!(text(&out).contains("unauthorized (6)"), "{}", text(&out));
 
     // Garbage: malformedRequest with HTTP 400, on POST and GET.
     let garbage = b"this is not DER";
     let (status, _, body) = http(
         &up.responder,
-        &format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", garbage.len()),
+        &format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            garbage.len()
+        ),
         garbage,
     );
     assert_eq!((status, body.as_slice()), (400, &[0x30, 0x03, 0x0a, 0x01, 0x01][..]));
@@ -103,18 +115,24 @@ fn issue_query_revoke_query() {
     std::fs::write(&resp, &body).expect("write");
     let out = run(Command::new("openssl").args(["ocsp", "-respin"]).arg(&resp).arg("-resp_text"));
     assert!(text(&out).contains("malformedrequest (1)"), "{}", text(&out));
-    let (status, _, body) = http(&up.responder, "GET /ocsp/bm90LWRlcg== HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let (status, _, body) =
+        http(&up.responder, "GET /ocsp/bm90LWRlcg== HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
     assert_eq!((status, body.as_slice()), (400, &[0x30, 0x03, 0x0a, 0x01, 0x01][..]));
 
     // Every listener has health and metrics.
     for addr in [&up.responder, &up.control, &up.gateway] {
         let (status, _, _) = http(addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
         assert_eq!(status, 200, "{addr}");
-        let (status, _, body) = http(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+        let (status, _, body) =
+            http(addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
         assert_eq!(status, 200, "{addr}");
         assert!(String::from_utf8_lossy(&body).contains("cartorio_ocsp_responses_total"), "{addr}");
     }
-    let (status, _, body) = http(&up.gateway, "POST /v1/ingest/demo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n", b"{}");
+    let (status, _, body) = http(
+        &up.gateway,
+        "POST /v1/ingest/demo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",
+        b"{}",
+    );
     assert_eq!(status, 503);
     assert!(String::from_utf8_lossy(&body).contains("pipeline_not_enabled"));
     assert!(up.stop(), "clean exit on SIGTERM");
@@ -135,11 +153,20 @@ fn bad_csrs_are_refused_with_a_clear_message() {
     let garbage = tmp.path().join("garbage.csr");
     std::fs::write(&garbage, b"hello").expect("write");
     for (file, expect) in [(&bad, "invalid CSR"), (&garbage, "invalid CSR")] {
-        let out = run(Command::new(BIN).args(["issue", "--data-dir"]).arg(&data).arg("--csr").arg(file).args(["--out"]).arg(tmp.path().join("x.pem")));
+        let out = run(Command::new(BIN)
+            .args(["issue", "--data-dir"])
+            .arg(&data)
+            .arg("--csr")
+            .arg(file)
+            .args(["--out"])
+            .arg(tmp.path().join("x.pem")));
         assert!(!out.status.success(), "accepted {}", file.display());
         assert!(text(&out).contains(expect), "{}", text(&out));
     }
-    let out = run(Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args(["--serial", "01", "--reason", "bogus"]));
+    let out = run(Command::new(BIN)
+        .args(["revoke", "--data-dir"])
+        .arg(&data)
+        .args(["--serial", "01", "--reason", "bogus"]));
     assert!(!out.status.success());
     assert!(text(&out).contains("unknown reason"), "{}", text(&out));
     drop(up);

@@ -25,7 +25,12 @@ fn restart_keeps_ca_registry_and_statuses() {
     let root_before = std::fs::read(up.pki("root.pem")).expect("root");
     let (good, _) = issue(&data, &make_csr(tmp.path(), "good", "good.example.test"));
     let (revoked, serial) = issue(&data, &make_csr(tmp.path(), "revoked", "revoked.example.test"));
-    let out = run(std::process::Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args(["--serial", &serial, "--reason", "superseded"]));
+    let out = run(std::process::Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args([
+        "--serial",
+        &serial,
+        "--reason",
+        "superseded",
+    ]));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(status_of(&wait_for(&up, &revoked, "revoked"), &revoked).as_deref(), Some("revoked"));
     assert!(up.stop(), "clean exit on SIGTERM");
@@ -44,7 +49,8 @@ fn sigkill_during_issuance_loses_no_acknowledged_certificate() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let up = Up::start(&data);
-    let csrs: Vec<_> = (0..24).map(|i| make_csr(tmp.path(), &format!("c{i}"), &format!("c{i}.example.test"))).collect();
+    let csrs: Vec<_> =
+        (0..24).map(|i| make_csr(tmp.path(), &format!("c{i}"), &format!("c{i}.example.test"))).collect();
 
     // Four clients issue concurrently; the server is killed part-way through.
     let workers: Vec<_> = csrs

@@ -60,7 +60,8 @@ impl Handler for AdminService {
         metrics::counter!("cartorio_admin_auth_total", "outcome" => if authorized { "ok" } else { "denied" })
             .increment(1);
         if !authorized {
-            let mut resp = problem(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required");
+            let mut resp =
+                problem(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required");
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
             return resp;
         }

@@ -78,7 +78,8 @@ fn ensure_cert(
     let Spec { stem, subject_cn, lifetime_days, extensions } = spec;
     let path = files.cert(stem);
     if let Some(der) = read_cert(&path)? {
-        let view = CertificateView::parse(&der).with_context(|| format!("{} is malformed", path.display()))?;
+        let view =
+            CertificateView::parse(&der).with_context(|| format!("{} is malformed", path.display()))?;
         anyhow::ensure!(view.spki == key.spki(), "{} does not match its key", path.display());
         return Ok(der);
     }

@@ -18,24 +18,33 @@ fn admin_url(dir: &DataDir) -> Option<String> {
 
 fn token(dir: &DataDir) -> anyhow::Result<String> {
     let path = dir.admin_token();
-    Ok(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned())
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_owned())
 }
 
 /// Sends to the running `up`; `Ok(None)` when none answers.
-async fn via_api(dir: &DataDir, path: &str, content_type: &str, body: Vec<u8>) -> anyhow::Result<Option<serde_json::Value>> {
+async fn via_api(
+    dir: &DataDir,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Option<serde_json::Value>> {
     let Some(base) = admin_url(dir) else {
         return Ok(None);
     };
     let token = token(dir)?;
-    let reply = match client::send(Method::POST, &format!("{base}{path}"), Some(&token), content_type, body).await {
-        Ok(reply) => reply,
-        Err(client::ClientError::Unreachable(error)) => {
-            tracing::debug!(%error, "no running control plane; working on the registry directly");
-            return Ok(None);
-        }
-        // The request may have been acted on: retrying offline could issue twice.
-        Err(error @ client::ClientError::Failed(_)) => bail!("the control plane did not answer: {error}"),
-    };
+    let reply =
+        match client::send(Method::POST, &format!("{base}{path}"), Some(&token), content_type, body).await {
+            Ok(reply) => reply,
+            Err(client::ClientError::Unreachable(error)) => {
+                tracing::debug!(%error, "no running control plane; working on the registry directly");
+                return Ok(None);
+            }
+            // The request may have been acted on: retrying offline could issue twice.
+            Err(error @ client::ClientError::Failed(_)) => bail!("the control plane did not answer: {error}"),
+        };
     let value: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_default();
     if reply.status == StatusCode::OK || reply.status == StatusCode::CREATED {
         return Ok(Some(value));
@@ -55,10 +64,16 @@ pub async fn issue(dir: &DataDir, csr_path: &Path, profile: &str, out: &Path) ->
     // Check locally first, so a bad CSR gets a precise message either way.
     cartorio_pkix::csr::VerifiedCsr::from_pem_or_der(&csr).context("invalid CSR")?;
     let (serial, pem) =
-        match via_api(dir, &format!("/v1/certificates?profile={profile}"), "application/pkcs10", csr.clone()).await? {
+        match via_api(dir, &format!("/v1/certificates?profile={profile}"), "application/pkcs10", csr.clone())
+            .await?
+        {
             Some(value) => (
                 value.get("serial").and_then(|v| v.as_str()).context("reply without serial")?.to_owned(),
-                value.get("certificate").and_then(|v| v.as_str()).context("reply without certificate")?.to_owned(),
+                value
+                    .get("certificate")
+                    .and_then(|v| v.as_str())
+                    .context("reply without certificate")?
+                    .to_owned(),
             ),
             None => {
                 let issued = offline(dir)?.issue(csr, profile.to_owned()).await?;
@@ -71,7 +86,8 @@ pub async fn issue(dir: &DataDir, csr_path: &Path, profile: &str, out: &Path) ->
 
 pub async fn revoke(dir: &DataDir, serial: &str, reason: &str) -> anyhow::Result<serde_json::Value> {
     let body = serde_json::json!({ "reason": reason }).to_string().into_bytes();
-    let normalized = crate::normalize_serial(serial).with_context(|| format!("{serial:?} is not a hex serial"))?;
+    let normalized =
+        crate::normalize_serial(serial).with_context(|| format!("{serial:?} is not a hex serial"))?;
     match via_api(dir, &format!("/v1/certificates/{normalized}/revoke"), "application/json", body).await? {
         Some(value) => Ok(value),
         None => Ok(offline(dir)?.revoke(normalized, reason.to_owned()).await?),

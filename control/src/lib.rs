@@ -111,7 +111,9 @@ impl Control {
         registry.upsert_issuer(&ca.issuer_id, "Cartorio Demo Issuing CA", &ca.issuer_der, now)?;
         if create && !dir.admin_token().exists() {
             let mut raw = [0u8; 32];
-            ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("system RNG failed"))?;
+            ring::rand::SystemRandom::new()
+                .fill(&mut raw)
+                .map_err(|_| anyhow::anyhow!("system RNG failed"))?;
             let token = ::hex::encode(raw);
             registry.add_admin_token(&cartorio_pkix::hash::sha256_hex(token.as_bytes()), "admin", now)?;
             paths::write_private(&dir.admin_token(), token.as_bytes())?;
@@ -208,7 +210,12 @@ impl Control {
 
     /// Runs the admin API and the pre-signer until shutdown. `on_publish` is
     /// poked after every publication.
-    pub async fn run(&self, listener: TcpListener, on_publish: Arc<Notify>, shutdown: Shutdown) -> anyhow::Result<()> {
+    pub async fn run(
+        &self,
+        listener: TcpListener,
+        on_publish: Arc<Notify>,
+        shutdown: Shutdown,
+    ) -> anyhow::Result<()> {
         let store = ObjectStore::local(self.data_dir().store());
         let presigner = PreSigner {
             registry: self.inner.registry.clone(),

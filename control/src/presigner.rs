@@ -83,14 +83,16 @@ impl PreSigner {
         let now = now();
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
-        let work = tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, BATCH)).await??;
+        let work =
+            tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, BATCH)).await??;
         if work.is_empty() {
             return Ok(0);
         }
         let started = Instant::now();
         let ca = self.ca.clone();
         let policy = self.policy;
-        let (segment, published) = tokio::task::spawn_blocking(move || sign_batch(&ca, policy, &work, now)).await??;
+        let (segment, published) =
+            tokio::task::spawn_blocking(move || sign_batch(&ca, policy, &work, now)).await??;
         let count = published.len();
         let issuers = {
             let registry = self.registry.clone();
@@ -102,7 +104,12 @@ impl PreSigner {
         self.on_publish.notify_one();
         metrics::counter!("cartorio_presign_responses_total").increment(count as u64);
         metrics::histogram!("cartorio_presign_batch_seconds").record(started.elapsed().as_secs_f64());
-        tracing::info!(responses = count, generation, took_ms = started.elapsed().as_millis() as u64, "published OCSP responses");
+        tracing::info!(
+            responses = count,
+            generation,
+            took_ms = started.elapsed().as_millis() as u64,
+            "published OCSP responses"
+        );
         Ok(count)
     }
 }
@@ -115,9 +122,8 @@ fn sign_batch(
     work: &[CertificateRecord],
     now: i64,
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
-    let issuer: IssuerId = hex::decode(&ca.issuer_id)?
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
+    let issuer: IssuerId =
+        hex::decode(&ca.issuer_id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
     let mut segment = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
     let next_update = now + policy.validity_secs;

@@ -153,7 +153,10 @@ impl Registry {
     }
 
     pub fn certificate_der(&self, serial: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self.conn.query_row("SELECT der FROM certificates WHERE serial = ?1", [serial], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row("SELECT der FROM certificates WHERE serial = ?1", [serial], |r| r.get(0))
+            .optional()?)
     }
 
     pub fn revoke(&self, serial: &str, at: i64, reason: u8) -> anyhow::Result<RevokeOutcome> {
@@ -174,7 +177,12 @@ impl Registry {
 
     /// Certificates whose response must be signed now: revocations first,
     /// then new issuances, then responses due for refresh before `refresh_before`.
-    pub fn signing_work(&self, refresh_before: i64, now: i64, limit: usize) -> anyhow::Result<Vec<CertificateRecord>> {
+    pub fn signing_work(
+        &self,
+        refresh_before: i64,
+        now: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<CertificateRecord>> {
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM certificates WHERE ocsp_pending = 1
              ORDER BY revoked_at IS NULL, issued_at LIMIT ?1"
@@ -190,7 +198,9 @@ impl Registry {
             );
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rest = (limit - work.len()) as i64;
-            work.extend(stmt.query_map(params![refresh_before, now, rest], record)?.collect::<Result<Vec<_>, _>>()?);
+            work.extend(
+                stmt.query_map(params![refresh_before, now, rest], record)?.collect::<Result<Vec<_>, _>>()?,
+            );
         }
         Ok(work)
     }
@@ -222,7 +232,10 @@ impl Registry {
     }
 
     pub fn admin_token_role(&self, hash: &str) -> anyhow::Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT role FROM admin_tokens WHERE hash = ?1", [hash], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row("SELECT role FROM admin_tokens WHERE hash = ?1", [hash], |r| r.get(0))
+            .optional()?)
     }
 
     pub fn count_certificates(&self) -> anyhow::Result<u64> {

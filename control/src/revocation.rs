@@ -16,7 +16,8 @@ const REASONS: &[(u8, &str)] = &[
 
 /// Parses a reason by RFC 5280 name (any case, `-`/`_` ignored) or code.
 pub fn parse_reason(text: &str) -> Option<u8> {
-    let folded: String = text.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
+    let folded: String =
+        text.chars().filter(|c| *c != '-' && *c != '_').collect::<String>().to_ascii_lowercase();
     REASONS
         .iter()
         .find(|(code, name)| name.to_ascii_lowercase() == folded || code.to_string() == folded)

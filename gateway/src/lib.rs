@@ -5,9 +5,9 @@
 //! ingest is refused with 503 and a problem body saying so, so that no
 //! client mistakes this listener for one that stores data.
 
+use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use cartorio_platform::http::{Body, Handler, common_route, problem};
 use cartorio_platform::{Shutdown, http};
-use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;

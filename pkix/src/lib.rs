@@ -10,6 +10,7 @@
 pub mod cert;
 pub mod csr;
 pub mod der;
+pub mod fuzz_checks;
 pub mod hash;
 pub mod ocsp;
 pub mod oid;

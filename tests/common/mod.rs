@@ -43,12 +43,24 @@ impl Up {
             {
                 break v;
             }
-            assert!(Instant::now() < deadline, "cartorio up did not start; see {}", dir.with_extension("log").display());
+            assert!(
+                Instant::now() < deadline,
+                "cartorio up did not start; see {}",
+                dir.with_extension("log").display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let get = |k: &str| endpoints[k].as_str().expect("endpoint").to_owned();
-        let up = Up { child, dir: dir.to_owned(), responder: get("responder"), control: get("control"), gateway: get("gateway") };
-        while http(&up.responder, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
+        let up = Up {
+            child,
+            dir: dir.to_owned(),
+            responder: get("responder"),
+            control: get("control"),
+            gateway: get("gateway"),
+        };
+        while http(&up.responder, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0
+            != 200
+        {
             assert!(Instant::now() < deadline, "responder never became healthy");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -110,7 +122,13 @@ pub fn make_csr(dir: &Path, name: &str, cn: &str) -> PathBuf {
 /// `cartorio issue`; returns the certificate path and its serial as openssl prints it.
 pub fn issue(data_dir: &Path, csr: &Path) -> (PathBuf, String) {
     let cert = csr.with_extension("pem");
-    let out = run(Command::new(BIN).args(["issue", "--data-dir"]).arg(data_dir).arg("--csr").arg(csr).args(["--profile", "server", "--out"]).arg(&cert));
+    let out = run(Command::new(BIN)
+        .args(["issue", "--data-dir"])
+        .arg(data_dir)
+        .arg("--csr")
+        .arg(csr)
+        .args(["--profile", "server", "--out"])
+        .arg(&cert));
     assert!(out.status.success(), "cartorio issue: {}", text(&out));
     (cert.clone(), serial_of(&cert))
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs the system
+# packages the tests use when they are missing, then runs format, lint, the
+# sans-IO check and every test in the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Packages the tests drive as real clients or servers.
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+
+echo "== pkix stays sans-IO"
+if cargo tree -p cartorio-pkix -e normal --prefix none | grep -E '^(tokio|hyper|aws-sdk|mio) '; then
+  echo "cartorio-pkix must not depend on a runtime, HTTP stack or S3 client" >&2
+  exit 1
+fi
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace
