@@ -17,6 +17,7 @@ pub mod oid;
 pub mod publication;
 pub mod signer;
 pub mod time;
+pub mod tsp;
 pub mod verify;
 
 pub use signer::{EcCurve, EcdsaSigner, SignError, Signer};

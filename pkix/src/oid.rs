@@ -76,21 +76,45 @@ pub const OCSP_NOCHECK: &[u8] = &[0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07
 pub const PKCS9_EXTENSION_REQUEST: &[u8] =
     &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
 
+/// 1.2.840.113549.1.7.2: CMS id-signedData
+pub const SIGNED_DATA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+/// 1.2.840.113549.1.9.16.1.4: id-ct-TSTInfo
+pub const CT_TST_INFO: &[u8] =
+    &[0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x04];
+/// 1.2.840.113549.1.9.3
+pub const ATTR_CONTENT_TYPE: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
+/// 1.2.840.113549.1.9.4
+pub const ATTR_MESSAGE_DIGEST: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];
+/// 1.2.840.113549.1.9.16.2.47: id-aa-signingCertificateV2 (RFC 5035)
+pub const ATTR_SIGNING_CERTIFICATE_V2: &[u8] =
+    &[0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x2f];
+/// 2.25.147607815429904070443769641057632656176.1: the demo TSA policy, under a UUID arc (X.667) so it needs no registration
+pub const CARTORIO_TSA_POLICY: &[u8] = &[
+    0x06, 0x15, 0x69, 0x81, 0xde, 0x8c, 0x9d, 0xcb, 0xcb, 0xd1, 0xd2, 0xb2, 0x9d, 0x9b, 0xbf, 0xca, 0xc9,
+    0xd6, 0xf4, 0xb0, 0xb6, 0x30, 0x01,
+];
+
 #[cfg(test)]
 mod tests {
     /// Decodes a DER OID back to dotted form.
     fn dotted(der: &[u8]) -> String {
         let body = &der[2..];
-        let mut arcs = vec![u64::from(body[0] / 40), u64::from(body[0] % 40)];
-        let mut acc = 0u64;
-        for b in &body[1..] {
-            acc = (acc << 7) | u64::from(b & 0x7f);
+        let mut arcs: Vec<u128> = vec![];
+        let mut acc = 0u128;
+        for b in body {
+            acc = (acc << 7) | u128::from(b & 0x7f);
             if b & 0x80 == 0 {
-                arcs.push(acc);
+                if arcs.is_empty() {
+                    // The first subidentifier packs two arcs: 40 * X + Y.
+                    let first = acc.min(80) / 40;
+                    arcs.extend([first, acc - 40 * first]);
+                } else {
+                    arcs.push(acc);
+                }
                 acc = 0;
             }
         }
-        arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+        arcs.iter().map(u128::to_string).collect::<Vec<_>>().join(".")
     }
 
     #[test]
@@ -131,5 +155,11 @@ mod tests {
         assert_eq!(dotted(super::OCSP_NONCE), "1.3.6.1.5.5.7.48.1.2");
         assert_eq!(dotted(super::OCSP_NOCHECK), "1.3.6.1.5.5.7.48.1.5");
         assert_eq!(dotted(super::PKCS9_EXTENSION_REQUEST), "1.2.840.113549.1.9.14");
+        assert_eq!(dotted(super::SIGNED_DATA), "1.2.840.113549.1.7.2");
+        assert_eq!(dotted(super::CT_TST_INFO), "1.2.840.113549.1.9.16.1.4");
+        assert_eq!(dotted(super::ATTR_CONTENT_TYPE), "1.2.840.113549.1.9.3");
+        assert_eq!(dotted(super::ATTR_MESSAGE_DIGEST), "1.2.840.113549.1.9.4");
+        assert_eq!(dotted(super::ATTR_SIGNING_CERTIFICATE_V2), "1.2.840.113549.1.9.16.2.47");
+        assert_eq!(dotted(super::CARTORIO_TSA_POLICY), "2.25.147607815429904070443769641057632656176.1");
     }
 }

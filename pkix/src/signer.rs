@@ -4,6 +4,7 @@
 //! this trait so that an HSM backend can replace the software key.
 
 use crate::der::encode::{bit_string, seq};
+use crate::hash::HashAlg;
 use crate::oid;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair};
@@ -22,6 +23,8 @@ pub trait Signer: Send + Sync {
     fn algorithm(&self) -> &[u8];
     /// DER `SubjectPublicKeyInfo` of the public key.
     fn spki(&self) -> &[u8];
+    /// The hash the signature algorithm applies (CMS digestAlgorithm).
+    fn digest(&self) -> HashAlg;
     /// Signs `message` (hashing included), returning the signature as it goes
     /// into a BIT STRING (DER `Ecdsa-Sig-Value` for ECDSA).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError>;
@@ -58,6 +61,7 @@ impl EcCurve {
 
 /// An ECDSA key held in memory, loaded from PKCS#8.
 pub struct EcdsaSigner {
+    curve: EcCurve,
     key: EcdsaKeyPair,
     algorithm: Vec<u8>,
     spki: Vec<u8>,
@@ -81,7 +85,7 @@ impl EcdsaSigner {
             seq(&[&seq(&[oid::EC_PUBLIC_KEY, curve.curve_oid()]), &bit_string(key.public_key().as_ref())]);
         // RFC 5758: ecdsa-with-SHA* identifiers have absent parameters.
         let algorithm = seq(&[curve.signature_oid()]);
-        Ok(Self { key, algorithm, spki, rng })
+        Ok(Self { curve, key, algorithm, spki, rng })
     }
 }
 
@@ -92,6 +96,13 @@ impl Signer for EcdsaSigner {
 
     fn spki(&self) -> &[u8] {
         &self.spki
+    }
+
+    fn digest(&self) -> HashAlg {
+        match self.curve {
+            EcCurve::P256 => HashAlg::Sha256,
+            EcCurve::P384 => HashAlg::Sha384,
+        }
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
