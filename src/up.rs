@@ -8,6 +8,7 @@ use cartorio_control::{Control, ControlConfig};
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
 use cartorio_responder::ResponderConfig;
+use cartorio_responder::tsa::TsaConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,14 @@ pub struct UpArgs {
     /// nextUpdate - thisUpdate of pre-signed OCSP responses, in seconds.
     #[arg(long, default_value_t = 4 * 24 * 3600)]
     ocsp_validity_secs: i64,
+    /// Accuracy stated in time-stamp tokens; the TSA refuses
+    /// (timeNotAvailable) while the kernel's clock error may exceed it.
+    #[arg(long, default_value_t = 1000)]
+    tsa_accuracy_ms: u64,
+    /// Dangerous: issue time-stamps even when the kernel does not report the
+    /// clock as synchronised (for hosts disciplined by other means, and tests).
+    #[arg(long)]
+    danger_tsa_trust_system_clock: bool,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -58,20 +67,33 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     print_welcome(&dir, &endpoints);
 
     let reload = Arc::new(Notify::new());
-    let responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
-    let tasks = [
-        tokio::spawn(cartorio_responder::run(
-            responder,
-            responder_listener,
-            reload.clone(),
-            shutdown.clone(),
-        )),
-        tokio::spawn(cartorio_gateway::run(gateway_listener, shutdown.clone())),
-    ];
-    let result = control.run(control_listener, reload, shutdown.clone()).await;
-    shutdown.trigger();
-    for task in tasks {
-        let _ = task.await;
+    let mut responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
+    let mut tsa = TsaConfig::new(dir.tsa_key(), dir.tsa_chain(), dir.tsa_log());
+    tsa.accuracy_ms = args.tsa_accuracy_ms;
+    tsa.danger_trust_system_clock = args.danger_tsa_trust_system_clock;
+    responder.tsa = Some(tsa);
+    let mut services = tokio::task::JoinSet::new();
+    services.spawn(cartorio_responder::run(responder, responder_listener, reload.clone(), shutdown.clone()));
+    services.spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            cartorio_gateway::run(gateway_listener, shutdown).await;
+            Ok(())
+        }
+    });
+    services.spawn({
+        let (control, shutdown) = (control.clone(), shutdown.clone());
+        async move { control.run(control_listener, reload, shutdown).await }
+    });
+    // The first service to end (shutdown, or an error) stops the others;
+    // each then drains its requests in flight.
+    let mut result = Ok(());
+    while let Some(done) = services.join_next().await {
+        shutdown.trigger();
+        if let Err(error) = done.map_err(anyhow::Error::from).and_then(|r| r) {
+            tracing::error!(error = format!("{error:#}"), "a service failed");
+            result = Err(error);
+        }
     }
     let _ = std::fs::remove_file(dir.endpoints());
     result
@@ -99,8 +121,7 @@ pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals()?;
     let listener = bind(config.listen, "responder").await?;
-    cartorio_responder::run(config, listener, Arc::new(Notify::new()), shutdown).await;
-    Ok(())
+    cartorio_responder::run(config, listener, Arc::new(Notify::new()), shutdown).await
 }
 
 #[derive(Deserialize)]

@@ -141,8 +141,22 @@ pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
         ],
     };
     let ocsp_der = ensure_cert(&files, ocsp, &ocsp_signer, Some((&issuer_der, &issuer_signer)), now)?;
-    // The chain a relying party needs besides the root, for convenience.
+    // RFC 3161 §2.3: extendedKeyUsage id-kp-timeStamping only, critical.
+    let tsa_key = keys::load_or_generate(&files.key("tsa"))?;
+    let tsa = Spec {
+        stem: "tsa",
+        subject_cn: "Cartorio Demo Time-Stamping Authority",
+        lifetime_days: 3 * 365,
+        extensions: vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+            ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true),
+        ],
+    };
+    let tsa_der = ensure_cert(&files, tsa, &tsa_key, Some((&issuer_der, &issuer_signer)), now)?;
+    // The chains a relying party needs besides the root.
     write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
+    write_public(&pki.join("tsa-chain.pem"), (to_pem(&tsa_der) + &to_pem(&issuer_der)).as_bytes())?;
 
     let issuer_view = CertificateView::parse(&issuer_der)?;
     Ok(CaMaterial {

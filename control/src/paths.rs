@@ -59,3 +59,19 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub fn write_public(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     cartorio_platform::store::write_atomic(path, bytes)
 }
+
+impl DataDir {
+    /// The TSA signing key (PKCS#8) and its chain (TSA certificate first).
+    pub fn tsa_key(&self) -> PathBuf {
+        self.pki().join("tsa-key.pk8")
+    }
+
+    pub fn tsa_chain(&self) -> PathBuf {
+        self.pki().join("tsa-chain.pem")
+    }
+
+    /// The append-only log of issued time-stamp tokens.
+    pub fn tsa_log(&self) -> PathBuf {
+        self.root.join("tsa").join("issued.log")
+    }
+}

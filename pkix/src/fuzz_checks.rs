@@ -62,3 +62,19 @@ pub fn segment(data: &[u8]) {
         assert_eq!(bytes.get(a.der.clone()), data.get(b.der.clone()));
     }
 }
+
+/// TimeStampReq parsing never panics; what it accepts, rasn-cms decodes to
+/// the same imprint and nonce.
+pub fn tsp_request(data: &[u8]) {
+    let Ok(ours) = crate::tsp::parse_request(data) else {
+        return;
+    };
+    let theirs: rasn_cms::tsp::TimeStampReq = match rasn::der::decode(data) {
+        Ok(t) => t,
+        Err(e) => panic!("accepted by us, rejected by rasn: {e}"),
+    };
+    assert_eq!(ours.hashed_message, theirs.message_imprint.hashed_message.as_ref());
+    assert_eq!(ours.cert_req, theirs.cert_req);
+    assert_eq!(ours.nonce.is_some(), theirs.nonce.is_some());
+    assert_eq!(ours.has_extensions, theirs.extensions.is_some());
+}

@@ -88,11 +88,33 @@ pub const ATTR_MESSAGE_DIGEST: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf
 /// 1.2.840.113549.1.9.16.2.47: id-aa-signingCertificateV2 (RFC 5035)
 pub const ATTR_SIGNING_CERTIFICATE_V2: &[u8] =
     &[0x06, 0x0b, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x02, 0x2f];
-/// 2.25.147607815429904070443769641057632656176.1: the demo TSA policy, under a UUID arc (X.667) so it needs no registration
-pub const CARTORIO_TSA_POLICY: &[u8] = &[
-    0x06, 0x15, 0x69, 0x81, 0xde, 0x8c, 0x9d, 0xcb, 0xcb, 0xd1, 0xd2, 0xb2, 0x9d, 0x9b, 0xbf, 0xca, 0xc9,
-    0xd6, 0xf4, 0xb0, 0xb6, 0x30, 0x01,
-];
+/// 1.2.3.4.1: the demo TSA policy, the example OpenSSL's TSA configuration uses;
+/// production deployments configure their own.
+pub const CARTORIO_TSA_POLICY: &[u8] = &[0x06, 0x04, 0x2a, 0x03, 0x04, 0x01];
+
+/// Encodes a dotted OID (`"1.2.3.4.1"`) as complete DER. Arcs are limited to
+/// 32 bits, as many decoders require.
+pub fn from_dotted(dotted: &str) -> Option<Vec<u8>> {
+    let arcs: Vec<u32> = dotted.split('.').map(|a| a.parse().ok()).collect::<Option<_>>()?;
+    let (&first, rest) = arcs.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    if first > 2 || (first < 2 && second >= 40) {
+        return None;
+    }
+    let mut body = Vec::new();
+    for arc in
+        std::iter::once(u64::from(first) * 40 + u64::from(second)).chain(rest.iter().map(|a| u64::from(*a)))
+    {
+        let mut chunk = vec![(arc & 0x7f) as u8];
+        let mut v = arc >> 7;
+        while v > 0 {
+            chunk.insert(0, (v & 0x7f) as u8 | 0x80);
+            v >>= 7;
+        }
+        body.extend(chunk);
+    }
+    Some(crate::der::encode::tlv(crate::der::tag::OID, &[&body]))
+}
 
 #[cfg(test)]
 mod tests {
@@ -115,6 +137,17 @@ mod tests {
             }
         }
         arcs.iter().map(u128::to_string).collect::<Vec<_>>().join(".")
+    }
+
+    #[test]
+    fn dotted_encoder_round_trips() {
+        for d in ["1.2.3.4.1", "2.16.840.1.101.3.4.2.1", "1.3.6.1.5.5.7.48.1.2", "2.999.4294967295"] {
+            assert_eq!(dotted(&super::from_dotted(d).expect(d)), d);
+        }
+        assert_eq!(super::from_dotted("2.16.840.1.101.3.4.2.1").as_deref(), Some(super::SHA256));
+        for bad in ["", "1", "3.1", "1.40", "1.2.x", "1.2.4294967296"] {
+            assert!(super::from_dotted(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
@@ -160,6 +193,6 @@ mod tests {
         assert_eq!(dotted(super::ATTR_CONTENT_TYPE), "1.2.840.113549.1.9.3");
         assert_eq!(dotted(super::ATTR_MESSAGE_DIGEST), "1.2.840.113549.1.9.4");
         assert_eq!(dotted(super::ATTR_SIGNING_CERTIFICATE_V2), "1.2.840.113549.1.9.16.2.47");
-        assert_eq!(dotted(super::CARTORIO_TSA_POLICY), "2.25.147607815429904070443769641057632656176.1");
+        assert_eq!(dotted(super::CARTORIO_TSA_POLICY), "1.2.3.4.1");
     }
 }

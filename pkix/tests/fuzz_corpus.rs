@@ -51,3 +51,8 @@ fn csr_seeds_of_every_key_type_verify() {
     tampered[at] ^= 1;
     assert!(cartorio_pkix::csr::VerifiedCsr::from_pem_or_der(&tampered).is_err());
 }
+
+#[test]
+fn tsp_request_corpus() {
+    replay("tsp_request", fuzz_checks::tsp_request);
+}

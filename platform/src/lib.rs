@@ -4,6 +4,7 @@
 //! here and nowhere else.
 
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod shutdown;

@@ -9,6 +9,7 @@ pub mod index;
 pub mod loader;
 pub mod respond;
 pub mod service;
+pub mod tsa;
 
 use arc_swap::ArcSwap;
 use cartorio_platform::store::StoreConfig;
@@ -36,6 +37,9 @@ pub struct ResponderConfig {
     pub max_request_bytes: usize,
     #[serde(default = "default_max_age_cap")]
     pub max_age_cap_secs: i64,
+    /// Serve RFC 3161 time-stamps at `POST /tsa`.
+    #[serde(default)]
+    pub tsa: Option<tsa::TsaConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -60,13 +64,21 @@ impl ResponderConfig {
             poll_interval_ms: default_poll_ms(),
             max_request_bytes: default_max_request_bytes(),
             max_age_cap_secs: default_max_age_cap(),
+            tsa: None,
         }
     }
 }
 
 /// Runs the responder on `listener` until `shutdown`. `reload` makes the
 /// loader look at the manifest at once (the control plane pokes it in `up`).
-pub async fn run(config: ResponderConfig, listener: TcpListener, reload: Arc<Notify>, shutdown: Shutdown) {
+/// With `config.tsa`, `POST /tsa` serves time-stamps.
+pub async fn run(
+    config: ResponderConfig,
+    listener: TcpListener,
+    reload: Arc<Notify>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
     let loader = loader::Loader::new(config.store.open(), index.clone());
     let poll = Duration::from_millis(config.poll_interval_ms.max(10));
@@ -75,7 +87,9 @@ pub async fn run(config: ResponderConfig, listener: TcpListener, reload: Arc<Not
         index,
         Limits { max_request_bytes: config.max_request_bytes },
         CachePolicy { max_age_cap: config.max_age_cap_secs },
+        tsa,
     );
     http::serve(listener, service, shutdown, "responder").await;
     let _ = loader_task.await;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::index::Index;
 use crate::respond::{self, Answer, CachePolicy, Caching};
+use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cartorio_pkix::ocsp::decode_get_path;
@@ -21,16 +22,33 @@ pub struct Limits {
     pub max_request_bytes: usize,
 }
 
+const TIMESTAMP_REPLY: &str = "application/timestamp-reply";
+/// Largest TimeStampReq read (a SHA-512 imprint, policy, nonce: well under 1 KiB).
+const MAX_TSA_REQUEST: usize = 16 * 1024;
+
 #[derive(Clone)]
 pub struct OcspService {
     index: Arc<ArcSwap<Index>>,
     limits: Limits,
     cache: CachePolicy,
+    tsa: Option<Arc<Tsa>>,
 }
 
 impl OcspService {
-    pub fn new(index: Arc<ArcSwap<Index>>, limits: Limits, cache: CachePolicy) -> Self {
-        Self { index, limits, cache }
+    pub fn new(
+        index: Arc<ArcSwap<Index>>,
+        limits: Limits,
+        cache: CachePolicy,
+        tsa: Option<Arc<Tsa>>,
+    ) -> Self {
+        Self { index, limits, cache, tsa }
+    }
+
+    async fn time_stamp(&self, tsa: &Tsa, req: Request<Incoming>) -> Response<Body> {
+        let body = read_limited(req, MAX_TSA_REQUEST).await;
+        let (der, outcome) = tsa.answer(body.as_deref()).await;
+        metrics::counter!("cartorio_tsa_responses_total", "outcome" => outcome).increment(1);
+        response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 
     async fn route(&self, req: Request<Incoming>) -> (Response<Body>, &'static str) {
@@ -39,6 +57,17 @@ impl OcspService {
             && let Some(resp) = common_route(path)
         {
             return (resp, "other");
+        }
+        if path == "/tsa" {
+            return match (&self.tsa, req.method()) {
+                (Some(tsa), &Method::POST) => (self.time_stamp(tsa, req).await, "tsa"),
+                (Some(_), _) => {
+                    let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use POST\n");
+                    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                    (resp, "other")
+                }
+                (None, _) => (response(StatusCode::NOT_FOUND, "text/plain", "no TSA here\n"), "other"),
+            };
         }
         // The OCSP base path is `/` and `/ocsp`; anything after it on a GET is
         // the base64 request, taken verbatim (no normalisation: `/` is base64).
@@ -73,21 +102,24 @@ impl OcspService {
         respond::answer(der, &index, unix_now(), if_none_match, self.cache)
     }
 
-    /// The body within the limit; `None` when larger (refused by its declared
-    /// length before reading) or unreadable.
     async fn read_body(&self, req: Request<Incoming>) -> Option<Bytes> {
-        let max = self.limits.max_request_bytes;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > max as u64) {
-            return None;
-        }
-        let body = Limited::new(req.into_body(), max);
-        tokio::time::timeout(Duration::from_secs(10), body.collect()).await.ok()?.ok().map(|b| b.to_bytes())
+        read_limited(req, self.limits.max_request_bytes).await
     }
+}
+
+/// The body within `max` bytes; `None` when larger (refused by its declared
+/// length before reading), unreadable or slower than 10 s.
+async fn read_limited(req: Request<Incoming>, max: usize) -> Option<Bytes> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max as u64) {
+        return None;
+    }
+    let body = Limited::new(req.into_body(), max);
+    tokio::time::timeout(Duration::from_secs(10), body.collect()).await.ok()?.ok().map(|b| b.to_bytes())
 }
 
 impl Handler for OcspService {

@@ -205,3 +205,72 @@ mod tests {
         assert!(accuracy(0).is_empty());
     }
 }
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::cert::{CertificateTemplate, build_certificate, extensions as ext, name};
+    use crate::signer::{EcCurve, EcdsaSigner};
+    use crate::tsp::{RequestPolicy, check_request, parse_request};
+
+    /// Builds a token and takes it apart with rasn-cms, an independent decoder.
+    #[test]
+    fn token_decodes_and_its_signature_verifies() {
+        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("keygen");
+        let signer = EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("load");
+        let subject = name(&[(oid::COMMON_NAME, "TSA")]);
+        let cert = build_certificate(
+            &CertificateTemplate {
+                serial: vec![9],
+                issuer: subject.clone(),
+                subject,
+                not_before: 0,
+                not_after: 2_000_000_000,
+                spki: signer.spki().to_vec(),
+                extensions: vec![ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true)],
+            },
+            &signer,
+        )
+        .expect("cert");
+        let spki = signer.spki().to_vec();
+        let algorithm = signer.algorithm().to_vec();
+        let template = TokenTemplate::new(
+            Arc::new(signer),
+            std::slice::from_ref(&cert),
+            TimePrecision::Millis,
+            1_000_000,
+        )
+        .expect("template");
+
+        use crate::der::encode::{boolean, integer_u64};
+        let imprint = seq(&[&seq(&[oid::SHA256]), &octet_string(&[5; 32])]);
+        let nonce = integer_u64(0xdead_beef);
+        let req_der = seq(&[&integer_u64(1), &imprint, &nonce, &boolean(true)]);
+        let req = parse_request(&req_der).expect("request");
+        let policy = RequestPolicy::default();
+        let chosen = check_request(&req, &policy).expect("accepted");
+        let gen_time = GenTime { unix_micros: 1_700_000_000_250_000 };
+        let resp = template.issue(&req, chosen, &[0x42; 16], gen_time).expect("token");
+
+        let decoded: rasn_cms::tsp::TimeStampResp = rasn::der::decode(&resp).expect("TimeStampResp");
+        let token = decoded.time_stamp_token.expect("token present");
+        let signed: rasn_cms::SignedData = rasn::der::decode(token.content.as_bytes()).expect("SignedData");
+        assert_eq!(signed.certificates.as_ref().map(|c| c.len()), Some(1), "certReq honoured");
+        let econtent = signed.encap_content_info.content.expect("eContent");
+        let tst: rasn_cms::tsp::TstInfo = rasn::der::decode(&econtent).expect("TSTInfo");
+        assert_eq!(rasn::der::encode(&tst).expect("re-encode"), econtent.to_vec(), "TSTInfo is DER");
+        assert_eq!(tst.nonce, Some(rasn::types::Integer::from(0xdead_beef_u64)));
+        assert_eq!(tst.message_imprint.hashed_message.as_ref(), &[5; 32]);
+
+        let info = signed.signer_infos.to_vec()[0].clone();
+        let attrs = info.signed_attrs.expect("signed attributes");
+        let attrs_der = rasn::der::encode(&attrs).expect("attrs");
+        crate::verify::verify(&spki, &algorithm, &attrs_der, info.signature.as_ref())
+            .expect("signature verifies");
+        let digest = HashAlg::Sha256.digest(&econtent);
+        assert!(
+            attrs_der.windows(digest.len()).any(|w| w == digest.as_slice()),
+            "messageDigest matches TSTInfo"
+        );
+    }
+}

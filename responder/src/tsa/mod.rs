@@ -1,0 +1,226 @@
+//! The RFC 3161 Time-Stamp Authority served at `POST /tsa`.
+//!
+//! Per request: bounded read, parse, policy checks, clock check, serial,
+//! token, durable log record, reply. Every refusal is a TimeStampResp with
+//! status `rejection` and its failInfo bit, with HTTP 200.
+
+mod issuance_log;
+mod serial;
+
+pub use issuance_log::IssuanceLog;
+pub use serial::SerialAllocator;
+
+use cartorio_pkix::tsp::{
+    FailInfo, GenTime, RequestPolicy, TimeStampRequest, TokenTemplate, check_request, parse_request,
+    rejection,
+};
+use cartorio_platform::clock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// When the TSA may state a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockPolicy {
+    /// Only while the kernel reports the clock synchronised with a maximum
+    /// error within `accuracy_us` (the accuracy the tokens state).
+    Kernel { accuracy_us: i64 },
+    /// Dangerous: trust the system clock whatever the kernel says. For hosts
+    /// whose clock is disciplined by means the kernel does not see (a VM
+    /// host, PTP) and for tests on unsynchronised machines.
+    DangerTrustSystemClock,
+}
+
+pub struct Tsa {
+    pub template: TokenTemplate,
+    pub policy: RequestPolicy,
+    pub clock: ClockPolicy,
+    pub serials: SerialAllocator,
+    pub log: IssuanceLog,
+}
+
+/// Outcome label for metrics: `granted` or the failInfo name.
+pub type OutcomeLabel = &'static str;
+
+impl Tsa {
+    fn clock_ok(&self) -> bool {
+        match self.clock {
+            ClockPolicy::DangerTrustSystemClock => true,
+            ClockPolicy::Kernel { accuracy_us } => {
+                let sync = clock::kernel_sync();
+                if let Some(s) = sync {
+                    metrics::gauge!("cartorio_tsa_clock_max_error_seconds").set(s.max_error_us as f64 / 1e6);
+                }
+                let ok = sync.is_some_and(|s| s.within(accuracy_us));
+                metrics::gauge!("cartorio_tsa_clock_synchronized").set(if ok { 1.0 } else { 0.0 });
+                ok
+            }
+        }
+    }
+
+    fn accept<'r>(&self, body: &'r [u8]) -> Result<(TimeStampRequest<'r>, &[u8]), FailInfo> {
+        let req = parse_request(body)?;
+        let policy = check_request(&req, &self.policy)?;
+        if !self.clock_ok() {
+            return Err(FailInfo::TimeNotAvailable);
+        }
+        Ok((req, policy))
+    }
+
+    /// The complete TimeStampResp for a request body (`None` when the body
+    /// was over the size limit).
+    pub async fn answer(&self, body: Option<&[u8]>) -> (Vec<u8>, OutcomeLabel) {
+        let Some(body) = body else {
+            return refuse(FailInfo::BadDataFormat);
+        };
+        let (req, policy) = match self.accept(body) {
+            Ok(accepted) => accepted,
+            Err(fail) => return refuse(fail),
+        };
+        let serial = self.serials.next();
+        let gen_time = GenTime { unix_micros: unix_micros() };
+        let started = Instant::now();
+        let token = match self.template.issue(&req, policy, &serial, gen_time) {
+            Ok(token) => token,
+            Err(error) => {
+                tracing::error!(%error, "time-stamp signing failed");
+                return refuse(FailInfo::SystemFailure);
+            }
+        };
+        metrics::histogram!("cartorio_tsa_signing_seconds").record(started.elapsed().as_secs_f64());
+        let record = format!(
+            "{} {} {} {} {}",
+            hex::encode(serial),
+            gen_time.unix_micros,
+            req.hash.name(),
+            hex::encode(req.hashed_message),
+            hex::encode(policy)
+        );
+        if let Err(error) = self.log.append(record.into_bytes()).await {
+            // Not recorded means not issued.
+            tracing::error!(%error, "issuance log append failed; token withheld");
+            return refuse(FailInfo::SystemFailure);
+        }
+        (token, "granted")
+    }
+}
+
+fn refuse(fail: FailInfo) -> (Vec<u8>, OutcomeLabel) {
+    (rejection(fail), fail.label())
+}
+
+fn unix_micros() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
+}
+
+/// `[tsa]` in the responder's TOML (and what `up` builds for itself).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TsaConfig {
+    /// PKCS#8 signing key.
+    pub key: std::path::PathBuf,
+    /// `p256` (default) or `p384`.
+    #[serde(default = "default_curve")]
+    pub key_type: String,
+    /// PEM chain: the TSA certificate first, then its issuers.
+    pub chain: std::path::PathBuf,
+    /// The append-only issuance log.
+    pub log: std::path::PathBuf,
+    /// Sync the log to disk before answering (else only to the OS).
+    #[serde(default = "default_true")]
+    pub log_sync: bool,
+    /// Accuracy the tokens state; the clock must be within it.
+    #[serde(default = "default_accuracy_ms")]
+    pub accuracy_ms: u64,
+    /// `seconds`, `millis` (default) or `micros`.
+    #[serde(default = "default_precision")]
+    pub precision: String,
+    /// Accepted policy OIDs (dotted); the first is the default.
+    #[serde(default = "default_policies")]
+    pub policies: Vec<String>,
+    /// See [`ClockPolicy::DangerTrustSystemClock`].
+    #[serde(default)]
+    pub danger_trust_system_clock: bool,
+}
+
+fn default_policies() -> Vec<String> {
+    vec!["1.2.3.4.1".into()]
+}
+
+fn default_curve() -> String {
+    "p256".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_accuracy_ms() -> u64 {
+    1000
+}
+fn default_precision() -> String {
+    "millis".into()
+}
+
+impl TsaConfig {
+    pub fn new(key: std::path::PathBuf, chain: std::path::PathBuf, log: std::path::PathBuf) -> Self {
+        Self {
+            key,
+            key_type: default_curve(),
+            chain,
+            log,
+            log_sync: true,
+            accuracy_ms: default_accuracy_ms(),
+            precision: default_precision(),
+            policies: default_policies(),
+            danger_trust_system_clock: false,
+        }
+    }
+
+    pub fn build(&self) -> anyhow::Result<Tsa> {
+        use anyhow::Context;
+        use cartorio_pkix::tsp::TimePrecision;
+        use cartorio_pkix::{EcCurve, EcdsaSigner};
+        let curve = match self.key_type.as_str() {
+            "p256" => EcCurve::P256,
+            "p384" => EcCurve::P384,
+            other => anyhow::bail!("unsupported TSA key_type {other:?} (p256, p384)"),
+        };
+        let pkcs8 = std::fs::read(&self.key).with_context(|| format!("reading {}", self.key.display()))?;
+        let signer = EcdsaSigner::from_pkcs8(curve, &pkcs8).context("loading the TSA key")?;
+        let pem = std::fs::read_to_string(&self.chain)
+            .with_context(|| format!("reading {}", self.chain.display()))?;
+        let chain = cartorio_pkix::cert::from_pem_chain(&pem);
+        let leaf = chain.first().context("the TSA chain holds no certificate")?;
+        let view =
+            cartorio_pkix::cert::CertificateView::parse(leaf).context("the TSA certificate is malformed")?;
+        anyhow::ensure!(
+            view.spki == cartorio_pkix::Signer::spki(&signer),
+            "the TSA certificate does not match the key"
+        );
+        let precision = match self.precision.as_str() {
+            "seconds" => TimePrecision::Seconds,
+            "millis" => TimePrecision::Millis,
+            "micros" => TimePrecision::Micros,
+            other => anyhow::bail!("unsupported TSA precision {other:?}"),
+        };
+        let accuracy_us = self.accuracy_ms.saturating_mul(1000);
+        let template = TokenTemplate::new(std::sync::Arc::new(signer), &chain, precision, accuracy_us)
+            .context("building the token template")?;
+        let clock = if self.danger_trust_system_clock {
+            tracing::warn!("TSA trusts the system clock without checking its synchronisation");
+            ClockPolicy::DangerTrustSystemClock
+        } else {
+            ClockPolicy::Kernel { accuracy_us: accuracy_us as i64 }
+        };
+        let policies = self
+            .policies
+            .iter()
+            .map(|d| cartorio_pkix::oid::from_dotted(d).with_context(|| format!("invalid policy OID {d:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!policies.is_empty(), "the TSA needs at least one policy OID");
+        Ok(Tsa {
+            template,
+            policy: RequestPolicy { policies, ..RequestPolicy::default() },
+            clock,
+            serials: SerialAllocator::new()?,
+            log: IssuanceLog::open(&self.log, self.log_sync).context("opening the TSA issuance log")?,
+        })
+    }
+}
