@@ -21,6 +21,11 @@ pub struct Up {
 impl Up {
     /// Starts `cartorio up` on `dir` and waits until its listeners answer.
     pub fn start(dir: &Path) -> Up {
+        Self::start_with(dir, &[])
+    }
+
+    /// As `start`, with extra arguments to `up`.
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Up {
         let _ = std::fs::remove_file(dir.join("run/endpoints.json"));
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -32,6 +37,7 @@ impl Up {
             .arg(dir)
             .args(["--responder-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"])
             .args(["--control-listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -155,6 +161,15 @@ pub fn openssl_ocsp(up: &Up, cert: &Path, extra: &[&str]) -> String {
 pub fn status_of(output: &str, cert: &Path) -> Option<String> {
     let prefix = format!("{}: ", cert.display());
     output.lines().find_map(|l| l.strip_prefix(&prefix)).map(|s| s.trim().to_owned())
+}
+
+/// POSTs `body` with `content_type` to `path`; returns (status, headers, body).
+pub fn post(addr: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    http(addr, &head, body)
 }
 
 /// A raw HTTP/1.1 exchange; returns (status, headers, body).
