@@ -36,6 +36,10 @@ pub struct UpArgs {
     /// clock as synchronised (for hosts disciplined by other means, and tests).
     #[arg(long)]
     danger_tsa_trust_system_clock: bool,
+    /// Acknowledge time-stamps once their log record reaches the OS (survives
+    /// a process crash) instead of the disk (survives a power loss).
+    #[arg(long)]
+    tsa_log_no_sync: bool,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -71,6 +75,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut tsa = TsaConfig::new(dir.tsa_key(), dir.tsa_chain(), dir.tsa_log());
     tsa.accuracy_ms = args.tsa_accuracy_ms;
     tsa.danger_trust_system_clock = args.danger_tsa_trust_system_clock;
+    tsa.log_sync = !args.tsa_log_no_sync;
     responder.tsa = Some(tsa);
     let mut services = tokio::task::JoinSet::new();
     services.spawn(cartorio_responder::run(responder, responder_listener, reload.clone(), shutdown.clone()));
