@@ -256,3 +256,74 @@ fn sigkill_during_a_burst_loses_no_acknowledged_token() {
         assert!(logged.contains(serial.as_str()), "token {serial} was acknowledged but not logged");
     }
 }
+
+/// An RSA-3072 TSA key brought by the operator, certified by the control
+/// plane under the `tsa` profile, served by a standalone responder.
+#[test]
+fn rsa_3072_tsa_key_certified_by_the_control_plane() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let data = d.join("data");
+    let up = Up::start(&data);
+    let sh = |script: &str| {
+        let out = run(Command::new("sh").arg("-c").arg(script).current_dir(d));
+        assert!(out.status.success(), "{script}: {}", text(&out));
+    };
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out rsa.pem 2>/dev/null");
+    sh("openssl pkcs8 -topk8 -nocrypt -in rsa.pem -outform DER -out rsa.pk8");
+    sh("openssl req -new -key rsa.pem -subj '/O=Cartorio Demo/CN=RSA TSA' -out rsa.csr");
+    let out = run(Command::new(BIN)
+        .args(["issue", "--data-dir"])
+        .arg(&data)
+        .args(["--csr", "rsa.csr", "--profile", "tsa", "--out", "rsa-tsa.pem"])
+        .current_dir(d));
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&run(Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in", "rsa-tsa.pem"])
+        .current_dir(d)));
+    assert!(shown.contains("X509v3 Extended Key Usage: critical"), "{shown}");
+    assert!(shown.contains("Time Stamping"), "{shown}");
+    let chain = [
+        std::fs::read_to_string(d.join("rsa-tsa.pem")).expect("cert"),
+        std::fs::read_to_string(up.pki("issuer.pem")).expect("issuer"),
+    ]
+    .concat();
+    std::fs::write(d.join("rsa-chain.pem"), chain).expect("chain");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{store}\"\n[tsa]\nkey = \"{d}/rsa.pk8\"\nkey_type = \"rsa\"\nchain = \"{d}/rsa-chain.pem\"\nlog = \"{d}/rsa-tsa.log\"\ndanger_trust_system_clock = true\n",
+        store = data.join("store").display(),
+        d = d.display()
+    );
+    std::fs::write(d.join("responder.toml"), config).expect("config");
+    let mut responder = Command::new(BIN)
+        .args(["responder", "--config"])
+        .arg(d.join("responder.toml"))
+        .stderr(std::fs::File::create(d.join("responder.log")).expect("log"))
+        .spawn()
+        .expect("start responder");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while http(&addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "standalone responder did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let query = ts_query(d, "rsa", &["-sha384", "-cert"]);
+    let (status, _, reply) =
+        post(&addr, "/tsa", "application/timestamp-query", &std::fs::read(&query).expect("q"));
+    let _ = responder.kill();
+    let _ = responder.wait();
+    assert_eq!(status, 200);
+    std::fs::write(d.join("rsa.tsr"), &reply).expect("reply");
+    let out = run(Command::new("openssl")
+        .args(["ts", "-verify", "-in", "rsa.tsr", "-queryfile"])
+        .arg(&query)
+        .arg("-CAfile")
+        .arg(up.pki("root.pem"))
+        .args(["-untrusted", "rsa-chain.pem"])
+        .current_dir(d));
+    assert!(text(&out).contains("Verification: OK"), "{}", text(&out));
+    let shown = reply_text(d, &reply);
+    assert!(shown.contains("TSA: DirName:/O=Cartorio Demo/CN=RSA TSA"), "{shown}");
+}

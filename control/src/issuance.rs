@@ -24,25 +24,31 @@ pub enum IssueError {
 pub enum Profile {
     /// TLS server: 90 days, digitalSignature, serverAuth, SAN required.
     Server,
+    /// RFC 3161 time-stamping unit: 3 years, digitalSignature, EKU
+    /// id-kp-timeStamping only and critical (RFC 3161 §2.3).
+    Tsa,
 }
 
 impl Profile {
     pub fn from_name(name: &str) -> Result<Self, IssueError> {
         match name {
             "server" => Ok(Self::Server),
-            other => Err(IssueError::BadRequest(format!("unknown profile {other:?} (known: server)"))),
+            "tsa" => Ok(Self::Tsa),
+            other => Err(IssueError::BadRequest(format!("unknown profile {other:?} (known: server, tsa)"))),
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Server => "server",
+            Self::Tsa => "tsa",
         }
     }
 
     fn lifetime(self) -> i64 {
         match self {
             Self::Server => 90 * DAY,
+            Self::Tsa => 3 * 365 * DAY,
         }
     }
 
@@ -65,6 +71,11 @@ impl Profile {
                     san,
                 ])
             }
+            Self::Tsa => Ok(vec![
+                ext::basic_constraints(false, None),
+                ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+                ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true),
+            ]),
         }
     }
 }

@@ -20,4 +20,4 @@ pub mod time;
 pub mod tsp;
 pub mod verify;
 
-pub use signer::{EcCurve, EcdsaSigner, SignError, Signer};
+pub use signer::{EcCurve, EcdsaSigner, RsaSigner, SignError, Signer};

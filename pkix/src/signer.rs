@@ -112,3 +112,45 @@ impl Signer for EcdsaSigner {
             .map_err(|_| SignError::Backend("ECDSA signing failed".into()))
     }
 }
+
+/// An RSA key (PKCS#1 v1.5 with SHA-256) loaded from PKCS#8. ring cannot
+/// generate RSA keys: the operator brings one (e.g. `openssl genpkey`).
+pub struct RsaSigner {
+    key: signature::RsaKeyPair,
+    algorithm: Vec<u8>,
+    spki: Vec<u8>,
+    rng: SystemRandom,
+}
+
+impl RsaSigner {
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, SignError> {
+        let key = signature::RsaKeyPair::from_pkcs8(pkcs8).map_err(|e| SignError::BadKey(e.to_string()))?;
+        let null = crate::der::encode::null();
+        let spki = seq(&[&seq(&[oid::RSA_ENCRYPTION, &null]), &bit_string(key.public().as_ref())]);
+        // RFC 4055: sha256WithRSAEncryption carries NULL parameters.
+        let algorithm = seq(&[oid::SHA256_WITH_RSA, &null]);
+        Ok(Self { key, algorithm, spki, rng: SystemRandom::new() })
+    }
+}
+
+impl Signer for RsaSigner {
+    fn algorithm(&self) -> &[u8] {
+        &self.algorithm
+    }
+
+    fn spki(&self) -> &[u8] {
+        &self.spki
+    }
+
+    fn digest(&self) -> HashAlg {
+        HashAlg::Sha256
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        let mut signature = vec![0u8; self.key.public().modulus_len()];
+        self.key
+            .sign(&signature::RSA_PKCS1_SHA256, &self.rng, message, &mut signature)
+            .map_err(|_| SignError::Backend("RSA signing failed".into()))?;
+        Ok(signature)
+    }
+}

@@ -213,11 +213,21 @@ mod decode_tests {
     use crate::signer::{EcCurve, EcdsaSigner};
     use crate::tsp::{RequestPolicy, check_request, parse_request};
 
-    /// Builds a token and takes it apart with rasn-cms, an independent decoder.
     #[test]
-    fn token_decodes_and_its_signature_verifies() {
-        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("keygen");
-        let signer = EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("load");
+    fn p256_token_decodes_and_its_signature_verifies() {
+        check_token(EcCurve::P256);
+    }
+
+    #[test]
+    fn p384_token_decodes_and_its_signature_verifies() {
+        check_token(EcCurve::P384);
+    }
+
+    /// Builds a token and takes it apart with rasn-cms, an independent decoder.
+    fn check_token(curve: EcCurve) {
+        let pkcs8 = EcdsaSigner::generate_pkcs8(curve).expect("keygen");
+        let signer = EcdsaSigner::from_pkcs8(curve, &pkcs8).expect("load");
+        let digest_alg = signer.digest();
         let subject = name(&[(oid::COMMON_NAME, "TSA")]);
         let cert = build_certificate(
             &CertificateTemplate {
@@ -267,7 +277,7 @@ mod decode_tests {
         let attrs_der = rasn::der::encode(&attrs).expect("attrs");
         crate::verify::verify(&spki, &algorithm, &attrs_der, info.signature.as_ref())
             .expect("signature verifies");
-        let digest = HashAlg::Sha256.digest(&econtent);
+        let digest = digest_alg.digest(&econtent);
         assert!(
             attrs_der.windows(digest.len()).any(|w| w == digest.as_slice()),
             "messageDigest matches TSTInfo"

@@ -117,7 +117,7 @@ fn unix_micros() -> i64 {
 pub struct TsaConfig {
     /// PKCS#8 signing key.
     pub key: std::path::PathBuf,
-    /// `p256` (default) or `p384`.
+    /// `p256` (default), `p384` or `rsa` (PKCS#1 v1.5, SHA-256; 3072 bits advised).
     #[serde(default = "default_curve")]
     pub key_type: String,
     /// PEM chain: the TSA certificate first, then its issuers.
@@ -176,24 +176,21 @@ impl TsaConfig {
     pub fn build(&self) -> anyhow::Result<Tsa> {
         use anyhow::Context;
         use cartorio_pkix::tsp::TimePrecision;
-        use cartorio_pkix::{EcCurve, EcdsaSigner};
-        let curve = match self.key_type.as_str() {
-            "p256" => EcCurve::P256,
-            "p384" => EcCurve::P384,
-            other => anyhow::bail!("unsupported TSA key_type {other:?} (p256, p384)"),
-        };
+        use cartorio_pkix::{EcCurve, EcdsaSigner, RsaSigner, Signer};
         let pkcs8 = std::fs::read(&self.key).with_context(|| format!("reading {}", self.key.display()))?;
-        let signer = EcdsaSigner::from_pkcs8(curve, &pkcs8).context("loading the TSA key")?;
+        let signer: std::sync::Arc<dyn Signer> = match self.key_type.as_str() {
+            "p256" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8)?),
+            "p384" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P384, &pkcs8)?),
+            "rsa" => std::sync::Arc::new(RsaSigner::from_pkcs8(&pkcs8)?),
+            other => anyhow::bail!("unsupported TSA key_type {other:?} (p256, p384, rsa)"),
+        };
         let pem = std::fs::read_to_string(&self.chain)
             .with_context(|| format!("reading {}", self.chain.display()))?;
         let chain = cartorio_pkix::cert::from_pem_chain(&pem);
         let leaf = chain.first().context("the TSA chain holds no certificate")?;
         let view =
             cartorio_pkix::cert::CertificateView::parse(leaf).context("the TSA certificate is malformed")?;
-        anyhow::ensure!(
-            view.spki == cartorio_pkix::Signer::spki(&signer),
-            "the TSA certificate does not match the key"
-        );
+        anyhow::ensure!(view.spki == signer.spki(), "the TSA certificate does not match the key");
         let precision = match self.precision.as_str() {
             "seconds" => TimePrecision::Seconds,
             "millis" => TimePrecision::Millis,
@@ -201,7 +198,7 @@ impl TsaConfig {
             other => anyhow::bail!("unsupported TSA precision {other:?}"),
         };
         let accuracy_us = self.accuracy_ms.saturating_mul(1000);
-        let template = TokenTemplate::new(std::sync::Arc::new(signer), &chain, precision, accuracy_us)
+        let template = TokenTemplate::new(signer, &chain, precision, accuracy_us)
             .context("building the token template")?;
         let clock = if self.danger_trust_system_clock {
             tracing::warn!("TSA trusts the system clock without checking its synchronisation");
