@@ -187,6 +187,7 @@ mod tests {
     fn documented_config_examples_parse() {
         let responder: ResponderConfig = load_toml(&example("responder.toml")).expect("responder.toml");
         assert_eq!(responder.max_request_bytes, 10_000);
+        assert_eq!(responder.tsa.as_ref().map(|t| t.accuracy_ms), Some(1000));
         let control: ControlFile = load_toml(&example("control.toml")).expect("control.toml");
         assert_eq!(control.ocsp_validity_secs, 4 * 24 * 3600);
         let gateway: GatewayFile = load_toml(&example("gateway.toml")).expect("gateway.toml");
