@@ -171,3 +171,48 @@ fn bad_csrs_are_refused_with_a_clear_message() {
     assert!(text(&out).contains("unknown reason"), "{}", text(&out));
     drop(up);
 }
+
+#[test]
+fn http_edges_methods_limits_and_verbatim_paths() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let up = Up::start(&tmp.path().join("data"));
+    let req = |head: &str| http(&up.responder, head, b"");
+    // Other methods: 405 with Allow.
+    let (status, head, _) = req("DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 405);
+    assert!(head.to_ascii_lowercase().contains("allow: get, head, post"), "{head}");
+    // HEAD answers like GET, without a body.
+    let (status, head, body) =
+        req("HEAD /ocsp/bm90LWRlcg== HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!((status, body.len()), (400, 0), "{head}");
+    // A body over the cap is refused from its Content-Length, without reading it.
+    let (status, _, body) = http(
+        &up.responder,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: 20000\r\nConnection: close\r\n\r\n",
+        b"",
+    );
+    assert_eq!((status, body.as_slice()), (400, &[0x30, 0x03, 0x0a, 0x01, 0x01][..]));
+    // `/` and `//` inside the base64 survive: a request whose base64 holds
+    // "//" decodes (and, for an unknown issuer, is unauthorized, not 404).
+    use cartorio_pkix::der::encode::{octet_string, seq, unsigned_integer};
+    // Hash octets 0xff encode as runs of '/' in base64.
+    let cert_id = seq(&[
+        &seq(&[cartorio_pkix::oid::SHA1]),
+        &octet_string(&[0xff; 20]),
+        &octet_string(&[0xfc; 20]),
+        &unsigned_integer(&[1, 0]),
+    ]);
+    let der = seq(&[&seq(&[&seq(&[&seq(&[&cert_id])])])]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+    assert!(b64.contains("//"), "{b64}");
+    let (status, _, body) = req(&format!("GET /{b64} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    assert_eq!((status, body.as_slice()), (200, &[0x30, 0x03, 0x0a, 0x01, 0x06][..]), "{b64}");
+    // GET URLs over 255 bytes are served (three CertIDs, percent-encoded).
+    let single = seq(&[&cert_id]);
+    let three = seq(&[&seq(&[&seq(&[&single, &single, &single])])]);
+    let long =
+        format!("/ocsp/{}", base64::engine::general_purpose::STANDARD.encode(&three).replace('/', "%2F"));
+    assert!(long.len() > 255, "{}", long.len());
+    let (status, _, body) = req(&format!("GET {long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    assert_eq!((status, body.as_slice()), (200, &[0x30, 0x03, 0x0a, 0x01, 0x06][..]));
+}

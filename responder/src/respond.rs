@@ -141,3 +141,146 @@ mod tests {
         assert!(!etag_matches(b"\"abab\"", &tag));
     }
 }
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use base64::Engine;
+    use bytes::Bytes;
+    use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, name};
+    use cartorio_pkix::der::encode::{null, octet_string, seq, unsigned_integer};
+    use cartorio_pkix::hash::HashAlg;
+    use cartorio_pkix::ocsp::{CertStatus, IssuerHashes, ResponderTemplate, cert_id_sha1, sign_response};
+    use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
+    use cartorio_pkix::{EcCurve, EcdsaSigner, Signer, oid};
+    use std::collections::HashMap;
+
+    struct Fixture {
+        index: Index,
+        hashes: IssuerHashes,
+    }
+
+    /// One issuer, serial 0x10 good until t=1000, serial 0x11 revoked until t=100.
+    fn fixture() -> Fixture {
+        let signer =
+            EcdsaSigner::from_pkcs8(EcCurve::P256, &EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("k"))
+                .expect("key");
+        let subject = name(&[(oid::COMMON_NAME, "Issuer")]);
+        let cert = build_certificate(
+            &CertificateTemplate {
+                serial: vec![1],
+                issuer: subject.clone(),
+                subject,
+                not_before: 0,
+                not_after: 2_000_000_000,
+                spki: signer.spki().to_vec(),
+                extensions: vec![],
+            },
+            &signer,
+        )
+        .expect("cert");
+        let view = CertificateView::parse(&cert).expect("view");
+        let hashes = IssuerHashes::of(&view).expect("hashes");
+        let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
+        let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32");
+        let mut segment = SegmentBuilder::new();
+        for (serial, status, next) in
+            [(0x10u8, CertStatus::Good, 1000), (0x11, CertStatus::Revoked { at: 5, reason: Some(1) }, 100)]
+        {
+            let resp = sign_response(&template, &signer, &cert_id_sha1(&hashes, &[serial]), status, 10, next)
+                .expect("sign");
+            let meta = EntryMeta { this_update: 10, next_update: next, revoked: serial == 0x11 };
+            segment.push(&id, &[serial], meta, &resp.der).expect("push");
+        }
+        let bytes = segment.finish();
+        let sha = cartorio_pkix::hash::sha256_hex(&bytes);
+        let manifest = Manifest {
+            generation: 1,
+            created_at: 10,
+            issuers: vec![ManifestIssuer {
+                id: hex::encode(id),
+                certificate: base64::engine::general_purpose::STANDARD.encode(&cert),
+            }],
+            segments: vec![SegmentRef { sha256: sha.clone(), entries: 2, bytes: bytes.len() as u64 }],
+        };
+        let index = Index::build(&manifest, &HashMap::from([(sha, Bytes::from(bytes))])).expect("index");
+        Fixture { index, hashes }
+    }
+
+    fn request(hash: HashAlg, name_hash: &[u8], key_hash: &[u8], serial: u8) -> Vec<u8> {
+        let cert_id = seq(&[
+            &seq(&[hash.oid(), &null()]),
+            &octet_string(name_hash),
+            &octet_string(key_hash),
+            &unsigned_integer(&[serial]),
+        ]);
+        seq(&[&seq(&[&seq(&[&seq(&[&cert_id])])])])
+    }
+
+    fn ask(f: &Fixture, hash: HashAlg, serial: u8, now: i64, inm: Option<&[u8]>) -> Answer {
+        let (name, key) = f.hashes.hashes(hash).expect("hashes");
+        answer(&request(hash, name, key, serial), &f.index, now, inm, CachePolicy { max_age_cap: 300 })
+    }
+
+    #[test]
+    fn every_certid_hash_finds_the_response() {
+        let f = fixture();
+        for hash in HashAlg::ALL {
+            let a = ask(&f, hash, 0x10, 20, None);
+            assert_eq!((a.outcome, a.http_status), (Outcome::Good, 200), "{hash:?}");
+            assert_eq!(ask(&f, hash, 0x11, 20, None).outcome, Outcome::Revoked, "{hash:?}");
+        }
+    }
+
+    #[test]
+    fn caching_is_bounded_by_next_update_and_the_cap() {
+        let f = fixture();
+        let Caching::Signed { max_age, this_update, next_update, .. } =
+            ask(&f, HashAlg::Sha1, 0x10, 20, None).caching
+        else {
+            panic!("signed caching expected");
+        };
+        assert_eq!((max_age, this_update, next_update), (300, 10, 1000), "capped");
+        let Caching::Signed { max_age, .. } = ask(&f, HashAlg::Sha1, 0x10, 900, None).caching else {
+            panic!("signed caching expected");
+        };
+        assert_eq!(max_age, 100, "bounded by nextUpdate");
+    }
+
+    #[test]
+    fn never_served_past_next_update() {
+        let f = fixture();
+        let a = ask(&f, HashAlg::Sha1, 0x11, 100, None);
+        assert_eq!((a.outcome, a.caching.clone()), (Outcome::TryLater, Caching::NoStore));
+        assert_eq!(&a.body[..], &[0x30, 0x03, 0x0a, 0x01, 0x03]);
+    }
+
+    #[test]
+    fn unknown_serial_or_half_matching_issuer_is_unauthorized() {
+        let f = fixture();
+        let a = ask(&f, HashAlg::Sha1, 0x99, 20, None);
+        assert_eq!(
+            (a.outcome, a.http_status, a.caching.clone()),
+            (Outcome::Unauthorized, 200, Caching::NoCache)
+        );
+        let (name, key) = f.hashes.hashes(HashAlg::Sha1).expect("hashes");
+        let wrong_name =
+            answer(&request(HashAlg::Sha1, &[0; 20], key, 0x10), &f.index, 20, None, CachePolicy::default());
+        assert_eq!(wrong_name.outcome, Outcome::Unauthorized);
+        let wrong_key =
+            answer(&request(HashAlg::Sha1, name, &[0; 20], 0x10), &f.index, 20, None, CachePolicy::default());
+        assert_eq!(wrong_key.outcome, Outcome::Unauthorized);
+    }
+
+    #[test]
+    fn if_none_match_gets_304() {
+        let f = fixture();
+        let Caching::Signed { etag, .. } = ask(&f, HashAlg::Sha1, 0x10, 20, None).caching else {
+            panic!("signed caching expected");
+        };
+        let a = ask(&f, HashAlg::Sha1, 0x10, 20, Some(etag_value(&etag).as_bytes()));
+        assert_eq!((a.outcome, a.http_status), (Outcome::NotModified, 304));
+        assert!(a.body.is_empty());
+        assert_eq!(ask(&f, HashAlg::Sha1, 0x10, 20, Some(b"\"other\"")).outcome, Outcome::Good);
+    }
+}
