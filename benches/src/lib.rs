@@ -40,3 +40,70 @@ pub fn tsa_request() -> Vec<u8> {
 
 /// What raw signing signs in a token: the signed attributes are about this long.
 pub const SIGNED_ATTRS_LEN: usize = 230;
+
+/// An index of `n` responses under one issuer (serials 1..=n as 4-octet
+/// INTEGER contents), and the issuer's hashes for building requests.
+/// Response bytes are a fixed 500-octet blob: lookup never parses them.
+pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::IssuerHashes) {
+    use base64::Engine;
+    use cartorio_pkix::cert::CertificateView;
+    use cartorio_pkix::hash::{HashAlg, sha256_hex};
+    use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
+    let signer = p256_signer();
+    let subject = name(&[(oid::COMMON_NAME, "Bench Issuer")]);
+    let cert = build_certificate(
+        &CertificateTemplate {
+            serial: vec![1],
+            issuer: subject.clone(),
+            subject,
+            not_before: 0,
+            not_after: 4_000_000_000,
+            spki: signer.spki().to_vec(),
+            extensions: vec![],
+        },
+        &signer,
+    )
+    .expect("certificate");
+    let view = CertificateView::parse(&cert).expect("view");
+    let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view).expect("hashes");
+    let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32 octets");
+    let blob = vec![0x30u8; 500];
+    let mut segment = SegmentBuilder::new();
+    for serial in 1..=n {
+        let meta = EntryMeta { this_update: 0, next_update: 4_000_000_000, revoked: false };
+        segment.push(&id, &serial_contents(serial), meta, &blob).expect("push");
+    }
+    let bytes = segment.finish();
+    let sha = sha256_hex(&bytes);
+    let manifest = Manifest {
+        generation: 1,
+        created_at: 0,
+        issuers: vec![ManifestIssuer {
+            id: hex::encode(id),
+            certificate: base64::engine::general_purpose::STANDARD.encode(&cert),
+        }],
+        segments: vec![SegmentRef { sha256: sha.clone(), entries: u64::from(n), bytes: bytes.len() as u64 }],
+    };
+    let segments = std::collections::HashMap::from([(sha, bytes::Bytes::from(bytes))]);
+    (cartorio_responder::Index::build(&manifest, &segments).expect("index"), hashes)
+}
+
+/// Minimal DER INTEGER contents of a positive serial.
+pub fn serial_contents(serial: u32) -> Vec<u8> {
+    cartorio_pkix::ocsp::serial_integer_contents(&serial.to_be_bytes())
+}
+
+/// A DER OCSPRequest for `serial` with SHA-1 CertID and a 16-octet nonce, as
+/// `openssl ocsp` sends it.
+pub fn ocsp_request(hashes: &cartorio_pkix::ocsp::IssuerHashes, serial: u32) -> Vec<u8> {
+    use cartorio_pkix::der::encode::{explicit, null, tlv};
+    let (name_hash, key_hash) = hashes.hashes(cartorio_pkix::hash::HashAlg::Sha1).expect("sha1");
+    let cert_id = seq(&[
+        &seq(&[oid::SHA1, &null()]),
+        &octet_string(name_hash),
+        &octet_string(key_hash),
+        &tlv(0x02, &[&serial_contents(serial)]),
+    ]);
+    let nonce = seq(&[&seq(&[oid::OCSP_NONCE, &octet_string(&octet_string(&[7; 16]))])]);
+    seq(&[&seq(&[&seq(&[&seq(&[&cert_id])]), &explicit(2, &nonce)])])
+}
