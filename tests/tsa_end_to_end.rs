@@ -164,8 +164,22 @@ fn rejections(dir: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ),
         (
             "extension",
-            request(1, imprint(sha256, 32), &[0xa0, 0x02, 0x30, 0x00]),
+            request(
+                1,
+                imprint(sha256, 32),
+                &[0xa0, 0x0a, 0x30, 0x08, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x01, 0x00],
+            ),
             "the requested extension is not supported by the TSA",
+        ),
+        (
+            "malformed extension",
+            request(1, imprint(sha256, 32), &[0xa0, 0x02, 0x30, 0x00]),
+            "the data submitted has the wrong format",
+        ),
+        (
+            "unterminated policy OID",
+            request(1, imprint(sha256, 32), &[0x06, 0x03, 0x2a, 0x03, 0xb2]),
+            "the data submitted has the wrong format",
         ),
     ]
 }

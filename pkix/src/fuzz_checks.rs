@@ -6,20 +6,34 @@ use crate::csr::VerifiedCsr;
 use crate::ocsp::{decode_get_path, parse_request};
 use crate::publication::{SegmentBuilder, parse_segment};
 
-/// Our zero-copy parser never panics, and whatever it accepts rasn decodes
-/// to the same first CertID.
+/// Our zero-copy parser never panics, and for whatever it accepts, rasn
+/// decodes the request list to the same CertIDs. (The requestor name and the
+/// contents of a request signature are ignored by policy, so only their
+/// outer form is checked; rasn is not asked about them.)
 pub fn ocsp_request(data: &[u8]) {
     let Ok(ours) = parse_request(data) else {
         return;
     };
-    let theirs: rasn_ocsp::OcspRequest = match rasn::der::decode(data) {
+    let list = request_list(data).expect("accepted request has a request list");
+    let theirs: Vec<rasn_ocsp::Request> = match rasn::der::decode(list) {
         Ok(t) => t,
         Err(e) => panic!("accepted by us, rejected by rasn: {e}"),
     };
-    let first = &theirs.tbs_request.request_list.first().expect("rasn saw no request").req_cert;
-    assert_eq!(ours.count, theirs.tbs_request.request_list.len());
+    let first = &theirs.first().expect("rasn saw no request").req_cert;
+    assert_eq!(ours.count, theirs.len());
     assert_eq!(ours.first.issuer_name_hash, first.issuer_name_hash.as_ref());
     assert_eq!(ours.first.issuer_key_hash, first.issuer_key_hash.as_ref());
+}
+
+/// The complete requestList of an OCSPRequest.
+fn request_list(data: &[u8]) -> Option<&[u8]> {
+    use crate::der::{Reader, single, tag};
+    let outer = single(data, tag::SEQUENCE).ok()?;
+    let tbs = Reader::new(outer.value).expect(tag::SEQUENCE).ok()?;
+    let mut fields = Reader::new(tbs.value);
+    fields.optional(tag::context_constructed(0)).ok()?;
+    fields.optional(tag::context_constructed(1)).ok()?;
+    Some(fields.expect(tag::SEQUENCE).ok()?.raw)
 }
 
 /// GET-path decoding never panics and respects its size bound; what it
@@ -69,6 +83,10 @@ pub fn tsp_request(data: &[u8]) {
     let Ok(ours) = crate::tsp::parse_request(data) else {
         return;
     };
+    // rasn limits OID arcs to 32 bits; DER does not.
+    if ours.policy.is_some_and(has_wide_arc) {
+        return;
+    }
     let theirs: rasn_cms::tsp::TimeStampReq = match rasn::der::decode(data) {
         Ok(t) => t,
         Err(e) => panic!("accepted by us, rejected by rasn: {e}"),
@@ -77,4 +95,19 @@ pub fn tsp_request(data: &[u8]) {
     assert_eq!(ours.cert_req, theirs.cert_req);
     assert_eq!(ours.nonce.is_some(), theirs.nonce.is_some());
     assert_eq!(ours.has_extensions, theirs.extensions.is_some());
+}
+
+/// Whether a complete DER OID has an arc that does not fit 32 bits.
+fn has_wide_arc(oid: &[u8]) -> bool {
+    let mut arc: u64 = 0;
+    for &b in oid.get(2..).unwrap_or_default() {
+        arc = (arc << 7) | u64::from(b & 0x7f);
+        if arc > u64::from(u32::MAX) + 80 {
+            return true;
+        }
+        if b & 0x80 == 0 {
+            arc = 0;
+        }
+    }
+    false
 }

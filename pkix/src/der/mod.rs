@@ -106,6 +106,13 @@ impl<'a> Reader<'a> {
         self.read()
     }
 
+    /// Reads the next element, which must be a well-formed OBJECT IDENTIFIER.
+    pub fn expect_oid(&mut self) -> Result<Tlv<'a>, DerError> {
+        let oid = self.expect(tag::OID)?;
+        check_oid(oid.value)?;
+        Ok(oid)
+    }
+
     /// Reads the next element only if it carries `tag`.
     pub fn optional(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, DerError> {
         if self.peek_tag() == Some(tag) { self.read().map(Some) } else { Ok(None) }
@@ -135,6 +142,54 @@ pub fn check_integer(value: &[u8]) -> Result<(), DerError> {
     }
 }
 
+/// Checks the contents of an OBJECT IDENTIFIER: non-empty, each
+/// subidentifier minimal (no leading 0x80) and terminated.
+pub fn check_oid(value: &[u8]) -> Result<(), DerError> {
+    let mut start_of_arc = true;
+    for &b in value {
+        if start_of_arc && b == 0x80 {
+            return Err(DerError::BadValue);
+        }
+        start_of_arc = b & 0x80 == 0;
+    }
+    if value.is_empty() || !start_of_arc { Err(DerError::BadValue) } else { Ok(()) }
+}
+
+/// One `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extension<'a> {
+    /// Complete DER of the OID.
+    pub id: &'a [u8],
+    pub critical: bool,
+    pub value: &'a [u8],
+}
+
+/// Parses the contents of `Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension`.
+pub fn parse_extensions(list: &[u8]) -> Result<Vec<Extension<'_>>, DerError> {
+    let mut reader = Reader::new(list);
+    let mut out = Vec::new();
+    while !reader.is_empty() {
+        let ext = reader.expect(tag::SEQUENCE)?;
+        let mut fields = Reader::new(ext.value);
+        let id = fields.expect_oid()?.raw;
+        let critical = match fields.optional(tag::BOOLEAN)? {
+            Some(b) => match b.value {
+                [0xff] => true,
+                [0x00] => false,
+                _ => return Err(DerError::BadValue),
+            },
+            None => false,
+        };
+        let value = fields.expect(tag::OCTET_STRING)?.value;
+        fields.finish()?;
+        out.push(Extension { id, critical, value });
+    }
+    if out.is_empty() {
+        return Err(DerError::BadValue);
+    }
+    Ok(out)
+}
+
 pub mod encode;
 
 #[cfg(test)]
@@ -160,6 +215,25 @@ mod tests {
         assert_eq!(single(&[0x04, 0x05, 0x00], 0x04), Err(DerError::Truncated));
         assert_eq!(single(&[0x05, 0x00, 0x00], 0x05), Err(DerError::TrailingData));
         assert_eq!(single(&[0x1f, 0x01, 0x00], 0x1f), Err(DerError::BadTag));
+    }
+
+    #[test]
+    fn oids_must_be_terminated_and_minimal() {
+        assert!(check_oid(&[0x2a, 0x03, 0x04]).is_ok());
+        assert!(check_oid(&[0x2a, 0x86, 0x48]).is_ok());
+        assert!(check_oid(&[0x2a, 0x03, 0xb2]).is_err(), "last arc unterminated");
+        assert!(check_oid(&[0x2a, 0x80, 0x01]).is_err(), "leading 0x80");
+        assert!(check_oid(&[]).is_err());
+    }
+
+    #[test]
+    fn extension_lists() {
+        let ext = [0x30, 0x08, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x01, 0x00];
+        let parsed = parse_extensions(&ext).expect("one extension");
+        assert_eq!(parsed.len(), 1);
+        assert!(!parsed[0].critical);
+        assert!(parse_extensions(&[]).is_err(), "SIZE (1..MAX)");
+        assert!(parse_extensions(&[0x30, 0x03, 0x06, 0x01, 0x80]).is_err());
     }
 
     #[test]

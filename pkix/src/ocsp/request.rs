@@ -104,7 +104,7 @@ fn parse_single_request(request: &[u8]) -> Result<CertId<'_>, RequestError> {
     let mut fields = Reader::new(request);
     let cert_id = fields.expect(tag::SEQUENCE)?;
     if let Some(exts) = fields.optional(tag::context_constructed(0))? {
-        der::single(exts.value, tag::SEQUENCE)?;
+        der::parse_extensions(der::single(exts.value, tag::SEQUENCE)?.value)?;
     }
     fields.finish()?;
 
@@ -117,7 +117,7 @@ fn parse_single_request(request: &[u8]) -> Result<CertId<'_>, RequestError> {
     der::check_integer(serial)?;
 
     let mut alg = Reader::new(algorithm.value);
-    let hash = HashAlg::from_oid(alg.expect(tag::OID)?.raw).ok_or(RequestError::UnsupportedHash)?;
+    let hash = HashAlg::from_oid(alg.expect_oid()?.raw).ok_or(RequestError::UnsupportedHash)?;
     // Parameters: absent or NULL (both are seen in the wild).
     alg.optional(tag::NULL)?;
     alg.finish()?;
@@ -130,17 +130,10 @@ fn parse_single_request(request: &[u8]) -> Result<CertId<'_>, RequestError> {
 /// Extensions ::= SEQUENCE OF Extension; returns the nonce if present.
 fn find_nonce(explicit_value: &[u8]) -> Result<Option<&[u8]>, RequestError> {
     let list = der::single(explicit_value, tag::SEQUENCE)?;
-    let mut exts = Reader::new(list.value);
     let mut nonce = None;
-    while !exts.is_empty() {
-        let ext = exts.expect(tag::SEQUENCE)?;
-        let mut fields = Reader::new(ext.value);
-        let id = fields.expect(tag::OID)?.raw;
-        fields.optional(tag::BOOLEAN)?;
-        let value = fields.expect(tag::OCTET_STRING)?.value;
-        fields.finish()?;
-        if id == oid::OCSP_NONCE {
-            let inner = der::single(value, tag::OCTET_STRING).map_err(|_| RequestError::Nonce)?;
+    for ext in der::parse_extensions(list.value)? {
+        if ext.id == oid::OCSP_NONCE {
+            let inner = der::single(ext.value, tag::OCTET_STRING).map_err(|_| RequestError::Nonce)?;
             if inner.value.is_empty() || inner.value.len() > MAX_NONCE_LEN {
                 return Err(RequestError::Nonce);
             }

@@ -44,7 +44,10 @@ pub fn parse_request(input: &[u8]) -> Result<TimeStampRequest<'_>, FailInfo> {
         return Err(FailInfo::BadDataFormat);
     }
     let imprint = fields.expect(tag::SEQUENCE).map_err(bad)?;
-    let policy = fields.optional(tag::OID).map_err(bad)?.map(|t| t.raw);
+    let policy = match fields.peek_tag() {
+        Some(tag::OID) => Some(fields.expect_oid().map_err(bad)?.raw),
+        _ => None,
+    };
     let nonce = fields.optional(tag::INTEGER).map_err(bad)?;
     let cert_req = match fields.optional(tag::BOOLEAN).map_err(bad)? {
         Some(b) => match b.value {
@@ -55,7 +58,11 @@ pub fn parse_request(input: &[u8]) -> Result<TimeStampRequest<'_>, FailInfo> {
         },
         None => false,
     };
+    // extensions [0] IMPLICIT Extensions: checked for form, refused by policy.
     let extensions = fields.optional(tag::context_constructed(0)).map_err(bad)?;
+    if let Some(exts) = extensions {
+        der::parse_extensions(exts.value).map_err(bad)?;
+    }
     fields.finish().map_err(bad)?;
 
     if let Some(n) = nonce {
@@ -69,7 +76,7 @@ pub fn parse_request(input: &[u8]) -> Result<TimeStampRequest<'_>, FailInfo> {
     let hashed_message = parts.expect(tag::OCTET_STRING).map_err(bad)?.value;
     parts.finish().map_err(bad)?;
     let mut alg = Reader::new(algorithm.value);
-    let oid = alg.expect(tag::OID).map_err(bad)?.raw;
+    let oid = alg.expect_oid().map_err(bad)?.raw;
     alg.optional(tag::NULL).map_err(bad)?;
     alg.finish().map_err(bad)?;
     let hash = HashAlg::from_oid(oid).ok_or(FailInfo::BadAlg)?;
@@ -179,9 +186,8 @@ mod tests {
             check(&req(&[&integer_u64(1), &imprint(HashAlg::Sha256, 32), other_policy])),
             Err(FailInfo::UnacceptedPolicy)
         );
-        let ext = explicit(0, &seq(&[]));
-        let mut with_ext = ext.clone();
-        with_ext[0] = 0xa0;
+        // [0] IMPLICIT Extensions holding one well-formed Extension.
+        let with_ext = explicit(0, &seq(&[&[0x06, 0x03, 0x55, 0x1d, 0x0f][..], &octet_string(&[0])]));
         assert_eq!(
             check(&req(&[&integer_u64(1), &imprint(HashAlg::Sha256, 32), &with_ext])),
             Err(FailInfo::UnacceptedExtension)
