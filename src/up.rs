@@ -59,7 +59,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let mut config = ControlConfig::embedded(dir.clone());
     config.ocsp_url = format!("http://{responder_addr}");
-    config.ocsp = OcspPolicy { validity_secs: args.ocsp_validity_secs };
+    config.ocsp = OcspPolicy { validity_secs: args.ocsp_validity_secs, ..OcspPolicy::default() };
     let control = Control::open(config, true)?;
 
     let endpoints = serde_json::json!({
@@ -168,7 +168,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let config = ControlConfig {
         data_dir: DataDir::new(file.data_dir),
         ocsp_url: file.ocsp_url,
-        ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs },
+        ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs, ..OcspPolicy::default() },
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

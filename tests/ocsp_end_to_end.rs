@@ -31,6 +31,16 @@ fn issue_query_revoke_query() {
     };
     assert_eq!(status_of(&out, &cert).as_deref(), Some("good"), "{out}");
     assert!(out.contains("Response verify OK"), "{out}");
+    // A client hashing its CertID with SHA-256 gets a response with that CertID.
+    let out = text(&run(Command::new("openssl")
+        .args(["ocsp", "-no_nonce", "-issuer"])
+        .arg(up.pki("issuer.pem"))
+        .arg("-sha256") // openssl wants the digest before -cert
+        .arg("-cert")
+        .arg(&cert)
+        .args(["-url", &up.ocsp_url(), "-CAfile"])
+        .arg(up.pki("root.pem"))));
+    assert_eq!(status_of(&out, &cert).as_deref(), Some("good"), "SHA-256 CertID: {out}");
 
     // GET: the same request, base64 in the path, under both prefixes.
     let req = tmp.path().join("req.der");

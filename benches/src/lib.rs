@@ -70,7 +70,12 @@ pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::Is
     let blob = vec![0x30u8; 500];
     let mut segment = SegmentBuilder::new();
     for serial in 1..=n {
-        let meta = EntryMeta { this_update: 0, next_update: 4_000_000_000, revoked: false };
+        let meta = EntryMeta {
+            this_update: 0,
+            next_update: 4_000_000_000,
+            revoked: false,
+            cert_id_hash: HashAlg::Sha1,
+        };
         segment.push(&id, &serial_contents(serial), meta, &blob).expect("push");
     }
     let bytes = segment.finish();

@@ -221,7 +221,7 @@ impl Control {
             registry: self.inner.registry.clone(),
             ca: self.inner.ca.clone(),
             publisher: publisher::Publisher::open(store).await?,
-            policy: self.inner.config.ocsp,
+            policy: self.inner.config.ocsp.clone(),
             on_publish,
         };
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));

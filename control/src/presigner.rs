@@ -6,7 +6,8 @@ use crate::ca::CaMaterial;
 use crate::publisher::Publisher;
 use crate::registry::{CertificateRecord, Registry};
 use crate::revocation::ocsp_reason;
-use cartorio_pkix::ocsp::{CertStatus, cert_id_sha1, serial_integer_contents, sign_response};
+use cartorio_pkix::hash::HashAlg;
+use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
 use cartorio_pkix::publication::{EntryMeta, IssuerId, SegmentBuilder};
 use cartorio_platform::Shutdown;
 use std::sync::{Arc, Mutex};
@@ -18,23 +19,27 @@ const BATCH: usize = 10_000;
 /// How often to look for due refreshes and changes made by other processes.
 const POLL: Duration = Duration::from_secs(1);
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OcspPolicy {
     /// nextUpdate - thisUpdate.
     pub validity_secs: i64,
+    /// One response is pre-signed per CertID hash: a client matches the
+    /// SingleResponse by its whole CertID, hash algorithm included.
+    pub cert_id_hashes: Vec<HashAlg>,
 }
 
 impl OcspPolicy {
     /// Refresh at half-life, but never later than 8 hours before nextUpdate
     /// (Baseline Requirements §4.9.10).
-    fn refresh_margin(self) -> i64 {
+    fn refresh_margin(&self) -> i64 {
         (self.validity_secs / 2).max(8 * 3600).min(self.validity_secs)
     }
 }
 
 impl Default for OcspPolicy {
     fn default() -> Self {
-        Self { validity_secs: 4 * 24 * 3600 }
+        // SHA-1 for RFC 5019 clients, SHA-256 for those that hash with it.
+        Self { validity_secs: 4 * 24 * 3600, cert_id_hashes: vec![HashAlg::Sha1, HashAlg::Sha256] }
     }
 }
 
@@ -90,9 +95,9 @@ impl PreSigner {
         }
         let started = Instant::now();
         let ca = self.ca.clone();
-        let policy = self.policy;
+        let policy = self.policy.clone();
         let (segment, published) =
-            tokio::task::spawn_blocking(move || sign_batch(&ca, policy, &work, now)).await??;
+            tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
         let count = published.len();
         let issuers = {
             let registry = self.registry.clone();
@@ -118,7 +123,7 @@ type Published = Vec<(String, i64, i64)>;
 
 fn sign_batch(
     ca: &CaMaterial,
-    policy: OcspPolicy,
+    policy: &OcspPolicy,
     work: &[CertificateRecord],
     now: i64,
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
@@ -133,14 +138,21 @@ fn sign_batch(
             continue;
         }
         let serial = serial_integer_contents(&hex::decode(&cert.serial)?);
-        let cert_id = cert_id_sha1(&ca.issuer_hashes, &serial);
         let status = match cert.revoked_at {
             Some(at) => CertStatus::Revoked { at, reason: cert.revocation_reason.and_then(ocsp_reason) },
             None => CertStatus::Good,
         };
-        let signed = sign_response(&ca.ocsp_template, &ca.ocsp_signer, &cert_id, status, now, next_update)?;
-        let meta = EntryMeta { this_update: now, next_update, revoked: cert.revoked_at.is_some() };
-        segment.push(&issuer, &serial, meta, &signed.der)?;
+        for &hash in &policy.cert_id_hashes {
+            let id = cert_id(&ca.issuer_hashes, hash, &serial);
+            let signed = sign_response(&ca.ocsp_template, &ca.ocsp_signer, &id, status, now, next_update)?;
+            let meta = EntryMeta {
+                this_update: now,
+                next_update,
+                revoked: cert.revoked_at.is_some(),
+                cert_id_hash: hash,
+            };
+            segment.push(&issuer, &serial, meta, &signed.der)?;
+        }
         published.push((cert.serial.clone(), cert.status_version, next_update));
     }
     Ok((segment, published))

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use base64::Engine;
 use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
+use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertId, IssuerHashes};
 use cartorio_pkix::publication::{IssuerId, Manifest, parse_segment};
 use std::collections::HashMap;
@@ -49,7 +50,7 @@ struct Issuer {
 pub struct Index {
     pub generation: u64,
     issuers: Vec<Issuer>,
-    entries: HashMap<(u16, SerialKey), Entry>,
+    entries: HashMap<(u16, HashAlg, SerialKey), Entry>,
 }
 
 pub enum Lookup<'a> {
@@ -102,7 +103,7 @@ impl Index {
                     revoked: entry.meta.revoked,
                     etag,
                 };
-                entries.insert((issuer as u16, key), value);
+                entries.insert((issuer as u16, entry.meta.cert_id_hash, key), value);
             }
         }
         Ok(Self { generation: manifest.generation, issuers, entries })
@@ -123,7 +124,10 @@ impl Index {
         let Some(key) = SerialKey::new(id.serial) else {
             return Lookup::UnknownSerial;
         };
-        match self.entries.get(&(issuer as u16, key)) {
+        // The response whose CertID uses the request's hash; else the SHA-1
+        // one, which RFC 5019 clients expect and others may still accept.
+        let exact = self.entries.get(&(issuer as u16, id.hash, key));
+        match exact.or_else(|| self.entries.get(&(issuer as u16, HashAlg::Sha1, key))) {
             Some(entry) => Lookup::Found(entry),
             None => Lookup::UnknownSerial,
         }

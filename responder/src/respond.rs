@@ -150,7 +150,7 @@ mod index_tests {
     use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, name};
     use cartorio_pkix::der::encode::{null, octet_string, seq, unsigned_integer};
     use cartorio_pkix::hash::HashAlg;
-    use cartorio_pkix::ocsp::{CertStatus, IssuerHashes, ResponderTemplate, cert_id_sha1, sign_response};
+    use cartorio_pkix::ocsp::{CertStatus, IssuerHashes, ResponderTemplate, cert_id, sign_response};
     use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
     use cartorio_pkix::{EcCurve, EcdsaSigner, Signer, oid};
     use std::collections::HashMap;
@@ -184,12 +184,18 @@ mod index_tests {
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
         let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32");
         let mut segment = SegmentBuilder::new();
-        for (serial, status, next) in
-            [(0x10u8, CertStatus::Good, 1000), (0x11, CertStatus::Revoked { at: 5, reason: Some(1) }, 100)]
-        {
-            let resp = sign_response(&template, &signer, &cert_id_sha1(&hashes, &[serial]), status, 10, next)
-                .expect("sign");
-            let meta = EntryMeta { this_update: 10, next_update: next, revoked: serial == 0x11 };
+        // 0x10 has SHA-1 and SHA-256 CertID responses; 0x11 only SHA-1.
+        let revoked = CertStatus::Revoked { at: 5, reason: Some(1) };
+        for (serial, status, next, hash) in [
+            (0x10u8, CertStatus::Good, 1000, HashAlg::Sha1),
+            (0x10, CertStatus::Good, 1000, HashAlg::Sha256),
+            (0x11, revoked, 100, HashAlg::Sha1),
+        ] {
+            let resp =
+                sign_response(&template, &signer, &cert_id(&hashes, hash, &[serial]), status, 10, next)
+                    .expect("sign");
+            let meta =
+                EntryMeta { this_update: 10, next_update: next, revoked: serial == 0x11, cert_id_hash: hash };
             segment.push(&id, &[serial], meta, &resp.der).expect("push");
         }
         let bytes = segment.finish();
@@ -230,6 +236,21 @@ mod index_tests {
             assert_eq!((a.outcome, a.http_status), (Outcome::Good, 200), "{hash:?}");
             assert_eq!(ask(&f, hash, 0x11, 20, None).outcome, Outcome::Revoked, "{hash:?}");
         }
+    }
+
+    /// The response answering a request carries a CertID with the request's
+    /// hash when one was pre-signed, else the SHA-1 one.
+    #[test]
+    fn response_certid_hash_follows_the_request() {
+        let f = fixture();
+        let certid_hash_oid =
+            |body: &[u8], hash: HashAlg| body.windows(hash.oid().len()).any(|w| w == hash.oid());
+        let sha256 = ask(&f, HashAlg::Sha256, 0x10, 20, None);
+        assert!(certid_hash_oid(&sha256.body, HashAlg::Sha256));
+        let sha1 = ask(&f, HashAlg::Sha1, 0x10, 20, None);
+        assert!(certid_hash_oid(&sha1.body, HashAlg::Sha1) && !certid_hash_oid(&sha1.body, HashAlg::Sha256));
+        let fallback = ask(&f, HashAlg::Sha512, 0x10, 20, None);
+        assert_eq!(fallback.body, sha1.body);
     }
 
     #[test]

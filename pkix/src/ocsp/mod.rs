@@ -7,6 +7,6 @@ mod response;
 pub use get_path::{GetPathError, decode_get_path};
 pub use request::{CertId, MAX_NONCE_LEN, MAX_REQUESTS, OcspRequest, RequestError, parse_request};
 pub use response::{
-    CertStatus, IssuerHashes, ResponderTemplate, ResponseStatus, SignedResponse, cert_id_sha1,
+    CertStatus, IssuerHashes, ResponderTemplate, ResponseStatus, SignedResponse, cert_id,
     serial_integer_contents, sign_response, status_response,
 };

@@ -70,12 +70,13 @@ impl IssuerHashes {
     }
 }
 
-/// DER CertID with SHA-1 hashes (RFC 5019 §2.1.1), for a serial given as
-/// INTEGER contents.
-pub fn cert_id_sha1(issuer: &IssuerHashes, serial: &[u8]) -> Vec<u8> {
-    let (name, key) = issuer.hashes(HashAlg::Sha1).unwrap_or_default();
+/// DER CertID hashed with `hash`, for a serial given as INTEGER contents.
+/// Clients match a SingleResponse by its whole CertID, hash algorithm
+/// included, so a response answers only requests made with the same hash.
+pub fn cert_id(issuer: &IssuerHashes, hash: HashAlg, serial: &[u8]) -> Vec<u8> {
+    let (name, key) = issuer.hashes(hash).unwrap_or_default();
     seq(&[
-        &seq(&[oid::SHA1, &null()]),
+        &seq(&[hash.oid(), &null()]),
         &octet_string(name),
         &octet_string(key),
         &crate::der::encode::tlv(crate::der::tag::INTEGER, &[serial]),
@@ -174,7 +175,7 @@ mod tests {
         let view = CertificateView::parse(&cert).expect("view");
         let issuer = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
-        let id = cert_id_sha1(&issuer, &serial_integer_contents(&[0x99, 1]));
+        let id = cert_id(&issuer, HashAlg::Sha1, &serial_integer_contents(&[0x99, 1]));
         let revoked = CertStatus::Revoked { at: 1_000, reason: Some(1) };
         let resp = sign_response(&template, &signer, &id, revoked, 2_000, 3_000).expect("sign");
 

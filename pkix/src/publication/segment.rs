@@ -8,6 +8,7 @@
 //!   this_update i64 Unix seconds
 //!   next_update i64 Unix seconds
 //!   status     u8  0 good, 1 revoked (for metrics; the DER is authoritative)
+//!   certid     u8  hash of the response's CertID: 0 SHA-1, 1 SHA-256, 2 SHA-384, 3 SHA-512
 //!   serial     u8 length, then the serial INTEGER contents
 //!   response   u32 length, then the complete OCSPResponse DER
 //! ```
@@ -15,6 +16,7 @@
 //! Validity is stored beside the DER so the responder never parses a
 //! response on the hot path.
 
+use crate::hash::HashAlg;
 use std::ops::Range;
 use thiserror::Error;
 
@@ -34,7 +36,7 @@ pub enum SegmentError {
     IssuerIndex,
     #[error("segment entry has an invalid serial length")]
     Serial,
-    #[error("segment entry has an invalid status octet")]
+    #[error("segment entry has an invalid status or CertID hash octet")]
     Status,
     #[error("trailing bytes after the last segment entry")]
     Trailing,
@@ -84,6 +86,7 @@ impl SegmentBuilder {
         self.body.extend_from_slice(&meta.this_update.to_le_bytes());
         self.body.extend_from_slice(&meta.next_update.to_le_bytes());
         self.body.push(u8::from(meta.revoked));
+        self.body.push(hash_code(meta.cert_id_hash));
         self.body.push(serial.len() as u8);
         self.body.extend_from_slice(serial);
         self.body.extend_from_slice(&der_len.to_le_bytes());
@@ -111,6 +114,21 @@ pub struct EntryMeta {
     pub this_update: i64,
     pub next_update: i64,
     pub revoked: bool,
+    /// The hash algorithm of the response's CertID.
+    pub cert_id_hash: HashAlg,
+}
+
+fn hash_code(hash: HashAlg) -> u8 {
+    match hash {
+        HashAlg::Sha1 => 0,
+        HashAlg::Sha256 => 1,
+        HashAlg::Sha384 => 2,
+        HashAlg::Sha512 => 3,
+    }
+}
+
+fn hash_from_code(code: u8) -> Option<HashAlg> {
+    HashAlg::ALL.into_iter().find(|h| hash_code(*h) == code)
 }
 
 /// One entry; `der` is a range into the segment bytes so callers can slice
@@ -151,8 +169,8 @@ pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError>
     let table = c.take(issuer_count * 32)?;
     let issuers: Vec<&IssuerId> = table.chunks_exact(32).filter_map(|ch| ch.try_into().ok()).collect();
     let count = u32::from_le_bytes(c.array()?) as usize;
-    // Each entry is at least 25 octets: bound the allocation by the input.
-    let mut entries = Vec::with_capacity(count.min(data.len() / 25));
+    // Each entry is at least 26 octets: bound the allocation by the input.
+    let mut entries = Vec::with_capacity(count.min(data.len() / 26));
     for _ in 0..count {
         let index = usize::from(u16::from_le_bytes(c.array()?));
         let issuer = issuers.get(index).copied().ok_or(SegmentError::IssuerIndex)?;
@@ -163,6 +181,7 @@ pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError>
             [1] => true,
             _ => return Err(SegmentError::Status),
         };
+        let cert_id_hash = hash_from_code(c.array::<1>()?[0]).ok_or(SegmentError::Status)?;
         let serial_len = usize::from(c.array::<1>()?[0]);
         if serial_len == 0 || serial_len > MAX_SERIAL {
             return Err(SegmentError::Serial);
@@ -171,7 +190,7 @@ pub fn parse_segment(data: &[u8]) -> Result<Vec<SegmentEntry<'_>>, SegmentError>
         let der_len = u32::from_le_bytes(c.array()?) as usize;
         let start = c.pos;
         c.take(der_len)?;
-        let meta = EntryMeta { this_update, next_update, revoked };
+        let meta = EntryMeta { this_update, next_update, revoked, cert_id_hash };
         entries.push(SegmentEntry { issuer, serial, meta, der: start..start + der_len });
     }
     if c.pos != data.len() {
@@ -187,7 +206,12 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut b = SegmentBuilder::new();
-        let meta = |t, revoked| EntryMeta { this_update: t, next_update: t + 10, revoked };
+        let meta = |t, revoked| EntryMeta {
+            this_update: t,
+            next_update: t + 10,
+            revoked,
+            cert_id_hash: HashAlg::Sha256,
+        };
         b.push(&[1; 32], &[5], meta(10, false), b"resp-one").expect("push");
         b.push(&[2; 32], &[0, 0x80], meta(11, true), b"resp-two!").expect("push");
         b.push(&[1; 32], &[6], meta(12, false), b"").expect("push");
@@ -204,7 +228,8 @@ mod tests {
     #[test]
     fn rejects_corruption() {
         let mut b = SegmentBuilder::new();
-        let meta = EntryMeta { this_update: 10, next_update: 20, revoked: false };
+        let meta =
+            EntryMeta { this_update: 10, next_update: 20, revoked: false, cert_id_hash: HashAlg::Sha1 };
         b.push(&[1; 32], &[5], meta, b"resp").expect("push");
         let bytes = b.finish();
         for cut in 0..bytes.len() {
