@@ -119,12 +119,19 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value) {
     );
 }
 
-pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
+/// What every service run alone starts with: logs, metrics, its TOML file,
+/// and a shutdown that SIGINT/SIGTERM trigger.
+fn start_alone<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<(T, Shutdown)> {
     telemetry::init_tracing();
     telemetry::prometheus();
-    let config: ResponderConfig = load_toml(path)?;
+    let config = load_toml(path)?;
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals()?;
+    Ok((config, shutdown))
+}
+
+pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
+    let (config, shutdown): (ResponderConfig, _) = start_alone(path)?;
     let listener = bind(config.listen, "responder").await?;
     cartorio_responder::run(config, listener, Arc::new(Notify::new()), shutdown).await
 }
@@ -136,11 +143,7 @@ struct GatewayFile {
 }
 
 pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
-    telemetry::init_tracing();
-    telemetry::prometheus();
-    let config: GatewayFile = load_toml(path)?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals()?;
+    let (config, shutdown): (GatewayFile, _) = start_alone(path)?;
     cartorio_gateway::run(bind(config.listen, "gateway").await?, shutdown).await;
     Ok(())
 }
@@ -160,11 +163,7 @@ fn default_validity() -> i64 {
 }
 
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
-    telemetry::init_tracing();
-    telemetry::prometheus();
-    let file: ControlFile = load_toml(path)?;
-    let shutdown = Shutdown::new();
-    shutdown.trigger_on_signals()?;
+    let (file, shutdown): (ControlFile, _) = start_alone(path)?;
     let config = ControlConfig {
         data_dir: DataDir::new(file.data_dir),
         ocsp_url: file.ocsp_url,

@@ -8,27 +8,14 @@ use std::sync::Arc;
 
 /// A fresh P-256 key.
 pub fn p256_signer() -> EcdsaSigner {
-    let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("keygen");
-    EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("load")
+    cartorio_pkix::testing::ec_key(EcCurve::P256)
 }
 
 /// A TSA token template over a self-issued TSA certificate, as `up` builds it.
 pub fn tsa_template() -> TokenTemplate {
     let signer = p256_signer();
-    let subject = name(&[(oid::ORGANIZATION, "Bench"), (oid::COMMON_NAME, "Bench TSA")]);
-    let cert = build_certificate(
-        &CertificateTemplate {
-            serial: vec![0x11; 16],
-            issuer: subject.clone(),
-            subject,
-            not_before: 0,
-            not_after: 2_000_000_000,
-            spki: signer.spki().to_vec(),
-            extensions: vec![ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true)],
-        },
-        &signer,
-    )
-    .expect("certificate");
+    let eku = ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true);
+    let cert = cartorio_pkix::testing::self_signed(&signer, "Bench TSA", vec![eku]);
     TokenTemplate::new(Arc::new(signer), &[cert], TimePrecision::Millis, 1_000_000).expect("template")
 }
 
@@ -49,21 +36,7 @@ pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::Is
     use cartorio_pkix::cert::CertificateView;
     use cartorio_pkix::hash::{HashAlg, sha256_hex};
     use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
-    let signer = p256_signer();
-    let subject = name(&[(oid::COMMON_NAME, "Bench Issuer")]);
-    let cert = build_certificate(
-        &CertificateTemplate {
-            serial: vec![1],
-            issuer: subject.clone(),
-            subject,
-            not_before: 0,
-            not_after: 4_000_000_000,
-            spki: signer.spki().to_vec(),
-            extensions: vec![],
-        },
-        &signer,
-    )
-    .expect("certificate");
+    let cert = cartorio_pkix::testing::self_signed(&p256_signer(), "Bench Issuer", vec![]);
     let view = CertificateView::parse(&cert).expect("view");
     let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view).expect("hashes");
     let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32 octets");
@@ -79,16 +52,7 @@ pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::Is
         segment.push(&id, &serial_contents(serial), meta, &blob).expect("push");
     }
     let bytes = segment.finish();
-    let sha = sha256_hex(&bytes);
-    let manifest = Manifest {
-        generation: 1,
-        created_at: 0,
-        issuers: vec![ManifestIssuer {
-            id: hex::encode(id),
-            certificate: base64::engine::general_purpose::STANDARD.encode(&cert),
-        }],
-        segments: vec![SegmentRef { sha256: sha.clone(), entries: u64::from(n), bytes: bytes.len() as u64 }],
-    };
+    let (manifest, sha) = cartorio_pkix::testing::one_segment_manifest(&cert, &bytes, u64::from(n));
     let segments = std::collections::HashMap::from([(sha, bytes::Bytes::from(bytes))]);
     (cartorio_responder::Index::build(&manifest, &segments).expect("index"), hashes)
 }

@@ -16,6 +16,7 @@ pub mod ocsp;
 pub mod oid;
 pub mod publication;
 pub mod signer;
+pub mod testing;
 pub mod time;
 pub mod tsp;
 pub mod verify;

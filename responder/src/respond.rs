@@ -147,12 +147,12 @@ mod index_tests {
     use super::*;
     use base64::Engine;
     use bytes::Bytes;
-    use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, name};
+    use cartorio_pkix::cert::CertificateView;
     use cartorio_pkix::der::encode::{null, octet_string, seq, unsigned_integer};
     use cartorio_pkix::hash::HashAlg;
     use cartorio_pkix::ocsp::{CertStatus, IssuerHashes, ResponderTemplate, cert_id, sign_response};
     use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
-    use cartorio_pkix::{EcCurve, EcdsaSigner, Signer, oid};
+    use cartorio_pkix::{EcCurve, Signer};
     use std::collections::HashMap;
 
     struct Fixture {
@@ -162,23 +162,8 @@ mod index_tests {
 
     /// One issuer, serial 0x10 good until t=1000, serial 0x11 revoked until t=100.
     fn fixture() -> Fixture {
-        let signer =
-            EcdsaSigner::from_pkcs8(EcCurve::P256, &EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("k"))
-                .expect("key");
-        let subject = name(&[(oid::COMMON_NAME, "Issuer")]);
-        let cert = build_certificate(
-            &CertificateTemplate {
-                serial: vec![1],
-                issuer: subject.clone(),
-                subject,
-                not_before: 0,
-                not_after: 2_000_000_000,
-                spki: signer.spki().to_vec(),
-                extensions: vec![],
-            },
-            &signer,
-        )
-        .expect("cert");
+        let signer = cartorio_pkix::testing::ec_key(EcCurve::P256);
+        let cert = cartorio_pkix::testing::self_signed(&signer, "Issuer", vec![]);
         let view = CertificateView::parse(&cert).expect("view");
         let hashes = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
@@ -199,16 +184,7 @@ mod index_tests {
             segment.push(&id, &[serial], meta, &resp.der).expect("push");
         }
         let bytes = segment.finish();
-        let sha = cartorio_pkix::hash::sha256_hex(&bytes);
-        let manifest = Manifest {
-            generation: 1,
-            created_at: 10,
-            issuers: vec![ManifestIssuer {
-                id: hex::encode(id),
-                certificate: base64::engine::general_purpose::STANDARD.encode(&cert),
-            }],
-            segments: vec![SegmentRef { sha256: sha.clone(), entries: 2, bytes: bytes.len() as u64 }],
-        };
+        let (manifest, sha) = cartorio_pkix::testing::one_segment_manifest(&cert, &bytes, 3);
         let index = Index::build(&manifest, &HashMap::from([(sha, Bytes::from(bytes))])).expect("index");
         Fixture { index, hashes }
     }

@@ -151,27 +151,12 @@ pub fn serial_integer_contents(magnitude: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cert::{CertificateTemplate, build_certificate, name};
-    use crate::signer::{EcCurve, EcdsaSigner};
+    use crate::signer::EcCurve;
 
     #[test]
     fn signed_response_decodes_with_rasn_and_verifies() {
-        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("keygen");
-        let signer = EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("load");
-        let subject = name(&[(oid::COMMON_NAME, "Issuer")]);
-        let cert = build_certificate(
-            &CertificateTemplate {
-                serial: vec![1],
-                issuer: subject.clone(),
-                subject,
-                not_before: 0,
-                not_after: 2_000_000_000,
-                spki: signer.spki().to_vec(),
-                extensions: vec![],
-            },
-            &signer,
-        )
-        .expect("cert");
+        let signer = crate::testing::ec_key(EcCurve::P256);
+        let cert = crate::testing::self_signed(&signer, "Issuer", vec![]);
         let view = CertificateView::parse(&cert).expect("view");
         let issuer = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");

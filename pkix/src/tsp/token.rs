@@ -209,8 +209,7 @@ mod tests {
 #[cfg(test)]
 mod decode_tests {
     use super::*;
-    use crate::cert::{CertificateTemplate, build_certificate, extensions as ext, name};
-    use crate::signer::{EcCurve, EcdsaSigner};
+    use crate::signer::EcCurve;
     use crate::tsp::{RequestPolicy, check_request, parse_request};
 
     #[test]
@@ -225,23 +224,13 @@ mod decode_tests {
 
     /// Builds a token and takes it apart with rasn-cms, an independent decoder.
     fn check_token(curve: EcCurve) {
-        let pkcs8 = EcdsaSigner::generate_pkcs8(curve).expect("keygen");
-        let signer = EcdsaSigner::from_pkcs8(curve, &pkcs8).expect("load");
+        let signer = crate::testing::ec_key(curve);
         let digest_alg = signer.digest();
-        let subject = name(&[(oid::COMMON_NAME, "TSA")]);
-        let cert = build_certificate(
-            &CertificateTemplate {
-                serial: vec![9],
-                issuer: subject.clone(),
-                subject,
-                not_before: 0,
-                not_after: 2_000_000_000,
-                spki: signer.spki().to_vec(),
-                extensions: vec![ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true)],
-            },
+        let cert = crate::testing::self_signed(
             &signer,
-        )
-        .expect("cert");
+            "TSA",
+            vec![crate::cert::extensions::extended_key_usage(&[oid::KP_TIME_STAMPING], true)],
+        );
         let spki = signer.spki().to_vec();
         let algorithm = signer.algorithm().to_vec();
         let template = TokenTemplate::new(
