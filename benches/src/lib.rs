@@ -1,9 +1,9 @@
 //! Shared fixtures for Cartorio's benchmarks.
 
-use cartorio_pkix::cert::{CertificateTemplate, build_certificate, extensions as ext, name};
+use cartorio_pkix::cert::extensions as ext;
 use cartorio_pkix::der::encode::{integer_u64, octet_string, seq};
 use cartorio_pkix::tsp::{TimePrecision, TokenTemplate};
-use cartorio_pkix::{EcCurve, EcdsaSigner, Signer, oid};
+use cartorio_pkix::{EcCurve, EcdsaSigner, oid};
 use std::sync::Arc;
 
 /// A fresh P-256 key.
@@ -32,10 +32,9 @@ pub const SIGNED_ATTRS_LEN: usize = 230;
 /// INTEGER contents), and the issuer's hashes for building requests.
 /// Response bytes are a fixed 500-octet blob: lookup never parses them.
 pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::IssuerHashes) {
-    use base64::Engine;
     use cartorio_pkix::cert::CertificateView;
-    use cartorio_pkix::hash::{HashAlg, sha256_hex};
-    use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
+    use cartorio_pkix::hash::HashAlg;
+    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder};
     let cert = cartorio_pkix::testing::self_signed(&p256_signer(), "Bench Issuer", vec![]);
     let view = CertificateView::parse(&cert).expect("view");
     let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view).expect("hashes");

@@ -145,13 +145,12 @@ mod tests {
 #[cfg(test)]
 mod index_tests {
     use super::*;
-    use base64::Engine;
     use bytes::Bytes;
     use cartorio_pkix::cert::CertificateView;
     use cartorio_pkix::der::encode::{null, octet_string, seq, unsigned_integer};
     use cartorio_pkix::hash::HashAlg;
     use cartorio_pkix::ocsp::{CertStatus, IssuerHashes, ResponderTemplate, cert_id, sign_response};
-    use cartorio_pkix::publication::{EntryMeta, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef};
+    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder};
     use cartorio_pkix::{EcCurve, Signer};
     use std::collections::HashMap;
 
