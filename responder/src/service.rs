@@ -77,14 +77,16 @@ impl OcspService {
             Method::POST if encoded.is_empty() => {
                 let if_none_match = if_none_match(&req);
                 let answer = match self.read_body(req).await {
-                    Some(der) => self.answer(&der, if_none_match.as_deref()),
+                    Some(der) => self.answer(&der, if_none_match.as_ref().map(HeaderValue::as_bytes)),
                     None => respond::malformed(),
                 };
                 (to_http(answer), "post")
             }
             Method::GET | Method::HEAD => {
                 let answer = match decode_get_path(encoded, self.limits.max_request_bytes) {
-                    Ok(der) => self.answer(&der, if_none_match(&req).as_deref()),
+                    Ok(der) => {
+                        self.answer(&der, req.headers().get(header::IF_NONE_MATCH).map(HeaderValue::as_bytes))
+                    }
                     Err(_) => respond::malformed(),
                 };
                 (to_http(answer), "get")
@@ -132,8 +134,9 @@ impl Handler for OcspService {
     }
 }
 
-fn if_none_match(req: &Request<Incoming>) -> Option<Vec<u8>> {
-    req.headers().get(header::IF_NONE_MATCH).map(|v| v.as_bytes().to_vec())
+/// Kept past the body read, which consumes the request (a cheap, shared clone).
+fn if_none_match(req: &Request<Incoming>) -> Option<HeaderValue> {
+    req.headers().get(header::IF_NONE_MATCH).cloned()
 }
 
 fn unix_now() -> i64 {
