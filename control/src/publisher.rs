@@ -79,18 +79,58 @@ impl Publisher {
             let key = segment_key(&segment.sha256);
             loaded.push(self.store.get(&key).await?.with_context(|| format!("{key} is missing"))?);
         }
+        // One response per (issuer, serial, CertID hash): the same key the
+        // responder's index uses. Later segments win.
         let mut latest = BTreeMap::new();
         for bytes in &loaded {
             for entry in parse_segment(bytes)? {
-                latest.insert((*entry.issuer, entry.serial.to_vec()), (entry.meta, bytes.slice(entry.der)));
+                let key = (*entry.issuer, entry.serial.to_vec(), entry.meta.cert_id_hash);
+                latest.insert(key, (entry.meta, bytes.slice(entry.der)));
             }
         }
         let mut merged = SegmentBuilder::new();
-        for ((issuer, serial), (meta, der)) in &latest {
+        for ((issuer, serial, _), (meta, der)) in &latest {
             merged.push(issuer, serial, *meta, der)?;
         }
         let entries = merged.len() as u64;
         tracing::info!(segments = segments.len(), entries, "compacting published segments");
         self.put_segment(merged.finish(), entries).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartorio_pkix::hash::HashAlg;
+    use cartorio_pkix::publication::EntryMeta;
+
+    fn meta(t: i64, hash: HashAlg) -> EntryMeta {
+        EntryMeta { this_update: t, next_update: t + 100, revoked: false, cert_id_hash: hash }
+    }
+
+    #[tokio::test]
+    async fn compaction_keeps_one_response_per_serial_and_certid_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let mut publisher = Publisher::open(store.clone()).await.expect("open");
+        let issuer = [7u8; 32];
+        // More publications than MAX_SEGMENTS, each with both hashes; serial 1 re-signed at the end.
+        for round in 0..=MAX_SEGMENTS as u8 {
+            let mut segment = SegmentBuilder::new();
+            let serial = if round == MAX_SEGMENTS as u8 { 1 } else { round + 1 };
+            for hash in [HashAlg::Sha1, HashAlg::Sha256] {
+                segment.push(&issuer, &[serial], meta(i64::from(round), hash), &[round, serial]).expect("push");
+            }
+            publisher.publish(&[], segment, 0).await.expect("publish");
+        }
+        let manifest = Manifest::from_json(&store.get(MANIFEST_KEY).await.expect("get").expect("manifest"))
+            .expect("json");
+        assert_eq!(manifest.segments.len(), 1, "compacted");
+        let bytes = store.get(&segment_key(&manifest.segments[0].sha256)).await.expect("get").expect("segment");
+        let entries = parse_segment(&bytes).expect("parse");
+        assert_eq!(entries.len(), 2 * MAX_SEGMENTS, "every serial under both hashes");
+        let serial_one: Vec<_> = entries.iter().filter(|e| e.serial == [1]).collect();
+        assert_eq!(serial_one.len(), 2);
+        assert!(serial_one.iter().all(|e| e.meta.this_update == MAX_SEGMENTS as i64), "latest wins");
     }
 }
