@@ -26,8 +26,16 @@ done
 
 cargo build --release -q --bin cartorio
 work=$(mktemp -d)
+chmod 711 "$work"  # nginx workers (www-data) traverse it to their root, nothing more
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # openssl -multi forks workers of its own.
+  pkill -f "ocsp -index $work/index.txt" 2>/dev/null || true
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
 trap cleanup EXIT
 bin=target/release/cartorio
 data="$work/data"
@@ -41,6 +49,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$wo
   -subj /CN=bench.example.test -addext subjectAltName=DNS:bench.example.test -out "$work/r.csr" 2>/dev/null
 mkdir -p "$work/certs" "$work/reqs" "$work/nginx/root"
 : > "$work/paths.txt"; : > "$work/bodies.txt"; : > "$work/index.txt"; : > "$work/responses.txt"
+echo "unique_subject = no" > "$work/index.txt.attr"  # every bench certificate has the same subject
 for i in $(seq "$CERTS"); do
   $bin issue --data-dir "$data" --csr "$work/r.csr" --out "$work/certs/$i.pem" >/dev/null
 done
@@ -87,17 +96,19 @@ pids+=($!)
 
 # --- openssl ocsp -index (delegated responder key and cert) -----------------
 openssl pkey -inform DER -in "$data/pki/ocsp-key.pk8" -out "$work/ocsp-key.pem"
-openssl ocsp -index "$work/index.txt" -port 127.0.0.1:$P_OPENSSL -rsigner "$data/pki/ocsp.pem" \
+openssl ocsp -index "$work/index.txt" -port $P_OPENSSL -rsigner "$data/pki/ocsp.pem" \
   -rkey "$work/ocsp-key.pem" -CA "$data/pki/issuer.pem" -nmin 60 -multi "$(nproc)" 2>"$work/openssl.log" &
 pids+=($!)
 
 # --- cfssl ocspserve with the same pre-signed responses ---------------------
 cfssl ocspserve -address 127.0.0.1 -port $P_CFSSL -responses "$work/responses.txt" -loglevel 5 2>"$work/cfssl.log" &
 pids+=($!)
-sleep 1.5
-for port in $P_NGINX $P_OPENSSL $P_CFSSL; do
-  curl -sf --data-binary @"$work/reqs/1.der" -H 'Content-Type: application/ocsp-request' \
-    "http://127.0.0.1:$port/" -o "$work/check-$port.der" || true
+for port in $P_OPENSSL $P_CFSSL; do  # wait until each answers
+  for _ in $(seq 100); do
+    curl -sf --data-binary @"$work/reqs/1.der" -H 'Content-Type: application/ocsp-request' \
+      "http://127.0.0.1:$port/" -o "$work/check-$port.der" && break
+    sleep 0.1
+  done
 done
 curl -sf "http://127.0.0.1:$P_NGINX$(head -1 "$work/paths.txt")" -o "$work/check-$P_NGINX.der"
 check nginx "$work/check-$P_NGINX.der"
