@@ -119,14 +119,17 @@ mod tests {
             let mut segment = SegmentBuilder::new();
             let serial = if round == MAX_SEGMENTS as u8 { 1 } else { round + 1 };
             for hash in [HashAlg::Sha1, HashAlg::Sha256] {
-                segment.push(&issuer, &[serial], meta(i64::from(round), hash), &[round, serial]).expect("push");
+                segment
+                    .push(&issuer, &[serial], meta(i64::from(round), hash), &[round, serial])
+                    .expect("push");
             }
             publisher.publish(&[], segment, 0).await.expect("publish");
         }
         let manifest = Manifest::from_json(&store.get(MANIFEST_KEY).await.expect("get").expect("manifest"))
             .expect("json");
         assert_eq!(manifest.segments.len(), 1, "compacted");
-        let bytes = store.get(&segment_key(&manifest.segments[0].sha256)).await.expect("get").expect("segment");
+        let bytes =
+            store.get(&segment_key(&manifest.segments[0].sha256)).await.expect("get").expect("segment");
         let entries = parse_segment(&bytes).expect("parse");
         assert_eq!(entries.len(), 2 * MAX_SEGMENTS, "every serial under both hashes");
         let serial_one: Vec<_> = entries.iter().filter(|e| e.serial == [1]).collect();

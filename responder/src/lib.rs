@@ -7,6 +7,7 @@
 
 pub mod index;
 pub mod loader;
+mod metrics;
 pub mod respond;
 pub mod service;
 pub mod tsa;

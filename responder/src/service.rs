@@ -1,6 +1,7 @@
 //! The HTTP shell around `respond`: routing, body limits, headers, metrics.
 
 use crate::index::Index;
+use crate::metrics::{Endpoint, ResponderMetrics};
 use crate::respond::{self, Answer, CachePolicy, Caching};
 use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
@@ -32,6 +33,7 @@ pub struct OcspService {
     limits: Limits,
     cache: CachePolicy,
     tsa: Option<Arc<Tsa>>,
+    metrics: Arc<ResponderMetrics>,
 }
 
 impl OcspService {
@@ -41,7 +43,7 @@ impl OcspService {
         cache: CachePolicy,
         tsa: Option<Arc<Tsa>>,
     ) -> Self {
-        Self { index, limits, cache, tsa }
+        Self { index, limits, cache, tsa, metrics: Arc::new(ResponderMetrics::register()) }
     }
 
     async fn time_stamp(&self, tsa: &Tsa, req: Request<Incoming>) -> Response<Body> {
@@ -51,22 +53,24 @@ impl OcspService {
         response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 
-    async fn route(&self, req: Request<Incoming>) -> (Response<Body>, &'static str) {
+    async fn route(&self, req: Request<Incoming>) -> (Response<Body>, Endpoint) {
         let path = req.uri().path();
         if req.method() == Method::GET
             && let Some(resp) = common_route(path)
         {
-            return (resp, "other");
+            return (resp, Endpoint::Other);
         }
         if path == "/tsa" {
             return match (&self.tsa, req.method()) {
-                (Some(tsa), &Method::POST) => (self.time_stamp(tsa, req).await, "tsa"),
+                (Some(tsa), &Method::POST) => (self.time_stamp(tsa, req).await, Endpoint::Tsa),
                 (Some(_), _) => {
                     let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use POST\n");
                     resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-                    (resp, "other")
+                    (resp, Endpoint::Other)
                 }
-                (None, _) => (response(StatusCode::NOT_FOUND, "text/plain", "no TSA here\n"), "other"),
+                (None, _) => {
+                    (response(StatusCode::NOT_FOUND, "text/plain", "no TSA here\n"), Endpoint::Other)
+                }
             };
         }
         // The OCSP base path is `/` and `/ocsp`; anything after it on a GET is
@@ -80,7 +84,7 @@ impl OcspService {
                     Some(der) => self.answer(&der, if_none_match.as_ref().map(HeaderValue::as_bytes)),
                     None => respond::malformed(),
                 };
-                (to_http(answer), "post")
+                (self.to_http(answer), Endpoint::Post)
             }
             Method::GET | Method::HEAD => {
                 let answer = match decode_get_path(encoded, self.limits.max_request_bytes) {
@@ -89,12 +93,12 @@ impl OcspService {
                     }
                     Err(_) => respond::malformed(),
                 };
-                (to_http(answer), "get")
+                (self.to_http(answer), Endpoint::Get)
             }
             _ => {
                 let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
                 resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-                (resp, "other")
+                (resp, Endpoint::Other)
             }
         }
     }
@@ -128,8 +132,7 @@ impl Handler for OcspService {
     async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let (resp, endpoint) = self.route(req).await;
-        metrics::histogram!("cartorio_responder_request_seconds", "endpoint" => endpoint)
-            .record(started.elapsed().as_secs_f64());
+        self.metrics.latency(endpoint, started.elapsed().as_secs_f64());
         resp
     }
 }
@@ -148,8 +151,14 @@ fn http_date(unix: i64) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap_or(HeaderValue::from_static(""))
 }
 
+impl OcspService {
+    fn to_http(&self, answer: Answer) -> Response<Body> {
+        self.metrics.outcome(answer.outcome);
+        to_http(answer)
+    }
+}
+
 fn to_http(answer: Answer) -> Response<Body> {
-    metrics::counter!("cartorio_ocsp_responses_total", "outcome" => answer.outcome.label()).increment(1);
     let mut resp = Response::new(Full::new(answer.body));
     *resp.status_mut() = StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::OK);
     let headers = resp.headers_mut();

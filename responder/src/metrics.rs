@@ -1,0 +1,55 @@
+//! The responder's metric handles, registered once: the hot path increments
+//! handles instead of looking names and labels up on every request.
+
+use crate::respond::Outcome;
+use metrics::{Counter, Histogram, counter, histogram};
+
+/// Request endpoints, the label set of the latency histogram.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint {
+    Get,
+    Post,
+    Tsa,
+    Other,
+}
+
+pub struct ResponderMetrics {
+    outcomes: [Counter; 6],
+    latency: [Histogram; 4],
+}
+
+const OUTCOMES: [Outcome; 6] = [
+    Outcome::Good,
+    Outcome::Revoked,
+    Outcome::NotModified,
+    Outcome::Unauthorized,
+    Outcome::Malformed,
+    Outcome::TryLater,
+];
+
+impl ResponderMetrics {
+    /// Registers with the installed recorder (install it first).
+    pub fn register() -> Self {
+        let outcome = |o: Outcome| counter!("cartorio_ocsp_responses_total", "outcome" => o.label());
+        let latency = |e: &'static str| histogram!("cartorio_responder_request_seconds", "endpoint" => e);
+        Self {
+            outcomes: OUTCOMES.map(outcome),
+            latency: [latency("get"), latency("post"), latency("tsa"), latency("other")],
+        }
+    }
+
+    pub fn outcome(&self, outcome: Outcome) {
+        if let Some(i) = OUTCOMES.iter().position(|o| *o == outcome)
+            && let Some(c) = self.outcomes.get(i)
+        {
+            c.increment(1);
+        }
+    }
+
+    pub fn latency(&self, endpoint: Endpoint, seconds: f64) {
+        let i = endpoint as usize;
+        if let Some(h) = self.latency.get(i) {
+            h.record(seconds);
+        }
+    }
+}
