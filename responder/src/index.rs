@@ -30,15 +30,34 @@ impl SerialKey {
     }
 }
 
+/// One pre-signed response as the index stores it: 32 octets, so that ten
+/// million entries cost a few hundred MB beside the response bytes.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    segment: u32,
+    offset: u32,
+    len: u32,
+    /// Unix seconds (u32 lasts until 2106).
+    this_update: u32,
+    next_update: u32,
+    revoked: bool,
+    etag: u64,
+}
+
 /// One pre-signed response and what the HTTP layer needs to know about it.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// A slice of the loaded segment: no copy.
     pub der: Bytes,
     pub this_update: i64,
     pub next_update: i64,
     pub revoked: bool,
-    /// First 16 octets of SHA-256(der), for the strong ETag.
-    pub etag: [u8; 16],
+    /// First 8 octets of SHA-256(der), for the strong ETag.
+    pub etag: u64,
+}
+
+fn unix_u32(t: i64) -> u32 {
+    u32::try_from(t.max(0)).unwrap_or(u32::MAX)
 }
 
 struct Issuer {
@@ -50,11 +69,12 @@ struct Issuer {
 pub struct Index {
     pub generation: u64,
     issuers: Vec<Issuer>,
-    entries: HashMap<(u16, HashAlg, SerialKey), Entry>,
+    segments: Vec<Bytes>,
+    entries: HashMap<(u16, HashAlg, SerialKey), Slot>,
 }
 
-pub enum Lookup<'a> {
-    Found(&'a Entry),
+pub enum Lookup {
+    Found(Entry),
     UnknownIssuer,
     UnknownSerial,
 }
@@ -83,30 +103,38 @@ impl Index {
             .collect::<anyhow::Result<Vec<_>>>()?;
 
         let mut entries = HashMap::new();
+        let mut loaded = Vec::with_capacity(manifest.segments.len());
         for segment in &manifest.segments {
             let bytes = segments
                 .get(&segment.sha256)
                 .with_context(|| format!("segment {} not loaded", segment.sha256))?;
-            for entry in parse_segment(bytes).with_context(|| format!("segment {}", segment.sha256))? {
+            let segment_index = u32::try_from(loaded.len()).context("too many segments")?;
+            loaded.push(bytes.clone());
+            let parsed = parse_segment(bytes).with_context(|| format!("segment {}", segment.sha256))?;
+            entries.reserve(parsed.len());
+            for entry in parsed {
                 let Some(issuer) = issuers.iter().position(|i| &i.id == entry.issuer) else {
                     bail!("segment {} names an issuer missing from the manifest", segment.sha256);
                 };
                 let key = SerialKey::new(entry.serial).context("serial too long")?;
-                let der = bytes.slice(entry.der);
-                let digest = ring::digest::digest(&ring::digest::SHA256, &der);
-                let mut etag = [0u8; 16];
-                etag.copy_from_slice(digest.as_ref().get(..16).unwrap_or(&[0; 16]));
-                let value = Entry {
-                    der,
-                    this_update: entry.meta.this_update,
-                    next_update: entry.meta.next_update,
+                let der = bytes.get(entry.der.clone()).context("entry outside its segment")?;
+                let digest = ring::digest::digest(&ring::digest::SHA256, der);
+                let mut etag = [0u8; 8];
+                etag.copy_from_slice(digest.as_ref().get(..8).unwrap_or(&[0; 8]));
+                let slot = Slot {
+                    segment: segment_index,
+                    offset: u32::try_from(entry.der.start).context("segment over 4 GiB")?,
+                    len: u32::try_from(der.len()).context("response over 4 GiB")?,
+                    this_update: unix_u32(entry.meta.this_update),
+                    next_update: unix_u32(entry.meta.next_update),
                     revoked: entry.meta.revoked,
-                    etag,
+                    etag: u64::from_be_bytes(etag),
                 };
-                entries.insert((issuer as u16, entry.meta.cert_id_hash, key), value);
+                entries.insert((issuer as u16, entry.meta.cert_id_hash, key), slot);
             }
         }
-        Ok(Self { generation: manifest.generation, issuers, entries })
+        entries.shrink_to_fit();
+        Ok(Self { generation: manifest.generation, issuers, segments: loaded, entries })
     }
 
     pub fn len(&self) -> usize {
@@ -117,7 +145,7 @@ impl Index {
         self.entries.is_empty()
     }
 
-    pub fn lookup(&self, id: &CertId<'_>) -> Lookup<'_> {
+    pub fn lookup(&self, id: &CertId<'_>) -> Lookup {
         let Some(issuer) = self.issuers.iter().position(|i| i.hashes.matches(id)) else {
             return Lookup::UnknownIssuer;
         };
@@ -127,9 +155,19 @@ impl Index {
         // The response whose CertID uses the request's hash; else the SHA-1
         // one, which RFC 5019 clients expect and others may still accept.
         let exact = self.entries.get(&(issuer as u16, id.hash, key));
-        match exact.or_else(|| self.entries.get(&(issuer as u16, HashAlg::Sha1, key))) {
-            Some(entry) => Lookup::Found(entry),
-            None => Lookup::UnknownSerial,
-        }
+        let Some(slot) = exact.or_else(|| self.entries.get(&(issuer as u16, HashAlg::Sha1, key))) else {
+            return Lookup::UnknownSerial;
+        };
+        let Some(segment) = self.segments.get(slot.segment as usize) else {
+            return Lookup::UnknownSerial;
+        };
+        let start = slot.offset as usize;
+        Lookup::Found(Entry {
+            der: segment.slice(start..start + slot.len as usize),
+            this_update: i64::from(slot.this_update),
+            next_update: i64::from(slot.next_update),
+            revoked: slot.revoked,
+            etag: slot.etag,
+        })
     }
 }

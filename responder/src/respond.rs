@@ -33,7 +33,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caching {
     /// A signed response: Last-Modified, Expires, ETag, bounded max-age.
-    Signed { this_update: i64, next_update: i64, etag: [u8; 16], max_age: i64 },
+    Signed { this_update: i64, next_update: i64, etag: u64, max_age: i64 },
     /// `unauthorized`: may be stored but must be revalidated.
     NoCache,
     /// `tryLater` / `malformedRequest`: never stored.
@@ -97,21 +97,21 @@ pub fn answer(
         etag: entry.etag,
         max_age: (entry.next_update - now).clamp(0, policy.max_age_cap),
     };
-    if if_none_match.is_some_and(|tags| etag_matches(tags, &entry.etag)) {
+    if if_none_match.is_some_and(|tags| etag_matches(tags, entry.etag)) {
         return Answer { outcome: Outcome::NotModified, http_status: 304, body: Bytes::new(), caching };
     }
     let outcome = if entry.revoked { Outcome::Revoked } else { Outcome::Good };
-    Answer { outcome, http_status: 200, body: entry.der.clone(), caching }
+    Answer { outcome, http_status: 200, body: entry.der, caching }
 }
 
 /// The strong ETag for an entry, quoted.
-pub fn etag_value(etag: &[u8; 16]) -> String {
-    format!("\"{}\"", hex::encode(etag))
+pub fn etag_value(etag: u64) -> String {
+    format!("\"{etag:016x}\"")
 }
 
 /// `If-None-Match`: `*` or a comma-separated list of entity tags (weak
 /// comparison, RFC 9110 §13.1.2).
-fn etag_matches(header: &[u8], etag: &[u8; 16]) -> bool {
+fn etag_matches(header: &[u8], etag: u64) -> bool {
     let ours = etag_value(etag);
     let Ok(text) = std::str::from_utf8(header) else {
         return false;
@@ -133,12 +133,12 @@ mod tests {
 
     #[test]
     fn etag_list_matching() {
-        let tag = [0xab; 16];
-        let ours = etag_value(&tag);
-        assert!(etag_matches(ours.as_bytes(), &tag));
-        assert!(etag_matches(format!("\"x\", W/{ours}").as_bytes(), &tag));
-        assert!(etag_matches(b"*", &tag));
-        assert!(!etag_matches(b"\"abab\"", &tag));
+        let tag = 0xabab_0000_0000_0001;
+        let ours = etag_value(tag);
+        assert!(etag_matches(ours.as_bytes(), tag));
+        assert!(etag_matches(format!("\"x\", W/{ours}").as_bytes(), tag));
+        assert!(etag_matches(b"*", tag));
+        assert!(!etag_matches(b"\"abab\"", tag));
     }
 }
 
@@ -274,7 +274,7 @@ mod index_tests {
         let Caching::Signed { etag, .. } = ask(&f, HashAlg::Sha1, 0x10, 20, None).caching else {
             panic!("signed caching expected");
         };
-        let a = ask(&f, HashAlg::Sha1, 0x10, 20, Some(etag_value(&etag).as_bytes()));
+        let a = ask(&f, HashAlg::Sha1, 0x10, 20, Some(etag_value(etag).as_bytes()));
         assert_eq!((a.outcome, a.http_status), (Outcome::NotModified, 304));
         assert!(a.body.is_empty());
         assert_eq!(ask(&f, HashAlg::Sha1, 0x10, 20, Some(b"\"other\"")).outcome, Outcome::Good);

@@ -169,7 +169,7 @@ fn to_http(answer: Answer) -> Response<Body> {
         Caching::Signed { this_update, next_update, etag, max_age } => {
             headers.insert(header::LAST_MODIFIED, http_date(this_update));
             headers.insert(header::EXPIRES, http_date(next_update));
-            if let Ok(v) = HeaderValue::from_str(&respond::etag_value(&etag)) {
+            if let Ok(v) = HeaderValue::from_str(&respond::etag_value(etag)) {
                 headers.insert(header::ETAG, v);
             }
             let cc = format!("max-age={max_age}, public, no-transform, must-revalidate");
