@@ -6,9 +6,10 @@ use cartorio_control::paths::{DataDir, write_public};
 use cartorio_control::presigner::OcspPolicy;
 use cartorio_control::{Control, ControlConfig};
 use cartorio_platform::store::StoreConfig;
+use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
-use cartorio_responder::ResponderConfig;
 use cartorio_responder::tsa::TsaConfig;
+use cartorio_responder::{ResponderConfig, TlsListen};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,9 @@ pub struct UpArgs {
     responder_listen: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8090")]
     gateway_listen: SocketAddr,
+    /// The responder over TLS (HTTP/2 by ALPN), certificate from the demo CA.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    responder_tls_listen: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8070")]
     control_listen: SocketAddr,
     /// nextUpdate - thisUpdate of pre-signed OCSP responses, in seconds.
@@ -55,6 +59,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let responder_listener =
         bind(args.responder_listen, "responder").await.context("binding the responder")?;
     let gateway_listener = bind(args.gateway_listen, "gateway").await.context("binding the gateway")?;
+    let tls_listener =
+        bind(args.responder_tls_listen, "responder-tls").await.context("binding the responder's TLS port")?;
     let responder_addr = responder_listener.local_addr()?;
 
     let mut config = ControlConfig::embedded(dir.clone());
@@ -66,6 +72,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "control": control_listener.local_addr()?.to_string(),
         "responder": responder_addr.to_string(),
         "gateway": gateway_listener.local_addr()?.to_string(),
+        "responder_tls": tls_listener.local_addr()?.to_string(),
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     print_welcome(&dir, &endpoints);
@@ -77,8 +84,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     tsa.danger_trust_system_clock = args.danger_tsa_trust_system_clock;
     tsa.log_sync = !args.tsa_log_no_sync;
     responder.tsa = Some(tsa);
+    responder.tls = Some(TlsListen {
+        listen: tls_listener.local_addr()?,
+        files: TlsFiles { cert: dir.responder_tls_chain(), key: dir.responder_tls_key() },
+    });
     let mut services = tokio::task::JoinSet::new();
-    services.spawn(cartorio_responder::run(responder, responder_listener, reload.clone(), shutdown.clone()));
+    services.spawn(cartorio_responder::run(
+        responder,
+        responder_listener,
+        Some(tls_listener),
+        reload.clone(),
+        shutdown.clone(),
+    ));
     services.spawn({
         let shutdown = shutdown.clone();
         async move {
@@ -108,11 +125,12 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value) {
     let root = dir.root().display();
     let at = |k: &str| endpoints.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     eprintln!(
-        "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp)\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
+        "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
          control API     http://{}/v1/certificates\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
          admin token     {root}/control/admin-token, e.g.\n    \
          curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n",
         at("responder"),
+        at("responder_tls"),
         at("gateway"),
         at("control"),
         at("control"),
@@ -133,7 +151,7 @@ fn start_alone<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<(T
 pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     let (config, shutdown): (ResponderConfig, _) = start_alone(path)?;
     let listener = bind(config.listen, "responder").await?;
-    cartorio_responder::run(config, listener, Arc::new(Notify::new()), shutdown).await
+    cartorio_responder::run(config, listener, None, Arc::new(Notify::new()), shutdown).await
 }
 
 #[derive(Deserialize)]

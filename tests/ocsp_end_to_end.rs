@@ -226,3 +226,38 @@ fn http_edges_methods_limits_and_verbatim_paths() {
     let (status, _, body) = req(&format!("GET {long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     assert_eq!((status, body.as_slice()), (200, &[0x30, 0x03, 0x0a, 0x01, 0x06][..]));
 }
+
+#[test]
+fn tls_listener_negotiates_h2_and_serves_ocsp() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let root = up.pki("root.pem");
+    // ALPN: HTTP/2 when offered, HTTP/1.1 otherwise; the certificate verifies
+    // against the demo root for 127.0.0.1.
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let out = run(Command::new("curl")
+            .args(["-s", flag, "--cacert"])
+            .arg(&root)
+            .args(["-o", "/dev/null", "-w", "%{http_version} %{http_code}"])
+            .arg(format!("https://{}/healthz", up.responder_tls)));
+        assert_eq!(text(&out).trim(), format!("{version} 200"), "{flag}");
+    }
+    let (cert, _) = issue(&data, &make_csr(tmp.path(), "tls", "tls.example.test"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = text(&run(Command::new("openssl")
+            .args(["ocsp", "-no_nonce", "-issuer"])
+            .arg(up.pki("issuer.pem"))
+            .arg("-cert")
+            .arg(&cert)
+            .args(["-url", &format!("https://{}", up.responder_tls), "-CAfile"])
+            .arg(&root)));
+        if status_of(&out, &cert).as_deref() == Some("good") {
+            assert!(out.contains("Response verify OK"), "{out}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no good status over https: {out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -154,6 +154,21 @@ pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
         ],
     };
     let tsa_der = ensure_cert(&files, tsa, &tsa_key, Some((&issuer_der, &issuer_signer)), now)?;
+    // The responder's TLS certificate (HTTPS and HTTP/2 by ALPN on loopback).
+    let tls_key = keys::load_or_generate(&files.key("responder-tls"))?;
+    let tls = Spec {
+        stem: "responder-tls",
+        subject_cn: "localhost",
+        lifetime_days: 90,
+        extensions: vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+            ext::extended_key_usage(&[oid::KP_SERVER_AUTH], false),
+            ext::subject_alt_names(&["localhost"], &[std::net::Ipv4Addr::LOCALHOST.into()]),
+        ],
+    };
+    let tls_der = ensure_cert(&files, tls, &tls_key, Some((&issuer_der, &issuer_signer)), now)?;
+    write_public(&pki.join("responder-tls-chain.pem"), (to_pem(&tls_der) + &to_pem(&issuer_der)).as_bytes())?;
     // The chains a relying party needs besides the root.
     write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
     write_public(&pki.join("tsa-chain.pem"), (to_pem(&tsa_der) + &to_pem(&issuer_der)).as_bytes())?;

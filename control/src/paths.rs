@@ -70,6 +70,15 @@ impl DataDir {
         self.pki().join("tsa-chain.pem")
     }
 
+    /// The responder's TLS certificate chain and key.
+    pub fn responder_tls_chain(&self) -> PathBuf {
+        self.pki().join("responder-tls-chain.pem")
+    }
+
+    pub fn responder_tls_key(&self) -> PathBuf {
+        self.pki().join("responder-tls-key.pk8")
+    }
+
     /// The append-only log of issued time-stamp tokens.
     pub fn tsa_log(&self) -> PathBuf {
         self.root.join("tsa").join("issued.log")

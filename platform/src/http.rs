@@ -16,6 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 pub type Body = Full<Bytes>;
 
@@ -40,6 +41,20 @@ pub async fn bind(addr: SocketAddr, name: &str) -> std::io::Result<TcpListener> 
 
 /// Serves `handler` on `listener` until `shutdown`, then drains.
 pub async fn serve<H: Handler>(listener: TcpListener, handler: H, shutdown: Shutdown, name: &'static str) {
+    serve_with(listener, None, handler, shutdown, name).await
+}
+
+/// A TLS handshake must finish within this time.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// As `serve`, over TLS when `tls` is set (HTTP/2 chosen by ALPN).
+pub async fn serve_with<H: Handler>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    handler: H,
+    shutdown: Shutdown,
+    name: &'static str,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
@@ -63,13 +78,36 @@ pub async fn serve<H: Handler>(listener: TcpListener, handler: H, shutdown: Shut
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(error) = conn.await {
-                tracing::debug!(service = name, %error, "connection ended with an error");
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        match tls.clone() {
+            None => {
+                let conn =
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
+                tokio::spawn(async move {
+                    if let Err(error) = conn.await {
+                        tracing::debug!(service = name, %error, "connection ended with an error");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                tokio::spawn(async move {
+                    let stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                tracing::debug!(service = name, %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    if let Err(error) = watcher.watch(conn).await {
+                        tracing::debug!(service = name, %error, "connection ended with an error");
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {

@@ -10,6 +10,7 @@ pub mod http;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use shutdown::Shutdown;
 pub use store::ObjectStore;

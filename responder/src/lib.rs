@@ -41,6 +41,17 @@ pub struct ResponderConfig {
     /// Serve RFC 3161 time-stamps at `POST /tsa`.
     #[serde(default)]
     pub tsa: Option<tsa::TsaConfig>,
+    /// Also serve over TLS (HTTP/2 or HTTP/1.1 by ALPN).
+    #[serde(default)]
+    pub tls: Option<TlsListen>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsListen {
+    pub listen: SocketAddr,
+    #[serde(flatten)]
+    pub files: cartorio_platform::tls::TlsFiles,
 }
 
 fn default_listen() -> SocketAddr {
@@ -66,6 +77,7 @@ impl ResponderConfig {
             max_request_bytes: default_max_request_bytes(),
             max_age_cap_secs: default_max_age_cap(),
             tsa: None,
+            tls: None,
         }
     }
 }
@@ -73,9 +85,13 @@ impl ResponderConfig {
 /// Runs the responder on `listener` until `shutdown`. `reload` makes the
 /// loader look at the manifest at once (the control plane pokes it in `up`).
 /// With `config.tsa`, `POST /tsa` serves time-stamps.
+///
+/// `tls_listener` is bound by the caller (so it can report the address) when
+/// `config.tls` is set; `None` binds `config.tls.listen` here.
 pub async fn run(
     config: ResponderConfig,
     listener: TcpListener,
+    tls_listener: Option<TcpListener>,
     reload: Arc<Notify>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
@@ -90,7 +106,24 @@ pub async fn run(
         CachePolicy { max_age_cap: config.max_age_cap_secs },
         tsa,
     );
+    let tls_task = match &config.tls {
+        Some(tls) => {
+            let acceptor = tls.files.acceptor()?;
+            let listener = match tls_listener {
+                Some(l) => l,
+                None => http::bind(tls.listen, "responder-tls").await?,
+            };
+            let (service, shutdown) = (service.clone(), shutdown.clone());
+            Some(tokio::spawn(async move {
+                http::serve_with(listener, Some(acceptor), service, shutdown, "responder-tls").await
+            }))
+        }
+        None => None,
+    };
     http::serve(listener, service, shutdown, "responder").await;
+    if let Some(task) = tls_task {
+        let _ = task.await;
+    }
     let _ = loader_task.await;
     Ok(())
 }

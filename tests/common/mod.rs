@@ -16,6 +16,7 @@ pub struct Up {
     pub responder: String,
     pub control: String,
     pub gateway: String,
+    pub responder_tls: String,
 }
 
 impl Up {
@@ -36,7 +37,7 @@ impl Up {
             .args(["up", "--data-dir"])
             .arg(dir)
             .args(["--responder-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"])
-            .args(["--control-listen", "127.0.0.1:0"])
+            .args(["--control-listen", "127.0.0.1:0", "--responder-tls-listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
@@ -63,6 +64,7 @@ impl Up {
             responder: get("responder"),
             control: get("control"),
             gateway: get("gateway"),
+            responder_tls: get("responder_tls"),
         };
         while http(&up.responder, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0
             != 200

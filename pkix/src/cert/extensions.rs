@@ -51,7 +51,20 @@ pub fn ocsp_nocheck() -> Vec<u8> {
 
 /// subjectAltName from a list of DNS names.
 pub fn subject_alt_dns(names: &[&str]) -> Vec<u8> {
-    let entries: Vec<Vec<u8>> = names.iter().map(|n| retag(&ia5_string(n), 0x82)).collect();
+    subject_alt_names(names, &[])
+}
+
+/// subjectAltName with DNS names and IP addresses.
+pub fn subject_alt_names(dns: &[&str], ips: &[std::net::IpAddr]) -> Vec<u8> {
+    let mut entries: Vec<Vec<u8>> = dns.iter().map(|n| retag(&ia5_string(n), 0x82)).collect();
+    for ip in ips {
+        // iPAddress [7] IMPLICIT OCTET STRING: 4 or 16 octets.
+        let octets = match ip {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        };
+        entries.push(tlv(0x87, &[&octets]));
+    }
     let refs: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
     extension(oid::SUBJECT_ALT_NAME, false, &seq(&refs))
 }

@@ -1,0 +1,43 @@
+//! TLS for listeners: rustls with the ring provider, ALPN h2 then http/1.1.
+
+use anyhow::Context;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+
+/// A certificate chain (PEM, leaf first) and its private key (PEM or DER PKCS#8).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.first() == Some(&0x30) {
+        return Ok(PrivateKeyDer::Pkcs8(bytes.into()));
+    }
+    PrivateKeyDer::from_pem_slice(&bytes).with_context(|| format!("{} holds no private key", path.display()))
+}
+
+impl TlsFiles {
+    pub fn acceptor(&self) -> anyhow::Result<TlsAcceptor> {
+        let chain = CertificateDer::pem_file_iter(&self.cert)
+            .with_context(|| format!("reading {}", self.cert.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("parsing {}", self.cert.display()))?;
+        anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", self.cert.display());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, load_key(&self.key)?)
+            .context("the TLS certificate does not match its key")?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
