@@ -138,6 +138,21 @@ fn issue_query_revoke_query() {
         assert_eq!(status, 200, "{addr}");
         assert!(String::from_utf8_lossy(&body).contains("cartorio_ocsp_responses_total"), "{addr}");
     }
+    let (_, _, body) =
+        http(&up.responder, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let exposition = String::from_utf8_lossy(&body);
+    for name in [
+        "cartorio_ocsp_responses_total{outcome=\"revoked\"}",
+        "cartorio_ocsp_responses_by_issuer_total{issuer=",
+        "cartorio_ocsp_response_age_seconds",
+        "cartorio_ocsp_request_bytes",
+        "cartorio_ocsp_index_entries",
+        "cartorio_ocsp_index_generation",
+        "cartorio_ocsp_index_swap_seconds",
+        "cartorio_responder_request_seconds",
+    ] {
+        assert!(exposition.contains(name), "{name} missing from /metrics");
+    }
     let (status, _, body) = http(
         &up.gateway,
         "POST /v1/ingest/demo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n",

@@ -63,6 +63,9 @@ fn unix_u32(t: i64) -> u32 {
 struct Issuer {
     id: IssuerId,
     hashes: IssuerHashes,
+    /// Responses served for this issuer; labelled by a short id, one label
+    /// value per configured issuer (bounded).
+    served: metrics::Counter,
 }
 
 #[derive(Default)]
@@ -98,7 +101,9 @@ impl Index {
                 if hex::encode(id) != issuer.id {
                     bail!("issuer id {} does not match its certificate", issuer.id);
                 }
-                Ok(Issuer { id, hashes: IssuerHashes::of(&view)? })
+                let label = issuer.id.get(..16).unwrap_or(&issuer.id).to_owned();
+                let served = metrics::counter!("cartorio_ocsp_responses_by_issuer_total", "issuer" => label);
+                Ok(Issuer { id, hashes: IssuerHashes::of(&view)?, served })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
 
@@ -162,6 +167,9 @@ impl Index {
             return Lookup::UnknownSerial;
         };
         let start = slot.offset as usize;
+        if let Some(i) = self.issuers.get(issuer) {
+            i.served.increment(1);
+        }
         Lookup::Found(Entry {
             der: segment.slice(start..start + slot.len as usize),
             this_update: i64::from(slot.this_update),

@@ -6,8 +6,8 @@
 //! ```
 
 pub mod index;
+mod instruments;
 pub mod loader;
-mod metrics;
 pub mod respond;
 pub mod service;
 pub mod tsa;

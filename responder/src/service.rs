@@ -1,7 +1,7 @@
 //! The HTTP shell around `respond`: routing, body limits, headers, metrics.
 
 use crate::index::Index;
-use crate::metrics::{Endpoint, ResponderMetrics};
+use crate::instruments::{Endpoint, ResponderMetrics};
 use crate::respond::{self, Answer, CachePolicy, Caching};
 use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
@@ -105,7 +105,13 @@ impl OcspService {
 
     fn answer(&self, der: &[u8], if_none_match: Option<&[u8]>) -> Answer {
         let index = self.index.load();
-        respond::answer(der, &index, unix_now(), if_none_match, self.cache)
+        let now = unix_now();
+        self.metrics.request_bytes(der.len());
+        let answer = respond::answer(der, &index, now, if_none_match, self.cache);
+        if let Caching::Signed { this_update, .. } = answer.caching {
+            self.metrics.response_age(now - this_update);
+        }
+        answer
     }
 
     async fn read_body(&self, req: Request<Incoming>) -> Option<Bytes> {

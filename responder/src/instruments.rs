@@ -16,6 +16,10 @@ pub enum Endpoint {
 pub struct ResponderMetrics {
     outcomes: [Counter; 6],
     latency: [Histogram; 4],
+    /// now - thisUpdate of each signed response served.
+    response_age: Histogram,
+    /// Size of each DER OCSP request (POST body or decoded GET path).
+    request_bytes: Histogram,
 }
 
 const OUTCOMES: [Outcome; 6] = [
@@ -35,6 +39,8 @@ impl ResponderMetrics {
         Self {
             outcomes: OUTCOMES.map(outcome),
             latency: [latency("get"), latency("post"), latency("tsa"), latency("other")],
+            response_age: histogram!("cartorio_ocsp_response_age_seconds"),
+            request_bytes: histogram!("cartorio_ocsp_request_bytes"),
         }
     }
 
@@ -51,5 +57,15 @@ impl ResponderMetrics {
         if let Some(h) = self.latency.get(i) {
             h.record(seconds);
         }
+    }
+}
+
+impl ResponderMetrics {
+    pub fn response_age(&self, seconds: i64) {
+        self.response_age.record(seconds.max(0) as f64);
+    }
+
+    pub fn request_bytes(&self, len: usize) {
+        self.request_bytes.record(len as f64);
     }
 }
