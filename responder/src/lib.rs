@@ -5,6 +5,7 @@
 //! object store --(loader: manifest + segments)--> Arc<Index> --(service)--> HTTP
 //! ```
 
+mod headers;
 pub mod index;
 mod instruments;
 pub mod loader;

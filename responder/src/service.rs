@@ -1,5 +1,6 @@
 //! The HTTP shell around `respond`: routing, body limits, headers, metrics.
 
+use crate::headers;
 use crate::index::Index;
 use crate::instruments::{Endpoint, ResponderMetrics};
 use crate::respond::{self, Answer, CachePolicy, Caching};
@@ -34,6 +35,7 @@ pub struct OcspService {
     cache: CachePolicy,
     tsa: Option<Arc<Tsa>>,
     metrics: Arc<ResponderMetrics>,
+    capped_cache_control: Arc<(i64, HeaderValue)>,
 }
 
 impl OcspService {
@@ -43,7 +45,15 @@ impl OcspService {
         cache: CachePolicy,
         tsa: Option<Arc<Tsa>>,
     ) -> Self {
-        Self { index, limits, cache, tsa, metrics: Arc::new(ResponderMetrics::register()) }
+        let capped_cache_control = Arc::new((cache.max_age_cap, headers::cache_control(cache.max_age_cap)));
+        Self {
+            index,
+            limits,
+            cache,
+            tsa,
+            metrics: Arc::new(ResponderMetrics::register()),
+            capped_cache_control,
+        }
     }
 
     async fn time_stamp(&self, tsa: &Tsa, req: Request<Incoming>) -> Response<Body> {
@@ -152,19 +162,15 @@ fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn http_date(unix: i64) -> HeaderValue {
-    let t = UNIX_EPOCH + Duration::from_secs(unix.max(0) as u64);
-    HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap_or(HeaderValue::from_static(""))
-}
-
 impl OcspService {
     fn to_http(&self, answer: Answer) -> Response<Body> {
         self.metrics.outcome(answer.outcome);
-        to_http(answer)
+        to_http(answer, &self.capped_cache_control)
     }
 }
 
-fn to_http(answer: Answer) -> Response<Body> {
+/// `capped` is the Cache-Control value for `max-age` at the configured cap.
+fn to_http(answer: Answer, capped: &(i64, HeaderValue)) -> Response<Body> {
     let mut resp = Response::new(Full::new(answer.body));
     *resp.status_mut() = StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::OK);
     let headers = resp.headers_mut();
@@ -173,15 +179,11 @@ fn to_http(answer: Answer) -> Response<Body> {
     }
     match answer.caching {
         Caching::Signed { this_update, next_update, etag, max_age } => {
-            headers.insert(header::LAST_MODIFIED, http_date(this_update));
-            headers.insert(header::EXPIRES, http_date(next_update));
-            if let Ok(v) = HeaderValue::from_str(&respond::etag_value(etag)) {
-                headers.insert(header::ETAG, v);
-            }
-            let cc = format!("max-age={max_age}, public, no-transform, must-revalidate");
-            if let Ok(v) = HeaderValue::from_str(&cc) {
-                headers.insert(header::CACHE_CONTROL, v);
-            }
+            headers.insert(header::LAST_MODIFIED, headers::http_date(this_update));
+            headers.insert(header::EXPIRES, headers::http_date(next_update));
+            headers.insert(header::ETAG, headers::etag(etag));
+            let cc = if max_age == capped.0 { capped.1.clone() } else { headers::cache_control(max_age) };
+            headers.insert(header::CACHE_CONTROL, cc);
         }
         Caching::NoCache => {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=0, no-cache"));
