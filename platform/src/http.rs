@@ -116,6 +116,46 @@ pub async fn serve_with<H: Handler>(
     tracing::info!(service = name, "stopped");
 }
 
+/// Serves on `threads` single-threaded runtimes, each accepting from its own
+/// clone of the listening socket (nginx's worker model): a connection stays on
+/// the thread that accepted it, so no task ever crosses cores. Returns when
+/// every thread has drained after `shutdown`.
+pub async fn serve_per_core<H: Handler>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    threads: usize,
+    handler: H,
+    shutdown: Shutdown,
+    name: &'static str,
+) -> std::io::Result<()> {
+    let listener = listener.into_std()?;
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads.max(1) {
+        let (socket, tls, handler, shutdown) =
+            (listener.try_clone()?, tls.clone(), handler.clone(), shutdown.clone());
+        let worker = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let socket = TcpListener::from_std(socket)?;
+                serve_with(socket, tls, handler, shutdown, name).await;
+                Ok::<_, std::io::Error>(())
+            })
+        })?;
+        workers.push(worker);
+    }
+    tokio::task::spawn_blocking(move || {
+        for worker in workers {
+            match worker.join() {
+                Ok(Err(error)) => tracing::error!(service = name, %error, "serving thread failed"),
+                Err(_) => tracing::error!(service = name, "serving thread panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)
+}
+
 pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
