@@ -21,6 +21,7 @@ pub mod revocation;
 
 use anyhow::Context;
 use cartorio_pkix::csr::VerifiedCsr;
+use cartorio_platform::clock::unix_seconds;
 use cartorio_platform::{ObjectStore, Shutdown, http};
 use issuance::{IssueError, Issued, Profile};
 use paths::DataDir;
@@ -72,13 +73,6 @@ struct Inner {
     presign: Arc<Notify>,
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Normalises a serial as typed by a person: optional `0x`, any case,
 /// `:` separators, leading zeros.
 pub fn normalize_serial(text: &str) -> Option<String> {
@@ -105,7 +99,7 @@ impl Control {
             );
         }
         std::fs::create_dir_all(dir.root())?;
-        let now = unix_now();
+        let now = unix_seconds();
         let ca = ca::bootstrap(dir, now)?;
         let registry = Registry::open(&dir.registry())?;
         registry.upsert_issuer(&ca.issuer_id, "Cartorio Demo Issuing CA", &ca.issuer_der, now)?;
@@ -137,12 +131,9 @@ impl Control {
         f: impl FnOnce(&mut Registry, &ca::CaMaterial) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut registry = inner.registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&mut registry, &inner.ca)
-        })
-        .await
-        .context("registry task failed")
+        tokio::task::spawn_blocking(move || f(&mut registry::lock(&inner.registry), &inner.ca))
+            .await
+            .context("registry task failed")
     }
 
     pub async fn authenticate(&self, token: String) -> bool {
@@ -157,7 +148,7 @@ impl Control {
         let csr = VerifiedCsr::from_pem_or_der(&csr).map_err(|e| IssueError::BadRequest(e.to_string()))?;
         let url = self.inner.config.ocsp_url.clone();
         let issued = self
-            .with_registry(move |r, ca| issuance::issue(ca, r, &csr, profile, &url, unix_now()))
+            .with_registry(move |r, ca| issuance::issue(ca, r, &csr, profile, &url, unix_seconds()))
             .await
             .map_err(IssueError::Internal)??;
         tracing::info!(serial = issued.serial, profile = profile.name(), "issued");
@@ -170,7 +161,7 @@ impl Control {
             RevokeError::BadReason(format!("unknown reason {reason:?}; one of: {}", revocation::names()))
         })?;
         let serial = normalize_serial(&serial).ok_or(RevokeError::NotFound)?;
-        let at = unix_now();
+        let at = unix_seconds();
         let key = serial.clone();
         let outcome = self.with_registry(move |r, _| r.revoke(&key, at, code)).await??;
         match outcome {

@@ -4,7 +4,7 @@
 
 use crate::ca::CaMaterial;
 use crate::publisher::Publisher;
-use crate::registry::{CertificateRecord, Registry};
+use crate::registry::{CertificateRecord, Registry, lock};
 use crate::revocation::ocsp_reason;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
@@ -52,17 +52,6 @@ pub struct PreSigner {
     pub on_publish: Arc<Notify>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn lock(registry: &Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
-    registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl PreSigner {
     pub async fn run(mut self, wake: Arc<Notify>, shutdown: Shutdown) {
         loop {
@@ -85,7 +74,7 @@ impl PreSigner {
     /// One round: sign what is due, publish it, record it. Returns how many
     /// responses were published.
     pub async fn cycle(&mut self) -> anyhow::Result<usize> {
-        let now = now();
+        let now = cartorio_platform::clock::unix_seconds();
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
         let work =

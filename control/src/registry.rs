@@ -45,6 +45,12 @@ pub struct Registry {
     conn: Connection,
 }
 
+/// Locks the shared registry. A panic while it was held cannot leave SQLite
+/// half-written (transactions roll back), so a poisoned lock is still usable.
+pub fn lock(registry: &std::sync::Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A certificate row as the CA and pre-signer need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateRecord {

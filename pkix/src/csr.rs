@@ -91,7 +91,7 @@ fn parse(der: &[u8]) -> Result<Parts<'_>, CsrError> {
     let mut parts = Reader::new(outer.value);
     let info = parts.expect(tag::SEQUENCE)?;
     let signature_algorithm = parts.expect(tag::SEQUENCE)?.raw;
-    let signature = verify::signature_bits(parts.expect(tag::BIT_STRING)?.value)?;
+    let signature = verify::unpadded_bits(parts.expect(tag::BIT_STRING)?.value)?;
     parts.finish()?;
 
     let mut fields = Reader::new(info.value);

@@ -39,11 +39,7 @@ pub fn parse_spki(spki: &[u8]) -> Result<PublicKeyInfo<'_>, DerError> {
         Some(tag::OID) => Some(alg_fields.read()?.raw),
         _ => None,
     };
-    let key = match bits.value.split_first() {
-        Some((0, key)) => key,
-        _ => return Err(DerError::BadValue),
-    };
-    Ok(PublicKeyInfo { algorithm, parameters, key })
+    Ok(PublicKeyInfo { algorithm, parameters, key: unpadded_bits(bits.value)? })
 }
 
 /// The signature OID of a DER `AlgorithmIdentifier`.
@@ -102,8 +98,9 @@ pub fn verify(
     UnparsedPublicKey::new(alg, key.key).verify(message, signature).map_err(|_| VerifyError::BadSignature)
 }
 
-/// The signature bits of a BIT STRING value (no unused bits allowed).
-pub fn signature_bits(bit_string_value: &[u8]) -> Result<&[u8], DerError> {
+/// The octets of a BIT STRING value that has no unused bits (signatures,
+/// subjectPublicKey).
+pub fn unpadded_bits(bit_string_value: &[u8]) -> Result<&[u8], DerError> {
     match bit_string_value.split_first() {
         Some((0, bits)) => Ok(bits),
         _ => Err(DerError::BadValue),

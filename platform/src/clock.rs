@@ -1,6 +1,20 @@
 //! The kernel's view of clock synchronisation (adjtimex(2)), so the TSA can
 //! refuse to time-stamp rather than state a time it cannot vouch for.
 
+/// Wall-clock time as Unix seconds: the one place services read it (cores
+/// take `now` as an argument).
+pub fn unix_seconds() -> i64 {
+    unix_micros().div_euclid(1_000_000)
+}
+
+/// Wall-clock time as Unix microseconds.
+pub fn unix_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// What the kernel says about the system clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClockSync {

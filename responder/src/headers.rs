@@ -32,14 +32,9 @@ pub fn http_date(unix: i64) -> HeaderValue {
     })
 }
 
-/// A strong ETag: 16 hex digits in quotes.
+/// A strong ETag header value (see [`crate::respond::etag_text`]).
 pub fn etag(tag: u64) -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [b'"'; 18];
-    for (i, slot) in out.iter_mut().skip(1).take(16).enumerate() {
-        *slot = HEX[((tag >> (60 - 4 * i)) & 0xf) as usize];
-    }
-    HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("\"\""))
+    HeaderValue::from_bytes(&crate::respond::etag_text(tag)).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
 /// `Cache-Control` for a signed response.
@@ -58,10 +53,6 @@ mod tests {
         assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT", "memoised");
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(etag(0xabab_0000_0000_0001), "\"abab000000000001\"");
-        assert_eq!(
-            etag(0xabab_0000_0000_0001).to_str().ok(),
-            Some(crate::respond::etag_value(0xabab_0000_0000_0001).as_str())
-        );
         assert_eq!(cache_control(60), "max-age=60, public, no-transform, must-revalidate");
     }
 }

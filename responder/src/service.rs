@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const OCSP_RESPONSE: &str = "application/ocsp-response";
 
@@ -115,7 +115,7 @@ impl OcspService {
 
     fn answer(&self, der: &[u8], if_none_match: Option<&[u8]>) -> Answer {
         let index = self.index.load();
-        let now = unix_now();
+        let now = cartorio_platform::clock::unix_seconds();
         self.metrics.request_bytes(der.len());
         let answer = respond::answer(der, &index, now, if_none_match, self.cache);
         if let Caching::Signed { this_update, .. } = answer.caching {
@@ -156,10 +156,6 @@ impl Handler for OcspService {
 /// Kept past the body read, which consumes the request (a cheap, shared clone).
 fn if_none_match(req: &Request<Incoming>) -> Option<HeaderValue> {
     req.headers().get(header::IF_NONE_MATCH).cloned()
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 impl OcspService {

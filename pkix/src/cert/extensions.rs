@@ -1,6 +1,6 @@
 //! Complete DER `Extension`s for the profiles we issue.
 
-use crate::der::encode::{boolean, ia5_string, integer_u64, named_bits, null, octet_string, seq, tlv};
+use crate::der::encode::{boolean, ia5_string, integer_u64, named_bits, null, octet_string, retag, seq, tlv};
 use crate::oid;
 
 fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
@@ -56,7 +56,7 @@ pub fn subject_alt_dns(names: &[&str]) -> Vec<u8> {
 
 /// subjectAltName with DNS names and IP addresses.
 pub fn subject_alt_names(dns: &[&str], ips: &[std::net::IpAddr]) -> Vec<u8> {
-    let mut entries: Vec<Vec<u8>> = dns.iter().map(|n| retag(&ia5_string(n), 0x82)).collect();
+    let mut entries: Vec<Vec<u8>> = dns.iter().map(|n| retag(ia5_string(n), 0x82)).collect();
     for ip in ips {
         // iPAddress [7] IMPLICIT OCTET STRING: 4 or 16 octets.
         let octets = match ip {
@@ -72,13 +72,4 @@ pub fn subject_alt_names(dns: &[&str], ips: &[std::net::IpAddr]) -> Vec<u8> {
 /// subjectAltName carrying an already encoded GeneralNames value (copied from a CSR).
 pub fn subject_alt_raw(general_names: &[u8]) -> Vec<u8> {
     extension(oid::SUBJECT_ALT_NAME, false, general_names)
-}
-
-/// Replaces the tag of a primitive element (for IMPLICIT tagging).
-fn retag(element: &[u8], tag: u8) -> Vec<u8> {
-    let mut out = element.to_vec();
-    if let Some(first) = out.first_mut() {
-        *first = tag;
-    }
-    out
 }

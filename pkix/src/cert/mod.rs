@@ -34,7 +34,7 @@ impl<'a> CertificateView<'a> {
         let mut parts = Reader::new(cert.value);
         let tbs = parts.expect(tag::SEQUENCE)?;
         let signature_algorithm = parts.expect(tag::SEQUENCE)?.raw;
-        let signature = verify::signature_bits(parts.expect(tag::BIT_STRING)?.value)?;
+        let signature = verify::unpadded_bits(parts.expect(tag::BIT_STRING)?.value)?;
         parts.finish()?;
 
         let mut fields = Reader::new(tbs.value);

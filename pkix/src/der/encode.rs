@@ -41,6 +41,15 @@ pub fn set_of(mut elements: Vec<Vec<u8>>) -> Vec<u8> {
     tlv(tag::SET, &parts)
 }
 
+/// Replaces the tag of an encoded element (IMPLICIT tagging: `[n]` over a
+/// primitive, or SET OF signed attributes re-tagged as `[0]`).
+pub fn retag(mut element: Vec<u8>, tag: u8) -> Vec<u8> {
+    if let Some(first) = element.first_mut() {
+        *first = tag;
+    }
+    element
+}
+
 /// `[n] EXPLICIT`.
 pub fn explicit(n: u8, inner: &[u8]) -> Vec<u8> {
     tlv(tag::context_constructed(n), &[inner])

@@ -9,7 +9,7 @@
 use super::response::GRANTED;
 use crate::cert::CertificateView;
 use crate::der::DerError;
-use crate::der::encode::{explicit, integer_u64, octet_string, seq, set_of, tlv, unsigned_integer};
+use crate::der::encode::{explicit, integer_u64, octet_string, retag, seq, set_of, tlv, unsigned_integer};
 use crate::der::tag;
 use crate::hash::HashAlg;
 use crate::oid;
@@ -90,13 +90,6 @@ fn accuracy(micros: u64) -> Vec<u8> {
     }
     let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     seq(&refs)
-}
-
-fn retag(mut element: Vec<u8>, tag: u8) -> Vec<u8> {
-    if let Some(first) = element.first_mut() {
-        *first = tag;
-    }
-    element
 }
 
 impl TokenTemplate {

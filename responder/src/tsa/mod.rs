@@ -15,7 +15,7 @@ use cartorio_pkix::tsp::{
     rejection,
 };
 use cartorio_platform::clock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// When the TSA may state a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +76,7 @@ impl Tsa {
             Err(fail) => return refuse(fail),
         };
         let serial = self.serials.next();
-        let gen_time = GenTime { unix_micros: unix_micros() };
+        let gen_time = GenTime { unix_micros: clock::unix_micros() };
         let started = Instant::now();
         let token = match self.template.issue(&req, policy, &serial, gen_time) {
             Ok(token) => token,
@@ -105,10 +105,6 @@ impl Tsa {
 
 fn refuse(fail: FailInfo) -> (Vec<u8>, OutcomeLabel) {
     (rejection(fail), fail.label())
-}
-
-fn unix_micros() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
 /// `[tsa]` in the responder's TOML (and what `up` builds for itself).
