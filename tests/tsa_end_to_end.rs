@@ -199,6 +199,17 @@ fn each_refusal_is_a_rejection_with_its_fail_info() {
     let big = vec![0u8; 64 * 1024];
     let (_, _, reply) = post(&up.responder, "/tsa", "application/timestamp-query", &big);
     assert!(reply_text(tmp.path(), &reply).contains("the data submitted has the wrong format"));
+    // Every outcome is counted under its failInfo name.
+    let (_, _, body) =
+        http(&up.responder, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let exposition = String::from_utf8_lossy(&body);
+    for outcome in ["badAlg", "badDataFormat", "unacceptedPolicy", "unacceptedExtension"] {
+        let line = format!("cartorio_tsa_responses_total{{outcome=\"{outcome}\"}}");
+        assert!(
+            exposition.lines().any(|l| l.starts_with(&line) && !l.ends_with(" 0")),
+            "{line} missing or zero"
+        );
+    }
 }
 
 #[test]

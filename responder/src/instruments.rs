@@ -2,7 +2,9 @@
 //! handles instead of looking names and labels up on every request.
 
 use crate::respond::Outcome;
-use metrics::{Counter, Histogram, counter, histogram};
+use cartorio_pkix::tsp::FailInfo;
+use cartorio_platform::clock::ClockSync;
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 /// Request endpoints, the label set of the latency histogram.
 #[derive(Debug, Clone, Copy)]
@@ -67,5 +69,43 @@ impl ResponderMetrics {
 
     pub fn request_bytes(&self, len: usize) {
         self.request_bytes.record(len as f64);
+    }
+}
+
+/// The TSA's metric handles.
+pub struct TsaMetrics {
+    /// `granted`, then one per failInfo label.
+    outcomes: Vec<(&'static str, Counter)>,
+    signing: Histogram,
+    clock_synchronized: Gauge,
+    clock_max_error: Gauge,
+}
+
+impl TsaMetrics {
+    pub fn register() -> Self {
+        let labels = std::iter::once("granted").chain(FailInfo::ALL.iter().map(|f| f.label()));
+        Self {
+            outcomes: labels.map(|l| (l, counter!("cartorio_tsa_responses_total", "outcome" => l))).collect(),
+            signing: histogram!("cartorio_tsa_signing_seconds"),
+            clock_synchronized: gauge!("cartorio_tsa_clock_synchronized"),
+            clock_max_error: gauge!("cartorio_tsa_clock_max_error_seconds"),
+        }
+    }
+
+    pub fn outcome(&self, label: &str) {
+        if let Some((_, c)) = self.outcomes.iter().find(|(l, _)| *l == label) {
+            c.increment(1);
+        }
+    }
+
+    pub fn signing(&self, seconds: f64) {
+        self.signing.record(seconds);
+    }
+
+    pub fn clock(&self, sync: Option<ClockSync>, usable: bool) {
+        if let Some(s) = sync {
+            self.clock_max_error.set(s.max_error_us as f64 / 1e6);
+        }
+        self.clock_synchronized.set(if usable { 1.0 } else { 0.0 });
     }
 }

@@ -58,8 +58,7 @@ impl OcspService {
 
     async fn time_stamp(&self, tsa: &Tsa, req: Request<Incoming>) -> Response<Body> {
         let body = read_limited(req, MAX_TSA_REQUEST).await;
-        let (der, outcome) = tsa.answer(body.as_deref()).await;
-        metrics::counter!("cartorio_tsa_responses_total", "outcome" => outcome).increment(1);
+        let der = tsa.answer(body.as_deref()).await;
         response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 

@@ -22,6 +22,16 @@ pub enum FailInfo {
 }
 
 impl FailInfo {
+    pub const ALL: [FailInfo; 7] = [
+        Self::BadAlg,
+        Self::BadRequest,
+        Self::BadDataFormat,
+        Self::TimeNotAvailable,
+        Self::UnacceptedPolicy,
+        Self::UnacceptedExtension,
+        Self::SystemFailure,
+    ];
+
     pub fn bit(self) -> u8 {
         self as u8
     }

@@ -10,6 +10,7 @@ mod serial;
 pub use issuance_log::IssuanceLog;
 pub use serial::SerialAllocator;
 
+use crate::instruments::TsaMetrics;
 use cartorio_pkix::tsp::{
     FailInfo, GenTime, RequestPolicy, TimeStampRequest, TokenTemplate, check_request, parse_request,
     rejection,
@@ -35,6 +36,7 @@ pub struct Tsa {
     pub clock: ClockPolicy,
     pub serials: SerialAllocator,
     pub log: IssuanceLog,
+    pub metrics: TsaMetrics,
 }
 
 /// Outcome label for metrics: `granted` or the failInfo name.
@@ -46,11 +48,8 @@ impl Tsa {
             ClockPolicy::DangerTrustSystemClock => true,
             ClockPolicy::Kernel { accuracy_us } => {
                 let sync = clock::kernel_sync();
-                if let Some(s) = sync {
-                    metrics::gauge!("cartorio_tsa_clock_max_error_seconds").set(s.max_error_us as f64 / 1e6);
-                }
                 let ok = sync.is_some_and(|s| s.within(accuracy_us));
-                metrics::gauge!("cartorio_tsa_clock_synchronized").set(if ok { 1.0 } else { 0.0 });
+                self.metrics.clock(sync, ok);
                 ok
             }
         }
@@ -66,8 +65,14 @@ impl Tsa {
     }
 
     /// The complete TimeStampResp for a request body (`None` when the body
-    /// was over the size limit).
-    pub async fn answer(&self, body: Option<&[u8]>) -> (Vec<u8>, OutcomeLabel) {
+    /// was over the size limit); the outcome is counted.
+    pub async fn answer(&self, body: Option<&[u8]>) -> Vec<u8> {
+        let (der, outcome) = self.respond(body).await;
+        self.metrics.outcome(outcome);
+        der
+    }
+
+    async fn respond(&self, body: Option<&[u8]>) -> (Vec<u8>, OutcomeLabel) {
         let Some(body) = body else {
             return refuse(FailInfo::BadDataFormat);
         };
@@ -85,7 +90,7 @@ impl Tsa {
                 return refuse(FailInfo::SystemFailure);
             }
         };
-        metrics::histogram!("cartorio_tsa_signing_seconds").record(started.elapsed().as_secs_f64());
+        self.metrics.signing(started.elapsed().as_secs_f64());
         let record = format!(
             "{} {} {} {} {}",
             hex::encode(serial),
@@ -214,6 +219,7 @@ impl TsaConfig {
             clock,
             serials: SerialAllocator::new()?,
             log: IssuanceLog::open(&self.log, self.log_sync).context("opening the TSA issuance log")?,
+            metrics: TsaMetrics::register(),
         })
     }
 }
