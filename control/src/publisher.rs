@@ -30,10 +30,6 @@ impl Publisher {
         Ok(Self { store, manifest })
     }
 
-    pub fn generation(&self) -> u64 {
-        self.manifest.generation
-    }
-
     /// Publishes `segment` as the newest override layer; returns the new generation.
     pub async fn publish(
         &mut self,

@@ -158,13 +158,6 @@ impl Registry {
         Ok(self.conn.query_row(&sql, [serial], record).optional()?)
     }
 
-    pub fn certificate_der(&self, serial: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .query_row("SELECT der FROM certificates WHERE serial = ?1", [serial], |r| r.get(0))
-            .optional()?)
-    }
-
     pub fn revoke(&self, serial: &str, at: i64, reason: u8) -> anyhow::Result<RevokeOutcome> {
         let changed = self.conn.execute(
             "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3,
@@ -242,10 +235,6 @@ impl Registry {
             .conn
             .query_row("SELECT role FROM admin_tokens WHERE hash = ?1", [hash], |r| r.get(0))
             .optional()?)
-    }
-
-    pub fn count_certificates(&self) -> anyhow::Result<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM certificates", [], |r| r.get::<_, i64>(0))? as u64)
     }
 }
 

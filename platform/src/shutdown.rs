@@ -17,10 +17,6 @@ impl Shutdown {
         self.token.cancel();
     }
 
-    pub fn is_triggered(&self) -> bool {
-        self.token.is_cancelled()
-    }
-
     /// Completes once shutdown has been triggered.
     pub async fn wait(&self) {
         self.token.cancelled().await;

@@ -54,12 +54,6 @@ impl ObjectStore {
             }
         }
     }
-
-    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self {
-            Self::Local(local) => Ok(local.path(key)?.exists()),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
