@@ -13,8 +13,18 @@ use cartorio_pkix::publication::{
 use cartorio_platform::ObjectStore;
 use std::collections::BTreeMap;
 
-/// Past this many segments, the next publication merges them into one.
+/// Past this many segments, the next publication compacts.
 const MAX_SEGMENTS: usize = 16;
+
+/// Where compaction starts merging (size-tiered): the segments after the
+/// first when they hold less than half as many entries as it, so the big base
+/// segment, and the responders' index of it, survive a compaction; all of
+/// them otherwise.
+fn compaction_start(segments: &[SegmentRef]) -> usize {
+    let Some((base, rest)) = segments.split_first() else { return 0 };
+    let newer: u64 = rest.iter().map(|s| s.entries).sum();
+    if newer < base.entries / 2 { 1 } else { 0 }
+}
 
 pub struct Publisher {
     store: ObjectStore,
@@ -41,7 +51,10 @@ impl Publisher {
         let mut segments = self.manifest.segments.clone();
         segments.push(self.put_segment(segment.finish(), entries).await?);
         if segments.len() > MAX_SEGMENTS {
-            segments = vec![self.compact(&segments).await?];
+            let start = compaction_start(&segments);
+            let merged = self.compact(segments.get(start..).unwrap_or_default()).await?;
+            segments.truncate(start);
+            segments.push(merged);
         }
         let manifest = Manifest {
             generation: self.manifest.generation + 1,
@@ -131,5 +144,28 @@ mod tests {
         let serial_one: Vec<_> = entries.iter().filter(|e| e.serial == [1]).collect();
         assert_eq!(serial_one.len(), 2);
         assert!(serial_one.iter().all(|e| e.meta.this_update == MAX_SEGMENTS as i64), "latest wins");
+    }
+
+    #[tokio::test]
+    async fn compaction_keeps_a_big_base_segment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let mut publisher = Publisher::open(store.clone()).await.expect("open");
+        let issuer = [7u8; 32];
+        let mut base = SegmentBuilder::new();
+        for serial in 0..100u8 {
+            base.push(&issuer, &[serial], meta(0, HashAlg::Sha1), &[serial]).expect("push");
+        }
+        publisher.publish(&[], base, 0).await.expect("publish");
+        let first = publisher.manifest.segments[0].clone();
+        for round in 1..=MAX_SEGMENTS as u8 {
+            let mut segment = SegmentBuilder::new();
+            segment.push(&issuer, &[round], meta(i64::from(round), HashAlg::Sha1), &[round]).expect("push");
+            publisher.publish(&[], segment, 0).await.expect("publish");
+        }
+        let segments = &publisher.manifest.segments;
+        assert_eq!(segments.len(), 2, "the newer segments merged into one");
+        assert_eq!(segments[0], first, "the base segment kept as it was");
+        assert_eq!(segments[1].entries, MAX_SEGMENTS as u64);
     }
 }
