@@ -296,7 +296,7 @@ mod tests {
     use HashAlg::{Sha1, Sha256};
     use cartorio_pkix::hash::sha256_hex;
     use cartorio_pkix::publication::{EntryMeta, SegmentBuilder};
-    use cartorio_pkix::{EcCurve, Signer};
+    use cartorio_pkix::EcCurve;
 
     struct Published {
         manifest: Manifest,
