@@ -1,11 +1,12 @@
 //! The in-memory index of pre-signed responses for one manifest generation.
 //!
 //! Read lock-free by every request; the loader swaps whole indexes. An index
-//! is two layers: the *base*, built from the manifest's first segment (the
-//! big compacted one) and shared between generations, and the *delta*, built
-//! from the segments published after it. A revocation burst therefore costs a
-//! rebuild of the delta only, not of ten million entries. Response bytes are
-//! `Bytes` slices of the loaded segments: serving one copies nothing.
+//! is one immutable layer per published segment, looked up newest first, and
+//! a new generation re-uses the layers of the segments it shares with the
+//! previous one: a revocation burst costs the indexing of its own segment, not
+//! of ten million entries (an LSM tree whose compaction the publisher does).
+//! Response bytes are `Bytes` slices of the loaded segments: serving one
+//! copies nothing.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertId, IssuerHashes};
-use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, SegmentRef, parse_segment};
+use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, parse_segment};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,8 +39,7 @@ impl SerialKey {
 /// million entries cost a few hundred MB beside the response bytes.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    segment: u32,
-    offset: u32,
+    offset: u64,
     len: u32,
     /// Unix seconds (u32 lasts until 2106).
     this_update: u32,
@@ -115,59 +115,38 @@ fn parse_issuer(issuer: &ManifestIssuer) -> anyhow::Result<Issuer> {
 
 type Key = (u16, HashAlg, SerialKey);
 
-/// The responses of a run of consecutive segments, later segments winning.
-#[derive(Default)]
+/// The responses of one segment.
 pub struct Layer {
-    /// Content hashes of the segments, in manifest order.
-    sources: Vec<String>,
-    segments: Vec<Bytes>,
+    /// The segment's content hash.
+    source: String,
+    segment: Bytes,
     entries: HashMap<Key, Slot>,
 }
 
 impl Layer {
-    /// Indexes `refs` (bytes looked up by content hash in `loaded`).
-    pub fn build(
-        issuers: &Issuers,
-        refs: &[SegmentRef],
-        loaded: &HashMap<String, Bytes>,
-    ) -> anyhow::Result<Self> {
-        let mut layer = Layer::default();
-        layer.entries.reserve(refs.iter().map(|r| r.entries as usize).sum());
-        for segment in refs {
-            let bytes = loaded
-                .get(&segment.sha256)
-                .with_context(|| format!("segment {} not loaded", segment.sha256))?;
-            layer.add(issuers, &segment.sha256, bytes.clone())?;
-        }
-        layer.entries.shrink_to_fit();
-        Ok(layer)
-    }
-
-    fn add(&mut self, issuers: &Issuers, sha256: &str, bytes: Bytes) -> anyhow::Result<()> {
-        let segment = u32::try_from(self.segments.len()).context("too many segments")?;
-        for entry in parse_segment(&bytes).with_context(|| format!("segment {sha256}"))? {
+    pub fn build(issuers: &Issuers, sha256: &str, segment: Bytes) -> anyhow::Result<Self> {
+        let parsed = parse_segment(&segment).with_context(|| format!("segment {sha256}"))?;
+        let mut entries = HashMap::with_capacity(parsed.len());
+        for entry in parsed {
             let Some(issuer) = issuers.position(entry.issuer) else {
                 bail!("segment {sha256} names an issuer missing from the manifest");
             };
             let key = SerialKey::new(entry.serial).context("serial too long")?;
-            let der = bytes.get(entry.der.clone()).context("entry outside its segment")?;
+            let der = segment.get(entry.der.clone()).context("entry outside its segment")?;
             let digest = ring::digest::digest(&ring::digest::SHA256, der);
             let mut etag = [0u8; 8];
             etag.copy_from_slice(digest.as_ref().get(..8).unwrap_or(&[0; 8]));
             let slot = Slot {
-                segment,
-                offset: u32::try_from(entry.der.start).context("segment over 4 GiB")?,
+                offset: entry.der.start as u64,
                 len: u32::try_from(der.len()).context("response over 4 GiB")?,
                 this_update: unix_u32(entry.meta.this_update),
                 next_update: unix_u32(entry.meta.next_update),
                 revoked: entry.meta.revoked,
                 etag: u64::from_be_bytes(etag),
             };
-            self.entries.insert((issuer, entry.meta.cert_id_hash, key), slot);
+            entries.insert((issuer, entry.meta.cert_id_hash, key), slot);
         }
-        self.sources.push(sha256.to_owned());
-        self.segments.push(bytes);
-        Ok(())
+        Ok(Self { source: sha256.to_owned(), segment, entries })
     }
 
     /// The response whose CertID uses the request's hash; else the SHA-1
@@ -177,8 +156,8 @@ impl Layer {
             .entries
             .get(&(issuer, hash, serial))
             .or_else(|| self.entries.get(&(issuer, HashAlg::Sha1, serial)))?;
-        let start = slot.offset as usize;
-        let der = self.segments.get(slot.segment as usize)?.slice(start..start + slot.len as usize);
+        let start = usize::try_from(slot.offset).ok()?;
+        let der = self.segment.slice(start..start.checked_add(slot.len as usize)?);
         Some(Entry {
             der,
             this_update: i64::from(slot.this_update),
@@ -195,23 +174,14 @@ impl Layer {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-
-    /// Whether this layer was built from exactly the first segments of `refs`.
-    pub fn is_prefix_of(&self, refs: &[SegmentRef]) -> bool {
-        refs.len() >= self.sources.len() && self.sources.iter().zip(refs).all(|(a, b)| a == &b.sha256)
-    }
-
-    pub fn segment_count(&self) -> usize {
-        self.sources.len()
-    }
 }
 
 #[derive(Default)]
 pub struct Index {
     pub generation: u64,
     issuers: Arc<Issuers>,
-    base: Arc<Layer>,
-    delta: Layer,
+    /// In manifest order: later layers win.
+    layers: Vec<Arc<Layer>>,
 }
 
 pub enum Lookup {
@@ -220,55 +190,62 @@ pub enum Lookup {
     UnknownSerial,
 }
 
+/// A new index and how many entries had to be indexed for it.
+pub struct Built {
+    pub index: Index,
+    pub indexed: usize,
+}
+
 impl Index {
-    /// Builds the whole index: the manifest's first segment becomes the
-    /// base, the rest the delta.
+    /// Builds the index of `manifest` from scratch.
     pub fn build(manifest: &Manifest, segments: &HashMap<String, Bytes>) -> anyhow::Result<Self> {
-        let issuers = Arc::new(Issuers::of(manifest)?);
-        let split = manifest.segments.len().min(1);
-        let (base, rest) = manifest.segments.split_at(split);
-        let base = Arc::new(Layer::build(&issuers, base, segments)?);
-        let delta = Layer::build(&issuers, rest, segments)?;
-        Ok(Self { generation: manifest.generation, issuers, base, delta })
+        Ok(Self::next(&Self::default(), manifest, segments)?.index)
     }
 
-    /// Builds the index of `manifest` over the base of `previous`, indexing
-    /// only the segments after it; `None` when the base no longer applies
-    /// (issuers changed or the base segment was compacted away).
-    pub fn build_delta(
+    /// Builds the index of `manifest`, re-using the layers of `previous` for
+    /// the segments both list (while the issuer list is unchanged) and
+    /// indexing only the others.
+    pub fn next(
         previous: &Index,
         manifest: &Manifest,
         segments: &HashMap<String, Bytes>,
-    ) -> anyhow::Result<Option<Self>> {
-        let base = &previous.base;
-        if base.segment_count() == 0
-            || !previous.issuers.same_as(manifest)
-            || !base.is_prefix_of(&manifest.segments)
-        {
-            return Ok(None);
+    ) -> anyhow::Result<Built> {
+        let issuers = match previous.issuers.same_as(manifest) {
+            true => previous.issuers.clone(),
+            false => Arc::new(Issuers::of(manifest)?),
+        };
+        let reusable: HashMap<&str, &Arc<Layer>> = match Arc::ptr_eq(&issuers, &previous.issuers) {
+            true => previous.layers.iter().map(|l| (l.source.as_str(), l)).collect(),
+            false => HashMap::new(),
+        };
+        let mut layers = Vec::with_capacity(manifest.segments.len());
+        let mut indexed = 0;
+        for segment in &manifest.segments {
+            if let Some(layer) = reusable.get(segment.sha256.as_str()) {
+                layers.push(Arc::clone(layer));
+                continue;
+            }
+            let bytes = segments
+                .get(&segment.sha256)
+                .with_context(|| format!("segment {} not loaded", segment.sha256))?;
+            let layer = Layer::build(&issuers, &segment.sha256, bytes.clone())?;
+            indexed += layer.len();
+            layers.push(Arc::new(layer));
         }
-        let rest = manifest.segments.get(base.segment_count()..).unwrap_or_default();
-        let delta = Layer::build(&previous.issuers, rest, segments)?;
-        Ok(Some(Self {
-            generation: manifest.generation,
-            issuers: previous.issuers.clone(),
-            base: base.clone(),
-            delta,
-        }))
+        Ok(Built { index: Self { generation: manifest.generation, issuers, layers }, indexed })
     }
 
-    /// Entries in both layers (a response overridden by the delta counts twice).
+    /// Entries over all layers (a response overridden later counts twice).
     pub fn len(&self) -> usize {
-        self.base.len() + self.delta.len()
+        self.layers.iter().map(|l| l.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Entries in the delta layer.
-    pub fn delta_len(&self) -> usize {
-        self.delta.len()
+    pub fn layers(&self) -> usize {
+        self.layers.len()
     }
 
     pub fn lookup(&self, id: &CertId<'_>) -> Lookup {
@@ -278,9 +255,8 @@ impl Index {
         let (Some(key), Ok(issuer)) = (SerialKey::new(id.serial), u16::try_from(position)) else {
             return Lookup::UnknownSerial;
         };
-        // Newest layer first: a revocation in the delta overrides the base.
-        let found = self.delta.find(issuer, id.hash, key).or_else(|| self.base.find(issuer, id.hash, key));
-        let Some(entry) = found else {
+        // Newest layer first: a revocation published later overrides.
+        let Some(entry) = self.layers.iter().rev().find_map(|l| l.find(issuer, id.hash, key)) else {
             return Lookup::UnknownSerial;
         };
         if let Some(i) = self.issuers.parsed.get(position) {
@@ -294,9 +270,9 @@ impl Index {
 mod tests {
     use super::*;
     use HashAlg::{Sha1, Sha256};
-    use cartorio_pkix::hash::sha256_hex;
-    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder};
     use cartorio_pkix::EcCurve;
+    use cartorio_pkix::hash::sha256_hex;
+    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder, SegmentRef};
 
     struct Published {
         manifest: Manifest,
@@ -356,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn a_delta_is_built_over_the_shared_base_and_overrides_it() {
+    fn a_new_segment_is_indexed_alone_and_overrides_older_ones() {
         let mut p = publish(&[&[(1, false, Sha1), (1, false, Sha256), (2, false, Sha1)]]);
         let full = Index::build(&p.manifest, &p.segments).expect("build");
         assert_eq!(status(&full, &p, Sha256, 1), Some(false));
@@ -365,9 +341,9 @@ mod tests {
         // base's SHA-256 response for every request hash.
         let id = issuer_id(&p);
         append(&mut p, &id, &[(1, true, Sha1), (3, false, Sha1)]);
-        let delta = Index::build_delta(&full, &p.manifest, &p.segments).expect("build").expect("delta");
-        assert!(Arc::ptr_eq(&delta.base, &full.base), "base shared, not rebuilt");
-        assert_eq!(delta.delta_len(), 2);
+        let Built { index: delta, indexed } = Index::next(&full, &p.manifest, &p.segments).expect("build");
+        assert!(Arc::ptr_eq(&delta.layers[0], &full.layers[0]), "base shared, not rebuilt");
+        assert_eq!(indexed, 2, "only the new segment indexed");
         for hash in [Sha1, Sha256, HashAlg::Sha512] {
             assert_eq!(status(&delta, &p, hash, 1), Some(true), "{hash:?}");
         }
@@ -377,19 +353,15 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_base_or_issuer_list_needs_a_full_build() {
+    fn a_changed_issuer_list_rebuilds_every_layer() {
         let first = publish(&[&[(1, false, Sha1)]]);
         let full = Index::build(&first.manifest, &first.segments).expect("build");
-        let other_issuer = publish(&[&[(1, false, Sha1)], &[(2, false, Sha1)]]);
-        assert!(
-            Index::build_delta(&full, &other_issuer.manifest, &other_issuer.segments).expect("ok").is_none()
-        );
-        let mut compacted = publish(&[]);
-        compacted.manifest.issuers = first.manifest.issuers.clone();
-        append(&mut compacted, &issuer_id(&first), &[(1, true, Sha1)]);
-        assert!(Index::build_delta(&full, &compacted.manifest, &compacted.segments).expect("ok").is_none());
-        assert!(
-            Index::build_delta(&Index::default(), &first.manifest, &first.segments).expect("ok").is_none()
-        );
+        let mut more = publish(&[]);
+        more.manifest.issuers.extend(first.manifest.issuers.clone());
+        more.manifest.segments = first.manifest.segments.clone();
+        more.segments = first.segments.clone();
+        let Built { index, indexed } = Index::next(&full, &more.manifest, &more.segments).expect("build");
+        assert_eq!(indexed, 1, "issuer positions changed: the segment is indexed again");
+        assert_eq!(status(&index, &first, Sha1, 1), Some(false));
     }
 }

@@ -53,41 +53,27 @@ impl Loader {
         self.segments.retain(|hash, _| manifest.segments.iter().any(|s| &s.sha256 == hash));
         let segments = self.segments.clone();
         let previous = self.index.load_full();
-        let (index, kind) =
-            tokio::task::spawn_blocking(move || build(&previous, &manifest, &segments)).await??;
-        let (generation, size, delta) = (index.generation, index.len(), index.delta_len());
+        let built =
+            tokio::task::spawn_blocking(move || Index::next(&previous, &manifest, &segments)).await??;
+        let (index, indexed) = (built.index, built.indexed);
+        let (generation, size, layers) = (index.generation, index.len(), index.layers());
         self.index.store(Arc::new(index));
         let took = started.elapsed();
         metrics::gauge!("cartorio_ocsp_index_generation").set(generation as f64);
         metrics::gauge!("cartorio_ocsp_index_entries").set(size as f64);
-        metrics::gauge!("cartorio_ocsp_index_delta_entries").set(delta as f64);
-        metrics::histogram!("cartorio_ocsp_index_swap_seconds", "build" => kind).record(took.as_secs_f64());
+        metrics::gauge!("cartorio_ocsp_index_layers").set(layers as f64);
+        metrics::histogram!("cartorio_ocsp_index_swap_seconds").record(took.as_secs_f64());
         tracing::info!(
             generation,
             entries = size,
-            delta,
-            build = kind,
+            layers,
+            indexed,
             took_ms = took.as_millis() as u64,
             "index swapped"
         );
         Ok(generation)
     }
-}
 
-/// The next index: over the previous base when it still applies (only the
-/// newer segments are indexed), else from scratch.
-fn build(
-    previous: &Index,
-    manifest: &Manifest,
-    segments: &HashMap<String, Bytes>,
-) -> anyhow::Result<(Index, &'static str)> {
-    if let Some(index) = Index::build_delta(previous, manifest, segments)? {
-        return Ok((index, "delta"));
-    }
-    Ok((Index::build(manifest, segments)?, "full"))
-}
-
-impl Loader {
     /// Refreshes every `interval`, or at once when `notify` fires, until shutdown.
     /// A failed refresh keeps serving the current index (fail soft on availability).
     pub async fn run(mut self, interval: Duration, notify: Arc<Notify>, shutdown: Shutdown) {
