@@ -29,30 +29,40 @@ pub fn tsa_request() -> Vec<u8> {
 pub const SIGNED_ATTRS_LEN: usize = 230;
 
 /// An index of `n` responses under one issuer (serials 1..=n as 4-octet
-/// INTEGER contents), and the issuer's hashes for building requests.
+/// INTEGER contents) in one segment, then `newer` segments of 10,000 other
+/// serials each (the worst case for a lookup of the first: every newer layer
+/// is probed first), and the issuer's hashes for building requests.
 /// Response bytes are a fixed 500-octet blob: lookup never parses them.
-pub fn ocsp_index(n: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::IssuerHashes) {
+pub fn ocsp_index(n: u32, newer: u32) -> (cartorio_responder::Index, cartorio_pkix::ocsp::IssuerHashes) {
     use cartorio_pkix::cert::CertificateView;
-    use cartorio_pkix::hash::HashAlg;
-    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder};
+    use cartorio_pkix::hash::{HashAlg, sha256_hex};
+    use cartorio_pkix::publication::{EntryMeta, SegmentBuilder, SegmentRef};
     let cert = cartorio_pkix::testing::self_signed(&p256_signer(), "Bench Issuer", vec![]);
     let view = CertificateView::parse(&cert).expect("view");
     let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view).expect("hashes");
     let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32 octets");
     let blob = vec![0x30u8; 500];
-    let mut segment = SegmentBuilder::new();
-    for serial in 1..=n {
-        let meta = EntryMeta {
-            this_update: 0,
-            next_update: 4_000_000_000,
-            revoked: false,
-            cert_id_hash: HashAlg::Sha1,
-        };
-        segment.push(&id, &serial_contents(serial), meta, &blob).expect("push");
+    let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&cert, &[], 0);
+    manifest.segments.clear();
+    let mut segments = std::collections::HashMap::new();
+    let ranges = std::iter::once(1..=n).chain((0..newer).map(|i| n + 1 + i * 10_000..=n + (i + 1) * 10_000));
+    for serials in ranges {
+        let mut segment = SegmentBuilder::new();
+        for serial in serials {
+            let meta = EntryMeta {
+                this_update: 0,
+                next_update: 4_000_000_000,
+                revoked: false,
+                cert_id_hash: HashAlg::Sha1,
+            };
+            segment.push(&id, &serial_contents(serial), meta, &blob).expect("push");
+        }
+        let entries = segment.len() as u64;
+        let bytes = segment.finish();
+        let sha256 = sha256_hex(&bytes);
+        manifest.segments.push(SegmentRef { sha256: sha256.clone(), entries, bytes: bytes.len() as u64 });
+        segments.insert(sha256, bytes::Bytes::from(bytes));
     }
-    let bytes = segment.finish();
-    let (manifest, sha) = cartorio_pkix::testing::one_segment_manifest(&cert, &bytes, u64::from(n));
-    let segments = std::collections::HashMap::from([(sha, bytes::Bytes::from(bytes))]);
     (cartorio_responder::Index::build(&manifest, &segments).expect("index"), hashes)
 }
 

@@ -15,8 +15,10 @@ use cartorio_pkix::cert::CertificateView;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertId, IssuerHashes};
 use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, parse_segment};
+use hashbrown::{HashTable, hash_table};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 /// Longest serial we index (INTEGER contents: 20 octets plus a sign octet).
 const MAX_SERIAL: usize = 21;
@@ -115,18 +117,39 @@ fn parse_issuer(issuer: &ManifestIssuer) -> anyhow::Result<Issuer> {
 
 type Key = (u16, HashAlg, SerialKey);
 
+/// One keyed hasher for every layer, so a lookup hashes its key once and
+/// probes each layer with that hash. Seeded at random per process: request
+/// serials are attacker-chosen.
+fn key_hash(key: &Key) -> u64 {
+    static STATE: OnceLock<foldhash::quality::RandomState> = OnceLock::new();
+    STATE.get_or_init(Default::default).hash_one(key)
+}
+
+/// A key and its hash, computed once per lookup.
+#[derive(Clone, Copy)]
+struct Probe {
+    key: Key,
+    hash: u64,
+}
+
+impl Probe {
+    fn new(key: Key) -> Self {
+        Self { key, hash: key_hash(&key) }
+    }
+}
+
 /// The responses of one segment.
 pub struct Layer {
     /// The segment's content hash.
     source: String,
     segment: Bytes,
-    entries: HashMap<Key, Slot>,
+    entries: HashTable<(Key, Slot)>,
 }
 
 impl Layer {
     pub fn build(issuers: &Issuers, sha256: &str, segment: Bytes) -> anyhow::Result<Self> {
         let parsed = parse_segment(&segment).with_context(|| format!("segment {sha256}"))?;
-        let mut entries = HashMap::with_capacity(parsed.len());
+        let mut entries = HashTable::with_capacity(parsed.len());
         for entry in parsed {
             let Some(issuer) = issuers.position(entry.issuer) else {
                 bail!("segment {sha256} names an issuer missing from the manifest");
@@ -144,18 +167,25 @@ impl Layer {
                 revoked: entry.meta.revoked,
                 etag: u64::from_be_bytes(etag),
             };
-            entries.insert((issuer, entry.meta.cert_id_hash, key), slot);
+            let key = (issuer, entry.meta.cert_id_hash, key);
+            // Later entries of a segment win, as later segments do.
+            match entries.entry(key_hash(&key), |(k, _)| *k == key, |(k, _)| key_hash(k)) {
+                hash_table::Entry::Occupied(mut e) => e.get_mut().1 = slot,
+                hash_table::Entry::Vacant(e) => {
+                    e.insert((key, slot));
+                }
+            }
         }
+        entries.shrink_to_fit(|(k, _)| key_hash(k));
         Ok(Self { source: sha256.to_owned(), segment, entries })
     }
 
-    /// The response whose CertID uses the request's hash; else the SHA-1
-    /// one, which RFC 5019 clients expect and others may still accept.
-    fn find(&self, issuer: u16, hash: HashAlg, serial: SerialKey) -> Option<Entry> {
-        let slot = self
-            .entries
-            .get(&(issuer, hash, serial))
-            .or_else(|| self.entries.get(&(issuer, HashAlg::Sha1, serial)))?;
+    /// The response for `exact` (the request's CertID hash); else for
+    /// `sha1`, the SHA-1 one, which RFC 5019 clients expect and others may
+    /// still accept.
+    fn find(&self, exact: &Probe, sha1: Option<&Probe>) -> Option<Entry> {
+        let get = |p: &Probe| self.entries.find(p.hash, |(k, _)| *k == p.key).map(|(_, slot)| slot);
+        let slot = get(exact).or_else(|| sha1.and_then(get))?;
         let start = usize::try_from(slot.offset).ok()?;
         let der = self.segment.slice(start..start.checked_add(slot.len as usize)?);
         Some(Entry {
@@ -255,8 +285,10 @@ impl Index {
         let (Some(key), Ok(issuer)) = (SerialKey::new(id.serial), u16::try_from(position)) else {
             return Lookup::UnknownSerial;
         };
+        let exact = Probe::new((issuer, id.hash, key));
+        let sha1 = (id.hash != HashAlg::Sha1).then(|| Probe::new((issuer, HashAlg::Sha1, key)));
         // Newest layer first: a revocation published later overrides.
-        let Some(entry) = self.layers.iter().rev().find_map(|l| l.find(issuer, id.hash, key)) else {
+        let Some(entry) = self.layers.iter().rev().find_map(|l| l.find(&exact, sha1.as_ref())) else {
             return Lookup::UnknownSerial;
         };
         if let Some(i) = self.issuers.parsed.get(position) {
