@@ -85,3 +85,79 @@ pub fn ocsp_request(hashes: &cartorio_pkix::ocsp::IssuerHashes, serial: u32) -> 
     let nonce = seq(&[&seq(&[oid::OCSP_NONCE, &octet_string(&octet_string(&[7; 16]))])]);
     seq(&[&seq(&[&seq(&[&seq(&[&cert_id])]), &explicit(2, &nonce)])])
 }
+
+/// A real issuer and one good and one revoked response it signed, for
+/// publishing many entries that share those bytes (the index never parses
+/// them; only their serials differ).
+pub struct SignedFixture {
+    pub issuer_cert: Vec<u8>,
+    pub hashes: cartorio_pkix::ocsp::IssuerHashes,
+    pub issuer_id: [u8; 32],
+    pub good: Vec<u8>,
+    pub revoked: Vec<u8>,
+}
+
+impl SignedFixture {
+    pub fn new() -> anyhow::Result<Self> {
+        use cartorio_pkix::Signer;
+        use cartorio_pkix::hash::HashAlg;
+        use cartorio_pkix::ocsp::{CertStatus, ResponderTemplate, cert_id, sign_response};
+        let key = p256_signer();
+        let issuer_cert = cartorio_pkix::testing::self_signed(&key, "Bench Issuer", vec![]);
+        let view = cartorio_pkix::cert::CertificateView::parse(&issuer_cert)?;
+        let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view)?;
+        let template = ResponderTemplate::new(&issuer_cert, key.spki())?;
+        let id = cert_id(&hashes, HashAlg::Sha1, &[1]);
+        let good = sign_response(&template, &key, &id, CertStatus::Good, 0, 4_000_000_000)?.der;
+        let revoked = CertStatus::Revoked { at: 1, reason: Some(1) };
+        let revoked = sign_response(&template, &key, &id, revoked, 0, 4_000_000_000)?.der;
+        let issuer_id = HashAlg::Sha256.digest(view.spki).try_into().map_err(|_| anyhow::anyhow!("id"))?;
+        Ok(Self { issuer_cert, hashes, issuer_id, good, revoked })
+    }
+
+    /// Writes one segment holding `serials` (SHA-1 CertIDs) to `store`.
+    pub async fn put_segment(
+        &self,
+        store: &cartorio_platform::ObjectStore,
+        serials: impl Iterator<Item = u32>,
+        revoked: bool,
+    ) -> anyhow::Result<cartorio_pkix::publication::SegmentRef> {
+        use cartorio_pkix::hash::{HashAlg, sha256_hex};
+        use cartorio_pkix::publication::{EntryMeta, SegmentBuilder, SegmentRef, segment_key};
+        let der = if revoked { &self.revoked } else { &self.good };
+        let meta =
+            EntryMeta { this_update: 0, next_update: 4_000_000_000, revoked, cert_id_hash: HashAlg::Sha1 };
+        let mut segment = SegmentBuilder::new();
+        for serial in serials {
+            segment.push(&self.issuer_id, &serial_contents(serial), meta, der)?;
+        }
+        let entries = segment.len() as u64;
+        let bytes = segment.finish();
+        let (sha256, size) = (sha256_hex(&bytes), bytes.len() as u64);
+        store.put(&segment_key(&sha256), bytes::Bytes::from(bytes)).await?;
+        Ok(SegmentRef { sha256, entries, bytes: size })
+    }
+
+    /// A manifest of `generation` naming this issuer and `segments`.
+    pub fn manifest(
+        &self,
+        generation: u64,
+        segments: Vec<cartorio_pkix::publication::SegmentRef>,
+    ) -> cartorio_pkix::publication::Manifest {
+        let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&self.issuer_cert, &[], 0);
+        manifest.generation = generation;
+        manifest.segments = segments;
+        manifest
+    }
+}
+
+/// This process's resident set size.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
