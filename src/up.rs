@@ -87,6 +87,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     responder.tls = Some(TlsListen {
         listen: tls_listener.local_addr()?,
         files: TlsFiles { cert: dir.responder_tls_chain(), key: dir.responder_tls_key() },
+        http3: true,
     });
     let mut services = tokio::task::JoinSet::new();
     services.spawn(cartorio_responder::run(

@@ -10,10 +10,9 @@
 use crate::issuance::IssueError;
 use crate::{Control, RevokeError};
 use bytes::Bytes;
-use cartorio_platform::http::{Body, Handler, common_route, problem, response};
+use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, response};
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -40,7 +39,7 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
 }
 
 impl Handler for AdminService {
-    async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         if req.method() == Method::GET
             && let Some(resp) = common_route(req.uri().path())
         {
@@ -130,6 +129,6 @@ impl Handler for AdminService {
     }
 }
 
-async fn read_body(req: Request<Incoming>) -> Option<Bytes> {
+async fn read_body(req: Request<RequestBody>) -> Option<Bytes> {
     Limited::new(req.into_body(), MAX_BODY).collect().await.ok().map(|b| b.to_bytes())
 }

@@ -6,9 +6,8 @@
 //! client mistakes this listener for one that stores data.
 
 use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use cartorio_platform::http::{Body, Handler, common_route, problem};
+use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem};
 use cartorio_platform::{Shutdown, http};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
@@ -16,7 +15,7 @@ use tokio::net::TcpListener;
 pub struct GatewayService;
 
 impl Handler for GatewayService {
-    async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path();
         if req.method() == Method::GET
             && let Some(resp) = common_route(path)

@@ -20,6 +20,44 @@ use tokio_rustls::TlsAcceptor;
 
 pub type Body = Full<Bytes>;
 
+/// A request body: streamed by hyper (HTTP/1.1, HTTP/2), or already read in
+/// full by the HTTP/3 driver (bounded there).
+pub enum RequestBody {
+    Streamed(Incoming),
+    Buffered(Full<Bytes>),
+}
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            RequestBody::Streamed(body) => std::pin::Pin::new(body).poll_frame(cx),
+            RequestBody::Buffered(body) => std::pin::Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|r| r.map_err(|never| match never {}))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            RequestBody::Streamed(body) => body.is_end_stream(),
+            RequestBody::Buffered(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            RequestBody::Streamed(body) => body.size_hint(),
+            RequestBody::Buffered(body) => body.size_hint(),
+        }
+    }
+}
+
 /// How long requests in flight may take to finish after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must send its request head within this time.
@@ -28,8 +66,11 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// A service's request handler. Handlers never fail: every error is already
 /// a protocol answer by the time it leaves them.
 pub trait Handler: Clone + Send + Sync + 'static {
-    fn handle(&self, req: Request<Incoming>, peer: SocketAddr)
-    -> impl Future<Output = Response<Body>> + Send;
+    fn handle(
+        &self,
+        req: Request<RequestBody>,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Response<Body>> + Send;
 }
 
 /// Binds `addr`, logging the address actually bound (port 0 picks one).
@@ -76,7 +117,7 @@ pub async fn serve_with<H: Handler>(
         let handler = handler.clone();
         let service = service_fn(move |req| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+            async move { Ok::<_, Infallible>(handler.handle(req.map(RequestBody::Streamed), peer).await) }
         });
         let watcher = graceful.watcher();
         let builder = builder.clone();

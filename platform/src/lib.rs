@@ -8,6 +8,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod http3;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

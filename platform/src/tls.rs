@@ -1,4 +1,5 @@
-//! TLS for listeners: rustls with the ring provider, ALPN h2 then http/1.1.
+//! TLS for listeners: rustls with the ring provider; ALPN h2 then http/1.1
+//! over TCP, h3 over QUIC (`http3`).
 
 use anyhow::Context;
 use rustls::ServerConfig;
@@ -6,7 +7,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio_rustls::TlsAcceptor;
+pub use tokio_rustls::TlsAcceptor;
 
 /// A certificate chain (PEM, leaf first) and its private key (PEM or DER PKCS#8).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -25,19 +26,25 @@ fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
 }
 
 impl TlsFiles {
+    /// A TLS-over-TCP acceptor offering HTTP/2 then HTTP/1.1 by ALPN.
     pub fn acceptor(&self) -> anyhow::Result<TlsAcceptor> {
+        let mut config = self.server_config()?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
+    /// The rustls configuration (ring provider, safe defaults), ALPN unset.
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
         let chain = CertificateDer::pem_file_iter(&self.cert)
             .with_context(|| format!("reading {}", self.cert.display()))?
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("parsing {}", self.cert.display()))?;
         anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", self.cert.display());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
+        ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(chain, load_key(&self.key)?)
-            .context("the TLS certificate does not match its key")?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(TlsAcceptor::from(Arc::new(config)))
+            .context("the TLS certificate does not match its key")
     }
 }

@@ -15,7 +15,7 @@ pub mod tsa;
 
 use arc_swap::ArcSwap;
 use cartorio_platform::store::StoreConfig;
-use cartorio_platform::{Shutdown, http};
+use cartorio_platform::{Shutdown, http, http3};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +56,14 @@ pub struct TlsListen {
     pub listen: SocketAddr,
     #[serde(flatten)]
     pub files: cartorio_platform::tls::TlsFiles,
+    /// Also serve HTTP/3 on the same port number over UDP, announced by
+    /// `Alt-Svc` on the TLS responses.
+    #[serde(default = "default_http3")]
+    pub http3: bool,
+}
+
+fn default_http3() -> bool {
+    true
 }
 
 fn default_listen() -> SocketAddr {
@@ -125,11 +133,19 @@ pub async fn run(
                 Some(l) => l,
                 None => http::bind(tls.listen, "responder-tls").await?,
             };
-            let (service, shutdown) = (service.clone(), shutdown.clone());
-            Some(tokio::spawn(async move {
-                http::serve_per_core(listener, Some(acceptor), threads, service, shutdown, "responder-tls")
-                    .await
-            }))
+            let shutdown = shutdown.clone();
+            let task = match tls.http3 {
+                true => {
+                    let addr = listener.local_addr()?;
+                    let endpoint = http3::endpoint(addr, &tls.files)?;
+                    tracing::info!(service = "responder-h3", %addr, "listening (UDP)");
+                    tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "responder-h3"));
+                    let service = http3::AltSvc::new(service.clone(), addr.port());
+                    tokio::spawn(serve_tls(listener, acceptor, threads, service, shutdown))
+                }
+                false => tokio::spawn(serve_tls(listener, acceptor, threads, service.clone(), shutdown)),
+            };
+            Some(task)
         }
         None => None,
     };
@@ -139,4 +155,14 @@ pub async fn run(
     }
     let _ = loader_task.await;
     Ok(())
+}
+
+async fn serve_tls<H: http::Handler>(
+    listener: TcpListener,
+    acceptor: cartorio_platform::tls::TlsAcceptor,
+    threads: usize,
+    service: H,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    http::serve_per_core(listener, Some(acceptor), threads, service, shutdown, "responder-tls").await
 }

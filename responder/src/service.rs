@@ -8,10 +8,9 @@ use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cartorio_pkix::ocsp::decode_get_path;
-use cartorio_platform::http::{Body, Handler, common_route, response};
+use cartorio_platform::http::{Body, Handler, RequestBody, common_route, response};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,13 +55,13 @@ impl OcspService {
         }
     }
 
-    async fn time_stamp(&self, tsa: &Tsa, req: Request<Incoming>) -> Response<Body> {
+    async fn time_stamp(&self, tsa: &Tsa, req: Request<RequestBody>) -> Response<Body> {
         let body = read_limited(req, MAX_TSA_REQUEST).await;
         let der = tsa.answer(body.as_deref()).await;
         response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 
-    async fn route(&self, req: Request<Incoming>) -> (Response<Body>, Endpoint) {
+    async fn route(&self, req: Request<RequestBody>) -> (Response<Body>, Endpoint) {
         let path = req.uri().path();
         if req.method() == Method::GET
             && let Some(resp) = common_route(path)
@@ -123,14 +122,14 @@ impl OcspService {
         answer
     }
 
-    async fn read_body(&self, req: Request<Incoming>) -> Option<Bytes> {
+    async fn read_body(&self, req: Request<RequestBody>) -> Option<Bytes> {
         read_limited(req, self.limits.max_request_bytes).await
     }
 }
 
 /// The body within `max` bytes; `None` when larger (refused by its declared
 /// length before reading), unreadable or slower than 10 s.
-async fn read_limited(req: Request<Incoming>, max: usize) -> Option<Bytes> {
+async fn read_limited(req: Request<RequestBody>, max: usize) -> Option<Bytes> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -144,7 +143,7 @@ async fn read_limited(req: Request<Incoming>, max: usize) -> Option<Bytes> {
 }
 
 impl Handler for OcspService {
-    async fn handle(&self, req: Request<Incoming>, _peer: SocketAddr) -> Response<Body> {
+    async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
         let (resp, endpoint) = self.route(req).await;
         self.metrics.latency(endpoint, started.elapsed().as_secs_f64());
@@ -153,7 +152,7 @@ impl Handler for OcspService {
 }
 
 /// Kept past the body read, which consumes the request (a cheap, shared clone).
-fn if_none_match(req: &Request<Incoming>) -> Option<HeaderValue> {
+fn if_none_match(req: &Request<RequestBody>) -> Option<HeaderValue> {
     req.headers().get(header::IF_NONE_MATCH).cloned()
 }
 
