@@ -26,8 +26,27 @@ pub fn prometheus() -> &'static PrometheusHandle {
         // Fails only if another recorder was installed first; the handle still
         // renders what this recorder would have seen (nothing), which is honest.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Histogram samples queue up until folded into buckets, which a scrape
+/// does; without scrapes they would grow with every request (measured: about
+/// 60 bytes per OCSP request). A thread folds them every few seconds.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "no metrics upkeep thread: histogram samples are folded only on scrape");
+    }
 }
 
 /// The Prometheus text exposition of every metric in the process.
