@@ -74,10 +74,24 @@ pub trait Handler: Clone + Send + Sync + 'static {
 }
 
 /// Binds `addr`, logging the address actually bound (port 0 picks one).
+/// The socket has SO_REUSEPORT, so [`serve_per_core`] can give each serving
+/// thread a socket of its own on the same address.
 pub async fn bind(addr: SocketAddr, name: &str) -> std::io::Result<TcpListener> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::from_std(reuse_port_listener(addr)?)?;
     tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
     Ok(listener)
+}
+
+/// A non-blocking listening socket on `addr` with SO_REUSEPORT (and
+/// SO_REUSEADDR, for restarts over connections in TIME_WAIT).
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Serves `handler` on `listener` until `shutdown`, then drains.
@@ -157,10 +171,12 @@ pub async fn serve_with<H: Handler>(
     tracing::info!(service = name, "stopped");
 }
 
-/// Serves on `threads` single-threaded runtimes, each accepting from its own
-/// clone of the listening socket (nginx's worker model): a connection stays on
-/// the thread that accepted it, so no task ever crosses cores. Returns when
-/// every thread has drained after `shutdown`.
+/// Serves on `threads` single-threaded runtimes, each accepting on a socket
+/// of its own bound to the same address with SO_REUSEPORT (nginx's workers
+/// with `reuseport`): the kernel spreads connections evenly over the threads
+/// and a connection stays on the thread that accepted it, so no task ever
+/// crosses cores. A listener bound without SO_REUSEPORT is shared instead.
+/// Returns when every thread has drained after `shutdown`.
 pub async fn serve_per_core<H: Handler>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
@@ -169,11 +185,15 @@ pub async fn serve_per_core<H: Handler>(
     shutdown: Shutdown,
     name: &'static str,
 ) -> std::io::Result<()> {
+    let addr = listener.local_addr()?;
     let listener = listener.into_std()?;
     let mut workers = Vec::with_capacity(threads);
     for i in 0..threads.max(1) {
-        let (socket, tls, handler, shutdown) =
-            (listener.try_clone()?, tls.clone(), handler.clone(), shutdown.clone());
+        let socket = match i {
+            0 => listener.try_clone()?,
+            _ => reuse_port_listener(addr).or_else(|_| listener.try_clone())?,
+        };
+        let (tls, handler, shutdown) = (tls.clone(), handler.clone(), shutdown.clone());
         let worker = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
