@@ -77,6 +77,11 @@ pub trait Handler: Clone + Send + Sync + 'static {
 /// The socket has SO_REUSEPORT, so [`serve_per_core`] can give each serving
 /// thread a socket of its own on the same address.
 pub async fn bind(addr: SocketAddr, name: &str) -> std::io::Result<TcpListener> {
+    // SO_REUSEPORT would let a second instance (same user) silently share a
+    // port with a forgotten first one: a plain bind first, so that fails.
+    if addr.port() != 0 {
+        drop(std::net::TcpListener::bind(addr)?);
+    }
     let listener = TcpListener::from_std(reuse_port_listener(addr)?)?;
     tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
     Ok(listener)
@@ -265,6 +270,14 @@ pub fn common_route(path: &str) -> Option<Response<Body>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_port_in_use_is_refused_despite_reuse_port() {
+        let first = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "test").await.expect("bind");
+        let taken = first.local_addr().expect("addr");
+        let second = bind(taken, "test").await;
+        assert_eq!(second.map(|_| ()).map_err(|e| e.kind()), Err(std::io::ErrorKind::AddrInUse));
+    }
 
     #[test]
     fn json_strings_are_escaped() {
