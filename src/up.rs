@@ -44,6 +44,9 @@ pub struct UpArgs {
     /// a process crash) instead of the disk (survives a power loss).
     #[arg(long)]
     tsa_log_no_sync: bool,
+    /// Also serve time-stamps on a listener of their own (`POST /`).
+    #[arg(long)]
+    tsa_listen: Option<SocketAddr>,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -82,6 +85,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut tsa = TsaConfig::new(dir.tsa_key(), dir.tsa_chain(), dir.tsa_log());
     tsa.accuracy_ms = args.tsa_accuracy_ms;
     tsa.danger_trust_system_clock = args.danger_tsa_trust_system_clock;
+    tsa.listen = args.tsa_listen;
     tsa.log_sync = !args.tsa_log_no_sync;
     responder.tsa = Some(tsa);
     responder.tls = Some(TlsListen {

@@ -315,9 +315,11 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
     .concat();
     std::fs::write(d.join("rsa-chain.pem"), chain).expect("chain");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let free_port =
+        || std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let (port, tsa_port) = (free_port(), free_port());
     let config = format!(
-        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{store}\"\n[tsa]\nkey = \"{d}/rsa.pk8\"\nkey_type = \"rsa\"\nchain = \"{d}/rsa-chain.pem\"\nlog = \"{d}/rsa-tsa.log\"\ndanger_trust_system_clock = true\n",
+        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{store}\"\n[tsa]\nkey = \"{d}/rsa.pk8\"\nkey_type = \"rsa\"\nchain = \"{d}/rsa-chain.pem\"\nlog = \"{d}/rsa-tsa.log\"\ndanger_trust_system_clock = true\nlisten = \"127.0.0.1:{tsa_port}\"\n",
         store = data.join("store").display(),
         d = d.display()
     );
@@ -337,7 +339,23 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
     let query = ts_query(d, "rsa", &["-sha384", "-cert"]);
     let (status, _, reply) =
         post(&addr, "/tsa", "application/timestamp-query", &std::fs::read(&query).expect("q"));
+    // The TSA's own listener: time-stamps at `/`, nothing else.
+    let tsa_addr = format!("127.0.0.1:{tsa_port}");
+    let (own_status, own_head, own_reply) =
+        post(&tsa_addr, "/", "application/timestamp-query", &std::fs::read(&query).expect("q"));
+    let (ocsp_status, _, _) = post(&tsa_addr, "/ocsp", "application/ocsp-request", &[0x30, 0x00]);
     let _ = responder.kill();
+    assert_eq!((own_status, ocsp_status), (200, 404), "{own_head}");
+    assert!(own_head.to_ascii_lowercase().contains("application/timestamp-reply"), "{own_head}");
+    std::fs::write(d.join("own.tsr"), &own_reply).expect("reply");
+    let out = run(Command::new("openssl")
+        .args(["ts", "-verify", "-in", "own.tsr", "-queryfile"])
+        .arg(&query)
+        .arg("-CAfile")
+        .arg(up.pki("root.pem"))
+        .args(["-untrusted", "rsa-chain.pem"])
+        .current_dir(d));
+    assert!(text(&out).contains("Verification: OK"), "own listener: {}", text(&out));
     let _ = responder.wait();
     assert_eq!(status, 200);
     std::fs::write(d.join("rsa.tsr"), &reply).expect("reply");

@@ -149,7 +149,20 @@ pub async fn run(
         }
         None => None,
     };
+    let tsa_task = match config.tsa.as_ref().and_then(|t| t.listen) {
+        Some(addr) => {
+            let (listener, tsa_service) = (http::bind(addr, "tsa").await?, service.tsa_only());
+            let shutdown = shutdown.clone();
+            Some(tokio::spawn(async move {
+                http::serve_per_core(listener, None, threads, tsa_service, shutdown, "tsa").await
+            }))
+        }
+        None => None,
+    };
     http::serve_per_core(listener, None, threads, service, shutdown, "responder").await?;
+    if let Some(task) = tsa_task {
+        task.await??;
+    }
     if let Some(task) = tls_task {
         task.await??;
     }

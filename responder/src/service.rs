@@ -33,6 +33,8 @@ pub struct OcspService {
     limits: Limits,
     cache: CachePolicy,
     tsa: Option<Arc<Tsa>>,
+    /// Serve time-stamps only (at `/` and `/tsa`): the TSA's own listener.
+    tsa_only: bool,
     metrics: Arc<ResponderMetrics>,
     capped_cache_control: Arc<(i64, HeaderValue)>,
 }
@@ -50,9 +52,16 @@ impl OcspService {
             limits,
             cache,
             tsa,
+            tsa_only: false,
             metrics: Arc::new(ResponderMetrics::register()),
             capped_cache_control,
         }
+    }
+
+    /// The same service answering time-stamp requests only, at `/` and
+    /// `/tsa` (for the TSA's own listener); OCSP paths are 404 there.
+    pub fn tsa_only(&self) -> Self {
+        Self { tsa_only: true, ..self.clone() }
     }
 
     async fn time_stamp(&self, tsa: &Tsa, req: Request<RequestBody>) -> Response<Body> {
@@ -68,7 +77,7 @@ impl OcspService {
         {
             return (resp, Endpoint::Other);
         }
-        if path == "/tsa" {
+        if path == "/tsa" || (self.tsa_only && path == "/") {
             return match (&self.tsa, req.method()) {
                 (Some(tsa), &Method::POST) => (self.time_stamp(tsa, req).await, Endpoint::Tsa),
                 (Some(_), _) => {
@@ -80,6 +89,12 @@ impl OcspService {
                     (response(StatusCode::NOT_FOUND, "text/plain", "no TSA here\n"), Endpoint::Other)
                 }
             };
+        }
+        if self.tsa_only {
+            return (
+                response(StatusCode::NOT_FOUND, "text/plain", "time-stamps only here: POST /\n"),
+                Endpoint::Other,
+            );
         }
         // The OCSP base path is `/` and `/ocsp`; anything after it on a GET is
         // the base64 request, taken verbatim (no normalisation: `/` is base64).

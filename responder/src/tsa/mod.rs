@@ -140,6 +140,10 @@ pub struct TsaConfig {
     /// See [`ClockPolicy::DangerTrustSystemClock`].
     #[serde(default)]
     pub danger_trust_system_clock: bool,
+    /// A listener of the TSA's own, answering `POST /` and `POST /tsa` with
+    /// time-stamps only (beside `/tsa` on the responder's listeners).
+    #[serde(default)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 fn default_policies() -> Vec<String> {
@@ -171,6 +175,7 @@ impl TsaConfig {
             precision: default_precision(),
             policies: default_policies(),
             danger_trust_system_clock: false,
+            listen: None,
         }
     }
 
