@@ -58,7 +58,7 @@ pub struct Entry {
     pub this_update: i64,
     pub next_update: i64,
     pub revoked: bool,
-    /// First 8 octets of SHA-256(der), for the strong ETag.
+    /// The strong ETag: see [`etag`].
     pub etag: u64,
 }
 
@@ -117,6 +117,28 @@ fn parse_issuer(issuer: &ManifestIssuer) -> anyhow::Result<Issuer> {
 
 type Key = (u16, HashAlg, SerialKey);
 
+/// The 64 bits of a segment's content hash that seed its entries' ETags.
+fn etag_seed(sha256_hex: &str) -> u64 {
+    let mut seed = [0u8; 8];
+    let _ = hex::decode_to_slice(sha256_hex.get(..16).unwrap_or_default(), &mut seed);
+    u64::from_be_bytes(seed)
+}
+
+/// The strong ETag of the response at `offset` in the segment seeded by
+/// `seed`: segments are content-addressed, so (segment, offset) names the
+/// bytes exactly, and the tag is the same on every responder and after every
+/// restart without hashing each response (half the indexing cost). splitmix64
+/// is a bijection: two responses of one segment never share a tag; across
+/// segments they collide with probability 2^-64, as a truncated digest would.
+/// The same bytes re-published in another segment get a new tag: one full
+/// answer instead of a 304 after a compaction.
+fn etag(seed: u64, offset: u64) -> u64 {
+    let mut z = (seed ^ offset).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// One keyed hasher for every layer, so a lookup hashes its key once and
 /// probes each layer with that hash. Seeded at random per process: request
 /// serials are attacker-chosen.
@@ -149,6 +171,7 @@ pub struct Layer {
 impl Layer {
     pub fn build(issuers: &Issuers, sha256: &str, segment: Bytes) -> anyhow::Result<Self> {
         let parsed = parse_segment(&segment).with_context(|| format!("segment {sha256}"))?;
+        let seed = etag_seed(sha256);
         let mut entries = HashTable::with_capacity(parsed.len());
         for entry in parsed {
             let Some(issuer) = issuers.position(entry.issuer) else {
@@ -156,16 +179,13 @@ impl Layer {
             };
             let key = SerialKey::new(entry.serial).context("serial too long")?;
             let der = segment.get(entry.der.clone()).context("entry outside its segment")?;
-            let digest = ring::digest::digest(&ring::digest::SHA256, der);
-            let mut etag = [0u8; 8];
-            etag.copy_from_slice(digest.as_ref().get(..8).unwrap_or(&[0; 8]));
             let slot = Slot {
                 offset: entry.der.start as u64,
                 len: u32::try_from(der.len()).context("response over 4 GiB")?,
                 this_update: unix_u32(entry.meta.this_update),
                 next_update: unix_u32(entry.meta.next_update),
                 revoked: entry.meta.revoked,
-                etag: u64::from_be_bytes(etag),
+                etag: etag(seed, entry.der.start as u64),
             };
             let key = (issuer, entry.meta.cert_id_hash, key);
             // Later entries of a segment win, as later segments do.
@@ -382,6 +402,16 @@ mod tests {
         assert_eq!(status(&delta, &p, Sha1, 2), Some(false), "base entries still served");
         assert_eq!(status(&delta, &p, Sha1, 3), Some(false), "new entries served");
         assert_eq!(status(&delta, &p, Sha1, 4), None);
+    }
+
+    #[test]
+    fn etags_differ_within_a_segment_and_follow_its_content() {
+        let seed = etag_seed(&"ab".repeat(32));
+        assert_eq!(seed, 0xabab_abab_abab_abab);
+        let tags: std::collections::HashSet<u64> = (0..10_000).map(|offset| etag(seed, offset)).collect();
+        assert_eq!(tags.len(), 10_000);
+        assert_ne!(etag(seed, 7), etag(etag_seed(&"cd".repeat(32)), 7));
+        assert_eq!(etag(seed, 7), etag(seed, 7));
     }
 
     #[test]
