@@ -3,7 +3,11 @@
 //! responder does, and report load time and RSS against the budget
 //! `1.3 x total DER bytes + 40 bytes per entry`.
 //!
-//!     cargo run --release -p cartorio-benches --bin ocsp-scale -- 10000000 /var/tmp/ocsp-scale
+//!     cargo run --release -p cartorio-benches --bin ocsp-scale -- 10000000 /var/tmp/ocsp-scale [SEGMENTS]
+//!
+//! SEGMENTS (default 1, what the publisher's compaction leaves) splits the
+//! responses over that many segments, i.e. index layers, each probed by a
+//! lookup that misses the newer ones.
 //!
 //! Every entry carries a real signed response of realistic size (the
 //! delegated responder certificate included); entries share its bytes but
@@ -19,8 +23,6 @@ use cartorio_responder::loader::Loader;
 use std::sync::Arc;
 use std::time::Instant;
 
-const PER_SEGMENT: u32 = 1_000_000;
-
 fn gib(b: u64) -> f64 {
     b as f64 / (1u64 << 30) as f64
 }
@@ -30,23 +32,28 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000_000);
     let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "/var/tmp/ocsp-scale".into()));
+    let segments: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).clamp(1, n.max(1));
+    let per_segment = n.div_ceil(segments);
     let _ = std::fs::remove_dir_all(&dir);
     let store = ObjectStore::local(&dir);
 
-    // One million entries per segment, as a compacted store would hold them.
     let fixture = SignedFixture::new()?;
     let started = Instant::now();
     let mut refs = Vec::new();
     let mut first = 1u32;
     while first <= n {
-        let last = first.saturating_add(PER_SEGMENT - 1).min(n);
+        let last = first.saturating_add(per_segment - 1).min(n);
         refs.push(fixture.put_segment(&store, first..=last, false).await?);
         first = last + 1;
     }
     store.put(MANIFEST_KEY, Bytes::from(fixture.manifest(1, refs).to_json())).await?;
     let der = &fixture.good;
     let hashes = &fixture.hashes;
-    println!("published {n} responses of {} octets in {:.1} s", der.len(), started.elapsed().as_secs_f64());
+    println!(
+        "published {n} responses of {} octets in {segments} segment(s) in {:.1} s",
+        der.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     // Load as a responder does.
     let before = rss_bytes();
