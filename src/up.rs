@@ -2,9 +2,10 @@
 //! alone from a TOML file.
 
 use anyhow::Context;
-use cartorio_control::paths::{DataDir, write_public};
+use cartorio_control::paths::{DataDir, write_private, write_public};
 use cartorio_control::presigner::OcspPolicy;
 use cartorio_control::{Control, ControlConfig};
+use cartorio_gateway::GatewayConfig;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
@@ -78,7 +79,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "responder_tls": tls_listener.local_addr()?.to_string(),
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
-    print_welcome(&dir, &endpoints);
+    let (gateway, demo_key) = demo_gateway(&dir)?;
+    print_welcome(&dir, &endpoints, &demo_key);
 
     let reload = Arc::new(Notify::new());
     let mut responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
@@ -103,10 +105,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ));
     services.spawn({
         let shutdown = shutdown.clone();
-        async move {
-            cartorio_gateway::run(gateway_listener, shutdown).await;
-            Ok(())
-        }
+        async move { cartorio_gateway::run(&gateway, gateway_listener, shutdown).await }
     });
     services.spawn({
         let (control, shutdown) = (control.clone(), shutdown.clone());
@@ -126,19 +125,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     result
 }
 
-fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value) {
+fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str) {
     let root = dir.root().display();
     let at = |k: &str| endpoints.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     eprintln!(
         "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
          control API     http://{}/v1/certificates\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
          admin token     {root}/control/admin-token, e.g.\n    \
-         curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n",
+         curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n  \
+         demo API key    {demo_key}  (also in {root}/gateway/demo-api-key), e.g.\n    \
+         curl -H \"Authorization: Bearer {demo_key}\" -H 'Content-Type: application/json' \\\n      \
+         -d '{{\"id\":\"e1\",\"ts\":\"2026-11-21T10:00:00Z\",\"source\":\"cli\",\"message\":\"hello\"}}' http://{}/v1/ingest/demo\n",
         at("responder"),
         at("responder_tls"),
         at("gateway"),
         at("control"),
         at("control"),
+        at("gateway"),
     );
 }
 
@@ -159,16 +162,37 @@ pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     cartorio_responder::run(config, listener, None, Arc::new(Notify::new()), shutdown).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GatewayFile {
-    listen: SocketAddr,
+pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
+    let (config, shutdown): (GatewayConfig, _) = start_alone(path)?;
+    cartorio_gateway::run(&config, bind(config.listen, "gateway").await?, shutdown).await
 }
 
-pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
-    let (config, shutdown): (GatewayFile, _) = start_alone(path)?;
-    cartorio_gateway::run(bind(config.listen, "gateway").await?, shutdown).await;
-    Ok(())
+/// The gateway `up` runs: the `demo` stream, its schema written beside the
+/// data, and a demo API key made on first start (`DIR/gateway/demo-api-key`,
+/// mode 0600; only its hash is configured).
+fn demo_gateway(dir: &DataDir) -> anyhow::Result<(GatewayConfig, String)> {
+    let gateway_dir = dir.root().join("gateway");
+    let key_file = gateway_dir.join("demo-api-key");
+    let key = match std::fs::read_to_string(&key_file) {
+        Ok(key) => key.trim().to_owned(),
+        Err(_) => {
+            let key = random_key()?;
+            write_private(&key_file, format!("{key}\n").as_bytes())
+                .with_context(|| format!("writing {}", key_file.display()))?;
+            key
+        }
+    };
+    let schema = gateway_dir.join("demo-schema.json");
+    write_public(&schema, cartorio_gateway::config::DEMO_SCHEMA.as_bytes())?;
+    let store = StoreConfig::Local { path: dir.store() };
+    Ok((GatewayConfig::demo(store, cartorio_gateway::auth::key_sha256(&key), schema), key))
+}
+
+fn random_key() -> anyhow::Result<String> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 24];
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(format!("cart_demo_{}", hex::encode(bytes)))
 }
 
 #[derive(Deserialize)]
@@ -212,8 +236,9 @@ mod tests {
         assert_eq!(responder.tsa.as_ref().map(|t| t.accuracy_ms), Some(1000));
         let control: ControlFile = load_toml(&example("control.toml")).expect("control.toml");
         assert_eq!(control.ocsp_validity_secs, 4 * 24 * 3600);
-        let gateway: GatewayFile = load_toml(&example("gateway.toml")).expect("gateway.toml");
+        let gateway: GatewayConfig = load_toml(&example("gateway.toml")).expect("gateway.toml");
         assert_eq!(gateway.listen.port(), 8090);
+        assert_eq!(gateway.streams[0].name, "events");
     }
 
     #[test]
@@ -221,6 +246,6 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/config");
         load_toml::<ResponderConfig>(&dir.join("responder.toml")).expect("responder.toml");
         load_toml::<ControlFile>(&dir.join("control.toml")).expect("control.toml");
-        load_toml::<GatewayFile>(&dir.join("gateway.toml")).expect("gateway.toml");
+        load_toml::<GatewayConfig>(&dir.join("gateway.toml")).expect("gateway.toml");
     }
 }

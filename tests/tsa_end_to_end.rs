@@ -323,19 +323,8 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
         store = data.join("store").display(),
         d = d.display()
     );
-    std::fs::write(d.join("responder.toml"), config).expect("config");
-    let mut responder = Command::new(BIN)
-        .args(["responder", "--config"])
-        .arg(d.join("responder.toml"))
-        .stderr(std::fs::File::create(d.join("responder.log")).expect("log"))
-        .spawn()
-        .expect("start responder");
+    let mut responder = start_alone("responder", d, &config, port);
     let addr = format!("127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while http(&addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
-        assert!(std::time::Instant::now() < deadline, "standalone responder did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let query = ts_query(d, "rsa", &["-sha384", "-cert"]);
     let (status, _, reply) =
         post(&addr, "/tsa", "application/timestamp-query", &std::fs::read(&query).expect("q"));

@@ -1,41 +1,142 @@
-//! Cartorio's ingestion gateway.
-//!
-//! The pipeline (identify -> authenticate -> rate-limit -> bounded read ->
-//! validate -> sink | quarantine) is not built yet: until it is, every
-//! ingest is refused with 503 and a problem body saying so, so that no
-//! client mistakes this listener for one that stores data.
+//! Cartorio's ingestion gateway: `POST /v1/ingest/{stream}` through
+//! identify -> authenticate -> rate-limit -> bounded read -> validate ->
+//! sink | quarantine, one module a stage, each deciding without I/O where it
+//! can; `service` wires them to HTTP.
 
-use ::http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem};
-use cartorio_platform::{Shutdown, http};
-use std::net::SocketAddr;
+pub mod auth;
+pub mod config;
+pub mod idempotency;
+pub mod identify;
+mod instruments;
+pub mod ratelimit;
+pub mod read;
+pub mod service;
+pub mod sink;
+pub mod validate;
+pub mod waf;
+
+use anyhow::{Context, bail};
+pub use config::GatewayConfig;
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[derive(Clone, Default)]
-pub struct GatewayService;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WafMode {
+    Block,
+    DetectOnly,
+    Off,
+}
 
-impl Handler for GatewayService {
-    async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
-        let path = req.uri().path();
-        if req.method() == Method::GET
-            && let Some(resp) = common_route(path)
-        {
-            return resp;
+/// A stream, compiled from its config.
+pub struct Stream {
+    pub name: String,
+    pub gcra: ratelimit::Gcra,
+    pub max_body_bytes: usize,
+    pub content_types: Vec<String>,
+    pub schema: Option<validate::Schema>,
+    pub schema_version: String,
+    pub waf_mode: WafMode,
+    pub waf_threshold: u32,
+    metrics: instruments::StreamMetrics,
+}
+
+/// Everything the pipeline needs, built once from the config.
+pub struct Gateway {
+    pub streams: HashMap<String, Stream>,
+    pub keys: auth::ApiKeys,
+    pub trusted_proxies: Vec<IpNet>,
+    pub limiter: ratelimit::Limiter,
+    pub in_flight: Arc<ratelimit::InFlight>,
+    pub min_body_rate: u64,
+    pub sink: sink::Sink,
+    pub idempotency: idempotency::Idempotency,
+}
+
+impl Gateway {
+    pub fn build(config: &GatewayConfig) -> anyhow::Result<Self> {
+        waf::compile_rules();
+        let mut streams = HashMap::new();
+        for s in &config.streams {
+            if !config::valid_stream_name(&s.name) {
+                bail!("stream name {:?} must be 1 to 64 of a-z 0-9 _ -", s.name);
+            }
+            if s.rate_per_sec.is_nan() || s.rate_per_sec <= 0.0 || s.burst == 0 {
+                bail!("stream {}: rate_per_sec and burst must be positive", s.name);
+            }
+            let schema = match &s.schema_file {
+                Some(path) => {
+                    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    let json = serde_json::from_slice(&text)
+                        .with_context(|| format!("{} is not JSON", path.display()))?;
+                    Some(validate::Schema::compile(&json).with_context(|| format!("stream {}", s.name))?)
+                }
+                None => None,
+            };
+            let waf_mode = match s.waf.mode.as_str() {
+                "block" => WafMode::Block,
+                "detect" => WafMode::DetectOnly,
+                "off" => WafMode::Off,
+                other => bail!("stream {}: waf mode {other:?} (block, detect, off)", s.name),
+            };
+            let stream = Stream {
+                name: s.name.clone(),
+                gcra: ratelimit::Gcra::new(s.rate_per_sec, s.burst),
+                max_body_bytes: s.max_body_bytes,
+                content_types: s.content_types.iter().map(|t| validate::media_type(t)).collect(),
+                schema,
+                schema_version: s.schema_version.clone(),
+                waf_mode,
+                waf_threshold: s.waf.threshold,
+                metrics: instruments::StreamMetrics::register(&s.name),
+            };
+            if streams.insert(s.name.clone(), stream).is_some() {
+                bail!("stream {} is configured twice", s.name);
+            }
         }
-        if path.starts_with("/v1/ingest/") {
-            metrics::counter!("cartorio_gateway_requests_total", "outcome" => "unavailable").increment(1);
-            let mut resp = problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "pipeline_not_enabled",
-                "the ingestion pipeline is not enabled in this build; nothing was stored",
-            );
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
-            return resp;
+        for key in &config.api_keys {
+            if let Some(unknown) = key.streams.iter().find(|s| !streams.contains_key(*s)) {
+                bail!("API key {:?} names an unknown stream {unknown:?}", key.id);
+            }
         }
-        problem(StatusCode::NOT_FOUND, "no_route", "no such route")
+        Ok(Self {
+            streams,
+            keys: auth::ApiKeys::new(&config.api_keys)?,
+            trusted_proxies: config.trusted_proxies.clone(),
+            limiter: ratelimit::Limiter::default(),
+            in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
+            min_body_rate: config.min_body_bytes_per_sec,
+            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes),
+            idempotency: idempotency::Idempotency::default(),
+        })
     }
 }
 
-pub async fn run(listener: TcpListener, shutdown: Shutdown) {
-    http::serve(listener, GatewayService, shutdown, "gateway").await;
+/// Serves the gateway on `listener` until `shutdown`, sweeping idle
+/// rate-limit keys every 10 seconds.
+pub async fn run(
+    config: &GatewayConfig,
+    listener: TcpListener,
+    shutdown: cartorio_platform::Shutdown,
+) -> anyhow::Result<()> {
+    let gateway = Arc::new(Gateway::build(config)?);
+    let sweeper = {
+        let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+                    _ = shutdown.wait() => return,
+                }
+                let now =
+                    u64::try_from(cartorio_platform::clock::unix_micros()).unwrap_or(0).saturating_mul(1000);
+                gateway.limiter.sweep(now);
+            }
+        })
+    };
+    cartorio_platform::http::serve(listener, service::GatewayService::new(gateway), shutdown, "gateway")
+        .await;
+    let _ = sweeper.await;
+    Ok(())
 }

@@ -165,6 +165,33 @@ pub fn status_of(output: &str, cert: &Path) -> Option<String> {
     output.lines().find_map(|l| l.strip_prefix(&prefix)).map(|s| s.trim().to_owned())
 }
 
+/// A free loopback port (probed by binding it once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port()
+}
+
+/// Starts `cartorio {service} --config {dir}/{service}.toml` with `config`
+/// as that file, logging to `{dir}/{service}.log`, and waits until
+/// `127.0.0.1:{port}/healthz` answers.
+pub fn start_alone(service: &str, dir: &Path, config: &str, port: u16) -> Child {
+    let file = dir.join(format!("{service}.toml"));
+    std::fs::write(&file, config).expect("config");
+    let child = Command::new(BIN)
+        .arg(service)
+        .arg("--config")
+        .arg(&file)
+        .stderr(std::fs::File::create(dir.join(format!("{service}.log"))).expect("log"))
+        .spawn()
+        .expect("start a service alone");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http(&addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
+        assert!(Instant::now() < deadline, "cartorio {service} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 /// POSTs `body` with `content_type` to `path`; returns (status, headers, body).
 pub fn post(addr: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let head = format!(

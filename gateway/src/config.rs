@@ -1,0 +1,167 @@
+//! The gateway's TOML: listener, store, trusted proxies, global limits, API
+//! keys and streams. Checked once at start; the pipeline only sees the
+//! compiled form ([`crate::Gateway`]).
+
+use cartorio_platform::store::StoreConfig;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    pub store: StoreConfig,
+    /// Networks whose `X-Forwarded-For` is believed (the load balancers).
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Requests in flight over all clients; beyond, 503 (load shedding).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Requests in flight per client.
+    #[serde(default = "default_max_per_client")]
+    pub max_per_client: u32,
+    /// Slowest accepted body upload, in bytes per second (after a 5 s grace).
+    #[serde(default = "default_min_body_rate")]
+    pub min_body_bytes_per_sec: u64,
+    /// Bytes the quarantine may hold (counted since start).
+    #[serde(default = "default_quarantine_quota")]
+    pub quarantine_quota_bytes: u64,
+    #[serde(default)]
+    pub api_keys: Vec<ApiKeyConfig>,
+    pub streams: Vec<StreamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// The identity the key stands for (logged, rate-limited, stored).
+    pub id: String,
+    /// Hex SHA-256 of the key: the key itself is never configured.
+    pub sha256: String,
+    /// Streams the key may post to.
+    pub streams: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// `[a-z0-9_-]{1,64}`: it names a path segment and an object-store prefix.
+    pub name: String,
+    /// Sustained requests per second per client.
+    pub rate_per_sec: f64,
+    /// Requests a client may send at once above the sustained rate.
+    pub burst: u32,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Accepted media types (`application/json`, `text/plain`, ...).
+    pub content_types: Vec<String>,
+    /// JSON Schema (draft 2020-12) for JSON payloads.
+    #[serde(default)]
+    pub schema_file: Option<PathBuf>,
+    /// Recorded with each object, to tell which schema accepted it.
+    #[serde(default = "default_schema_version")]
+    pub schema_version: String,
+    #[serde(default)]
+    pub waf: WafConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafConfig {
+    /// Anomaly score at which a request is blocked.
+    #[serde(default = "default_waf_threshold")]
+    pub threshold: u32,
+    /// `block` (default), `detect` (count and log, store anyway) or `off`.
+    #[serde(default = "default_waf_mode")]
+    pub mode: String,
+}
+
+impl Default for WafConfig {
+    fn default() -> Self {
+        Self { threshold: default_waf_threshold(), mode: default_waf_mode() }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8090))
+}
+fn default_max_in_flight() -> usize {
+    4096
+}
+fn default_max_per_client() -> u32 {
+    64
+}
+fn default_min_body_rate() -> u64 {
+    1024
+}
+fn default_quarantine_quota() -> u64 {
+    1 << 30
+}
+fn default_max_body() -> usize {
+    1 << 20
+}
+fn default_schema_version() -> String {
+    "1".into()
+}
+fn default_waf_threshold() -> u32 {
+    crate::waf::DEFAULT_THRESHOLD
+}
+fn default_waf_mode() -> String {
+    "block".into()
+}
+
+/// Whether `name` may name a stream.
+pub fn valid_stream_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The demo stream's schema: an event record and nothing else.
+pub const DEMO_SCHEMA: &str = r#"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Cartorio demo event",
+  "type": "object",
+  "required": ["id", "ts", "source", "message"],
+  "additionalProperties": false,
+  "properties": {
+    "id": { "type": "string", "minLength": 1, "maxLength": 64 },
+    "ts": { "type": "string", "format": "date-time" },
+    "source": { "type": "string", "minLength": 1, "maxLength": 128 },
+    "message": { "type": "string", "maxLength": 65536 },
+    "attributes": { "type": "object", "additionalProperties": { "type": "string" } }
+  }
+}"#;
+
+impl GatewayConfig {
+    /// What `cartorio up` runs: one `demo` stream taking JSON event records
+    /// from the holder of the demo key (`key_sha256`), generous limits.
+    pub fn demo(store: StoreConfig, key_sha256: String, schema_file: PathBuf) -> Self {
+        Self {
+            listen: default_listen(),
+            store,
+            trusted_proxies: Vec::new(),
+            max_in_flight: default_max_in_flight(),
+            max_per_client: 256,
+            min_body_bytes_per_sec: default_min_body_rate(),
+            quarantine_quota_bytes: default_quarantine_quota(),
+            api_keys: vec![ApiKeyConfig {
+                id: "demo".into(),
+                sha256: key_sha256,
+                streams: vec!["demo".into()],
+            }],
+            streams: vec![StreamConfig {
+                name: "demo".into(),
+                rate_per_sec: 5000.0,
+                burst: 10_000,
+                max_body_bytes: 256 * 1024,
+                content_types: vec!["application/json".into()],
+                schema_file: Some(schema_file),
+                schema_version: "demo-event-1".into(),
+                waf: WafConfig::default(),
+            }],
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The gateway's metric handles, registered once per stream: every decision
+//! is counted with bounded labels (stream names come from the config).
+
+use metrics::{Counter, Histogram, counter, histogram};
+
+/// Where a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Replayed,
+    Unauthenticated,
+    Forbidden,
+    RateLimited,
+    ClientBusy,
+    Shed,
+    TooLarge,
+    TooSlow,
+    Invalid,
+    WafBlocked,
+    SinkUnavailable,
+    MethodNotAllowed,
+}
+
+const OUTCOMES: [Outcome; 13] = [
+    Outcome::Accepted,
+    Outcome::Replayed,
+    Outcome::Unauthenticated,
+    Outcome::Forbidden,
+    Outcome::RateLimited,
+    Outcome::ClientBusy,
+    Outcome::Shed,
+    Outcome::TooLarge,
+    Outcome::TooSlow,
+    Outcome::Invalid,
+    Outcome::WafBlocked,
+    Outcome::SinkUnavailable,
+    Outcome::MethodNotAllowed,
+];
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Replayed => "replayed",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Forbidden => "forbidden",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::ClientBusy => "client_busy",
+            Outcome::Shed => "shed",
+            Outcome::TooLarge => "too_large",
+            Outcome::TooSlow => "too_slow",
+            Outcome::Invalid => "invalid",
+            Outcome::WafBlocked => "waf_blocked",
+            Outcome::SinkUnavailable => "sink_unavailable",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// Whether a retry with the same Idempotency-Key must get this result
+    /// again (transient refusals are not remembered).
+    pub fn is_final(self) -> bool {
+        matches!(self, Outcome::Accepted | Outcome::Invalid | Outcome::WafBlocked | Outcome::TooLarge)
+    }
+}
+
+pub struct StreamMetrics {
+    outcomes: Vec<Counter>,
+    latency: Histogram,
+    stream: String,
+}
+
+impl StreamMetrics {
+    pub fn register(stream: &str) -> Self {
+        let outcomes = OUTCOMES
+            .iter()
+            .map(|o| counter!("cartorio_gateway_requests_total", "stream" => stream.to_owned(), "outcome" => o.label()))
+            .collect();
+        let latency = histogram!("cartorio_gateway_request_seconds", "stream" => stream.to_owned());
+        Self { outcomes, latency, stream: stream.to_owned() }
+    }
+
+    pub fn record(&self, outcome: Outcome, seconds: f64) {
+        if let Some(c) = OUTCOMES.iter().position(|o| *o == outcome).and_then(|i| self.outcomes.get(i)) {
+            c.increment(1);
+        }
+        self.latency.record(seconds);
+    }
+
+    /// WAF findings by class (a handful of fixed labels).
+    pub fn findings(&self, inspection: &crate::waf::Inspection) {
+        for finding in &inspection.findings {
+            counter!("cartorio_gateway_waf_findings_total", "stream" => self.stream.clone(), "class" => finding.class.label())
+                .increment(1);
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The pipeline as one HTTP handler: identify -> authenticate -> rate-limit
+//! -> bounded read -> validate -> sink | quarantine. Each stage decides in
+//! its own module; this file only wires them and turns decisions into HTTP
+//! answers and metrics.
+
+use crate::auth::AuthError;
+use crate::idempotency::{self, Recorded};
+use crate::instruments::Outcome;
+use crate::ratelimit::{Busy, Decision, Gcra};
+use crate::read::{ReadError, read_body};
+use crate::sink::{Meta, SinkError, Zone, object_id, object_key, rfc3339_micros};
+use crate::validate::{Invalid, check_content, media_type};
+use crate::waf::{self, RequestView};
+use crate::{Gateway, Stream, WafMode};
+use bytes::Bytes;
+use cartorio_platform::clock::unix_micros;
+use cartorio_platform::http::{Body, Handler, RequestBody, common_route, response};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct GatewayService {
+    gateway: Arc<Gateway>,
+}
+
+impl GatewayService {
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Self { gateway }
+    }
+}
+
+impl Handler for GatewayService {
+    async fn handle(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let path = req.uri().path();
+        if req.method() == Method::GET
+            && let Some(resp) = common_route(path)
+        {
+            return resp;
+        }
+        let Some(name) = path.strip_prefix("/v1/ingest/") else {
+            return problem(StatusCode::NOT_FOUND, "no_route", "no such route", json!({}));
+        };
+        let Some(stream) = self.gateway.streams.get(name) else {
+            return problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
+        };
+        let (resp, outcome) = match req.method() {
+            &Method::POST => self.ingest(stream, req, peer).await,
+            _ => {
+                let mut resp =
+                    problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
+                resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+                (resp, Outcome::MethodNotAllowed)
+            }
+        };
+        stream.metrics.record(outcome, started.elapsed().as_secs_f64());
+        resp
+    }
+}
+
+impl GatewayService {
+    async fn ingest(
+        &self,
+        stream: &Stream,
+        req: Request<RequestBody>,
+        peer: SocketAddr,
+    ) -> (Response<Body>, Outcome) {
+        let g = &self.gateway;
+        // 1. Identify.
+        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
+        // 2. Authenticate.
+        let key = match g.keys.authenticate(req.headers(), &stream.name) {
+            Ok(key) => key,
+            Err(AuthError::Unauthenticated) => {
+                let mut resp = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "a valid API key is required",
+                    json!({}),
+                );
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return (resp, Outcome::Unauthenticated);
+            }
+            Err(AuthError::Forbidden) => {
+                let detail = "this API key may not post to this stream";
+                return (problem(StatusCode::FORBIDDEN, "forbidden", detail, json!({})), Outcome::Forbidden);
+            }
+        };
+        // 3. Rate-limit: in-flight caps, then the stream's GCRA.
+        let _slot = match g.in_flight.enter(&key.id) {
+            Ok(slot) => slot,
+            Err(Busy::Gateway) => {
+                let mut resp = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "too many requests in flight",
+                    json!({}),
+                );
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return (resp, Outcome::Shed);
+            }
+            Err(Busy::Client) => {
+                let detail = "too many of this client's requests in flight";
+                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "client_busy", detail, json!({}));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return (resp, Outcome::ClientBusy);
+            }
+        };
+        let now_micros = unix_micros();
+        let now_ns = u64::try_from(now_micros).unwrap_or(0).saturating_mul(1000);
+        let remaining = match g.limiter.check(&(key.id.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
+        {
+            Decision::Allow { remaining, .. } => remaining,
+            Decision::Deny { retry_after } => {
+                let secs = retry_after.div_ceil(1_000_000_000).max(1);
+                let detail = "request rate over this stream's limit";
+                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail, json!({}));
+                rate_limit_headers(resp.headers_mut(), &stream.gcra, 0, secs);
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return (resp, Outcome::RateLimited);
+            }
+        };
+        // Idempotency: a retry gets the first result.
+        let record = match req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
+            None => None,
+            Some(Ok(k)) if idempotency::valid_key(&k) => {
+                Some(idempotency::record_key(&stream.name, &key.id, &k))
+            }
+            Some(_) => {
+                let detail = "Idempotency-Key must be 1 to 255 visible ASCII characters";
+                return (
+                    problem(StatusCode::BAD_REQUEST, "bad_idempotency_key", detail, json!({})),
+                    Outcome::Invalid,
+                );
+            }
+        };
+        let _claim = match &record {
+            Some(record) => {
+                if let Some(first) = g.idempotency.recall(g.sink.store(), record).await {
+                    return (replay(first), Outcome::Replayed);
+                }
+                match g.idempotency.claim(record) {
+                    Some(claim) => Some(claim),
+                    None => {
+                        let detail = "a request with this Idempotency-Key is in progress";
+                        return (
+                            problem(StatusCode::CONFLICT, "idempotency_key_in_use", detail, json!({})),
+                            Outcome::Invalid,
+                        );
+                    }
+                }
+            }
+            None => None,
+        };
+        let (parts, body) = req.into_parts();
+        let result = self.accept(stream, &parts, body, &key.id, client_ip.to_string(), now_micros).await;
+        let (mut resp, outcome) = result;
+        rate_limit_headers(resp.headers_mut(), &stream.gcra, remaining, 0);
+        if let Some(record) = record
+            && outcome.is_final()
+        {
+            let recorded = Recorded {
+                status: resp.status().as_u16(),
+                content_type: "application/json".into(),
+                body: String::from_utf8_lossy(&body_bytes(&resp)).into_owned(),
+            };
+            g.idempotency.remember(g.sink.store(), &record, &recorded).await;
+        }
+        (resp, outcome)
+    }
+
+    /// Stages 4 to 6: read, validate, store.
+    async fn accept(
+        &self,
+        stream: &Stream,
+        parts: &http::request::Parts,
+        body: RequestBody,
+        client: &str,
+        client_ip: String,
+        now_micros: i64,
+    ) -> (Response<Body>, Outcome) {
+        let g = &self.gateway;
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        let payload = match read_body(body, declared, stream.max_body_bytes, g.min_body_rate).await {
+            Ok(payload) => payload,
+            Err(ReadError::TooLarge) => {
+                let detail = format!("bodies on this stream are limited to {} bytes", stream.max_body_bytes);
+                return (
+                    problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &detail, json!({})),
+                    Outcome::TooLarge,
+                );
+            }
+            Err(ReadError::TooSlow) => {
+                return (
+                    problem(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "body_too_slow",
+                        "the body arrived too slowly",
+                        json!({}),
+                    ),
+                    Outcome::TooSlow,
+                );
+            }
+            Err(ReadError::Broken) => {
+                return (
+                    problem(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        "the body could not be read",
+                        json!({}),
+                    ),
+                    Outcome::Invalid,
+                );
+            }
+        };
+        let content_type =
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let media = media_type(content_type);
+        let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &payload));
+        let id = match object_id(u64::try_from(now_micros / 1000).unwrap_or(0)) {
+            Ok(id) => id,
+            Err(_) => return unavailable(),
+        };
+        let size = payload.len();
+        let meta = |reason: Option<&'static str>, rules: Vec<u32>| Meta {
+            id: &id,
+            stream: &stream.name,
+            sha256: &sha256,
+            bytes: size,
+            content_type: &media,
+            client,
+            client_ip: client_ip.clone(),
+            received_at: rfc3339_micros(now_micros),
+            schema_version: &stream.schema_version,
+            reason,
+            rules,
+        };
+        // 5. Validate: type, encoding, schema; then attack signatures.
+        let checked = check_content(&stream.content_types, &media, &payload).and_then(|json| {
+            match (&stream.schema, json) {
+                (Some(schema), Some(value)) => schema.check(&value),
+                _ => Ok(()),
+            }
+        });
+        if let Err(invalid) = checked {
+            let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
+            self.quarantine(&key, payload.clone(), &meta(Some(invalid.reason()), vec![])).await;
+            return (invalid_response(&invalid), Outcome::Invalid);
+        }
+        let headers = inspected_headers(&parts.headers);
+        let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let view = RequestView {
+            path: Some(parts.uri.path()),
+            query: parts.uri.query(),
+            headers: &header_refs,
+            content_type: Some(&media),
+            body: &payload,
+        };
+        let inspection = waf::inspect(&view);
+        stream.metrics.findings(&inspection);
+        if stream.waf_mode != WafMode::Off && inspection.blocked(stream.waf_threshold) {
+            let rules = inspection.rule_ids();
+            if stream.waf_mode == WafMode::Block {
+                let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
+                self.quarantine(&key, payload.clone(), &meta(Some("attack_signature"), rules.clone())).await;
+                let detail = "the payload matches attack signatures";
+                let extra = json!({ "rules": rules, "score": inspection.score });
+                return (
+                    problem(StatusCode::FORBIDDEN, "attack_signature", detail, extra),
+                    Outcome::WafBlocked,
+                );
+            }
+            tracing::warn!(stream = %stream.name, %client, score = inspection.score, ?rules, "attack signatures (detect only)");
+        }
+        // 6. Sink: durable before the 202.
+        let key = object_key(Zone::Raw, &stream.name, now_micros, &id);
+        match g.sink.write(Zone::Raw, &key, payload, &meta(None, vec![])).await {
+            Ok(()) => {
+                let body = json!({ "id": id, "sha256": sha256 }).to_string();
+                (response(StatusCode::ACCEPTED, "application/json", body), Outcome::Accepted)
+            }
+            Err(error) => {
+                tracing::error!(?error, stream = %stream.name, "sink write failed; nothing acknowledged");
+                unavailable()
+            }
+        }
+    }
+
+    async fn quarantine(&self, key: &str, payload: Bytes, meta: &Meta<'_>) {
+        match self.gateway.sink.write(Zone::Quarantine, key, payload, meta).await {
+            Ok(()) => {}
+            Err(SinkError::QuotaExceeded) => {
+                tracing::warn!("quarantine quota reached; rejected payload not kept")
+            }
+            Err(SinkError::Store(error)) => tracing::warn!(%error, "quarantine write failed"),
+        }
+    }
+}
+
+fn unavailable() -> (Response<Body>, Outcome) {
+    let detail = "the payload could not be stored; nothing was acknowledged, retry later";
+    let mut resp = problem(StatusCode::SERVICE_UNAVAILABLE, "sink_unavailable", detail, json!({}));
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    (resp, Outcome::SinkUnavailable)
+}
+
+fn invalid_response(invalid: &Invalid) -> Response<Body> {
+    let (status, detail, extra) = match invalid {
+        Invalid::TypeNotAllowed(t) => {
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("{t:?} is not accepted on this stream"), json!({}))
+        }
+        Invalid::TypeMismatch { declared, detected } => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("the body is not {declared}"),
+            json!({ "detected": detected }),
+        ),
+        Invalid::NotUtf8 => (StatusCode::BAD_REQUEST, "text bodies must be UTF-8".to_owned(), json!({})),
+        Invalid::BadJson(e) => (StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}"), json!({})),
+        Invalid::Schema { pointer, detail } => {
+            (StatusCode::BAD_REQUEST, format!("schema: {detail}"), json!({ "pointer": pointer }))
+        }
+    };
+    problem(status, invalid.reason(), &detail, extra)
+}
+
+/// The headers the WAF looks at (never credentials).
+fn inspected_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            !matches!(name.as_str(), "authorization" | "x-api-key" | "cookie" | "idempotency-key")
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+fn rate_limit_headers(headers: &mut HeaderMap, gcra: &Gcra, remaining: u64, reset_secs: u64) {
+    let policy = format!("\"stream\";q={};w={}", gcra.burst, gcra.window_secs());
+    let state = format!("\"stream\";r={remaining};t={reset_secs}");
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+fn replay(first: Recorded) -> Response<Body> {
+    let status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK);
+    let mut resp = response(status, "application/json", first.body);
+    resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    resp
+}
+
+fn body_bytes(resp: &Response<Body>) -> Bytes {
+    use hyper::body::Body as _;
+    // A `Full` body is ready at once: polling it never waits.
+    let mut body = resp.body().clone();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
+}
+
+/// An RFC 9457 problem body with extra members.
+fn problem(status: StatusCode, reason: &str, detail: &str, extra: Value) -> Response<Body> {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or(""),
+        "status": status.as_u16(),
+        "reason": reason,
+        "detail": detail,
+    });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    response(status, "application/problem+json", body.to_string())
+}

@@ -1,0 +1,336 @@
+//! Turns a request into the list of values the signatures look at: query and
+//! form fields (names and values), JSON strings and keys, XML text and
+//! attribute values, multipart parts, and selected headers. All of it is
+//! bounded: a hostile request costs at most [`MAX_TOTAL_BYTES`] of matching.
+
+use super::{Location, RequestView};
+use std::borrow::Cow;
+
+/// Only the head of a long value is inspected: payloads that matter sit near
+/// the start, and the cap keeps matching linear in a small constant.
+pub const MAX_VALUE_BYTES: usize = 64 * 1024;
+/// Total bytes inspected per request.
+pub const MAX_TOTAL_BYTES: usize = 1024 * 1024;
+/// Number of values inspected per request.
+pub const MAX_VALUES: usize = 1024;
+/// JSON nesting followed; deeper structure is skipped, not rejected (the
+/// schema validator rejects it).
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// One value to inspect, still encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value<'a> {
+    pub location: Location,
+    pub bytes: Cow<'a, [u8]>,
+    /// `+` encodes a space (query strings and form bodies).
+    pub form: bool,
+}
+
+/// Collects values under the request-wide budgets.
+#[derive(Default)]
+pub struct Values<'a> {
+    pub list: Vec<Value<'a>>,
+    total: usize,
+}
+
+impl<'a> Values<'a> {
+    fn push(&mut self, location: Location, bytes: &'a [u8], form: bool) {
+        self.push_cow(location, Cow::Borrowed(bytes), form);
+    }
+
+    fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
+        let len = bytes.trim_ascii().len();
+        if len == 0 || self.list.len() >= MAX_VALUES || self.total >= MAX_TOTAL_BYTES {
+            return;
+        }
+        let take = len.min(MAX_VALUE_BYTES).min(MAX_TOTAL_BYTES - self.total);
+        self.total += take;
+        let bytes = match bytes {
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii().get(..take).unwrap_or_default()),
+            Cow::Owned(b) => Cow::Owned(b.trim_ascii().get(..take).unwrap_or_default().to_vec()),
+        };
+        self.list.push(Value { location, bytes, form });
+    }
+}
+
+/// `a=1&b=2` pairs; names and values both become values.
+fn pairs<'a>(out: &mut Values<'a>, location: Location, text: &'a [u8]) {
+    for pair in text.split(|&b| b == b'&') {
+        match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                out.push(location, pair.get(..eq).unwrap_or_default(), true);
+                out.push(location, pair.get(eq + 1..).unwrap_or_default(), true);
+            }
+            None => out.push(location, pair, true),
+        }
+    }
+}
+
+/// Every string value and object key of a JSON document, iteratively (no
+/// recursion on input) and depth-limited.
+fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
+    let mut stack = vec![(doc, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        if out.list.len() >= MAX_VALUES {
+            break;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
+            serde_json::Value::Array(items) if depth < MAX_JSON_DEPTH => {
+                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1)));
+            }
+            serde_json::Value::Object(map) if depth < MAX_JSON_DEPTH => {
+                for (k, item) in map {
+                    out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
+                    stack.push((item, depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Text nodes and attribute values of an XML document. Element and attribute
+/// names are markup chosen by the schema, not data, so they are skipped.
+fn xml<'a>(out: &mut Values<'a>, location: Location, doc: &'a [u8]) {
+    let mut i = 0;
+    while i < doc.len() {
+        let rest = doc.get(i..).unwrap_or_default();
+        let Some(lt) = rest.iter().position(|&b| b == b'<') else {
+            out.push(location, rest, false);
+            return;
+        };
+        out.push(location, rest.get(..lt).unwrap_or_default(), false);
+        let tag = rest.get(lt..).unwrap_or_default();
+        if let Some(cdata) = tag.strip_prefix(b"<![CDATA[") {
+            let end = find(cdata, b"]]>").unwrap_or(cdata.len());
+            out.push(location, cdata.get(..end).unwrap_or_default(), false);
+            i += lt + 9 + end + 3;
+            continue;
+        }
+        let close = if tag.starts_with(b"<!--") { find(tag, b"-->").map(|p| p + 2) } else { find(tag, b">") };
+        let end = close.unwrap_or(tag.len());
+        if !tag.starts_with(b"<!") && !tag.starts_with(b"<?") {
+            attribute_values(out, location, tag.get(..end).unwrap_or_default());
+        }
+        i += lt + end + 1;
+    }
+}
+
+/// Quoted values inside one tag.
+fn attribute_values<'a>(out: &mut Values<'a>, location: Location, tag: &'a [u8]) {
+    let mut i = 0;
+    while let Some(&b) = tag.get(i) {
+        if b == b'"' || b == b'\'' {
+            let rest = tag.get(i + 1..).unwrap_or_default();
+            let end = rest.iter().position(|&c| c == b).unwrap_or(rest.len());
+            out.push(location, rest.get(..end).unwrap_or_default(), false);
+            i += end + 2;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Value of `param=` in a header such as Content-Type, unquoted.
+fn header_param<'h>(header: &'h str, param: &str) -> Option<&'h str> {
+    header.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case(param).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// Media type without parameters, lowercased.
+fn media_type(ct: &str) -> String {
+    ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// multipart/form-data: each part's field name, file name and body; the body
+/// is read according to the part's own content type, one level deep.
+fn multipart<'a>(out: &mut Values<'a>, body: &'a [u8], boundary: &str) {
+    let delim = format!("--{boundary}");
+    let mut parts: Vec<&'a [u8]> = Vec::new();
+    let mut rest = body;
+    while let Some(pos) = find(rest, delim.as_bytes()) {
+        parts.push(rest.get(..pos).unwrap_or_default());
+        rest = rest.get(pos + delim.len()..).unwrap_or_default();
+    }
+    for part in parts.into_iter().skip(1).take(MAX_VALUES) {
+        let (head, content) = match find(part, b"\r\n\r\n") {
+            Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 4..).unwrap_or_default()),
+            None => match find(part, b"\n\n") {
+                Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 2..).unwrap_or_default()),
+                None => continue,
+            },
+        };
+        let head = String::from_utf8_lossy(head);
+        let mut part_ct = None;
+        for line in head.lines() {
+            let lower = line.to_ascii_lowercase();
+            if lower.starts_with("content-disposition:") {
+                for key in ["name", "filename"] {
+                    if let Some(v) = header_param(line, key) {
+                        out.push_cow(Location::Body, Cow::Owned(v.as_bytes().to_vec()), false);
+                    }
+                }
+            } else if let Some(v) = lower.strip_prefix("content-type:") {
+                part_ct = Some(v.trim().to_string());
+            }
+        }
+        let content =
+            content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);
+        typed_body(out, content, part_ct.as_deref(), false);
+    }
+}
+
+/// Reads a body according to its media type.
+fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&str>, allow_multipart: bool) {
+    let ct = content_type.unwrap_or_default();
+    let media = media_type(ct);
+    if media == "application/json" || media.ends_with("+json") {
+        match serde_json::from_slice::<serde_json::Value>(body.get(..MAX_TOTAL_BYTES).unwrap_or(body)) {
+            Ok(doc) => json(out, doc),
+            Err(_) => out.push(Location::Body, body, false),
+        }
+    } else if media == "application/x-www-form-urlencoded" {
+        pairs(out, Location::Body, body);
+    } else if media.starts_with("multipart/") && allow_multipart {
+        match header_param(ct, "boundary") {
+            Some(b) if !b.is_empty() => multipart(out, body, b),
+            _ => out.push(Location::Body, body, false),
+        }
+    } else if media.ends_with("/xml") || media.ends_with("+xml") {
+        xml(out, Location::Body, body);
+    } else if media.is_empty() {
+        // No declared type: clients that omit it almost always send a form.
+        if body.contains(&b'=') && !body.contains(&b'\n') {
+            pairs(out, Location::Body, body);
+        } else {
+            out.push(Location::Body, body, true);
+        }
+    } else {
+        out.push(Location::Body, body, false);
+    }
+}
+
+/// Whether a header carries client data worth inspecting. Credentials are
+/// never inspected (they would end up in findings and logs), and
+/// proxy-set forwarding headers are not client data.
+fn inspected_header(name: &str) -> bool {
+    match name {
+        "user-agent" | "referer" | "cookie" => true,
+        "x-api-key" => false,
+        n if n.starts_with("x-forwarded-") => false,
+        // `x_` and `x.` are how clients smuggle `x-` headers past filters.
+        n => n.starts_with("x-") || n.starts_with("x_") || n.starts_with("x."),
+    }
+}
+
+/// Every value of a request, in request order.
+pub fn values<'a>(req: &RequestView<'a>) -> Vec<Value<'a>> {
+    let mut out = Values::default();
+    if let Some(path) = req.path {
+        // Only the path's last segments carry data-like content; inspect it whole.
+        out.push(Location::Path, path.as_bytes(), false);
+    }
+    if let Some(q) = req.query {
+        pairs(&mut out, Location::Query, q.as_bytes());
+    }
+    typed_body(&mut out, req.body, req.content_type, true);
+    for &(name, value) in req.headers {
+        if !inspected_header(name) {
+            continue;
+        }
+        if name == "cookie" {
+            for c in value.split(';') {
+                match c.split_once('=') {
+                    Some((k, v)) => {
+                        out.push(Location::Header, k.as_bytes(), false);
+                        out.push(Location::Header, v.as_bytes(), false);
+                    }
+                    None => out.push(Location::Header, c.as_bytes(), false),
+                }
+            }
+        } else {
+            out.push(Location::Header, value.as_bytes(), false);
+        }
+    }
+    out.list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(req: &RequestView<'_>) -> Vec<String> {
+        values(req).iter().map(|x| String::from_utf8_lossy(&x.bytes).into_owned()).collect()
+    }
+
+    fn req<'a>(ct: Option<&'a str>, body: &'a [u8]) -> RequestView<'a> {
+        RequestView { path: None, query: None, headers: &[], content_type: ct, body }
+    }
+
+    #[test]
+    fn query_and_form() {
+        let r = RequestView { query: Some("a=1&b&c=x+y"), ..req(None, b"") };
+        assert_eq!(collect(&r), ["a", "1", "b", "c", "x+y"]);
+        let r = req(Some("application/x-www-form-urlencoded"), b"k=v");
+        assert_eq!(collect(&r), ["k", "v"]);
+    }
+
+    #[test]
+    fn json_keys_and_strings() {
+        let r = req(Some("application/json"), br#"{"k":["s",1,true,{"n":"v"}]}"#);
+        let mut got = collect(&r);
+        got.sort();
+        assert_eq!(got, ["k", "n", "s", "v"]);
+    }
+
+    #[test]
+    fn json_depth_is_bounded() {
+        let deep = format!("{}\"x\"{}", "[".repeat(100), "]".repeat(100));
+        assert!(collect(&req(Some("application/json"), deep.as_bytes())).is_empty());
+    }
+
+    #[test]
+    fn xml_text_and_attribute_values_only() {
+        let r =
+            req(Some("application/xml"), br#"<?xml version="1.0"?><a b="v1">t<![CDATA[c]]><!-- x --></a>"#);
+        assert_eq!(collect(&r), ["v1", "t", "c"]);
+    }
+
+    #[test]
+    fn multipart_parts() {
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhello\r\n--B--\r\n";
+        let got = collect(&req(Some("multipart/form-data; boundary=B"), body));
+        assert!(got.contains(&"hello".to_string()) && got.contains(&"f".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn header_selection() {
+        let headers = [
+            ("authorization", "Bearer secret"),
+            ("x-api-key", "k"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("user-agent", "ua"),
+            ("cookie", "a=b; c"),
+            ("x-custom", "xc"),
+        ];
+        let r = RequestView { headers: &headers, ..req(None, b"") };
+        assert_eq!(collect(&r), ["ua", "a", "b", "c", "xc"]);
+    }
+
+    #[test]
+    fn budgets_hold() {
+        let big = vec![b'a'; MAX_TOTAL_BYTES * 2];
+        let v = values(&req(Some("text/plain"), &big));
+        assert_eq!(v.first().map(|x| x.bytes.len()), Some(MAX_VALUE_BYTES));
+        let many = "a&".repeat(MAX_VALUES * 2);
+        let r = RequestView { query: Some(&many), ..req(None, b"") };
+        assert_eq!(values(&r).len(), MAX_VALUES);
+    }
+}

@@ -1,0 +1,234 @@
+//! Attack-signature detection with anomaly scoring, in the spirit of
+//! ModSecurity + the OWASP Core Rule Set, but matched over *decoded values*
+//! rather than raw request bytes.
+//!
+//! [`inspect`] extracts the values of a request ([`extract`]): URI path,
+//! query and form fields (names and values), JSON strings and keys, XML text
+//! and attribute values, multipart parts, and the headers User-Agent, Referer,
+//! Cookie and `x-*` (never Authorization, X-Api-Key or X-Forwarded-*). Each
+//! value is decoded to a fixed point ([`decode`]) and matched against the
+//! signature tables ([`rules`]). Every rule that fires adds its score once per
+//! request; a request whose total reaches the threshold is an attack.
+//!
+//! All work is bounded (value, byte and depth caps in [`extract`], at most
+//! [`decode::MAX_ROUNDS`] decode rounds, linear-time regexes), nothing
+//! panics on input, and there is no `unsafe`.
+
+pub mod decode;
+pub mod extract;
+pub mod rules;
+
+use rules::{ENGINE, View};
+
+/// Anomaly score at which a request is blocked. One critical signature (5)
+/// suffices; weaker ones (3, 2) must corroborate each other.
+pub const DEFAULT_THRESHOLD: u32 = 5;
+
+/// Attack class of a rule. Labels are bounded, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    Sqli,
+    Xss,
+    Rce,
+    Lfi,
+    Rfi,
+    Php,
+    Java,
+    Template,
+    Protocol,
+    Generic,
+}
+
+impl Class {
+    pub const ALL: [Class; 10] = [
+        Class::Sqli,
+        Class::Xss,
+        Class::Rce,
+        Class::Lfi,
+        Class::Rfi,
+        Class::Php,
+        Class::Java,
+        Class::Template,
+        Class::Protocol,
+        Class::Generic,
+    ];
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Class::Sqli => "sqli",
+            Class::Xss => "xss",
+            Class::Rce => "rce",
+            Class::Lfi => "lfi",
+            Class::Rfi => "rfi",
+            Class::Php => "php",
+            Class::Java => "java",
+            Class::Template => "template",
+            Class::Protocol => "protocol",
+            Class::Generic => "generic",
+        }
+    }
+}
+
+/// Where a matched value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Location {
+    Path,
+    Query,
+    Body,
+    Header,
+}
+
+impl Location {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Body => "body",
+            Location::Header => "header",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: u32,
+    pub class: Class,
+    pub score: u32,
+    /// Where the rule first fired.
+    pub location: Location,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Sum of the findings' scores.
+    pub score: u32,
+    /// One per rule that fired, in order of first match.
+    pub findings: Vec<Finding>,
+}
+
+impl Inspection {
+    pub fn rule_ids(&self) -> Vec<u32> {
+        self.findings.iter().map(|f| f.rule).collect()
+    }
+
+    pub fn blocked(&self, threshold: u32) -> bool {
+        self.score >= threshold
+    }
+
+    /// Distinct classes that fired, for metrics and logs.
+    pub fn classes(&self) -> Vec<Class> {
+        let mut c: Vec<Class> = self.findings.iter().map(|f| f.class).collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+
+    fn add(&mut self, rule: &rules::Rule, location: Location) {
+        if self.findings.iter().any(|f| f.rule == rule.id) {
+            return;
+        }
+        self.score = self.score.saturating_add(rule.score);
+        self.findings.push(Finding { rule: rule.id, class: rule.class, score: rule.score, location });
+    }
+}
+
+/// One request as the gateway sees it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestView<'a> {
+    /// URI path (no query). Inspected as one value: traversal, restricted
+    /// files and injections smuggled into path segments.
+    pub path: Option<&'a str>,
+    /// Raw query string, without the `?`.
+    pub query: Option<&'a str>,
+    /// (lowercase name, value).
+    pub headers: &'a [(&'a str, &'a str)],
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The renderings of one decoded value the rule views read.
+struct Views {
+    raw: String,
+    norm: String,
+    sql: Option<String>,
+    cmd: Option<String>,
+}
+
+impl Views {
+    fn new(decoded: &[u8]) -> Views {
+        let raw = String::from_utf8_lossy(decoded).into_owned();
+        let norm = decode::normalize(&raw);
+        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
+        let cmd = shell_unquote(&norm);
+        Views { raw, norm, sql, cmd }
+    }
+
+    fn get(&self, view: View) -> &str {
+        match view {
+            View::Raw => &self.raw,
+            View::Norm => &self.norm,
+            View::Sql => self.sql.as_deref().unwrap_or(&self.norm),
+            View::Cmd => self.cmd.as_deref().unwrap_or(&self.norm),
+        }
+    }
+}
+
+/// What a shell does to quoting before running a word: `c'a't`, `c"a"t`,
+/// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
+/// `None` when there is nothing to undo.
+fn shell_unquote(norm: &str) -> Option<String> {
+    if !norm.contains(['\'', '"', '\\', '^', '$']) {
+        return None;
+    }
+    let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
+    // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
+    let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
+    Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
+}
+
+/// Compiles the rules now rather than on the first request (a debug build
+/// takes over a second; a release build some milliseconds).
+pub fn compile_rules() {
+    std::sync::LazyLock::force(&ENGINE);
+}
+
+/// Inspects one request. Never panics; cost is bounded by the caps in
+/// [`extract`].
+pub fn inspect(req: &RequestView<'_>) -> Inspection {
+    let mut result = Inspection::default();
+    for value in extract::values(req) {
+        let decoded = decode::fixed_point(&value.bytes, value.form);
+        let views = Views::new(&decoded);
+        for view in [View::Norm, View::Sql, View::Cmd, View::Raw] {
+            for rule in ENGINE.matches(view, views.get(view), value.location) {
+                result.add(rule, value.location);
+            }
+        }
+    }
+    result
+}
+
+/// Property checked by the `waf_inspect` fuzz target and by the corpus
+/// replay in `tests/waf_corpus.rs`: any input, split into request parts,
+/// is inspected without panicking and with a consistent result.
+///
+/// Input layout: `content-type \n query \n header-value \n body`.
+pub fn fuzz_check(data: &[u8]) {
+    let mut parts = data.splitn(4, |&b| b == b'\n');
+    let ct = parts.next().and_then(|b| std::str::from_utf8(b).ok());
+    let query = parts.next().and_then(|b| std::str::from_utf8(b).ok());
+    let header = parts.next().and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default();
+    let body = parts.next().unwrap_or_default();
+    let headers = [("user-agent", header), ("cookie", header), ("x-custom", header)];
+    let req = RequestView { path: query, query, headers: &headers, content_type: ct, body };
+    let ins = inspect(&req);
+    let sum: u32 = ins.findings.iter().map(|f| f.score).sum();
+    assert_eq!(sum, ins.score, "score is the sum of findings");
+    let mut ids = ins.rule_ids();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), ins.findings.len(), "a rule counts once");
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,86 @@
+//! Local and remote file inclusion: path traversal, well-known sensitive
+//! files, restricted paths, and URLs that point the server at attacker
+//! content.
+
+use super::{CRITICAL, Rule, Scope, View::Norm, WARNING, rule};
+use crate::waf::Class::{Lfi, Rfi};
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        // Two traversal steps (`../../`, `..\..\`, `.../.../`); one step alone
+        // is common in prose about relative paths, so it only warns.
+        rule(4001, Lfi, CRITICAL, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
+        rule(4002, Lfi, WARNING, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
+        rule(
+            4003,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|id_(rsa|dsa|ecdsa|ed25519)\b|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)",
+        ),
+        // Dotfiles and tool directories that must never be served.
+        Rule {
+            scope: Scope::Path,
+            ..rule(
+                4004,
+                Lfi,
+                CRITICAL,
+                Norm,
+                r"/(\.env|\.git|\.svn|\.hg|\.bzr|\.aws|\.ssh|\.docker|\.kube|\.fabric|\.vscode|\.idea|\.ds_store|\.htaccess|\.htpasswd|\.npmrc|\.pypirc|\.bash_history|\.config|\.terraform|\.circleci|\.travis\.yml|@fs/|\.well-known/\.\.)",
+            )
+        },
+        rule(
+            4005,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"\b(file|netdoc|jar)\s*:\s*//|\b(c|d):[/\\]+(windows|winnt|boot\.ini|inetpub|users[/\\][^/\\]+[/\\]ntuser)",
+        ),
+        // A bare IP-literal URL as a whole value.
+        rule(5001, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?|file)\s*:\s*//\s*\[?\d{1,3}(\.\d{1,3}){3}"),
+        rule(
+            5002,
+            Rfi,
+            CRITICAL,
+            Norm,
+            r"\b(include|require|include_once|require_once)\s*\(?\s*['`\x22]?\s*(https?|ftps?|php|data|expect|zip|phar)\s*:\s*//",
+        ),
+        // A URL whose query ends in `?`: the classic `?file=http://evil/x.txt?`.
+        rule(
+            5003,
+            Rfi,
+            CRITICAL,
+            Norm,
+            r"^\s*(https?|ftps?)\s*:\s*//[^?#\s]*\?+$|(https?|ftps?)\s*:\s*//[^\s]*\.(txt|php|sh|pl|py)\?+$",
+        ),
+        // Userinfo tricks that make the host differ from what it looks like.
+        rule(
+            5004,
+            Rfi,
+            CRITICAL,
+            Norm,
+            r"^\s*(https?|ftps?)\s*:\s*//[^\s@]*@[^\s@]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url\s*:\s*[a-z]+://",
+        ),
+        // Dot-directories and backup/data files requested as paths
+        // (`.well-known` is the one legitimate dot-directory).
+        Rule {
+            scope: Scope::Path,
+            ..rule(
+                4006,
+                Lfi,
+                CRITICAL,
+                Norm,
+                r"/\.(w[a-df-z0-9_-]|we[a-km-z0-9_-]|[a-vx-z0-9_-])[\w.-]*(/|$)|\.(sql|bak|old|orig|swp|save|tar|tgz|gz|zip|7z|rar|log|ini|conf|cfg|env|pem|key|db|sqlite3?|mdb|dump|yml|yaml)$",
+            )
+        },
+        Rule { scope: Scope::Path, ..rule(5006, Rfi, CRITICAL, Norm, r"/(https?|ftps?|file)\s*:\s*//") },
+        rule(5007, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?)\s*(:\s*//)?[^\s?]*\?+\s*$"),
+        rule(
+            4007,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"(^|[/\\\s=:])(sys[/\\](class|kernel|devices|power|module|firmware)|proc[/\\](version|cpuinfo|meminfo|net|mounts|sched_debug|self))\b",
+        ),
+    ]
+}

@@ -1,0 +1,109 @@
+//! Server-side template injection, Node.js/Perl/Ruby code injection, SSRF
+//! targets, prototype pollution, and protocol attacks carried inside values
+//! (CRLF header injection, request smuggling, NUL bytes, LDAP filters).
+
+use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, WARNING, rule};
+use crate::waf::Class::{Generic, Protocol, Template};
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        // Arithmetic probes: `{{7*7}}`, `${7*7}`, `<%= 7*7 %>`, `#{7*7}`.
+        rule(
+            8001,
+            Template,
+            CRITICAL,
+            Norm,
+            r"(\{\{|\$\{|#\{|<%=?|\{%|\$\{\{|@\()\s*\d+\s*[*+/-]\s*\d+\s*(\}\}|\}|%>|%\}|\))",
+        ),
+        // Jinja2/Twig/Freemarker/Velocity sandbox escapes.
+        rule(
+            8002,
+            Template,
+            CRITICAL,
+            Norm,
+            r"__(class|mro|subclasses|globals|builtins|import|init|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(",
+        ),
+        rule(
+            8003,
+            Template,
+            WARNING,
+            Norm,
+            r"\{\{[^}]*[(\[.|][^}]*\}\}|\$\{[^}]*[(\[][^}]*\}|#\{[^}]*[(\[.][^}]*\}",
+        ),
+        // Node.js code injection.
+        rule(
+            9501,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"\brequire\s*\(\s*['\x22`]?(child_process|fs|net|http|vm|os)|\bchild_process\b|\bprocess\s*\.\s*(mainmodule|binding|env|exit|kill|dlopen|stdout|cwd)\b|\brequire\s*\.\s*main\b|\.constructor\s*\.\s*_load\b|\bglobal\s*\.\s*process\b|\bmodule\s*\.\s*(constructor|require)\b|\b(execsync|spawnsync|execfilesync|readfilesync|writefilesync|readdirsync)\s*\(|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|\beval\s*\(",
+        ),
+        // Prototype pollution.
+        rule(
+            9502,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"__proto__|\bconstructor\s*(\.\s*|\[\s*['\x22]?)prototype\b|\[\s*['\x22]?constructor['\x22]?\s*\]",
+        ),
+        // Perl and Ruby code execution.
+        rule(
+            9503,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"@\{\s*\[|\bsystem\s*\(\s*['\x22]|\b(kernel|io)\s*\.\s*(exec|system|popen|open)\b|%x\{|\bopen3\b|\bsyscall\s*\(|\binstance_eval\b|\bclass_eval\b|\bmodule_eval\b|\bsend\s*\(\s*:",
+        ),
+        // SSRF targets: loopback, link-local metadata, obfuscated IPs.
+        Rule {
+            scope: Scope::NotHeader,
+            ..rule(
+                9504,
+                Generic,
+                CRITICAL,
+                Norm,
+                r"(https?|gopher|dict|ftp|ldap|tftp|sftp|file|jar|netdoc|pop3|imap|smtp|telnet)\s*:\s*/{1,3}([^/\s@]*@)?(\[[0-9a-f:.%\w]*\]|localhost\b|127\.\d|0\.0\.0\.0|0+\b|0x[0-9a-f]{1,8}\b|\d{8,10}\b|0\d+\.|169\.254\.|100\.100\.100\.200|metadata\.(google|azure|packet|digitalocean|oracle|tencentyun)|fe80:|192\.168\.|10\.\d|172\.(1[6-9]|2\d|3[01])\.|[^/\s]*\.(internal|local|localdomain)\b)|^\s*(gopher|dict|ldap|tftp|jar|netdoc)://|\bhost\.docker\.internal\b|\bkubernetes\.default\b|\bmetadata\.google\.internal\b|\binstance-data\b|169\.254\.169\.254",
+            )
+        },
+        Rule {
+            scope: Scope::NotHeader,
+            ..rule(
+                9505,
+                Generic,
+                WARNING,
+                Norm,
+                r"\bwhile\s*\(\s*(true|1)\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\bdata\s*:\s*[\w/+.-]*\s*;\s*base64\s*,|\blocalhost/|\b0x[0-9a-f]{8}\b",
+            )
+        },
+        // A request line or headers smuggled into a value.
+        rule(
+            9001,
+            Protocol,
+            CRITICAL,
+            Raw,
+            r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S|http/\d\.\d\s*[\r\n]|[\r\n]\s*[\r\n]\s*<\s*(html|script|body)",
+        ),
+        rule(9002, Protocol, CRITICAL, Raw, r"\x00"),
+        // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`.
+        // (A whole well-formed filter is data; a value that closes one is not.)
+        rule(
+            9003,
+            Protocol,
+            CRITICAL,
+            Norm,
+            r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?",
+        ),
+        rule(9004, Protocol, WARNING, Raw, r"[\r\n]\s*[\w-]+\s*:\s*\S|%0[ad]"),
+        rule(
+            9506,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"_\$\$nd_func\$\$_|\b(process|console|global|require|module|globalthis)\s*\[\s*['\x22`]?[a-z]|\bwhile\s*\(\s*(!|\+|-|\[|\{|`|\x22\x22|true|1\b|infinity|\(|new\b)[^)]{0,20}\)+\s*(;|\{|$)",
+        ),
+        Rule {
+            pattern: super::java::base64_alternation(&["_$$ND_FUNC$$_"]).into(),
+            ..rule(9507, Generic, CRITICAL, Raw, "")
+        },
+    ]
+}

@@ -1,0 +1,83 @@
+//! PHP injection: opening tags, superglobals, dangerous functions, stream
+//! wrappers, serialized objects, configuration directives and uploads of
+//! PHP files.
+
+use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, WARNING, rule};
+use crate::waf::Class::Php;
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        rule(
+            6001,
+            Php,
+            CRITICAL,
+            Norm,
+            r"<\?\s*php\b|<\?=|<\?\s*$|<\?\s+[a-z_$][\w$]*\s*[($;\x22'\[]|<\?\s*(echo|print|system|eval|exec|include|require|passthru)\b|\[\?php\b|\[/?php\]|\{/?php\}",
+        ),
+        rule(
+            6002,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\$_(get|post|cookie|request|server|files|env|session)\b|\$globals\b|\$http_(get|post|cookie|server|env|session|post_files|raw_post_data)_?\w*|\bphp://(input|filter|stdin|memory|temp|fd)\b",
+        ),
+        // Functions that execute code or commands, or read and write files.
+        rule(
+            6003,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\b(eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|ini_get|move_uploaded_file|array_map|array_filter|usort|uasort|assert_options|ob_start|register_shutdown_function|register_tick_function|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|mb_ereg_replace|iterator_apply|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|simplexml_load_\w+|include|require|include_once|require_once|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|fsockopen|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+)\s*(/\*.*\*/\s*)*\(",
+        ),
+        // Serialized PHP objects and arrays (`O:8:"stdClass":1:{`).
+        rule(6004, Php, CRITICAL, Raw, r#"(?i)\b[oc]:\d+:"[^"]+":\d+:\{|\ba:\d+:\{[si]:\d+"#),
+        rule(
+            6005,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\b(php|phar|zlib|glob|expect|zip|compress\.zlib|compress\.bzip2|ogg|rar|ssh2\.(shell|exec|tunnel|sftp|scp))://",
+        ),
+        // Variable functions: `$a(1)`, `$_[...](...)`, `(system)(ls)`.
+        rule(
+            6006,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\$[a-z_]\w*\s*(\[[^\]]*\]\s*)*\(|\$_\s*\[|\(\s*['\x22]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['\x22]?\s*\)\s*\(|\$\{\s*['\x22]?\w+['\x22]?\s*\}\s*\(",
+        ),
+        rule(
+            6007,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\b(allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode|register_globals|enable_dl|suhosin\.\w+|cgi\.force_redirect|file_uploads|expose_php|display_errors|error_log|sendmail_path|session\.save_path|mail\.add_x_header)\s*=",
+        ),
+        // Uploads of executable PHP files (headers, multipart file names).
+        Rule {
+            scope: Scope::NotPath,
+            ..rule(
+                6008,
+                Php,
+                CRITICAL,
+                Norm,
+                r"^[^/:?=]*\.\s*(php\d*|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
+            )
+        },
+        rule(
+            6009,
+            Php,
+            WARNING,
+            Norm,
+            r"\b(echo|print)\s+['\x22$]|\bnew\s+(reflectionfunction|splfileobject|directoryiterator|globiterator|simplexmlelement|pdo)\b",
+        ),
+        rule(
+            6010,
+            Php,
+            CRITICAL,
+            Norm,
+            r"\$\w+\s*=\s*['\x22]?(system|exec|passthru|shell_exec|assert|eval|base64_decode|create_function|str_rot13)['\x22]?\s*;",
+        ),
+        rule(6011, Php, CRITICAL, Norm, r"\$\s+\{|\$\{\s*['\x22]|\$\{\s*[a-z_]\w*\s*\}\s*\("),
+    ]
+}

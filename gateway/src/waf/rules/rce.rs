@@ -1,0 +1,96 @@
+//! Remote command execution: Unix and Windows commands after a shell
+//! separator, command substitution, shell paths, reverse shells and the
+//! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
+//! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
+
+use super::{CRITICAL, Rule, View::Cmd, WARNING, rule};
+use crate::waf::Class::Rce;
+
+/// Command names that are not English words: seeing one after a separator
+/// is enough.
+const STRONG: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|nc\.traditional|nc\.openbsd|bash|zsh|ksh|csh|tcsh|dash|sh|python[23]?(\.\d+)?|perl|ruby|php\d?|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|awk|sed|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|scp|rsync|smbclient|mysql|psql|sqlite3|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|gdb|objdump|readelf|hexdump|openssl|node|nodejs|lua|tftp|ftp|ssh|nc|ls|cat|id|pwd|rm|env|ps|wc|tac|nl|cmd(\.exe)?|ansible[\w-]*|chef-[\w-]+|knife|terraform|vagrant|docker|podman|crictl|virsh|gcc|g\+\+|unzip|gzip|gunzip|bzip2|7z|zcat|zgrep|bzcat|lzcat|vim|nano|emacs|egrep|fgrep|xargs|mkdir|rmdir|chroot|nsenter|setcap|getcap|systemctl|journalctl|launchctl|osascript|dpkg|rpm|apt-get|yum|dnf|apk|npm|npx|pip\d?|irb|jshell|jjs|groovy|php-cgi|rlogin|rsh|rexec|aria2c|lynx|finger|uptime|hostname|passwd|printf|sleep|echo|ping|whois|dig|host|ip|arp|route|cp|mv|ln|cd|su|vi|ed|ex|dd|od|rev|uniq|diff|tar|zip|rmt|rmt-tar|shutdown|reboot|poweroff|halt)";
+
+/// Commands that are also English words ("time", "more", "find"): only an
+/// argument that looks like a shell argument makes them suspicious.
+const ENGLISH: &str = r"(time|type|copy|move|set|source|export|alias|history|find|more|less|head|tail|sort|cut|paste|join|split|look|fold|comm|watch|screen|script|free|top|last|who|make|mail|kill|touch|strings|mount|df|du|at|batch|exec|eval|timeout|unset|column|expand|bridge|service|java|links|fetch|go|grep|locate|tee|del|ren|dir|ver|net|reg|start|call|read|test|trap|wait|logout|exit|file|stat|less|view|open|write|run|print)";
+/// The subset of [`STRONG`] that is safe to match at the very start of a
+/// value: no English words.
+const AT_START: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|bash|zsh|ksh|tcsh|python[23]?|perl|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|rsync|smbclient|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|objdump|readelf|hexdump|ansible(-[\w-]+)?|chef-[\w-]+|knife|vagrant|crictl|virsh|aria2c|osascript|launchctl|systemctl|journalctl|nsenter|setcap|getcap|update-alternatives|apt-get|rmt-tar|php-cgi|jshell|jjs|cmd\.exe|shutdown)";
+
+/// Wrappers that may precede a command.
+const PREFIX: &str =
+    r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval|\S*/)\s*)*";
+
+pub fn rules() -> Vec<Rule> {
+    let sep = r"(;|&&?|\|\|?|`|\$\(|<\(|>\(|\$\{)";
+    vec![
+        // A command after a separator: `;id`, `| cat x`, `&& wget`.
+        super::Rule {
+            pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
+            ..rule(3001, Rce, CRITICAL, Cmd, "")
+        },
+        // A whole value that is a command line (a bare word could be a field
+        // name such as `uname`, so an argument is required).
+        super::Rule {
+            pattern: format!(r"^\s*{PREFIX}{AT_START}(\s+|\s*[;&|<>`]\s*)\S").into(),
+            ..rule(3002, Rce, CRITICAL, Cmd, "")
+        },
+        // Command substitution and process substitution.
+        rule(3003, Rce, CRITICAL, Cmd, r"\$\(\s*[a-z/.(]|<\(\s*[a-z]"),
+        // Shells and binaries by absolute path, and /dev/tcp redirections.
+        rule(
+            3004,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\bnc\s+(-\w+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
+        ),
+        // Shellshock.
+        rule(3005, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{.*;\s*\}\s*;"),
+        // Windows: cmd and PowerShell verbs and LOLBins.
+        rule(
+            3006,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"\bcmd(\.exe)?\s*/[ckr]\b|\bpowershell(\.exe)?\b|\binvoke-(expression|webrequest|command|restmethod|item|wmimethod)\b|\biex\s*\(|new-object\s+(system\.)?net\.webclient|\bdownload(string|file|data)\s*\(|\bstart-process\b|\bnet\s+(user|localgroup|share|view|use|group|accounts|session|start|stop)\b|\breg\s+(add|query|delete|save|export)\b|\bcertutil\s+-|\bvssadmin\b|\bwevtutil\b|\bbcdboot\b|\bbcdedit\b|\bschtasks\b|\bsc\s+(create|config|start|stop)\b|\bwscript\b|\bcscript\b|\bforfiles\b|\bnetsh\b|\battrib\s+[+-]",
+        ),
+        // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`.
+        rule(
+            3007,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|\bif\s+(/i\s+)?(not\s+)?(\S+|\x22[^\x22]*\x22)\s*==\s*\S|\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
+        ),
+        // Reading sensitive files with a command.
+        rule(
+            3008,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"\b(cat|more|less|head|tail|nl|tac|strings|od|xxd|base64|sort|uniq|grep|vi|vim|nano|fold|comm|paste|cut|rev|diff|type|bridge|ed|ex|curl|wget|tar|zip|cp|mv)\s+(-\S+\s+)*\S*(/etc/|/proc/|/dev/|/tmp/|/var/|/root|/home/|~/|\$home|/bin/)",
+        ),
+        // Globbing used to spell commands: `/???/c?t`, `/bin/ca*`.
+        rule(3009, Rce, CRITICAL, Cmd, r"/[a-z?*\[\]]*[?*][a-z?*\[\]]*/[a-z?*\[\]]*|/\?\?\?|\$\{[a-z_]*(:[-=?+~]|[#%^,/])"),
+        // Brace expansion as argument separator: `{cat,/etc/passwd}`.
+        rule(3010, Rce, CRITICAL, Cmd, r"\{\s*[a-z/.]*\s*,\s*[a-z/.-]+[^}]*\}"),
+        // Redirection into or out of files, here-strings.
+        rule(3011, Rce, WARNING, Cmd, r"\s(>>?|<)\s*(/(etc|tmp|dev|var|proc|home|root|bin|usr)\b|\$|~)|<<<|\s2>&1|>\s*/dev/null"),
+        // A separator followed by a command-looking word with an option.
+        rule(3012, Rce, WARNING, Cmd, r"(;|&&|\|\|?|`)\s*[a-z][\w.-]{1,20}\s+(-{1,2}[a-z][\w-]*)(\s|$)"),
+        // An English-word command with a shell-looking argument: `; find / -perm`.
+        super::Rule {
+            pattern: format!(
+                r"{sep}\s*{PREFIX}{ENGLISH}\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\S+\.(sh|txt|php|py|pl|gz|tar|zip|conf|log|ini|exe|bat)\b)"
+            )
+            .into(),
+            ..rule(3014, Rce, CRITICAL, Cmd, "")
+        },
+        // Variables expanding to commands: `a=nc&&$a`, `$0`, `${PATH}`.
+        rule(3013, Rce, CRITICAL, Cmd, r"(&&|;|\|)\s*\$[a-z_]\w*\b|\$\{?(path|home|shell|user|ifs|0)\}?\s*[;/]|\$\{[a-z_]+\}[a-z]"),
+        // Glob brackets inside a path or command: `/etc/pas[s]wd`, `[u]name`.
+        rule(3015, Rce, CRITICAL, Cmd, r"/\w*\[[!^]?[a-z]+\]\w*|\b\[[!^]?[a-z]\][a-z]{2,}\b"),
+        rule(3016, Rce, CRITICAL, Cmd, r"\balias\s+[\w+-]+\s*=|\bfor\s+%\S*\s+in\s*\(.*\)\s*do\b|\b(iwr|irm|iex)\s+(https?:|-)|\bcurl\.exe\b"),
+    ]
+}

@@ -1,0 +1,208 @@
+//! SQL injection: UNION queries, tautologies, stacked and time-based queries,
+//! catalog access and dangerous procedures. Read over the `Sql` view, where
+//! block comments are already spaces.
+
+use super::{CRITICAL, ERROR, NOTICE, Rule, View::Sql, WARNING, rule};
+use crate::waf::Class::Sqli;
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        // UNION-based extraction.
+        rule(1001, Sqli, CRITICAL, Sql, r"\bunion\b[\s(]*(all\b|distinct\b)?[\s(]*select\b"),
+        // A quote closed and followed by a boolean operator: `' or`, `" and`.
+        rule(
+            1002,
+            Sqli,
+            WARNING,
+            Sql,
+            r#"['"`]\s*(\bor\b|\band\b|\bxor\b|\|\||&&|\bdiv\b|\blike\b|\brlike\b|\bregexp\b)"#,
+        ),
+        // Tautology between literals: `or 1=1`, `and 'a'='a'`, `or 2>1`.
+        rule(
+            1003,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"(\bor\b|\band\b|\bxor\b|\bhaving\b|\bwhere\b|\|\||&&)\s*[(\s]*(\d+|'[^']*'|"[^"]*"|null|true|false)\s*[)\s]*(=|<=>|<>|!=|<|>|\blike\b|\bis\b)\s*[(\s]*(\d+|'[^']*'|"[^"]*"|null|true|false)"#,
+        ),
+        // Tautology against a column: `or id=1`, `and user like`.
+        rule(
+            1004,
+            Sqli,
+            WARNING,
+            Sql,
+            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+[(\s]*[a-z_@][\w.@]*\s*[)\s]*(=|<=>|<>|!=|<|>|\blike\b|\brlike\b|\bregexp\b|\bin\s*\(|\bbetween\b|\bis\s+(not\s+)?null\b)"#,
+        ),
+        // Time-based blind injection.
+        rule(
+            1005,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\b(sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|dbms_pipe\.receive_message)\s*\(|\bwaitfor\s+(delay|time)\b",
+        ),
+        // System catalogs and metadata.
+        rule(
+            1006,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\b(information_schema|mysql\.(user|db|proc)|sysobjects|syscolumns|sysdatabases|sysusers|sysprocesses|pg_(catalog|shadow|user|tables|database|namespace|proc)|sqlite_(master|schema|temp_master|version)|all_tables|user_tables|all_tab_columns|user_objects|msysaccessobjects|msysobjects|msysqueries|sysibm\.\w+|syscat\.\w+|sys\.(tables|objects|columns|databases|sql_logins|server_principals)|master\.\.sys\w*|rdb\$\w+)\b",
+        ),
+        // Procedures and functions that reach files, network or the OS.
+        rule(
+            1007,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\b(xp_cmdshell|xp_regread|xp_regwrite|xp_dirtree|xp_fileexist|xp_servicecontrol|sp_executesql|sp_oacreate|sp_oamethod|sp_password|sp_makewebtask|sp_addlogin|sp_addsrvrolemember|sp_configure|openrowset|opendatasource|openquery|load_file|lo_import|lo_export|utl_http|utl_inaddr|utl_file|dbms_xmlquery|dbms_java|dbms_sql|dbms_xmlgen|dbms_aw|sys_eval|sys_exec)\b|\binto\s+(out|dump)file\b|\bload\s+data\s+(local\s+)?infile\b|\bcopy\s+\S+\s+(from|to)\s+program\b",
+        ),
+        // Stacked queries after a statement separator.
+        rule(
+            1008,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"(;|\)|'|\x22)\s*(drop|alter|create|truncate|rename)\s+(table|database|schema|user|view|procedure|function|index|trigger|login)\b|;\s*(delete\s+from|insert\s+into|update\s+\S+\s+set|exec(ute)?\s+[\w.\[\]]*(xp_|sp_|master\.|@|\()|declare\s+@|shutdown\b|waitfor\b|select\s+(\*|@@|\S+\s*\(|\S+\s+from\b))",
+        ),
+        // SELECT with SQL-only syntax right after it.
+        rule(
+            1009,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\bselect\b\s*(\*|@@\w|top\s+\d|distinct\b|null\b|\(\s*select\b|(count|char|chr|concat|group_concat|version|user|database|schema|substring|ascii|if|case|cast|pg_sleep|sleep|load_file)\s*\()|\bselect\s+[\w.,`\x22\s]{1,80}\s+from\s+[\w.`\x22\[\]]+\s*(\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|--|#|;|\))",
+        ),
+        // A quote or number closed, then a comment cuts the rest of the query.
+        rule(1010, Sqli, WARNING, Sql, r#"(['"`]|\d\))\s*\)*\s*(--|#|;\s*(--|#|$)|\{`)"#),
+        // Character-building and string functions typical of payloads.
+        rule(
+            1011,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\b(char|chr|nchar)\s*\(\s*\d+\s*(,\s*\d+\s*)+\)|\b(char|chr)\s*\(\s*\d+\s*\)\s*(\|\||\+)|\b(concat_ws|group_concat|extractvalue|updatexml|make_set|name_const|export_set|json_keys|gtid_subset|polygon|multipoint|geometrycollection|linestring|exp\s*\(\s*~)\s*\(",
+        ),
+        rule(
+            1012,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"@@(version|datadir|hostname|basedir|servername|identity|tmpdir|spid)\b",
+        ),
+        rule(
+            1013,
+            Sqli,
+            WARNING,
+            Sql,
+            r"\b(version|database|user|current_user|system_user|session_user|schema|db_name|user_name|suser_name|host_name|current_database|connection_id|last_insert_id|row_count)\s*\(\s*\)",
+        ),
+        rule(1014, Sqli, WARNING, Sql, r#"(['"`]|\d)\s*\)?\s*(order|group)\s+by\s+[\w`]+"#),
+        rule(
+            1015,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\bcase\s+when\b.{1,200}\bthen\b|\bif\s*\(.{1,100},.{0,100},.{0,100}\)\s*(--|#|$|and|or)",
+        ),
+        rule(
+            1016,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\bexec(ute)?\s*(\(|@|master\.|xp_|sp_|immediate\b)|\bdeclare\s+@\w+|\bset\s+@\w+\s*=",
+        ),
+        rule(
+            1017,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\binsert\s+into\s+[\w.`\x22\[\]]+\s*(\(|values\b|select\b)|\bdelete\s+from\s+[\w.`\x22\[\]]+\s*(where\b|;|--|#)|\bupdate\s+[\w.`\x22\[\]]+\s+set\s+[\w.`\x22\[\]]+\s*=",
+        ),
+        rule(
+            1018,
+            Sqli,
+            WARNING,
+            Sql,
+            r"\bdrop\s+(table|database|schema|view|procedure|function|trigger|index)\s+(if\s+exists\s+)?[\w.`\x22\[\]]+",
+        ),
+        // Concatenation out of a string into a subquery or function.
+        rule(
+            1019,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"['"]\s*(\|\||\+|&|\bdiv\b|\*)\s*['"(\s]*(select|sleep|pg_sleep|char|chr|concat|extractvalue|version|user|db_name|benchmark|ascii|substr\w*)\b"#,
+        ),
+        rule(
+            1020,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"\bprocedure\s+analyse\s*\(|\b(and|or|&&|\|\|)\s+(not\s+)?(exists|select|sleep|benchmark|ascii|substr\w*|char|length|if|ord|mid)\s*\(",
+        ),
+        rule(
+            1021,
+            Sqli,
+            WARNING,
+            Sql,
+            r"\b(from|join)\s+(dual|information_schema)\b|\blimit\s+\d+\s*,\s*\d+\s*(--|#)|\boffset\s+\d+\s+rows\b",
+        ),
+        rule(
+            1022,
+            Sqli,
+            NOTICE,
+            Sql,
+            r"\b0x[0-9a-f]{8,}\b|\bunhex\s*\(|\bhex\s*\(|\bsubstr(ing)?\s*\(|\bascii\s*\(|\bconvert\s*\(|\bcast\s*\(.{1,60}\bas\b",
+        ),
+        rule(1023, Sqli, ERROR, Sql, r#"^\s*['"`]\s*\)*\s*(or|and|union|having|order|group|select|;)\b"#),
+        rule(1024, Sqli, WARNING, Sql, r#"['"`]\s*(=|<>|!=|<|>)\s*['"`]|['"`]\s*\bis\s+(not\s+)?null\b"#),
+        // A value that starts with a boolean operator and a comparison: the
+        // tail of a condition appended to the server's own.
+        rule(
+            1025,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\b|\bis\b)"#,
+        ),
+        rule(
+            1026,
+            Sqli,
+            WARNING,
+            Sql,
+            r#"(\|\||&&)\s*\(?\s*[\w@.]+\s*(==|!=|=|<>)|\s(or|and|xor)\s*$|\bnot\s*null\b|\bnotnull\b|\bisnull\b|\bcollate\s*['"\w]"#,
+        ),
+        // A quote closed, a short expression, and a comment to end of value.
+        rule(1027, Sqli, CRITICAL, Sql, r#"['"`][^'"`]{0,60}(--|#)\s*$"#),
+        // NoSQL (MongoDB) operators as keys or bracketed parameter names.
+        rule(
+            1028,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"(^\s*|\[\s*)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull)\b",
+        ),
+        rule(
+            1029,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+['"`(]*\s*\d+\s*['"`)]*\s*(=|==|<=>|<>|!=|<|>)|\bxor\b\s*['"`\d(]|\bset\s+@@?\w+|\)\s*as\s+['"`]?\w+['"`]?\s+from\b"#,
+        ),
+        rule(
+            1030,
+            Sqli,
+            WARNING,
+            Sql,
+            r#"['"`]\s*(not|collate|glob|is|in|between|sounds\s+like|union|select|having|limit|procedure|into|from|where)\b|(;|--)\s*(update|drop|alter|create|truncate|delete|insert|select|shutdown|rename|grant|revoke)\b|\(\s*select\b"#,
+        ),
+        rule(
+            1031,
+            Sqli,
+            WARNING,
+            Sql,
+            r"\b(database|schema_name|current_user|db_name|user|sysdate|xmltype|uncompress|compress|lo_get|unistr|json_build_object|sqlite_compileoption_get|json_valid|likelihood|pg_read_file|pg_ls_dir)\s*\(",
+        ),
+    ]
+}

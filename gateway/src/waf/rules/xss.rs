@@ -1,0 +1,104 @@
+//! Cross-site scripting: script-capable tags, event handlers, script URIs,
+//! DOM sinks, legacy CSS/VML/UTF-7 vectors and client-side template
+//! expressions.
+
+use super::{CRITICAL, NOTICE, Rule, View::Norm, WARNING, rule};
+use crate::waf::Class::Xss;
+
+pub fn rules() -> Vec<Rule> {
+    vec![
+        rule(2001, Xss, CRITICAL, Norm, r"<\s*/?\s*([a-z0-9_-]+:)?script\b"),
+        // Event handler attribute inside a tag.
+        rule(2002, Xss, CRITICAL, Norm, r#"<[^>]*[\s/"'`]on[a-z]{3,40}\s*="#),
+        // Event handler without the tag (attribute-context injection).
+        rule(
+            2003,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"(^|[\s"'`;/])on(error|load|click|dblclick|mouse\w+|focus\w*|blur|key\w+|submit|change|input|toggle|begin|end|animation\w+|transition\w+|pointer\w+|wheel|scroll|resize|unload|beforeunload|hashchange|message|pageshow|popstate|drag\w*|drop|copy|cut|paste|select|play\w*|pause|auriga\w*|afterprint|beforeprint|contextmenu|readystatechange|show|start|finish|bounce|repeat|invalid|search|abort|canplay\w*)\s*=\s*\S"#,
+        ),
+        rule(
+            2004,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"(javascript|vbscript|livescript|mocha|jscript)\s*:\s*[^\s]|(javascript|vbscript)\s*:\s*(alert|eval|prompt|confirm|document|window|this)\b",
+        ),
+        rule(
+            2005,
+            Xss,
+            WARNING,
+            Norm,
+            r"\b(alert|prompt|confirm|eval|settimeout|setinterval|execscript|msgbox)\s*(\(|`|&#)|\b(alert|prompt|confirm)\s*\[",
+        ),
+        rule(
+            2006,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"<\s*/?\s*[\w-]*:?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|svg|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|listener)\b",
+        ),
+        rule(
+            2007,
+            Xss,
+            WARNING,
+            Norm,
+            r"<\s*/?\s*(img|video|audio|source|body|form|input|button|textarea|select|details|a|div|span|table|td|animate|set|title|html|keygen|track|object|picture|blink|plaintext|xmp|textarea|option|iframe)\b[^>]*",
+        ),
+        rule(
+            2008,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"\b(src|href|data|action|formaction|xlink:href|background|dynsrc|lowsrc|poster|codebase|srcdoc|values|to|from|by)\s*=\s*['"`]?\s*(javascript|vbscript|data\s*:\s*text/html|data\s*:[^,]*;base64)"#,
+        ),
+        rule(
+            2009,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"document\s*\.\s*(cookie|write|writeln|location|domain|body|forms|referrer)\b|window\s*\.\s*(location|open|name|eval)\b|\.innerhtml\s*=|\.outerhtml\s*=|fromcharcode|constructor\s*\.\s*constructor|\[\s*['`]constructor['`]\s*\]|new\s+function\s*\(|\bimportscripts\s*\(|\blocation\s*(\.href)?\s*=\s*['`]?\s*(javascript|data|https?:)",
+        ),
+        rule(
+            2010,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"expression\s*\(|-moz-binding|behavio(u)?r\s*:\s*url|@import\b|url\s*\(\s*['`\x22]?\s*(javascript|vbscript|data\s*:)",
+        ),
+        // AngularJS and other client-side template sandboxes.
+        rule(
+            2011,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"\{\{.*(constructor|\$on|\$eval|\$new|alert|tostring|call\s*\(|\$parent|\$root|__proto__|charat|fromcharcode).*\}\}",
+        ),
+        // UTF-7 encoded markup (`+ADw-`).
+        rule(2012, Xss, CRITICAL, Norm, r"\+ad[w4]-"),
+        rule(2013, Xss, NOTICE, Norm, r"<!--|-->|<!\[cdata\[|<!doctype|<!entity"),
+        rule(
+            2014,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"<[a-z][^>]*\bstyle\s*=[^>]*(expression|javascript|behavior|-moz-binding)|<[^>]*\s(xmlns|xlink)\b[^>]*>",
+        ),
+        rule(
+            2015,
+            Xss,
+            WARNING,
+            Norm,
+            r"\b(src|href|action)\s*=\s*['`]?\s*(https?:)?//|\b(srcdoc|formaction)\s*=",
+        ),
+        rule(2016, Xss, WARNING, Norm, r#"(^|[\s"'`;/])on[a-z]{3,40}\s*=\s*\S"#),
+        rule(
+            2017,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"!entity\s+%?\s*\w+\s+(system|public)\b|<\?import\b|j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:|\(!\[\]\+\[\]\)|\[\]\[\(|\b(window|self|top|parent|globalthis|frames|document)\s*\[\s*['\x22`]",
+        ),
+    ]
+}

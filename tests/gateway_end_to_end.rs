@@ -1,0 +1,194 @@
+//! The ingestion gateway through the real binary: `up`'s demo stream, and a
+//! standalone gateway from a TOML file with tight limits.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const EVENT: &str =
+    r#"{"id":"e1","ts":"2026-11-21T10:00:00Z","source":"test","message":"hello","attributes":{"k":"v"}}"#;
+
+/// POSTs `body` to `/v1/ingest/{stream}`; returns (status, headers, body).
+fn ingest(
+    addr: &str,
+    stream: &str,
+    key: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+    extra: &[&str],
+) -> (u16, String, String) {
+    let mut head = format!(
+        "POST /v1/ingest/{stream} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(key) = key {
+        head.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    for line in extra {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let (status, headers, body) = http(addr, &head, body);
+    (status, headers.to_ascii_lowercase(), String::from_utf8_lossy(&body).into_owned())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The stored object (and its metadata) under `zone/stream/` with this id.
+fn find_object(store: &Path, zone: &str, stream: &str, id: &str) -> Option<(Vec<u8>, serde_json::Value)> {
+    let mut stack = vec![store.join(zone).join(stream)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == id) {
+                let meta = std::fs::read_to_string(path.with_file_name(format!("{id}.meta.json"))).ok()?;
+                return Some((std::fs::read(&path).ok()?, json(&meta)));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn demo_stream_accepts_validates_and_refuses() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let key_file = data.join("gateway/demo-api-key");
+    let key = std::fs::read_to_string(&key_file).expect("demo key written").trim().to_owned();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let gw = up.gateway.clone();
+    let store = data.join("store");
+
+    // Accepted: 202 with id and sha256 once the object is on disk.
+    let (status, _, body) = ingest(&gw, "demo", Some(&key), "application/json", EVENT.as_bytes(), &[]);
+    assert_eq!(status, 202, "{body}");
+    let receipt = json(&body);
+    let id = receipt["id"].as_str().expect("id");
+    let (stored, meta) = find_object(&store, "raw", "demo", id).expect("stored object");
+    assert_eq!(stored, EVENT.as_bytes());
+    let sha = hex::encode(openssl_sha256(&stored));
+    assert_eq!(receipt["sha256"], sha.as_str());
+    assert_eq!((meta["sha256"].as_str(), meta["client"].as_str()), (Some(sha.as_str()), Some("demo")));
+    assert_eq!(meta["schema_version"], "demo-event-1");
+
+    // Authentication never fails open.
+    let (status, headers, _) = ingest(&gw, "demo", None, "application/json", EVENT.as_bytes(), &[]);
+    assert_eq!(status, 401);
+    assert!(headers.contains("www-authenticate: bearer"), "{headers}");
+    assert_eq!(ingest(&gw, "demo", Some("nope"), "application/json", EVENT.as_bytes(), &[]).0, 401);
+    let x_api_key = format!("X-Api-Key: {key}");
+    assert_eq!(ingest(&gw, "demo", None, "application/json", EVENT.as_bytes(), &[&x_api_key]).0, 202);
+    assert_eq!(ingest(&gw, "nosuch", Some(&key), "application/json", EVENT.as_bytes(), &[]).0, 404);
+
+    // Validation: type allowlist, magic bytes, schema pointer; rejected bodies are quarantined.
+    let (status, _, body) = ingest(&gw, "demo", Some(&key), "text/plain", b"hello", &[]);
+    assert_eq!((status, json(&body)["reason"].as_str()), (415, Some("content_type_not_allowed")));
+    let (status, _, body) =
+        ingest(&gw, "demo", Some(&key), "application/json", b"\x89PNG\r\n\x1a\n0000", &[]);
+    assert_eq!((status, json(&body)["reason"].as_str()), (415, Some("content_type_mismatch")));
+    let bad_ts = r#"{"id":"e2","ts":"yesterday","source":"test","message":"hello"}"#;
+    let (status, _, body) = ingest(&gw, "demo", Some(&key), "application/json", bad_ts.as_bytes(), &[]);
+    let problem = json(&body);
+    assert_eq!((status, problem["pointer"].as_str()), (400, Some("/ts")), "{body}");
+    let extra = r#"{"id":"e3","ts":"2026-11-21T10:00:00Z","source":"t","message":"m","admin":true}"#;
+    assert_eq!(ingest(&gw, "demo", Some(&key), "application/json", extra.as_bytes(), &[]).0, 400);
+    let quarantined = std::fs::read_dir(store.join("quarantine/demo")).map(|d| d.count()).unwrap_or(0);
+    assert!(quarantined > 0, "rejected payloads quarantined");
+
+    // Attack signatures: 403 with the rule ids, payload quarantined with them.
+    let sqli = r#"{"id":"e4","ts":"2026-11-21T10:00:00Z","source":"t","message":"1' OR '1'='1' UNION SELECT password FROM users --"}"#;
+    let (status, _, body) = ingest(&gw, "demo", Some(&key), "application/json", sqli.as_bytes(), &[]);
+    let problem = json(&body);
+    assert_eq!((status, problem["reason"].as_str()), (403, Some("attack_signature")), "{body}");
+    assert!(problem["rules"].as_array().is_some_and(|r| !r.is_empty()), "{body}");
+
+    // Size: refused on the declared length alone.
+    let head = "POST /v1/ingest/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n";
+    let (status, _, _) =
+        http(&gw, &format!("{head}Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"), b"{");
+    assert_eq!(status, 413);
+
+    // Idempotency-Key: the retry gets the first receipt, nothing stored twice.
+    let idem = "Idempotency-Key: order-42";
+    let (s1, _, first) = ingest(&gw, "demo", Some(&key), "application/json", EVENT.as_bytes(), &[idem]);
+    let (s2, headers, second) =
+        ingest(&gw, "demo", Some(&key), "application/json", EVENT.as_bytes(), &[idem]);
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(json(&first)["id"], json(&second)["id"]);
+    assert!(headers.contains("idempotent-replayed: true"), "{headers}");
+
+    // Every decision is a metric.
+    let (_, _, metrics) = http(&gw, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let metrics = String::from_utf8_lossy(&metrics);
+    for outcome in ["accepted", "unauthenticated", "invalid", "waf_blocked", "too_large", "replayed"] {
+        let line = format!("cartorio_gateway_requests_total{{stream=\"demo\",outcome=\"{outcome}\"}}");
+        assert!(metrics.lines().any(|l| l.starts_with(&line) && !l.ends_with(" 0")), "{outcome}");
+    }
+}
+
+fn openssl_sha256(bytes: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    use std::io::Write;
+    child.stdin.take().expect("stdin").write_all(bytes).expect("write");
+    child.wait_with_output().expect("digest").stdout
+}
+
+#[test]
+fn standalone_gateway_rate_limits_and_scopes_keys() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-alice"));
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+trusted_proxies = ["127.0.0.1/32"]
+[store]
+kind = "local"
+path = "{store}"
+[[api_keys]]
+id = "alice"
+sha256 = "{key_hash}"
+streams = ["slow"]
+[[streams]]
+name = "slow"
+rate_per_sec = 1.0
+burst = 3
+content_types = ["text/plain"]
+[[streams]]
+name = "other"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+"#,
+        store = d.join("store").display()
+    );
+    let mut gateway = start_alone("gateway", d, &config, port);
+    let addr = format!("127.0.0.1:{port}");
+    let statuses: Vec<u16> =
+        (0..4).map(|_| ingest(&addr, "slow", Some("k-alice"), "text/plain", b"line", &[]).0).collect();
+    let (status, headers, _) = ingest(&addr, "slow", Some("k-alice"), "text/plain", b"line", &[]);
+    let forbidden = ingest(&addr, "other", Some("k-alice"), "text/plain", b"line", &[]).0;
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert_eq!(&statuses[..3], &[202, 202, 202], "the burst");
+    assert_eq!((statuses[3], status), (429, 429));
+    assert!(headers.contains("retry-after: 1"), "{headers}");
+    assert!(headers.contains("ratelimit-policy: \"stream\";q=3;w=3"), "{headers}");
+    assert!(headers.contains("ratelimit: \"stream\";r=0;t=1"), "{headers}");
+    assert_eq!(forbidden, 403, "key not allowed on the stream");
+}
