@@ -57,15 +57,35 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Run the ingestion gateway alone.
+    /// Run the ingestion gateway alone (`--config`), or work on what it stored.
     Gateway {
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<GatewayAction>,
     },
     /// Run the control plane alone.
     Control {
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum GatewayAction {
+    /// Read a stored payload back, opening its envelope.
+    Decrypt {
+        /// The gateway's TOML (store and KEK); without it, `up`'s data dir.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// Object key, e.g. raw/demo/2026/11/21/01K...
+        #[arg(long)]
+        object: String,
+        /// Where to write the payload (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -101,7 +121,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Responder { config } => up::run_responder(&config).await,
-        Command::Gateway { config } => up::run_gateway(&config).await,
+        Command::Gateway {
+            action: Some(GatewayAction::Decrypt { config, data_dir, object, out }), ..
+        } => up::gateway_decrypt(config.as_deref(), &data_dir, &object, out.as_deref()).await,
+        Command::Gateway { config: Some(config), action: None } => up::run_gateway(&config).await,
+        Command::Gateway { config: None, action: None } => {
+            anyhow::bail!("cartorio gateway needs --config FILE (or a subcommand: decrypt)")
+        }
         Command::Control { config } => up::run_control(&config).await,
     }
 }

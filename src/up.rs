@@ -184,8 +184,47 @@ fn demo_gateway(dir: &DataDir) -> anyhow::Result<(GatewayConfig, String)> {
     };
     let schema = gateway_dir.join("demo-schema.json");
     write_public(&schema, cartorio_gateway::config::DEMO_SCHEMA.as_bytes())?;
+    let kek = demo_kek_file(dir);
+    if !kek.exists() {
+        write_private(&kek, cartorio_gateway::envelope::Kek::generate_hex()?.as_bytes())
+            .with_context(|| format!("writing {}", kek.display()))?;
+    }
     let store = StoreConfig::Local { path: dir.store() };
-    Ok((GatewayConfig::demo(store, cartorio_gateway::auth::key_sha256(&key), schema), key))
+    Ok((GatewayConfig::demo(store, cartorio_gateway::auth::key_sha256(&key), schema, kek), key))
+}
+
+/// The local KEK `up` seals the gateway's payloads under.
+fn demo_kek_file(dir: &DataDir) -> PathBuf {
+    dir.root().join("gateway/kek")
+}
+
+/// `cartorio gateway decrypt`: a stored payload, opened, to `out` or stdout.
+/// The store and KEK come from a gateway TOML file, or from `up`'s data dir.
+pub async fn gateway_decrypt(
+    config: Option<&Path>,
+    data_dir: &Path,
+    object: &str,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (store, kek) = match config {
+        Some(path) => {
+            let config: GatewayConfig = load_toml(path)?;
+            (config.store.open(), cartorio_gateway::kek(&config)?)
+        }
+        None => {
+            let dir = DataDir::new(data_dir);
+            let kek = cartorio_gateway::envelope::Kek::from_file(&demo_kek_file(&dir))?;
+            (StoreConfig::Local { path: dir.store() }.open(), Some(Arc::new(kek)))
+        }
+    };
+    let plain = cartorio_gateway::sink::read_back(&store, kek.as_deref(), object).await?;
+    match out {
+        Some(path) => std::fs::write(path, plain).with_context(|| format!("writing {}", path.display())),
+        None => {
+            use std::io::Write;
+            std::io::stdout().write_all(&plain).context("writing to stdout")
+        }
+    }
 }
 
 fn random_key() -> anyhow::Result<String> {

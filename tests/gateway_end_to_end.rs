@@ -39,8 +39,13 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// The stored object (and its metadata) under `zone/stream/` with this id.
-fn find_object(store: &Path, zone: &str, stream: &str, id: &str) -> Option<(Vec<u8>, serde_json::Value)> {
+/// The stored object's key, bytes and metadata under `zone/stream/` with this id.
+fn find_object(
+    store: &Path,
+    zone: &str,
+    stream: &str,
+    id: &str,
+) -> Option<(String, Vec<u8>, serde_json::Value)> {
     let mut stack = vec![store.join(zone).join(stream)];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).ok()?.flatten() {
@@ -49,7 +54,8 @@ fn find_object(store: &Path, zone: &str, stream: &str, id: &str) -> Option<(Vec<
                 stack.push(path);
             } else if path.file_name().is_some_and(|n| n == id) {
                 let meta = std::fs::read_to_string(path.with_file_name(format!("{id}.meta.json"))).ok()?;
-                return Some((std::fs::read(&path).ok()?, json(&meta)));
+                let key = path.strip_prefix(store).ok()?.to_string_lossy().into_owned();
+                return Some((key, std::fs::read(&path).ok()?, json(&meta)));
             }
         }
     }
@@ -74,8 +80,29 @@ fn demo_stream_accepts_validates_and_refuses() {
     assert_eq!(status, 202, "{body}");
     let receipt = json(&body);
     let id = receipt["id"].as_str().expect("id");
-    let (stored, meta) = find_object(&store, "raw", "demo", id).expect("stored object");
+    let (object, sealed, meta) = find_object(&store, "raw", "demo", id).expect("stored object");
+    assert!(!String::from_utf8_lossy(&sealed).contains("hello"), "stored sealed");
+    assert!(meta["encryption"].as_str().is_some_and(|e| e.contains("A256GCM")), "{meta}");
+    let decrypt = |object: &str| {
+        Command::new(BIN)
+            .args(["gateway", "decrypt", "--data-dir"])
+            .arg(&data)
+            .args(["--object", object])
+            .output()
+            .expect("cartorio gateway decrypt")
+    };
+    let out = decrypt(&object);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stored = out.stdout;
     assert_eq!(stored, EVENT.as_bytes());
+    // Sealed to its own name: copied under another id, it no longer opens.
+    let moved = object.replace(id, "01AAAAAAAAAAAAAAAAAAAAAAAA");
+    std::fs::copy(store.join(&object), store.join(&moved)).expect("copy");
+    let refused = decrypt(&moved);
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("authentication failed")
+    );
     let sha = hex::encode(openssl_sha256(&stored));
     assert_eq!(receipt["sha256"], sha.as_str());
     assert_eq!((meta["sha256"].as_str(), meta["client"].as_str()), (Some(sha.as_str()), Some("demo")));

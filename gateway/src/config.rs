@@ -29,9 +29,19 @@ pub struct GatewayConfig {
     /// Bytes the quarantine may hold (counted since start).
     #[serde(default = "default_quarantine_quota")]
     pub quarantine_quota_bytes: u64,
+    /// Seal stored payloads (envelope encryption) under this KEK.
+    #[serde(default)]
+    pub encryption: Option<EncryptionConfig>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
     pub streams: Vec<StreamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// A local key-encryption key: 32 octets, raw or 64 hex digits.
+    pub kek_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,8 +147,9 @@ pub const DEMO_SCHEMA: &str = r#"{
 
 impl GatewayConfig {
     /// What `cartorio up` runs: one `demo` stream taking JSON event records
-    /// from the holder of the demo key (`key_sha256`), generous limits.
-    pub fn demo(store: StoreConfig, key_sha256: String, schema_file: PathBuf) -> Self {
+    /// from the holder of the demo key (`key_sha256`), generous limits,
+    /// payloads sealed under the KEK in `kek_file`.
+    pub fn demo(store: StoreConfig, key_sha256: String, schema_file: PathBuf, kek_file: PathBuf) -> Self {
         Self {
             listen: default_listen(),
             store,
@@ -147,6 +158,7 @@ impl GatewayConfig {
             max_per_client: 256,
             min_body_bytes_per_sec: default_min_body_rate(),
             quarantine_quota_bytes: default_quarantine_quota(),
+            encryption: Some(EncryptionConfig { kek_file }),
             api_keys: vec![ApiKeyConfig {
                 id: "demo".into(),
                 sha256: key_sha256,

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod envelope;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
@@ -107,10 +108,15 @@ impl Gateway {
             limiter: ratelimit::Limiter::default(),
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
             min_body_rate: config.min_body_bytes_per_sec,
-            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes),
+            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, kek(config)?),
             idempotency: idempotency::Idempotency::default(),
         })
     }
+}
+
+/// The KEK of `config`, when payloads are to be sealed.
+pub fn kek(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Kek>>> {
+    config.encryption.as_ref().map(|e| envelope::Kek::from_file(&e.kek_file).map(Arc::new)).transpose()
 }
 
 /// Serves the gateway on `listener` until `shutdown`, sweeping idle

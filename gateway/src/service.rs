@@ -297,6 +297,7 @@ impl GatewayService {
                 tracing::warn!("quarantine quota reached; rejected payload not kept")
             }
             Err(SinkError::Store(error)) => tracing::warn!(%error, "quarantine write failed"),
+            Err(SinkError::Seal(error)) => tracing::warn!(%error, "quarantine sealing failed"),
         }
     }
 }

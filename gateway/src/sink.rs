@@ -4,10 +4,12 @@
 //! a `{id}.meta.json` beside it. The store's writes are atomic and durable,
 //! so a 202 is only ever sent for a payload already on disk.
 
+use crate::envelope::{self, Kek};
 use bytes::Bytes;
 use cartorio_platform::ObjectStore;
 use cartorio_platform::store::StoreError;
 use serde::Serialize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which prefix an object goes under.
@@ -76,6 +78,8 @@ pub struct Sink {
     store: ObjectStore,
     quarantine_quota: u64,
     quarantined: AtomicU64,
+    /// When set, payloads are stored sealed (see [`crate::envelope`]).
+    kek: Option<Arc<Kek>>,
 }
 
 #[derive(Debug)]
@@ -83,11 +87,12 @@ pub enum SinkError {
     Store(StoreError),
     /// The quarantine is full: the rejected payload is not kept.
     QuotaExceeded,
+    Seal(anyhow::Error),
 }
 
 impl Sink {
-    pub fn new(store: ObjectStore, quarantine_quota: u64) -> Self {
-        Self { store, quarantine_quota, quarantined: AtomicU64::new(0) }
+    pub fn new(store: ObjectStore, quarantine_quota: u64, kek: Option<Arc<Kek>>) -> Self {
+        Self { store, quarantine_quota, quarantined: AtomicU64::new(0), kek }
     }
 
     /// Writes the payload, then its metadata; both are durable on return.
@@ -106,7 +111,18 @@ impl Sink {
                 return Err(SinkError::QuotaExceeded);
             }
         }
-        let meta_json = serde_json::to_vec(meta).unwrap_or_default();
+        let mut meta_json = serde_json::to_value(meta).unwrap_or_default();
+        let payload = match &self.kek {
+            Some(kek) => {
+                let sealed = envelope::seal(kek, meta.stream, meta.id, &payload).map_err(SinkError::Seal)?;
+                if let Some(fields) = meta_json.as_object_mut() {
+                    fields.insert("encryption".into(), format!("A256GCM envelope, KEK {}", kek.id()).into());
+                }
+                Bytes::from(sealed)
+            }
+            None => payload,
+        };
+        let meta_json = serde_json::to_vec(&meta_json).unwrap_or_default();
         self.store.put(key, payload).await.map_err(SinkError::Store)?;
         self.store.put(&format!("{key}.meta.json"), Bytes::from(meta_json)).await.map_err(SinkError::Store)
     }
@@ -114,6 +130,21 @@ impl Sink {
     pub fn store(&self) -> &ObjectStore {
         &self.store
     }
+}
+
+/// Reads back a stored payload (`raw/...` or `quarantine/...` key),
+/// opening its envelope when it is sealed.
+pub async fn read_back(store: &ObjectStore, kek: Option<&Kek>, key: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = store.get(key).await?.ok_or_else(|| anyhow::anyhow!("no object {key}"))?;
+    let parts: Vec<&str> = key.split('/').collect();
+    let (Some(stream), Some(id)) = (parts.get(1), parts.last()) else {
+        anyhow::bail!("{key} is not a gateway object key");
+    };
+    if !bytes.starts_with(b"CARTENV1") {
+        return Ok(bytes.to_vec());
+    }
+    let kek = kek.ok_or_else(|| anyhow::anyhow!("{key} is sealed and no KEK was given"))?;
+    Ok(envelope::open(kek, stream, id, &bytes)?)
 }
 
 #[cfg(test)]
@@ -134,7 +165,7 @@ mod tests {
     #[tokio::test]
     async fn the_quarantine_quota_is_enforced() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sink = Sink::new(ObjectStore::local(dir.path()), 10);
+        let sink = Sink::new(ObjectStore::local(dir.path()), 10, None);
         let meta = Meta {
             id: "a",
             stream: "s",
