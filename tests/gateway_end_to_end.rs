@@ -204,18 +204,65 @@ content_types = ["text/plain"]
 "#,
         store = d.join("store").display()
     );
-    let mut gateway = start_alone("gateway", d, &config, port);
+    let gateway = start_alone("gateway", d, &config, port);
     let addr = format!("127.0.0.1:{port}");
     let statuses: Vec<u16> =
         (0..4).map(|_| ingest(&addr, "slow", Some("k-alice"), "text/plain", b"line", &[]).0).collect();
     let (status, headers, _) = ingest(&addr, "slow", Some("k-alice"), "text/plain", b"line", &[]);
     let forbidden = ingest(&addr, "other", Some("k-alice"), "text/plain", b"line", &[]).0;
-    let _ = gateway.kill();
-    let _ = gateway.wait();
+    drop(gateway);
     assert_eq!(&statuses[..3], &[202, 202, 202], "the burst");
     assert_eq!((statuses[3], status), (429, 429));
     assert!(headers.contains("retry-after: 1"), "{headers}");
     assert!(headers.contains("ratelimit-policy: \"stream\";q=3;w=3"), "{headers}");
     assert!(headers.contains("ratelimit: \"stream\";r=0;t=1"), "{headers}");
     assert_eq!(forbidden, 403, "key not allowed on the stream");
+}
+
+#[test]
+fn proxy_protocol_names_the_client_and_is_required() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-lb"));
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+proxy_protocol = true
+[store]
+kind = "local"
+path = "{store}"
+[[api_keys]]
+id = "lb-client"
+sha256 = "{key_hash}"
+streams = ["logs"]
+[[streams]]
+name = "logs"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+"#,
+        store = d.join("store").display()
+    );
+    // The health probe must carry a header too: a v1 UNKNOWN (a balancer's
+    // own check) keeps the TCP peer.
+    let gateway = start_alone_probed("gateway", d, &config, port, "PROXY UNKNOWN\r\n");
+    let addr = format!("127.0.0.1:{port}");
+    let request = "POST /v1/ingest/logs HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nAuthorization: Bearer k-lb\r\nContent-Length: 4\r\nConnection: close\r\n\r\nline";
+    let v1 = format!("PROXY TCP4 203.0.113.7 10.0.0.1 51000 443\r\n{request}");
+    let (v1_status, _, v1_body) = http(&addr, &v1, b"");
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend_from_slice(&[198, 51, 100, 9, 10, 0, 0, 1, 0x13, 0x88, 0x01, 0xbb]);
+    v2.extend_from_slice(request.as_bytes());
+    let (v2_status, _, v2_body) = http(&addr, "", &v2);
+    let (bare_status, _, _) = http(&addr, request, b"");
+    drop(gateway);
+    assert_eq!((v1_status, v2_status), (202, 202));
+    assert_eq!(bare_status, 0, "no PROXY header: the connection is closed unanswered");
+    let store = d.join("store");
+    for (body, client) in [(v1_body, "203.0.113.7"), (v2_body, "198.51.100.9")] {
+        let receipt = json(&String::from_utf8_lossy(&body));
+        let id = receipt["id"].as_str().expect("id");
+        let (_, stored, meta) = find_object(&store, "raw", "logs", id).expect("stored");
+        assert_eq!((stored.as_slice(), meta["client_ip"].as_str()), (&b"line"[..], Some(client)));
+    }
 }

@@ -323,7 +323,7 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
         store = data.join("store").display(),
         d = d.display()
     );
-    let mut responder = start_alone("responder", d, &config, port);
+    let responder = start_alone("responder", d, &config, port);
     let addr = format!("127.0.0.1:{port}");
     let query = ts_query(d, "rsa", &["-sha384", "-cert"]);
     let (status, _, reply) =
@@ -333,7 +333,7 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
     let (own_status, own_head, own_reply) =
         post(&tsa_addr, "/", "application/timestamp-query", &std::fs::read(&query).expect("q"));
     let (ocsp_status, _, _) = post(&tsa_addr, "/ocsp", "application/ocsp-request", &[0x30, 0x00]);
-    let _ = responder.kill();
+    drop(responder);
     assert_eq!((own_status, ocsp_status), (200, 404), "{own_head}");
     assert!(own_head.to_ascii_lowercase().contains("application/timestamp-reply"), "{own_head}");
     std::fs::write(d.join("own.tsr"), &own_reply).expect("reply");
@@ -345,7 +345,6 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
         .args(["-untrusted", "rsa-chain.pem"])
         .current_dir(d));
     assert!(text(&out).contains("Verification: OK"), "own listener: {}", text(&out));
-    let _ = responder.wait();
     assert_eq!(status, 200);
     std::fs::write(d.join("rsa.tsr"), &reply).expect("reply");
     let out = run(Command::new("openssl")

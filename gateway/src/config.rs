@@ -14,6 +14,10 @@ pub struct GatewayConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     pub store: StoreConfig,
+    /// Every connection starts with a PROXY protocol header (v1 or v2)
+    /// naming the client; connections without one are closed.
+    #[serde(default)]
+    pub proxy_protocol: bool,
     /// Networks whose `X-Forwarded-For` is believed (the load balancers).
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
@@ -153,6 +157,7 @@ impl GatewayConfig {
         Self {
             listen: default_listen(),
             store,
+            proxy_protocol: false,
             trusted_proxies: Vec::new(),
             max_in_flight: default_max_in_flight(),
             max_per_client: 256,

@@ -141,8 +141,10 @@ pub async fn run(
             }
         })
     };
-    cartorio_platform::http::serve(listener, service::GatewayService::new(gateway), shutdown, "gateway")
-        .await;
+    let connections =
+        cartorio_platform::http::Connections { tls: None, proxy_protocol: config.proxy_protocol };
+    let service = service::GatewayService::new(gateway);
+    cartorio_platform::http::serve_with(listener, connections, service, shutdown, "gateway").await;
     let _ = sweeper.await;
     Ok(())
 }

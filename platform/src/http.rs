@@ -2,6 +2,7 @@
 //! (prior knowledge) on the same port, graceful shutdown that lets requests
 //! in flight finish.
 
+use crate::proxy_protocol::{self, ProxyError};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -101,16 +102,32 @@ fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListene
 
 /// Serves `handler` on `listener` until `shutdown`, then drains.
 pub async fn serve<H: Handler>(listener: TcpListener, handler: H, shutdown: Shutdown, name: &'static str) {
-    serve_with(listener, None, handler, shutdown, name).await
+    serve_with(listener, Connections::default(), handler, shutdown, name).await
 }
 
 /// A TLS handshake must finish within this time.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// As `serve`, over TLS when `tls` is set (HTTP/2 chosen by ALPN).
+/// What a listener expects before HTTP on each connection.
+#[derive(Clone, Default)]
+pub struct Connections {
+    /// TLS (HTTP/2 or HTTP/1.1 chosen by ALPN).
+    pub tls: Option<TlsAcceptor>,
+    /// A PROXY protocol header (v1 or v2) from the load balancer, naming the
+    /// client; a connection without a valid one is closed.
+    pub proxy_protocol: bool,
+}
+
+impl Connections {
+    pub fn tls(acceptor: TlsAcceptor) -> Self {
+        Self { tls: Some(acceptor), proxy_protocol: false }
+    }
+}
+
+/// As `serve`, with TLS and/or the PROXY protocol as `connections` says.
 pub async fn serve_with<H: Handler>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    connections: Connections,
     handler: H,
     shutdown: Shutdown,
     name: &'static str,
@@ -120,7 +137,7 @@ pub async fn serve_with<H: Handler>(
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
     let graceful = GracefulShutdown::new();
     loop {
-        let (stream, peer) = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
                 Err(error) => {
@@ -133,25 +150,32 @@ pub async fn serve_with<H: Handler>(
             _ = shutdown.wait() => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = handler.clone();
-        let service = service_fn(move |req| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(req.map(RequestBody::Streamed), peer).await) }
-        });
-        let watcher = graceful.watcher();
-        let builder = builder.clone();
-        match tls.clone() {
-            None => {
-                let conn =
-                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned());
-                tokio::spawn(async move {
-                    if let Err(error) = conn.await {
-                        tracing::debug!(service = name, %error, "connection ended with an error");
+        let (handler, watcher, builder, connections) =
+            (handler.clone(), graceful.watcher(), builder.clone(), connections.clone());
+        tokio::spawn(async move {
+            let peer = match connections.proxy_protocol {
+                false => peer,
+                true => match tokio::time::timeout(HEADER_READ_TIMEOUT, read_proxy_header(&mut stream)).await
+                {
+                    Ok(Ok(source)) => source.unwrap_or(peer),
+                    Ok(Err(error)) => {
+                        metrics::counter!("cartorio_proxy_protocol_refused_total", "service" => name)
+                            .increment(1);
+                        tracing::debug!(service = name, %peer, ?error, "connection without a valid PROXY header");
+                        return;
                     }
-                });
-            }
-            Some(acceptor) => {
-                tokio::spawn(async move {
+                    Err(_) => return,
+                },
+            };
+            let service = service_fn(move |req| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handler.handle(req.map(RequestBody::Streamed), peer).await) }
+            });
+            let served = match connections.tls {
+                None => {
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await
+                }
+                Some(acceptor) => {
                     let stream =
                         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                             Ok(Ok(stream)) => stream,
@@ -161,19 +185,47 @@ pub async fn serve_with<H: Handler>(
                             }
                             Err(_) => return,
                         };
-                    let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                    if let Err(error) = watcher.watch(conn).await {
-                        tracing::debug!(service = name, %error, "connection ended with an error");
-                    }
-                });
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await
+                }
+            };
+            if let Err(error) = served {
+                tracing::debug!(service = name, %error, "connection ended with an error");
             }
-        }
+        });
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!(service = name, "connections still open after the drain timeout");
     }
     tracing::info!(service = name, "stopped");
+}
+
+/// Reads a PROXY protocol header off `stream`, consuming exactly its
+/// octets (v1 a byte at a time, as its length is only known at the CRLF;
+/// v2 by its length field), and returns the source address it names.
+async fn read_proxy_header(stream: &mut tokio::net::TcpStream) -> Result<Option<SocketAddr>, ProxyError> {
+    use tokio::io::AsyncReadExt;
+    let io = |_| ProxyError::Malformed("connection closed in the header");
+    let mut head = [0u8; 16];
+    stream.read_exact(&mut head[..8]).await.map_err(io)?;
+    match proxy_protocol::version(&head[..8])? {
+        proxy_protocol::Version::V1 => {
+            let mut line = head[..8].to_vec();
+            while !line.ends_with(b"\r\n") {
+                if line.len() >= proxy_protocol::V1_MAX {
+                    return Err(ProxyError::Malformed("v1 line too long"));
+                }
+                line.push(stream.read_u8().await.map_err(io)?);
+            }
+            proxy_protocol::parse_v1(&line)
+        }
+        proxy_protocol::Version::V2 => {
+            stream.read_exact(&mut head[8..]).await.map_err(io)?;
+            let mut block = vec![0u8; proxy_protocol::v2_len(&head)?];
+            stream.read_exact(&mut block).await.map_err(io)?;
+            proxy_protocol::parse_v2(&head, &block)
+        }
+    }
 }
 
 /// Serves on `threads` single-threaded runtimes, each accepting on a socket
@@ -184,7 +236,7 @@ pub async fn serve_with<H: Handler>(
 /// Returns when every thread has drained after `shutdown`.
 pub async fn serve_per_core<H: Handler>(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    connections: Connections,
     threads: usize,
     handler: H,
     shutdown: Shutdown,
@@ -198,12 +250,12 @@ pub async fn serve_per_core<H: Handler>(
             0 => listener.try_clone()?,
             _ => reuse_port_listener(addr).or_else(|_| listener.try_clone())?,
         };
-        let (tls, handler, shutdown) = (tls.clone(), handler.clone(), shutdown.clone());
+        let (connections, handler, shutdown) = (connections.clone(), handler.clone(), shutdown.clone());
         let worker = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let socket = TcpListener::from_std(socket)?;
-                serve_with(socket, tls, handler, shutdown, name).await;
+                serve_with(socket, connections, handler, shutdown, name).await;
                 Ok::<_, std::io::Error>(())
             })
         })?;

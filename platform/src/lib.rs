@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod http3;
+pub mod proxy_protocol;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -154,12 +154,13 @@ pub async fn run(
             let (listener, tsa_service) = (http::bind(addr, "tsa").await?, service.tsa_only());
             let shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
-                http::serve_per_core(listener, None, threads, tsa_service, shutdown, "tsa").await
+                http::serve_per_core(listener, Default::default(), threads, tsa_service, shutdown, "tsa")
+                    .await
             }))
         }
         None => None,
     };
-    http::serve_per_core(listener, None, threads, service, shutdown, "responder").await?;
+    http::serve_per_core(listener, Default::default(), threads, service, shutdown, "responder").await?;
     if let Some(task) = tsa_task {
         task.await??;
     }
@@ -177,5 +178,13 @@ async fn serve_tls<H: http::Handler>(
     service: H,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    http::serve_per_core(listener, Some(acceptor), threads, service, shutdown, "responder-tls").await
+    http::serve_per_core(
+        listener,
+        http::Connections::tls(acceptor),
+        threads,
+        service,
+        shutdown,
+        "responder-tls",
+    )
+    .await
 }

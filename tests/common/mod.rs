@@ -173,23 +173,42 @@ pub fn free_port() -> u16 {
 /// Starts `cartorio {service} --config {dir}/{service}.toml` with `config`
 /// as that file, logging to `{dir}/{service}.log`, and waits until
 /// `127.0.0.1:{port}/healthz` answers.
-pub fn start_alone(service: &str, dir: &Path, config: &str, port: u16) -> Child {
+pub fn start_alone(service: &str, dir: &Path, config: &str, port: u16) -> Alone {
+    start_alone_probed(service, dir, config, port, "")
+}
+
+/// As [`start_alone`], with `prefix` sent before the health probe (a PROXY
+/// protocol header, for listeners that require one).
+pub fn start_alone_probed(service: &str, dir: &Path, config: &str, port: u16, prefix: &str) -> Alone {
     let file = dir.join(format!("{service}.toml"));
     std::fs::write(&file, config).expect("config");
     let child = Command::new(BIN)
         .arg(service)
         .arg("--config")
         .arg(&file)
+        .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("{service}.log"))).expect("log"))
         .spawn()
         .expect("start a service alone");
+    let alone = Alone(child);
     let addr = format!("127.0.0.1:{port}");
+    let probe = format!("{prefix}GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while http(&addr, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0 != 200 {
+    while http(&addr, &probe, b"").0 != 200 {
         assert!(Instant::now() < deadline, "cartorio {service} did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    alone
+}
+
+/// A service started alone; killed when dropped, also when a test fails.
+pub struct Alone(pub Child);
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// POSTs `body` with `content_type` to `path`; returns (status, headers, body).

@@ -94,8 +94,14 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
     let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)), "responder").await?;
     let addr = listener.local_addr()?;
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
-    let server =
-        tokio::spawn(serve_per_core(listener, None, threads, service, shutdown.clone(), "responder"));
+    let server = tokio::spawn(serve_per_core(
+        listener,
+        Default::default(),
+        threads,
+        service,
+        shutdown.clone(),
+        "responder",
+    ));
 
     // Load: CONNECTIONS keep-alive connections over every serial's GET path.
     let paths: Arc<Vec<String>> = Arc::new(
