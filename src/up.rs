@@ -92,7 +92,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     responder.tsa = Some(tsa);
     responder.tls = Some(TlsListen {
         listen: tls_listener.local_addr()?,
-        files: TlsFiles { cert: dir.responder_tls_chain(), key: dir.responder_tls_key() },
+        files: TlsFiles { cert: dir.responder_tls_chain(), key: dir.responder_tls_key(), client_ca: None },
         http3: true,
     });
     let mut services = tokio::task::JoinSet::new();

@@ -266,3 +266,76 @@ content_types = ["text/plain"]
         assert_eq!((stored.as_slice(), meta["client_ip"].as_str()), (&b"line"[..], Some(client)));
     }
 }
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate for
+/// `client_cn` (clientAuth), made with openssl in `dir`.
+fn make_pki(dir: &Path, client_cn: &str) {
+    let sh = |script: &str| {
+        let out = run(Command::new("sh").arg("-c").arg(script).current_dir(dir));
+        assert!(out.status.success(), "{script}: {}", text(&out));
+    };
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    sh(&format!("openssl req -x509 {ec} -keyout ca.key -out ca.pem -subj '/CN=Test CA' -days 2 2>/dev/null"));
+    for (name, cn, ext) in [
+        ("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+        ("client", client_cn, "extendedKeyUsage=clientAuth"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{ext}\n"))
+            .expect("ext");
+        sh(&format!("openssl req -new {ec} -keyout {name}.key -out {name}.csr -subj '/CN={cn}' 2>/dev/null"));
+        sh(&format!(
+            "openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile {name}.ext -out {name}.pem 2>/dev/null"
+        ));
+    }
+}
+
+#[test]
+fn tls_listener_identifies_clients_by_certificate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    make_pki(d, "sensor-7");
+    let (port, tls_port) = (free_port(), free_port());
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+[tls]
+listen = "127.0.0.1:{tls_port}"
+cert = "{d}/server.pem"
+key = "{d}/server.key"
+client_ca = "{d}/ca.pem"
+[store]
+kind = "local"
+path = "{d}/store"
+[[streams]]
+name = "telemetry"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+mtls_identities = ["sensor-7"]
+"#,
+        d = d.display()
+    );
+    let gateway = start_alone("gateway", d, &config, port);
+    let curl = |extra: &[&str]| {
+        let out = run(Command::new("curl")
+            .args(["-s", "--cacert", "ca.pem", "-H", "Content-Type: text/plain", "--data", "reading=42"])
+            .args(["-D", "headers.txt", "-o", "body.txt", "-w", "%{http_code}"])
+            .args(extra)
+            .arg(format!("https://127.0.0.1:{tls_port}/v1/ingest/telemetry"))
+            .current_dir(d));
+        let headers = std::fs::read_to_string(d.join("headers.txt")).unwrap_or_default().to_ascii_lowercase();
+        (
+            text(&out).trim().to_owned(),
+            headers,
+            std::fs::read_to_string(d.join("body.txt")).unwrap_or_default(),
+        )
+    };
+    let (with_cert, headers, body) = curl(&["--cert", "client.pem", "--key", "client.key"]);
+    let (without, _, _) = curl(&[]);
+    drop(gateway);
+    assert_eq!(with_cert, "202", "{body}");
+    assert!(headers.contains(&format!("alt-svc: h3=\":{tls_port}\"")), "{headers}");
+    assert_eq!(without, "401", "no key, no certificate");
+    let id = json(&body)["id"].as_str().expect("id").to_owned();
+    let (_, stored, meta) = find_object(&d.join("store"), "raw", "telemetry", &id).expect("stored");
+    assert_eq!((stored.as_slice(), meta["client"].as_str()), (&b"reading=42"[..], Some("mtls:sensor-7")));
+}

@@ -1,8 +1,9 @@
 //! Stage 2, authenticate: an API key from `Authorization: Bearer` or
 //! `X-Api-Key`, looked up by its SHA-256 (keys are stored hashed) and
-//! compared in constant time, then checked against the stream. Any doubt is
-//! a refusal: a missing, malformed or unknown key is 401, a key not allowed
-//! on the stream 403.
+//! compared in constant time, then checked against the stream; without a
+//! key, the client certificate verified by TLS (mTLS), by its subject CN,
+//! against the stream's list. Any doubt is a refusal: no credential or an
+//! unknown key is 401, a credential not allowed on the stream 403.
 
 use http::HeaderMap;
 use std::collections::HashMap;
@@ -45,6 +46,24 @@ impl ApiKeys {
         Ok(Self { by_prefix })
     }
 
+    /// The client's identity: its key's id (`key:ID`... as configured), or
+    /// `mtls:CN` for a certificate the stream accepts. Keys win when both
+    /// are presented, as identification ranks them.
+    pub fn identify(
+        &self,
+        headers: &HeaderMap,
+        client_cert: Option<&[u8]>,
+        stream: &str,
+        mtls_identities: &[String],
+    ) -> Result<String, AuthError> {
+        if presented_key(headers).is_some() || headers.contains_key(http::header::AUTHORIZATION) {
+            return self.authenticate(headers, stream).map(|key| key.id.clone());
+        }
+        let cert = client_cert.ok_or(AuthError::Unauthenticated)?;
+        let cn = certificate_cn(cert).ok_or(AuthError::Unauthenticated)?;
+        if mtls_identities.contains(&cn) { Ok(format!("mtls:{cn}")) } else { Err(AuthError::Forbidden) }
+    }
+
     pub fn authenticate(&self, headers: &HeaderMap, stream: &str) -> Result<Arc<KeyEntry>, AuthError> {
         let presented = presented_key(headers).ok_or(AuthError::Unauthenticated)?;
         let digest = ring::digest::digest(&ring::digest::SHA256, presented.as_bytes());
@@ -72,6 +91,12 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         (Some(k), _) | (None, Some(k)) if !k.is_empty() && k.len() <= 256 => Some(k),
         _ => None,
     }
+}
+
+/// The subject common name of a (TLS-verified) client certificate.
+fn certificate_cn(der: &[u8]) -> Option<String> {
+    let view = cartorio_pkix::cert::CertificateView::parse(der).ok()?;
+    cartorio_pkix::csr::common_name(view.subject)
 }
 
 /// Equality whose time does not depend on where the inputs differ.
@@ -125,6 +150,21 @@ mod tests {
         ] {
             assert_eq!(k.authenticate(&bad, "a").err(), Some(AuthError::Unauthenticated), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn client_certificates_identify_when_no_key_is_presented() {
+        let k = keys();
+        let signer = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let cert = cartorio_pkix::testing::self_signed(&signer, "sensor-7", vec![]);
+        let allowed = ["sensor-7".to_owned()];
+        assert_eq!(k.identify(&headers(&[]), Some(&cert), "a", &allowed), Ok("mtls:sensor-7".into()));
+        assert_eq!(k.identify(&headers(&[]), Some(&cert), "a", &[]), Err(AuthError::Forbidden));
+        assert_eq!(k.identify(&headers(&[]), None, "a", &allowed), Err(AuthError::Unauthenticated));
+        let with_key = headers(&[("x-api-key", "s3cret")]);
+        assert_eq!(k.identify(&with_key, Some(&cert), "a", &allowed), Ok("alice".into()), "keys rank first");
+        let bad_key = headers(&[("x-api-key", "wrong")]);
+        assert_eq!(k.identify(&bad_key, Some(&cert), "a", &allowed), Err(AuthError::Unauthenticated));
     }
 
     #[test]

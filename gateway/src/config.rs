@@ -33,12 +33,30 @@ pub struct GatewayConfig {
     /// Bytes the quarantine may hold (counted since start).
     #[serde(default = "default_quarantine_quota")]
     pub quarantine_quota_bytes: u64,
+    /// A TLS listener too (HTTP/2 or HTTP/1.1 by ALPN, HTTP/3 on the same
+    /// port over UDP), with client certificates when `client_ca` is set.
+    #[serde(default)]
+    pub tls: Option<GatewayTls>,
     /// Seal stored payloads (envelope encryption) under this KEK.
     #[serde(default)]
     pub encryption: Option<EncryptionConfig>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
     pub streams: Vec<StreamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayTls {
+    pub listen: SocketAddr,
+    #[serde(flatten)]
+    pub files: cartorio_platform::tls::TlsFiles,
+    #[serde(default = "default_true")]
+    pub http3: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +98,10 @@ pub struct StreamConfig {
     pub schema_version: String,
     #[serde(default)]
     pub waf: WafConfig,
+    /// Client certificate subject CNs accepted without an API key (needs
+    /// `[tls] client_ca`).
+    #[serde(default)]
+    pub mtls_identities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +180,7 @@ impl GatewayConfig {
             listen: default_listen(),
             store,
             proxy_protocol: false,
+            tls: None,
             trusted_proxies: Vec::new(),
             max_in_flight: default_max_in_flight(),
             max_per_client: 256,
@@ -178,6 +201,7 @@ impl GatewayConfig {
                 schema_file: Some(schema_file),
                 schema_version: "demo-event-1".into(),
                 waf: WafConfig::default(),
+                mtls_identities: Vec::new(),
             }],
         }
     }

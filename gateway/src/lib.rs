@@ -17,6 +17,8 @@ pub mod validate;
 pub mod waf;
 
 use anyhow::{Context, bail};
+use cartorio_platform::http::{self, Connections};
+use cartorio_platform::http3;
 pub use config::GatewayConfig;
 use ipnet::IpNet;
 use std::collections::HashMap;
@@ -40,6 +42,7 @@ pub struct Stream {
     pub schema_version: String,
     pub waf_mode: WafMode,
     pub waf_threshold: u32,
+    pub mtls_identities: Vec<String>,
     metrics: instruments::StreamMetrics,
 }
 
@@ -90,6 +93,7 @@ impl Gateway {
                 schema_version: s.schema_version.clone(),
                 waf_mode,
                 waf_threshold: s.waf.threshold,
+                mtls_identities: s.mtls_identities.clone(),
                 metrics: instruments::StreamMetrics::register(&s.name),
             };
             if streams.insert(s.name.clone(), stream).is_some() {
@@ -112,6 +116,26 @@ impl Gateway {
             idempotency: idempotency::Idempotency::default(),
         })
     }
+}
+
+/// Binds and serves the TLS listener (and HTTP/3 beside it, announced by
+/// `Alt-Svc`).
+async fn spawn_tls(
+    tls: &config::GatewayTls,
+    proxy_protocol: bool,
+    service: service::GatewayService,
+    shutdown: cartorio_platform::Shutdown,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = http::bind(tls.listen, "gateway-tls").await?;
+    let connections = Connections { tls: Some(tls.files.acceptor()?), proxy_protocol };
+    if !tls.http3 {
+        return Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")));
+    }
+    let addr = listener.local_addr()?;
+    let endpoint = http3::endpoint(addr, &tls.files)?;
+    tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "gateway-h3"));
+    let service = http3::AltSvc::new(service, addr.port());
+    Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")))
 }
 
 /// The KEK of `config`, when payloads are to be sealed.
@@ -141,10 +165,16 @@ pub async fn run(
             }
         })
     };
-    let connections =
-        cartorio_platform::http::Connections { tls: None, proxy_protocol: config.proxy_protocol };
     let service = service::GatewayService::new(gateway);
-    cartorio_platform::http::serve_with(listener, connections, service, shutdown, "gateway").await;
+    let tls_task = match &config.tls {
+        Some(tls) => Some(spawn_tls(tls, config.proxy_protocol, service.clone(), shutdown.clone()).await?),
+        None => None,
+    };
+    let connections = Connections { tls: None, proxy_protocol: config.proxy_protocol };
+    http::serve_with(listener, connections, service, shutdown, "gateway").await;
+    if let Some(task) = tls_task {
+        let _ = task.await;
+    }
     let _ = sweeper.await;
     Ok(())
 }

@@ -14,7 +14,7 @@ use crate::waf::{self, RequestView};
 use crate::{Gateway, Stream, WafMode};
 use bytes::Bytes;
 use cartorio_platform::clock::unix_micros;
-use cartorio_platform::http::{Body, Handler, RequestBody, common_route, response};
+use cartorio_platform::http::{Body, Handler, PeerCertificate, RequestBody, common_route, response};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -73,8 +73,11 @@ impl GatewayService {
         let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
         // 2. Authenticate.
-        let key = match g.keys.authenticate(req.headers(), &stream.name) {
-            Ok(key) => key,
+        let client_cert = req.extensions().get::<PeerCertificate>().map(|c| c.0.clone());
+        let identity =
+            g.keys.identify(req.headers(), client_cert.as_deref(), &stream.name, &stream.mtls_identities);
+        let client = match identity {
+            Ok(client) => client,
             Err(AuthError::Unauthenticated) => {
                 let mut resp = problem(
                     StatusCode::UNAUTHORIZED,
@@ -86,12 +89,12 @@ impl GatewayService {
                 return (resp, Outcome::Unauthenticated);
             }
             Err(AuthError::Forbidden) => {
-                let detail = "this API key may not post to this stream";
+                let detail = "this client may not post to this stream";
                 return (problem(StatusCode::FORBIDDEN, "forbidden", detail, json!({})), Outcome::Forbidden);
             }
         };
         // 3. Rate-limit: in-flight caps, then the stream's GCRA.
-        let _slot = match g.in_flight.enter(&key.id) {
+        let _slot = match g.in_flight.enter(&client) {
             Ok(slot) => slot,
             Err(Busy::Gateway) => {
                 let mut resp = problem(
@@ -112,7 +115,7 @@ impl GatewayService {
         };
         let now_micros = unix_micros();
         let now_ns = u64::try_from(now_micros).unwrap_or(0).saturating_mul(1000);
-        let remaining = match g.limiter.check(&(key.id.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
+        let remaining = match g.limiter.check(&(client.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
         {
             Decision::Allow { remaining, .. } => remaining,
             Decision::Deny { retry_after } => {
@@ -128,7 +131,7 @@ impl GatewayService {
         let record = match req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
             None => None,
             Some(Ok(k)) if idempotency::valid_key(&k) => {
-                Some(idempotency::record_key(&stream.name, &key.id, &k))
+                Some(idempotency::record_key(&stream.name, &client, &k))
             }
             Some(_) => {
                 let detail = "Idempotency-Key must be 1 to 255 visible ASCII characters";
@@ -157,7 +160,7 @@ impl GatewayService {
             None => None,
         };
         let (parts, body) = req.into_parts();
-        let result = self.accept(stream, &parts, body, &key.id, client_ip.to_string(), now_micros).await;
+        let result = self.accept(stream, &parts, body, &client, client_ip.to_string(), now_micros).await;
         let (mut resp, outcome) = result;
         rate_limit_headers(resp.headers_mut(), &stream.gcra, remaining, 0);
         if let Some(record) = record

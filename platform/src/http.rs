@@ -108,6 +108,17 @@ pub async fn serve<H: Handler>(listener: TcpListener, handler: H, shutdown: Shut
 /// A TLS handshake must finish within this time.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The client certificate (DER) a TLS or QUIC client authenticated with,
+/// verified against the listener's `client_ca`; in request extensions.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate(pub Bytes);
+
+impl PeerCertificate {
+    pub fn first_of(chain: Option<&[rustls_pki_types::CertificateDer<'_>]>) -> Option<Self> {
+        chain.and_then(|c| c.first()).map(|c| Self(Bytes::copy_from_slice(c.as_ref())))
+    }
+}
+
 /// What a listener expects before HTTP on each connection.
 #[derive(Clone, Default)]
 pub struct Connections {
@@ -167,13 +178,20 @@ pub async fn serve_with<H: Handler>(
                     Err(_) => return,
                 },
             };
-            let service = service_fn(move |req| {
-                let handler = handler.clone();
-                async move { Ok::<_, Infallible>(handler.handle(req.map(RequestBody::Streamed), peer).await) }
-            });
+            let make_service = move |client_cert: Option<PeerCertificate>| {
+                service_fn(move |req: Request<Incoming>| {
+                    let handler = handler.clone();
+                    let mut req = req.map(RequestBody::Streamed);
+                    if let Some(cert) = &client_cert {
+                        req.extensions_mut().insert(cert.clone());
+                    }
+                    async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+                })
+            };
             let served = match connections.tls {
                 None => {
-                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await
+                    let conn = builder.serve_connection(TokioIo::new(stream), make_service(None));
+                    watcher.watch(conn.into_owned()).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -185,7 +203,9 @@ pub async fn serve_with<H: Handler>(
                             }
                             Err(_) => return,
                         };
-                    watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await
+                    let cert = PeerCertificate::first_of(stream.get_ref().1.peer_certificates());
+                    let conn = builder.serve_connection(TokioIo::new(stream), make_service(cert));
+                    watcher.watch(conn.into_owned()).await
                 }
             };
             if let Err(error) = served {

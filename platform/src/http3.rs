@@ -6,7 +6,7 @@
 //! over [`MAX_BODY`] gets 413 without reaching it (a handler never sees a
 //! truncated body).
 
-use crate::http::{Body, Handler, RequestBody, problem};
+use crate::http::{Body, Handler, PeerCertificate, RequestBody, problem};
 use crate::shutdown::Shutdown;
 use crate::tls::TlsFiles;
 use anyhow::Context;
@@ -64,14 +64,21 @@ pub async fn serve<H: Handler>(
 async fn connection<H: Handler>(incoming: quinn::Incoming, handler: H) -> anyhow::Result<()> {
     let conn = incoming.await?;
     let peer = conn.remote_address();
+    let client_cert = conn
+        .peer_identity()
+        .and_then(|id| id.downcast::<Vec<rustls_pki_types::CertificateDer<'static>>>().ok())
+        .and_then(|chain| PeerCertificate::first_of(Some(&chain)));
     let mut h3 = h3::server::builder().build::<_, Bytes>(h3_quinn::Connection::new(conn)).await?;
     loop {
         match h3.accept().await {
             Ok(Some(resolver)) => {
-                let handler = handler.clone();
+                let (handler, client_cert) = (handler.clone(), client_cert.clone());
                 tokio::spawn(async move {
                     let served = async {
-                        let (req, stream) = resolver.resolve_request().await?;
+                        let (mut req, stream) = resolver.resolve_request().await?;
+                        if let Some(cert) = client_cert {
+                            req.extensions_mut().insert(cert);
+                        }
                         exchange(req, stream, handler, peer).await
                     };
                     if let Err(error) = served.await {

@@ -15,6 +15,11 @@ pub use tokio_rustls::TlsAcceptor;
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// PEM bundle of CAs whose client certificates are accepted (mTLS).
+    /// Presenting one stays optional at the TLS layer; services decide what
+    /// an unauthenticated client may do.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 fn load_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
@@ -41,9 +46,26 @@ impl TlsFiles {
             .with_context(|| format!("parsing {}", self.cert.display()))?;
         anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", self.cert.display());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
+        let builder =
+            ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions()?;
+        let builder = match &self.client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_file_iter(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                {
+                    roots.add(cert.with_context(|| format!("parsing {}", path.display()))?)?;
+                }
+                let verifier =
+                    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .allow_unauthenticated()
+                        .build()
+                        .context("building the client certificate verifier")?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        builder
             .with_single_cert(chain, load_key(&self.key)?)
             .context("the TLS certificate does not match its key")
     }
