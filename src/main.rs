@@ -52,6 +52,13 @@ enum Command {
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
+    /// Write the issuing CA's full CRL now (PEM), from the registry.
+    Crl {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run the OCSP responder alone.
     Responder {
         #[arg(long)]
@@ -118,6 +125,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Revoke { data_dir, serial, reason } => {
             let done = cartorio_control::cli::revoke(&DataDir::new(data_dir), &serial, &reason).await?;
             println!("{done}");
+            Ok(())
+        }
+        Command::Crl { data_dir, out } => {
+            let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out).await?;
+            println!("CRL with {entries} revoked certificate(s) -> {}", out.display());
             Ok(())
         }
         Command::Responder { config } => up::run_responder(&config).await,

@@ -53,6 +53,16 @@ async fn via_api(
     bail!("the control plane refused: {} {detail}", reply.status)
 }
 
+/// Writes the issuer's full CRL (PEM) to `out`, signed now from the
+/// registry (safe beside a running `up`: SQLite WAL readers do not block).
+/// Returns the number of entries.
+pub async fn crl(dir: &DataDir, out: &Path) -> anyhow::Result<usize> {
+    let crl = offline(dir)?.crl().await?;
+    std::fs::write(out, cartorio_pkix::crl::to_pem(&crl.der))
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(crl.entries)
+}
+
 fn offline(dir: &DataDir) -> anyhow::Result<Control> {
     Control::open(ControlConfig::embedded(dir.clone()), false)
 }

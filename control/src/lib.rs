@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod ca;
 pub mod cli;
+pub mod crl;
 pub mod issuance;
 pub mod keys;
 pub mod paths;
@@ -136,6 +137,12 @@ impl Control {
             .context("registry task failed")
     }
 
+    /// The issuer's full CRL now.
+    pub async fn crl(&self) -> anyhow::Result<crl::IssuedCrl> {
+        let now = cartorio_platform::clock::unix_micros();
+        self.with_registry(move |registry, ca| crl::issue(registry, ca, now)).await?
+    }
+
     pub async fn authenticate(&self, token: String) -> bool {
         let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
         // Looked up by hash: the comparison never touches the secret itself.
@@ -214,6 +221,7 @@ impl Control {
             publisher: publisher::Publisher::open(store).await?,
             policy: self.inner.config.ocsp.clone(),
             on_publish,
+            crl_published_at: 0,
         };
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
         http::serve(listener, admin::AdminService::new(self.clone()), shutdown, "control").await;

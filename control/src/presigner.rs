@@ -50,6 +50,8 @@ pub struct PreSigner {
     pub policy: OcspPolicy,
     /// Poked after each publication (the responder reloads at once).
     pub on_publish: Arc<Notify>,
+    /// When the CRL was last published (unix seconds; 0: not yet).
+    pub crl_published_at: i64,
 }
 
 impl PreSigner {
@@ -79,6 +81,10 @@ impl PreSigner {
         let registry = self.registry.clone();
         let work =
             tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, BATCH)).await??;
+        let revocations = work.iter().any(|c| c.revoked_at.is_some());
+        if revocations || now - self.crl_published_at >= crate::crl::CRL_REFRESH_SECS {
+            self.publish_crl().await?;
+        }
         if work.is_empty() {
             return Ok(0);
         }
@@ -105,6 +111,19 @@ impl PreSigner {
             "published OCSP responses"
         );
         Ok(count)
+    }
+}
+
+impl PreSigner {
+    /// Signs the issuer's CRL and puts it in the store beside the segments.
+    async fn publish_crl(&mut self) -> anyhow::Result<()> {
+        let (registry, ca) = (self.registry.clone(), self.ca.clone());
+        let now = cartorio_platform::clock::unix_micros();
+        let crl =
+            tokio::task::spawn_blocking(move || crate::crl::issue(&lock(&registry), &ca, now)).await??;
+        self.publisher.put_crl(&self.ca.issuer_id, crl.der).await?;
+        self.crl_published_at = now.div_euclid(1_000_000);
+        Ok(())
     }
 }
 

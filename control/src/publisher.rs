@@ -74,6 +74,12 @@ impl Publisher {
         Ok(self.manifest.generation)
     }
 
+    /// Publishes an issuer's full CRL (DER) under `crl/{issuer_id}.crl`.
+    pub async fn put_crl(&self, issuer_id: &str, der: Vec<u8>) -> anyhow::Result<()> {
+        self.store.put(&crate::crl::crl_key(issuer_id), Bytes::from(der)).await?;
+        Ok(())
+    }
+
     async fn put_segment(&self, bytes: Vec<u8>, entries: u64) -> anyhow::Result<SegmentRef> {
         let sha256 = sha256_hex(&bytes);
         let size = bytes.len() as u64;

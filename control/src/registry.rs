@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::time::Duration;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE issuers (
     id          TEXT PRIMARY KEY,       -- hex SHA-256 of the SubjectPublicKeyInfo
     name        TEXT NOT NULL,
@@ -39,7 +40,12 @@ CREATE TABLE admin_tokens (
     role        TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+-- CRLs list the revoked, unexpired certificates of an issuer.
+CREATE INDEX certificates_revoked ON certificates(issuer_id, not_after) WHERE revoked_at IS NOT NULL;
+"#,
+];
 
 pub struct Registry {
     conn: Connection,
@@ -172,6 +178,20 @@ impl Registry {
             Some(_) => RevokeOutcome::AlreadyRevoked,
             None => RevokeOutcome::NotFound,
         })
+    }
+
+    /// The revoked certificates of `issuer_id` still unexpired at `now`:
+    /// (hex serial, revocation time, reason), oldest revocation first.
+    pub fn revoked(&self, issuer_id: &str, now: i64) -> anyhow::Result<Vec<(String, i64, u8)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates
+             WHERE issuer_id = ?1 AND revoked_at IS NOT NULL AND not_after > ?2
+             ORDER BY revoked_at, serial",
+        )?;
+        let rows = stmt.query_map(params![issuer_id, now], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<u8>>(2)?.unwrap_or(0)))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Certificates whose response must be signed now: revocations first,

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod crl;
 pub mod csr;
 pub mod der;
 pub mod fuzz_checks;

@@ -1,0 +1,75 @@
+//! CRLs: `cartorio crl` writes the issuer's full CRL, and the pre-signer
+//! publishes it beside the OCSP segments; `openssl crl -verify` accepts both
+//! and lists the revoked serials with their reasons.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn openssl_crl(crl: &std::path::Path, ca_file: &std::path::Path, inform: &str) -> String {
+    text(&run(Command::new("openssl")
+        .args(["crl", "-inform", inform, "-in"])
+        .arg(crl)
+        .arg("-CAfile")
+        .arg(ca_file)
+        .args(["-verify", "-noout", "-text"])))
+}
+
+#[test]
+fn crls_list_revoked_serials_with_reasons_and_verify() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let (_, revoked_serial) = issue(&data, &make_csr(tmp.path(), "a", "a.example.test"));
+    let (_, kept_serial) = issue(&data, &make_csr(tmp.path(), "b", "b.example.test"));
+    let (_, superseded_serial) = issue(&data, &make_csr(tmp.path(), "c", "c.example.test"));
+    for (serial, reason) in [(&revoked_serial, "keyCompromise"), (&superseded_serial, "superseded")] {
+        let out = run(Command::new(BIN)
+            .args(["revoke", "--data-dir"])
+            .arg(&data)
+            .args(["--serial", serial, "--reason", reason]));
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let chain = tmp.path().join("chain.pem");
+    let pem = [
+        std::fs::read_to_string(up.pki("root.pem")).expect("root"),
+        std::fs::read_to_string(up.pki("issuer.pem")).expect("issuer"),
+    ]
+    .concat();
+    std::fs::write(&chain, pem).expect("chain");
+
+    // On demand.
+    let out_file = tmp.path().join("issuer.crl.pem");
+    let out = run(Command::new(BIN).args(["crl", "--data-dir"]).arg(&data).arg("--out").arg(&out_file));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 revoked"), "{}", text(&out));
+    let shown = openssl_crl(&out_file, &chain, "PEM");
+    assert!(shown.contains("verify OK"), "{shown}");
+    let upper = |s: &str| s.to_ascii_uppercase();
+    assert!(upper(&shown).contains(&upper(&revoked_serial)), "{shown}");
+    assert!(upper(&shown).contains(&upper(&superseded_serial)), "{shown}");
+    assert!(!upper(&shown).contains(&upper(&kept_serial)), "only revoked serials");
+    assert!(shown.contains("Key Compromise") && shown.contains("Superseded"), "{shown}");
+    assert!(
+        shown.contains("X509v3 CRL Number") && shown.contains("X509v3 Authority Key Identifier"),
+        "{shown}"
+    );
+
+    // Published beside the segments by the pre-signer.
+    let crl_dir = data.join("store/crl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let path = std::fs::read_dir(&crl_dir).ok().and_then(|mut d| d.next()).and_then(Result::ok);
+        if let Some(entry) = path {
+            let shown = openssl_crl(&entry.path(), &chain, "DER");
+            if upper(&shown).contains(&upper(&superseded_serial)) {
+                break shown;
+            }
+        }
+        assert!(Instant::now() < deadline, "no published CRL lists the revocations");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(shown.contains("verify OK") && shown.contains("Superseded"), "published CRL: {shown}");
+}
