@@ -52,6 +52,11 @@ enum Command {
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
+    /// Check the control plane's audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Write the issuing CA's full CRL now (PEM), from the registry.
     Crl {
         #[arg(long, default_value = "./cartorio-data")]
@@ -75,6 +80,16 @@ enum Command {
     Control {
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain, the signed checkpoints and their signatures;
+    /// exit 0 when intact, else name the first bad entry.
+    Verify {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
     },
 }
 
@@ -126,6 +141,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let done = cartorio_control::cli::revoke(&DataDir::new(data_dir), &serial, &reason).await?;
             println!("{done}");
             Ok(())
+        }
+        Command::Audit { action: AuditAction::Verify { data_dir } } => {
+            match cartorio_control::cli::audit_verify(&DataDir::new(data_dir))? {
+                Ok(summary) => {
+                    println!("{summary}");
+                    Ok(())
+                }
+                Err(report) => anyhow::bail!("{report}"),
+            }
         }
         Command::Crl { data_dir, out } => {
             let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out).await?;

@@ -24,6 +24,16 @@ pub struct CaMaterial {
     pub issuer_hashes: IssuerHashes,
     pub ocsp_signer: EcdsaSigner,
     pub ocsp_template: ResponderTemplate,
+    /// Signs the audit log's checkpoints.
+    pub audit_signer: EcdsaSigner,
+}
+
+/// The keys `bootstrap` keeps under `DIR/pki` as `{stem}-key.pk8`.
+pub const KEY_STEMS: [&str; 6] = ["root", "issuer", "ocsp", "tsa", "responder-tls", "audit"];
+
+/// Where the key named `stem` lives.
+pub fn key_path(dir: &DataDir, stem: &str) -> std::path::PathBuf {
+    dir.pki().join(format!("{stem}-key.pk8"))
 }
 
 /// A random, positive 18-octet serial (144 bits, 143 of them random).
@@ -173,6 +183,7 @@ pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
     write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
     write_public(&pki.join("tsa-chain.pem"), (to_pem(&tsa_der) + &to_pem(&issuer_der)).as_bytes())?;
 
+    let audit_signer = keys::load_or_generate(&files.key("audit"))?;
     let issuer_view = CertificateView::parse(&issuer_der)?;
     Ok(CaMaterial {
         issuer_id: sha256_hex(issuer_view.spki),
@@ -182,5 +193,6 @@ pub fn bootstrap(dir: &DataDir, now: i64) -> anyhow::Result<CaMaterial> {
         issuer_der,
         issuer_signer,
         ocsp_signer,
+        audit_signer,
     })
 }

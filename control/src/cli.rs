@@ -63,6 +63,23 @@ pub async fn crl(dir: &DataDir, out: &Path) -> anyhow::Result<usize> {
     Ok(crl.entries)
 }
 
+/// `cartorio audit verify`: checks the audit log's chain, checkpoints and
+/// their signatures. `Ok(Ok(summary))` when intact, `Ok(Err(report))`
+/// naming the first bad entry otherwise.
+pub fn audit_verify(dir: &DataDir) -> anyhow::Result<Result<String, String>> {
+    use cartorio_pkix::Signer;
+    anyhow::ensure!(dir.registry().exists(), "{} has no registry", dir.root().display());
+    let key = crate::keys::load(&crate::ca::key_path(dir, "audit"))?;
+    let registry = crate::registry::Registry::open(&dir.registry())?;
+    Ok(match registry.verify_audit(key.spki(), key.algorithm())? {
+        Ok(intact) => Ok(format!(
+            "audit log intact: {} entries, {} signed checkpoint(s)",
+            intact.entries, intact.checkpoints
+        )),
+        Err(broken) => Err(format!("audit log broken at entry {}: {}", broken.seq, broken.why)),
+    })
+}
+
 fn offline(dir: &DataDir) -> anyhow::Result<Control> {
     Control::open(ControlConfig::embedded(dir.clone()), false)
 }

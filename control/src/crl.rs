@@ -49,6 +49,12 @@ pub fn issue(registry: &Registry, ca: &CaMaterial, now_micros: i64) -> anyhow::R
         revoked: &revoked,
     };
     let der = build_crl(&template, &ca.issuer_signer)?;
+    let event = crate::audit::Event {
+        kind: "crl.issue",
+        actor: "control",
+        detail: serde_json::json!({"issuer": ca.issuer_id, "number": template.number, "entries": revoked.len()}),
+    };
+    registry.audited(&event, now, |_| Ok(()))?;
     metrics::counter!("cartorio_crl_issued_total").increment(1);
     metrics::gauge!("cartorio_crl_entries").set(revoked.len() as f64);
     Ok(IssuedCrl { der, entries: revoked.len() })

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod admin;
+pub mod audit;
 pub mod ca;
 pub mod cli;
 pub mod crl;
@@ -101,8 +102,25 @@ impl Control {
         }
         std::fs::create_dir_all(dir.root())?;
         let now = unix_seconds();
+        let new_keys: Vec<&str> =
+            ca::KEY_STEMS.into_iter().filter(|k| !ca::key_path(dir, k).exists()).collect();
         let ca = ca::bootstrap(dir, now)?;
         let registry = Registry::open(&dir.registry())?;
+        for stem in new_keys {
+            let event = audit::Event {
+                kind: "key.generate",
+                actor: "control",
+                detail: serde_json::json!({"key": stem, "algorithm": "ECDSA P-256", "store": "software"}),
+            };
+            registry.audited(&event, now, |_| Ok(()))?;
+        }
+        let event = audit::Event {
+            kind: "config.load",
+            actor: "control",
+            detail: serde_json::json!({"ocsp_url": config.ocsp_url, "ocsp_validity_secs": config.ocsp.validity_secs,
+                "issuer": ca.issuer_id}),
+        };
+        registry.audited(&event, now, |_| Ok(()))?;
         registry.upsert_issuer(&ca.issuer_id, "Cartorio Demo Issuing CA", &ca.issuer_der, now)?;
         if create && !dir.admin_token().exists() {
             let mut raw = [0u8; 32];
@@ -146,7 +164,8 @@ impl Control {
     pub async fn authenticate(&self, token: String) -> bool {
         let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
         // Looked up by hash: the comparison never touches the secret itself.
-        matches!(self.with_registry(move |r, _| r.admin_token_role(&hash)).await, Ok(Ok(Some(_))))
+        // An attempt that cannot be audited is refused.
+        matches!(self.with_registry(move |r, _| r.admin_login(&hash, unix_seconds())).await, Ok(Ok(Some(_))))
     }
 
     /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
@@ -222,6 +241,7 @@ impl Control {
             policy: self.inner.config.ocsp.clone(),
             on_publish,
             crl_published_at: 0,
+            checkpoint_at: 0,
         };
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
         http::serve(listener, admin::AdminService::new(self.clone()), shutdown, "control").await;

@@ -52,7 +52,12 @@ pub struct PreSigner {
     pub on_publish: Arc<Notify>,
     /// When the CRL was last published (unix seconds; 0: not yet).
     pub crl_published_at: i64,
+    /// When the audit log was last checkpointed (unix seconds; 0: not yet).
+    pub checkpoint_at: i64,
 }
+
+/// The audit log is checkpointed at most this often (when it grew).
+const CHECKPOINT_EVERY_SECS: i64 = 10;
 
 impl PreSigner {
     pub async fn run(mut self, wake: Arc<Notify>, shutdown: Shutdown) {
@@ -81,6 +86,9 @@ impl PreSigner {
         let registry = self.registry.clone();
         let work =
             tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, BATCH)).await??;
+        if now - self.checkpoint_at >= CHECKPOINT_EVERY_SECS {
+            self.checkpoint(now).await?;
+        }
         let revocations = work.iter().any(|c| c.revoked_at.is_some());
         if revocations || now - self.crl_published_at >= crate::crl::CRL_REFRESH_SECS {
             self.publish_crl().await?;
@@ -100,7 +108,7 @@ impl PreSigner {
         };
         let generation = self.publisher.publish(&issuers, segment, now).await?;
         let registry = self.registry.clone();
-        tokio::task::spawn_blocking(move || lock(&registry).mark_published(&published)).await??;
+        tokio::task::spawn_blocking(move || lock(&registry).mark_published(&published, now)).await??;
         self.on_publish.notify_one();
         metrics::counter!("cartorio_presign_responses_total").increment(count as u64);
         metrics::histogram!("cartorio_presign_batch_seconds").record(started.elapsed().as_secs_f64());
@@ -115,6 +123,21 @@ impl PreSigner {
 }
 
 impl PreSigner {
+    /// Signs a checkpoint over the audit log when it grew, and exports it
+    /// to the object store (`audit/checkpoints/{size}.json`).
+    async fn checkpoint(&mut self, now: i64) -> anyhow::Result<()> {
+        let (registry, ca) = (self.registry.clone(), self.ca.clone());
+        let made =
+            tokio::task::spawn_blocking(move || lock(&registry).audit_checkpoint(&ca.audit_signer, now))
+                .await??;
+        if let Some(checkpoint) = made {
+            self.publisher.put_checkpoint(&checkpoint).await?;
+            tracing::info!(entries = checkpoint.size, "audit log checkpoint signed");
+        }
+        self.checkpoint_at = now;
+        Ok(())
+    }
+
     /// Signs the issuer's CRL and puts it in the store beside the segments.
     async fn publish_crl(&mut self) -> anyhow::Result<()> {
         let (registry, ca) = (self.registry.clone(), self.ca.clone());

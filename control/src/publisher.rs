@@ -80,6 +80,13 @@ impl Publisher {
         Ok(())
     }
 
+    /// Exports a signed audit checkpoint (JSON).
+    pub async fn put_checkpoint(&self, checkpoint: &crate::audit::Checkpoint) -> anyhow::Result<()> {
+        let key = format!("audit/checkpoints/{:012}.json", checkpoint.size);
+        self.store.put(&key, Bytes::from(serde_json::to_vec_pretty(checkpoint)?)).await?;
+        Ok(())
+    }
+
     async fn put_segment(&self, bytes: Vec<u8>, entries: u64) -> anyhow::Result<SegmentRef> {
         let sha256 = sha256_hex(&bytes);
         let size = bytes.len() as u64;

@@ -5,6 +5,7 @@
 //! only for the version it signed. So a crash or a race never leaves a
 //! change without a response to be signed.
 
+use crate::audit;
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -44,6 +45,24 @@ CREATE TABLE admin_tokens (
     r#"
 -- CRLs list the revoked, unexpired certificates of an issuer.
 CREATE INDEX certificates_revoked ON certificates(issuer_id, not_after) WHERE revoked_at IS NOT NULL;
+"#,
+    r#"
+-- The tamper-evident audit log (see audit.rs) and its signed checkpoints.
+CREATE TABLE audit_log (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    leaf_hash   BLOB NOT NULL,
+    chain_hash  BLOB NOT NULL
+);
+CREATE TABLE audit_checkpoints (
+    size        INTEGER PRIMARY KEY,
+    root        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    signature   TEXT NOT NULL
+);
 "#,
 ];
 
@@ -149,14 +168,54 @@ impl Registry {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Records an issued certificate; durable when this returns.
+    /// Runs `action` and appends `event` to the audit log in one
+    /// transaction: both are committed, or neither.
+    pub fn audited<T>(
+        &self,
+        event: &audit::Event<'_>,
+        at: i64,
+        action: impl FnOnce(&Connection) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let tx = self.conn.unchecked_transaction()?;
+        let out = action(&tx)?;
+        audit::append(&tx, at, event)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Records an issued certificate (audited); durable when this returns.
     pub fn insert_certificate(&self, c: &NewCertificate<'_>) -> anyhow::Result<()> {
-        self.conn.execute(
-            "INSERT INTO certificates (serial, issuer_id, profile, subject, not_before, not_after, der, issued_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![c.serial, c.issuer_id, c.profile, c.subject, c.not_before, c.not_after, c.der, c.issued_at],
-        )?;
-        Ok(())
+        let event = audit::Event {
+            kind: "certificate.issue",
+            actor: "control",
+            detail: serde_json::json!({"serial": c.serial, "profile": c.profile, "subject": c.subject, "issuer": c.issuer_id}),
+        };
+        self.audited(&event, c.issued_at, |conn| {
+            conn.execute(
+                "INSERT INTO certificates (serial, issuer_id, profile, subject, not_before, not_after, der, issued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![c.serial, c.issuer_id, c.profile, c.subject, c.not_before, c.not_after, c.der, c.issued_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The audit log's checks over this registry (see [`audit::verify`]).
+    pub fn verify_audit(
+        &self,
+        spki: &[u8],
+        algorithm: &[u8],
+    ) -> anyhow::Result<Result<audit::Intact, audit::Broken>> {
+        audit::verify(&self.conn, spki, algorithm)
+    }
+
+    /// Signs a checkpoint over the audit log when it grew (see [`audit::checkpoint`]).
+    pub fn audit_checkpoint(
+        &self,
+        signer: &dyn cartorio_pkix::Signer,
+        at: i64,
+    ) -> anyhow::Result<Option<audit::Checkpoint>> {
+        audit::checkpoint(&self.conn, signer, at)
     }
 
     pub fn certificate(&self, serial: &str) -> anyhow::Result<Option<CertificateRecord>> {
@@ -165,12 +224,23 @@ impl Registry {
     }
 
     pub fn revoke(&self, serial: &str, at: i64, reason: u8) -> anyhow::Result<RevokeOutcome> {
-        let changed = self.conn.execute(
+        let event = audit::Event {
+            kind: "certificate.revoke",
+            actor: "control",
+            detail: serde_json::json!({"serial": serial, "reason": reason}),
+        };
+        // The UPDATE and its audit entry commit together; a no-op is not audited.
+        let tx = self.conn.unchecked_transaction()?;
+        let changed = tx.execute(
             "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3,
                  status_version = status_version + 1, ocsp_pending = 1
              WHERE serial = ?1 AND revoked_at IS NULL",
             params![serial, at, reason],
         )?;
+        if changed == 1 {
+            audit::append(&tx, at, &event)?;
+        }
+        tx.commit()?;
         if changed == 1 {
             return Ok(RevokeOutcome::Revoked);
         }
@@ -226,8 +296,15 @@ impl Registry {
 
     /// Records published responses: clears the pending mark unless the
     /// certificate changed again since `status_version` was read.
-    pub fn mark_published(&mut self, published: &[(String, i64, i64)]) -> anyhow::Result<()> {
+    pub fn mark_published(&mut self, published: &[(String, i64, i64)], at: i64) -> anyhow::Result<()> {
+        let event = audit::Event {
+            kind: "ocsp.sign_batch",
+            actor: "presigner",
+            detail: serde_json::json!({"responses": published.len(),
+                "first": published.first().map(|p| &p.0), "last": published.last().map(|p| &p.0)}),
+        };
         let tx = self.conn.transaction()?;
+        audit::append(&tx, at, &event)?;
         {
             let mut stmt = tx.prepare_cached(
                 "UPDATE certificates SET ocsp_next_update = ?3,
@@ -243,18 +320,34 @@ impl Registry {
     }
 
     pub fn add_admin_token(&self, hash: &str, role: &str, now: i64) -> anyhow::Result<()> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO admin_tokens (hash, role, created_at) VALUES (?1, ?2, ?3)",
-            params![hash, role, now],
-        )?;
-        Ok(())
+        let event = audit::Event {
+            kind: "admin.token_add",
+            actor: "control",
+            detail: serde_json::json!({"role": role, "token_sha256_prefix": hash.get(..12)}),
+        };
+        self.audited(&event, now, |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO admin_tokens (hash, role, created_at) VALUES (?1, ?2, ?3)",
+                params![hash, role, now],
+            )?;
+            Ok(())
+        })
     }
 
-    pub fn admin_token_role(&self, hash: &str) -> anyhow::Result<Option<String>> {
-        Ok(self
+    /// The role of the token with this hash; the attempt is audited,
+    /// successful or not (only a prefix of the hash is recorded).
+    pub fn admin_login(&self, hash: &str, now: i64) -> anyhow::Result<Option<String>> {
+        let role: Option<String> = self
             .conn
             .query_row("SELECT role FROM admin_tokens WHERE hash = ?1", [hash], |r| r.get(0))
-            .optional()?)
+            .optional()?;
+        let event = audit::Event {
+            kind: "admin.login",
+            actor: role.as_deref().unwrap_or("unknown"),
+            detail: serde_json::json!({"ok": role.is_some(), "token_sha256_prefix": hash.get(..12)}),
+        };
+        self.audited(&event, now, |_| Ok(()))?;
+        Ok(role)
     }
 }
 
@@ -282,7 +375,7 @@ mod tests {
         reg.upsert_issuer("i1", "Issuer", b"cert", 0).expect("issuer");
         reg.insert_certificate(&new_cert("01", 1)).expect("insert");
         reg.insert_certificate(&new_cert("02", 2)).expect("insert");
-        reg.mark_published(&[("01".into(), 1, 500), ("02".into(), 1, 500)]).expect("mark");
+        reg.mark_published(&[("01".into(), 1, 500), ("02".into(), 1, 500)], 100).expect("mark");
         assert!(reg.signing_work(100, 0, 10).expect("work").is_empty());
 
         assert_eq!(reg.revoke("02", 50, 1).expect("revoke"), RevokeOutcome::Revoked);
@@ -295,7 +388,7 @@ mod tests {
 
         // A response signed for version 1 of "03" does not clear a later change.
         reg.conn.execute("UPDATE certificates SET status_version = 2 WHERE serial = '03'", []).expect("bump");
-        reg.mark_published(&[("02".into(), 2, 600), ("03".into(), 1, 600)]).expect("mark");
+        reg.mark_published(&[("02".into(), 2, 600), ("03".into(), 1, 600)], 100).expect("mark");
         let work = reg.signing_work(100, 0, 10).expect("work");
         assert_eq!(work.iter().map(|w| w.serial.as_str()).collect::<Vec<_>>(), ["03"]);
 
