@@ -45,3 +45,19 @@ pub fn one_segment_manifest(issuer_cert: &[u8], segment: &[u8], entries: u64) ->
     };
     (manifest, sha256)
 }
+
+/// Replays every saved input of fuzz target `target` (`fuzz/corpus/{target}`
+/// beside `manifest_dir`'s crate) through `check`, the property its fuzz
+/// target runs, so `cargo test` exercises the corpora on stable.
+pub fn replay_corpus(manifest_dir: &str, target: &str, check: fn(&[u8])) {
+    let dir = std::path::Path::new(manifest_dir).join("../fuzz/corpus").join(target);
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("corpus entry").path();
+        let data = std::fs::read(&path).expect("corpus file");
+        let result = std::panic::catch_unwind(|| check(&data));
+        assert!(result.is_ok(), "{} fails its property check", path.display());
+        count += 1;
+    }
+    assert!(count > 0, "the {target} corpus is empty");
+}

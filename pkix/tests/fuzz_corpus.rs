@@ -5,16 +5,7 @@ use cartorio_pkix::fuzz_checks;
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let path = entry.expect("corpus entry").path();
-        let data = std::fs::read(&path).expect("corpus file");
-        let result = std::panic::catch_unwind(|| check(&data));
-        assert!(result.is_ok(), "{} fails its property check", path.display());
-        count += 1;
-    }
-    assert!(count > 0, "the {target} corpus is empty");
+    cartorio_pkix::testing::replay_corpus(env!("CARGO_MANIFEST_DIR"), target, check);
 }
 
 #[test]
