@@ -52,6 +52,14 @@ enum Command {
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
+    /// Create an admin API token with a role (admin, issuer, revoker,
+    /// auditor); the token is printed once and stored only as its hash.
+    AdminToken {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        role: String,
+    },
     /// Check the control plane's audit log.
     Audit {
         #[command(subcommand)]
@@ -140,6 +148,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Revoke { data_dir, serial, reason } => {
             let done = cartorio_control::cli::revoke(&DataDir::new(data_dir), &serial, &reason).await?;
             println!("{done}");
+            Ok(())
+        }
+        Command::AdminToken { data_dir, role } => {
+            println!("{}", cartorio_control::cli::add_token(&DataDir::new(data_dir), &role).await?);
             Ok(())
         }
         Command::Audit { action: AuditAction::Verify { data_dir } } => {

@@ -315,8 +315,6 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
     .concat();
     std::fs::write(d.join("rsa-chain.pem"), chain).expect("chain");
 
-    let free_port =
-        || std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
     let (port, tsa_port) = (free_port(), free_port());
     let config = format!(
         "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{store}\"\n[tsa]\nkey = \"{d}/rsa.pk8\"\nkey_type = \"rsa\"\nchain = \"{d}/rsa-chain.pem\"\nlog = \"{d}/rsa-tsa.log\"\ndanger_trust_system_clock = true\nlisten = \"127.0.0.1:{tsa_port}\"\n",

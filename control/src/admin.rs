@@ -1,13 +1,10 @@
-//! The admin API (`127.0.0.1:8070` under `up`). Every route but `/healthz`
-//! and `/metrics` requires `Authorization: Bearer <token>`; tokens are
-//! stored as SHA-256 hashes.
-//!
-//! - `POST /v1/certificates?profile=server`: body a PEM or DER CSR; 201 with
-//!   `{"serial", "certificate"}` (PEM).
-//! - `GET /v1/certificates/{serial}`: status of one certificate.
-//! - `POST /v1/certificates/{serial}/revoke`: body `{"reason": "keyCompromise"}`.
+//! The admin API (`127.0.0.1:8070` under `up`), documented by
+//! `docs/openapi.json`. Every route but `/healthz` and `/metrics` requires
+//! `Authorization: Bearer <token>`; tokens are stored as SHA-256 hashes and
+//! carry a role (`roles`): an unknown token is 401, a role not admitted 403.
 
 use crate::issuance::IssueError;
+use crate::roles::{self, Operation};
 use crate::{Control, RevokeError};
 use bytes::Bytes;
 use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, response};
@@ -52,22 +49,29 @@ impl Handler for AdminService {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned);
         let control = self.control.clone();
-        let authorized = match token {
+        let role = match token {
             Some(token) => control.authenticate(token).await,
-            None => false,
+            None => None,
         };
-        metrics::counter!("cartorio_admin_auth_total", "outcome" => if authorized { "ok" } else { "denied" })
+        metrics::counter!("cartorio_admin_auth_total", "outcome" => if role.is_some() { "ok" } else { "denied" })
             .increment(1);
-        if !authorized {
+        let Some(role) = role else {
             let mut resp =
                 problem(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required");
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
             return resp;
-        }
+        };
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or("").to_owned();
         let method = req.method().clone();
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let Some(operation) = operation(&method, &segments) else {
+            return problem(StatusCode::NOT_FOUND, "no_route", "no such route");
+        };
+        if !roles::allows(role, operation) {
+            let detail = format!("the {} role may not do this", role.name());
+            return problem(StatusCode::FORBIDDEN, "forbidden", &detail);
+        }
         match (method, segments.as_slice()) {
             (Method::POST, ["v1", "certificates"]) => {
                 let profile = query
@@ -124,8 +128,39 @@ impl Handler for AdminService {
                     }
                 }
             }
+            (Method::GET, ["v1", "crl"]) => match control.crl().await {
+                Ok(crl) => {
+                    response(StatusCode::OK, "application/pkix-crl", cartorio_pkix::crl::to_pem(&crl.der))
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "CRL issuance failed");
+                    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "CRL issuance failed")
+                }
+            },
+            (Method::GET, ["v1", "audit", "verify"]) => match control.audit_verify().await {
+                Ok(Ok(report)) => json(StatusCode::OK, serde_json::json!({"intact": true, "report": report})),
+                Ok(Err(report)) => {
+                    json(StatusCode::CONFLICT, serde_json::json!({"intact": false, "report": report}))
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "audit verification failed");
+                    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "audit verification failed")
+                }
+            },
             _ => problem(StatusCode::NOT_FOUND, "no_route", "no such route"),
         }
+    }
+}
+
+/// The operation a request asks for (see `roles::ROUTES`).
+fn operation(method: &Method, segments: &[&str]) -> Option<Operation> {
+    match (method, segments) {
+        (&Method::POST, ["v1", "certificates"]) => Some(Operation::Issue),
+        (&Method::GET, ["v1", "certificates", _]) => Some(Operation::Status),
+        (&Method::POST, ["v1", "certificates", _, "revoke"]) => Some(Operation::Revoke),
+        (&Method::GET, ["v1", "crl"]) => Some(Operation::Crl),
+        (&Method::GET, ["v1", "audit", "verify"]) => Some(Operation::AuditVerify),
+        _ => None,
     }
 }
 

@@ -80,6 +80,14 @@ pub fn audit_verify(dir: &DataDir) -> anyhow::Result<Result<String, String>> {
     })
 }
 
+/// Creates an admin API token for `role` (on the registry, beside a
+/// running `up` or not) and returns it.
+pub async fn add_token(dir: &DataDir, role: &str) -> anyhow::Result<String> {
+    let role = crate::roles::Role::parse(role)
+        .with_context(|| format!("unknown role {role:?}: admin, issuer, revoker or auditor"))?;
+    offline(dir)?.add_token(role).await
+}
+
 fn offline(dir: &DataDir) -> anyhow::Result<Control> {
     Control::open(ControlConfig::embedded(dir.clone()), false)
 }

@@ -20,6 +20,7 @@ pub mod presigner;
 pub mod publisher;
 pub mod registry;
 pub mod revocation;
+pub mod roles;
 
 use anyhow::Context;
 use cartorio_pkix::csr::VerifiedCsr;
@@ -161,11 +162,32 @@ impl Control {
         self.with_registry(move |registry, ca| crl::issue(registry, ca, now)).await?
     }
 
-    pub async fn authenticate(&self, token: String) -> bool {
+    /// The role of the token, if it is one we issued. Looked up by hash: the
+    /// comparison never touches the secret itself. An attempt that cannot
+    /// be audited is refused.
+    pub async fn authenticate(&self, token: String) -> Option<roles::Role> {
         let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
-        // Looked up by hash: the comparison never touches the secret itself.
-        // An attempt that cannot be audited is refused.
-        matches!(self.with_registry(move |r, _| r.admin_login(&hash, unix_seconds())).await, Ok(Ok(Some(_))))
+        match self.with_registry(move |r, _| r.admin_login(&hash, unix_seconds())).await {
+            Ok(Ok(Some(role))) => roles::Role::parse(&role),
+            _ => None,
+        }
+    }
+
+    /// Creates a bearer token for `role`; returns the token (shown once,
+    /// stored only as its hash).
+    pub async fn add_token(&self, role: roles::Role) -> anyhow::Result<String> {
+        let mut raw = [0u8; 32];
+        ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("system RNG failed"))?;
+        let token = ::hex::encode(raw);
+        let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
+        self.with_registry(move |r, _| r.add_admin_token(&hash, role.name(), unix_seconds())).await??;
+        Ok(token)
+    }
+
+    /// `cartorio audit verify` over this control plane's registry.
+    pub async fn audit_verify(&self) -> anyhow::Result<Result<String, String>> {
+        let dir = self.data_dir().clone();
+        tokio::task::spawn_blocking(move || cli::audit_verify(&dir)).await?
     }
 
     /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
