@@ -168,6 +168,14 @@ impl Registry {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// A transaction that takes the write lock at once (BEGIN IMMEDIATE):
+    /// the audit append reads the last entry, and a deferred transaction
+    /// could find another process's append committed in between (the CLI
+    /// beside a running `up`) and fail instead of waiting its turn.
+    fn write_transaction(&self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        rusqlite::Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)
+    }
+
     /// Runs `action` and appends `event` to the audit log in one
     /// transaction: both are committed, or neither.
     pub fn audited<T>(
@@ -176,7 +184,7 @@ impl Registry {
         at: i64,
         action: impl FnOnce(&Connection) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_transaction()?;
         let out = action(&tx)?;
         audit::append(&tx, at, event)?;
         tx.commit()?;
@@ -230,7 +238,7 @@ impl Registry {
             detail: serde_json::json!({"serial": serial, "reason": reason}),
         };
         // The UPDATE and its audit entry commit together; a no-op is not audited.
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_transaction()?;
         let changed = tx.execute(
             "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3,
                  status_version = status_version + 1, ocsp_pending = 1
@@ -303,7 +311,7 @@ impl Registry {
             detail: serde_json::json!({"responses": published.len(),
                 "first": published.first().map(|p| &p.0), "last": published.last().map(|p| &p.0)}),
         };
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         audit::append(&tx, at, &event)?;
         {
             let mut stmt = tx.prepare_cached(
