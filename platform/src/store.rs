@@ -81,12 +81,80 @@ async fn blocking<T: Send + 'static>(
 /// never a mix, and the new content is durable when this returns.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().ok_or_else(|| std::io::Error::other("object path has no parent"))?;
-    std::fs::create_dir_all(dir)?;
+    create_dirs_durably(dir)?;
     let mut tmp = tempfile_in(dir)?;
     tmp.1.write_all(bytes)?;
     tmp.1.sync_all()?;
     std::fs::rename(&tmp.0, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    sync_dir(dir)
+}
+
+/// Creates `dir` and its missing ancestors, syncing each parent whose
+/// entries changed, so a new directory (a new day's prefix) survives a
+/// crash along with the objects in it.
+fn create_dirs_durably(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs_durably(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => dir.parent().map_or(Ok(()), sync_dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Syncs directory `dir` after the caller's rename into it, sharing one
+/// fsync with every writer waiting on the same directory (group commit):
+/// under concurrency the directory is synced once per batch of renames
+/// instead of once per object. A writer returns only once an fsync that
+/// started after its call has succeeded.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    use std::collections::HashMap;
+    use std::sync::{Condvar, LazyLock, Mutex};
+    #[derive(Default)]
+    struct Pending {
+        requested: u64,
+        done: u64,
+        running: bool,
+    }
+    static DIRS: LazyLock<(Mutex<HashMap<PathBuf, Pending>>, Condvar)> = LazyLock::new(Default::default);
+    let (lock, wake) = &*DIRS;
+    let mut dirs = lock.lock().unwrap_or_else(|p| p.into_inner());
+    let ticket = {
+        let pending = dirs.entry(dir.to_path_buf()).or_default();
+        pending.requested += 1;
+        pending.requested
+    };
+    loop {
+        let Some(pending) = dirs.get_mut(dir) else {
+            return Err(std::io::Error::other("directory sync state lost"));
+        };
+        if pending.done >= ticket {
+            return Ok(());
+        }
+        if pending.running {
+            dirs = wake.wait(dirs).unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
+        // Lead a sync covering every request made so far.
+        pending.running = true;
+        let covers = pending.requested;
+        drop(dirs);
+        let synced = std::fs::File::open(dir).and_then(|f| f.sync_all());
+        dirs = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pending) = dirs.get_mut(dir) {
+            pending.running = false;
+            if synced.is_ok() {
+                pending.done = pending.done.max(covers);
+            }
+        }
+        wake.notify_all();
+        // On failure the leader reports it; waiters try a sync of their own.
+        synced?;
+    }
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
@@ -101,6 +169,26 @@ fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writers_into_one_directory_all_land() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let writers: Vec<_> = (0..16)
+            .map(|t| {
+                let root = root.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        write_atomic(&root.join(format!("a/b/{t}-{i}")), b"x").expect("write");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
+        assert_eq!(std::fs::read_dir(root.join("a/b")).expect("dir").count(), 16 * 20);
+    }
 
     #[tokio::test]
     async fn put_get_round_trip_and_key_validation() {
