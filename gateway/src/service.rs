@@ -168,7 +168,12 @@ impl GatewayService {
         {
             let recorded = Recorded {
                 status: resp.status().as_u16(),
-                content_type: "application/json".into(),
+                content_type: resp
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/json")
+                    .to_owned(),
                 body: String::from_utf8_lossy(&body_bytes(&resp)).into_owned(),
             };
             g.idempotency.remember(g.sink.store(), &record, &recorded).await;
@@ -356,6 +361,9 @@ fn rate_limit_headers(headers: &mut HeaderMap, gcra: &Gcra, remaining: u64, rese
 fn replay(first: Recorded) -> Response<Body> {
     let status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK);
     let mut resp = response(status, "application/json", first.body);
+    if let Ok(content_type) = HeaderValue::from_str(&first.content_type) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    }
     resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     resp
 }
