@@ -339,3 +339,69 @@ mtls_identities = ["sensor-7"]
     let (_, stored, meta) = find_object(&d.join("store"), "raw", "telemetry", &id).expect("stored");
     assert_eq!((stored.as_slice(), meta["client"].as_str()), (&b"reading=42"[..], Some("mtls:sensor-7")));
 }
+
+#[test]
+fn a_stream_forwards_upstream_and_acknowledges_only_what_was_taken() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (front_dir, back_dir) = (tmp.path().join("front"), tmp.path().join("back"));
+    std::fs::create_dir_all(&front_dir).expect("dir");
+    std::fs::create_dir_all(&back_dir).expect("dir");
+    let (front_port, back_port) = (free_port(), free_port());
+    let back = format!(
+        r#"listen = "127.0.0.1:{back_port}"
+[store]
+kind = "local"
+path = "{store}"
+[[api_keys]]
+id = "front-gateway"
+sha256 = "{hash}"
+streams = ["events"]
+[[streams]]
+name = "events"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+"#,
+        store = back_dir.join("store").display(),
+        hash = hex::encode(openssl_sha256(b"k-upstream"))
+    );
+    std::fs::write(front_dir.join("upstream-token"), "k-upstream\n").expect("token");
+    let front = format!(
+        r#"listen = "127.0.0.1:{front_port}"
+[store]
+kind = "local"
+path = "{store}"
+[[api_keys]]
+id = "sensor"
+sha256 = "{hash}"
+streams = ["edge"]
+[[streams]]
+name = "edge"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+upstream = {{ url = "http://127.0.0.1:{back_port}/v1/ingest/events", bearer_file = "{token}" }}
+"#,
+        store = front_dir.join("store").display(),
+        hash = hex::encode(openssl_sha256(b"k-sensor")),
+        token = front_dir.join("upstream-token").display()
+    );
+    let back_gateway = start_alone("gateway", &back_dir, &back, back_port);
+    let front_gateway = start_alone("gateway", &front_dir, &front, front_port);
+    let front_addr = format!("127.0.0.1:{front_port}");
+    let (status, _, body) = ingest(&front_addr, "edge", Some("k-sensor"), "text/plain", b"reading 7", &[]);
+    assert_eq!(status, 202, "{body}");
+    let receipt = json(&body);
+    assert_eq!(receipt["forwarded"], true);
+    // The upstream stored it (under an id of its own).
+    let stored = std::fs::read_dir(back_dir.join("store/raw/events")).map(|d| d.count()).unwrap_or(0);
+    assert!(stored > 0, "nothing upstream");
+    assert!(!front_dir.join("store/raw").exists(), "forwarded, not stored locally");
+    drop(back_gateway);
+    let (status, headers, body) =
+        ingest(&front_addr, "edge", Some("k-sensor"), "text/plain", b"reading 8", &[]);
+    drop(front_gateway);
+    assert_eq!(status, 503, "{body}");
+    assert!(headers.contains("retry-after"), "{headers}");
+    assert_eq!(json(&body)["reason"], "sink_unavailable");
+}

@@ -102,6 +102,19 @@ pub struct StreamConfig {
     /// `[tls] client_ca`).
     #[serde(default)]
     pub mtls_identities: Vec<String>,
+    /// Forward accepted payloads here instead of storing them.
+    #[serde(default)]
+    pub upstream: Option<UpstreamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// `http://host:port/path` receiving a POST per accepted payload.
+    pub url: String,
+    /// A file holding the bearer token to send (kept out of the config).
+    #[serde(default)]
+    pub bearer_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +215,7 @@ impl GatewayConfig {
                 schema_version: "demo-event-1".into(),
                 waf: WafConfig::default(),
                 mtls_identities: Vec::new(),
+                upstream: None,
             }],
         }
     }

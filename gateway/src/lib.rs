@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod config;
 pub mod envelope;
+pub mod forward;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
@@ -43,6 +44,8 @@ pub struct Stream {
     pub waf_mode: WafMode,
     pub waf_threshold: u32,
     pub mtls_identities: Vec<String>,
+    /// Forward accepted payloads here instead of storing them.
+    pub upstream: Option<forward::Upstream>,
     metrics: instruments::StreamMetrics,
 }
 
@@ -94,6 +97,7 @@ impl Gateway {
                 waf_mode,
                 waf_threshold: s.waf.threshold,
                 mtls_identities: s.mtls_identities.clone(),
+                upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
                 metrics: instruments::StreamMetrics::register(&s.name),
             };
             if streams.insert(s.name.clone(), stream).is_some() {

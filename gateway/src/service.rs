@@ -284,7 +284,26 @@ impl GatewayService {
             }
             tracing::warn!(stream = %stream.name, %client, score = inspection.score, ?rules, "attack signatures (detect only)");
         }
-        // 6. Sink: durable before the 202.
+        // 6. Sink: forwarded and taken, or durable, before the 202.
+        if let Some(upstream) = &stream.upstream {
+            let received_at = rfc3339_micros(now_micros);
+            let receipt = [
+                ("x-cartorio-id", id.as_str()),
+                ("x-cartorio-sha256", sha256.as_str()),
+                ("x-cartorio-client", client),
+                ("x-cartorio-received-at", received_at.as_str()),
+            ];
+            return match upstream.forward(payload, &media, &receipt).await {
+                Ok(()) => {
+                    let body = json!({ "id": id, "sha256": sha256, "forwarded": true }).to_string();
+                    (response(StatusCode::ACCEPTED, "application/json", body), Outcome::Accepted)
+                }
+                Err(error) => {
+                    tracing::warn!(stream = %stream.name, error = %error.0, "upstream did not take the payload");
+                    unavailable()
+                }
+            };
+        }
         let key = object_key(Zone::Raw, &stream.name, now_micros, &id);
         match g.sink.write(Zone::Raw, &key, payload, &meta(None, vec![])).await {
             Ok(()) => {
