@@ -18,6 +18,24 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
+# An S3 (and KMS) API server for the object-store tests: moto, pinned (5.2.1
+# answers CompleteMultipartUpload with a root element the SDK rejects), in a
+# virtualenv of its own so the system Python stays untouched.
+MOTO_VERSION=5.2.5
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/cartorio-test-venv"
+if ! "$venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+fi
+export PATH="$venv/bin:$PATH"
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 

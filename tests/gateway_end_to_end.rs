@@ -405,3 +405,50 @@ upstream = {{ url = "http://127.0.0.1:{back_port}/v1/ingest/events", bearer_file
     assert!(headers.contains("retry-after"), "{headers}");
     assert_eq!(json(&body)["reason"], "sink_unavailable");
 }
+
+#[test]
+fn payloads_land_in_an_s3_bucket() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let moto = start_moto();
+    boto3(&moto.endpoint, "s3.create_bucket(Bucket='ingest')");
+    let port = free_port();
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+[store]
+kind = "s3"
+bucket = "ingest"
+prefix = "lake/"
+endpoint = "{endpoint}"
+[[api_keys]]
+id = "app"
+sha256 = "{hash}"
+streams = ["events"]
+[[streams]]
+name = "events"
+rate_per_sec = 100.0
+burst = 100
+content_types = ["text/plain"]
+"#,
+        endpoint = moto.endpoint,
+        hash = hex::encode(openssl_sha256(b"k-app"))
+    );
+    let gateway = start_alone("gateway", tmp.path(), &config, port);
+    let (status, _, body) =
+        ingest(&format!("127.0.0.1:{port}"), "events", Some("k-app"), "text/plain", b"to the lake", &[]);
+    drop(gateway);
+    assert_eq!(status, 202, "{body}");
+    let id = json(&body)["id"].as_str().expect("id").to_owned();
+    let keys = boto3(
+        &moto.endpoint,
+        "print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='ingest')['Contents']))",
+    );
+    let object =
+        keys.lines().find(|k| k.ends_with(&id)).unwrap_or_else(|| panic!("no object {id} in {keys}"));
+    assert!(object.starts_with("lake/raw/events/"), "{object}");
+    let stored = boto3(
+        &moto.endpoint,
+        &format!("print(s3.get_object(Bucket='ingest', Key={object:?})['Body'].read().decode())"),
+    );
+    assert_eq!(stored, "to the lake");
+    assert!(keys.contains(&format!("{object}.meta.json")), "{keys}");
+}

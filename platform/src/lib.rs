@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod http3;
 pub mod proxy_protocol;
+pub mod s3;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

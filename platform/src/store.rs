@@ -17,11 +17,14 @@ pub enum StoreError {
     Io { key: String, source: std::io::Error },
     #[error("object store task failed: {0}")]
     Task(String),
+    #[error("object store request on {key} failed: {message}")]
+    Remote { key: String, message: String },
 }
 
 #[derive(Debug, Clone)]
 pub enum ObjectStore {
     Local(LocalStore),
+    S3(std::sync::Arc<crate::s3::S3Store>),
 }
 
 impl ObjectStore {
@@ -41,6 +44,10 @@ impl ObjectStore {
                 })
                 .await
             }
+            Self::S3(s3) => {
+                valid_key(key)?;
+                s3.get(key).await
+            }
         }
     }
 
@@ -52,6 +59,10 @@ impl ObjectStore {
                 blocking(move || write_atomic(&path, &bytes).map_err(|source| StoreError::Io { key, source }))
                     .await
             }
+            Self::S3(s3) => {
+                valid_key(key)?;
+                s3.put(key, bytes).await
+            }
         }
     }
 }
@@ -61,13 +72,18 @@ pub struct LocalStore {
     root: PathBuf,
 }
 
+/// Keys are relative paths of non-empty segments, the same on every store.
+fn valid_key(key: &str) -> Result<(), StoreError> {
+    let valid = !key.is_empty()
+        && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && !key.contains('\\')
+        && !key.contains('\0');
+    if valid { Ok(()) } else { Err(StoreError::Key(key.to_owned())) }
+}
+
 impl LocalStore {
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        let valid = !key.is_empty()
-            && key.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
-            && !key.contains('\\')
-            && !key.contains('\0');
-        if valid { Ok(self.root.join(key)) } else { Err(StoreError::Key(key.to_owned())) }
+        valid_key(key).map(|()| self.root.join(key))
     }
 }
 
@@ -213,12 +229,14 @@ mod tests {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum StoreConfig {
     Local { path: PathBuf },
+    S3(crate::s3::S3Config),
 }
 
 impl StoreConfig {
     pub fn open(&self) -> ObjectStore {
         match self {
             Self::Local { path } => ObjectStore::local(path),
+            Self::S3(config) => ObjectStore::S3(std::sync::Arc::new(crate::s3::S3Store::new(config))),
         }
     }
 }
