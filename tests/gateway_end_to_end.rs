@@ -317,7 +317,7 @@ mtls_identities = ["sensor-7"]
     let gateway = start_alone("gateway", d, &config, port);
     let curl = |extra: &[&str]| {
         let out = run(Command::new("curl")
-            .args(["-s", "--cacert", "ca.pem", "-H", "Content-Type: text/plain", "--data", "reading=42"])
+            .args(["-sS", "--cacert", "ca.pem", "-H", "Content-Type: text/plain", "--data", "reading=42"])
             .args(["-D", "headers.txt", "-o", "body.txt", "-w", "%{http_code}"])
             .args(extra)
             .arg(format!("https://127.0.0.1:{tls_port}/v1/ingest/telemetry"))
@@ -407,10 +407,11 @@ upstream = {{ url = "http://127.0.0.1:{back_port}/v1/ingest/events", bearer_file
 }
 
 #[test]
-fn payloads_land_in_an_s3_bucket() {
+fn payloads_land_in_an_s3_bucket_sealed_under_a_kms_key() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let moto = start_moto();
     boto3(&moto.endpoint, "s3.create_bucket(Bucket='ingest')");
+    let kms_key = boto3(&moto.endpoint, "print(kms.create_key()['KeyMetadata']['KeyId'])");
     let port = free_port();
     let config = format!(
         r#"listen = "127.0.0.1:{port}"
@@ -418,6 +419,9 @@ fn payloads_land_in_an_s3_bucket() {
 kind = "s3"
 bucket = "ingest"
 prefix = "lake/"
+endpoint = "{endpoint}"
+[encryption.kms]
+key_id = "{kms_key}"
 endpoint = "{endpoint}"
 [[api_keys]]
 id = "app"
@@ -445,10 +449,19 @@ content_types = ["text/plain"]
     let object =
         keys.lines().find(|k| k.ends_with(&id)).unwrap_or_else(|| panic!("no object {id} in {keys}"));
     assert!(object.starts_with("lake/raw/events/"), "{object}");
-    let stored = boto3(
-        &moto.endpoint,
-        &format!("print(s3.get_object(Bucket='ingest', Key={object:?})['Body'].read().decode())"),
-    );
-    assert_eq!(stored, "to the lake");
     assert!(keys.contains(&format!("{object}.meta.json")), "{keys}");
+    // Sealed: the bucket holds an envelope naming the KMS key, not the payload.
+    let head = boto3(
+        &moto.endpoint,
+        &format!("print(s3.get_object(Bucket='ingest', Key={object:?})['Body'].read()[:60])"),
+    );
+    assert!(head.contains("CARTENV1") && head.contains(&kms_key), "{head}");
+    // Read back through KMS Decrypt with the object's encryption context.
+    let key = object.trim_start_matches("lake/");
+    let out = run(Command::new(BIN)
+        .args(["gateway", "decrypt", "--config"])
+        .arg(tmp.path().join("gateway.toml"))
+        .args(["--object", key]));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.stdout, b"to the lake");
 }

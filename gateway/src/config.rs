@@ -63,7 +63,11 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct EncryptionConfig {
     /// A local key-encryption key: 32 octets, raw or 64 hex digits.
-    pub kek_file: PathBuf,
+    #[serde(default)]
+    pub kek_file: Option<PathBuf>,
+    /// Or a key in AWS KMS (`[encryption.kms] key_id = "..."`).
+    #[serde(default)]
+    pub kms: Option<crate::envelope::KmsConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -199,7 +203,7 @@ impl GatewayConfig {
             max_per_client: 256,
             min_body_bytes_per_sec: default_min_body_rate(),
             quarantine_quota_bytes: default_quarantine_quota(),
-            encryption: Some(EncryptionConfig { kek_file }),
+            encryption: Some(EncryptionConfig { kek_file: Some(kek_file), kms: None }),
             api_keys: vec![ApiKeyConfig {
                 id: "demo".into(),
                 sha256: key_sha256,

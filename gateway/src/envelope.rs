@@ -1,7 +1,8 @@
 //! Envelope encryption of stored payloads: a fresh AES-256-GCM data key
-//! (DEK) per object, wrapped by a key-encryption key (KEK). The stream and
-//! object id are associated data of both layers, so an object cannot be
-//! passed off as another (moved or renamed, it no longer opens).
+//! (DEK) per object, wrapped by a key-encryption key (KEK): a local key, or
+//! AWS KMS (`GenerateDataKey`/`Decrypt` with the stream and object id as the
+//! encryption context). The stream and object id are bound to both layers,
+//! so an object cannot be passed off as another (moved, it no longer opens).
 //!
 //! Layout: `CARTENV1`, KEK id (u8 length + bytes), wrapped DEK (u8 length +
 //! nonce ‖ ciphertext ‖ tag), payload nonce (12), payload ciphertext ‖ tag.
@@ -24,13 +25,65 @@ pub enum EnvelopeError {
     Forged,
 }
 
-/// A key-encryption key held locally (a 32-octet key file, raw or hex).
+/// A key-encryption key: held locally (a 32-octet key file, raw or hex),
+/// or in AWS KMS.
 pub struct Kek {
     id: String,
-    key: LessSafeKey,
+    holder: Holder,
+}
+
+enum Holder {
+    Local(Box<LessSafeKey>),
+    Kms { client: aws_sdk_kms::Client, key_id: String },
+}
+
+/// `[encryption.kms]`: a KMS key, and the endpoint of a KMS-compatible
+/// service when not AWS's. Credentials as for S3 (the standard variables).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsConfig {
+    pub key_id: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 impl Kek {
+    /// A KEK in KMS: data keys come from `GenerateDataKey` and are opened by `Decrypt`.
+    pub fn kms(config: &KmsConfig) -> Self {
+        use aws_sdk_kms::config::{Credentials, Region};
+        use aws_smithy_http_client::tls;
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+            .build_https();
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let credentials = Credentials::new(
+            env("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+            env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+            env("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        );
+        let mut builder = aws_sdk_kms::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new(config.region.clone()))
+            .credentials_provider(credentials)
+            .http_client(http);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.endpoint_url(endpoint);
+        }
+        let client = aws_sdk_kms::Client::from_conf(builder.build());
+        Self {
+            id: format!("kms:{}", config.key_id),
+            holder: Holder::Kms { client, key_id: config.key_id.clone() },
+        }
+    }
+
     pub fn from_bytes(bytes: &[u8]) -> anyhow::Result<Self> {
         let text = std::str::from_utf8(bytes).map(str::trim).unwrap_or_default();
         let mut key = [0u8; KEY_LEN];
@@ -41,7 +94,7 @@ impl Kek {
         // The id names the key without revealing it.
         let id = format!("local:{}", &hex::encode(ring::digest::digest(&ring::digest::SHA256, &key))[..16]);
         let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| anyhow::anyhow!("bad KEK"))?;
-        Ok(Self { id, key: LessSafeKey::new(unbound) })
+        Ok(Self { id, holder: Holder::Local(Box::new(LessSafeKey::new(unbound))) })
     }
 
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
@@ -82,11 +135,63 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, En
     Ok(plain.to_vec())
 }
 
+/// The KMS encryption context of an object's data key.
+fn context(stream: &str, id: &str) -> std::collections::HashMap<String, String> {
+    [("stream".to_owned(), stream.to_owned()), ("object".to_owned(), id.to_owned())].into()
+}
+
+impl Kek {
+    /// A fresh data key for object `id` of `stream`, and its wrapped form.
+    async fn new_data_key(&self, stream: &str, id: &str) -> anyhow::Result<([u8; KEY_LEN], Vec<u8>)> {
+        match &self.holder {
+            Holder::Local(key) => {
+                let mut dek = [0u8; KEY_LEN];
+                SystemRandom::new().fill(&mut dek).map_err(|_| anyhow::anyhow!("no randomness"))?;
+                Ok((dek, seal_with(key, &aad("dek", stream, id), &dek)?))
+            }
+            Holder::Kms { client, key_id } => {
+                let generated = client
+                    .generate_data_key()
+                    .key_id(key_id)
+                    .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                    .set_encryption_context(Some(context(stream, id)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("KMS GenerateDataKey: {}", aws_sdk_kms::error::DisplayErrorContext(e))
+                    })?;
+                let plain = generated.plaintext().context("KMS returned no plaintext key")?.as_ref();
+                let dek: [u8; KEY_LEN] =
+                    plain.try_into().map_err(|_| anyhow::anyhow!("KMS data key is not 32 octets"))?;
+                let wrapped =
+                    generated.ciphertext_blob().context("KMS returned no wrapped key")?.as_ref().to_vec();
+                Ok((dek, wrapped))
+            }
+        }
+    }
+
+    /// Opens the wrapped data key of object `id` of `stream`.
+    async fn open_data_key(&self, stream: &str, id: &str, wrapped: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+        match &self.holder {
+            Holder::Local(key) => open_with(key, &aad("dek", stream, id), wrapped),
+            Holder::Kms { client, key_id } => {
+                let opened = client
+                    .decrypt()
+                    .key_id(key_id)
+                    .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped))
+                    .set_encryption_context(Some(context(stream, id)))
+                    .send()
+                    .await
+                    .map_err(|_| EnvelopeError::Forged)?;
+                Ok(opened.plaintext().ok_or(EnvelopeError::Forged)?.as_ref().to_vec())
+            }
+        }
+    }
+}
+
 /// Encrypts `plaintext` for object `id` of `stream` under a fresh DEK.
-pub fn seal(kek: &Kek, stream: &str, id: &str, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
-    let mut dek = [0u8; KEY_LEN];
-    SystemRandom::new().fill(&mut dek).map_err(|_| anyhow::anyhow!("no randomness"))?;
-    let wrapped = seal_with(&kek.key, &aad("dek", stream, id), &dek)?;
+pub async fn seal(kek: &Kek, stream: &str, id: &str, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let (dek, wrapped) = kek.new_data_key(stream, id).await?;
     let data_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &dek).map_err(|_| anyhow::anyhow!("DEK"))?);
     let body = seal_with(&data_key, &aad("payload", stream, id), plaintext)?;
     let kek_id = kek.id.as_bytes();
@@ -121,21 +226,28 @@ fn parse(envelope: &[u8]) -> Result<Parts<'_>, EnvelopeError> {
 }
 
 /// Decrypts an envelope made by [`seal`] for the same stream and id.
-pub fn open(kek: &Kek, stream: &str, id: &str, envelope: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+pub async fn open(kek: &Kek, stream: &str, id: &str, envelope: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
     let parts = parse(envelope)?;
     if parts.kek_id != kek.id.as_bytes() {
         return Err(EnvelopeError::OtherKek(String::from_utf8_lossy(parts.kek_id).into_owned()));
     }
-    let dek = open_with(&kek.key, &aad("dek", stream, id), parts.wrapped)?;
-    let unbound = UnboundKey::new(&AES_256_GCM, &dek).map_err(|_| EnvelopeError::Forged)?;
-    open_with(&LessSafeKey::new(unbound), &aad("payload", stream, id), parts.body)
+    let dek = kek.open_data_key(stream, id, parts.wrapped).await?;
+    open_body(&dek, stream, id, parts.body)
+}
+
+fn open_body(dek: &[u8], stream: &str, id: &str, body: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    let unbound = UnboundKey::new(&AES_256_GCM, dek).map_err(|_| EnvelopeError::Forged)?;
+    open_with(&LessSafeKey::new(unbound), &aad("payload", stream, id), body)
 }
 
 /// Property checked by the `envelope_open` fuzz target: any bytes are
 /// refused or opened, never a panic.
 pub fn fuzz_check(data: &[u8]) {
-    if let Ok(kek) = Kek::from_bytes(&[7u8; KEY_LEN]) {
-        let _ = open(&kek, "s", "i", data);
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &[7u8; KEY_LEN]).expect("a 32-octet key"));
+    if let Ok(parts) = parse(data)
+        && let Ok(dek) = open_with(&key, &aad("dek", "s", "i"), parts.wrapped)
+    {
+        let _ = open_body(&dek, "s", "i", parts.body);
     }
 }
 
@@ -143,23 +255,27 @@ pub fn fuzz_check(data: &[u8]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sealed_objects_open_only_as_themselves() {
+    #[tokio::test]
+    async fn sealed_objects_open_only_as_themselves() {
         let kek = Kek::from_bytes(Kek::generate_hex().expect("key").as_bytes()).expect("kek");
-        let sealed = seal(&kek, "demo", "ID1", b"payload").expect("seal");
-        assert_eq!(open(&kek, "demo", "ID1", &sealed).as_deref(), Ok(&b"payload"[..]));
-        assert_ne!(seal(&kek, "demo", "ID1", b"payload").expect("seal"), sealed, "fresh DEK and nonces");
-        assert_eq!(open(&kek, "demo", "ID2", &sealed), Err(EnvelopeError::Forged), "moved");
-        assert_eq!(open(&kek, "other", "ID1", &sealed), Err(EnvelopeError::Forged));
+        let sealed = seal(&kek, "demo", "ID1", b"payload").await.expect("seal");
+        assert_eq!(open(&kek, "demo", "ID1", &sealed).await.as_deref(), Ok(&b"payload"[..]));
+        assert_ne!(
+            seal(&kek, "demo", "ID1", b"payload").await.expect("seal"),
+            sealed,
+            "fresh DEK and nonces"
+        );
+        assert_eq!(open(&kek, "demo", "ID2", &sealed).await, Err(EnvelopeError::Forged), "moved");
+        assert_eq!(open(&kek, "other", "ID1", &sealed).await, Err(EnvelopeError::Forged));
         let mut flipped = sealed.clone();
         if let Some(last) = flipped.last_mut() {
             *last ^= 1;
         }
-        assert_eq!(open(&kek, "demo", "ID1", &flipped), Err(EnvelopeError::Forged));
+        assert_eq!(open(&kek, "demo", "ID1", &flipped).await, Err(EnvelopeError::Forged));
         let other = Kek::from_bytes(&[1u8; 32]).expect("kek");
-        assert!(matches!(open(&other, "demo", "ID1", &sealed), Err(EnvelopeError::OtherKek(_))));
+        assert!(matches!(open(&other, "demo", "ID1", &sealed).await, Err(EnvelopeError::OtherKek(_))));
         for cut in [0, 8, 9, 30, sealed.len() - 1] {
-            assert!(open(&kek, "demo", "ID1", &sealed[..cut]).is_err(), "truncated at {cut}");
+            assert!(open(&kek, "demo", "ID1", &sealed[..cut]).await.is_err(), "truncated at {cut}");
         }
         assert!(!String::from_utf8_lossy(&sealed).contains("payload"));
     }

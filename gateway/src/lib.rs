@@ -144,7 +144,13 @@ async fn spawn_tls(
 
 /// The KEK of `config`, when payloads are to be sealed.
 pub fn kek(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Kek>>> {
-    config.encryption.as_ref().map(|e| envelope::Kek::from_file(&e.kek_file).map(Arc::new)).transpose()
+    let Some(encryption) = &config.encryption else { return Ok(None) };
+    let kek = match (&encryption.kek_file, &encryption.kms) {
+        (Some(file), None) => envelope::Kek::from_file(file)?,
+        (None, Some(kms)) => envelope::Kek::kms(kms),
+        _ => bail!("[encryption] takes one of kek_file or [encryption.kms]"),
+    };
+    Ok(Some(Arc::new(kek)))
 }
 
 /// Serves the gateway on `listener` until `shutdown`, sweeping idle

@@ -61,6 +61,21 @@ impl Handler for GatewayService {
     }
 }
 
+/// What stages 1 to 3 decided for a request they let through.
+struct Admitted {
+    client: String,
+    client_ip: std::net::IpAddr,
+    now_micros: i64,
+    /// Requests left in the client's burst.
+    remaining: u64,
+    /// Where an Idempotency-Key's result is kept.
+    record: Option<String>,
+    _slot: crate::ratelimit::Slot,
+    _claim: Option<idempotency::Claim>,
+}
+
+type Refusal = (Response<Body>, Outcome);
+
 impl GatewayService {
     async fn ingest(
         &self,
@@ -69,100 +84,18 @@ impl GatewayService {
         peer: SocketAddr,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
-        // 1. Identify.
-        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
-        // 2. Authenticate.
-        let client_cert = req.extensions().get::<PeerCertificate>().map(|c| c.0.clone());
-        let identity =
-            g.keys.identify(req.headers(), client_cert.as_deref(), &stream.name, &stream.mtls_identities);
-        let client = match identity {
-            Ok(client) => client,
-            Err(AuthError::Unauthenticated) => {
-                let mut resp = problem(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "a valid API key is required",
-                    json!({}),
-                );
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                return (resp, Outcome::Unauthenticated);
-            }
-            Err(AuthError::Forbidden) => {
-                let detail = "this client may not post to this stream";
-                return (problem(StatusCode::FORBIDDEN, "forbidden", detail, json!({})), Outcome::Forbidden);
-            }
-        };
-        // 3. Rate-limit: in-flight caps, then the stream's GCRA.
-        let _slot = match g.in_flight.enter(&client) {
-            Ok(slot) => slot,
-            Err(Busy::Gateway) => {
-                let mut resp = problem(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "overloaded",
-                    "too many requests in flight",
-                    json!({}),
-                );
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return (resp, Outcome::Shed);
-            }
-            Err(Busy::Client) => {
-                let detail = "too many of this client's requests in flight";
-                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "client_busy", detail, json!({}));
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return (resp, Outcome::ClientBusy);
-            }
-        };
-        let now_micros = unix_micros();
-        let now_ns = u64::try_from(now_micros).unwrap_or(0).saturating_mul(1000);
-        let remaining = match g.limiter.check(&(client.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
-        {
-            Decision::Allow { remaining, .. } => remaining,
-            Decision::Deny { retry_after } => {
-                let secs = retry_after.div_ceil(1_000_000_000).max(1);
-                let detail = "request rate over this stream's limit";
-                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail, json!({}));
-                rate_limit_headers(resp.headers_mut(), &stream.gcra, 0, secs);
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                return (resp, Outcome::RateLimited);
-            }
-        };
-        // Idempotency: a retry gets the first result.
-        let record = match req.headers().get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
-            None => None,
-            Some(Ok(k)) if idempotency::valid_key(&k) => {
-                Some(idempotency::record_key(&stream.name, &client, &k))
-            }
-            Some(_) => {
-                let detail = "Idempotency-Key must be 1 to 255 visible ASCII characters";
-                return (
-                    problem(StatusCode::BAD_REQUEST, "bad_idempotency_key", detail, json!({})),
-                    Outcome::Invalid,
-                );
-            }
-        };
-        let _claim = match &record {
-            Some(record) => {
-                if let Some(first) = g.idempotency.recall(g.sink.store(), record).await {
-                    return (replay(first), Outcome::Replayed);
-                }
-                match g.idempotency.claim(record) {
-                    Some(claim) => Some(claim),
-                    None => {
-                        let detail = "a request with this Idempotency-Key is in progress";
-                        return (
-                            problem(StatusCode::CONFLICT, "idempotency_key_in_use", detail, json!({})),
-                            Outcome::Invalid,
-                        );
-                    }
-                }
-            }
-            None => None,
-        };
         let (parts, body) = req.into_parts();
-        let result = self.accept(stream, &parts, body, &client, client_ip.to_string(), now_micros).await;
+        let admitted = match self.admit(stream, &parts, peer).await {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                drain(body).await;
+                return refusal;
+            }
+        };
+        let Admitted { client, client_ip, now_micros, remaining, record, .. } = &admitted;
+        let result = self.accept(stream, &parts, body, client, client_ip.to_string(), *now_micros).await;
         let (mut resp, outcome) = result;
-        rate_limit_headers(resp.headers_mut(), &stream.gcra, remaining, 0);
+        rate_limit_headers(resp.headers_mut(), &stream.gcra, *remaining, 0);
         if let Some(record) = record
             && outcome.is_final()
         {
@@ -176,11 +109,117 @@ impl GatewayService {
                     .to_owned(),
                 body: String::from_utf8_lossy(&body_bytes(&resp)).into_owned(),
             };
-            g.idempotency.remember(g.sink.store(), &record, &recorded).await;
+            g.idempotency.remember(g.sink.store(), record, &recorded).await;
         }
         (resp, outcome)
     }
 
+    /// Stages 1 to 3 (and the idempotency check): who, may they, not too fast.
+    async fn admit(
+        &self,
+        stream: &Stream,
+        parts: &http::request::Parts,
+        peer: SocketAddr,
+    ) -> Result<Admitted, Refusal> {
+        let g = &self.gateway;
+        // 1. Identify.
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
+        // 2. Authenticate.
+        let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
+        let identity =
+            g.keys.identify(&parts.headers, client_cert.as_deref(), &stream.name, &stream.mtls_identities);
+        let client = match identity {
+            Ok(client) => client,
+            Err(AuthError::Unauthenticated) => {
+                let mut resp = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "a valid API key is required",
+                    json!({}),
+                );
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return Err((resp, Outcome::Unauthenticated));
+            }
+            Err(AuthError::Forbidden) => {
+                let detail = "this client may not post to this stream";
+                return Err((
+                    problem(StatusCode::FORBIDDEN, "forbidden", detail, json!({})),
+                    Outcome::Forbidden,
+                ));
+            }
+        };
+        // 3. Rate-limit: in-flight caps, then the stream's GCRA.
+        let slot = match g.in_flight.enter(&client) {
+            Ok(slot) => slot,
+            Err(Busy::Gateway) => {
+                let mut resp = problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    "too many requests in flight",
+                    json!({}),
+                );
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Err((resp, Outcome::Shed));
+            }
+            Err(Busy::Client) => {
+                let detail = "too many of this client's requests in flight";
+                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "client_busy", detail, json!({}));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Err((resp, Outcome::ClientBusy));
+            }
+        };
+        let now_micros = unix_micros();
+        let now_ns = u64::try_from(now_micros).unwrap_or(0).saturating_mul(1000);
+        let remaining = match g.limiter.check(&(client.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
+        {
+            Decision::Allow { remaining, .. } => remaining,
+            Decision::Deny { retry_after } => {
+                let secs = retry_after.div_ceil(1_000_000_000).max(1);
+                let detail = "request rate over this stream's limit";
+                let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail, json!({}));
+                rate_limit_headers(resp.headers_mut(), &stream.gcra, 0, secs);
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return Err((resp, Outcome::RateLimited));
+            }
+        };
+        // Idempotency: a retry gets the first result.
+        let record = match parts.headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
+            None => None,
+            Some(Ok(k)) if idempotency::valid_key(&k) => {
+                Some(idempotency::record_key(&stream.name, &client, &k))
+            }
+            Some(_) => {
+                let detail = "Idempotency-Key must be 1 to 255 visible ASCII characters";
+                return Err((
+                    problem(StatusCode::BAD_REQUEST, "bad_idempotency_key", detail, json!({})),
+                    Outcome::Invalid,
+                ));
+            }
+        };
+        let claim = match &record {
+            Some(record) => {
+                if let Some(first) = g.idempotency.recall(g.sink.store(), record).await {
+                    return Err((replay(first), Outcome::Replayed));
+                }
+                match g.idempotency.claim(record) {
+                    Some(claim) => Some(claim),
+                    None => {
+                        let detail = "a request with this Idempotency-Key is in progress";
+                        return Err((
+                            problem(StatusCode::CONFLICT, "idempotency_key_in_use", detail, json!({})),
+                            Outcome::Invalid,
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(Admitted { client, client_ip, now_micros, remaining, record, _slot: slot, _claim: claim })
+    }
+}
+
+impl GatewayService {
     /// Stages 4 to 6: read, validate, store.
     async fn accept(
         &self,
@@ -327,6 +366,24 @@ impl GatewayService {
             Err(SinkError::Seal(error)) => tracing::warn!(%error, "quarantine sealing failed"),
         }
     }
+}
+
+/// Reads and drops what is left of a refused request's body, up to 64 KiB
+/// and one second, before the refusal is sent: an HTTP/2 client still
+/// uploading would otherwise see its stream reset instead of the answer
+/// (nginx discards bodies the same way). Bigger or slower bodies are cut.
+async fn drain(mut body: RequestBody) {
+    use http_body_util::BodyExt;
+    let discard = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > 64 * 1024 {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), discard).await;
 }
 
 fn unavailable() -> (Response<Body>, Outcome) {

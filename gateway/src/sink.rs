@@ -114,7 +114,8 @@ impl Sink {
         let mut meta_json = serde_json::to_value(meta).unwrap_or_default();
         let payload = match &self.kek {
             Some(kek) => {
-                let sealed = envelope::seal(kek, meta.stream, meta.id, &payload).map_err(SinkError::Seal)?;
+                let sealed =
+                    envelope::seal(kek, meta.stream, meta.id, &payload).await.map_err(SinkError::Seal)?;
                 if let Some(fields) = meta_json.as_object_mut() {
                     fields.insert("encryption".into(), format!("A256GCM envelope, KEK {}", kek.id()).into());
                 }
@@ -144,7 +145,7 @@ pub async fn read_back(store: &ObjectStore, kek: Option<&Kek>, key: &str) -> any
         return Ok(bytes.to_vec());
     }
     let kek = kek.ok_or_else(|| anyhow::anyhow!("{key} is sealed and no KEK was given"))?;
-    Ok(envelope::open(kek, stream, id, &bytes)?)
+    Ok(envelope::open(kek, stream, id, &bytes).await?)
 }
 
 #[cfg(test)]
