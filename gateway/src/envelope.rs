@@ -56,24 +56,12 @@ fn default_region() -> String {
 impl Kek {
     /// A KEK in KMS: data keys come from `GenerateDataKey` and are opened by `Decrypt`.
     pub fn kms(config: &KmsConfig) -> Self {
-        use aws_sdk_kms::config::{Credentials, Region};
-        use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let credentials = Credentials::new(
-            env("AWS_ACCESS_KEY_ID").unwrap_or_default(),
-            env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
-            env("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        );
+        use cartorio_platform::s3::{env_credentials, http_client};
         let mut builder = aws_sdk_kms::Config::builder()
             .behavior_version_latest()
-            .region(Region::new(config.region.clone()))
-            .credentials_provider(credentials)
-            .http_client(http);
+            .region(aws_sdk_kms::config::Region::new(config.region.clone()))
+            .credentials_provider(env_credentials())
+            .http_client(http_client());
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }

@@ -35,6 +35,27 @@ fn default_region() -> String {
     "us-east-1".into()
 }
 
+/// The HTTP client AWS SDK clients use here: rustls with the ring provider.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
+}
+
+/// Credentials from the standard variables (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+pub fn env_credentials() -> Credentials {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Credentials::new(
+        env("AWS_ACCESS_KEY_ID").unwrap_or_default(),
+        env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
+        env("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -49,26 +70,14 @@ fn s3_error(key: &str, error: impl std::fmt::Display) -> StoreError {
 
 impl S3Store {
     pub fn new(config: &S3Config) -> Self {
-        use aws_smithy_http_client::tls;
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-            .build_https();
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let credentials = Credentials::new(
-            env("AWS_ACCESS_KEY_ID").unwrap_or_default(),
-            env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
-            env("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        );
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version_latest()
             .region(Region::new(config.region.clone()))
             .force_path_style(true)
-            .credentials_provider(credentials)
+            .credentials_provider(env_credentials())
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .http_client(http);
+            .http_client(http_client());
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
