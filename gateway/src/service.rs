@@ -14,9 +14,11 @@ use crate::waf::{self, RequestView};
 use crate::{Gateway, Stream, WafMode};
 use bytes::Bytes;
 use cartorio_platform::clock::unix_micros;
-use cartorio_platform::http::{Body, Handler, PeerCertificate, RequestBody, common_route, response};
+use cartorio_platform::http::{
+    Body, Handler, PeerCertificate, RequestBody, common_route, problem_with as problem, response,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -454,19 +456,4 @@ fn body_bytes(resp: &Response<Body>) -> Bytes {
         std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
         _ => Bytes::new(),
     }
-}
-
-/// An RFC 9457 problem body with extra members.
-fn problem(status: StatusCode, reason: &str, detail: &str, extra: Value) -> Response<Body> {
-    let mut body = json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or(""),
-        "status": status.as_u16(),
-        "reason": reason,
-        "detail": detail,
-    });
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-    }
-    response(status, "application/problem+json", body.to_string())
 }

@@ -303,29 +303,28 @@ pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<
 
 /// An RFC 9457 problem body.
 pub fn problem(status: StatusCode, reason: &str, detail: &str) -> Response<Body> {
-    let body = format!(
-        "{{\"type\":\"about:blank\",\"title\":{},\"status\":{},\"reason\":{},\"detail\":{}}}",
-        json_string(status.canonical_reason().unwrap_or("")),
-        status.as_u16(),
-        json_string(reason),
-        json_string(detail)
-    );
-    response(status, "application/problem+json", body)
+    problem_with(status, reason, detail, serde_json::Value::Null)
 }
 
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
+/// An RFC 9457 problem body with `extra` members (a JSON object) beside
+/// the standard ones: the failing pointer, the rule ids ...
+pub fn problem_with(
+    status: StatusCode,
+    reason: &str,
+    detail: &str,
+    extra: serde_json::Value,
+) -> Response<Body> {
+    let mut body = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or(""),
+        "status": status.as_u16(),
+        "reason": reason,
+        "detail": detail,
+    });
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
     }
-    out.push('"');
-    out
+    response(status, "application/problem+json", body.to_string())
 }
 
 /// `GET /healthz` and `GET /metrics`, served by every listener.
@@ -351,8 +350,14 @@ mod tests {
         assert_eq!(second.map(|_| ()).map_err(|e| e.kind()), Err(std::io::ErrorKind::AddrInUse));
     }
 
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    #[tokio::test]
+    async fn problem_bodies_are_escaped_json_with_extras() {
+        use http_body_util::BodyExt;
+        let extra = serde_json::json!({"pointer": "/x"});
+        let resp = problem_with(StatusCode::BAD_REQUEST, "r", "a\"b\\c\n", extra);
+        let body = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(v["detail"].as_str(), Some("a\"b\\c\n"));
+        assert_eq!((v["pointer"].as_str(), v["status"].as_u64()), (Some("/x"), Some(400)));
     }
 }
