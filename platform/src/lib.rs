@@ -14,6 +14,7 @@ pub mod s3;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod testing;
 pub mod tls;
 
 pub use shutdown::Shutdown;

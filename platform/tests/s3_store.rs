@@ -4,51 +4,12 @@
 
 use bytes::Bytes;
 use cartorio_platform::s3::{S3Config, S3Store};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
-    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
-/// Runs a boto3 snippet against the server (`s3`, `kms` clients ready); returns stdout.
-fn boto3(endpoint: &str, code: &str) -> String {
-    let script = format!(
-        "import boto3\nkw = dict(endpoint_url={endpoint:?}, region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\ns3 = boto3.client('s3', **kw)\nkms = boto3.client('kms', **kw)\n{code}\n"
-    );
-    let out = Command::new("python3").arg("-c").arg(script).output().expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use cartorio_platform::testing::{boto3, start_moto};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_store_round_trips_multipart_and_sse_kms() {
-    let moto = start_moto();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+    let moto = start_moto(port);
     boto3(&moto.endpoint, "s3.create_bucket(Bucket='cartorio')");
     let kms_key = boto3(&moto.endpoint, "print(kms.create_key()['KeyMetadata']['KeyId'])");
     let config = |sse: Option<String>| S3Config {

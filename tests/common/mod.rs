@@ -250,43 +250,7 @@ pub fn http(addr: &str, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     (status, head, raw[split..].to_vec())
 }
 
-/// A moto S3/KMS server on loopback (installed by `scripts/test.sh`), killed
-/// when dropped.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn start_moto() -> Moto {
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
-    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
-/// Runs a boto3 snippet against `endpoint` (`s3` and `kms` clients ready); returns stdout.
-pub fn boto3(endpoint: &str, code: &str) -> String {
-    let script = format!(
-        "import boto3\nkw = dict(endpoint_url={endpoint:?}, region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\ns3 = boto3.client('s3', **kw)\nkms = boto3.client('kms', **kw)\n{code}\n"
-    );
-    let out = run(Command::new("python3").arg("-c").arg(script));
-    assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+/// A moto S3/KMS server on a port of its own (see `cartorio_platform::testing`).
+pub fn start_moto() -> cartorio_platform::testing::Moto {
+    cartorio_platform::testing::start_moto(free_port())
 }

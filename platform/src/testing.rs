@@ -1,0 +1,46 @@
+//! Test support shared by the crates' tests: a real S3/KMS API server (moto,
+//! which `scripts/test.sh` installs) on loopback, and boto3 to look at it
+//! from outside.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moto server on loopback, killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `moto_server` on `port` and waits until it accepts connections.
+pub fn start_moto(port: u16) -> Moto {
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
+    let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+/// Runs a boto3 snippet against `endpoint` (`s3` and `kms` clients ready); returns stdout.
+pub fn boto3(endpoint: &str, code: &str) -> String {
+    let script = format!(
+        "import boto3\nkw = dict(endpoint_url={endpoint:?}, region_name='us-east-1', aws_access_key_id='x', aws_secret_access_key='x')\ns3 = boto3.client('s3', **kw)\nkms = boto3.client('kms', **kw)\n{code}\n"
+    );
+    let out = Command::new("python3").arg("-c").arg(script).output().expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
