@@ -36,6 +36,14 @@ if ! "$venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$MOT
 fi
 export PATH="$venv/bin:$PATH"
 
+# PostgreSQL for the registry's second backend: a throwaway cluster on
+# loopback; every registry test runs on it as well as on SQLite. fsync off:
+# durability is not under test here, and it makes each test's CREATE
+# DATABASE cheap (the registry-scale bench measures with it on).
+. scripts/postgres-throwaway.sh
+trap stop_throwaway_postgres EXIT
+start_throwaway_postgres -c fsync=off
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 
@@ -50,7 +58,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; stop_throwaway_postgres' EXIT
 cargo test --workspace 2>&1 | tee "$log"
 # One closing total over every test binary (cargo prints one line per binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -242,6 +242,9 @@ struct ControlFile {
     ocsp_url: String,
     #[serde(default = "default_validity")]
     ocsp_validity_secs: i64,
+    /// The registry's PostgreSQL URL; absent: SQLite in `data_dir`.
+    #[serde(default)]
+    database_url: Option<String>,
 }
 
 fn default_validity() -> i64 {
@@ -254,6 +257,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         data_dir: DataDir::new(file.data_dir),
         ocsp_url: file.ocsp_url,
         ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs, ..OcspPolicy::default() },
+        database_url: file.database_url,
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

@@ -1,14 +1,14 @@
 //! The tamper-evident audit log. Every action the control plane takes is
-//! appended in the same SQLite transaction as the action itself, so one
+//! appended in the same registry transaction as the action itself, so one
 //! never commits without the other. Entries are hash-chained
 //! (`chain_i = SHA-256(chain_{i-1} ‖ leaf_i)`, leaves hashed as RFC 9162
 //! leaves), and Merkle tree heads over them (RFC 9162 §2.1) are signed by
 //! the audit key as checkpoints and exported to the object store: rewriting
 //! history means forging those signatures too.
 
+use crate::registry::db::Sql;
 use anyhow::Context;
 use cartorio_pkix::Signer;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 pub type Hash = [u8; 32];
@@ -57,26 +57,47 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// Appends `event` inside the caller's transaction; returns its sequence number.
-pub fn append(conn: &Connection, at: i64, event: &Event<'_>) -> anyhow::Result<i64> {
-    let last: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+/// The last entry of the log as a transaction sees it; appends go after it.
+pub struct ChainHead {
+    seq: i64,
+    hash: Hash,
+}
+
+impl ChainHead {
+    /// Reads the head inside the caller's write transaction (which holds
+    /// the registry's write lock, so it stays the head until commit).
+    pub fn read(tx: &mut impl Sql) -> anyhow::Result<Self> {
+        let last =
+            tx.query_opt("SELECT seq, chain_hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[], |r| {
+                Ok((r.get::<i64>(0)?, r.get::<Vec<u8>>(1)?))
+            })?;
+        Ok(match last {
+            Some((seq, hash)) => {
+                Self { seq, hash: hash.try_into().map_err(|_| anyhow::anyhow!("corrupt chain hash"))? }
+            }
+            None => Self { seq: 0, hash: [0u8; 32] },
         })
-        .optional()?;
-    let (seq, previous) = match last {
-        Some((seq, hash)) => (seq + 1, hash.try_into().map_err(|_| anyhow::anyhow!("corrupt chain hash"))?),
-        None => (1, [0u8; 32]),
-    };
-    let detail = event.detail.to_string();
-    let leaf = leaf_hash(seq, at, event.kind, event.actor, &detail);
-    let chain = chain_hash(&previous, &leaf);
-    conn.execute(
-        "INSERT INTO audit_log (seq, at, kind, actor, detail, leaf_hash, chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at, event.kind, event.actor, detail, &leaf[..], &chain[..]],
-    )
-    .context("appending to the audit log")?;
-    Ok(seq)
+    }
+
+    /// Appends `event` inside the caller's transaction; returns its sequence number.
+    pub fn append(&mut self, tx: &mut impl Sql, at: i64, event: &Event<'_>) -> anyhow::Result<i64> {
+        let seq = self.seq + 1;
+        let detail = event.detail.to_string();
+        let leaf = leaf_hash(seq, at, event.kind, event.actor, &detail);
+        let chain = chain_hash(&self.hash, &leaf);
+        tx.execute(
+            "INSERT INTO audit_log (seq, at, kind, actor, detail, leaf_hash, chain_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            crate::sql_params![seq, at, event.kind, event.actor, detail.as_str(), &leaf[..], &chain[..]],
+        )
+        .context("appending to the audit log")?;
+        *self = Self { seq, hash: chain };
+        Ok(seq)
+    }
+}
+
+/// Appends `event` inside the caller's transaction; returns its sequence number.
+pub fn append(tx: &mut impl Sql, at: i64, event: &Event<'_>) -> anyhow::Result<i64> {
+    ChainHead::read(tx)?.append(tx, at, event)
 }
 
 /// A signed tree head over the first `size` entries.
@@ -97,18 +118,15 @@ impl Checkpoint {
 
 /// Signs a checkpoint over every entry so far, records it, and returns it;
 /// `None` when no entry was added since the last one.
-pub fn checkpoint(conn: &Connection, signer: &dyn Signer, at: i64) -> anyhow::Result<Option<Checkpoint>> {
+pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Result<Option<Checkpoint>> {
     use base64::Engine;
     let last: i64 =
-        conn.query_row("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints", [], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached("SELECT leaf_hash FROM audit_log ORDER BY seq")?;
-    let leaves = stmt
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
-        .map(|l| {
-            l.map_err(anyhow::Error::from)
-                .and_then(|l| Hash::try_from(l).map_err(|_| anyhow::anyhow!("leaf")))
-        })
-        .collect::<anyhow::Result<Vec<Hash>>>()?;
+        tx.query_opt("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints", &[], |r| r.get(0))?.unwrap_or(0);
+    let mut leaves = Vec::new();
+    tx.for_each("SELECT leaf_hash FROM audit_log ORDER BY seq", &[], &mut |r| {
+        leaves.push(Hash::try_from(r.get::<Vec<u8>>(0)?).map_err(|_| anyhow::anyhow!("leaf"))?);
+        Ok(())
+    })?;
     let size = leaves.len() as i64;
     if size == last {
         return Ok(None);
@@ -121,9 +139,9 @@ pub fn checkpoint(conn: &Connection, signer: &dyn Signer, at: i64) -> anyhow::Re
         at,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
     };
-    conn.execute(
+    tx.execute(
         "INSERT INTO audit_checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)",
-        params![checkpoint.size, checkpoint.root, checkpoint.at, checkpoint.signature],
+        crate::sql_params![checkpoint.size, &checkpoint.root, checkpoint.at, &checkpoint.signature],
     )?;
     Ok(Some(checkpoint))
 }
@@ -144,46 +162,51 @@ pub struct Intact {
 
 /// Checks the chain from the first entry, then every checkpoint's tree head
 /// and signature (by the audit key's SubjectPublicKeyInfo `spki`).
-pub fn verify(conn: &Connection, spki: &[u8], algorithm: &[u8]) -> anyhow::Result<Result<Intact, Broken>> {
+pub fn verify(db: &mut impl Sql, spki: &[u8], algorithm: &[u8]) -> anyhow::Result<Result<Intact, Broken>> {
     use base64::Engine;
-    let mut stmt =
-        conn.prepare("SELECT seq, at, kind, actor, detail, chain_hash FROM audit_log ORDER BY rowid")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, Vec<u8>>(5)?,
-        ))
-    })?;
     let mut leaves = Vec::new();
     let mut previous = [0u8; 32];
-    for row in rows {
-        let (seq, at, kind, actor, detail, stored) = row?;
-        let expected = leaves.len() as i64 + 1;
-        if seq != expected {
-            let why = format!("found entry {seq} where entry {expected} belongs (removed or reordered)");
-            return Ok(Err(Broken { seq: expected, why }));
-        }
-        let leaf = leaf_hash(seq, at, &kind, &actor, &detail);
-        let chain = chain_hash(&previous, &leaf);
-        if stored != chain {
-            return Ok(Err(Broken {
-                seq,
-                why: "its content does not match its chain hash (altered, or moved here)".into(),
-            }));
-        }
-        leaves.push(leaf);
-        previous = chain;
+    let mut broken = None;
+    db.for_each(
+        "SELECT seq, at, kind, actor, detail, chain_hash FROM audit_log ORDER BY seq",
+        &[],
+        &mut |r| {
+            if broken.is_some() {
+                return Ok(());
+            }
+            let (seq, at, kind, actor, detail, stored) = (
+                r.get::<i64>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<String>(2)?,
+                r.get::<String>(3)?,
+                r.get::<String>(4)?,
+                r.get::<Vec<u8>>(5)?,
+            );
+            let expected = leaves.len() as i64 + 1;
+            if seq != expected {
+                let why = format!("found entry {seq} where entry {expected} belongs (removed or reordered)");
+                broken = Some(Broken { seq: expected, why });
+                return Ok(());
+            }
+            let leaf = leaf_hash(seq, at, &kind, &actor, &detail);
+            let chain = chain_hash(&previous, &leaf);
+            if stored != chain {
+                let why = "its content does not match its chain hash (altered, or moved here)".into();
+                broken = Some(Broken { seq, why });
+                return Ok(());
+            }
+            leaves.push(leaf);
+            previous = chain;
+            Ok(())
+        },
+    )?;
+    if let Some(broken) = broken {
+        return Ok(Err(broken));
     }
-    let mut stmt = conn.prepare("SELECT size, root, at, signature FROM audit_checkpoints ORDER BY size")?;
-    let checkpoints = stmt
-        .query_map([], |r| {
+    let checkpoints =
+        db.query("SELECT size, root, at, signature FROM audit_checkpoints ORDER BY size", &[], |r| {
             Ok(Checkpoint { size: r.get(0)?, root: r.get(1)?, at: r.get(2)?, signature: r.get(3)? })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        })?;
     for cp in &checkpoints {
         let size = usize::try_from(cp.size).unwrap_or(usize::MAX);
         let Some(covered) = leaves.get(..size) else {

@@ -1,9 +1,14 @@
 //! `cartorio issue` and `cartorio revoke`: through the admin API of a
-//! running `up` when there is one, else directly on the registry (SQLite
-//! serialises writers, so both may run at once; the pre-signer of the next
-//! `up` signs what it finds pending).
+//! running `up` when there is one, else directly on the registry (the
+//! registry serialises writers, so both may run at once; the pre-signer of
+//! the next `up` signs what it finds pending).
+//!
+//! The registry is the SQLite file of `--data-dir`, or the PostgreSQL
+//! database named by `CARTORIO_DATABASE_URL` (as a control node's
+//! `database_url`), for every command here, `audit verify` included.
 
 use crate::paths::DataDir;
+use crate::registry::Database;
 use crate::{Control, ControlConfig};
 use anyhow::{Context, bail};
 use cartorio_platform::client;
@@ -67,10 +72,19 @@ pub async fn crl(dir: &DataDir, out: &Path) -> anyhow::Result<usize> {
 /// their signatures. `Ok(Ok(summary))` when intact, `Ok(Err(report))`
 /// naming the first bad entry otherwise.
 pub fn audit_verify(dir: &DataDir) -> anyhow::Result<Result<String, String>> {
+    let database = Database::select(database_url().as_deref(), dir)?;
+    // Safe from async callers (see `registry::db`).
+    crate::registry::off_async(|| audit_verify_on(dir, &database))?
+}
+
+/// [`audit_verify`] on the registry in `database`.
+pub fn audit_verify_on(dir: &DataDir, database: &Database) -> anyhow::Result<Result<String, String>> {
     use cartorio_pkix::Signer;
-    anyhow::ensure!(dir.registry().exists(), "{} has no registry", dir.root().display());
+    if let Database::Sqlite(path) = database {
+        anyhow::ensure!(path.exists(), "{} has no registry", dir.root().display());
+    }
     let key = crate::keys::load(&crate::ca::key_path(dir, "audit"))?;
-    let registry = crate::registry::Registry::open(&dir.registry())?;
+    let mut registry = crate::registry::Registry::open(database)?;
     Ok(match registry.verify_audit(key.spki(), key.algorithm())? {
         Ok(intact) => Ok(format!(
             "audit log intact: {} entries, {} signed checkpoint(s)",
@@ -88,8 +102,18 @@ pub async fn add_token(dir: &DataDir, role: &str) -> anyhow::Result<String> {
     offline(dir)?.add_token(role).await
 }
 
+/// The variable naming the registry's PostgreSQL database for these commands.
+pub const DATABASE_URL_VAR: &str = "CARTORIO_DATABASE_URL";
+
+fn database_url() -> Option<String> {
+    std::env::var(DATABASE_URL_VAR).ok().filter(|url| !url.is_empty())
+}
+
 fn offline(dir: &DataDir) -> anyhow::Result<Control> {
-    Control::open(ControlConfig::embedded(dir.clone()), false)
+    Control::open(
+        ControlConfig { database_url: database_url(), ..ControlConfig::embedded(dir.clone()) },
+        false,
+    )
 }
 
 /// Issues a certificate for the CSR in `csr_path`, writes it (PEM) to `out`,

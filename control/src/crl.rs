@@ -28,7 +28,7 @@ pub struct IssuedCrl {
 /// The issuer's full CRL at `now`. The CRL number is the issue time
 /// in microseconds: strictly increasing without shared state, as Boulder
 /// derives it.
-pub fn issue(registry: &Registry, ca: &CaMaterial, now_micros: i64) -> anyhow::Result<IssuedCrl> {
+pub fn issue(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyhow::Result<IssuedCrl> {
     let now = now_micros.div_euclid(1_000_000);
     let revoked = registry
         .revoked(&ca.issuer_id, now)?

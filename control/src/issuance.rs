@@ -95,14 +95,23 @@ pub struct Issued {
     pub der: Vec<u8>,
 }
 
-pub fn issue(
+/// A certificate signed, not yet recorded.
+struct Signed {
+    serial: String,
+    der: Vec<u8>,
+    profile: Profile,
+    subject: Option<String>,
+    not_before: i64,
+    not_after: i64,
+}
+
+fn sign(
     ca: &CaMaterial,
-    registry: &Registry,
     csr: &VerifiedCsr,
     profile: Profile,
     ocsp_url: &str,
     now: i64,
-) -> Result<Issued, IssueError> {
+) -> Result<Signed, IssueError> {
     let issuer = CertificateView::parse(&ca.issuer_der).map_err(anyhow::Error::from)?;
     let mut extensions = vec![
         ext::subject_key_id(&key_id(csr.spki()).map_err(|e| IssueError::BadRequest(e.to_string()))?),
@@ -122,18 +131,52 @@ pub fn issue(
     };
     let der = build_certificate(&template, &ca.issuer_signer).map_err(anyhow::Error::from)?;
     let serial = serial_hex(&template.serial);
-    registry.insert_certificate(&NewCertificate {
-        serial: &serial,
-        issuer_id: &ca.issuer_id,
-        profile: profile.name(),
-        subject: csr.common_name().as_deref(),
-        not_before: now,
-        not_after,
-        der: &der,
-        issued_at: now,
-    })?;
-    metrics::counter!("cartorio_certificates_issued_total", "profile" => profile.name()).increment(1);
-    Ok(Issued { serial, der })
+    Ok(Signed { serial, der, profile, subject: csr.common_name(), not_before: now, not_after })
+}
+
+pub fn issue(
+    ca: &CaMaterial,
+    registry: &mut Registry,
+    csr: &VerifiedCsr,
+    profile: Profile,
+    ocsp_url: &str,
+    now: i64,
+) -> Result<Issued, IssueError> {
+    let mut issued = issue_batch(ca, registry, &[csr], profile, ocsp_url, now)?;
+    issued.pop().ok_or_else(|| IssueError::Internal(anyhow::anyhow!("nothing was issued")))
+}
+
+/// Issues a certificate for each CSR, recorded in one registry transaction
+/// with an audit entry each: all are committed, or none (one bad CSR
+/// refuses the batch). One commit for many is what bulk issuance needs
+/// when every commit waits for the disk.
+pub fn issue_batch(
+    ca: &CaMaterial,
+    registry: &mut Registry,
+    csrs: &[&VerifiedCsr],
+    profile: Profile,
+    ocsp_url: &str,
+    now: i64,
+) -> Result<Vec<Issued>, IssueError> {
+    let signed =
+        csrs.iter().map(|csr| sign(ca, csr, profile, ocsp_url, now)).collect::<Result<Vec<_>, _>>()?;
+    let records: Vec<NewCertificate<'_>> = signed
+        .iter()
+        .map(|s| NewCertificate {
+            serial: &s.serial,
+            issuer_id: &ca.issuer_id,
+            profile: s.profile.name(),
+            subject: s.subject.as_deref(),
+            not_before: s.not_before,
+            not_after: s.not_after,
+            der: &s.der,
+            issued_at: now,
+        })
+        .collect();
+    registry.insert_certificates(&records)?;
+    metrics::counter!("cartorio_certificates_issued_total", "profile" => profile.name())
+        .increment(signed.len() as u64);
+    Ok(signed.into_iter().map(|s| Issued { serial: s.serial, der: s.der }).collect())
 }
 
 #[cfg(test)]

@@ -42,11 +42,18 @@ pub struct ControlConfig {
     /// The OCSP URL written into issued certificates (AIA).
     pub ocsp_url: String,
     pub ocsp: OcspPolicy,
+    /// The registry's PostgreSQL URL; `None`: SQLite in the data directory.
+    pub database_url: Option<String>,
 }
 
 impl ControlConfig {
     pub fn embedded(data_dir: DataDir) -> Self {
-        Self { data_dir, ocsp_url: "http://127.0.0.1:8080".into(), ocsp: OcspPolicy::default() }
+        Self {
+            data_dir,
+            ocsp_url: "http://127.0.0.1:8080".into(),
+            ocsp: OcspPolicy::default(),
+            database_url: None,
+        }
     }
 }
 
@@ -90,8 +97,13 @@ pub fn normalize_serial(text: &str) -> Option<String> {
 
 impl Control {
     /// Opens the control plane on `data_dir`, creating the CA, registry and
-    /// demo admin token on first start when `create` is set.
+    /// demo admin token on first start when `create` is set. Safe to call
+    /// from async code: the registry work runs on a thread of its own.
     pub fn open(config: ControlConfig, create: bool) -> anyhow::Result<Self> {
+        registry::off_async(move || Self::open_blocking(config, create))?
+    }
+
+    fn open_blocking(config: ControlConfig, create: bool) -> anyhow::Result<Self> {
         let dir = &config.data_dir;
         if !create {
             anyhow::ensure!(
@@ -106,7 +118,9 @@ impl Control {
         let new_keys: Vec<&str> =
             ca::KEY_STEMS.into_iter().filter(|k| !ca::key_path(dir, k).exists()).collect();
         let ca = ca::bootstrap(dir, now)?;
-        let registry = Registry::open(&dir.registry())?;
+        let database = registry::Database::select(config.database_url.as_deref(), dir)?;
+        let mut registry = Registry::open(&database)?;
+        tracing::info!(registry = database.describe(), "registry open");
         for stem in new_keys {
             let event = audit::Event {
                 kind: "key.generate",
@@ -187,7 +201,8 @@ impl Control {
     /// `cartorio audit verify` over this control plane's registry.
     pub async fn audit_verify(&self) -> anyhow::Result<Result<String, String>> {
         let dir = self.data_dir().clone();
-        tokio::task::spawn_blocking(move || cli::audit_verify(&dir)).await?
+        let database = registry::Database::select(self.inner.config.database_url.as_deref(), &dir)?;
+        tokio::task::spawn_blocking(move || cli::audit_verify_on(&dir, &database)).await?
     }
 
     /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
@@ -200,6 +215,25 @@ impl Control {
             .await
             .map_err(IssueError::Internal)??;
         tracing::info!(serial = issued.serial, profile = profile.name(), "issued");
+        self.inner.presign.notify_one();
+        Ok(issued)
+    }
+
+    /// Verifies every CSR and issues them all under `profile` in one
+    /// registry commit (an audit entry each; all or none): bulk issuance.
+    pub async fn issue_batch(&self, csrs: Vec<Vec<u8>>, profile: String) -> Result<Vec<Issued>, IssueError> {
+        let profile = Profile::from_name(&profile)?;
+        let csrs = csrs
+            .iter()
+            .map(|csr| VerifiedCsr::from_pem_or_der(csr).map_err(|e| IssueError::BadRequest(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let url = self.inner.config.ocsp_url.clone();
+        let issued = self
+            .with_registry(move |r, ca| {
+                issuance::issue_batch(ca, r, &csrs.iter().collect::<Vec<_>>(), profile, &url, unix_seconds())
+            })
+            .await
+            .map_err(IssueError::Internal)??;
         self.inner.presign.notify_one();
         Ok(issued)
     }

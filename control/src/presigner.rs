@@ -143,7 +143,7 @@ impl PreSigner {
         let (registry, ca) = (self.registry.clone(), self.ca.clone());
         let now = cartorio_platform::clock::unix_micros();
         let crl =
-            tokio::task::spawn_blocking(move || crate::crl::issue(&lock(&registry), &ca, now)).await??;
+            tokio::task::spawn_blocking(move || crate::crl::issue(&mut lock(&registry), &ca, now)).await??;
         self.publisher.put_crl(&self.ca.issuer_id, crl.der).await?;
         self.crl_published_at = now.div_euclid(1_000_000);
         Ok(())

@@ -1,0 +1,322 @@
+//! The registry of issued certificates: SQLite (WAL, synchronous=FULL) by
+//! default, PostgreSQL when a database URL says so (see [`db`]); one schema
+//! and one list of migrations for both (see [`migrations`]).
+//!
+//! Every state change marks the certificate `ocsp_pending` in the same
+//! transaction, and bumps `status_version`; the pre-signer clears the mark
+//! only for the version it signed. So a crash or a race never leaves a
+//! change without a response to be signed.
+
+pub mod db;
+pub mod migrations;
+pub mod testing;
+
+use crate::audit;
+use crate::sql_params;
+pub use db::{Database, off_async};
+use db::{Db, Sql, Tx};
+
+pub struct Registry {
+    db: Db,
+}
+
+/// Locks the shared registry. A panic while it was held cannot leave the
+/// database half-written (transactions roll back), so a poisoned lock is
+/// still usable.
+pub fn lock(registry: &std::sync::Mutex<Registry>) -> std::sync::MutexGuard<'_, Registry> {
+    registry.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A certificate row as the CA and pre-signer need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub serial: String,
+    pub issuer_id: String,
+    pub profile: String,
+    pub subject: Option<String>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub issued_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<u8>,
+    pub status_version: i64,
+}
+
+pub struct NewCertificate<'a> {
+    pub serial: &'a str,
+    pub issuer_id: &'a str,
+    pub profile: &'a str,
+    pub subject: Option<&'a str>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub der: &'a [u8],
+    pub issued_at: i64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    Revoked,
+    AlreadyRevoked,
+    NotFound,
+}
+
+const RECORD_COLUMNS: &str = "serial, issuer_id, profile, subject, not_before, not_after, issued_at, \
+     revoked_at, revocation_reason, status_version";
+
+fn reason(code: Option<i64>) -> anyhow::Result<Option<u8>> {
+    code.map(|c| u8::try_from(c).map_err(|_| anyhow::anyhow!("revocation reason {c} out of range")))
+        .transpose()
+}
+
+fn record(row: &db::Row<'_>) -> anyhow::Result<CertificateRecord> {
+    Ok(CertificateRecord {
+        serial: row.get(0)?,
+        issuer_id: row.get(1)?,
+        profile: row.get(2)?,
+        subject: row.get(3)?,
+        not_before: row.get(4)?,
+        not_after: row.get(5)?,
+        issued_at: row.get(6)?,
+        revoked_at: row.get(7)?,
+        revocation_reason: reason(row.get(8)?)?,
+        status_version: row.get(9)?,
+    })
+}
+
+impl Registry {
+    /// Opens (creating the schema, or bringing it up to date) the registry
+    /// in `database`. With PostgreSQL, call it off async threads (see [`db`]).
+    pub fn open(database: &Database) -> anyhow::Result<Self> {
+        let mut db = Db::open(database)?;
+        migrations::migrate(&mut db, cartorio_platform::clock::unix_seconds())?;
+        Ok(Self { db })
+    }
+
+    /// Which engine this registry runs on.
+    pub fn dialect(&self) -> db::Dialect {
+        self.db.dialect()
+    }
+
+    pub fn upsert_issuer(&mut self, id: &str, name: &str, cert_der: &[u8], now: i64) -> anyhow::Result<()> {
+        self.db.execute(
+            "INSERT INTO issuers (id, name, cert_der, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, cert_der = excluded.cert_der",
+            sql_params![id, name, cert_der, now],
+        )?;
+        Ok(())
+    }
+
+    /// (id, certificate DER) of every issuer.
+    pub fn issuers(&mut self) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        self.db.query("SELECT id, cert_der FROM issuers ORDER BY created_at, id", &[], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
+    /// Runs `action` and appends `event` to the audit log in one
+    /// transaction: both are committed, or neither.
+    pub fn audited<T>(
+        &mut self,
+        event: &audit::Event<'_>,
+        at: i64,
+        action: impl FnOnce(&mut Tx<'_>) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut tx = self.db.write_transaction()?;
+        let out = action(&mut tx)?;
+        audit::append(&mut tx, at, event)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Records an issued certificate (audited); durable when this returns.
+    pub fn insert_certificate(&mut self, certificate: &NewCertificate<'_>) -> anyhow::Result<()> {
+        self.insert_certificates(std::slice::from_ref(certificate))
+    }
+
+    /// Records issued certificates, each with its audit entry, in one
+    /// transaction: all are committed, or none. One commit (one fsync)
+    /// for the batch is what lets bulk issuance outrun the disk.
+    pub fn insert_certificates(&mut self, certificates: &[NewCertificate<'_>]) -> anyhow::Result<()> {
+        let mut tx = self.db.write_transaction()?;
+        let mut chain = audit::ChainHead::read(&mut tx)?;
+        for c in certificates {
+            tx.execute(
+                "INSERT INTO certificates (serial, issuer_id, profile, subject, not_before, not_after, der, issued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                sql_params![c.serial, c.issuer_id, c.profile, c.subject, c.not_before, c.not_after, c.der, c.issued_at],
+            )?;
+            let event = audit::Event {
+                kind: "certificate.issue",
+                actor: "control",
+                detail: serde_json::json!({"serial": c.serial, "profile": c.profile, "subject": c.subject, "issuer": c.issuer_id}),
+            };
+            chain.append(&mut tx, c.issued_at, &event)?;
+        }
+        tx.commit()
+    }
+
+    /// The audit log's checks over this registry (see [`audit::verify`]).
+    pub fn verify_audit(
+        &mut self,
+        spki: &[u8],
+        algorithm: &[u8],
+    ) -> anyhow::Result<Result<audit::Intact, audit::Broken>> {
+        audit::verify(&mut self.db, spki, algorithm)
+    }
+
+    /// Signs a checkpoint over the audit log when it grew (see [`audit::checkpoint`]).
+    pub fn audit_checkpoint(
+        &mut self,
+        signer: &dyn cartorio_pkix::Signer,
+        at: i64,
+    ) -> anyhow::Result<Option<audit::Checkpoint>> {
+        // Under the write lock: two nodes never sign the same size twice.
+        let mut tx = self.db.write_transaction()?;
+        let checkpoint = audit::checkpoint(&mut tx, signer, at)?;
+        tx.commit()?;
+        Ok(checkpoint)
+    }
+
+    pub fn certificate(&mut self, serial: &str) -> anyhow::Result<Option<CertificateRecord>> {
+        self.db.query_opt(&BY_SERIAL_SQL, sql_params![serial], record)
+    }
+
+    pub fn revoke(&mut self, serial: &str, at: i64, reason: u8) -> anyhow::Result<RevokeOutcome> {
+        let event = audit::Event {
+            kind: "certificate.revoke",
+            actor: "control",
+            detail: serde_json::json!({"serial": serial, "reason": reason}),
+        };
+        // The UPDATE and its audit entry commit together; a no-op is not audited.
+        let mut tx = self.db.write_transaction()?;
+        let changed = tx.execute(
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3,
+                 status_version = status_version + 1, ocsp_pending = 1
+             WHERE serial = ?1 AND revoked_at IS NULL",
+            sql_params![serial, at, reason],
+        )?;
+        if changed == 1 {
+            audit::append(&mut tx, at, &event)?;
+        }
+        tx.commit()?;
+        if changed == 1 {
+            return Ok(RevokeOutcome::Revoked);
+        }
+        Ok(match self.certificate(serial)? {
+            Some(_) => RevokeOutcome::AlreadyRevoked,
+            None => RevokeOutcome::NotFound,
+        })
+    }
+
+    /// The revoked certificates of `issuer_id` still unexpired at `now`:
+    /// (hex serial, revocation time, reason), oldest revocation first.
+    pub fn revoked(&mut self, issuer_id: &str, now: i64) -> anyhow::Result<Vec<(String, i64, u8)>> {
+        self.db.query(REVOKED_SQL, sql_params![issuer_id, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, reason(r.get(2)?)?.unwrap_or(0)))
+        })
+    }
+
+    /// Certificates whose response must be signed now: revocations first,
+    /// then new issuances, then responses due for refresh before `refresh_before`.
+    pub fn signing_work(
+        &mut self,
+        refresh_before: i64,
+        now: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<CertificateRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut work = self.db.query(&PENDING_SQL, sql_params![limit], record)?;
+        let rest = limit - work.len() as i64;
+        if rest > 0 {
+            work.extend(self.db.query(&REFRESH_SQL, sql_params![refresh_before, now, rest], record)?);
+        }
+        Ok(work)
+    }
+
+    /// Records published responses: clears the pending mark unless the
+    /// certificate changed again since `status_version` was read.
+    pub fn mark_published(&mut self, published: &[(String, i64, i64)], at: i64) -> anyhow::Result<()> {
+        let event = audit::Event {
+            kind: "ocsp.sign_batch",
+            actor: "presigner",
+            detail: serde_json::json!({"responses": published.len(),
+                "first": published.first().map(|p| &p.0), "last": published.last().map(|p| &p.0)}),
+        };
+        self.audited(&event, at, |tx| {
+            for (serial, version, next_update) in published {
+                tx.execute(
+                    "UPDATE certificates SET ocsp_next_update = ?3,
+                         ocsp_pending = CASE WHEN status_version = ?2 THEN 0 ELSE ocsp_pending END
+                     WHERE serial = ?1",
+                    sql_params![serial, *version, *next_update],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn add_admin_token(&mut self, hash: &str, role: &str, now: i64) -> anyhow::Result<()> {
+        let event = audit::Event {
+            kind: "admin.token_add",
+            actor: "control",
+            detail: serde_json::json!({"role": role, "token_sha256_prefix": hash.get(..12)}),
+        };
+        self.audited(&event, now, |tx| {
+            tx.execute(
+                "INSERT INTO admin_tokens (hash, role, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (hash) DO NOTHING",
+                sql_params![hash, role, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The role of the token with this hash; the attempt is audited,
+    /// successful or not (only a prefix of the hash is recorded).
+    pub fn admin_login(&mut self, hash: &str, now: i64) -> anyhow::Result<Option<String>> {
+        let role: Option<String> =
+            self.db.query_opt("SELECT role FROM admin_tokens WHERE hash = ?1", sql_params![hash], |r| {
+                r.get(0)
+            })?;
+        let event = audit::Event {
+            kind: "admin.login",
+            actor: role.as_deref().unwrap_or("unknown"),
+            detail: serde_json::json!({"ok": role.is_some(), "token_sha256_prefix": hash.get(..12)}),
+        };
+        self.audited(&event, now, |_| Ok(()))?;
+        Ok(role)
+    }
+
+    /// The engine's plan for `sql` (EXPLAIN QUERY PLAN / EXPLAIN), one line
+    /// a row: how the benches show that the queries above use their indexes.
+    pub fn explain(&mut self, sql: &str, params: &[db::Value<'_>]) -> anyhow::Result<Vec<String>> {
+        match self.db.dialect() {
+            db::Dialect::Sqlite => self.db.query(&format!("EXPLAIN QUERY PLAN {sql}"), params, |r| r.get(3)),
+            db::Dialect::Postgres => self.db.query(&format!("EXPLAIN {sql}"), params, |r| r.get(0)),
+        }
+    }
+}
+
+/// The CRL's query (see [`Registry::revoked`]).
+pub const REVOKED_SQL: &str = "SELECT serial, revoked_at, revocation_reason FROM certificates
+     WHERE issuer_id = ?1 AND revoked_at IS NOT NULL AND not_after > ?2
+     ORDER BY revoked_at, serial";
+
+/// The pre-signer's queries (see [`Registry::signing_work`]): the order
+/// matches the `certificates_pending_order` index.
+pub static PENDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM certificates WHERE ocsp_pending = 1
+         ORDER BY revoked_at IS NULL, issued_at LIMIT ?1"
+    )
+});
+pub static REFRESH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM certificates
+         WHERE ocsp_pending = 0 AND ocsp_next_update < ?1 AND not_after > ?2
+         ORDER BY ocsp_next_update LIMIT ?3"
+    )
+});
+/// A lookup by serial (see [`Registry::certificate`]).
+pub static BY_SERIAL_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE serial = ?1"));
