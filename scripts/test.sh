@@ -10,6 +10,7 @@ need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v jarsigner >/dev/null 2>&1 || need+=(default-jdk-headless)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -43,6 +44,21 @@ export PATH="$venv/bin:$PATH"
 . scripts/postgres-throwaway.sh
 trap stop_throwaway_postgres EXIT
 start_throwaway_postgres -c fsync=off
+
+# A SoftHSM2 token for the PKCS#11 tests, made afresh on every run in the
+# target directory (so nothing needs cleaning up on exit).
+case "${CARGO_TARGET_DIR:-target}" in
+  /*) hsm_dir="$CARGO_TARGET_DIR/softhsm" ;;
+  *) hsm_dir="$(pwd)/${CARGO_TARGET_DIR:-target}/softhsm" ;;
+esac
+rm -rf "$hsm_dir" && mkdir -p "$hsm_dir/tokens"
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+  "$hsm_dir" >"$hsm_dir/softhsm2.conf"
+export SOFTHSM2_CONF="$hsm_dir/softhsm2.conf"
+export CARTORIO_TEST_PKCS11_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export CARTORIO_TEST_HSM_TOKEN=cartorio-test CARTORIO_TEST_HSM_PIN=1234
+softhsm2-util --init-token --free --label "$CARTORIO_TEST_HSM_TOKEN" \
+  --so-pin 5678 --pin "$CARTORIO_TEST_HSM_PIN" >/dev/null
 
 echo "== cargo fmt"
 cargo fmt --all -- --check

@@ -72,6 +72,17 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Manage keys on a PKCS#11 token.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Create a CA hierarchy with keys generated in the HSM, from one TOML
+    /// file (see docs/config-examples/ceremony.toml).
+    Ceremony {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run the OCSP responder alone.
     Responder {
         #[arg(long)]
@@ -98,6 +109,31 @@ enum AuditAction {
     Verify {
         #[arg(long, default_value = "./cartorio-data")]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Generate an EC key pair inside the token (audited in DIR's registry).
+    Generate {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// A TOML file with an [hsm] table (default: DIR/pki/hsm.toml).
+        #[arg(long)]
+        hsm: Option<PathBuf>,
+        #[arg(long)]
+        label: String,
+        /// p256 or p384.
+        #[arg(long, default_value = "p256")]
+        curve: String,
+    },
+    /// List the key pairs on the token.
+    List {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// A TOML file with an [hsm] table (default: DIR/pki/hsm.toml).
+        #[arg(long)]
+        hsm: Option<PathBuf>,
     },
 }
 
@@ -168,6 +204,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("CRL with {entries} revoked certificate(s) -> {}", out.display());
             Ok(())
         }
+        Command::Keys { action } => cartorio_control::registry::off_async(|| keys(action))?,
+        Command::Ceremony { config } => {
+            let config = cartorio_control::ceremony::load(&config)?;
+            let now = cartorio_platform::clock::unix_seconds();
+            // Off the runtime: the registry may be PostgreSQL's blocking client.
+            let transcript =
+                cartorio_control::registry::off_async(|| cartorio_control::ceremony::run(&config, now))??;
+            println!("{}", serde_json::to_string_pretty(&transcript)?);
+            println!("ceremony complete: start with `cartorio up --data-dir {}`", config.data_dir.display());
+            Ok(())
+        }
         Command::Responder { config } => up::run_responder(&config).await,
         Command::Gateway {
             action: Some(GatewayAction::Decrypt { config, data_dir, object, out }), ..
@@ -178,4 +225,27 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Control { config } => up::run_control(&config).await,
     }
+}
+
+fn keys(action: KeysAction) -> anyhow::Result<()> {
+    use cartorio_control::hsm::{HsmConfig, Token, keys};
+    use cartorio_control::keys::HsmBinding;
+    let hsm_config = |data_dir: &PathBuf, hsm: Option<PathBuf>| {
+        HsmConfig::from_file(&hsm.unwrap_or_else(|| HsmBinding::path(&DataDir::new(data_dir))))
+    };
+    match action {
+        KeysAction::Generate { data_dir, hsm, label, curve } => {
+            let config = hsm_config(&data_dir, hsm)?;
+            let info =
+                keys::generate_audited(&DataDir::new(data_dir), config, &label, keys::parse_curve(&curve)?)?;
+            println!("{}", serde_json::to_string_pretty(&info)?);
+        }
+        KeysAction::List { data_dir, hsm } => {
+            let token = Token::open(hsm_config(&data_dir, hsm)?)?;
+            for key in keys::list(&token)? {
+                println!("{}\t{}\t{}", key.label, key.curve, key.spki_sha256);
+            }
+        }
+    }
+    Ok(())
 }

@@ -48,7 +48,7 @@ pub fn issue(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyho
         number: u64::try_from(now_micros).unwrap_or(0),
         revoked: &revoked,
     };
-    let der = build_crl(&template, &ca.issuer_signer)?;
+    let der = build_crl(&template, &*ca.issuer_signer)?;
     let event = crate::audit::Event {
         kind: "crl.issue",
         actor: "control",

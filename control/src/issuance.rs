@@ -129,7 +129,7 @@ fn sign(
         spki: csr.spki().to_vec(),
         extensions,
     };
-    let der = build_certificate(&template, &ca.issuer_signer).map_err(anyhow::Error::from)?;
+    let der = build_certificate(&template, &*ca.issuer_signer).map_err(anyhow::Error::from)?;
     let serial = serial_hex(&template.serial);
     Ok(Signed { serial, der, profile, subject: csr.common_name(), not_before: now, not_after })
 }

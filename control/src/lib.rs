@@ -11,8 +11,10 @@
 pub mod admin;
 pub mod audit;
 pub mod ca;
+pub mod ceremony;
 pub mod cli;
 pub mod crl;
+pub mod hsm;
 pub mod issuance;
 pub mod keys;
 pub mod paths;
@@ -115,9 +117,9 @@ impl Control {
         }
         std::fs::create_dir_all(dir.root())?;
         let now = unix_seconds();
-        let new_keys: Vec<&str> =
-            ca::KEY_STEMS.into_iter().filter(|k| !ca::key_path(dir, k).exists()).collect();
-        let ca = ca::bootstrap(dir, now)?;
+        let keyring = keys::Keyring::open(dir)?;
+        let new_keys: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
+        let ca = ca::bootstrap(dir, &keyring, now)?;
         let database = registry::Database::select(config.database_url.as_deref(), dir)?;
         let mut registry = Registry::open(&database)?;
         tracing::info!(registry = database.describe(), "registry open");
@@ -125,7 +127,7 @@ impl Control {
             let event = audit::Event {
                 kind: "key.generate",
                 actor: "control",
-                detail: serde_json::json!({"key": stem, "algorithm": "ECDSA P-256", "store": "software"}),
+                detail: serde_json::json!({"key": stem, "algorithm": "ECDSA P-256", "store": keyring.store(stem)}),
             };
             registry.audited(&event, now, |_| Ok(()))?;
         }

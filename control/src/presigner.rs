@@ -128,7 +128,7 @@ impl PreSigner {
     async fn checkpoint(&mut self, now: i64) -> anyhow::Result<()> {
         let (registry, ca) = (self.registry.clone(), self.ca.clone());
         let made =
-            tokio::task::spawn_blocking(move || lock(&registry).audit_checkpoint(&ca.audit_signer, now))
+            tokio::task::spawn_blocking(move || lock(&registry).audit_checkpoint(&*ca.audit_signer, now))
                 .await??;
         if let Some(checkpoint) = made {
             self.publisher.put_checkpoint(&checkpoint).await?;
@@ -175,7 +175,7 @@ fn sign_batch(
         };
         for &hash in &policy.cert_id_hashes {
             let id = cert_id(&ca.issuer_hashes, hash, &serial);
-            let signed = sign_response(&ca.ocsp_template, &ca.ocsp_signer, &id, status, now, next_update)?;
+            let signed = sign_response(&ca.ocsp_template, &*ca.ocsp_signer, &id, status, now, next_update)?;
             let meta = EntryMeta {
                 this_update: now,
                 next_update,

@@ -1,0 +1,151 @@
+//! The key ceremony on SoftHSM2: `cartorio ceremony` makes a root and an
+//! issuing CA with keys inside the token (and the OCSP responder's key too),
+//! then `cartorio up` runs on that hierarchy: issued certificates chain to
+//! the new root, `openssl ocsp` verifies responses signed on the token, the
+//! CRL verifies, `cartorio keys list` shows the keys, and the audit log
+//! (ceremony included) verifies.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+struct Token {
+    module: String,
+    label: String,
+}
+
+fn token() -> Option<Token> {
+    match (std::env::var("CARTORIO_TEST_PKCS11_MODULE"), std::env::var("CARTORIO_TEST_HSM_TOKEN")) {
+        (Ok(module), Ok(label)) => Some(Token { module, label }),
+        _ => {
+            eprintln!("SKIPPED: no SoftHSM2 token; run scripts/test.sh, which creates one");
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}-{nanos}")
+}
+
+#[test]
+fn a_ceremony_makes_an_hsm_backed_ca_that_up_serves() {
+    let Some(token) = token() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let (root_label, issuer_label, ocsp_label) = (unique("root"), unique("issuer"), unique("ocsp"));
+    let config = tmp.path().join("ceremony.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+organization = "Ceremony Test"
+
+[hsm]
+module = "{module}"
+token_label = "{label}"
+pin_env = "CARTORIO_TEST_HSM_PIN"
+
+[root]
+key_label = "{root_label}"
+curve = "p384"
+common_name = "Ceremony Test Root"
+lifetime_days = 7300
+
+[issuer]
+key_label = "{issuer_label}"
+common_name = "Ceremony Test Issuing CA"
+lifetime_days = 3650
+
+[ocsp]
+key_label = "{ocsp_label}"
+common_name = "Ceremony Test OCSP"
+lifetime_days = 30
+
+[tsa]
+common_name = "Ceremony Test TSA"
+lifetime_days = 365
+"#,
+            data = data.display(),
+            module = token.module,
+            label = token.label,
+        ),
+    )
+    .expect("write ceremony.toml");
+    let out = run(Command::new(BIN).args(["ceremony", "--config"]).arg(&config));
+    assert!(out.status.success(), "cartorio ceremony: {}", text(&out));
+    // Never twice on the same directory.
+    let again = run(Command::new(BIN).args(["ceremony", "--config"]).arg(&config));
+    assert!(!again.status.success() && text(&again).contains("never replaces"), "{}", text(&again));
+
+    let pki = data.join("pki");
+    for key in ["root", "issuer", "ocsp"] {
+        assert!(!pki.join(format!("{key}-key.pk8")).exists(), "{key} has no software key");
+    }
+    let subject = text(&run(Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(pki.join("root.pem"))));
+    assert!(subject.contains("Ceremony Test Root"), "{subject}");
+    let listed = text(&run(Command::new(BIN).args(["keys", "list", "--data-dir"]).arg(&data)));
+    for label in [&root_label, &issuer_label, &ocsp_label] {
+        assert!(listed.contains(label.as_str()), "{label} listed: {listed}");
+    }
+    assert!(listed.contains(&format!("{root_label}\tp384")), "{listed}");
+
+    let up = Up::start(&data);
+    let (cert, serial) = issue(&data, &make_csr(tmp.path(), "leaf", "leaf.example.test"));
+    let chain = tmp.path().join("chain.pem");
+    std::fs::copy(pki.join("issuer.pem"), &chain).expect("copy");
+    let verified = text(&run(Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(pki.join("root.pem"))
+        .arg("-untrusted")
+        .arg(&chain)
+        .arg(&cert)));
+    assert!(verified.contains(": OK"), "{verified}");
+
+    // The response is signed on the token by the delegated responder.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answer = loop {
+        let answer = openssl_ocsp(&up, &cert, &[]);
+        if status_of(&answer, &cert).as_deref() == Some("good") || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(answer.contains("Response verify OK"), "{answer}");
+    assert_eq!(status_of(&answer, &cert).as_deref(), Some("good"), "{answer}");
+
+    let revoked = run(Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args([
+        "--serial",
+        &serial,
+        "--reason",
+        "keyCompromise",
+    ]));
+    assert!(revoked.status.success(), "{}", text(&revoked));
+    let crl = tmp.path().join("issuer.crl");
+    let made = run(Command::new(BIN).args(["crl", "--data-dir"]).arg(&data).arg("--out").arg(&crl));
+    assert!(made.status.success(), "{}", text(&made));
+    let full_chain = tmp.path().join("full-chain.pem");
+    let pem = [
+        std::fs::read_to_string(pki.join("root.pem")).expect("root"),
+        std::fs::read_to_string(pki.join("issuer.pem")).expect("issuer"),
+    ]
+    .concat();
+    std::fs::write(&full_chain, pem).expect("chain");
+    let shown = text(&run(Command::new("openssl")
+        .args(["crl", "-in"])
+        .arg(&crl)
+        .arg("-CAfile")
+        .arg(&full_chain)
+        .args(["-verify", "-noout", "-text"])));
+    assert!(shown.contains("verify OK") && shown.contains("Key Compromise"), "{shown}");
+    assert!(up.stop(), "clean shutdown");
+
+    let audit = run(Command::new(BIN).args(["audit", "verify", "--data-dir"]).arg(&data));
+    assert!(audit.status.success(), "{}", text(&audit));
+}
