@@ -65,12 +65,29 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
-    /// Write the issuing CA's full CRL now (PEM), from the registry.
+    /// Write the issuing CA's full CRL now (PEM), from the registry; or one
+    /// shard's, with --shard, --shards and --url as the control plane's [crl].
     Crl {
         #[arg(long, default_value = "./cartorio-data")]
         data_dir: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// The shard to write (0-based).
+        #[arg(long, requires_all = ["shards", "url"])]
+        shard: Option<u32>,
+        #[arg(long)]
+        shards: Option<u32>,
+        /// Base URL the shards are served under.
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Sign and publish every due OCSP response now, with a progress bar.
+    Presign {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// Re-sign every unexpired certificate's response, due or not.
+        #[arg(long)]
+        refresh_all: bool,
     },
     /// Manage keys on a PKCS#11 token.
     Keys {
@@ -199,9 +216,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Err(report) => anyhow::bail!("{report}"),
             }
         }
-        Command::Crl { data_dir, out } => {
-            let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out).await?;
+        Command::Crl { data_dir, out, shard, shards, url } => {
+            let shard = match (shard, shards, url) {
+                (Some(shard), Some(shards), Some(url)) => {
+                    Some((cartorio_control::crl::CrlSharding { shards, url }, shard))
+                }
+                _ => None,
+            };
+            let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out, shard).await?;
             println!("CRL with {entries} revoked certificate(s) -> {}", out.display());
+            Ok(())
+        }
+        Command::Presign { data_dir, refresh_all } => {
+            let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} certificates ({per_sec}, eta {eta})",
+            )?);
+            let started = std::time::Instant::now();
+            let done = cartorio_control::cli::presign(&DataDir::new(data_dir), refresh_all, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            let secs = started.elapsed().as_secs_f64();
+            println!("{done} certificates' responses signed and published in {secs:.1} s");
             Ok(())
         }
         Command::Keys { action } => cartorio_control::registry::off_async(|| keys(action))?,

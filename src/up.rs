@@ -245,6 +245,9 @@ struct ControlFile {
     /// The registry's PostgreSQL URL; absent: SQLite in `data_dir`.
     #[serde(default)]
     database_url: Option<String>,
+    /// CRL shards by serial besides the full CRL (`[crl] shards`, `url`).
+    #[serde(default)]
+    crl: Option<cartorio_control::crl::CrlSharding>,
 }
 
 fn default_validity() -> i64 {
@@ -258,6 +261,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         ocsp_url: file.ocsp_url,
         ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs, ..OcspPolicy::default() },
         database_url: file.database_url,
+        crl_sharding: file.crl,
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

@@ -27,6 +27,8 @@ pub struct CaMaterial {
     pub ocsp_template: ResponderTemplate,
     /// Signs the audit log's checkpoints.
     pub audit_signer: Arc<dyn Signer>,
+    /// CRL partitioning (certificates then point at their shard).
+    pub crl_sharding: Option<crate::crl::CrlSharding>,
 }
 
 /// The keys `bootstrap` keeps under `DIR/pki` as `{stem}-key.pk8`.
@@ -221,5 +223,6 @@ pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMa
         issuer_signer,
         ocsp_signer,
         audit_signer,
+        crl_sharding: None,
     })
 }

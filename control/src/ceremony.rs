@@ -171,3 +171,17 @@ fn certify(
     }
     Ok(fingerprints)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_documented_example_parses() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config-examples/ceremony.toml");
+        let config = super::load(&path).expect("ceremony.toml");
+        assert_eq!(config.root.curve, "p384");
+        assert_eq!(config.issuer.curve, "p256");
+        assert!(config.ocsp.key_label.is_some() && config.tsa.key_label.is_none());
+        assert!(config.hsm.pin_file.is_some());
+    }
+}

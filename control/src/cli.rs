@@ -61,8 +61,16 @@ async fn via_api(
 /// Writes the issuer's full CRL (PEM) to `out`, signed now from the
 /// registry (safe beside a running `up`: SQLite WAL readers do not block).
 /// Returns the number of entries.
-pub async fn crl(dir: &DataDir, out: &Path) -> anyhow::Result<usize> {
-    let crl = offline(dir)?.crl().await?;
+pub async fn crl(
+    dir: &DataDir,
+    out: &Path,
+    shard: Option<(crate::crl::CrlSharding, u32)>,
+) -> anyhow::Result<usize> {
+    let control = offline(dir)?;
+    let crl = match shard {
+        Some((sharding, shard)) => control.crl_shard(sharding, shard).await?,
+        None => control.crl().await?,
+    };
     std::fs::write(out, cartorio_pkix::crl::to_pem(&crl.der))
         .with_context(|| format!("writing {}", out.display()))?;
     Ok(crl.entries)
@@ -151,4 +159,19 @@ pub async fn revoke(dir: &DataDir, serial: &str, reason: &str) -> anyhow::Result
         Some(value) => Ok(value),
         None => Ok(offline(dir)?.revoke(normalized, reason.to_owned()).await?),
     }
+}
+
+/// `cartorio presign`: signs and publishes every due response now (all of
+/// them with `refresh_all`), reporting progress as (done, total).
+pub async fn presign(
+    dir: &DataDir,
+    refresh_all: bool,
+    progress: impl FnMut(u64, u64),
+) -> anyhow::Result<u64> {
+    let control = offline(dir)?;
+    if refresh_all {
+        control.refresh_all().await?;
+    }
+    let mut presigner = control.presigner(std::sync::Arc::new(tokio::sync::Notify::new())).await?;
+    presigner.drain(progress).await
 }

@@ -7,6 +7,7 @@ use cartorio_pkix::cert::extensions::{self as ext, key_usage};
 use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, key_id, serial_hex};
 use cartorio_pkix::csr::VerifiedCsr;
 use cartorio_pkix::oid;
+use std::sync::{Mutex, mpsc};
 use thiserror::Error;
 
 const DAY: i64 = 24 * 3600;
@@ -119,9 +120,15 @@ fn sign(
         ext::aia_ocsp(ocsp_url),
     ];
     extensions.extend(profile.extensions(csr)?);
+    let serial = random_serial()?;
+    if let Some(sharding) = &ca.crl_sharding {
+        extensions.push(ext::crl_distribution_points(
+            &sharding.shard_url(&ca.issuer_id, sharding.shard_of(&serial)),
+        ));
+    }
     let not_after = (now + profile.lifetime()).min(issuer.not_after);
     let template = CertificateTemplate {
-        serial: random_serial()?,
+        serial,
         issuer: issuer.subject.to_vec(),
         subject: csr.subject().to_vec(),
         not_before: now,
@@ -134,16 +141,23 @@ fn sign(
     Ok(Signed { serial, der, profile, subject: csr.common_name(), not_before: now, not_after })
 }
 
-pub fn issue(
-    ca: &CaMaterial,
-    registry: &mut Registry,
-    csr: &VerifiedCsr,
-    profile: Profile,
-    ocsp_url: &str,
-    now: i64,
-) -> Result<Issued, IssueError> {
-    let mut issued = issue_batch(ca, registry, &[csr], profile, ocsp_url, now)?;
-    issued.pop().ok_or_else(|| IssueError::Internal(anyhow::anyhow!("nothing was issued")))
+fn record<'a>(ca: &'a CaMaterial, s: &'a Signed, now: i64) -> NewCertificate<'a> {
+    NewCertificate {
+        serial: &s.serial,
+        issuer_id: &ca.issuer_id,
+        profile: s.profile.name(),
+        subject: s.subject.as_deref(),
+        not_before: s.not_before,
+        not_after: s.not_after,
+        der: &s.der,
+        issued_at: now,
+    }
+}
+
+fn count_issued(profiles: impl Iterator<Item = Profile>) {
+    for profile in profiles {
+        metrics::counter!("cartorio_certificates_issued_total", "profile" => profile.name()).increment(1);
+    }
 }
 
 /// Issues a certificate for each CSR, recorded in one registry transaction
@@ -160,23 +174,73 @@ pub fn issue_batch(
 ) -> Result<Vec<Issued>, IssueError> {
     let signed =
         csrs.iter().map(|csr| sign(ca, csr, profile, ocsp_url, now)).collect::<Result<Vec<_>, _>>()?;
-    let records: Vec<NewCertificate<'_>> = signed
-        .iter()
-        .map(|s| NewCertificate {
-            serial: &s.serial,
-            issuer_id: &ca.issuer_id,
-            profile: s.profile.name(),
-            subject: s.subject.as_deref(),
-            not_before: s.not_before,
-            not_after: s.not_after,
-            der: &s.der,
-            issued_at: now,
-        })
-        .collect();
+    let records: Vec<NewCertificate<'_>> = signed.iter().map(|s| record(ca, s, now)).collect();
     registry.insert_certificates(&records)?;
-    metrics::counter!("cartorio_certificates_issued_total", "profile" => profile.name())
-        .increment(signed.len() as u64);
+    count_issued(signed.iter().map(|s| s.profile));
     Ok(signed.into_iter().map(|s| Issued { serial: s.serial, der: s.der }).collect())
+}
+
+/// Group commit for issuances arriving one by one (the admin API): each is
+/// signed without the registry, then waits here; whoever holds the
+/// registry next records every waiting one in one transaction, an audit
+/// entry each. Concurrent requests so share a commit (and its fsync)
+/// instead of queueing for one each; a lone request commits alone.
+#[derive(Default)]
+pub struct GroupCommit {
+    waiting: Mutex<Vec<Waiting>>,
+}
+
+struct Waiting {
+    signed: Signed,
+    now: i64,
+    /// The outcome of the commit that took it.
+    done: mpsc::SyncSender<Result<(), String>>,
+}
+
+impl GroupCommit {
+    /// Signs `csr` (verified by the caller) and returns once its record is
+    /// committed, by this call or by a concurrent one.
+    pub fn issue(
+        &self,
+        ca: &CaMaterial,
+        registry: &Mutex<Registry>,
+        csr: &VerifiedCsr,
+        profile: Profile,
+        ocsp_url: &str,
+        now: i64,
+    ) -> Result<Issued, IssueError> {
+        let signed = sign(ca, csr, profile, ocsp_url, now)?;
+        let issued = Issued { serial: signed.serial.clone(), der: signed.der.clone() };
+        let (done, outcome) = mpsc::sync_channel(1);
+        lock_waiting(&self.waiting).push(Waiting { signed, now, done });
+        self.commit_waiting(ca, &mut crate::registry::lock(registry));
+        match outcome.recv() {
+            Ok(Ok(())) => Ok(issued),
+            Ok(Err(error)) => Err(IssueError::Internal(anyhow::anyhow!(error))),
+            Err(_) => Err(IssueError::Internal(anyhow::anyhow!("the commit of this issuance was lost"))),
+        }
+    }
+
+    /// Records everything waiting; called with the registry held.
+    fn commit_waiting(&self, ca: &CaMaterial, registry: &mut Registry) {
+        let batch = std::mem::take(&mut *lock_waiting(&self.waiting));
+        if batch.is_empty() {
+            return;
+        }
+        let records: Vec<_> = batch.iter().map(|w| record(ca, &w.signed, w.now)).collect();
+        let outcome = registry.insert_certificates(&records).map_err(|e| format!("{e:#}"));
+        if outcome.is_ok() {
+            count_issued(batch.iter().map(|w| w.signed.profile));
+        }
+        for waiting in batch {
+            let _ = waiting.done.send(outcome.clone());
+        }
+    }
+}
+
+/// A panic while the queue was held leaves it a plain list: still usable.
+fn lock_waiting(waiting: &Mutex<Vec<Waiting>>) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
+    waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct ControlConfig {
     pub ocsp: OcspPolicy,
     /// The registry's PostgreSQL URL; `None`: SQLite in the data directory.
     pub database_url: Option<String>,
+    /// CRL shards besides the full CRL; `None`: the full CRL only.
+    pub crl_sharding: Option<crl::CrlSharding>,
 }
 
 impl ControlConfig {
@@ -55,6 +57,7 @@ impl ControlConfig {
             ocsp_url: "http://127.0.0.1:8080".into(),
             ocsp: OcspPolicy::default(),
             database_url: None,
+            crl_sharding: None,
         }
     }
 }
@@ -83,6 +86,8 @@ struct Inner {
     ca: Arc<ca::CaMaterial>,
     /// Wakes the pre-signer after a change.
     presign: Arc<Notify>,
+    /// Issuances waiting to share a registry commit.
+    commits: issuance::GroupCommit,
 }
 
 /// Normalises a serial as typed by a person: optional `0x`, any case,
@@ -119,7 +124,13 @@ impl Control {
         let now = unix_seconds();
         let keyring = keys::Keyring::open(dir)?;
         let new_keys: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
-        let ca = ca::bootstrap(dir, &keyring, now)?;
+        if let Some(sharding) = &config.crl_sharding {
+            anyhow::ensure!(sharding.shards >= 1, "[crl] shards must be at least 1");
+        }
+        let ca = ca::CaMaterial {
+            crl_sharding: config.crl_sharding.clone(),
+            ..ca::bootstrap(dir, &keyring, now)?
+        };
         let database = registry::Database::select(config.database_url.as_deref(), dir)?;
         let mut registry = Registry::open(&database)?;
         tracing::info!(registry = database.describe(), "registry open");
@@ -154,6 +165,7 @@ impl Control {
                 registry: Arc::new(Mutex::new(registry)),
                 ca: Arc::new(ca),
                 presign: Arc::new(Notify::new()),
+                commits: issuance::GroupCommit::default(),
             }),
         })
     }
@@ -176,6 +188,12 @@ impl Control {
     pub async fn crl(&self) -> anyhow::Result<crl::IssuedCrl> {
         let now = cartorio_platform::clock::unix_micros();
         self.with_registry(move |registry, ca| crl::issue(registry, ca, now)).await?
+    }
+
+    /// One shard's CRL now, under `sharding`.
+    pub async fn crl_shard(&self, sharding: crl::CrlSharding, shard: u32) -> anyhow::Result<crl::IssuedCrl> {
+        let now = cartorio_platform::clock::unix_micros();
+        self.with_registry(move |registry, ca| crl::issue_shard(registry, ca, &sharding, shard, now)).await?
     }
 
     /// The role of the token, if it is one we issued. Looked up by hash: the
@@ -212,10 +230,12 @@ impl Control {
         let profile = Profile::from_name(&profile)?;
         let csr = VerifiedCsr::from_pem_or_der(&csr).map_err(|e| IssueError::BadRequest(e.to_string()))?;
         let url = self.inner.config.ocsp_url.clone();
-        let issued = self
-            .with_registry(move |r, ca| issuance::issue(ca, r, &csr, profile, &url, unix_seconds()))
-            .await
-            .map_err(IssueError::Internal)??;
+        let inner = self.inner.clone();
+        let issued = tokio::task::spawn_blocking(move || {
+            inner.commits.issue(&inner.ca, &inner.registry, &csr, profile, &url, unix_seconds())
+        })
+        .await
+        .map_err(|e| IssueError::Internal(e.into()))??;
         tracing::info!(serial = issued.serial, profile = profile.name(), "issued");
         self.inner.presign.notify_one();
         Ok(issued)
@@ -283,6 +303,25 @@ impl Control {
         }))
     }
 
+    /// A pre-signer publishing to this data directory's store.
+    pub async fn presigner(&self, on_publish: Arc<Notify>) -> anyhow::Result<PreSigner> {
+        let store = ObjectStore::local(self.data_dir().store());
+        Ok(PreSigner {
+            registry: self.inner.registry.clone(),
+            ca: self.inner.ca.clone(),
+            publisher: publisher::Publisher::open(store).await?,
+            policy: self.inner.config.ocsp.clone(),
+            on_publish,
+            crl_published_at: 0,
+            checkpoint_at: 0,
+        })
+    }
+
+    /// Makes every unexpired certificate due for a fresh response now.
+    pub async fn refresh_all(&self) -> anyhow::Result<u64> {
+        self.with_registry(|r, _| r.refresh_all(unix_seconds())).await?
+    }
+
     /// Runs the admin API and the pre-signer until shutdown. `on_publish` is
     /// poked after every publication.
     pub async fn run(
@@ -291,16 +330,7 @@ impl Control {
         on_publish: Arc<Notify>,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
-        let store = ObjectStore::local(self.data_dir().store());
-        let presigner = PreSigner {
-            registry: self.inner.registry.clone(),
-            ca: self.inner.ca.clone(),
-            publisher: publisher::Publisher::open(store).await?,
-            policy: self.inner.config.ocsp.clone(),
-            on_publish,
-            crl_published_at: 0,
-            checkpoint_at: 0,
-        };
+        let presigner = self.presigner(on_publish).await?;
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
         http::serve(listener, admin::AdminService::new(self.clone()), shutdown, "control").await;
         let _ = presign_task.await;

@@ -10,6 +10,7 @@ use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
 use cartorio_pkix::publication::{EntryMeta, IssuerId, SegmentBuilder};
 use cartorio_platform::Shutdown;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -26,6 +27,9 @@ pub struct OcspPolicy {
     /// One response is pre-signed per CertID hash: a client matches the
     /// SingleResponse by its whole CertID, hash algorithm included.
     pub cert_id_hashes: Vec<HashAlg>,
+    /// Threads that sign a batch in parallel (default: one per CPU; an HSM
+    /// session pool bounds them further).
+    pub signing_threads: usize,
 }
 
 impl OcspPolicy {
@@ -39,7 +43,11 @@ impl OcspPolicy {
 impl Default for OcspPolicy {
     fn default() -> Self {
         // SHA-1 for RFC 5019 clients, SHA-256 for those that hash with it.
-        Self { validity_secs: 4 * 24 * 3600, cert_id_hashes: vec![HashAlg::Sha1, HashAlg::Sha256] }
+        Self {
+            validity_secs: 4 * 24 * 3600,
+            cert_id_hashes: vec![HashAlg::Sha1, HashAlg::Sha256],
+            signing_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        }
     }
 }
 
@@ -79,13 +87,35 @@ impl PreSigner {
     }
 
     /// One round: sign what is due, publish it, record it. Returns how many
-    /// responses were published.
+    /// certificates' responses were published.
     pub async fn cycle(&mut self) -> anyhow::Result<usize> {
         let now = cartorio_platform::clock::unix_seconds();
+        let work = self.due(now, &HashSet::new()).await?;
+        self.housekeeping(&work, now).await?;
+        if work.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let batch = self.sign(work, now).await?;
+        self.publish(batch, now, started).await
+    }
+
+    /// Up to `BATCH` certificates due for signing, leaving out `in_flight`
+    /// (signed, not yet recorded as published).
+    async fn due(&self, now: i64, in_flight: &HashSet<String>) -> anyhow::Result<Vec<CertificateRecord>> {
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
-        let work =
-            tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, BATCH)).await??;
+        let limit = BATCH + in_flight.len();
+        let mut work =
+            tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, limit)).await??;
+        work.retain(|c| !in_flight.contains(&c.serial));
+        work.truncate(BATCH);
+        Ok(work)
+    }
+
+    /// The audit checkpoint and the CRL, when due (the CRL at once when
+    /// `work` revokes).
+    async fn housekeeping(&mut self, work: &[CertificateRecord], now: i64) -> anyhow::Result<()> {
         if now - self.checkpoint_at >= CHECKPOINT_EVERY_SECS {
             self.checkpoint(now).await?;
         }
@@ -93,14 +123,19 @@ impl PreSigner {
         if revocations || now - self.crl_published_at >= crate::crl::CRL_REFRESH_SECS {
             self.publish_crl().await?;
         }
-        if work.is_empty() {
-            return Ok(0);
-        }
-        let started = Instant::now();
-        let ca = self.ca.clone();
-        let policy = self.policy.clone();
+        Ok(())
+    }
+
+    async fn sign(&self, work: Vec<CertificateRecord>, now: i64) -> anyhow::Result<SignedBatch> {
+        let (ca, policy) = (self.ca.clone(), self.policy.clone());
         let (segment, published) =
             tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
+        Ok(SignedBatch { segment, published })
+    }
+
+    /// Publishes a signed batch and records it in the registry.
+    async fn publish(&mut self, batch: SignedBatch, now: i64, started: Instant) -> anyhow::Result<usize> {
+        let SignedBatch { segment, published } = batch;
         let count = published.len();
         let issuers = {
             let registry = self.registry.clone();
@@ -122,7 +157,64 @@ impl PreSigner {
     }
 }
 
+/// Responses signed and laid out in a segment, not yet published.
+struct SignedBatch {
+    segment: SegmentBuilder,
+    published: Published,
+}
+
 impl PreSigner {
+    /// Signs and publishes until nothing is due: `cartorio presign` and the
+    /// bulk bench. `progress` gets (certificates done, backlog at the start)
+    /// after each batch; the backlog is also the `cartorio_presign_backlog`
+    /// gauge.
+    pub async fn drain(&mut self, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<u64> {
+        let now = cartorio_platform::clock::unix_seconds();
+        let horizon = now + self.policy.refresh_margin();
+        let registry = self.registry.clone();
+        let backlog =
+            tokio::task::spawn_blocking(move || lock(&registry).signing_backlog(horizon, now)).await??;
+        let mut done = 0u64;
+        progress(done, backlog);
+        // A pipeline of two: batch k is published and recorded while batch
+        // k+1 is signed, so the signing threads never wait on the disk.
+        let mut pending: Option<(SignedBatch, i64, Instant)> = None;
+        loop {
+            metrics::gauge!("cartorio_presign_backlog").set(backlog.saturating_sub(done) as f64);
+            let now = cartorio_platform::clock::unix_seconds();
+            let in_flight: HashSet<String> =
+                pending.iter().flat_map(|(b, _, _)| b.published.iter().map(|p| p.0.clone())).collect();
+            let work = self.due(now, &in_flight).await?;
+            self.housekeeping(&work, now).await?;
+            let started = Instant::now();
+            let (ca, policy) = (self.ca.clone(), self.policy.clone());
+            let signing = async move {
+                if work.is_empty() {
+                    return Ok(None);
+                }
+                let (segment, published) =
+                    tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
+                anyhow::Ok(Some(SignedBatch { segment, published }))
+            };
+            let previous = pending.take();
+            let publishing = async {
+                match previous {
+                    Some((batch, at, began)) => self.publish(batch, at, began).await,
+                    None => Ok(0),
+                }
+            };
+            let (signed, published) = tokio::join!(signing, publishing);
+            done += published? as u64;
+            progress(done, backlog.max(done));
+            match signed? {
+                Some(batch) => pending = Some((batch, now, started)),
+                None if in_flight.is_empty() => return Ok(done),
+                // What was in flight is recorded now: look again.
+                None => {}
+            }
+        }
+    }
+
     /// Signs a checkpoint over the audit log when it grew, and exports it
     /// to the object store (`audit/checkpoints/{size}.json`).
     async fn checkpoint(&mut self, now: i64) -> anyhow::Result<()> {
@@ -142,9 +234,20 @@ impl PreSigner {
     async fn publish_crl(&mut self) -> anyhow::Result<()> {
         let (registry, ca) = (self.registry.clone(), self.ca.clone());
         let now = cartorio_platform::clock::unix_micros();
-        let crl =
-            tokio::task::spawn_blocking(move || crate::crl::issue(&mut lock(&registry), &ca, now)).await??;
-        self.publisher.put_crl(&self.ca.issuer_id, crl.der).await?;
+        let (full, shards) = tokio::task::spawn_blocking(move || {
+            let mut registry = lock(&registry);
+            anyhow::Ok((
+                crate::crl::issue(&mut registry, &ca, now)?,
+                crate::crl::issue_shards(&mut registry, &ca, now)?,
+            ))
+        })
+        .await??;
+        self.publisher.put_crl(&crate::crl::crl_key(&self.ca.issuer_id), full.der).await?;
+        for (shard, crl) in shards {
+            self.publisher
+                .put_crl(&crate::crl::CrlSharding::shard_key(&self.ca.issuer_id, shard), crl.der)
+                .await?;
+        }
         self.crl_published_at = now.div_euclid(1_000_000);
         Ok(())
     }
@@ -152,6 +255,15 @@ impl PreSigner {
 
 type Published = Vec<(String, i64, i64)>;
 
+/// One signed response, ready for the segment.
+struct Signed {
+    serial: Vec<u8>,
+    meta: EntryMeta,
+    der: Vec<u8>,
+}
+
+/// Signs `work` on `policy.signing_threads` threads, then lays the
+/// responses out in one segment in the order of `work`.
 fn sign_batch(
     ca: &CaMaterial,
     policy: &OcspPolicy,
@@ -160,7 +272,36 @@ fn sign_batch(
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
     let issuer: IssuerId =
         hex::decode(&ca.issuer_id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
+    let threads = policy.signing_threads.clamp(1, work.len().max(1));
+    let parts: Vec<anyhow::Result<(Vec<Signed>, Published)>> = std::thread::scope(|scope| {
+        let running: Vec<_> = work
+            .chunks(work.len().div_ceil(threads).max(1))
+            .map(|part| scope.spawn(move || sign_part(ca, policy, part, now)))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a signing thread panicked"))))
+            .collect()
+    });
     let mut segment = SegmentBuilder::new();
+    let mut published = Vec::with_capacity(work.len());
+    for part in parts {
+        let (signed, done) = part?;
+        for response in signed {
+            segment.push(&issuer, &response.serial, response.meta, &response.der)?;
+        }
+        published.extend(done);
+    }
+    Ok((segment, published))
+}
+
+fn sign_part(
+    ca: &CaMaterial,
+    policy: &OcspPolicy,
+    work: &[CertificateRecord],
+    now: i64,
+) -> anyhow::Result<(Vec<Signed>, Published)> {
+    let mut signed = Vec::with_capacity(work.len() * policy.cert_id_hashes.len());
     let mut published = Vec::with_capacity(work.len());
     let next_update = now + policy.validity_secs;
     for cert in work {
@@ -175,16 +316,16 @@ fn sign_batch(
         };
         for &hash in &policy.cert_id_hashes {
             let id = cert_id(&ca.issuer_hashes, hash, &serial);
-            let signed = sign_response(&ca.ocsp_template, &*ca.ocsp_signer, &id, status, now, next_update)?;
+            let response = sign_response(&ca.ocsp_template, &*ca.ocsp_signer, &id, status, now, next_update)?;
             let meta = EntryMeta {
                 this_update: now,
                 next_update,
                 revoked: cert.revoked_at.is_some(),
                 cert_id_hash: hash,
             };
-            segment.push(&issuer, &serial, meta, &signed.der)?;
+            signed.push(Signed { serial: serial.clone(), meta, der: response.der });
         }
         published.push((cert.serial.clone(), cert.status_version, next_update));
     }
-    Ok((segment, published))
+    Ok((signed, published))
 }

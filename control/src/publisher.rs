@@ -74,9 +74,10 @@ impl Publisher {
         Ok(self.manifest.generation)
     }
 
-    /// Publishes an issuer's full CRL (DER) under `crl/{issuer_id}.crl`.
-    pub async fn put_crl(&self, issuer_id: &str, der: Vec<u8>) -> anyhow::Result<()> {
-        self.store.put(&crate::crl::crl_key(issuer_id), Bytes::from(der)).await?;
+    /// Publishes a CRL (DER) under `key` (see [`crate::crl::crl_key`] and
+    /// [`crate::crl::CrlSharding::shard_key`]).
+    pub async fn put_crl(&self, key: &str, der: Vec<u8>) -> anyhow::Result<()> {
+        self.store.put(key, Bytes::from(der)).await?;
         Ok(())
     }
 

@@ -209,3 +209,65 @@ fn two_nodes_appending_at_once_never_fork_the_chain() {
         assert_eq!(audit_entries(&mut open(db)), 100, "{db:?}");
     });
 }
+
+/// A P-256 CSR made by openssl.
+fn csr(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("c.csr");
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+        .arg(dir.join("c.key"))
+        .arg("-out")
+        .arg(&path)
+        .args(["-subj", "/CN=c.example.test", "-addext", "subjectAltName=DNS:c.example.test"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl req");
+    std::fs::read(path).expect("csr")
+}
+
+#[test]
+fn concurrent_issuances_through_the_control_plane_are_each_recorded_and_audited() {
+    on_each_backend("group_commit", |db| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = cartorio_control::paths::DataDir::new(dir.path().join("data"));
+        let database_url = match db {
+            Database::Postgres(url) => Some(url.clone()),
+            Database::Sqlite(_) => None,
+        };
+        let config = cartorio_control::ControlConfig {
+            database_url: database_url.clone(),
+            ..cartorio_control::ControlConfig::embedded(data.clone())
+        };
+        let control = cartorio_control::Control::open(config, true).expect("open");
+        let csr = csr(dir.path());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let serials: Vec<String> = runtime.block_on(async {
+            let tasks: Vec<_> = (0..32)
+                .map(|_| {
+                    let (control, csr) = (control.clone(), csr.clone());
+                    tokio::spawn(async move { control.issue(csr, "server".into()).await.map(|i| i.serial) })
+                })
+                .collect();
+            let mut serials = Vec::new();
+            for task in tasks {
+                serials.push(task.await.expect("task").expect("issue"));
+            }
+            serials
+        });
+        drop(control);
+        let database = Database::select(database_url.as_deref(), &data).expect("database");
+        let mut registry = Registry::open(&database).expect("reopen");
+        for serial in &serials {
+            assert!(registry.certificate(serial).expect("lookup").is_some(), "{serial} missing, {db:?}");
+        }
+        let audited = registry
+            .audited(&event("test.count"), 1, |tx| {
+                let sql = "SELECT COUNT(*) FROM audit_log WHERE kind = 'certificate.issue'";
+                tx.query_opt(sql, &[], |r| r.get::<i64>(0))
+            })
+            .expect("count");
+        assert_eq!(audited, Some(32), "an entry per issuance, {db:?}");
+        assert!(registry.verify_audit(b"", b"").expect("verify").is_ok(), "{db:?}");
+    });
+}

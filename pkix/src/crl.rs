@@ -31,6 +31,10 @@ pub struct CrlTemplate<'a> {
     /// Strictly increasing per issuer.
     pub number: u64,
     pub revoked: &'a [RevokedEntry],
+    /// A shard's URL: the CRL then carries a critical issuingDistributionPoint
+    /// naming it, with onlyContainsUserCerts (RFC 5280 §5.2.5; Baseline
+    /// Requirements §7.2.2 for partitioned CRLs). `None`: a full CRL.
+    pub distribution_point: Option<&'a str>,
 }
 
 fn entry(e: &RevokedEntry) -> Vec<u8> {
@@ -49,6 +53,11 @@ pub fn build_crl(t: &CrlTemplate<'_>, signer: &dyn Signer) -> Result<Vec<u8>, Si
     let revoked = if refs.is_empty() { Vec::new() } else { seq(&refs) };
     let aki = crate::cert::extensions::authority_key_id(t.issuer_key_id);
     let number = seq(&[oid::CRL_NUMBER, &octet_string(&integer_u64(t.number))]);
+    let idp = t.distribution_point.map(|url| {
+        // onlyContainsUserCerts [1] IMPLICIT BOOLEAN TRUE
+        let value = seq(&[&crate::cert::extensions::distribution_point_name(url), &[0x81, 0x01, 0xff]]);
+        crate::cert::extensions::extension(oid::ISSUING_DISTRIBUTION_POINT, true, &value)
+    });
     let tbs = seq(&[
         &integer_u64(1), // v2
         signer.algorithm(),
@@ -56,7 +65,7 @@ pub fn build_crl(t: &CrlTemplate<'_>, signer: &dyn Signer) -> Result<Vec<u8>, Si
         &x509_time(t.this_update),
         &x509_time(t.next_update),
         &revoked,
-        &explicit(0, &seq(&[&aki, &number])),
+        &explicit(0, &seq(&[&aki, &number, &idp.unwrap_or_default()])),
     ]);
     let signature = signer.sign(&tbs)?;
     Ok(seq(&[&tbs, signer.algorithm(), &bit_string(&signature)]))
@@ -87,6 +96,7 @@ mod tests {
             next_update: 1_700_600_000,
             number: 42,
             revoked: &revoked,
+            distribution_point: None,
         };
         let der = build_crl(&t, &signer).expect("crl");
         let crl: rasn_pkix::CertificateList = rasn::der::decode(&der).expect("decodes");
@@ -98,5 +108,16 @@ mod tests {
         let empty = build_crl(&CrlTemplate { revoked: &[], ..t }, &signer).expect("crl");
         let crl: rasn_pkix::CertificateList = rasn::der::decode(&empty).expect("decodes");
         assert!(crl.tbs_cert_list.revoked_certificates.is_empty());
+        let url = "http://crl.example.test/abc/3.crl";
+        let shard = build_crl(&CrlTemplate { distribution_point: Some(url), ..t }, &signer).expect("crl");
+        let crl: rasn_pkix::CertificateList = rasn::der::decode(&shard).expect("decodes");
+        let extensions = crl.tbs_cert_list.crl_extensions.expect("extensions");
+        let idp = extensions.iter().find(|e| e.extn_id.to_string() == "2.5.29.28").expect("IDP");
+        assert!(idp.critical);
+        let value: rasn_pkix::IssuingDistributionPoint =
+            rasn::der::decode(&idp.extn_value).expect("IDP decodes");
+        assert!(value.only_contains_user_certs);
+        assert!(value.distribution_point.is_some(), "names the shard");
+        assert!(idp.extn_value.windows(url.len()).any(|w| w == url.as_bytes()), "with its URL");
     }
 }

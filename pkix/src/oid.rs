@@ -50,6 +50,10 @@ pub const BASIC_CONSTRAINTS: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x13];
 pub const CRL_NUMBER: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x14];
 /// 2.5.29.21
 pub const CRL_REASON: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x15];
+/// 2.5.29.28
+pub const ISSUING_DISTRIBUTION_POINT: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x1c];
+/// 2.5.29.31
+pub const CRL_DISTRIBUTION_POINTS: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x1f];
 /// 2.5.29.35
 pub const AUTHORITY_KEY_ID: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x23];
 /// 2.5.29.37
@@ -176,6 +180,8 @@ mod tests {
         assert_eq!(dotted(super::BASIC_CONSTRAINTS), "2.5.29.19");
         assert_eq!(dotted(super::CRL_NUMBER), "2.5.29.20");
         assert_eq!(dotted(super::CRL_REASON), "2.5.29.21");
+        assert_eq!(dotted(super::ISSUING_DISTRIBUTION_POINT), "2.5.29.28");
+        assert_eq!(dotted(super::CRL_DISTRIBUTION_POINTS), "2.5.29.31");
         assert_eq!(dotted(super::AUTHORITY_KEY_ID), "2.5.29.35");
         assert_eq!(dotted(super::EXT_KEY_USAGE), "2.5.29.37");
         assert_eq!(dotted(super::AUTHORITY_INFO_ACCESS), "1.3.6.1.5.5.7.1.1");

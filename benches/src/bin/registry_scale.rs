@@ -3,15 +3,17 @@
 //! in the registry, with the engine's plan for each (index or scan).
 //!
 //!     cargo run --release -p cartorio-benches --bin registry-scale -- \
-//!         [--certs N] [--batch B] [--single M] [--postgres URL] [--skip-sqlite]
+//!         [--certs N] [--batch B] [--single M] [--clients C] [--postgres URL] [--skip-sqlite]
 //!
 //! or `benches/registry_scale.sh [N]`, which starts a throwaway PostgreSQL
 //! cluster (durable settings: fsync on) and runs both engines.
 //!
 //! For each engine (SQLite in a temporary data directory; PostgreSQL in a
 //! fresh database on the cluster of URL, whose user may create databases,
-//! dropped afterwards): M issuances one at a time (`Control::issue`, one
-//! commit each: default 2,000), then the registry filled to N (default
+//! dropped afterwards): M issuances one at a time (`Control::issue`, the
+//! admin API's path: one commit each; default 2,000), M more from C
+//! concurrent clients (default 16; concurrent issuances share commits,
+//! see `issuance::GroupCommit`), then the registry filled to N (default
 //! 1,000,000) with `Control::issue_batch`, B per commit (default 500).
 //! Both verify the CSR, sign the certificate with the software issuing key
 //! and insert it with its audit entry in the same transaction. Then, at N:
@@ -28,12 +30,14 @@ struct Options {
     certs: usize,
     batch: usize,
     single: usize,
+    clients: usize,
     postgres: Option<String>,
     sqlite: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut o = Options { certs: 1_000_000, batch: 500, single: 2_000, postgres: None, sqlite: true };
+    let mut o =
+        Options { certs: 1_000_000, batch: 500, single: 2_000, clients: 16, postgres: None, sqlite: true };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a value"));
@@ -41,12 +45,16 @@ fn options() -> anyhow::Result<Options> {
             "--certs" => o.certs = value()?.parse()?,
             "--batch" => o.batch = value()?.parse()?,
             "--single" => o.single = value()?.parse()?,
+            "--clients" => o.clients = value()?.parse()?,
             "--postgres" => o.postgres = Some(value()?),
             "--skip-sqlite" => o.sqlite = false,
             other => anyhow::bail!("unknown argument {other:?} (see the header of registry_scale.rs)"),
         }
     }
-    anyhow::ensure!(o.batch > 0 && o.single <= o.certs, "need --batch > 0 and --single <= --certs");
+    anyhow::ensure!(
+        o.batch > 0 && o.clients > 0 && 2 * o.single <= o.certs,
+        "need --batch > 0, --clients > 0 and 2 x --single <= --certs"
+    );
     Ok(o)
 }
 
@@ -79,19 +87,42 @@ async fn fill(control: &Control, csr: &[u8], o: &Options) -> anyhow::Result<Vec<
     }
     if o.single > 0 {
         println!(
-            "  issue, one commit each: {} certs, {:.0} certs/s",
+            "  issue, one client, one commit each: {} certs, {:.0} certs/s",
+            o.single,
+            rate(o.single, start.elapsed())
+        );
+        let start = Instant::now();
+        let clients: Vec<_> = (0..o.clients)
+            .map(|client| {
+                let (control, csr) = (control.clone(), csr.to_vec());
+                let n = o.single / o.clients + usize::from(client < o.single % o.clients);
+                tokio::spawn(async move {
+                    let mut serials = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        serials.push(control.issue(csr.clone(), "server".into()).await?.serial);
+                    }
+                    anyhow::Ok(serials)
+                })
+            })
+            .collect();
+        for client in clients {
+            serials.extend(client.await??);
+        }
+        println!(
+            "  issue, {} concurrent clients (group commit): {} certs, {:.0} certs/s",
+            o.clients,
             o.single,
             rate(o.single, start.elapsed())
         );
     }
     let (start, mut reported) = (Instant::now(), Instant::now());
-    let batched = o.certs - o.single;
+    let batched = o.certs - serials.len();
     while serials.len() < o.certs {
         let n = o.batch.min(o.certs - serials.len());
         let issued = control.issue_batch(vec![csr.to_vec(); n], "server".into()).await?;
         serials.extend(issued.into_iter().map(|i| i.serial));
         if reported.elapsed() > Duration::from_secs(30) {
-            let done = serials.len() - o.single;
+            let done = serials.len() - 2 * o.single;
             println!("    ... {} certs, {:.0} certs/s so far", serials.len(), rate(done, start.elapsed()));
             reported = Instant::now();
         }

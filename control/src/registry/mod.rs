@@ -255,6 +255,31 @@ impl Registry {
         })
     }
 
+    /// How many certificates [`Registry::signing_work`] has to hand out
+    /// in all (a bulk run's progress total).
+    pub fn signing_backlog(&mut self, refresh_before: i64, now: i64) -> anyhow::Result<u64> {
+        let counts = self.db.query(
+            "SELECT COUNT(*) FROM certificates WHERE ocsp_pending = 1
+             UNION ALL
+             SELECT COUNT(*) FROM certificates WHERE ocsp_pending = 0 AND ocsp_next_update < ?1 AND not_after > ?2",
+            sql_params![refresh_before, now],
+            |r| r.get::<i64>(0),
+        )?;
+        Ok(counts.into_iter().map(|n| u64::try_from(n).unwrap_or(0)).sum())
+    }
+
+    /// Makes every unexpired certificate's response due for refresh now
+    /// (audited): after a responder key change, or to re-sign everything.
+    pub fn refresh_all(&mut self, now: i64) -> anyhow::Result<u64> {
+        let event = audit::Event { kind: "ocsp.refresh_all", actor: "cli", detail: serde_json::json!({}) };
+        self.audited(&event, now, |tx| {
+            tx.execute(
+                "UPDATE certificates SET ocsp_next_update = 0 WHERE ocsp_pending = 0 AND not_after > ?1",
+                sql_params![now],
+            )
+        })
+    }
+
     pub fn add_admin_token(&mut self, hash: &str, role: &str, now: i64) -> anyhow::Result<()> {
         let event = audit::Event {
             kind: "admin.token_add",

@@ -3,7 +3,7 @@
 use crate::der::encode::{boolean, ia5_string, integer_u64, named_bits, null, octet_string, retag, seq, tlv};
 use crate::oid;
 
-fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+pub(crate) fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     if critical { seq(&[id, &boolean(true), &octet_string(value)]) } else { seq(&[id, &octet_string(value)]) }
 }
 
@@ -42,6 +42,18 @@ pub fn aia_ocsp(url: &str) -> Vec<u8> {
     // accessLocation uniformResourceIdentifier [6] IMPLICIT IA5String
     let location = tlv(0x86, &[url.as_bytes()]);
     extension(oid::AUTHORITY_INFO_ACCESS, false, &seq(&[&seq(&[oid::AD_OCSP, &location])]))
+}
+
+/// `DistributionPointName` with one URI: `[0] { fullName [0] { [6] uri } }`
+/// (the CHOICE makes the outer tag explicit).
+pub(crate) fn distribution_point_name(url: &str) -> Vec<u8> {
+    tlv(0xa0, &[&tlv(0xa0, &[&tlv(0x86, &[url.as_bytes()])])])
+}
+
+/// cRLDistributionPoints with one URI: where this certificate's CRL
+/// (shard) is published.
+pub fn crl_distribution_points(url: &str) -> Vec<u8> {
+    extension(oid::CRL_DISTRIBUTION_POINTS, false, &seq(&[&seq(&[&distribution_point_name(url)])]))
 }
 
 /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): the value is NULL.

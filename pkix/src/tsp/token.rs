@@ -15,7 +15,6 @@ use crate::hash::HashAlg;
 use crate::oid;
 use crate::signer::{SignError, Signer};
 use crate::tsp::TimeStampRequest;
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// How genTime is written.
@@ -37,8 +36,8 @@ impl GenTime {
     fn encode(self, precision: TimePrecision) -> Vec<u8> {
         let secs = self.unix_micros.div_euclid(1_000_000);
         let micros = self.unix_micros.rem_euclid(1_000_000);
-        let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let mut text = t.format("%Y%m%d%H%M%S").to_string();
+        let mut text = crate::time::format_generalized(secs);
+        text.pop(); // the `Z`, re-added after the fraction
         let fraction = match precision {
             TimePrecision::Seconds => String::new(),
             TimePrecision::Millis => format!("{:03}", micros / 1000),
