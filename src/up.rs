@@ -248,6 +248,9 @@ struct ControlFile {
     /// CRL shards by serial besides the full CRL (`[crl] shards`, `url`).
     #[serde(default)]
     crl: Option<cartorio_control::crl::CrlSharding>,
+    /// The admin API over TLS, client certificates mapped to roles.
+    #[serde(default)]
+    admin_tls: Option<cartorio_control::admin::AdminTls>,
 }
 
 fn default_validity() -> i64 {
@@ -262,6 +265,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs, ..OcspPolicy::default() },
         database_url: file.database_url,
         crl_sharding: file.crl,
+        admin_tls: file.admin_tls,
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

@@ -1,28 +1,95 @@
 //! The admin API (`127.0.0.1:8070` under `up`), documented by
 //! `docs/openapi.json`. Every route but `/healthz` and `/metrics` requires
-//! `Authorization: Bearer <token>`; tokens are stored as SHA-256 hashes and
-//! carry a role (`roles`): an unknown token is 401, a role not admitted 403.
+//! authentication: a TLS client certificate (when `[admin_tls]` is
+//! configured) whose subject CN is mapped to a role, or `Authorization:
+//! Bearer <token>`; tokens are stored as SHA-256 hashes and carry a role
+//! (`roles`). Unauthenticated is 401, a role not admitted 403; every
+//! attempt is in the audit log.
 
 use crate::issuance::IssueError;
-use crate::roles::{self, Operation};
+use crate::roles::{self, Operation, Role};
 use crate::{Control, RevokeError};
 use bytes::Bytes;
+use cartorio_pkix::cert::CertificateView;
+use cartorio_platform::http::PeerCertificate;
 use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, response};
+use cartorio_platform::tls::TlsFiles;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 const MAX_BODY: usize = 64 * 1024;
+
+/// `[admin_tls]`: the admin API over TLS, with client certificates from
+/// `client_ca` mapped to roles by subject CN.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// CAs whose client certificates are verified; a client may still come
+    /// without one and use a bearer token.
+    pub client_ca: PathBuf,
+    /// Subject CN -> role (admin, issuer, revoker, auditor).
+    #[serde(default)]
+    pub client_roles: BTreeMap<String, String>,
+}
+
+impl AdminTls {
+    pub fn files(&self) -> TlsFiles {
+        TlsFiles { cert: self.cert.clone(), key: self.key.clone(), client_ca: Some(self.client_ca.clone()) }
+    }
+
+    /// The CN -> role map, every role checked.
+    pub fn roles(&self) -> anyhow::Result<BTreeMap<String, Role>> {
+        self.client_roles
+            .iter()
+            .map(|(cn, role)| {
+                let parsed = Role::parse(role).ok_or_else(|| {
+                    anyhow::anyhow!("[admin_tls.client_roles] {cn:?}: unknown role {role:?}")
+                })?;
+                Ok((cn.clone(), parsed))
+            })
+            .collect()
+    }
+}
 
 #[derive(Clone)]
 pub struct AdminService {
     control: Control,
+    /// Client certificate subject CN -> role.
+    client_roles: Arc<BTreeMap<String, Role>>,
 }
 
 impl AdminService {
-    pub fn new(control: Control) -> Self {
-        Self { control }
+    pub fn new(control: Control, client_roles: BTreeMap<String, Role>) -> Self {
+        Self { control, client_roles: Arc::new(client_roles) }
+    }
+
+    /// The role of a request: its verified client certificate's, else its
+    /// bearer token's.
+    async fn role(&self, req: &Request<RequestBody>) -> Option<Role> {
+        if let Some(cn) = req
+            .extensions()
+            .get::<PeerCertificate>()
+            .and_then(|cert| CertificateView::parse(&cert.0).ok()?.subject_common_name())
+        {
+            let role = self.client_roles.get(&cn).copied();
+            if self.control.audit_certificate_login(cn, role).await && role.is_some() {
+                return role;
+            }
+        }
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)?;
+        self.control.authenticate(token).await
     }
 }
 
@@ -42,22 +109,16 @@ impl Handler for AdminService {
         {
             return resp;
         }
-        let token = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
         let control = self.control.clone();
-        let role = match token {
-            Some(token) => control.authenticate(token).await,
-            None => None,
-        };
+        let role = self.role(&req).await;
         metrics::counter!("cartorio_admin_auth_total", "outcome" => if role.is_some() { "ok" } else { "denied" })
             .increment(1);
         let Some(role) = role else {
-            let mut resp =
-                problem(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required");
+            let mut resp = problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a client certificate with a role or a valid bearer token is required",
+            );
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
             return resp;
         };

@@ -48,6 +48,9 @@ pub struct ControlConfig {
     pub database_url: Option<String>,
     /// CRL shards besides the full CRL; `None`: the full CRL only.
     pub crl_sharding: Option<crl::CrlSharding>,
+    /// The admin API over TLS with client certificates; `None`: plain HTTP
+    /// on loopback, bearer tokens only.
+    pub admin_tls: Option<admin::AdminTls>,
 }
 
 impl ControlConfig {
@@ -58,6 +61,7 @@ impl ControlConfig {
             ocsp: OcspPolicy::default(),
             database_url: None,
             crl_sharding: None,
+            admin_tls: None,
         }
     }
 }
@@ -207,6 +211,23 @@ impl Control {
         }
     }
 
+    /// Records a login by client certificate (`role`: what its CN maps to).
+    /// Returns whether it was recorded: an attempt that cannot be audited
+    /// must not be let in.
+    pub async fn audit_certificate_login(&self, subject: String, role: Option<roles::Role>) -> bool {
+        let outcome = self
+            .with_registry(move |r, _| {
+                let event = audit::Event {
+                    kind: "admin.login",
+                    actor: role.map_or("unknown", roles::Role::name),
+                    detail: serde_json::json!({"method": "mtls", "subject": subject, "ok": role.is_some()}),
+                };
+                r.audited(&event, unix_seconds(), |_| Ok(()))
+            })
+            .await;
+        matches!(outcome, Ok(Ok(())))
+    }
+
     /// Creates a bearer token for `role`; returns the token (shown once,
     /// stored only as its hash).
     pub async fn add_token(&self, role: roles::Role) -> anyhow::Result<String> {
@@ -330,9 +351,15 @@ impl Control {
         on_publish: Arc<Notify>,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
+        // TLS and roles first: a bad [admin_tls] stops the start.
+        let (connections, roles) = match &self.inner.config.admin_tls {
+            Some(tls) => (http::Connections::tls(tls.files().acceptor()?), tls.roles()?),
+            None => (http::Connections::default(), Default::default()),
+        };
+        let service = admin::AdminService::new(self.clone(), roles);
         let presigner = self.presigner(on_publish).await?;
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
-        http::serve(listener, admin::AdminService::new(self.clone()), shutdown, "control").await;
+        http::serve_with(listener, connections, service, shutdown, "control").await;
         let _ = presign_task.await;
         Ok(())
     }

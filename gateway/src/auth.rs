@@ -95,8 +95,7 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
 
 /// The subject common name of a (TLS-verified) client certificate.
 fn certificate_cn(der: &[u8]) -> Option<String> {
-    let view = cartorio_pkix::cert::CertificateView::parse(der).ok()?;
-    cartorio_pkix::csr::common_name(view.subject)
+    cartorio_pkix::cert::CertificateView::parse(der).ok()?.subject_common_name()
 }
 
 /// Equality whose time does not depend on where the inputs differ.

@@ -78,6 +78,11 @@ impl<'a> CertificateView<'a> {
     pub fn serial_hex(&self) -> String {
         serial_hex(self.serial)
     }
+
+    /// The subject's common name, if it has one.
+    pub fn subject_common_name(&self) -> Option<String> {
+        crate::csr::common_name(self.subject)
+    }
 }
 
 /// Lowercase hex of an INTEGER's contents, leading zero octets dropped.
