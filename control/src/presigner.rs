@@ -135,7 +135,9 @@ impl PreSigner {
 
     /// Publishes a signed batch and records it in the registry.
     async fn publish(&mut self, batch: SignedBatch, now: i64, started: Instant) -> anyhow::Result<usize> {
-        let SignedBatch { segment, published } = batch;
+        let SignedBatch { segment, mut published } = batch;
+        // In key order the registry's updates walk its index sequentially.
+        published.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let count = published.len();
         let issuers = {
             let registry = self.registry.clone();

@@ -11,19 +11,31 @@ use cartorio_pkix::publication::{
     MANIFEST_KEY, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef, parse_segment, segment_key,
 };
 use cartorio_platform::ObjectStore;
-use std::collections::BTreeMap;
 
-/// Past this many segments, the next publication compacts.
+/// Never more segments than this (each is one index layer a lookup may visit).
 const MAX_SEGMENTS: usize = 16;
 
-/// Where compaction starts merging (size-tiered): the segments after the
-/// first when they hold less than half as many entries as it, so the big base
-/// segment, and the responders' index of it, survive a compaction; all of
-/// them otherwise.
-fn compaction_start(segments: &[SegmentRef]) -> usize {
-    let Some((base, rest)) = segments.split_first() else { return 0 };
-    let newer: u64 = rest.iter().map(|s| s.entries).sum();
-    if newer < base.entries / 2 { 1 } else { 0 }
+/// The first segment of the newest run to merge, if any. Binary-counter
+/// (size-tiered) compaction: the newest segments merge while together they
+/// hold at least half as many entries as the segment before them. Sizes so
+/// stay geometric (a few segments, however many publications), each entry
+/// is rewritten O(log n) times over a bulk run instead of at every
+/// compaction, and a big base segment (and the responders' index of it)
+/// survives until about as much newer data has accumulated. Past
+/// MAX_SEGMENTS, the newest merge regardless.
+fn merge_start(segments: &[SegmentRef]) -> Option<usize> {
+    let mut start = segments.len().checked_sub(1)?;
+    let mut newer = segments.get(start)?.entries;
+    while let Some(previous) = start.checked_sub(1).and_then(|i| segments.get(i)) {
+        if newer.saturating_mul(2) < previous.entries {
+            break;
+        }
+        newer += previous.entries;
+        start -= 1;
+    }
+    // Merging [start..] leaves start + 1 segments.
+    let start = start.min(MAX_SEGMENTS - 1);
+    (start + 1 < segments.len()).then_some(start)
 }
 
 pub struct Publisher {
@@ -50,8 +62,7 @@ impl Publisher {
         let entries = segment.len() as u64;
         let mut segments = self.manifest.segments.clone();
         segments.push(self.put_segment(segment.finish(), entries).await?);
-        if segments.len() > MAX_SEGMENTS {
-            let start = compaction_start(&segments);
+        if let Some(start) = merge_start(&segments) {
             let merged = self.compact(segments.get(start..).unwrap_or_default()).await?;
             segments.truncate(start);
             segments.push(merged);
@@ -102,22 +113,45 @@ impl Publisher {
             let key = segment_key(&segment.sha256);
             loaded.push(self.store.get(&key).await?.with_context(|| format!("{key} is missing"))?);
         }
-        // One response per (issuer, serial, CertID hash): the same key the
-        // responder's index uses. Later segments win.
-        let mut latest = BTreeMap::new();
-        for bytes in &loaded {
-            for entry in parse_segment(bytes)? {
-                let key = (*entry.issuer, entry.serial.to_vec(), entry.meta.cert_id_hash);
-                latest.insert(key, (entry.meta, bytes.slice(entry.der)));
-            }
-        }
-        let mut merged = SegmentBuilder::new();
-        for ((issuer, serial, _), (meta, der)) in &latest {
-            merged.push(issuer, serial, *meta, der)?;
-        }
-        let entries = merged.len() as u64;
-        tracing::info!(segments = segments.len(), entries, "compacting published segments");
-        self.put_segment(merged.finish(), entries).await
+        let count = segments.len();
+        let (bytes, entries) = tokio::task::spawn_blocking(move || merge(&loaded)).await??;
+        tracing::info!(segments = count, entries, "compacted published segments");
+        self.put_segment(bytes, entries).await
+    }
+}
+
+/// One response per (issuer, serial, CertID hash), the key the responder's
+/// index uses; later segments win. A sort of borrowed keys, no map: this
+/// runs over millions of entries in a bulk refresh.
+fn merge(loaded: &[Bytes]) -> anyhow::Result<(Vec<u8>, u64)> {
+    let mut all = Vec::new();
+    for (order, bytes) in loaded.iter().enumerate() {
+        all.extend(parse_segment(bytes)?.into_iter().map(|entry| (order, bytes, entry)));
+    }
+    // Newest first within a key, so the dedup keeps it.
+    all.sort_unstable_by(|(a_order, _, a), (b_order, _, b)| key(a).cmp(&key(b)).then(b_order.cmp(a_order)));
+    all.dedup_by(|(_, _, later), (_, _, kept)| key(later) == key(kept));
+    let mut merged = SegmentBuilder::new();
+    for (_, bytes, entry) in &all {
+        merged.push(entry.issuer, entry.serial, entry.meta, bytes.get(entry.der.clone()).unwrap_or_default())?;
+    }
+    let entries = merged.len() as u64;
+    Ok((merged.finish(), entries))
+}
+
+type EntryKey<'a> = (&'a cartorio_pkix::publication::IssuerId, &'a [u8], u8);
+
+fn key<'a>(e: &cartorio_pkix::publication::SegmentEntry<'a>) -> EntryKey<'a> {
+    (e.issuer, e.serial, hash_rank(e.meta.cert_id_hash))
+}
+
+fn hash_rank(hash: cartorio_pkix::hash::HashAlg) -> u8 {
+    use cartorio_pkix::hash::HashAlg;
+    match hash {
+        HashAlg::Sha1 => 0,
+        HashAlg::Sha256 => 1,
+        HashAlg::Sha384 => 2,
+        HashAlg::Sha512 => 3,
     }
 }
 
@@ -150,14 +184,19 @@ mod tests {
         }
         let manifest = Manifest::from_json(&store.get(MANIFEST_KEY).await.expect("get").expect("manifest"))
             .expect("json");
-        assert_eq!(manifest.segments.len(), 1, "compacted");
-        let bytes =
-            store.get(&segment_key(&manifest.segments[0].sha256)).await.expect("get").expect("segment");
-        let entries = parse_segment(&bytes).expect("parse");
-        assert_eq!(entries.len(), 2 * MAX_SEGMENTS, "every serial under both hashes");
-        let serial_one: Vec<_> = entries.iter().filter(|e| e.serial == [1]).collect();
-        assert_eq!(serial_one.len(), 2);
-        assert!(serial_one.iter().all(|e| e.meta.this_update == MAX_SEGMENTS as i64), "latest wins");
+        assert!(manifest.segments.len() < 6, "compacted: {:?}", manifest.segments);
+        // Resolved as a responder does: newest segment first.
+        let mut seen = std::collections::HashMap::new();
+        for segment in manifest.segments.iter().rev() {
+            let bytes = store.get(&segment_key(&segment.sha256)).await.expect("get").expect("segment");
+            for e in parse_segment(&bytes).expect("parse") {
+                seen.entry((e.serial.to_vec(), hash_rank(e.meta.cert_id_hash))).or_insert(e.meta.this_update);
+            }
+        }
+        assert_eq!(seen.len(), 2 * MAX_SEGMENTS, "every serial under both hashes");
+        for rank in [0, 1] {
+            assert_eq!(seen[&(vec![1u8], rank)], MAX_SEGMENTS as i64, "latest wins");
+        }
     }
 
     #[tokio::test]
@@ -178,8 +217,27 @@ mod tests {
             publisher.publish(&[], segment, 0).await.expect("publish");
         }
         let segments = &publisher.manifest.segments;
-        assert_eq!(segments.len(), 2, "the newer segments merged into one");
         assert_eq!(segments[0], first, "the base segment kept as it was");
-        assert_eq!(segments[1].entries, MAX_SEGMENTS as u64);
+        assert!(segments.len() <= 6, "the newer ones merged geometrically: {segments:?}");
+        assert_eq!(segments.iter().skip(1).map(|s| s.entries).sum::<u64>(), MAX_SEGMENTS as u64);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_run_keeps_few_segments() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut publisher = Publisher::open(ObjectStore::local(dir.path())).await.expect("open");
+        let issuer = [9u8; 32];
+        for round in 0..100u16 {
+            let mut segment = SegmentBuilder::new();
+            for i in 0..10u16 {
+                let serial = (round * 10 + i).to_be_bytes();
+                segment.push(&issuer, &serial, meta(i64::from(round), HashAlg::Sha1), &serial).expect("push");
+            }
+            publisher.publish(&[], segment, 0).await.expect("publish");
+            let segments = &publisher.manifest.segments;
+            assert!(segments.len() <= 8, "after {round}: {segments:?}");
+        }
+        let total: u64 = publisher.manifest.segments.iter().map(|s| s.entries).sum();
+        assert_eq!(total, 1000, "nothing lost");
     }
 }
