@@ -251,6 +251,9 @@ struct ControlFile {
     /// The admin API over TLS, client certificates mapped to roles.
     #[serde(default)]
     admin_tls: Option<cartorio_control::admin::AdminTls>,
+    /// Where to publish (`[store]`, as the responder's); absent: `data_dir/store`.
+    #[serde(default)]
+    store: Option<cartorio_platform::store::StoreConfig>,
 }
 
 fn default_validity() -> i64 {
@@ -266,6 +269,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         database_url: file.database_url,
         crl_sharding: file.crl,
         admin_tls: file.admin_tls,
+        store: file.store,
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

@@ -51,6 +51,9 @@ pub struct ControlConfig {
     /// The admin API over TLS with client certificates; `None`: plain HTTP
     /// on loopback, bearer tokens only.
     pub admin_tls: Option<admin::AdminTls>,
+    /// Where OCSP segments, manifests, CRLs and audit checkpoints are
+    /// published; `None`: `DIR/store`.
+    pub store: Option<cartorio_platform::store::StoreConfig>,
 }
 
 impl ControlConfig {
@@ -62,6 +65,7 @@ impl ControlConfig {
             database_url: None,
             crl_sharding: None,
             admin_tls: None,
+            store: None,
         }
     }
 }
@@ -326,7 +330,10 @@ impl Control {
 
     /// A pre-signer publishing to this data directory's store.
     pub async fn presigner(&self, on_publish: Arc<Notify>) -> anyhow::Result<PreSigner> {
-        let store = ObjectStore::local(self.data_dir().store());
+        let store = match &self.inner.config.store {
+            Some(config) => config.open(),
+            None => ObjectStore::local(self.data_dir().store()),
+        };
         Ok(PreSigner {
             registry: self.inner.registry.clone(),
             ca: self.inner.ca.clone(),
