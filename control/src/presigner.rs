@@ -15,8 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Most responses signed per publication.
+/// Most certificates signed per publication in the steady loop: small
+/// enough that a revocation waits little behind a refresh.
 const BATCH: usize = 10_000;
+/// Per publication in a bulk run (`drain`): fewer, bigger segments, so less
+/// compaction and fewer pipeline stalls per response.
+const BULK_BATCH: usize = 50_000;
 /// How often to look for due refreshes and changes made by other processes.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -90,7 +94,7 @@ impl PreSigner {
     /// certificates' responses were published.
     pub async fn cycle(&mut self) -> anyhow::Result<usize> {
         let now = cartorio_platform::clock::unix_seconds();
-        let work = self.due(now, &HashSet::new()).await?;
+        let work = self.due(now, &HashSet::new(), BATCH).await?;
         self.housekeeping(&work, now).await?;
         if work.is_empty() {
             return Ok(0);
@@ -100,16 +104,21 @@ impl PreSigner {
         self.publish(batch, now, started).await
     }
 
-    /// Up to `BATCH` certificates due for signing, leaving out `in_flight`
+    /// Up to `batch` certificates due for signing, leaving out `in_flight`
     /// (signed, not yet recorded as published).
-    async fn due(&self, now: i64, in_flight: &HashSet<String>) -> anyhow::Result<Vec<CertificateRecord>> {
+    async fn due(
+        &self,
+        now: i64,
+        in_flight: &HashSet<String>,
+        batch: usize,
+    ) -> anyhow::Result<Vec<CertificateRecord>> {
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
-        let limit = BATCH + in_flight.len();
+        let limit = batch + in_flight.len();
         let mut work =
             tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, limit)).await??;
         work.retain(|c| !in_flight.contains(&c.serial));
-        work.truncate(BATCH);
+        work.truncate(batch);
         Ok(work)
     }
 
@@ -178,15 +187,27 @@ impl PreSigner {
             tokio::task::spawn_blocking(move || lock(&registry).signing_backlog(horizon, now)).await??;
         let mut done = 0u64;
         progress(done, backlog);
+        self.publisher.set_bulk(true);
+        let drained = self.drain_pipeline(backlog, &mut done, &mut progress).await;
+        self.publisher.set_bulk(false);
+        drained.map(|()| done)
+    }
+
+    async fn drain_pipeline(
+        &mut self,
+        backlog: u64,
+        done: &mut u64,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> anyhow::Result<()> {
         // A pipeline of two: batch k is published and recorded while batch
         // k+1 is signed, so the signing threads never wait on the disk.
         let mut pending: Option<(SignedBatch, i64, Instant)> = None;
         loop {
-            metrics::gauge!("cartorio_presign_backlog").set(backlog.saturating_sub(done) as f64);
+            metrics::gauge!("cartorio_presign_backlog").set(backlog.saturating_sub(*done) as f64);
             let now = cartorio_platform::clock::unix_seconds();
             let in_flight: HashSet<String> =
                 pending.iter().flat_map(|(b, _, _)| b.published.iter().map(|p| p.0.clone())).collect();
-            let work = self.due(now, &in_flight).await?;
+            let work = self.due(now, &in_flight, BULK_BATCH).await?;
             self.housekeeping(&work, now).await?;
             let started = Instant::now();
             let (ca, policy) = (self.ca.clone(), self.policy.clone());
@@ -206,11 +227,11 @@ impl PreSigner {
                 }
             };
             let (signed, published) = tokio::join!(signing, publishing);
-            done += published? as u64;
-            progress(done, backlog.max(done));
+            *done += published? as u64;
+            progress(*done, backlog.max(*done));
             match signed? {
                 Some(batch) => pending = Some((batch, now, started)),
-                None if in_flight.is_empty() => return Ok(done),
+                None if in_flight.is_empty() => return Ok(()),
                 // What was in flight is recorded now: look again.
                 None => {}
             }
@@ -272,23 +293,39 @@ fn sign_batch(
     work: &[CertificateRecord],
     now: i64,
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
+    /// Certificates a thread takes at a time: threads finish together.
+    const CHUNK: usize = 256;
     let issuer: IssuerId =
         hex::decode(&ca.issuer_id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
-    let threads = policy.signing_threads.clamp(1, work.len().max(1));
-    let parts: Vec<anyhow::Result<(Vec<Signed>, Published)>> = std::thread::scope(|scope| {
-        let running: Vec<_> = work
-            .chunks(work.len().div_ceil(threads).max(1))
-            .map(|part| scope.spawn(move || sign_part(ca, policy, part, now)))
+    let threads = policy.signing_threads.clamp(1, work.len().div_ceil(CHUNK).max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let start = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
+        work.get(start..).filter(|rest| !rest.is_empty()).map(|rest| (start, &rest[..CHUNK.min(rest.len())]))
+    };
+    let mut parts: Vec<(usize, Vec<Signed>, Published)> = Vec::new();
+    std::thread::scope(|scope| {
+        let running: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    while let Some((start, chunk)) = take() {
+                        let (signed, done) = sign_part(ca, policy, chunk, now)?;
+                        mine.push((start, signed, done));
+                    }
+                    anyhow::Ok(mine)
+                })
+            })
             .collect();
-        running
-            .into_iter()
-            .map(|t| t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a signing thread panicked"))))
-            .collect()
-    });
+        for thread in running {
+            parts.extend(thread.join().map_err(|_| anyhow::anyhow!("a signing thread panicked"))??);
+        }
+        anyhow::Ok(())
+    })?;
+    parts.sort_unstable_by_key(|(start, _, _)| *start);
     let mut segment = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
-    for part in parts {
-        let (signed, done) = part?;
+    for (_, signed, done) in parts {
         for response in signed {
             segment.push(&issuer, &response.serial, response.meta, &response.der)?;
         }

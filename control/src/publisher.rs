@@ -41,6 +41,10 @@ fn merge_start(segments: &[SegmentRef]) -> Option<usize> {
 pub struct Publisher {
     store: ObjectStore,
     manifest: Manifest,
+    /// In a bulk run, merge only past MAX_SEGMENTS: the run supersedes what
+    /// it would merge, so merging as it goes is work thrown away. The next
+    /// ordinary publication compacts.
+    bulk: bool,
 }
 
 impl Publisher {
@@ -49,7 +53,7 @@ impl Publisher {
             Some(bytes) => Manifest::from_json(&bytes).context("the published manifest is not valid")?,
             None => Manifest { generation: 0, created_at: 0, issuers: vec![], segments: vec![] },
         };
-        Ok(Self { store, manifest })
+        Ok(Self { store, manifest, bulk: false })
     }
 
     /// Publishes `segment` as the newest override layer; returns the new generation.
@@ -62,7 +66,11 @@ impl Publisher {
         let entries = segment.len() as u64;
         let mut segments = self.manifest.segments.clone();
         segments.push(self.put_segment(segment.finish(), entries).await?);
-        if let Some(start) = merge_start(&segments) {
+        let start = match self.bulk {
+            true => (segments.len() > MAX_SEGMENTS).then_some(MAX_SEGMENTS - 1),
+            false => merge_start(&segments),
+        };
+        if let Some(start) = start {
             let merged = self.compact(segments.get(start..).unwrap_or_default()).await?;
             segments.truncate(start);
             segments.push(merged);
@@ -83,6 +91,11 @@ impl Publisher {
         self.manifest = manifest;
         metrics::gauge!("cartorio_publication_generation").set(self.manifest.generation as f64);
         Ok(self.manifest.generation)
+    }
+
+    /// Starts or ends a bulk run (see the `bulk` field).
+    pub fn set_bulk(&mut self, bulk: bool) {
+        self.bulk = bulk;
     }
 
     /// Publishes a CRL (DER) under `key` (see [`crate::crl::crl_key`] and
@@ -133,7 +146,12 @@ fn merge(loaded: &[Bytes]) -> anyhow::Result<(Vec<u8>, u64)> {
     all.dedup_by(|(_, _, later), (_, _, kept)| key(later) == key(kept));
     let mut merged = SegmentBuilder::new();
     for (_, bytes, entry) in &all {
-        merged.push(entry.issuer, entry.serial, entry.meta, bytes.get(entry.der.clone()).unwrap_or_default())?;
+        merged.push(
+            entry.issuer,
+            entry.serial,
+            entry.meta,
+            bytes.get(entry.der.clone()).unwrap_or_default(),
+        )?;
     }
     let entries = merged.len() as u64;
     Ok((merged.finish(), entries))
