@@ -18,7 +18,7 @@ cargo build --release -q -p cartorio-benches --bin presign-bulk
 bin="${CARGO_TARGET_DIR:-target}/release/presign-bulk"
 for backend in software softhsm; do
   echo "== $backend"
-  "$bin" "$n" "$backend" | tee /dev/stderr | grep RATIO >>"$hsm_dir/ratios"
+  "$bin" "$n" "$backend" | tee "$hsm_dir/$backend.log"
 done
 echo "== summary"
-cat "$hsm_dir/ratios"
+grep -h RATIO "$hsm_dir/software.log" "$hsm_dir/softhsm.log"
