@@ -132,6 +132,7 @@ impl Control {
         let now = unix_seconds();
         let keyring = keys::Keyring::open(dir)?;
         let new_keys: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
+        config.ocsp.validate()?;
         if let Some(sharding) = &config.crl_sharding {
             anyhow::ensure!(sharding.shards >= 1, "[crl] shards must be at least 1");
         }

@@ -37,6 +37,20 @@ pub struct OcspPolicy {
 }
 
 impl OcspPolicy {
+    /// Baseline Requirements §4.9.10: a response is valid for at least 8
+    /// hours and at most 10 days.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        const MIN: i64 = 8 * 3600;
+        const MAX: i64 = 10 * 24 * 3600;
+        anyhow::ensure!(
+            (MIN..=MAX).contains(&self.validity_secs),
+            "OCSP validity of {} s is outside the Baseline Requirements' 8 hours to 10 days",
+            self.validity_secs
+        );
+        anyhow::ensure!(!self.cert_id_hashes.is_empty(), "no CertID hash to pre-sign for");
+        Ok(())
+    }
+
     /// Refresh at half-life, but never later than 8 hours before nextUpdate
     /// (Baseline Requirements §4.9.10).
     fn refresh_margin(&self) -> i64 {
@@ -367,4 +381,26 @@ fn sign_part(
         published.push((cert.serial.clone(), cert.status_version, next_update));
     }
     Ok((signed, published))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OcspPolicy;
+
+    #[test]
+    fn validity_stays_within_the_baseline_requirements() {
+        let with = |validity_secs| OcspPolicy { validity_secs, ..OcspPolicy::default() };
+        assert!(OcspPolicy::default().validate().is_ok());
+        assert!(with(8 * 3600).validate().is_ok());
+        assert!(with(10 * 24 * 3600).validate().is_ok());
+        assert!(with(8 * 3600 - 1).validate().is_err());
+        assert!(with(10 * 24 * 3600 + 1).validate().is_err());
+    }
+
+    #[test]
+    fn refresh_comes_at_half_life_and_never_later_than_eight_hours_before_expiry() {
+        let with = |validity_secs| OcspPolicy { validity_secs, ..OcspPolicy::default() };
+        assert_eq!(with(4 * 24 * 3600).refresh_margin(), 2 * 24 * 3600);
+        assert_eq!(with(10 * 3600).refresh_margin(), 8 * 3600);
+    }
 }
