@@ -78,37 +78,44 @@ fn pct(n: usize, d: usize) -> f64 {
 }
 
 /// Minimum detection % on attacks per class, a few points under what was
-/// measured at `DEFAULT_THRESHOLD` = 5 when the rules were written:
+/// measured at `DEFAULT_THRESHOLD` = 5 (before -> after the SQL lexer,
+/// custom-header inspection and the shell/mail-protocol rules):
 ///
-/// | class            | attacks | detected | benign | false pos. |
-/// |------------------|--------:|---------:|-------:|-----------:|
-/// | sqli             |     868 |    47.5% |    163 |       5.5% |
-/// | xss              |     207 |    69.6% |     54 |       5.6% |
-/// | rce              |     706 |    62.3% |    295 |      12.5% |
-/// | lfi              |      66 |    80.3% |     16 |       0.0% |
-/// | rfi              |      36 |    52.8% |      5 |       0.0% |
-/// | php              |     322 |    66.1% |    114 |      10.5% |
-/// | java             |    1139 |    88.8% |     33 |       0.0% |
-/// | generic          |     238 |    68.5% |     38 |      13.2% |
-/// | protocol-attack  |      75 |    54.7% |     42 |       0.0% |
-/// | session-fixation |      42 |     7.1% |      5 |       0.0% |
-/// | all              |    3699 |    67.6% |    765 |       8.6% |
+/// | class            | attacks | detected      | benign | false pos.    |
+/// |------------------|--------:|--------------:|-------:|--------------:|
+/// | sqli             |     868 | 47.5 -> 63.2% |    163 |  5.5 -> 11.0% |
+/// | xss              |     207 | 69.6 -> 71.5% |     54 |  5.6 ->  5.6% |
+/// | rce              |     706 | 62.3 -> 76.6% |    295 | 12.5 -> 10.8% |
+/// | lfi              |      66 | 80.3 -> 83.3% |     16 |  0.0 ->  0.0% |
+/// | rfi              |      36 | 52.8 -> 52.8% |      5 |  0.0 ->  0.0% |
+/// | php              |     322 | 66.1 -> 68.3% |    114 | 10.5 -> 10.5% |
+/// | java             |    1139 | 88.8 -> 96.8% |     33 |  0.0 ->  0.0% |
+/// | generic          |     238 | 68.5 -> 68.5% |     38 | 13.2 -> 13.2% |
+/// | protocol-attack  |      75 | 54.7 -> 54.7% |     42 |  0.0 ->  0.0% |
+/// | session-fixation |      42 |  7.1 ->  7.1% |      5 |  0.0 ->  0.0% |
+/// | all              |    3699 | 67.6 -> 76.8% |    765 |  8.6 ->  9.2% |
 ///
 /// Many CRS "benign" lines are attacks that one particular rule must not
-/// match (e.g. `/bin/cat /etc/shadow` as a negative test of a Windows rule),
-/// so the false-positive column overstates real-traffic false positives;
-/// `ordinary_event_records_are_clean` covers those.
+/// match (e.g. `/bin/cat /etc/shadow` as a negative test of a Windows rule,
+/// `11=1` as a negative test of the tautology rule), so the false-positive
+/// column overstates real-traffic false positives;
+/// `realistic_benign_records_pass` and `ordinary_event_records_are_clean`
+/// cover those.
 const DETECTION_FLOORS: &[(&str, f64)] = &[
-    ("sqli", 45.0),
-    ("xss", 66.0),
-    ("rce", 59.0),
-    ("lfi", 77.0),
-    ("rfi", 49.0),
-    ("php", 63.0),
-    ("java", 86.0),
-    ("generic", 65.0),
-    ("protocol-attack", 51.0),
+    ("sqli", 61.0),
+    ("xss", 69.0),
+    ("rce", 74.0),
+    ("lfi", 80.0),
+    ("rfi", 50.0),
+    ("php", 66.0),
+    ("java", 94.0),
+    ("generic", 66.0),
+    ("protocol-attack", 52.0),
 ];
+/// The issue-5 goal: classes listed here have reached it and must keep it.
+/// (sqli, xss, rce, lfi, rfi, php and generic have not yet.)
+const GOAL_DETECTION: f64 = 92.0;
+const AT_GOAL: &[&str] = &["java"];
 /// Maximum false-positive % over all benign lines.
 const MAX_OVERALL_FP: f64 = 10.0;
 
@@ -180,6 +187,11 @@ fn crs_corpus_detection_and_false_positives() {
         let got = pct(t.detected, t.attacks);
         assert!(got >= *floor, "{class}: detection {got:.1}% below floor {floor}%");
     }
+    for class in AT_GOAL {
+        let t = by_class.get(*class).unwrap_or_else(|| panic!("no {class} lines"));
+        let got = pct(t.detected, t.attacks);
+        assert!(got >= GOAL_DETECTION, "{class}: detection {got:.1}% below the {GOAL_DETECTION}% goal");
+    }
     let fp = pct(total.false_pos, total.benign);
     assert!(fp <= MAX_OVERALL_FP, "overall false positives {fp:.1}% above {MAX_OVERALL_FP}%");
 }
@@ -222,4 +234,173 @@ fn ordinary_event_records_are_clean() {
         body: prose.as_bytes(),
     });
     assert_eq!(ins.score, 0, "prose scored: {:?}", ins.findings);
+}
+
+/// Pieces of realistic ingestion records: people, places, prose in English
+/// and Portuguese (with the SQL, shell and HTML words ordinary text uses),
+/// URLs, e-mail addresses, prices, paths and harmless code-ish notes.
+const NAMES: &[&str] = &[
+    "Seán O'Brien",
+    "Mary-Kate D'Angelo",
+    "João da Silva",
+    "Maria Conceição",
+    "O'Neil, Patrick",
+    "Anne-Marie L'Estrange",
+    "José D'Ávila",
+    "Zoë Ó Súilleabháin",
+    "Dr. Ana Paula Gonçalves",
+    "Kim Lee Jr.",
+    "Ngozi Okafor",
+    "François Lefèvre",
+    "D'Artagnan & Sons Ltd.",
+    "Smith-Jones, Sarah",
+    "Ahmed Al-Farsi",
+];
+const ADDRESSES: &[&str] = &[
+    "Rua Augusta, 1.234 - apto 56, São Paulo/SP, 01305-100",
+    "12 O'Connell Street, Dublin 1, D01 F5P2, Ireland",
+    "Av. Paulista, 1578 - Bela Vista, São Paulo - SP",
+    "221B Baker St., London NW1 6XE",
+    "1600 Amphitheatre Pkwy, Mountain View, CA 94043 (Bldg. 40)",
+    "Travessa do Carmo, nº 7, 2º andar; Lisboa",
+    "PO Box 123; Suite #4, Anchorage, AK 99501",
+    "Rua 25 de Março, 300 — loja 2 (fundos)",
+];
+const PROSE_EN: &[&str] = &[
+    "Please select the best option and update your profile; we will delete the old one.",
+    "The union meeting is on Friday; drop by if you can, or send an e-mail.",
+    "Select all that apply: (a) email (b) phone (c) none of the above.",
+    "I'd like to order by phone, not online -- is that OK?",
+    "Our script for the play was rewritten; the alert reader will notice.",
+    "Where is the 'Insert' key on a Mac keyboard?",
+    "Drop table tennis practice tonight, the gym is closed; join us tomorrow & bring water.",
+    "If 1 + 1 = 2, then the total is 50% off, right?",
+    "Customers who select 'express' pay $15.00 extra (or R$ 75,00).",
+    "We are going to execute the plan at 9:00 and create a backup before.",
+    "Null and void: the contract was cancelled on 2024-03-15.",
+    "She said: \"it's fine\" - and left at 5 p.m.",
+    "The cat sat on the mat; then it ran to the kitchen.",
+    "Find the file in your Documents folder and send it to me.",
+    "Sleep well & see you at 10:30 tomorrow!",
+    "Union Station, Denver — platform 3 (track B).",
+    "Sort by price: lowest first, or highest first?",
+    "Rate: 4.5/5 stars; 'Great service, would buy again!'",
+    "Delete from my account the card ending in 4242, please.",
+    "The window was open and the document on the table got wet.",
+    "I ordered 2 items but received 3 -- please check order #A-1029.",
+    "Use the 'Where' field to filter events by city or region.",
+    "Java and Python are both on the curriculum; Ruby is optional.",
+    "Our alert system sends an email when the temperature is above 30°C.",
+    "Ping me when you're back; I'll be at the desk until 6.",
+];
+const PROSE_PT: &[&str] = &[
+    "Selecione a opção desejada e atualize o cadastro; o antigo será excluído.",
+    "Não foi possível entregar o pedido: o endereço estava incompleto.",
+    "O cliente d'Ávila pediu para cancelar ou trocar o produto até sexta-feira.",
+    "Preço promocional: R$ 1.299,90 à vista ou 10x de R$ 129,99 sem juros.",
+    "A reunião do sindicato (união dos trabalhadores) será às 14h.",
+    "Por favor, envie o comprovante para financeiro@empresa.com.br.",
+    "Obs.: entregar na portaria; o porteiro se chama Zé.",
+    "Ele disse \"tá tudo certo\" e saiu -- volta amanhã.",
+    "Selecionar, copiar e colar: é só isso que você precisa fazer.",
+    "O script da peça foi alterado; o alerta foi enviado a todos.",
+    "Frete grátis para pedidos acima de R$ 199,00 (exceto Norte/Nordeste).",
+    "Drop-off no aeroporto de Guarulhos, terminal 2, às 7h30.",
+    "Atualização: o prazo de entrega mudou de 3 para 5 dias úteis.",
+    "Falar com a Dona Maria sobre o orçamento nº 2024/118.",
+    "Nota fiscal 000.123.456 emitida em 12/03/2024 - série 1.",
+];
+const URLS: &[&str] = &[
+    "https://example.com/products?id=123&sort=price&order=asc",
+    "https://www.exemplo.com.br/busca?q=sapato+social&cor=preto&page=2",
+    "http://maps.example.org/?lat=-23.5505&lng=-46.6333&zoom=12",
+    "https://docs.example.com/guide/select-and-update#section-3",
+    "https://shop.example.com/cart/checkout?coupon=SAVE10&utm_source=newsletter&utm_medium=email",
+    "https://example.com/search?q=union+select+products&lang=en",
+    "https://cdn.example.net/img/2024/03/banner_1200x628.png?v=3",
+];
+const EMAILS: &[&str] = &[
+    "sean.o'brien@example.ie",
+    "joao.silva+pedidos@empresa.com.br",
+    "ops@example.com",
+    "maria_conceicao@exemplo.pt",
+    "first.last@sub.example.co.uk",
+    "d'angelo.mk@example.it",
+];
+const PRICES: &[&str] = &[
+    "R$ 1.299,90",
+    "$45.00",
+    "€ 12,50",
+    "US$ 1,000.00",
+    "R$ 0,99",
+    "£7.99 (incl. VAT)",
+    "10% off",
+    "-R$ 15,00",
+];
+const NOTES: &[&str] = &[
+    "Logs are in /var/log/app/app.log and C:\\ProgramData\\App\\logs.",
+    "Config at ~/.config/app/settings.toml (see README.md).",
+    "Run `npm install` and then `npm test` before pushing.",
+    "The function returns a list; call it with items=[1, 2, 3].",
+    "Set the header Content-Type: application/json and retry.",
+    "Use <b>bold</b> and <i>italic</i> in the description field.",
+    "Formula: total = price * qty - discount.",
+    "Pattern: [A-Z]{3}-\\d{4} for plate numbers.",
+    "Temperature >= 38.5 means fever; < 36 is hypothermia.",
+    "Ratio 3:1, version 2.4.1, build #5678.",
+    "Copy the file to /tmp and rename it to backup-2024.zip.",
+    "JSON example: {\"name\": \"test\", \"count\": 2}",
+    "Shortcut: Ctrl+Alt+Del or Cmd+Option+Esc.",
+    "Order by date (newest first) and group by customer.",
+];
+
+/// Deterministic realistic benign records, built from the pieces above.
+fn benign_records() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut n = 0usize;
+    let pick = |list: &[&'static str], i: usize| -> &'static str {
+        list.get(i % list.len()).copied().unwrap_or_default()
+    };
+    while out.len() < 2000 {
+        let i = n;
+        n += 1;
+        let rec = serde_json::json!({
+            "id": format!("rec-{i:05}"),
+            "ts": format!("2024-{:02}-{:02}T{:02}:{:02}:00Z", 1 + i % 12, 1 + i % 28, i % 24, i % 60),
+            "customer": {
+                "name": pick(NAMES, i * 7 + 1),
+                "email": pick(EMAILS, i * 5 + 2),
+                "address": pick(ADDRESSES, i * 3),
+                "phone": format!("+55 (11) 9{:04}-{:04}", i % 10_000, (i * 37) % 10_000),
+            },
+            "message": format!("{} {}", pick(PROSE_EN, i), pick(PROSE_PT, i * 11 + 3)),
+            "comment": match i % 4 {
+                0 => pick(PROSE_PT, i).to_string(),
+                1 => pick(PROSE_EN, i * 13 + 5).to_string(),
+                2 => pick(NOTES, i).to_string(),
+                _ => format!("{} {}", pick(NOTES, i * 3 + 1), pick(PROSE_EN, i + 7)),
+            },
+            "price": pick(PRICES, i),
+            "link": pick(URLS, i * 17 + 4),
+            "tags": [pick(&["select", "union", "drop", "script", "alert", "update", "delete", "order", "join", "exec"], i), pick(&["vip", "novo", "urgent", "retorno", "b2b"], i * 3)],
+        });
+        out.push(rec.to_string());
+    }
+    out
+}
+
+#[test]
+fn realistic_benign_records_pass() {
+    let records = benign_records();
+    let mut blocked = 0usize;
+    for r in &records {
+        let ins = json_request(r);
+        if ins.blocked(DEFAULT_THRESHOLD) {
+            blocked += 1;
+            println!("blocked {:?}: {r}", ins.findings);
+        }
+    }
+    let passed = pct(records.len() - blocked, records.len());
+    println!("realistic benign: {} records, {passed:.2}% passed", records.len());
+    assert!(passed >= 99.9, "realistic benign records passed {passed:.2}% < 99.9%");
 }

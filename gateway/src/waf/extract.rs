@@ -207,8 +207,11 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
         xml(out, Location::Body, body);
     } else if media.is_empty() {
         // No declared type: clients that omit it almost always send a form.
-        if body.contains(&b'=') && !body.contains(&b'\n') {
-            pairs(out, Location::Body, body);
+        // A trailing line break (curl and most tools add one) is not a
+        // multi-line body.
+        let trimmed = body.trim_ascii_end();
+        if trimmed.contains(&b'=') && !trimmed.contains(&b'\n') {
+            pairs(out, Location::Body, trimmed);
         } else {
             out.push(Location::Body, body, true);
         }
@@ -217,17 +220,45 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
     }
 }
 
-/// Whether a header carries client data worth inspecting. Credentials are
-/// never inspected (they would end up in findings and logs), and
-/// proxy-set forwarding headers are not client data.
+/// Whether a header carries client data worth inspecting: every header but
+/// credentials (they would end up in findings and logs), proxy-set
+/// forwarding headers (not client data) and the standard negotiation,
+/// caching and connection headers whose syntax is checked by the HTTP layer.
+/// Custom headers are where injection into application code hides.
 fn inspected_header(name: &str) -> bool {
-    match name {
-        "user-agent" | "referer" | "cookie" => true,
-        "x-api-key" => false,
-        n if n.starts_with("x-forwarded-") => false,
-        // `x_` and `x.` are how clients smuggle `x-` headers past filters.
-        n => n.starts_with("x-") || n.starts_with("x_") || n.starts_with("x."),
-    }
+    const SKIPPED: &[&str] = &[
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "upgrade",
+        "expect",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "accept-charset",
+        "cache-control",
+        "pragma",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+        "range",
+        "forwarded",
+        "via",
+        "dnt",
+        "priority",
+        "traceparent",
+        "tracestate",
+    ];
+    !(SKIPPED.contains(&name) || name.starts_with("x-forwarded-") || name.starts_with("sec-"))
 }
 
 /// Every value of a request, in request order.

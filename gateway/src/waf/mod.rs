@@ -4,10 +4,11 @@
 //!
 //! [`inspect`] extracts the values of a request ([`extract`]): URI path,
 //! query and form fields (names and values), JSON strings and keys, XML text
-//! and attribute values, multipart parts, and the headers User-Agent, Referer,
-//! Cookie and `x-*` (never Authorization, X-Api-Key or X-Forwarded-*). Each
+//! and attribute values, multipart parts, and the headers but credentials,
+//! forwarding and standard negotiation/caching ones (never Authorization,
+//! X-Api-Key or X-Forwarded-*). Each
 //! value is decoded to a fixed point ([`decode`]) and matched against the
-//! signature tables ([`rules`]). Every rule that fires adds its score once per
+//! signature tables ([`rules`]) and judged by the SQL lexer ([`sqltok`]). Every rule that fires adds its score once per
 //! request; a request whose total reaches the threshold is an attack.
 //!
 //! All work is bounded (value, byte and depth caps in [`extract`], at most
@@ -17,6 +18,7 @@
 pub mod decode;
 pub mod extract;
 pub mod rules;
+pub mod sqltok;
 
 use rules::{ENGINE, View};
 
@@ -177,12 +179,14 @@ impl Views {
 /// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
 /// `None` when there is nothing to undo.
 fn shell_unquote(norm: &str) -> Option<String> {
-    if !norm.contains(['\'', '"', '\\', '^', '$']) {
+    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<']) {
         return None;
     }
     let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
     // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
+    // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`.
     let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
+    let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "");
     Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
 }
 
@@ -203,6 +207,9 @@ pub fn inspect(req: &RequestView<'_>) -> Inspection {
             for rule in ENGINE.matches(view, views.get(view), value.location) {
                 result.add(rule, value.location);
             }
+        }
+        if sqltok::looks_like_sql(views.get(View::Sql)) {
+            result.add(&rules::SQL_SHAPE, value.location);
         }
     }
     result

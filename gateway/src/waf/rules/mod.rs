@@ -76,6 +76,9 @@ pub const fn rule(id: u32, class: Class, score: u32, view: View, pattern: &'stat
     Rule { id, class, score, view, scope: Scope::Any, pattern: Cow::Borrowed(pattern) }
 }
 
+/// Not a regex: [`crate::waf::sqltok`] judges the shape of the value.
+pub const SQL_SHAPE: Rule = rule(1100, Class::Sqli, CRITICAL, View::Sql, "");
+
 /// Every rule of every class.
 pub fn all() -> Vec<Rule> {
     let mut v = Vec::new();

@@ -3,12 +3,15 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{CRITICAL, Rule, View::Cmd, WARNING, rule};
+use super::{CRITICAL, Rule, View::Cmd, View::Norm, View::Raw, WARNING, rule};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
 /// is enough.
-const STRONG: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|nc\.traditional|nc\.openbsd|bash|zsh|ksh|csh|tcsh|dash|sh|python[23]?(\.\d+)?|perl|ruby|php\d?|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|awk|sed|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|scp|rsync|smbclient|mysql|psql|sqlite3|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|gdb|objdump|readelf|hexdump|openssl|node|nodejs|lua|tftp|ftp|ssh|nc|ls|cat|id|pwd|rm|env|ps|wc|tac|nl|cmd(\.exe)?|ansible[\w-]*|chef-[\w-]+|knife|terraform|vagrant|docker|podman|crictl|virsh|gcc|g\+\+|unzip|gzip|gunzip|bzip2|7z|zcat|zgrep|bzcat|lzcat|vim|nano|emacs|egrep|fgrep|xargs|mkdir|rmdir|chroot|nsenter|setcap|getcap|systemctl|journalctl|launchctl|osascript|dpkg|rpm|apt-get|yum|dnf|apk|npm|npx|pip\d?|irb|jshell|jjs|groovy|php-cgi|rlogin|rsh|rexec|aria2c|lynx|finger|uptime|hostname|passwd|printf|sleep|echo|ping|whois|dig|host|ip|arp|route|cp|mv|ln|cd|su|vi|ed|ex|dd|od|rev|uniq|diff|tar|zip|rmt|rmt-tar|shutdown|reboot|poweroff|halt)";
+const STRONG: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|nc\.traditional|nc\.openbsd|bash|zsh|ksh|csh|tcsh|dash|sh|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|awk|sed|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|scp|rsync|smbclient|sqlite3|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|gdb|objdump|readelf|hexdump|openssl|nc|cmd(\.exe)?|ansible[\w-]*|chef-[\w-]+|crictl|virsh|g\+\+|gunzip|bzip2|7z|zcat|zgrep|bzcat|lzcat|egrep|fgrep|xargs|mkdir|rmdir|chroot|nsenter|setcap|getcap|systemctl|journalctl|launchctl|osascript|apt-get|jshell|jjs|php-cgi|rlogin|rsh|rexec|aria2c|rmt-tar)";
+/// Commands whose names are also words, names or languages ("ruby",
+/// "ping", "cat"): after a separator they need a shell-looking argument.
+const WEAK: &str = r"(python[23]?(\.\d+)?|perl|ruby|php\d?|mysql|psql|node|nodejs|lua|tftp|ftp|ssh|ls|cat|id|pwd|rm|env|ps|wc|tac|nl|knife|terraform|vagrant|docker|podman|gcc|unzip|gzip|vim|nano|emacs|dpkg|rpm|yum|dnf|apk|npm|npx|pip\d?|irb|groovy|lynx|finger|uptime|hostname|passwd|printf|sleep|echo|ping|whois|dig|host|ip|arp|route|cp|mv|ln|cd|su|vi|ed|ex|dd|od|rev|uniq|diff|tar|zip|rmt|shutdown|reboot|poweroff|halt)";
 
 /// Commands that are also English words ("time", "more", "find"): only an
 /// argument that looks like a shell argument makes them suspicious.
@@ -28,6 +31,13 @@ pub fn rules() -> Vec<Rule> {
         super::Rule {
             pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
             ..rule(3001, Rce, CRITICAL, Cmd, "")
+        },
+        super::Rule {
+            pattern: format!(
+                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)(]|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+            )
+            .into(),
+            ..rule(3022, Rce, CRITICAL, Cmd, "")
         },
         // A whole value that is a command line (a bare word could be a field
         // name such as `uname`, so an argument is required).
@@ -90,7 +100,38 @@ pub fn rules() -> Vec<Rule> {
         // Variables expanding to commands: `a=nc&&$a`, `$0`, `${PATH}`.
         rule(3013, Rce, CRITICAL, Cmd, r"(&&|;|\|)\s*\$[a-z_]\w*\b|\$\{?(path|home|shell|user|ifs|0)\}?\s*[;/]|\$\{[a-z_]+\}[a-z]"),
         // Glob brackets inside a path or command: `/etc/pas[s]wd`, `[u]name`.
-        rule(3015, Rce, CRITICAL, Cmd, r"/\w*\[[!^]?[a-z]+\]\w*|\b\[[!^]?[a-z]\][a-z]{2,}\b"),
+        rule(3015, Rce, CRITICAL, Cmd, r"/\w*\[[!^]?[a-z/]+\]\w*|\b\[[!^]?[a-z]\][a-z]{2,}\b"),
+        // Mail protocol commands smuggled after a line break (SMTP, IMAP,
+        // POP3 injection): the value itself starts a new protocol line.
+        rule(
+            3017,
+            Rce,
+            CRITICAL,
+            Raw,
+            r"(?i)^[\r\n]+\s*(mail\s+from\s*:|rcpt\s+to\s*:|data\s*$|helo\s|ehlo\s|help\b|quit\s*$|retr\s+\d|list\s+\d|top\s+\d|auth\s+\w+|user\s+\S+\s*$|[a-z]?\d+\s+(examine|select|login|authenticate|uid|list|lsub|search|fetch|store|logout|capability|quit|create|delete|rename|append|status|noop)\b)|[\r\n]\s*(mail\s+from\s*:\s*<|rcpt\s+to\s*:\s*<)",
+        ),
+        // Shell function definitions: fork bombs `:(){ :|:& };:` and
+        // Shellshock's `() {`.
+        rule(3018, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{[^}]*[|&;][^}]*\}|^\s*\(\s*\)\s*\{"),
+        // Evasions with no use outside a shell: empty substitutions inside a
+        // word, `$?`/`$_` splices, arithmetic expansions.
+        rule(
+            3019,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"[a-z](``|\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ]|\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}",
+        ),
+        // A wrapper and a command as the whole value: `time ifconfig`.
+        super::Rule {
+            pattern: format!(r"^\s*(time|nohup|strace|ltrace|sudo|env|exec|nice|watch)\s+({STRONG}|{WEAK}|who|w|top)\s*$").into(),
+            ..rule(3020, Rce, CRITICAL, Cmd, "")
+        },
+        // A whole value that is a command with an option or absolute path.
+        super::Rule {
+            pattern: format!(r"^\s*({STRONG}|{WEAK})\s+(--?[a-z][\w-]*|/[a-z])").into(),
+            ..rule(3021, Rce, CRITICAL, Cmd, "")
+        },
         rule(3016, Rce, CRITICAL, Cmd, r"\balias\s+[\w+-]+\s*=|\bfor\s+%\S*\s+in\s*\(.*\)\s*do\b|\b(iwr|irm|iex)\s+(https?:|-)|\bcurl\.exe\b"),
     ]
 }

@@ -15,7 +15,7 @@ pub fn rules() -> Vec<Rule> {
             Sqli,
             WARNING,
             Sql,
-            r#"['"`]\s*(\bor\b|\band\b|\bxor\b|\|\||&&|\bdiv\b|\blike\b|\brlike\b|\bregexp\b)"#,
+            r#"(['"]\s*|`)(\bor\b|\band\b|\bxor\b|\|\||&&|\bdiv\b|\blike\b|\brlike\b|\bregexp\b)"#,
         ),
         // Tautology between literals: `or 1=1`, `and 'a'='a'`, `or 2>1`.
         rule(
@@ -195,7 +195,7 @@ pub fn rules() -> Vec<Rule> {
             Sqli,
             WARNING,
             Sql,
-            r#"['"`]\s*(not|collate|glob|is|in|between|sounds\s+like|union|select|having|limit|procedure|into|from|where)\b|(;|--)\s*(update|drop|alter|create|truncate|delete|insert|select|shutdown|rename|grant|revoke)\b|\(\s*select\b"#,
+            r#"(['"]\s*|`)(not|collate|glob|is|in|between|sounds\s+like|union|select|having|limit|procedure|into|from|where)\b|(;|--)\s*(update|drop|alter|create|truncate|delete|insert|select|shutdown|rename|grant|revoke)\b|\(\s*select\b"#,
         ),
         rule(
             1031,

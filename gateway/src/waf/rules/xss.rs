@@ -37,7 +37,7 @@ pub fn rules() -> Vec<Rule> {
             Xss,
             CRITICAL,
             Norm,
-            r"<\s*/?\s*[\w-]*:?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|svg|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|listener)\b",
+            r"<\s*/?\s*[\w-]*:?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|listener)\b",
         ),
         rule(
             2007,

@@ -1,0 +1,357 @@
+//! A small SQL lexer in the spirit of libinjection: a value is split into
+//! SQL tokens and judged on its shape rather than on fixed strings. Prose is
+//! mostly plain words; an injected fragment is mostly keywords, operators,
+//! quotes and function calls, even when it is short (`1=1`, `IS NULL`,
+//! `concat(`).
+//!
+//! Linear in the value, no allocation but the lowercase word being looked up.
+
+/// Functions whose name followed by `(` is SQL rather than prose.
+const FUNCS: &[&str] = &[
+    "abs",
+    "ascii",
+    "avg",
+    "benchmark",
+    "bin",
+    "cast",
+    "ceil",
+    "ceiling",
+    "char",
+    "char_length",
+    "chr",
+    "coalesce",
+    "compress",
+    "concat",
+    "concat_ws",
+    "conv",
+    "convert",
+    "cos",
+    "count",
+    "current_user",
+    "database",
+    "date",
+    "day",
+    "db_name",
+    "decode",
+    "elt",
+    "encode",
+    "exp",
+    "extractvalue",
+    "field",
+    "find_in_set",
+    "floor",
+    "format",
+    "greatest",
+    "group_concat",
+    "hex",
+    "iif",
+    "if",
+    "ifnull",
+    "insert",
+    "instr",
+    "isnull",
+    "json_extract",
+    "json_keys",
+    "jsonb_pretty",
+    "lcase",
+    "least",
+    "left",
+    "length",
+    "ln",
+    "load_file",
+    "locate",
+    "log",
+    "lower",
+    "lpad",
+    "ltrim",
+    "max",
+    "md5",
+    "mid",
+    "min",
+    "minute",
+    "mod",
+    "month",
+    "now",
+    "nullif",
+    "nvl",
+    "oct",
+    "ord",
+    "overlay",
+    "pg_sleep",
+    "pi",
+    "position",
+    "pow",
+    "power",
+    "quarter",
+    "rand",
+    "random",
+    "repeat",
+    "replace",
+    "reverse",
+    "right",
+    "round",
+    "rpad",
+    "rtrim",
+    "schema",
+    "schema_name",
+    "sha1",
+    "sha2",
+    "sign",
+    "sin",
+    "sleep",
+    "space",
+    "sqrt",
+    "starts_with",
+    "strcmp",
+    "substr",
+    "substring",
+    "sum",
+    "sysdate",
+    "tan",
+    "trim",
+    "ucase",
+    "unhex",
+    "unistr",
+    "updatexml",
+    "upper",
+    "user",
+    "uuid",
+    "values",
+    "version",
+    "year",
+];
+
+/// Operator keywords: they relate operands.
+const OP_KW: &[&str] = &[
+    "and", "or", "xor", "not", "like", "rlike", "regexp", "glob", "between", "is", "in", "div", "null",
+    "sounds", "escape", "collate", "notnull", "isnull",
+];
+
+/// Statement keywords.
+const STMT_KW: &[&str] = &[
+    "select",
+    "union",
+    "from",
+    "where",
+    "having",
+    "order",
+    "group",
+    "by",
+    "limit",
+    "offset",
+    "insert",
+    "into",
+    "values",
+    "update",
+    "set",
+    "delete",
+    "drop",
+    "alter",
+    "create",
+    "table",
+    "exec",
+    "execute",
+    "declare",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "as",
+    "join",
+    "except",
+    "intersect",
+    "waitfor",
+    "delay",
+    "truncate",
+    "procedure",
+    "returns",
+    "varchar",
+    "nvarchar",
+    "jsonb",
+];
+
+#[derive(Default, Debug)]
+struct Shape {
+    words: u32,
+    nums: u32,
+    op_kw: u32,
+    stmt_kw: u32,
+    funcs: u32,
+    /// `=`, `<`, `>`, `!=`, `||`, `&&`, `::`, `<@`, ...
+    cmp: u32,
+    quotes: u32,
+    comments: u32,
+    semis: u32,
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'@' | b'$' | b'.')
+}
+
+fn is_quote(c: char) -> bool {
+    matches!(c, '\'' | '"' | '`' | '\u{2018}' | '\u{2019}' | '\u{00b4}' | '\u{201c}' | '\u{201d}')
+}
+
+fn lex(text: &str) -> Shape {
+    let mut s = Shape::default();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii_whitespace() || b == b',' || b == b'(' || b == b')' {
+            i += 1;
+            continue;
+        }
+        if is_word_byte(b) {
+            let start = i;
+            while bytes.get(i).is_some_and(|&c| is_word_byte(c)) {
+                i += 1;
+            }
+            let word = text.get(start..i).unwrap_or_default().trim_matches('.');
+            let next = bytes.get(i..).unwrap_or_default().iter().find(|c| !c.is_ascii_whitespace());
+            if word.is_empty() {
+                continue;
+            }
+            if word.bytes().all(|c| c.is_ascii_digit() || c == b'.') || word.starts_with("0x") {
+                s.nums += 1;
+            } else if next == Some(&b'(') && FUNCS.contains(&word) {
+                s.funcs += 1;
+            } else if OP_KW.contains(&word) {
+                s.op_kw += 1;
+            } else if STMT_KW.contains(&word) {
+                s.stmt_kw += 1;
+            } else {
+                s.words += 1;
+            }
+            continue;
+        }
+        let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else { break };
+        let len = c.len_utf8();
+        if is_quote(c) {
+            s.quotes += 1;
+            // A string literal is one token, whatever it holds.
+            let rest = text.get(i + len..).unwrap_or_default();
+            if let Some(end) = rest.find(c).filter(|&e| e <= 200) {
+                i += len + end + len;
+                s.quotes += 1;
+                continue;
+            }
+        } else if b == b';' {
+            s.semis += 1;
+        } else if b == b'#' || (b == b'-' && bytes.get(i + 1) == Some(&b'-')) {
+            s.comments += 1;
+            i += 1;
+        } else if matches!(b, b'=' | b'<' | b'>' | b'!' | b'|' | b'&' | b':' | b'?' | b'~' | b'^') {
+            let start = i;
+            while bytes.get(i).is_some_and(|c| b"=<>!|&:?~^@-".contains(c)) {
+                i += 1;
+            }
+            let op = text.get(start..i).unwrap_or_default();
+            // A lone `:`, `?`, `!` or `~` is punctuation in prose.
+            if !matches!(op, ":" | "?" | "!" | "~" | "!!" | "?!" | "!?" | "^") {
+                s.cmp += 1;
+            }
+            continue;
+        } else if !c.is_alphanumeric() {
+            // Other punctuation: neutral.
+        } else {
+            // Non-ASCII letters: a word of prose.
+            s.words += 1;
+            i += len;
+            while let Some(ch) = text.get(i..).and_then(|r| r.chars().next()) {
+                if !(ch.is_alphanumeric() || ch == '.') {
+                    break;
+                }
+                i += ch.len_utf8();
+            }
+            continue;
+        }
+        i += len;
+    }
+    s
+}
+
+/// Whether a normalised value (lowercase, comments stripped) is shaped like
+/// an injected SQL fragment rather than data or prose.
+pub fn looks_like_sql(text: &str) -> bool {
+    if text.len() > 2048 {
+        return false;
+    }
+    let s = lex(text);
+    let kinds = [s.op_kw + s.stmt_kw, s.funcs, s.cmp, s.quotes, s.comments, s.semis]
+        .iter()
+        .filter(|&&n| n > 0)
+        .count();
+    let sql = s.op_kw + s.stmt_kw + s.funcs + s.cmp + s.quotes + s.comments + s.semis + s.nums;
+    // `concat(`, `now(`, `select(user(`: function calls and nothing else.
+    if s.funcs >= 1 && s.words == 0 {
+        return true;
+    }
+    // `IS NULL`, `not regexp`, `42 like 42`, `1=1`, `'a'='a'`: operators and
+    // operands only, no word of prose.
+    if s.words == 0 && s.op_kw >= 1 && (s.op_kw - 1 + s.cmp + s.quotes + s.stmt_kw) >= 1 {
+        return true;
+    }
+    if s.words == 0 && s.cmp + s.op_kw >= 1 && tautology(text) {
+        return true;
+    }
+    // Longer fragments: at least two kinds of SQL syntax and at most one
+    // plain word among them.
+    s.words <= 1 && kinds >= 2 && sql >= 5
+}
+
+/// `1=1`, `'a'='a'`, `42 like 42`: the same operand on both sides of an
+/// equality, which only an injected condition writes.
+fn tautology(text: &str) -> bool {
+    ["<=>", "==", "=", " like "].iter().any(|op| {
+        text.split_once(op).is_some_and(|(l, r)| {
+            let l = l.trim().trim_start_matches(|c: char| !c.is_alphanumeric() && !is_quote(c));
+            let r = r.trim().trim_end_matches([')', ';', '-', '#']);
+            let r = r.trim();
+            !l.is_empty() && l == r
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_sql;
+
+    #[test]
+    fn fragments() {
+        for f in [
+            "concat (",
+            "now(",
+            "is null",
+            "42 like 42",
+            "1=1",
+            "'1'='1'",
+            "1 union select null, 2 --",
+            "select(user(",
+            "or '{\"b\":2}'::jsonb <@ '{\"a\":1}'",
+        ] {
+            assert!(looks_like_sql(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn prose_and_data() {
+        for p in [
+            "select",
+            "order by",
+            "like",
+            "o'brien",
+            "r$ 1.299,90",
+            "2024-01-01",
+            "12 x 3 = 36",
+            "time (utc)",
+            "please select the union members from the list",
+            "it's the customer's choice: select one option (or more)",
+            "+55 (11) 98765-4321",
+            "https://example.com/a?x=1&y=2",
+            "sean.o'brien@example.ie",
+        ] {
+            assert!(!looks_like_sql(p), "{p}");
+        }
+    }
+}
