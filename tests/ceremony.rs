@@ -96,6 +96,12 @@ lifetime_days = 365
     }
     assert!(listed.contains(&format!("{root_label}\tp384")), "{listed}");
 
+    // The root goes offline: `up` must not need its key once the issuing CA exists.
+    let binding = std::fs::read_to_string(pki.join("hsm.toml")).expect("hsm.toml");
+    let online: String =
+        binding.lines().filter(|l| !l.starts_with("root ")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(online, binding, "the root was bound: {binding}");
+    std::fs::write(pki.join("hsm.toml"), online).expect("hsm.toml");
     let up = Up::start(&data);
     let (cert, serial) = issue(&data, &make_csr(tmp.path(), "leaf", "leaf.example.test"));
     let chain = tmp.path().join("chain.pem");

@@ -180,11 +180,24 @@ pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMa
     let pki = dir.pki();
     std::fs::create_dir_all(&pki)?;
     let files = Files { dir: &pki };
-    let root_key = keys.signer("root")?;
-    let root_der = ensure_cert(&files, Spec::root("Cartorio Demo Root CA", 20 * 365), &*root_key, None, now)?;
     let issuer_signer = keys.signer("issuer")?;
     let issuer = Spec::issuer("Cartorio Demo Issuing CA", 10 * 365);
-    let issuer_der = ensure_cert(&files, issuer, &*issuer_signer, Some((&root_der, &*root_key)), now)?;
+    let (root_der, issuer_der) = match (read_cert(&files.cert("root"))?, read_cert(&files.cert("issuer"))?) {
+        // The root key signs nothing once the issuing CA exists: a root on
+        // a token is not touched at every start.
+        (Some(root_der), Some(_)) => {
+            let issuer_der = ensure_cert(&files, issuer, &*issuer_signer, None, now)?;
+            (root_der, issuer_der)
+        }
+        _ => {
+            let root_key = keys.signer("root")?;
+            let root = Spec::root("Cartorio Demo Root CA", 20 * 365);
+            let root_der = ensure_cert(&files, root, &*root_key, None, now)?;
+            let issuer_der =
+                ensure_cert(&files, issuer, &*issuer_signer, Some((&root_der, &*root_key)), now)?;
+            (root_der, issuer_der)
+        }
+    };
     let ocsp_signer = keys.signer("ocsp")?;
     let ocsp = Spec::ocsp("Cartorio Demo OCSP Responder", 365);
     let ocsp_der = ensure_cert(&files, ocsp, &*ocsp_signer, Some((&issuer_der, &*issuer_signer)), now)?;

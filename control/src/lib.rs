@@ -131,7 +131,7 @@ impl Control {
         std::fs::create_dir_all(dir.root())?;
         let now = unix_seconds();
         let keyring = keys::Keyring::open(dir)?;
-        let new_keys: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
+        let missing: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
         config.ocsp.validate()?;
         if let Some(sharding) = &config.crl_sharding {
             anyhow::ensure!(sharding.shards >= 1, "[crl] shards must be at least 1");
@@ -140,6 +140,8 @@ impl Control {
             crl_sharding: config.crl_sharding.clone(),
             ..ca::bootstrap(dir, &keyring, now)?
         };
+        // What bootstrap generated (a root key is not made once the CA exists).
+        let new_keys: Vec<&str> = missing.into_iter().filter(|k| keyring.exists(k)).collect();
         let database = registry::Database::select(config.database_url.as_deref(), dir)?;
         let mut registry = Registry::open(&database)?;
         tracing::info!(registry = database.describe(), "registry open");
