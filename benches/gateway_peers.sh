@@ -65,12 +65,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Free loopback ports: nothing answers a connect (and not handed out twice).
+# Free loopback ports, below Linux's ephemeral range (32768-60999) so that no
+# outgoing connection takes one between this probe and the bind: nothing
+# answers a connect, and not handed out twice.
 taken=" "
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))
     [[ "$taken" == *" $p "* ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then taken+="$p "; echo "$p"; return; fi
   done
@@ -255,8 +257,9 @@ RUST_LOG=${RUST_LOG:-warn} "$bin" gateway --config "$work/gateway.toml" 2>"$work
 pids+=($!)
 
 for port in $P_UP $P_NGINX $P_MODSEC $P_CARTORIO; do
-  for _ in $(seq 100); do
+  for i in $(seq 300); do
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    [ "$i" -lt 300 ] || { echo "nothing answers on 127.0.0.1:$port (logs: KEEP=1, $work/*.log)" >&2; exit 1; }
     sleep 0.1
   done
 done
