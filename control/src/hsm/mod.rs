@@ -20,4 +20,4 @@ mod token;
 pub use config::HsmConfig;
 pub use fault::Fault;
 pub use signer::Pkcs11Signer;
-pub use token::{Lease, Token};
+pub use token::Token;

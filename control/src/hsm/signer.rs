@@ -50,10 +50,6 @@ impl Pkcs11Signer {
         Ok(signer)
     }
 
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-
     pub fn curve(&self) -> EcCurve {
         self.curve
     }

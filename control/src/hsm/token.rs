@@ -41,7 +41,7 @@ struct State {
 }
 
 /// A session borrowed from the pool; returned to it on drop.
-pub struct Lease<'a> {
+struct Lease<'a> {
     token: &'a Token,
     session: Option<Session>,
     generation: u64,
@@ -123,7 +123,7 @@ impl Token {
     }
 
     /// Borrows a logged-in session, waiting while all are leased.
-    pub fn lease(&self) -> anyhow::Result<Lease<'_>> {
+    fn lease(&self) -> anyhow::Result<Lease<'_>> {
         let mut state = self.state();
         loop {
             let (context, generation) = self.module.context()?;
@@ -191,14 +191,6 @@ impl Token {
 }
 
 impl Lease<'_> {
-    pub fn session(&self) -> Option<&Session> {
-        self.session.as_ref()
-    }
-
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// Gives the session back after `fault`: kept when the request was the
     /// problem, closed when the session was, and the whole module reset when
     /// the module was.
