@@ -157,20 +157,10 @@ fn merge(loaded: &[Bytes]) -> anyhow::Result<(Vec<u8>, u64)> {
     Ok((merged.finish(), entries))
 }
 
-type EntryKey<'a> = (&'a cartorio_pkix::publication::IssuerId, &'a [u8], u8);
+type EntryKey<'a> = (&'a cartorio_pkix::publication::IssuerId, &'a [u8], cartorio_pkix::hash::HashAlg);
 
 fn key<'a>(e: &cartorio_pkix::publication::SegmentEntry<'a>) -> EntryKey<'a> {
-    (e.issuer, e.serial, hash_rank(e.meta.cert_id_hash))
-}
-
-fn hash_rank(hash: cartorio_pkix::hash::HashAlg) -> u8 {
-    use cartorio_pkix::hash::HashAlg;
-    match hash {
-        HashAlg::Sha1 => 0,
-        HashAlg::Sha256 => 1,
-        HashAlg::Sha384 => 2,
-        HashAlg::Sha512 => 3,
-    }
+    (e.issuer, e.serial, e.meta.cert_id_hash)
 }
 
 #[cfg(test)]
@@ -208,12 +198,12 @@ mod tests {
         for segment in manifest.segments.iter().rev() {
             let bytes = store.get(&segment_key(&segment.sha256)).await.expect("get").expect("segment");
             for e in parse_segment(&bytes).expect("parse") {
-                seen.entry((e.serial.to_vec(), hash_rank(e.meta.cert_id_hash))).or_insert(e.meta.this_update);
+                seen.entry((e.serial.to_vec(), e.meta.cert_id_hash)).or_insert(e.meta.this_update);
             }
         }
         assert_eq!(seen.len(), 2 * MAX_SEGMENTS, "every serial under both hashes");
-        for rank in [0, 1] {
-            assert_eq!(seen[&(vec![1u8], rank)], MAX_SEGMENTS as i64, "latest wins");
+        for hash in [HashAlg::Sha1, HashAlg::Sha256] {
+            assert_eq!(seen[&(vec![1u8], hash)], MAX_SEGMENTS as i64, "latest wins");
         }
     }
 
