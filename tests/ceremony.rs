@@ -115,14 +115,7 @@ lifetime_days = 365
     assert!(verified.contains(": OK"), "{verified}");
 
     // The response is signed on the token by the delegated responder.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let answer = loop {
-        let answer = openssl_ocsp(&up, &cert, &[]);
-        if status_of(&answer, &cert).as_deref() == Some("good") || std::time::Instant::now() > deadline {
-            break answer;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let answer = ocsp_until(&up.ocsp_url(), &pki, &cert, "good", &[], std::time::Duration::from_secs(20));
     assert!(answer.contains("Response verify OK"), "{answer}");
     assert_eq!(status_of(&answer, &cert).as_deref(), Some("good"), "{answer}");
 
@@ -136,19 +129,8 @@ lifetime_days = 365
     let crl = tmp.path().join("issuer.crl");
     let made = run(Command::new(BIN).args(["crl", "--data-dir"]).arg(&data).arg("--out").arg(&crl));
     assert!(made.status.success(), "{}", text(&made));
-    let full_chain = tmp.path().join("full-chain.pem");
-    let pem = [
-        std::fs::read_to_string(pki.join("root.pem")).expect("root"),
-        std::fs::read_to_string(pki.join("issuer.pem")).expect("issuer"),
-    ]
-    .concat();
-    std::fs::write(&full_chain, pem).expect("chain");
-    let shown = text(&run(Command::new("openssl")
-        .args(["crl", "-in"])
-        .arg(&crl)
-        .arg("-CAfile")
-        .arg(&full_chain)
-        .args(["-verify", "-noout", "-text"])));
+    let full_chain = ca_chain_file(&pki, &tmp.path().join("full-chain.pem"));
+    let shown = openssl_crl(&crl, &full_chain, "PEM");
     assert!(shown.contains("verify OK") && shown.contains("Key Compromise"), "{shown}");
     assert!(up.stop(), "clean shutdown");
 

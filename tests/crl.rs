@@ -8,15 +8,6 @@ use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn openssl_crl(crl: &std::path::Path, ca_file: &std::path::Path, inform: &str) -> String {
-    text(&run(Command::new("openssl")
-        .args(["crl", "-inform", inform, "-in"])
-        .arg(crl)
-        .arg("-CAfile")
-        .arg(ca_file)
-        .args(["-verify", "-noout", "-text"])))
-}
-
 #[test]
 fn crls_list_revoked_serials_with_reasons_and_verify() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -32,13 +23,7 @@ fn crls_list_revoked_serials_with_reasons_and_verify() {
             .args(["--serial", serial, "--reason", reason]));
         assert!(out.status.success(), "{}", text(&out));
     }
-    let chain = tmp.path().join("chain.pem");
-    let pem = [
-        std::fs::read_to_string(up.pki("root.pem")).expect("root"),
-        std::fs::read_to_string(up.pki("issuer.pem")).expect("issuer"),
-    ]
-    .concat();
-    std::fs::write(&chain, pem).expect("chain");
+    let chain = ca_chain_file(&up.dir.join("pki"), &tmp.path().join("chain.pem"));
 
     // On demand.
     let out_file = tmp.path().join("issuer.crl.pem");

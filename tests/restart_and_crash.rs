@@ -4,17 +4,10 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn wait_for(up: &Up, cert: &std::path::Path, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = openssl_ocsp(up, cert, &["-no_nonce"]);
-        if status_of(&out, cert).as_deref() == Some(want) || Instant::now() > deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ocsp_until(&up.ocsp_url(), &up.dir.join("pki"), cert, want, &["-no_nonce"], Duration::from_secs(10))
 }
 
 #[test]

@@ -7,8 +7,7 @@ mod common;
 
 use cartorio_platform::testing::boto3;
 use common::*;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn store(endpoint: &str) -> String {
     format!("[store]\nkind = \"s3\"\nbucket = \"pki\"\nprefix = \"edge/\"\nendpoint = \"{endpoint}\"\n")
@@ -28,23 +27,6 @@ fn admin(
     );
     let (status, _, body) = http(addr, &head, body);
     (status, body)
-}
-
-fn wait_for_status(cert: &Path, data: &Path, responder: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = text(&run(std::process::Command::new("openssl")
-            .args(["ocsp", "-issuer"])
-            .arg(data.join("pki/issuer.pem"))
-            .arg("-cert")
-            .arg(cert)
-            .args(["-url", &format!("http://{responder}"), "-CAfile"])
-            .arg(data.join("pki/root.pem"))));
-        if status_of(&out, cert).as_deref() == Some(want) || Instant::now() > deadline {
-            return out;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 #[test]
@@ -76,7 +58,14 @@ fn control_publishes_to_s3_and_a_responder_serves_from_it() {
     let serial = issued["serial"].as_str().expect("serial").to_owned();
 
     let responder = format!("127.0.0.1:{responder_port}");
-    let out = wait_for_status(&cert, &data, &responder, "good");
+    let out = ocsp_until(
+        &format!("http://{responder}"),
+        &data.join("pki"),
+        &cert,
+        "good",
+        &[],
+        Duration::from_secs(30),
+    );
     assert!(out.contains("Response verify OK"), "{out}");
     assert_eq!(status_of(&out, &cert).as_deref(), Some("good"), "{out}");
 
@@ -84,7 +73,14 @@ fn control_publishes_to_s3_and_a_responder_serves_from_it() {
     let (status, body) =
         admin(&control, "POST", &path, token.trim(), "application/json", br#"{"reason":"keyCompromise"}"#);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let out = wait_for_status(&cert, &data, &responder, "revoked");
+    let out = ocsp_until(
+        &format!("http://{responder}"),
+        &data.join("pki"),
+        &cert,
+        "revoked",
+        &[],
+        Duration::from_secs(30),
+    );
     assert_eq!(status_of(&out, &cert).as_deref(), Some("revoked"), "{out}");
     assert!(out.contains("Reason: keyCompromise"), "{out}");
 

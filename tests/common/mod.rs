@@ -148,15 +148,62 @@ pub fn serial_of(cert: &Path) -> String {
 
 /// `openssl ocsp` for `cert` against the running responder (POST).
 pub fn openssl_ocsp(up: &Up, cert: &Path, extra: &[&str]) -> String {
+    openssl_ocsp_at(&up.ocsp_url(), &up.dir.join("pki"), cert, extra)
+}
+
+/// `openssl ocsp` for `cert` against the responder at `url`, with the
+/// issuer and root of the data directory's `pki`.
+pub fn openssl_ocsp_at(url: &str, pki: &Path, cert: &Path, extra: &[&str]) -> String {
     let out = run(Command::new("openssl")
         .args(["ocsp", "-issuer"])
-        .arg(up.pki("issuer.pem"))
+        .arg(pki.join("issuer.pem"))
         .arg("-cert")
         .arg(cert)
-        .args(["-url", &up.ocsp_url(), "-CAfile"])
-        .arg(up.pki("root.pem"))
+        .args(["-url", url, "-CAfile"])
+        .arg(pki.join("root.pem"))
         .args(extra));
     text(&out)
+}
+
+/// Asks `openssl_ocsp_at` until it reports `want` for `cert` or `within`
+/// has passed; returns the last answer (the caller asserts on it).
+pub fn ocsp_until(
+    url: &str,
+    pki: &Path,
+    cert: &Path,
+    want: &str,
+    extra: &[&str],
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = openssl_ocsp_at(url, pki, cert, extra);
+        if status_of(&out, cert).as_deref() == Some(want) || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The root, then the issuing CA, of `pki` in one PEM file (openssl's `-CAfile`).
+pub fn ca_chain_file(pki: &Path, out: &Path) -> PathBuf {
+    let pem = [
+        std::fs::read_to_string(pki.join("root.pem")).expect("root"),
+        std::fs::read_to_string(pki.join("issuer.pem")).expect("issuer"),
+    ]
+    .concat();
+    std::fs::write(out, pem).expect("chain");
+    out.to_owned()
+}
+
+/// `openssl crl -verify -noout -text` of `crl` (`inform` PEM or DER) against `ca_file`.
+pub fn openssl_crl(crl: &Path, ca_file: &Path, inform: &str) -> String {
+    text(&run(Command::new("openssl")
+        .args(["crl", "-inform", inform, "-in"])
+        .arg(crl)
+        .arg("-CAfile")
+        .arg(ca_file)
+        .args(["-verify", "-noout", "-text"])))
 }
 
 /// Status line of `openssl ocsp` output for `cert`: "good", "revoked", ...
