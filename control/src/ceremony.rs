@@ -33,8 +33,8 @@ pub struct CeremonyConfig {
     pub hsm: HsmConfig,
     pub root: CaKey,
     pub issuer: CaKey,
-    pub ocsp: Signer,
-    pub tsa: Signer,
+    pub ocsp: DelegatedSigner,
+    pub tsa: DelegatedSigner,
 }
 
 /// A CA whose key is generated on the token.
@@ -51,7 +51,7 @@ pub struct CaKey {
 /// A delegated signer (OCSP responder, TSA) certified by the issuing CA.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Signer {
+pub struct DelegatedSigner {
     pub common_name: String,
     pub lifetime_days: i64,
     /// Generate the key on the token under this label (OCSP only: the

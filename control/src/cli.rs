@@ -113,7 +113,7 @@ pub async fn add_token(dir: &DataDir, role: &str) -> anyhow::Result<String> {
 /// The variable naming the registry's PostgreSQL database for these commands.
 pub const DATABASE_URL_VAR: &str = "CARTORIO_DATABASE_URL";
 
-fn database_url() -> Option<String> {
+pub(crate) fn database_url() -> Option<String> {
     std::env::var(DATABASE_URL_VAR).ok().filter(|url| !url.is_empty())
 }
 

@@ -15,7 +15,7 @@
 //!
 //! Ratio = responses signed per second in the bulk refresh / raw rate.
 
-use cartorio_control::ceremony::{CaKey, CeremonyConfig, Signer as DelegatedSigner};
+use cartorio_control::ceremony::{CaKey, CeremonyConfig, DelegatedSigner};
 use cartorio_control::hsm::HsmConfig;
 use cartorio_control::keys::Keyring;
 use cartorio_control::paths::DataDir;

@@ -112,8 +112,7 @@ pub fn generate_audited(
     label: &str,
     curve: EcCurve,
 ) -> anyhow::Result<KeyInfo> {
-    let url = std::env::var(crate::cli::DATABASE_URL_VAR).ok();
-    let database = crate::registry::Database::select(url.as_deref(), dir)?;
+    let database = crate::registry::Database::select(crate::cli::database_url().as_deref(), dir)?;
     let mut registry = crate::registry::Registry::open(&database)?;
     let event = crate::audit::Event {
         kind: "key.generate",
