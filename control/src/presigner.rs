@@ -4,7 +4,7 @@
 
 use crate::ca::CaMaterial;
 use crate::publisher::Publisher;
-use crate::registry::{CertificateRecord, Registry, lock};
+use crate::registry::{OcspWork, Registry, lock};
 use crate::revocation::ocsp_reason;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
@@ -19,8 +19,11 @@ use tokio::sync::Notify;
 /// enough that a revocation waits little behind a refresh.
 const BATCH: usize = 10_000;
 /// Per publication in a bulk run (`drain`): fewer, bigger segments, so less
-/// compaction and fewer pipeline stalls per response.
+/// compaction and fewer pipeline stalls per response. Between these bounds,
+/// the batch is what fits the backlog into the segments the manifest has
+/// room for, so a bulk run rarely merges.
 const BULK_BATCH: usize = 50_000;
+const MAX_BULK_BATCH: usize = 250_000;
 /// How often to look for due refreshes and changes made by other processes.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -125,7 +128,7 @@ impl PreSigner {
         now: i64,
         in_flight: &HashSet<String>,
         batch: usize,
-    ) -> anyhow::Result<Vec<CertificateRecord>> {
+    ) -> anyhow::Result<Vec<OcspWork>> {
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
         let limit = batch + in_flight.len();
@@ -138,7 +141,7 @@ impl PreSigner {
 
     /// The audit checkpoint and the CRL, when due (the CRL at once when
     /// `work` revokes).
-    async fn housekeeping(&mut self, work: &[CertificateRecord], now: i64) -> anyhow::Result<()> {
+    async fn housekeeping(&mut self, work: &[OcspWork], now: i64) -> anyhow::Result<()> {
         if now - self.checkpoint_at >= CHECKPOINT_EVERY_SECS {
             self.checkpoint(now).await?;
         }
@@ -149,7 +152,7 @@ impl PreSigner {
         Ok(())
     }
 
-    async fn sign(&self, work: Vec<CertificateRecord>, now: i64) -> anyhow::Result<SignedBatch> {
+    async fn sign(&self, work: Vec<OcspWork>, now: i64) -> anyhow::Result<SignedBatch> {
         let (ca, policy) = (self.ca.clone(), self.policy.clone());
         let (segment, published) =
             tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
@@ -202,7 +205,11 @@ impl PreSigner {
         let mut done = 0u64;
         progress(done, backlog);
         self.publisher.set_bulk(true);
-        let drained = self.drain_pipeline(backlog, &mut done, &mut progress).await;
+        let room = self.publisher.room().max(1);
+        let batch = usize::try_from(backlog.div_ceil(room as u64))
+            .unwrap_or(MAX_BULK_BATCH)
+            .clamp(BULK_BATCH, MAX_BULK_BATCH);
+        let drained = self.drain_pipeline(backlog, batch, &mut done, &mut progress).await;
         self.publisher.set_bulk(false);
         drained.map(|()| done)
     }
@@ -210,19 +217,32 @@ impl PreSigner {
     async fn drain_pipeline(
         &mut self,
         backlog: u64,
+        batch: usize,
         done: &mut u64,
         progress: &mut impl FnMut(u64, u64),
     ) -> anyhow::Result<()> {
-        // A pipeline of two: batch k is published and recorded while batch
-        // k+1 is signed, so the signing threads never wait on the disk.
+        // A pipeline: while batch k+1 is signed, batch k is published and
+        // recorded and, every FETCH_AHEAD batches, the next ones are
+        // fetched, so the signing threads never wait on the disk or the
+        // registry. A fetch skips the batch being signed, but still reads
+        // past it: fetching ahead reads it once per FETCH_AHEAD batches.
+        const FETCH_AHEAD: usize = 4;
         let mut pending: Option<(SignedBatch, i64, Instant)> = None;
+        let mut queue = std::collections::VecDeque::new();
         loop {
             metrics::gauge!("cartorio_presign_backlog").set(backlog.saturating_sub(*done) as f64);
             let now = cartorio_platform::clock::unix_seconds();
-            let in_flight: HashSet<String> =
-                pending.iter().flat_map(|(b, _, _)| b.published.iter().map(|p| p.0.clone())).collect();
-            let work = self.due(now, &in_flight, BULK_BATCH).await?;
+            if queue.is_empty() && pending.is_none() {
+                // One batch only: the signing threads wait for this fetch.
+                queue = self.due(now, &HashSet::new(), batch).await?.into();
+                if queue.is_empty() {
+                    return Ok(());
+                }
+            }
+            let work: Vec<OcspWork> = queue.drain(..batch.min(queue.len())).collect();
             self.housekeeping(&work, now).await?;
+            let refill = queue.len() < batch;
+            let in_flight: HashSet<String> = work.iter().map(|c| c.serial.clone()).collect();
             let started = Instant::now();
             let (ca, policy) = (self.ca.clone(), self.policy.clone());
             let signing = async move {
@@ -234,20 +254,28 @@ impl PreSigner {
                 anyhow::Ok(Some(SignedBatch { segment, published }))
             };
             let previous = pending.take();
-            let publishing = async {
-                match previous {
-                    Some((batch, at, began)) => self.publish(batch, at, began).await,
-                    None => Ok(0),
-                }
+            let publishing_then_fetching = async {
+                let published = match previous {
+                    Some((batch, at, began)) => self.publish(batch, at, began).await?,
+                    None => 0,
+                };
+                let next = match refill {
+                    true => {
+                        let now = cartorio_platform::clock::unix_seconds();
+                        Some(self.due(now, &in_flight, FETCH_AHEAD * batch).await?)
+                    }
+                    false => None,
+                };
+                anyhow::Ok((published, next))
             };
-            let (signed, published) = tokio::join!(signing, publishing);
-            *done += published? as u64;
+            let (signed, recorded) = tokio::join!(signing, publishing_then_fetching);
+            let (published, next) = recorded?;
+            *done += published as u64;
             progress(*done, backlog.max(*done));
-            match signed? {
-                Some(batch) => pending = Some((batch, now, started)),
-                None if in_flight.is_empty() => return Ok(()),
-                // What was in flight is recorded now: look again.
-                None => {}
+            pending = signed?.map(|batch| (batch, now, started));
+            if let Some(next) = next {
+                // Fresh from the registry, in its order: it supersedes what was left.
+                queue = next.into();
             }
         }
     }
@@ -304,7 +332,7 @@ struct Signed {
 fn sign_batch(
     ca: &CaMaterial,
     policy: &OcspPolicy,
-    work: &[CertificateRecord],
+    work: &[OcspWork],
     now: i64,
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
     /// Certificates a thread takes at a time: threads finish together.
@@ -351,7 +379,7 @@ fn sign_batch(
 fn sign_part(
     ca: &CaMaterial,
     policy: &OcspPolicy,
-    work: &[CertificateRecord],
+    work: &[OcspWork],
     now: i64,
 ) -> anyhow::Result<(Vec<Signed>, Published)> {
     let mut signed = Vec::with_capacity(work.len() * policy.cert_id_hashes.len());

@@ -38,12 +38,19 @@ fn merge_start(segments: &[SegmentRef]) -> Option<usize> {
     (start + 1 < segments.len()).then_some(start)
 }
 
+/// In a bulk run past MAX_SEGMENTS: the adjacent pair of segments (index
+/// of the first) with the fewest entries between them. Merging it costs
+/// the least, where merging the newest run would grow with every batch.
+fn cheapest_pair(segments: &[SegmentRef]) -> Option<usize> {
+    (0..segments.len().checked_sub(1)?).min_by_key(|&i| segments[i].entries + segments[i + 1].entries)
+}
+
 pub struct Publisher {
     store: ObjectStore,
     manifest: Manifest,
-    /// In a bulk run, merge only past MAX_SEGMENTS: the run supersedes what
-    /// it would merge, so merging as it goes is work thrown away. The next
-    /// ordinary publication compacts.
+    /// In a bulk run, merge only past MAX_SEGMENTS, and then the cheapest
+    /// pair: the run supersedes what it would merge, so merging as it goes
+    /// is work thrown away. The next ordinary publication compacts.
     bulk: bool,
 }
 
@@ -66,14 +73,13 @@ impl Publisher {
         let entries = segment.len() as u64;
         let mut segments = self.manifest.segments.clone();
         segments.push(self.put_segment(segment.finish(), entries).await?);
-        let start = match self.bulk {
-            true => (segments.len() > MAX_SEGMENTS).then_some(MAX_SEGMENTS - 1),
-            false => merge_start(&segments),
+        let run = match self.bulk {
+            true => cheapest_pair(&segments).filter(|_| segments.len() > MAX_SEGMENTS).map(|i| i..i + 2),
+            false => merge_start(&segments).map(|start| start..segments.len()),
         };
-        if let Some(start) = start {
-            let merged = self.compact(segments.get(start..).unwrap_or_default()).await?;
-            segments.truncate(start);
-            segments.push(merged);
+        if let Some(run) = run {
+            let merged = self.compact(segments.get(run.clone()).unwrap_or_default()).await?;
+            segments.splice(run, [merged]);
         }
         let manifest = Manifest {
             generation: self.manifest.generation + 1,
@@ -91,6 +97,12 @@ impl Publisher {
         self.manifest = manifest;
         metrics::gauge!("cartorio_publication_generation").set(self.manifest.generation as f64);
         Ok(self.manifest.generation)
+    }
+
+    /// How many more segments the manifest takes before publications merge:
+    /// a bulk run sizes its batches to fit.
+    pub fn room(&self) -> usize {
+        MAX_SEGMENTS.saturating_sub(self.manifest.segments.len())
     }
 
     /// Starts or ends a bulk run (see the `bulk` field).
@@ -228,6 +240,28 @@ mod tests {
         assert_eq!(segments[0], first, "the base segment kept as it was");
         assert!(segments.len() <= 6, "the newer ones merged geometrically: {segments:?}");
         assert_eq!(segments.iter().skip(1).map(|s| s.entries).sum::<u64>(), MAX_SEGMENTS as u64);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_run_past_the_segment_cap_merges_the_smallest_neighbours() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut publisher = Publisher::open(ObjectStore::local(dir.path())).await.expect("open");
+        publisher.set_bulk(true);
+        let issuer = [5u8; 32];
+        // The first segment is big; the run's later ones are small.
+        for round in 0..MAX_SEGMENTS as u16 + 4 {
+            let mut segment = SegmentBuilder::new();
+            let count = if round == 0 { 50 } else { 2 };
+            for i in 0..count {
+                let serial = (round * 100 + i).to_be_bytes();
+                segment.push(&issuer, &serial, meta(i64::from(round), HashAlg::Sha1), &serial).expect("push");
+            }
+            publisher.publish(&[], segment, 0).await.expect("publish");
+        }
+        let segments = &publisher.manifest.segments;
+        assert_eq!(segments.len(), MAX_SEGMENTS);
+        assert_eq!(segments[0].entries, 50, "the big segment is never rewritten");
+        assert_eq!(segments.iter().map(|s| s.entries).sum::<u64>(), 50 + 2 * (MAX_SEGMENTS as u64 + 3));
     }
 
     #[tokio::test]

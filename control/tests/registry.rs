@@ -37,7 +37,7 @@ fn new_cert(serial: &str, issued_at: i64) -> NewCertificate<'_> {
     }
 }
 
-fn serials(records: &[cartorio_control::registry::CertificateRecord]) -> Vec<&str> {
+fn serials(records: &[cartorio_control::registry::OcspWork]) -> Vec<&str> {
     records.iter().map(|r| r.serial.as_str()).collect()
 }
 

@@ -28,6 +28,10 @@ use ring::rand::SecureRandom;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The allocator `cartorio presign` runs with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rows per registry commit while filling.
 const FILL_BATCH: usize = 20_000;
 /// Stands in for a certificate's DER: the size of a typical TLS server

@@ -85,11 +85,47 @@ CREATE INDEX certificates_pending_order ON certificates((revoked_at IS NULL), is
 DROP INDEX certificates_pending;
 "#,
     ),
+    both(
+        r#"
+-- The pre-signer's queue moves out of the certificates into a narrow table
+-- of its own, keyed (and, in SQLite, stored) in serial order, holding what
+-- a response says and when it is due. Recording 50,000 published responses
+-- used to rewrite 50,000 scattered certificate rows (each with its DER, a
+-- page apiece); here it rewrites a run of small rows, in order, and the
+-- pre-signer's queries never touch the certificates.
+CREATE TABLE ocsp_state (
+    serial            TEXT PRIMARY KEY REFERENCES certificates(serial),
+    issuer_id         TEXT NOT NULL,
+    issued_at         INTEGER NOT NULL,   -- issuances are signed in this order
+    not_after         INTEGER NOT NULL,   -- expired certificates are not refreshed
+    revoked_at        INTEGER,            -- as in certificates, set in the same transaction
+    revocation_reason INTEGER,
+    status_version    INTEGER NOT NULL,   -- bumped by every status change
+    pending           INTEGER NOT NULL,   -- 1: status_version has no published response yet
+    next_update       INTEGER             -- of the published response; NULL before the first
+) WITHOUT ROWID;
+INSERT INTO ocsp_state (serial, issuer_id, issued_at, not_after, revoked_at, revocation_reason,
+                        status_version, pending, next_update)
+    SELECT serial, issuer_id, issued_at, not_after, revoked_at, revocation_reason,
+           status_version, ocsp_pending, ocsp_next_update
+    FROM certificates;
+CREATE INDEX ocsp_state_pending ON ocsp_state((revoked_at IS NULL), issued_at, serial) WHERE pending = 1;
+CREATE INDEX ocsp_state_refresh ON ocsp_state(next_update, serial) WHERE pending = 0;
+DROP INDEX certificates_pending_order;
+DROP INDEX certificates_refresh;
+ALTER TABLE certificates DROP COLUMN status_version;
+ALTER TABLE certificates DROP COLUMN ocsp_pending;
+ALTER TABLE certificates DROP COLUMN ocsp_next_update;
+"#,
+    ),
 ];
 
-/// PostgreSQL's names for the column types the migrations use: `INTEGER`
-/// is SQLite's 64-bit integer, `BLOB` its byte string.
+/// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`
+/// is SQLite's 64-bit integer, `BLOB` its byte string, and `WITHOUT ROWID`
+/// (store the table in its primary key's order) has no PostgreSQL
+/// counterpart to ask for: its tables are heaps beside their key's index.
 pub fn postgres_types(sql: &str) -> String {
+    let sql = sql.replace(") WITHOUT ROWID;", ");");
     let mut out = String::with_capacity(sql.len());
     let mut word = String::new();
     for c in sql.chars().chain(std::iter::once('\n')) {
@@ -168,7 +204,69 @@ mod tests {
         );
         for migration in MIGRATIONS {
             let pg = migration.text(Dialect::Postgres);
-            assert!(!pg.contains("BLOB") && !pg.contains(" INTEGER"), "{pg}");
+            assert!(!pg.contains("BLOB") && !pg.contains(" INTEGER") && !pg.contains("ROWID"), "{pg}");
         }
+    }
+}
+
+#[cfg(test)]
+mod upgrade_tests {
+    use super::*;
+    use crate::registry::db::Database;
+
+    /// Index of the migration that moved the pre-signer's state into `ocsp_state`.
+    const OCSP_STATE: usize = 4;
+
+    #[test]
+    fn the_ocsp_state_moves_out_of_existing_certificates_intact() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = Database::Sqlite(dir.path().join("registry.db"));
+        let mut db = Db::open(&database).expect("open");
+        // A registry as the version before wrote it.
+        db.execute_batch(&SCHEMA_VERSION.text(Dialect::Sqlite)).expect("schema_version");
+        for (index, migration) in MIGRATIONS.iter().enumerate().take(OCSP_STATE) {
+            db.execute_batch(&migration.text(Dialect::Sqlite)).expect("old migration");
+            db.execute("INSERT INTO schema_version VALUES (?1, 0)", crate::sql_params![index as i64 + 1])
+                .expect("version");
+        }
+        db.execute_batch(
+            "INSERT INTO issuers VALUES ('i1', 'CA', x'00', 0);
+             INSERT INTO certificates (serial, issuer_id, profile, not_before, not_after, der, issued_at,
+                                       revoked_at, revocation_reason, status_version, ocsp_pending, ocsp_next_update)
+             VALUES ('01', 'i1', 'server', 0, 900, x'30', 10, NULL, NULL, 1, 0, 500),
+                    ('02', 'i1', 'server', 0, 900, x'30', 20, 30, 1, 2, 1, 500),
+                    ('03', 'i1', 'server', 0, 900, x'30', 40, NULL, NULL, 1, 1, NULL);",
+        )
+        .expect("old rows");
+        migrate(&mut db, 0).expect("upgrade");
+        let rows = db
+            .query(
+                "SELECT serial, issuer_id, issued_at, revoked_at, status_version, pending, next_update
+                 FROM ocsp_state ORDER BY serial",
+                &[],
+                |r| {
+                    Ok((
+                        r.get::<String>(0)?,
+                        r.get::<String>(1)?,
+                        r.get::<i64>(2)?,
+                        r.get::<Option<i64>>(3)?,
+                        r.get::<i64>(4)?,
+                        r.get::<i64>(5)?,
+                        r.get::<Option<i64>>(6)?,
+                    ))
+                },
+            )
+            .expect("ocsp_state");
+        let row = |s: &str, at, revoked, version, pending, next| {
+            (s.to_owned(), "i1".to_owned(), at, revoked, version, pending, next)
+        };
+        assert_eq!(
+            rows,
+            [
+                row("01", 10, None, 1, 0, Some(500)),
+                row("02", 20, Some(30), 2, 1, Some(500)),
+                row("03", 40, None, 1, 1, None)
+            ]
+        );
     }
 }

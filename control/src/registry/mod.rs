@@ -2,10 +2,11 @@
 //! default, PostgreSQL when a database URL says so (see [`db`]); one schema
 //! and one list of migrations for both (see [`migrations`]).
 //!
-//! Every state change marks the certificate `ocsp_pending` in the same
-//! transaction, and bumps `status_version`; the pre-signer clears the mark
-//! only for the version it signed. So a crash or a race never leaves a
-//! change without a response to be signed.
+//! Each certificate has a row in `ocsp_state`, the pre-signer's queue.
+//! Every state change marks it `pending` in the same transaction, and bumps
+//! `status_version`; the pre-signer clears the mark only for the version it
+//! signed. So a crash or a race never leaves a change without a response
+//! to be signed.
 
 pub mod db;
 pub mod migrations;
@@ -42,6 +43,29 @@ pub struct CertificateRecord {
     pub status_version: i64,
 }
 
+/// A certificate whose OCSP response is to be signed: what the response says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcspWork {
+    pub serial: String,
+    pub issuer_id: String,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<u8>,
+    /// The status change the response answers (see `mark_published`).
+    pub status_version: i64,
+}
+
+const OCSP_WORK_COLUMNS: &str = "serial, issuer_id, revoked_at, revocation_reason, status_version";
+
+fn ocsp_work(row: &db::Row<'_>) -> anyhow::Result<OcspWork> {
+    Ok(OcspWork {
+        serial: row.get(0)?,
+        issuer_id: row.get(1)?,
+        revoked_at: row.get(2)?,
+        revocation_reason: reason(row.get(3)?)?,
+        status_version: row.get(4)?,
+    })
+}
+
 pub struct NewCertificate<'a> {
     pub serial: &'a str,
     pub issuer_id: &'a str,
@@ -60,8 +84,10 @@ pub enum RevokeOutcome {
     NotFound,
 }
 
-const RECORD_COLUMNS: &str = "serial, issuer_id, profile, subject, not_before, not_after, issued_at, \
-     revoked_at, revocation_reason, status_version";
+/// [`CertificateRecord`]'s columns, from `RECORD_FROM`.
+const RECORD_COLUMNS: &str = "c.serial, c.issuer_id, c.profile, c.subject, c.not_before, c.not_after, \
+     c.issued_at, c.revoked_at, c.revocation_reason, s.status_version";
+const RECORD_FROM: &str = "certificates c JOIN ocsp_state s ON s.serial = c.serial";
 
 fn reason(code: Option<i64>) -> anyhow::Result<Option<u8>> {
     code.map(|c| u8::try_from(c).map_err(|_| anyhow::anyhow!("revocation reason {c} out of range")))
@@ -145,6 +171,11 @@ impl Registry {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 sql_params![c.serial, c.issuer_id, c.profile, c.subject, c.not_before, c.not_after, c.der, c.issued_at],
             )?;
+            tx.execute(
+                "INSERT INTO ocsp_state (serial, issuer_id, issued_at, not_after, status_version, pending)
+                 VALUES (?1, ?2, ?3, ?4, 1, 1)",
+                sql_params![c.serial, c.issuer_id, c.issued_at, c.not_after],
+            )?;
             let event = audit::Event {
                 kind: "certificate.issue",
                 actor: "control",
@@ -190,12 +221,17 @@ impl Registry {
         // The UPDATE and its audit entry commit together; a no-op is not audited.
         let mut tx = self.db.write_transaction()?;
         let changed = tx.execute(
-            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3,
-                 status_version = status_version + 1, ocsp_pending = 1
+            "UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3
              WHERE serial = ?1 AND revoked_at IS NULL",
             sql_params![serial, at, reason],
         )?;
         if changed == 1 {
+            tx.execute(
+                "UPDATE ocsp_state SET revoked_at = ?2, revocation_reason = ?3,
+                     status_version = status_version + 1, pending = 1
+                 WHERE serial = ?1",
+                sql_params![serial, at, reason],
+            )?;
             audit::append(&mut tx, at, &event)?;
         }
         tx.commit()?;
@@ -223,12 +259,12 @@ impl Registry {
         refresh_before: i64,
         now: i64,
         limit: usize,
-    ) -> anyhow::Result<Vec<CertificateRecord>> {
+    ) -> anyhow::Result<Vec<OcspWork>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut work = self.db.query(&PENDING_SQL, sql_params![limit], record)?;
+        let mut work = self.db.query(&PENDING_SQL, sql_params![limit], ocsp_work)?;
         let rest = limit - work.len() as i64;
         if rest > 0 {
-            work.extend(self.db.query(&REFRESH_SQL, sql_params![refresh_before, now, rest], record)?);
+            work.extend(self.db.query(&REFRESH_SQL, sql_params![refresh_before, now, rest], ocsp_work)?);
         }
         Ok(work)
     }
@@ -245,8 +281,8 @@ impl Registry {
         self.audited(&event, at, |tx| {
             for (serial, version, next_update) in published {
                 tx.execute(
-                    "UPDATE certificates SET ocsp_next_update = ?3,
-                         ocsp_pending = CASE WHEN status_version = ?2 THEN 0 ELSE ocsp_pending END
+                    "UPDATE ocsp_state SET next_update = ?3,
+                         pending = CASE WHEN status_version = ?2 THEN 0 ELSE pending END
                      WHERE serial = ?1",
                     sql_params![serial, *version, *next_update],
                 )?;
@@ -259,9 +295,9 @@ impl Registry {
     /// in all (a bulk run's progress total).
     pub fn signing_backlog(&mut self, refresh_before: i64, now: i64) -> anyhow::Result<u64> {
         let counts = self.db.query(
-            "SELECT COUNT(*) FROM certificates WHERE ocsp_pending = 1
+            "SELECT COUNT(*) FROM ocsp_state WHERE pending = 1
              UNION ALL
-             SELECT COUNT(*) FROM certificates WHERE ocsp_pending = 0 AND ocsp_next_update < ?1 AND not_after > ?2",
+             SELECT COUNT(*) FROM ocsp_state WHERE pending = 0 AND next_update < ?1 AND not_after > ?2",
             sql_params![refresh_before, now],
             |r| r.get::<i64>(0),
         )?;
@@ -274,7 +310,7 @@ impl Registry {
         let event = audit::Event { kind: "ocsp.refresh_all", actor: "cli", detail: serde_json::json!({}) };
         self.audited(&event, now, |tx| {
             tx.execute(
-                "UPDATE certificates SET ocsp_next_update = 0 WHERE ocsp_pending = 0 AND not_after > ?1",
+                "UPDATE ocsp_state SET next_update = 0 WHERE pending = 0 AND not_after > ?1",
                 sql_params![now],
             )
         })
@@ -327,21 +363,22 @@ pub const REVOKED_SQL: &str = "SELECT serial, revoked_at, revocation_reason FROM
      WHERE issuer_id = ?1 AND revoked_at IS NOT NULL AND not_after > ?2
      ORDER BY revoked_at, serial";
 
-/// The pre-signer's queries (see [`Registry::signing_work`]): the order
-/// matches the `certificates_pending_order` index.
+/// The pre-signer's queries (see [`Registry::signing_work`]): each order
+/// is an index's (`ocsp_state_pending`, `ocsp_state_refresh`). Refreshes
+/// come in serial order, so recording a batch walks `ocsp_state` in order.
 pub static PENDING_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT {RECORD_COLUMNS} FROM certificates WHERE ocsp_pending = 1
-         ORDER BY revoked_at IS NULL, issued_at LIMIT ?1"
+        "SELECT {OCSP_WORK_COLUMNS} FROM ocsp_state WHERE pending = 1
+         ORDER BY revoked_at IS NULL, issued_at, serial LIMIT ?1"
     )
 });
 pub static REFRESH_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT {RECORD_COLUMNS} FROM certificates
-         WHERE ocsp_pending = 0 AND ocsp_next_update < ?1 AND not_after > ?2
-         ORDER BY ocsp_next_update LIMIT ?3"
+        "SELECT {OCSP_WORK_COLUMNS} FROM ocsp_state
+         WHERE pending = 0 AND next_update < ?1 AND not_after > ?2
+         ORDER BY next_update, serial LIMIT ?3"
     )
 });
 /// A lookup by serial (see [`Registry::certificate`]).
 pub static BY_SERIAL_SQL: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("SELECT {RECORD_COLUMNS} FROM certificates WHERE serial = ?1"));
+    std::sync::LazyLock::new(|| format!("SELECT {RECORD_COLUMNS} FROM {RECORD_FROM} WHERE c.serial = ?1"));
