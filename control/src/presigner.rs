@@ -320,15 +320,9 @@ impl PreSigner {
 
 type Published = Vec<(String, i64, i64)>;
 
-/// One signed response, ready for the segment.
-struct Signed {
-    serial: Vec<u8>,
-    meta: EntryMeta,
-    der: Vec<u8>,
-}
-
-/// Signs `work` on `policy.signing_threads` threads, then lays the
-/// responses out in one segment in the order of `work`.
+/// Signs `work` on `policy.signing_threads` threads, each laying out its
+/// responses in a segment part of its own; the parts are joined in the
+/// order of `work`.
 fn sign_batch(
     ca: &CaMaterial,
     policy: &OcspPolicy,
@@ -345,15 +339,15 @@ fn sign_batch(
         let start = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
         work.get(start..).filter(|rest| !rest.is_empty()).map(|rest| (start, &rest[..CHUNK.min(rest.len())]))
     };
-    let mut parts: Vec<(usize, Vec<Signed>, Published)> = Vec::new();
+    let mut parts: Vec<(usize, SegmentBuilder, Published)> = Vec::new();
     std::thread::scope(|scope| {
         let running: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     while let Some((start, chunk)) = take() {
-                        let (signed, done) = sign_part(ca, policy, chunk, now)?;
-                        mine.push((start, signed, done));
+                        let (part, done) = sign_part(ca, policy, &issuer, chunk, now)?;
+                        mine.push((start, part, done));
                     }
                     anyhow::Ok(mine)
                 })
@@ -367,10 +361,8 @@ fn sign_batch(
     parts.sort_unstable_by_key(|(start, _, _)| *start);
     let mut segment = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
-    for (_, signed, done) in parts {
-        for response in signed {
-            segment.push(&issuer, &response.serial, response.meta, &response.der)?;
-        }
+    for (_, part, done) in parts {
+        segment.append(part)?;
         published.extend(done);
     }
     Ok((segment, published))
@@ -379,10 +371,11 @@ fn sign_batch(
 fn sign_part(
     ca: &CaMaterial,
     policy: &OcspPolicy,
+    issuer: &IssuerId,
     work: &[OcspWork],
     now: i64,
-) -> anyhow::Result<(Vec<Signed>, Published)> {
-    let mut signed = Vec::with_capacity(work.len() * policy.cert_id_hashes.len());
+) -> anyhow::Result<(SegmentBuilder, Published)> {
+    let mut part = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
     let next_update = now + policy.validity_secs;
     for cert in work {
@@ -404,11 +397,11 @@ fn sign_part(
                 revoked: cert.revoked_at.is_some(),
                 cert_id_hash: hash,
             };
-            signed.push(Signed { serial: serial.clone(), meta, der: response.der });
+            part.push(issuer, &serial, meta, &response.der)?;
         }
         published.push((cert.serial.clone(), cert.status_version, next_update));
     }
-    Ok((signed, published))
+    Ok((part, published))
 }
 
 #[cfg(test)]

@@ -18,6 +18,22 @@ pub fn length(len: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(significant);
 }
 
+/// The encoded size of an element with `content` octets of contents.
+pub fn tlv_size(content: usize) -> usize {
+    let length_octets = match content {
+        0..0x80 => 1,
+        n => 1 + (usize::BITS - n.leading_zeros()).div_ceil(8) as usize,
+    };
+    1 + length_octets + content
+}
+
+/// An element's tag and length, its contents to follow: for writing a
+/// nested structure once, outside in, when every size is known up front.
+pub fn header(tag: u8, content: usize, out: &mut Vec<u8>) {
+    out.push(tag);
+    length(content, out);
+}
+
 /// One element whose contents are the concatenation of `parts`.
 pub fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
@@ -133,6 +149,13 @@ pub fn x509_time(unix_secs: i64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tlv_size_counts_the_length_octets_tlv_writes() {
+        for content in [0, 1, 127, 128, 255, 256, 65_535, 65_536, 1 << 24] {
+            assert_eq!(tlv_size(content), tlv(0x04, &[&vec![0; content]]).len(), "{content}");
+        }
+    }
     use crate::der::{Reader, single};
 
     #[test]

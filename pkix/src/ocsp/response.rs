@@ -4,8 +4,9 @@
 use crate::cert::{CertificateView, key_id};
 use crate::der::DerError;
 use crate::der::encode::{
-    bit_string, enumerated, explicit, generalized_time, null, octet_string, seq, tlv, unsigned_integer,
+    enumerated, explicit, generalized_time, header, null, octet_string, seq, tlv, tlv_size, unsigned_integer,
 };
+use crate::der::tag;
 use crate::hash::HashAlg;
 use crate::ocsp::CertId;
 use crate::oid;
@@ -134,12 +135,38 @@ pub fn sign_response(
     ]);
     let tbs = seq(&[&template.responder_id, &generalized_time(this_update), &seq(&[&single])]);
     let signature = signer.sign(&tbs)?;
-    let basic = seq(&[&tbs, signer.algorithm(), &bit_string(&signature), &template.certs]);
-    let der = seq(&[
-        &enumerated(ResponseStatus::Successful as u8),
-        &explicit(0, &seq(&[oid::OCSP_BASIC, &octet_string(&basic)])),
-    ]);
+    let der = successful_response(&tbs, signer.algorithm(), &signature, &template.certs);
     Ok(SignedResponse { der, this_update, next_update })
+}
+
+/// OCSPResponse { successful, [0] ResponseBytes { id-pkix-ocsp-basic,
+/// OCTET STRING { BasicOCSPResponse { tbs, algorithm, BIT STRING signature,
+/// [0] certs } } } }, written outside in with each part copied once: the
+/// pre-signer builds millions, and nesting element by element copied the
+/// certificate-sized inner part five times over.
+fn successful_response(tbs: &[u8], algorithm: &[u8], signature: &[u8], certs: &[u8]) -> Vec<u8> {
+    let status = [tag::ENUMERATED, 1, ResponseStatus::Successful as u8];
+    let signature_bits = 1 + signature.len();
+    let basic = tbs.len() + algorithm.len() + tlv_size(signature_bits) + certs.len();
+    let octets = tlv_size(basic);
+    let response_bytes = oid::OCSP_BASIC.len() + tlv_size(octets);
+    let explicit_bytes = tlv_size(response_bytes);
+    let outer = status.len() + tlv_size(explicit_bytes);
+    let mut out = Vec::with_capacity(tlv_size(outer));
+    header(tag::SEQUENCE, outer, &mut out);
+    out.extend_from_slice(&status);
+    header(tag::context_constructed(0), explicit_bytes, &mut out);
+    header(tag::SEQUENCE, response_bytes, &mut out);
+    out.extend_from_slice(oid::OCSP_BASIC);
+    header(tag::OCTET_STRING, octets, &mut out);
+    header(tag::SEQUENCE, basic, &mut out);
+    out.extend_from_slice(tbs);
+    out.extend_from_slice(algorithm);
+    header(tag::BIT_STRING, signature_bits, &mut out);
+    out.push(0); // no unused bits
+    out.extend_from_slice(signature);
+    out.extend_from_slice(certs);
+    out
 }
 
 /// A non-negative serial magnitude as INTEGER contents (what CertIDs carry).
@@ -152,6 +179,25 @@ pub fn serial_integer_contents(magnitude: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::signer::EcCurve;
+
+    #[test]
+    fn the_response_written_outside_in_is_the_nested_encoding() {
+        use crate::der::encode::bit_string;
+        let certs = explicit(0, &seq(&[&[0x30; 300]]));
+        for (tbs, signature) in [(vec![0x30, 0x00], vec![7u8; 72]), (vec![0x30; 200], vec![1u8; 104])] {
+            let nested = seq(&[
+                &enumerated(ResponseStatus::Successful as u8),
+                &explicit(
+                    0,
+                    &seq(&[
+                        oid::OCSP_BASIC,
+                        &octet_string(&seq(&[&tbs, oid::ECDSA_WITH_SHA256, &bit_string(&signature), &certs])),
+                    ]),
+                ),
+            ]);
+            assert_eq!(successful_response(&tbs, oid::ECDSA_WITH_SHA256, &signature, &certs), nested);
+        }
+    }
 
     #[test]
     fn signed_response_decodes_with_rasn_and_verifies() {

@@ -95,6 +95,27 @@ impl SegmentBuilder {
         Ok(())
     }
 
+    /// Adds `other`'s responses after this builder's: what threads that
+    /// built parts of one segment in parallel hand back. Same issuers in
+    /// the same order (one issuer's batch): the records are copied as they
+    /// are; otherwise each is pushed again with its issuer renumbered.
+    pub fn append(&mut self, other: SegmentBuilder) -> Result<(), SegmentError> {
+        if self.count == 0 && self.issuers.is_empty() {
+            *self = other;
+            return Ok(());
+        }
+        if other.issuers == self.issuers {
+            self.body.extend_from_slice(&other.body);
+            self.count += other.count;
+            return Ok(());
+        }
+        let bytes = other.finish();
+        for entry in parse_segment(&bytes)? {
+            self.push(entry.issuer, entry.serial, entry.meta, bytes.get(entry.der).unwrap_or_default())?;
+        }
+        Ok(())
+    }
+
     pub fn finish(self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.issuers.len() * 32 + self.body.len());
         out.extend_from_slice(MAGIC);
@@ -223,6 +244,36 @@ mod tests {
         assert_eq!(&bytes[entries[1].der.clone()], b"resp-two!");
         assert_eq!(entries[2].meta, meta(12, false));
         assert!(entries[1].meta.revoked);
+    }
+
+    #[test]
+    fn appended_parts_read_as_one_segment_in_order() {
+        let meta = |t| EntryMeta {
+            this_update: t,
+            next_update: t + 10,
+            revoked: false,
+            cert_id_hash: HashAlg::Sha1,
+        };
+        let part = |issuers: &[u8], first: i64| {
+            let mut b = SegmentBuilder::new();
+            for (i, issuer) in issuers.iter().enumerate() {
+                b.push(&[*issuer; 32], &[*issuer], meta(first + i as i64), &[*issuer, 0xd0]).expect("push");
+            }
+            b
+        };
+        let mut whole = SegmentBuilder::new();
+        whole.append(part(&[1, 2], 0)).expect("first");
+        whole.append(part(&[1, 2], 2)).expect("same issuers: copied");
+        whole.append(part(&[3, 1], 4)).expect("other issuers: renumbered");
+        assert_eq!(whole.len(), 6);
+        let bytes = whole.finish();
+        let entries = parse_segment(&bytes).expect("parse");
+        let seen: Vec<(u8, i64, Vec<u8>)> = entries
+            .iter()
+            .map(|e| (e.issuer[0], e.meta.this_update, bytes[e.der.clone()].to_vec()))
+            .collect();
+        let want = [(1, 0), (2, 1), (1, 2), (2, 3), (3, 4), (1, 5)];
+        assert_eq!(seen, want.map(|(i, t)| (i, t, vec![i, 0xd0])));
     }
 
     #[test]
