@@ -200,8 +200,12 @@ impl PreSigner {
         let now = cartorio_platform::clock::unix_seconds();
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
-        let backlog =
-            tokio::task::spawn_blocking(move || lock(&registry).signing_backlog(horizon, now)).await??;
+        let backlog = tokio::task::spawn_blocking(move || {
+            let mut registry = lock(&registry);
+            registry.refresh_statistics()?;
+            registry.signing_backlog(horizon, now)
+        })
+        .await??;
         let mut done = 0u64;
         progress(done, backlog);
         self.publisher.set_bulk(true);

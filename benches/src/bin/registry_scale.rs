@@ -189,6 +189,10 @@ fn queries(database: &Database, serials: &[String]) -> anyhow::Result<()> {
     println!("    CRL list of revoked: {} entries in {:.2?}", revoked.len(), start.elapsed());
     plan(&mut registry, registry::REVOKED_SQL, cartorio_control::sql_params![issuer.as_str(), now])?;
 
+    // As a bulk run (`cartorio presign`) does first.
+    let start = Instant::now();
+    registry.refresh_statistics()?;
+    println!("    planner statistics refreshed in {:.2?}", start.elapsed());
     let start = Instant::now();
     let work = registry.signing_work(now + 3600, now, 10_000)?;
     println!("    signing_work, batch of 10,000: {} in {:.2?}", work.len(), start.elapsed());

@@ -291,6 +291,18 @@ impl Registry {
         })
     }
 
+    /// Brings the planner's statistics on the pre-signer's queue up to
+    /// date. PostgreSQL plans `signing_work` from them: right after a bulk
+    /// issuance, before autovacuum's first ANALYZE, it takes a million
+    /// pending rows for a few hundred and sorts them all for every batch.
+    /// SQLite's plans here do not depend on statistics.
+    pub fn refresh_statistics(&mut self) -> anyhow::Result<()> {
+        if self.db.dialect() == db::Dialect::Postgres {
+            self.db.execute_batch("ANALYZE ocsp_state")?;
+        }
+        Ok(())
+    }
+
     /// How many certificates [`Registry::signing_work`] has to hand out
     /// in all (a bulk run's progress total).
     pub fn signing_backlog(&mut self, refresh_before: i64, now: i64) -> anyhow::Result<u64> {
