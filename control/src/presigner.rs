@@ -123,18 +123,13 @@ impl PreSigner {
 
     /// Up to `batch` certificates due for signing, leaving out `in_flight`
     /// (signed, not yet recorded as published).
-    async fn due(
-        &self,
-        now: i64,
-        in_flight: &HashSet<String>,
-        batch: usize,
-    ) -> anyhow::Result<Vec<OcspWork>> {
+    async fn due(&self, now: i64, in_flight: &HashSet<&str>, batch: usize) -> anyhow::Result<Vec<OcspWork>> {
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
         let limit = batch + in_flight.len();
         let mut work =
             tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, limit)).await??;
-        work.retain(|c| !in_flight.contains(&c.serial));
+        work.retain(|c| !in_flight.contains(c.serial.as_str()));
         work.truncate(batch);
         Ok(work)
     }
@@ -154,14 +149,15 @@ impl PreSigner {
 
     async fn sign(&self, work: Vec<OcspWork>, now: i64) -> anyhow::Result<SignedBatch> {
         let (ca, policy) = (self.ca.clone(), self.policy.clone());
-        let (segment, published) =
+        let (parts, published) =
             tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
-        Ok(SignedBatch { segment, published })
+        Ok(SignedBatch { parts, published })
     }
 
     /// Publishes a signed batch and records it in the registry.
     async fn publish(&mut self, batch: SignedBatch, now: i64, started: Instant) -> anyhow::Result<usize> {
-        let SignedBatch { segment, mut published } = batch;
+        let SignedBatch { parts, mut published } = batch;
+        let segment = tokio::task::spawn_blocking(move || join_parts(parts)).await??;
         // In key order the registry's updates walk its index sequentially.
         published.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let count = published.len();
@@ -185,10 +181,20 @@ impl PreSigner {
     }
 }
 
-/// Responses signed and laid out in a segment, not yet published.
+/// Responses signed and laid out in segment parts (in order), not yet
+/// published. The parts are joined by the publishing step, which in a bulk
+/// run overlaps the signing of the next batch.
 struct SignedBatch {
-    segment: SegmentBuilder,
+    parts: Vec<SegmentBuilder>,
     published: Published,
+}
+
+fn join_parts(parts: Vec<SegmentBuilder>) -> anyhow::Result<SegmentBuilder> {
+    let mut segment = SegmentBuilder::new();
+    for part in parts {
+        segment.append(part)?;
+    }
+    Ok(segment)
 }
 
 impl PreSigner {
@@ -243,19 +249,19 @@ impl PreSigner {
                     return Ok(());
                 }
             }
-            let work: Vec<OcspWork> = queue.drain(..batch.min(queue.len())).collect();
+            let work: Arc<[OcspWork]> = queue.drain(..batch.min(queue.len())).collect();
             self.housekeeping(&work, now).await?;
             let refill = queue.len() < batch;
-            let in_flight: HashSet<String> = work.iter().map(|c| c.serial.clone()).collect();
             let started = Instant::now();
-            let (ca, policy) = (self.ca.clone(), self.policy.clone());
+            let (ca, policy, signed_work) = (self.ca.clone(), self.policy.clone(), work.clone());
             let signing = async move {
-                if work.is_empty() {
+                if signed_work.is_empty() {
                     return Ok(None);
                 }
-                let (segment, published) =
-                    tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
-                anyhow::Ok(Some(SignedBatch { segment, published }))
+                let (parts, published) =
+                    tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &signed_work, now))
+                        .await??;
+                anyhow::Ok(Some(SignedBatch { parts, published }))
             };
             let previous = pending.take();
             let publishing_then_fetching = async {
@@ -265,6 +271,8 @@ impl PreSigner {
                 };
                 let next = match refill {
                     true => {
+                        // Built here, off the signing threads' path.
+                        let in_flight: HashSet<&str> = work.iter().map(|c| c.serial.as_str()).collect();
                         let now = cartorio_platform::clock::unix_seconds();
                         Some(self.due(now, &in_flight, FETCH_AHEAD * batch).await?)
                     }
@@ -325,14 +333,14 @@ impl PreSigner {
 type Published = Vec<(String, i64, i64)>;
 
 /// Signs `work` on `policy.signing_threads` threads, each laying out its
-/// responses in a segment part of its own; the parts are joined in the
-/// order of `work`.
+/// responses in segment parts of its own; the parts come back in the order
+/// of `work`.
 fn sign_batch(
     ca: &CaMaterial,
     policy: &OcspPolicy,
     work: &[OcspWork],
     now: i64,
-) -> anyhow::Result<(SegmentBuilder, Published)> {
+) -> anyhow::Result<(Vec<SegmentBuilder>, Published)> {
     /// Certificates a thread takes at a time: threads finish together.
     const CHUNK: usize = 256;
     let issuer: IssuerId =
@@ -363,13 +371,13 @@ fn sign_batch(
         anyhow::Ok(())
     })?;
     parts.sort_unstable_by_key(|(start, _, _)| *start);
-    let mut segment = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
+    let mut segment_parts = Vec::with_capacity(parts.len());
     for (_, part, done) in parts {
-        segment.append(part)?;
+        segment_parts.push(part);
         published.extend(done);
     }
-    Ok((segment, published))
+    Ok((segment_parts, published))
 }
 
 fn sign_part(
