@@ -117,7 +117,7 @@ impl PreSigner {
             return Ok(0);
         }
         let started = Instant::now();
-        let batch = self.sign(work, now).await?;
+        let batch = sign_off_async(self.ca.clone(), self.policy.clone(), work.into(), now).await?;
         self.publish(batch, now, started).await
     }
 
@@ -145,13 +145,6 @@ impl PreSigner {
             self.publish_crl().await?;
         }
         Ok(())
-    }
-
-    async fn sign(&self, work: Vec<OcspWork>, now: i64) -> anyhow::Result<SignedBatch> {
-        let (ca, policy) = (self.ca.clone(), self.policy.clone());
-        let (parts, published) =
-            tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
-        Ok(SignedBatch { parts, published })
     }
 
     /// Publishes a signed batch and records it in the registry.
@@ -187,6 +180,19 @@ impl PreSigner {
 struct SignedBatch {
     parts: Vec<SegmentBuilder>,
     published: Published,
+}
+
+/// Signs `work` (see [`sign_batch`]) on threads of its own, off the async
+/// runtime.
+async fn sign_off_async(
+    ca: Arc<CaMaterial>,
+    policy: OcspPolicy,
+    work: Arc<[OcspWork]>,
+    now: i64,
+) -> anyhow::Result<SignedBatch> {
+    let (parts, published) =
+        tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
+    Ok(SignedBatch { parts, published })
 }
 
 fn join_parts(parts: Vec<SegmentBuilder>) -> anyhow::Result<SegmentBuilder> {
@@ -253,15 +259,14 @@ impl PreSigner {
             self.housekeeping(&work, now).await?;
             let refill = queue.len() < batch;
             let started = Instant::now();
-            let (ca, policy, signed_work) = (self.ca.clone(), self.policy.clone(), work.clone());
-            let signing = async move {
-                if signed_work.is_empty() {
-                    return Ok(None);
+            let signing = {
+                let (ca, policy, work) = (self.ca.clone(), self.policy.clone(), work.clone());
+                async move {
+                    match work.is_empty() {
+                        true => Ok(None),
+                        false => sign_off_async(ca, policy, work, now).await.map(Some),
+                    }
                 }
-                let (parts, published) =
-                    tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &signed_work, now))
-                        .await??;
-                anyhow::Ok(Some(SignedBatch { parts, published }))
             };
             let previous = pending.take();
             let publishing_then_fetching = async {

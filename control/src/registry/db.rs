@@ -374,7 +374,6 @@ impl Db {
                 // FULL: a committed transaction survives power loss, not just a crash.
                 conn.pragma_update(None, "synchronous", "FULL")?;
                 conn.pragma_update(None, "foreign_keys", "ON")?;
-                conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
                 Ok(Self::Sqlite(conn))
             }
             Database::Postgres(url) => {
