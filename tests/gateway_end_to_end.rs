@@ -220,6 +220,69 @@ content_types = ["text/plain"]
     assert_eq!(forbidden, 403, "key not allowed on the stream");
 }
 
+/// Issue 5's limiter bound, over the wire: ten seconds of requests at ten
+/// times a stream's rate admit rate x duration + burst, within 2%.
+#[test]
+fn ten_times_the_rate_over_http_admits_rate_times_duration_plus_burst() {
+    const RATE: f64 = 50.0;
+    const BURST: u32 = 10;
+    const OFFERED_PER_SEC: u32 = 500;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-steady"));
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+[store]
+kind = "local"
+path = "{store}"
+[[api_keys]]
+id = "steady"
+sha256 = "{key_hash}"
+streams = ["metered"]
+[[streams]]
+name = "metered"
+rate_per_sec = {RATE}
+burst = {BURST}
+content_types = ["text/plain"]
+"#,
+        store = d.join("store").display()
+    );
+    let gateway = start_alone("gateway", d, &config, port);
+    let addr = format!("127.0.0.1:{port}");
+    let interval = std::time::Duration::from_secs(1) / OFFERED_PER_SEC;
+    let started = std::time::Instant::now();
+    let (mut admitted, mut limited, mut other) = (0u32, 0u32, Vec::new());
+    let mut sent = 0u32;
+    while started.elapsed() < std::time::Duration::from_secs(10) {
+        // Paced, not flat out: the offered load is 10x the rate throughout.
+        if let Some(wait) = (interval * sent).checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        match ingest(&addr, "metered", Some("k-steady"), "text/plain", b"tick", &[]).0 {
+            202 => admitted += 1,
+            429 => limited += 1,
+            status => other.push(status),
+        }
+        sent += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(gateway);
+    assert!(other.is_empty(), "only 202 or 429: {other:?}");
+    let offered = f64::from(sent) / elapsed;
+    assert!(offered >= 5.0 * RATE, "offered {offered:.0}/s, well over the rate");
+    let expected = RATE * elapsed + f64::from(BURST);
+    let error = (f64::from(admitted) - expected).abs() / expected;
+    eprintln!(
+        "admitted {admitted} of {sent} in {elapsed:.2} s (offered {offered:.0}/s); expected {expected:.1}"
+    );
+    assert!(
+        error <= 0.02,
+        "admitted {admitted} of {sent} ({limited} limited) in {elapsed:.2} s; expected {expected:.0} (error {:.1}%)",
+        error * 100.0
+    );
+}
+
 #[test]
 fn proxy_protocol_names_the_client_and_is_required() {
     let tmp = tempfile::tempdir().expect("tempdir");
