@@ -1,7 +1,8 @@
 //! The gateway's metric handles, registered once per stream: every decision
 //! is counted with bounded labels (stream names come from the config).
 
-use metrics::{Counter, Histogram, counter, histogram};
+use cartorio_platform::hot_metrics::{Counter, Histogram};
+use cartorio_platform::telemetry::LATENCY_BUCKETS;
 
 /// Where a request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,9 +74,15 @@ impl StreamMetrics {
     pub fn register(stream: &str) -> Self {
         let outcomes = OUTCOMES
             .iter()
-            .map(|o| counter!("cartorio_gateway_requests_total", "stream" => stream.to_owned(), "outcome" => o.label()))
+            .map(|o| {
+                Counter::register(
+                    "cartorio_gateway_requests_total",
+                    &[("stream", stream), ("outcome", o.label())],
+                )
+            })
             .collect();
-        let latency = histogram!("cartorio_gateway_request_seconds", "stream" => stream.to_owned());
+        let latency =
+            Histogram::register("cartorio_gateway_request_seconds", &[("stream", stream)], LATENCY_BUCKETS);
         Self { outcomes, latency, stream: stream.to_owned() }
     }
 
@@ -89,7 +96,7 @@ impl StreamMetrics {
     /// WAF findings by class (a handful of fixed labels).
     pub fn findings(&self, inspection: &crate::waf::Inspection) {
         for finding in &inspection.findings {
-            counter!("cartorio_gateway_waf_findings_total", "stream" => self.stream.clone(), "class" => finding.class.label())
+            metrics::counter!("cartorio_gateway_waf_findings_total", "stream" => self.stream.clone(), "class" => finding.class.label())
                 .increment(1);
         }
     }

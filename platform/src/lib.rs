@@ -7,6 +7,7 @@ pub mod background;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod hot_metrics;
 pub mod http;
 pub mod http3;
 pub mod proxy_protocol;

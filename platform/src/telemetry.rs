@@ -6,27 +6,25 @@ use std::sync::OnceLock;
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Seconds: request latencies and signing times, 50 µs to 2.5 s.
-const LATENCY_BUCKETS: &[f64] = &[
+pub const LATENCY_BUCKETS: &[f64] = &[
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
 /// Histograms that are not request latencies, with buckets in their own units.
 const NON_LATENCY_BUCKETS: &[(&str, &[f64])] = &[
-    // Seconds since thisUpdate: a minute up to the 10-day ceiling on validity.
-    (
-        "cartorio_ocsp_response_age_seconds",
-        &[
-            60.0, 300.0, 900.0, 3_600.0, 14_400.0, 43_200.0, 86_400.0, 172_800.0, 345_600.0, 604_800.0,
-            864_000.0,
-        ],
-    ),
-    // Octets of a DER OCSP request, up to the default 10,000-octet cap.
-    ("cartorio_ocsp_request_bytes", &[64.0, 96.0, 128.0, 256.0, 512.0, 1_024.0, 2_048.0, 4_096.0, 10_000.0]),
     // Tokens per issuance-log commit.
     ("cartorio_tsa_log_batch_size", &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1_024.0]),
     // Seconds to sign, publish and record one pre-signing batch (up to 250,000 certificates).
     ("cartorio_presign_batch_seconds", &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0]),
 ];
+
+/// Seconds since thisUpdate: a minute up to the 10-day ceiling on validity.
+pub const RESPONSE_AGE_BUCKETS: &[f64] =
+    &[60.0, 300.0, 900.0, 3_600.0, 14_400.0, 43_200.0, 86_400.0, 172_800.0, 345_600.0, 604_800.0, 864_000.0];
+
+/// Octets of a DER OCSP request, up to the default 10,000-octet cap.
+pub const REQUEST_BYTES_BUCKETS: &[f64] =
+    &[64.0, 96.0, 128.0, 256.0, 512.0, 1_024.0, 2_048.0, 4_096.0, 10_000.0];
 
 /// Installs the tracing subscriber (`RUST_LOG`, default `info`). Idempotent.
 pub fn init_tracing() {
@@ -77,9 +75,12 @@ fn spawn_upkeep(handle: PrometheusHandle) {
     }
 }
 
-/// The Prometheus text exposition of every metric in the process.
+/// The Prometheus text exposition of every metric in the process: the
+/// exporter's, then the hot paths' sharded series.
 pub fn render_metrics() -> String {
-    prometheus().render()
+    let mut text = prometheus().render();
+    crate::hot_metrics::render(&mut text);
+    text
 }
 
 #[cfg(test)]
@@ -88,16 +89,22 @@ mod tests {
 
     #[test]
     fn sizes_and_ages_are_bucketed_in_their_own_units() {
-        let handle = prometheus();
-        metrics::histogram!("cartorio_ocsp_request_bytes").record(100.0);
-        metrics::histogram!("cartorio_ocsp_response_age_seconds").record(7_200.0);
-        metrics::histogram!("cartorio_responder_request_seconds", "endpoint" => "test").record(0.000_2);
-        let text = handle.render();
-        assert!(text.contains("cartorio_ocsp_request_bytes_bucket{le=\"128\"} 1"), "{text}");
-        assert!(text.contains("cartorio_ocsp_request_bytes_bucket{le=\"96\"} 0"), "{text}");
-        assert!(text.contains("cartorio_ocsp_response_age_seconds_bucket{le=\"14400\"} 1"), "{text}");
-        assert!(text.contains("cartorio_ocsp_response_age_seconds_bucket{le=\"3600\"} 0"), "{text}");
-        let latency = "cartorio_responder_request_seconds_bucket{endpoint=\"test\",le=\"0.00025\"} 1";
-        assert!(text.contains(latency), "{text}");
+        let _ = prometheus();
+        metrics::histogram!("cartorio_tsa_log_batch_size").record(3.0);
+        metrics::histogram!("test_exporter_latency_seconds").record(0.000_2);
+        let text = render_metrics();
+        assert!(text.contains("cartorio_tsa_log_batch_size_bucket{le=\"4\"} 1"), "{text}");
+        assert!(text.contains("cartorio_tsa_log_batch_size_bucket{le=\"2\"} 0"), "{text}");
+        assert!(text.contains("test_exporter_latency_seconds_bucket{le=\"0.00025\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn hot_path_series_are_rendered_with_the_exporters() {
+        let _ = prometheus();
+        crate::hot_metrics::Histogram::register("test_hot_request_bytes", &[], REQUEST_BYTES_BUCKETS)
+            .record(100.0);
+        let text = render_metrics();
+        assert!(text.contains("test_hot_request_bytes_bucket{le=\"128\"} 1"), "{text}");
+        assert!(text.contains("test_hot_request_bytes_bucket{le=\"96\"} 0"), "{text}");
     }
 }

@@ -15,6 +15,7 @@ use cartorio_pkix::cert::CertificateView;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertId, IssuerHashes};
 use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, parse_segment};
+use cartorio_platform::hot_metrics::Counter;
 use hashbrown::{HashTable, hash_table};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -71,7 +72,7 @@ struct Issuer {
     hashes: IssuerHashes,
     /// Responses served for this issuer; labelled by a short id, one label
     /// value per configured issuer (bounded).
-    served: metrics::Counter,
+    served: Counter,
 }
 
 /// The issuers of a manifest, in its order (entries refer to them by position).
@@ -111,7 +112,7 @@ fn parse_issuer(issuer: &ManifestIssuer) -> anyhow::Result<Issuer> {
         bail!("issuer id {} does not match its certificate", issuer.id);
     }
     let label = issuer.id.get(..16).unwrap_or(&issuer.id).to_owned();
-    let served = metrics::counter!("cartorio_ocsp_responses_by_issuer_total", "issuer" => label);
+    let served = Counter::register("cartorio_ocsp_responses_by_issuer_total", &[("issuer", &label)]);
     Ok(Issuer { id, hashes: IssuerHashes::of(&view)?, served })
 }
 

@@ -4,7 +4,9 @@
 use crate::respond::Outcome;
 use cartorio_pkix::tsp::FailInfo;
 use cartorio_platform::clock::ClockSync;
-use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use cartorio_platform::hot_metrics::{Counter, Histogram};
+use cartorio_platform::telemetry::{LATENCY_BUCKETS, REQUEST_BYTES_BUCKETS, RESPONSE_AGE_BUCKETS};
+use metrics::{Gauge, gauge};
 
 /// Request endpoints, the label set of the latency histogram.
 #[derive(Debug, Clone, Copy)]
@@ -36,13 +38,20 @@ const OUTCOMES: [Outcome; 6] = [
 impl ResponderMetrics {
     /// Registers with the installed recorder (install it first).
     pub fn register() -> Self {
-        let outcome = |o: Outcome| counter!("cartorio_ocsp_responses_total", "outcome" => o.label());
-        let latency = |e: &'static str| histogram!("cartorio_responder_request_seconds", "endpoint" => e);
+        let outcome =
+            |o: Outcome| Counter::register("cartorio_ocsp_responses_total", &[("outcome", o.label())]);
+        let latency = |e: &str| {
+            Histogram::register("cartorio_responder_request_seconds", &[("endpoint", e)], LATENCY_BUCKETS)
+        };
         Self {
             outcomes: OUTCOMES.map(outcome),
             latency: [latency("get"), latency("post"), latency("tsa"), latency("other")],
-            response_age: histogram!("cartorio_ocsp_response_age_seconds"),
-            request_bytes: histogram!("cartorio_ocsp_request_bytes"),
+            response_age: Histogram::register(
+                "cartorio_ocsp_response_age_seconds",
+                &[],
+                RESPONSE_AGE_BUCKETS,
+            ),
+            request_bytes: Histogram::register("cartorio_ocsp_request_bytes", &[], REQUEST_BYTES_BUCKETS),
         }
     }
 
@@ -85,8 +94,10 @@ impl TsaMetrics {
     pub fn register() -> Self {
         let labels = std::iter::once("granted").chain(FailInfo::ALL.iter().map(|f| f.label()));
         Self {
-            outcomes: labels.map(|l| (l, counter!("cartorio_tsa_responses_total", "outcome" => l))).collect(),
-            signing: histogram!("cartorio_tsa_signing_seconds"),
+            outcomes: labels
+                .map(|l| (l, Counter::register("cartorio_tsa_responses_total", &[("outcome", l)])))
+                .collect(),
+            signing: Histogram::register("cartorio_tsa_signing_seconds", &[], LATENCY_BUCKETS),
             clock_synchronized: gauge!("cartorio_tsa_clock_synchronized"),
             clock_max_error: gauge!("cartorio_tsa_clock_max_error_seconds"),
         }
