@@ -272,6 +272,9 @@ pub async fn serve_per_core<H: Handler>(
         };
         let (connections, handler, shutdown) = (connections.clone(), handler.clone(), shutdown.clone());
         let worker = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+            if !crate::sched::request_slice(crate::sched::SERVING_SLICE) {
+                tracing::debug!(service = name, "the kernel refused a short time slice");
+            }
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async move {
                 let socket = TcpListener::from_std(socket)?;

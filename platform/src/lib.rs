@@ -12,6 +12,7 @@ pub mod http;
 pub mod http3;
 pub mod proxy_protocol;
 pub mod s3;
+pub mod sched;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
