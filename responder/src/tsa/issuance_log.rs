@@ -3,16 +3,26 @@
 //! acknowledges them all. A token is sent only after its record is durable,
 //! so a crash never loses an acknowledged token.
 //!
+//! Under load, syncs start at most every [`MIN_SYNC_INTERVAL`]. Records that
+//! arrive in the meantime join the batch. A sync costs about 30 µs of CPU
+//! on this VM's virtio disk. Syncing as soon as a record arrived gave
+//! batches of 4 tokens at 32k tokens/s, so syncing alone took a seventh of
+//! the TSA's CPU. An idle log syncs at once.
+//!
 //! One line per token: `serial genTime(µs) hash imprint-hex policy-hex`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Most records written per sync.
 const MAX_BATCH: usize = 4096;
+/// The shortest time from the start of one sync to the start of the next.
+/// It adds at most this much latency, and only under load.
+const MIN_SYNC_INTERVAL: Duration = Duration::from_micros(500);
 
 type Pending = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
 
@@ -42,19 +52,46 @@ impl IssuanceLog {
     }
 }
 
+/// One token's line (without the newline): `serial genTime(µs) hash
+/// imprint-hex policy-hex`, built in one allocation.
+pub fn record(serial: &[u8], unix_micros: i64, hash: &str, imprint: &[u8], policy: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut line = Vec::with_capacity(2 * (serial.len() + imprint.len() + policy.len()) + hash.len() + 24);
+    push_hex(&mut line, serial);
+    let _ = write!(line, " {unix_micros} {hash} ");
+    push_hex(&mut line, imprint);
+    line.push(b' ');
+    push_hex(&mut line, policy);
+    line
+}
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+    }
+}
+
 fn writer(mut file: File, rx: mpsc::Receiver<Pending>, sync: bool) {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut acks = Vec::with_capacity(MAX_BATCH);
+    let mut last_sync: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         buf.clear();
+        let deadline = last_sync.map(|at| at + MIN_SYNC_INTERVAL);
         let mut next = Some(first);
         while let Some((record, ack)) = next {
             buf.extend_from_slice(&record);
             buf.push(b'\n');
             acks.push(ack);
-            next = if acks.len() < MAX_BATCH { rx.try_recv().ok() } else { None };
+            next = match acks.len() < MAX_BATCH {
+                true => more(&rx, deadline),
+                false => None,
+            };
         }
+        let started = Instant::now();
         let result = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+        last_sync = sync.then_some(started);
         metrics::histogram!("cartorio_tsa_log_batch_size").record(acks.len() as f64);
         for ack in acks.drain(..) {
             let _ = ack.send(match &result {
@@ -65,9 +102,51 @@ fn writer(mut file: File, rx: mpsc::Receiver<Pending>, sync: bool) {
     }
 }
 
+/// The next record for this batch: one already waiting, or, while the
+/// interval since the last sync runs (`deadline`), the first one waiting
+/// after it. The writer sleeps through the interval. If it blocked in
+/// `recv` instead, every sender would wake it (measured: a third of its CPU
+/// went to context switches).
+fn more(rx: &mpsc::Receiver<Pending>, deadline: Option<Instant>) -> Option<Pending> {
+    if let Ok(waiting) = rx.try_recv() {
+        return Some(waiting);
+    }
+    let left = deadline?.checked_duration_since(Instant::now())?;
+    std::thread::sleep(left);
+    rx.try_recv().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_is_one_line_of_hex_and_decimal_fields() {
+        let line = record(&[0x01, 0xab], 1_700_000_000_123_456, "sha256", &[0xff, 0x00], &[0x2a, 0x03]);
+        assert_eq!(String::from_utf8(line).expect("ascii"), "01ab 1700000000123456 sha256 ff00 2a03");
+    }
+
+    #[test]
+    fn a_batch_waits_for_records_until_the_next_sync_may_start_and_no_longer() {
+        let (tx, rx) = mpsc::channel::<Pending>();
+        let pending = |name: &str| (name.as_bytes().to_vec(), oneshot::channel().0);
+        // Idle (no sync yet, or the interval is over): nothing is waited for.
+        assert!(more(&rx, None).is_none());
+        assert!(more(&rx, Some(Instant::now())).is_none());
+        // A record sent while the interval runs joins the batch.
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            let _ = tx.send(pending("late"));
+            tx
+        });
+        let joined = more(&rx, Some(Instant::now() + Duration::from_millis(50)));
+        assert_eq!(joined.map(|(r, _)| r), Some(b"late".to_vec()));
+        // The interval over, the batch closes even though the channel is open.
+        let _tx = sender.join().expect("sender");
+        let started = Instant::now();
+        assert!(more(&rx, Some(started + Duration::from_millis(20))).is_none());
+        assert!(started.elapsed() >= Duration::from_millis(20));
+    }
 
     #[tokio::test]
     async fn concurrent_appends_all_land() {

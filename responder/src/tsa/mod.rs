@@ -91,15 +91,9 @@ impl Tsa {
             }
         };
         self.metrics.signing(started.elapsed().as_secs_f64());
-        let record = format!(
-            "{} {} {} {} {}",
-            hex::encode(serial),
-            gen_time.unix_micros,
-            req.hash.name(),
-            hex::encode(req.hashed_message),
-            hex::encode(policy)
-        );
-        if let Err(error) = self.log.append(record.into_bytes()).await {
+        let record =
+            issuance_log::record(&serial, gen_time.unix_micros, req.hash.name(), req.hashed_message, policy);
+        if let Err(error) = self.log.append(record).await {
             // Not recorded means not issued.
             tracing::error!(%error, "issuance log append failed; token withheld");
             return refuse(FailInfo::SystemFailure);
