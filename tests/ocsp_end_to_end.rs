@@ -240,6 +240,20 @@ fn http_edges_methods_limits_and_verbatim_paths() {
     assert!(long.len() > 255, "{}", long.len());
     let (status, _, body) = req(&format!("GET {long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
     assert_eq!((status, body.as_slice()), (200, &[0x30, 0x03, 0x0a, 0x01, 0x06][..]));
+    // A POST body that arrives after its head (read past the first poll).
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&up.responder).expect("connect");
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        der.len()
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stream.write_all(&der).expect("body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    assert!(raw.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&raw));
+    assert!(raw.ends_with(&[0x30, 0x03, 0x0a, 0x01, 0x06]), "unauthorized, as by GET");
 }
 
 #[test]

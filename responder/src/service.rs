@@ -153,8 +153,17 @@ async fn read_limited(req: Request<RequestBody>, max: usize) -> Option<Bytes> {
     if declared.is_some_and(|len| len > max as u64) {
         return None;
     }
-    let body = Limited::new(req.into_body(), max);
-    tokio::time::timeout(Duration::from_secs(10), body.collect()).await.ok()?.ok().map(|b| b.to_bytes())
+    let collect = Limited::new(req.into_body(), max).collect();
+    let mut collect = std::pin::pin!(collect);
+    // A small body has nearly always arrived with its head: one poll reads
+    // it, and the 10 s timer (an entry in the runtime's timer wheel, added
+    // and removed per request) is set only for a body still on its way.
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        std::task::Poll::Ready(done) => done,
+        std::task::Poll::Pending => tokio::time::timeout(Duration::from_secs(10), collect).await.ok()?,
+    };
+    collected.ok().map(|b| b.to_bytes())
 }
 
 impl Handler for OcspService {
