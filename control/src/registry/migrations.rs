@@ -118,6 +118,15 @@ ALTER TABLE certificates DROP COLUMN ocsp_pending;
 ALTER TABLE certificates DROP COLUMN ocsp_next_update;
 "#,
     ),
+    both(
+        r#"
+-- Each checkpoint keeps the right edge of its Merkle tree (the roots of
+-- its perfect subtrees, 32 octets each, largest first) so the next one
+-- hashes only the entries appended since. NULL on older checkpoints: the
+-- next checkpoint after them hashes the whole log once.
+ALTER TABLE audit_checkpoints ADD COLUMN frontier BLOB;
+"#,
+    ),
 ];
 
 /// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`

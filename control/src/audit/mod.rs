@@ -6,6 +6,10 @@
 //! the audit key as checkpoints and exported to the object store: rewriting
 //! history means forging those signatures too.
 
+mod merkle;
+
+pub use merkle::{Frontier, merkle_root};
+
 use crate::registry::db::Sql;
 use anyhow::Context;
 use cartorio_pkix::Signer;
@@ -41,20 +45,6 @@ pub fn leaf_hash(seq: i64, at: i64, kind: &str, actor: &str, detail: &str) -> Ha
 
 pub fn chain_hash(previous: &Hash, leaf: &Hash) -> Hash {
     sha256(&[previous, leaf])
-}
-
-/// The RFC 9162 Merkle tree hash of `leaves` (already leaf-hashed).
-pub fn merkle_root(leaves: &[Hash]) -> Hash {
-    match leaves {
-        [] => sha256(&[]),
-        [leaf] => *leaf,
-        _ => {
-            // The largest power of two smaller than the number of leaves.
-            let split = leaves.len().next_power_of_two() / 2;
-            let (left, right) = leaves.split_at(split);
-            sha256(&[&[0x01], &merkle_root(left), &merkle_root(right)])
-        }
-    }
 }
 
 /// The last entry of the log as a transaction sees it; appends go after it.
@@ -120,18 +110,33 @@ impl Checkpoint {
 /// `None` when no entry was added since the last one.
 pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Result<Option<Checkpoint>> {
     use base64::Engine;
-    let last: i64 =
-        tx.query_opt("SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints", &[], |r| r.get(0))?.unwrap_or(0);
-    let mut leaves = Vec::new();
-    tx.for_each("SELECT leaf_hash FROM audit_log ORDER BY seq", &[], &mut |r| {
-        leaves.push(Hash::try_from(r.get::<Vec<u8>>(0)?).map_err(|_| anyhow::anyhow!("leaf"))?);
-        Ok(())
-    })?;
-    let size = leaves.len() as i64;
-    if size == last {
+    // The newest checkpoint's frontier, extended by the entries since. A
+    // checkpoint from before frontiers were stored starts from scratch.
+    let last =
+        tx.query_opt("SELECT size, frontier FROM audit_checkpoints ORDER BY size DESC LIMIT 1", &[], |r| {
+            Ok((r.get::<i64>(0)?, r.get::<Option<Vec<u8>>>(1)?))
+        })?;
+    let last_size = last.as_ref().map_or(0, |(size, _)| *size);
+    let mut frontier = match &last {
+        Some((size, Some(bytes))) => Frontier::from_bytes(u64::try_from(*size)?, bytes)
+            .with_context(|| format!("the frontier stored with checkpoint {size} is malformed"))?,
+        _ => Frontier::default(),
+    };
+    // Entry seq n is leaf n (verify checks they run 1, 2, 3 ...).
+    let after = i64::try_from(frontier.size())?;
+    tx.for_each(
+        "SELECT leaf_hash FROM audit_log WHERE seq > ?1 ORDER BY seq",
+        crate::sql_params![after],
+        &mut |r| {
+            frontier.push(Hash::try_from(r.get::<Vec<u8>>(0)?).map_err(|_| anyhow::anyhow!("leaf"))?);
+            Ok(())
+        },
+    )?;
+    let size = i64::try_from(frontier.size())?;
+    if size == last_size {
         return Ok(None);
     }
-    let root = merkle_root(&leaves);
+    let root = frontier.root();
     let signature = signer.sign(&Checkpoint::message(size, &root, at))?;
     let checkpoint = Checkpoint {
         size,
@@ -140,8 +145,14 @@ pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Re
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
     };
     tx.execute(
-        "INSERT INTO audit_checkpoints (size, root, at, signature) VALUES (?1, ?2, ?3, ?4)",
-        crate::sql_params![checkpoint.size, &checkpoint.root, checkpoint.at, &checkpoint.signature],
+        "INSERT INTO audit_checkpoints (size, root, at, signature, frontier) VALUES (?1, ?2, ?3, ?4, ?5)",
+        crate::sql_params![
+            checkpoint.size,
+            &checkpoint.root,
+            checkpoint.at,
+            &checkpoint.signature,
+            frontier.to_bytes().as_slice()
+        ],
     )?;
     Ok(Some(checkpoint))
 }
@@ -207,13 +218,21 @@ pub fn verify(db: &mut impl Sql, spki: &[u8], algorithm: &[u8]) -> anyhow::Resul
         db.query("SELECT size, root, at, signature FROM audit_checkpoints ORDER BY size", &[], |r| {
             Ok(Checkpoint { size: r.get(0)?, root: r.get(1)?, at: r.get(2)?, signature: r.get(3)? })
         })?;
+    // One pass over the leaves: each checkpoint's head from the frontier
+    // as it reaches that size (checkpoints come in size order).
+    let mut frontier = Frontier::default();
+    let mut pending = leaves.iter();
     for cp in &checkpoints {
-        let size = usize::try_from(cp.size).unwrap_or(usize::MAX);
-        let Some(covered) = leaves.get(..size) else {
-            let why = format!("checkpoint of {} entries, only {} left (truncated)", cp.size, leaves.len());
-            return Ok(Err(Broken { seq: leaves.len() as i64 + 1, why }));
-        };
-        let root = merkle_root(covered);
+        let size = u64::try_from(cp.size).unwrap_or(u64::MAX);
+        while frontier.size() < size {
+            let Some(leaf) = pending.next() else {
+                let why =
+                    format!("checkpoint of {} entries, only {} left (truncated)", cp.size, leaves.len());
+                return Ok(Err(Broken { seq: leaves.len() as i64 + 1, why }));
+            };
+            frontier.push(*leaf);
+        }
+        let root = frontier.root();
         let signature = base64::engine::general_purpose::STANDARD.decode(&cp.signature).unwrap_or_default();
         let signed = cartorio_pkix::verify::verify(
             spki,
@@ -236,21 +255,54 @@ pub fn verify(db: &mut impl Sql, spki: &[u8], algorithm: &[u8]) -> anyhow::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::db::{Database, Db};
+    use crate::registry::testing::TestDatabase;
+    use cartorio_pkix::{EcCurve, EcdsaSigner};
+
+    fn grow(db: &mut Db, entries: usize) {
+        for i in 0..entries {
+            let event = Event { kind: "test.event", actor: "test", detail: serde_json::json!({ "i": i }) };
+            append(db, 1_700_000_000, &event).expect("append");
+        }
+    }
+
+    /// Checkpoints extend the last one's frontier; one stored before
+    /// frontiers existed (NULL) makes the next start over. `verify`
+    /// recomputes every head from the entries and checks its signature.
+    fn checkpoints_extend_the_last_one_and_verify(database: &Database) {
+        let mut db = Db::open(database).expect("open");
+        crate::registry::migrations::migrate(&mut db, 0).expect("migrate");
+        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).expect("key");
+        let signer = EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).expect("signer");
+        let mut sizes = Vec::new();
+        for (grown, forget_frontier) in [(5, false), (6, true), (1, false), (20, false)] {
+            grow(&mut db, grown);
+            let checkpoint = checkpoint(&mut db, &signer, 1_700_000_100).expect("checkpoint").expect("grew");
+            sizes.push(checkpoint.size);
+            if forget_frontier {
+                db.execute(
+                    "UPDATE audit_checkpoints SET frontier = NULL WHERE size = ?1",
+                    crate::sql_params![checkpoint.size],
+                )
+                .expect("as an older version stored it");
+            }
+        }
+        assert_eq!(sizes, [5, 11, 12, 32]);
+        assert!(checkpoint(&mut db, &signer, 1_700_000_200).expect("checkpoint").is_none(), "nothing new");
+        let verdict = verify(&mut db, signer.spki(), signer.algorithm()).expect("verify");
+        assert_eq!(verdict, Ok(Intact { entries: 32, checkpoints: 4 }));
+    }
 
     #[test]
-    fn merkle_roots_follow_rfc_9162() {
-        let leaf = |i: u8| sha256(&[&[0x00], &[i]]);
-        let node = |a: &Hash, b: &Hash| sha256(&[&[0x01], a, b]);
-        let l: Vec<Hash> = (0..5).map(leaf).collect();
-        assert_eq!(merkle_root(&l[..1]), l[0]);
-        assert_eq!(merkle_root(&l[..2]), node(&l[0], &l[1]));
-        assert_eq!(merkle_root(&l[..3]), node(&node(&l[0], &l[1]), &l[2]));
-        let four = node(&node(&l[0], &l[1]), &node(&l[2], &l[3]));
-        assert_eq!(merkle_root(&l[..4]), four);
-        assert_eq!(merkle_root(&l), node(&four, &l[4]));
-        assert_eq!(
-            hex::encode(merkle_root(&[])),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn checkpoints_extend_their_frontier_on_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        checkpoints_extend_the_last_one_and_verify(&Database::Sqlite(dir.path().join("registry.db")));
+    }
+
+    #[test]
+    fn checkpoints_extend_their_frontier_on_postgres() {
+        if let Some(db) = TestDatabase::from_env("checkpoints_extend_their_frontier_on_postgres") {
+            checkpoints_extend_the_last_one_and_verify(&Database::Postgres(db.url.clone()));
+        }
     }
 }
