@@ -45,8 +45,13 @@ pub enum SegmentError {
 #[derive(Debug, Default)]
 pub struct SegmentBuilder {
     issuers: Vec<IssuerId>,
+    /// `header_room` octets reserved for the header, then the records.
     body: Vec<u8>,
     count: u32,
+    /// Octets at the front of `body` kept for the header by [`Self::concat`],
+    /// so that `finish` writes the header in place instead of copying the
+    /// records behind it. 0 for a builder grown by `push`.
+    header_room: usize,
 }
 
 impl SegmentBuilder {
@@ -60,6 +65,16 @@ impl SegmentBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Octets of records so far.
+    pub fn record_bytes(&self) -> usize {
+        self.records().len()
+    }
+
+    /// Reserves room for `additional` more octets of records.
+    pub fn reserve(&mut self, additional: usize) {
+        self.body.reserve(additional);
     }
 
     /// Adds a response. `serial` is INTEGER contents (at most 21 octets).
@@ -105,7 +120,7 @@ impl SegmentBuilder {
             return Ok(());
         }
         if other.issuers == self.issuers {
-            self.body.extend_from_slice(&other.body);
+            self.body.extend_from_slice(other.records());
             self.count += other.count;
             return Ok(());
         }
@@ -116,17 +131,67 @@ impl SegmentBuilder {
         Ok(())
     }
 
-    pub fn finish(self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.issuers.len() * 32 + self.body.len());
+    /// Joins parts built in parallel, in order, into one builder. When all
+    /// parts have the same issuers (one issuer's batch), each record is
+    /// copied once into a buffer of the final size, with room for the header
+    /// in front. Otherwise the parts are appended one by one.
+    /// In a bulk refresh of a million certificates, growing the joined
+    /// buffer and then copying it behind its header moved the whole segment
+    /// two more times.
+    pub fn concat(parts: Vec<SegmentBuilder>) -> Result<SegmentBuilder, SegmentError> {
+        let same_issuers = parts.windows(2).all(|pair| pair[0].issuers == pair[1].issuers);
+        let Some(first) = parts.first().filter(|_| same_issuers) else {
+            let mut joined = SegmentBuilder::new();
+            for part in parts {
+                joined.append(part)?;
+            }
+            return Ok(joined);
+        };
+        let issuers = first.issuers.clone();
+        let header_room = header_len(issuers.len());
+        let records: usize = parts.iter().map(|p| p.records().len()).sum();
+        let mut body = Vec::with_capacity(header_room + records);
+        body.resize(header_room, 0);
+        let mut count = 0u32;
+        for part in &parts {
+            body.extend_from_slice(part.records());
+            count = count.checked_add(part.count).ok_or(SegmentError::Truncated)?;
+        }
+        Ok(SegmentBuilder { issuers, body, count, header_room })
+    }
+
+    fn records(&self) -> &[u8] {
+        self.body.get(self.header_room..).unwrap_or_default()
+    }
+
+    fn header(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(header_len(self.issuers.len()));
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(self.issuers.len() as u16).to_le_bytes());
         for issuer in &self.issuers {
             out.extend_from_slice(issuer);
         }
         out.extend_from_slice(&self.count.to_le_bytes());
-        out.extend_from_slice(&self.body);
         out
     }
+
+    pub fn finish(self) -> Vec<u8> {
+        let header = self.header();
+        if self.header_room == header.len() {
+            let mut out = self.body;
+            out[..header.len()].copy_from_slice(&header);
+            return out;
+        }
+        let mut out = Vec::with_capacity(header.len() + self.records().len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(self.records());
+        out
+    }
+}
+
+/// Octets before the first record: magic, issuer count, issuers, entry count.
+fn header_len(issuers: usize) -> usize {
+    MAGIC.len() + 2 + 32 * issuers + 4
 }
 
 /// What a segment stores beside each response.
@@ -274,6 +339,42 @@ mod tests {
             .collect();
         let want = [(1, 0), (2, 1), (1, 2), (2, 3), (3, 4), (1, 5)];
         assert_eq!(seen, want.map(|(i, t)| (i, t, vec![i, 0xd0])));
+    }
+
+    #[test]
+    fn concatenated_parts_finish_as_the_same_bytes_as_pushed_ones() {
+        let meta = |t| EntryMeta {
+            this_update: t,
+            next_update: t + 10,
+            revoked: false,
+            cert_id_hash: HashAlg::Sha256,
+        };
+        let records = |issuers: &[u8], first: i64| -> Vec<([u8; 32], i64)> {
+            issuers.iter().enumerate().map(|(i, issuer)| ([*issuer; 32], first + i as i64)).collect()
+        };
+        let build = |records: &[([u8; 32], i64)]| {
+            let mut b = SegmentBuilder::new();
+            for (issuer, t) in records {
+                b.push(issuer, &[issuer[0], 1], meta(*t), &[issuer[0]; 7]).expect("push");
+            }
+            b
+        };
+        for layout in [
+            vec![records(&[1, 1], 0), records(&[1], 2), records(&[1, 1, 1], 3)],
+            vec![records(&[1, 2], 0), records(&[2, 1], 2)],
+        ] {
+            let pushed = build(&layout.concat()).finish();
+            let parts = layout.iter().map(|r| build(r)).collect();
+            let joined = SegmentBuilder::concat(parts).expect("concat");
+            assert_eq!(joined.len(), layout.iter().map(Vec::len).sum::<usize>());
+            assert_eq!(joined.finish(), pushed);
+        }
+        let mut grown = SegmentBuilder::concat(vec![build(&records(&[1], 0))]).expect("concat");
+        grown.push(&[9; 32], &[9], meta(5), b"late").expect("a new issuer after concat");
+        let bytes = grown.finish();
+        let entries = parse_segment(&bytes).expect("parse");
+        assert_eq!(entries.iter().map(|e| e.issuer[0]).collect::<Vec<_>>(), [1, 9]);
+        assert!(SegmentBuilder::concat(vec![]).expect("empty").is_empty());
     }
 
     #[test]
