@@ -2,24 +2,10 @@
 //! incrementally. A checkpoint keeps the tree's right edge, so the next one
 //! hashes only the entries appended since. Recomputing the whole tree read
 //! and hashed every entry on every checkpoint (every 10 s while the log
-//! grows): over a second at a million entries, under the write lock.
+//! grows), under the write lock. That is about a second at a million
+//! entries, going by `audit verify`'s 105 ms per 100,000 here.
 
 use super::{Hash, sha256};
-
-/// The RFC 9162 Merkle tree hash of `leaves` (already leaf-hashed),
-/// recursively, as §2.1.1 defines it.
-pub fn merkle_root(leaves: &[Hash]) -> Hash {
-    match leaves {
-        [] => sha256(&[]),
-        [leaf] => *leaf,
-        _ => {
-            // The largest power of two smaller than the number of leaves.
-            let split = leaves.len().next_power_of_two() / 2;
-            let (left, right) = leaves.split_at(split);
-            node(&merkle_root(left), &merkle_root(right))
-        }
-    }
-}
 
 fn node(left: &Hash, right: &Hash) -> Hash {
     sha256(&[&[0x01], left, right])
@@ -80,6 +66,22 @@ impl Frontier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The RFC 9162 Merkle tree hash of `leaves` (already leaf-hashed),
+    /// recursively, as §2.1.1 defines it: the reference the frontier is
+    /// checked against.
+    fn merkle_root(leaves: &[Hash]) -> Hash {
+        match leaves {
+            [] => sha256(&[]),
+            [leaf] => *leaf,
+            _ => {
+                // The largest power of two smaller than the number of leaves.
+                let split = leaves.len().next_power_of_two() / 2;
+                let (left, right) = leaves.split_at(split);
+                node(&merkle_root(left), &merkle_root(right))
+            }
+        }
+    }
 
     fn leaf(i: u32) -> Hash {
         sha256(&[&[0x00], &i.to_be_bytes()])

@@ -8,7 +8,7 @@
 
 mod merkle;
 
-pub use merkle::{Frontier, merkle_root};
+pub use merkle::Frontier;
 
 use crate::registry::db::Sql;
 use anyhow::Context;
