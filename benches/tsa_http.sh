@@ -30,18 +30,22 @@ openssl ts -reply -in "$work/r.tsr" -text 2>/dev/null | grep -q "Status: Granted
   || { echo "the TSA did not grant a token" >&2; exit 1; }
 
 cores=$(nproc)
-raw=$(target/release/raw-sign-rate "$cores" 5)
+raw_before=$(target/release/raw-sign-rate "$cores" 5)
 BODY_FILE="$work/q.tsq" CONTENT_TYPE=application/timestamp-query \
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s benches/wrk/post_file.lua \
   "http://127.0.0.1:$PORT/tsa" > "$work/wrk.txt"
 cat "$work/wrk.txt"
+# The VM's signing rate drifts by up to 10% within a run: the higher of the
+# two measurements is the reference (the conservative ratio).
+raw_after=$(target/release/raw-sign-rate "$cores" 5)
+raw=$(awk -v a="$raw_before" -v b="$raw_after" 'BEGIN { print (a > b ? a : b) }')
 rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")
 p50=$(awk '$1 == "50%" {print $2}' "$work/wrk.txt")
 p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
 errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.txt")
 logged=$(wc -l < "$work/data/tsa/issued.log")
 echo
-echo "raw ring P-256 signing, $cores threads: $raw sig/s"
+echo "raw ring P-256 signing, $cores threads: $raw sig/s (before $raw_before, after $raw_after)"
 echo "TSA over HTTP/1.1 (wrk -t2 -c$CONNECTIONS, ${DURATION}s): $rps tokens/s, p50 $p50, p99 $p99"
 echo "tokens in the issuance log: $logged ${errors:+($errors)}"
 awk -v a="$rps" -v b="$raw" 'BEGIN { printf "ratio TSA/raw-signing = %.3f (goal >= 0.6)\n", a / b }'
