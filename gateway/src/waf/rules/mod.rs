@@ -183,6 +183,10 @@ impl Engine {
             };
             found.clear();
             compiled.set.which_overlapping_matches_with(cache, &Input::new(text), found);
+            // Most values match nothing; walking the set visits every pattern's slot.
+            if found.is_empty() {
+                return Vec::new();
+            }
             found
                 .iter()
                 .filter_map(|pattern| compiled.rules.get(pattern.as_usize()))
