@@ -193,11 +193,18 @@ fn is_quote(c: char) -> bool {
     matches!(c, '\'' | '"' | '`' | '\u{2018}' | '\u{2019}' | '\u{00b4}' | '\u{201c}' | '\u{201d}')
 }
 
+/// Every verdict of [`looks_like_sql`] needs at most this many plain words,
+/// so lexing stops at the next one: prose is decided at its second word.
+const MAX_WORDS: u32 = 1;
+
 fn lex(text: &str) -> Shape {
     let mut s = Shape::default();
     let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
+        if s.words > MAX_WORDS {
+            break;
+        }
         if b.is_ascii_whitespace() || b == b',' || b == b'(' || b == b')' {
             i += 1;
             continue;
