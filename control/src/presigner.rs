@@ -150,7 +150,7 @@ impl PreSigner {
     /// Publishes a signed batch and records it in the registry.
     async fn publish(&mut self, batch: SignedBatch, now: i64, started: Instant) -> anyhow::Result<usize> {
         let SignedBatch { parts, mut published } = batch;
-        let segment = tokio::task::spawn_blocking(move || join_parts(parts)).await??;
+        let segment = tokio::task::spawn_blocking(move || SegmentBuilder::concat(parts)).await??;
         // In key order the registry's updates walk its index sequentially.
         published.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let count = published.len();
@@ -193,10 +193,6 @@ async fn sign_off_async(
     let (parts, published) =
         tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
     Ok(SignedBatch { parts, published })
-}
-
-fn join_parts(parts: Vec<SegmentBuilder>) -> anyhow::Result<SegmentBuilder> {
-    Ok(SegmentBuilder::concat(parts)?)
 }
 
 impl PreSigner {

@@ -168,8 +168,8 @@ pub fn render(out: &mut String) {
 
 fn render_series(out: &mut String, series: &Series) {
     let (name, labels) = (series.name, series.labels.as_str());
+    let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
     if !series.histogram {
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
         let _ = writeln!(out, "{name}{braces} {}", series.total(0));
         return;
     }
@@ -182,7 +182,6 @@ fn render_series(out: &mut String, series: &Series) {
     cumulative += series.total(series.bounds.len());
     let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}");
     let sum: f64 = series.shards.iter().map(|s| f64::from_bits(s.sum.load(Relaxed))).sum();
-    let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
     let _ = writeln!(out, "{name}_sum{braces} {sum}");
     let _ = writeln!(out, "{name}_count{braces} {cumulative}");
 }

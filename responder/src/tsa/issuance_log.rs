@@ -77,10 +77,10 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 fn writer(mut file: File, rx: mpsc::Receiver<Pending>, sync: bool) {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut acks = Vec::with_capacity(MAX_BATCH);
-    let mut last_sync: Option<Instant> = None;
+    let mut last_batch: Option<Instant> = None;
     while let Ok(first) = rx.recv() {
         buf.clear();
-        let deadline = last_sync.map(|at| at + MIN_SYNC_INTERVAL);
+        let deadline = last_batch.map(|at| at + MIN_SYNC_INTERVAL);
         let mut next = Some(first);
         while let Some((record, ack)) = next {
             buf.extend_from_slice(&record);
@@ -93,7 +93,7 @@ fn writer(mut file: File, rx: mpsc::Receiver<Pending>, sync: bool) {
         }
         let started = Instant::now();
         let result = file.write_all(&buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) });
-        last_sync = Some(started);
+        last_batch = Some(started);
         metrics::histogram!("cartorio_tsa_log_batch_size").record(acks.len() as f64);
         for ack in acks.drain(..) {
             let _ = ack.send(match &result {
