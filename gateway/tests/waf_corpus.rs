@@ -6,6 +6,7 @@
 //! `WAF_SHOW=<class>:<attack|benign>` prints the misses (or false positives)
 //! of one class, for rule work.
 
+use cartorio_gateway::waf::corpus::Case;
 use cartorio_gateway::waf::{self, DEFAULT_THRESHOLD, RequestView};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,53 +17,8 @@ fn corpus_path() -> PathBuf {
     if beside.exists() { beside } else { PathBuf::from("/work/shared/corpora/waf/crs-requests.jsonl") }
 }
 
-/// One corpus line, owned.
-struct Case {
-    id: String,
-    class: String,
-    attack: bool,
-    path: String,
-    query: Option<String>,
-    headers: Vec<(String, String)>,
-    content_type: Option<String>,
-    body: Vec<u8>,
-}
-
-fn parse(line: &str) -> Option<Case> {
-    let v: serde_json::Value = serde_json::from_str(line).ok()?;
-    let uri = v["uri"].as_str().unwrap_or("/");
-    let (path, query) = match uri.split_once('?') {
-        Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (uri.to_string(), None),
-    };
-    let mut headers = Vec::new();
-    if let Some(map) = v["headers"].as_object() {
-        for (k, val) in map {
-            headers.push((k.to_ascii_lowercase(), val.as_str().unwrap_or_default().to_string()));
-        }
-    }
-    let content_type = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone());
-    Some(Case {
-        id: v["id"].as_str()?.to_string(),
-        class: v["class"].as_str()?.to_string(),
-        attack: v["label"].as_str()? == "attack",
-        path,
-        query,
-        headers,
-        content_type,
-        body: v["body"].as_str().unwrap_or_default().as_bytes().to_vec(),
-    })
-}
-
 fn inspect(case: &Case) -> waf::Inspection {
-    let headers: Vec<(&str, &str)> = case.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    waf::inspect(&RequestView {
-        path: Some(&case.path),
-        query: case.query.as_deref(),
-        headers: &headers,
-        content_type: case.content_type.as_deref(),
-        body: &case.body,
-    })
+    waf::inspect(&case.view(&case.header_refs()))
 }
 
 #[derive(Default)]
@@ -123,7 +79,7 @@ const MAX_OVERALL_FP: f64 = 10.0;
 fn crs_corpus_detection_and_false_positives() {
     let path = corpus_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let cases: Vec<Case> = text.lines().filter_map(parse).collect();
+    let cases: Vec<Case> = text.lines().filter_map(Case::parse).collect();
     assert!(cases.len() > 4000, "corpus truncated: {} lines", cases.len());
     let show = std::env::var("WAF_SHOW").unwrap_or_default();
 

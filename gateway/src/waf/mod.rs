@@ -15,6 +15,7 @@
 //! [`decode::MAX_ROUNDS`] decode rounds, linear-time regexes), nothing
 //! panics on input, and there is no `unsafe`.
 
+pub mod corpus;
 pub mod decode;
 pub mod extract;
 pub mod rules;
