@@ -150,3 +150,34 @@ fn hostile_inputs_do_not_panic() {
     let big = "%25".repeat(400_000);
     fuzz_check(format!("text/plain\n{big}\n{big}\n{big}").as_bytes());
 }
+
+/// Evasions the CRS's own tests exercise, each with a near miss.
+#[test]
+fn evasions() {
+    // PostgreSQL casts and JSON operators, glued operators, CASE tails.
+    blocks(query("id=password::int"), Class::Sqli);
+    blocks(query("q=or%20'%7B%22b%22:2%7D'::jsonb%20@%3E%20'%7B%22a%22:1%7D'"), Class::Sqli);
+    blocks(query("v=a'or'a"), Class::Sqli);
+    blocks(query("v=)%20when%20234%20then"), Class::Sqli);
+    blocks(text("select x group by something having count(id) >= 9"), Class::Sqli);
+    passes(text("Is this your parents' or yours? Meet at 10::30 -> then lunch."));
+    // PHP calls through strings, arrays and variable variables, comments dropped.
+    blocks(query("x=(/*c*/system)(ls/*c*/);"), Class::Php);
+    blocks(query("x=[system][0](ls);"), Class::Php);
+    blocks(query("x=%24%7B%40a%7D(10)"), Class::Php);
+    passes(text("The system (as designed) works; see [1] for details."));
+    // Shells: sqlite3 dot-commands, brace expansion, globbed system paths.
+    blocks(query("s=1;.sh%20whoami"), Class::Rce);
+    blocks(query("c=%7Bnc,-nlvp,777%7D"), Class::Rce);
+    blocks(query("s=/etc/[m-z]asswd"), Class::Rce);
+    passes(text("Use {a, b} as a set; the file is /etc/app.conf [optional]."));
+    // Disguised hosts and ORM lookups.
+    blocks(query("u=http://2852039166/"), Class::Generic);
+    blocks(query("u=host.docker.internal/"), Class::Generic);
+    blocks(query("created_by__departments__employees__user__username__startswith=p"), Class::Generic);
+    passes(query("u=https://example.com:8443/a/b&order_by=created_at&page=2"));
+    // Tagged template calls and the document object by index.
+    blocks(query("x=[].sort.call`${alert}1337`"), Class::Xss);
+    blocks(query("x=(document)[%22cookie%22]"), Class::Xss);
+    passes(text("Template strings like `${name}` are fine in docs."));
+}

@@ -105,5 +105,45 @@ pub fn rules() -> Vec<Rule> {
             pattern: super::java::base64_alternation(&["_$$ND_FUNC$$_"]).into(),
             ..rule(9507, Generic, CRITICAL, Raw, "")
         },
+        // React Server Components payload references into prototypes
+        // (`$1:constructor:constructor`).
+        rule(
+            9508,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"\$[a-z0-9_]*:\s*(constructor|__proto__|prototype)\s*:|:\s*\$[a-z0-9_]+:(module|constructor):(prototype|constructor)",
+        ),
+        rule(9509, Generic, CRITICAL, Norm, r"\bprocess\s*\.\s*(spawn|exec|execfile|fork)\s*\("),
+        // A URL whose host is an IP address in a disguise no one types:
+        // one integer, octal or hex parts, IPv4-mapped IPv6.
+        Rule {
+            scope: Scope::NotHeader,
+            ..rule(
+                9510,
+                Generic,
+                CRITICAL,
+                Norm,
+                r"^[a-z][a-z0-9+.-]{1,10}:(//)?([^/\s@]*@)?(\[::ffff:[0-9a-f:.]+\]|0x[0-9a-f]{8,}|[0-9]{8,10}|0[0-9]{1,3}(\.0*[0-9]{1,3}){3}|0[0-9]{9,}|[0-9]{1,3}\.[0-9]{5,8})([:/]|$)",
+            )
+        },
+        // Names that resolve to this host or its container runtime.
+        rule(
+            9511,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"^(https?://)?(localhost\.localdomain|localhost4(\.localdomain4)?|ip6-(loopback|localhost)|ipv6-localhost|(host|gateway|kubernetes)\.docker\.internal|host\.containers\.internal|localtest\.me|lvh\.me)\b",
+        ),
+        // ORM lookups (Django style) in parameter names: sensitive fields
+        // filtered character by character, or long relation walks.
+        rule(
+            9512,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"__(password|passwd|username|email|is_staff|is_superuser|is_admin|token|secret|profile|metadata)(__[a-z0-9_]+)*__(i?startswith|i?endswith|i?contains|i?regex|i?exact|gte?|lte?|has_keys?|contained_by|isnull)\b|^(password|passwd|secret|token)__(i?startswith|i?endswith|i?contains|i?regex|gte?|lte?|isnull)\b|^[a-z][a-z0-9]*(_[a-z0-9]+)*(__[a-z][a-z0-9]*(_[a-z0-9]+)*){3,}$",
+        ),
+        rule(9513, Template, CRITICAL, Norm, r"<%=?\s*(if|for|while|end[a-z]*|each)\b[^%]*%>"),
     ]
 }

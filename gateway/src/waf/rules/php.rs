@@ -2,8 +2,12 @@
 //! wrappers, serialized objects, configuration directives and uploads of
 //! PHP files.
 
-use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, WARNING, rule};
+use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, View::Sql, WARNING, rule};
 use crate::waf::Class::Php;
+
+/// PHP functions that run code or commands, touch files, sockets or the
+/// environment, or decode payloads.
+const PHP_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|ini_get|move_uploaded_file|array_map|array_filter|usort|uasort|assert_options|ob_start|register_shutdown_function|register_tick_function|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|mb_ereg_replace|iterator_apply|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|simplexml_load_\w+|include|require|include_once|require_once|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|fsockopen|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+";
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -21,14 +25,23 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\$_(get|post|cookie|request|server|files|env|session)\b|\$globals\b|\$http_(get|post|cookie|server|env|session|post_files|raw_post_data)_?\w*|\bphp://(input|filter|stdin|memory|temp|fd)\b",
         ),
-        // Functions that execute code or commands, or read and write files.
-        rule(
-            6003,
-            Php,
-            CRITICAL,
-            Norm,
-            r"\b(eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|ini_get|move_uploaded_file|array_map|array_filter|usort|uasort|assert_options|ob_start|register_shutdown_function|register_tick_function|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|mb_ereg_replace|iterator_apply|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|simplexml_load_\w+|include|require|include_once|require_once|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|fsockopen|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+)\s*(/\*.*\*/\s*)*\(",
-        ),
+        // Functions that execute code or commands, or read and write files,
+        // called with code-like arguments: a string, a variable, another
+        // call, `name);`, or cut off after `(`. Many of these names are
+        // words (`file (1)`, `header (thanks, ...)`, `system (Linux)`), and
+        // prose follows them with a bracketed aside instead.
+        Rule {
+            pattern: format!(
+                r#"\b({PHP_FUNCTIONS})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
+            )
+            .into(),
+            ..rule(6003, Php, CRITICAL, Norm, "")
+        },
+        // A value that is nothing but one of those calls: `system(whoami)`.
+        Rule {
+            pattern: format!(r"^\s*({PHP_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),
+            ..rule(6018, Php, CRITICAL, Norm, "")
+        },
         // Serialized PHP objects and arrays (`O:8:"stdClass":1:{`).
         rule(6004, Php, CRITICAL, Raw, r#"(?i)\b[oc]:\d+:"[^"]+":\d+:\{|\ba:\d+:\{[si]:\d+"#),
         rule(
@@ -79,5 +92,44 @@ pub fn rules() -> Vec<Rule> {
             r"\$\w+\s*=\s*['\x22]?(system|exec|passthru|shell_exec|assert|eval|base64_decode|create_function|str_rot13)['\x22]?\s*;",
         ),
         rule(6011, Php, CRITICAL, Norm, r"\$\s+\{|\$\{\s*['\x22]|\$\{\s*[a-z_]\w*\s*\}\s*\("),
+        // Function names as strings or array items, called: `"system"(ls)`,
+        // `[system][0](ls)`, `($y)('uname')`, `(sy.(st).em)(...)`. Read over
+        // the comment-free view: PHP drops `/* */` as SQL does.
+        rule(
+            6012,
+            Php,
+            CRITICAL,
+            Sql,
+            r#"['"\[]\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen|proc_open)\s*['"\]]\s*(\[\s*\d+\s*\]\s*)?(\{\s*\d+\s*\}\s*)?\)?\s*\(|\(\s*['"]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['"]?\s*\)\s*\("#,
+        ),
+        rule(
+            6013,
+            Php,
+            CRITICAL,
+            Sql,
+            r#"\(\s*\$[a-z0-9_]+\s*\)\s*\(|\(\s*[a-z0-9_]+\s*\.\s*\(\s*[a-z0-9_]+\s*\)\s*\.\s*[a-z0-9_]+\s*\)\s*\(|['"][a-z0-9_]+['"]\s*\.\s*['"][a-z0-9_]+['"]\s*;"#,
+        ),
+        // Variable variables called: `${@a}(10)`, `$o{0}(15)`, `$_[_]{_}(25)`.
+        rule(
+            6014,
+            Php,
+            CRITICAL,
+            Sql,
+            r"\$\{[^}]+\}\s*(\[[^\]]*\]\s*)*\(|\$[a-z0-9_]+\s*(\{[^}]*\}\s*|\[[^\]]*\]\s*)+\(",
+        ),
+        rule(6015, Php, CRITICAL, Norm, r"<\?[a-z]*\s*:\s*(echo|print|system|eval|\$|[a-z0-9_]+\s*\()"),
+        // An uploaded PHP session file (`sess_<id>`) plants a session.
+        Rule {
+            scope: Scope::NotPath,
+            ..rule(6016, Php, CRITICAL, Norm, r"(^|[/\\])sess_[a-z0-9_,-]{16,}\s*$")
+        },
+        // Dangerous functions glued to a prefix (`foocall_user_func()`).
+        rule(
+            6017,
+            Php,
+            CRITICAL,
+            Norm,
+            r"(call_user_func(_array)?|fsockopen|gzinflate|gzdecode|gzuncompress|bzdecompress|zlib_decode|shell_exec|proc_open|pcntl_exec|create_function)\s*(\(|=\s*\()",
+        ),
     ]
 }

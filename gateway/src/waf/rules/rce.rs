@@ -83,8 +83,10 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Globbing used to spell commands: `/???/c?t`, `/bin/ca*`.
         rule(3009, Rce, CRITICAL, Cmd, r"/[a-z?*\[\]]*[?*][a-z?*\[\]]*/[a-z?*\[\]]*|/\?\?\?|\$\{[a-z_]*(:[-=?+~]|[#%^,/])"),
-        // Brace expansion as argument separator: `{cat,/etc/passwd}`.
-        rule(3010, Rce, CRITICAL, Cmd, r"\{\s*[a-z/.]*\s*,\s*[a-z/.-]+[^}]*\}"),
+        // Brace expansion as argument separator: `{cat,/etc/passwd}`. A
+        // space would split the word and stop the expansion; set notation in
+        // prose (`{a, b}`) has one.
+        rule(3010, Rce, CRITICAL, Cmd, r"\{[a-z/.]*,[a-z/.-]+[^}\s]*\}"),
         // Redirection into or out of files, here-strings.
         rule(3011, Rce, WARNING, Cmd, r"\s(>>?|<)\s*(/(etc|tmp|dev|var|proc|home|root|bin|usr)\b|\$|~)|<<<|\s2>&1|>\s*/dev/null"),
         // A separator followed by a command-looking word with an option.
@@ -133,5 +135,52 @@ pub fn rules() -> Vec<Rule> {
             ..rule(3021, Rce, CRITICAL, Cmd, "")
         },
         rule(3016, Rce, CRITICAL, Cmd, r"\balias\s+[\w+-]+\s*=|\bfor\s+%\S*\s+in\s*\(.*\)\s*do\b|\b(iwr|irm|iex)\s+(https?:|-)|\bcurl\.exe\b"),
+        // Globs standing in for system paths: `/etc/[m-z]asswd`.
+        rule(3032, Rce, CRITICAL, Norm, r"/(etc|usr|bin|sbin|var|proc|dev|tmp|root|home)/[^\s;|&]*\[[a-z0-9-]{2,}\]"),
+        // Bash's /dev/tcp reverse shell, however the /dev is spelled.
+        rule(3033, Rce, CRITICAL, Norm, r"/(tcp|udp)/[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]"),
+        // sqlite3 shell dot-commands after a statement separator.
+        rule(
+            3024,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"(^|[;\n&|]|\\n)\s*\.(shell|system)\s+\S|(^|[;\n&|]|\\n)\s*\.(sh|databases|dump|import|output)\b",
+        ),
+        rule(3035, Rce, CRITICAL, Cmd, r"\bfind\s+\S+.*\s-(exec|execdir|ok)\s"),
+        rule(3036, Rce, CRITICAL, Cmd, r"(^|[;&|]\s*)cd\s+/?(etc|tmp|bin|usr|var|root|dev|proc)\b\s*[;&|]"),
+        // vi/ex running a shell command.
+        rule(
+            3027,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"\bsilent\s*\\*\s*\\?!\s*[a-z]",
+        ),
+        // Brace expansion building a command line: `{nc,-lvp,777}`, `{,id,}`.
+        rule(
+            3028,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"\{[a-z0-9_./$\\]+,-[a-z0-9_-]+,|\{,?\$?['\x22]?(id|whoami|uname|cat|ls|nc|sh|bash)['\x22]?,",
+        ),
+        rule(
+            3029,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"\b(regedit|reg)(\.exe)?\s.*\bhk(ey_(current_user|local_machine|classes_root|users|current_config)|lm|cu|cr)\b|\b(iwmi|invoke-wmimethod|gwmi|get-wmiobject|invoke-cimmethod)\b.*\bwin32_[a-z]",
+        ),
+        // A value that is only a separator and a reconnaissance command.
+        rule(
+            3030,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"^\s*[;&|]+\s*(who|whoami|id|ls|top|htop|lastlog|last|set|env|printenv|uname|ps|aptitude|ifconfig|netstat|w|pwd|hostname)\s*$",
+        ),
+        // Process substitution and a variable run as a shell.
+        rule(3041, Rce, CRITICAL, Norm, r"[<>]\(\s*(tee|cat|sh|bash|curl|wget|nc|ls|id)\b|\$[a-z_][a-z0-9_]*\s+-c\s+['\x22]"),
     ]
 }

@@ -2,7 +2,7 @@
 //! catalog access and dangerous procedures. Read over the `Sql` view, where
 //! block comments are already spaces.
 
-use super::{CRITICAL, ERROR, NOTICE, Rule, View::Sql, WARNING, rule};
+use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Sql, WARNING, rule};
 use crate::waf::Class::Sqli;
 
 pub fn rules() -> Vec<Rule> {
@@ -204,5 +204,53 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r"\b(database|schema_name|current_user|db_name|user|sysdate|xmltype|uncompress|compress|lo_get|unistr|json_build_object|sqlite_compileoption_get|json_valid|likelihood|pg_read_file|pg_ls_dir)\s*\(",
         ),
+        // UNION SELECT in a path segment, where `+` is not a space to the
+        // server but is to the application that splits the segment.
+        Rule {
+            scope: Scope::Path,
+            ..rule(1032, Sqli, CRITICAL, Sql, r#"['"`)]\+?union\+(all\+|distinct\+)?select\+"#)
+        },
+        rule(
+            1033,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\bgroup\s+by\s+[\w.`"]+\s+having\b|\bhaving\s+(count|sum|avg|min|max)\s*\([^)]*\)\s*(=|<|>|!=|<>)"#,
+        ),
+        rule(
+            1034,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\balter\s+table\s+[\w.`"\[\]]+\s+(add|change|modify|drop|rename|alter)\b|\bcreate\s+(function|procedure|table|trigger|view)\s+[\w.`"]+\s*\("#,
+        ),
+        // Time delays without parentheses (`waitfor+delay+'`, `select pg_sleep`).
+        rule(
+            1035,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\bwaitfor[\s+]+(delay|time)[\s+]*['"]|\bselect\s+(pg_sleep|sleep|benchmark)\b"#,
+        ),
+        // The rest of a CASE after an injected `)`.
+        rule(1036, Sqli, CRITICAL, Sql, r#"\)\s*when\s+[a-z0-9_'"]+\s+then\b"#),
+        // PostgreSQL casts (`password::int` leaks the value in the error).
+        rule(
+            1037,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"[a-z0-9_)]::(int|integer|bigint|smallint|text|varchar|numeric|jsonb?|bool|boolean|double\s+precision|regclass|oid|bytea)\b",
+        ),
+        // A statement cut short by a comment: `drop sampletable;--`.
+        rule(1038, Sqli, CRITICAL, Sql, r"\b(drop|delete|truncate|update|insert|alter)\s[^;]*;\s*(--|#)"),
+        // Operators glued between quotes (`a'or'a`, `\"or"1`): prose spaces them.
+        rule(1039, Sqli, CRITICAL, Sql, r#"['"`](or|and|xor|div)['"`][\w(]"#),
+        rule(1040, Sqli, CRITICAL, Sql, r#"^\s*[0-9]+['"]?\s+(or|and|xor|\|\||&&)\s+(true|false|not\b|\{)"#),
+        // Closing a string in a VALUES list and adding a tautology: `'a', '1'='1'`.
+        rule(1041, Sqli, CRITICAL, Sql, r#"['"]\s*,\s*['"]?[0-9]+['"]?\s*=\s*['"]?[0-9]"#),
+        rule(1042, Sqli, CRITICAL, Sql, r"\b(except|intersect)\s+select\b"),
+        // PostgreSQL JSON operators between literals (`'{..}'::jsonb @> '{..}'`).
+        rule(1043, Sqli, CRITICAL, Sql, r#"['"](::[a-z]+)?\s*(@>|<@|\?\||\?&|->>|#>>|@\?|@@)\s*['"0-9]"#),
     ]
 }

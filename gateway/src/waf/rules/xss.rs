@@ -2,7 +2,7 @@
 //! DOM sinks, legacy CSS/VML/UTF-7 vectors and client-side template
 //! expressions.
 
-use super::{CRITICAL, NOTICE, Rule, View::Norm, WARNING, rule};
+use super::{CRITICAL, NOTICE, Rule, View::Norm, View::Raw, WARNING, rule};
 use crate::waf::Class::Xss;
 
 pub fn rules() -> Vec<Rule> {
@@ -100,5 +100,22 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"!entity\s+%?\s*\w+\s+(system|public)\b|<\?import\b|j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:|\(!\[\]\+\[\]\)|\[\]\[\(|\b(window|self|top|parent|globalthis|frames|document)\s*\[\s*['\x22`]",
         ),
+        // Tagged templates calling a sink: `[].sort.call`${alert}1``.
+        rule(
+            2018,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"\$\{\s*(alert|eval|prompt|confirm|atob|fetch|import)\s*\}|\.\s*call\s*`",
+        ),
+        rule(
+            2019,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"\(\s*document\s*\)\s*\[|\bdocument\s*\[\s*['"`](cookie|domain|write|location)|\bdocument\s*\.\s*queryselector(all)?\s*\([^)]*\)\s*\.\s*(textcontent|innerhtml|outerhtml)\s*="#,
+        ),
+        // `script` between bytes a legacy charset turns into `<` and `>`.
+        rule(2020, Xss, CRITICAL, Raw, r"(?i)[^\x00-\x7f]\s*/?\s*script\s*[^\x00-\x7f]"),
     ]
 }
