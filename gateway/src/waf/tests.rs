@@ -180,4 +180,14 @@ fn evasions() {
     blocks(query("x=[].sort.call`${alert}1337`"), Class::Xss);
     blocks(query("x=(document)[%22cookie%22]"), Class::Xss);
     passes(text("Template strings like `${name}` are fine in docs."));
+    blocks(query("x=v%20b%20s%20c%20r%20i%20p%20t:msgbox(1)"), Class::Xss);
+    blocks(query("x=alert()"), Class::Xss);
+    passes(text("Please don't alert() anyone before the alert (fire drill) at 10."));
+    // Conditions left open for the server to close, assigned subqueries.
+    blocks(query("pay=and%20deleted%20=%200)"), Class::Sqli);
+    blocks(query("var=%40.%3D%20(%20SELECT"), Class::Sqli);
+    passes(text("Sizes S and M = 0 (see stock) were sold out; pick (or skip) a colour."));
+    // Archive and local-file URL schemes.
+    blocks(query("x=jar:http://evil.example/b.zip!/a"), Class::Rfi);
+    passes(query("x=https://example.com/downloads/app.jar"));
 }

@@ -75,6 +75,9 @@ pub fn rules() -> Vec<Rule> {
         },
         Rule { scope: Scope::Path, ..rule(5006, Rfi, CRITICAL, Norm, r"/(https?|ftps?|file)\s*:\s*//") },
         rule(5007, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?)\s*(:\s*//)?[^\s?]*\?+\s*$"),
+        // Java's archive and Python's local-file URL schemes: a fetch of
+        // them reads a remote archive or a local file.
+        rule(5008, Rfi, CRITICAL, Norm, r"^\s*(jar\s*:\s*(https?|ftps?|file)\s*:|local_file\s*:|netdoc\s*:)"),
         rule(
             4007,
             Lfi,

@@ -252,5 +252,25 @@ pub fn rules() -> Vec<Rule> {
         rule(1042, Sqli, CRITICAL, Sql, r"\b(except|intersect)\s+select\b"),
         // PostgreSQL JSON operators between literals (`'{..}'::jsonb @> '{..}'`).
         rule(1043, Sqli, CRITICAL, Sql, r#"['"](::[a-z]+)?\s*(@>|<@|\?\||\?&|->>|#>>|@\?|@@)\s*['"0-9]"#),
+        // A subquery assigned, or a statement that opens the value.
+        rule(
+            1044,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"=\s*\(\s*select\b|^\s*;\s*(update|drop|delete|insert|truncate|alter|create|shutdown)\b|^\s*--\s*(alter|drop|delete|truncate|update|insert|shutdown)\b",
+        ),
+        // A condition that closes the server's parenthesis, or leaves a
+        // string open at the end of the value for the server to close.
+        rule(
+            1045,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\b(and|or)\s+[a-z_][a-z0-9_.]*\s*(=|!=|<>)\s*('[^']*'|[0-9]+)\s*\)|\b(or|and)\s+[a-z_][a-z0-9_.]*\s*(=|!=|<>|<|>|like)\s*['"]\s*$"#,
+        ),
+        rule(1046, Sqli, CRITICAL, Sql, r#"['"`]\s*(\|\||&&)\s*['"(]*\s*(true|false|[0-9]+|select|sleep)\b"#),
+        rule(1047, Sqli, CRITICAL, Sql, r#"\blike\s+['"][^'"]*%?['"]?\s*(--|#)|\)\s*like\s*\("#),
+        rule(1048, Sqli, CRITICAL, Sql, r"\b(and|or)\s+(starts_with|glob|json)\s*\("),
     ]
 }

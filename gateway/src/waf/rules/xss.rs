@@ -117,5 +117,22 @@ pub fn rules() -> Vec<Rule> {
         ),
         // `script` between bytes a legacy charset turns into `<` and `>`.
         rule(2020, Xss, CRITICAL, Raw, r"(?i)[^\x00-\x7f]\s*/?\s*script\s*[^\x00-\x7f]"),
+        // Keywords and tag names spelled out with spaces (`v b s c r i p t:`,
+        // `<f o r m`), which some parsers and filters collapse.
+        rule(
+            2021,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"\b(j\s+a\s+v\s+a|v\s+b)\s+s\s+c\s+r\s+i\s+p\s+t\s*:|<\s*/?\s*(f\s+o\s+r\s+m|s\s+c\s+r\s+i\s+p\s+t|d\s+i\s+a\s+l\s+o\s+g|i\s+f\s+r\s+a\s+m\s+e|s\s+v\s+g|i\s+m\s+g|o\s+b\s+j\s+e\s+c\s+t|e\s+m\s+b\s+e\s+d)\b",
+        ),
+        // A value that is nothing but a call to a script sink: `alert()`.
+        rule(
+            2022,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"^\W{0,3}(alert|prompt|confirm|eval|setinterval|settimeout|atob|btoa|fetch)\s*\([^()]*\)\s*;?\s*(//.*)?$",
+        ),
     ]
 }
