@@ -39,7 +39,8 @@ fn pct(n: usize, d: usize) -> f64 {
 /// rules for evasions the CRS's own tests exercise: PHP calls through
 /// strings and variable variables, PostgreSQL casts and JSON operators,
 /// disguised IP hosts, ORM lookups, sqlite3 dot-commands, brace expansion,
-/// spaced-out keywords, open-ended conditions, archive URL schemes):
+/// spaced-out keywords, open-ended conditions, archive URL schemes, URL
+/// parser confusion, circled digits and ideographic full stops in hosts):
 ///
 /// | class            | attacks | detected             | benign | false pos.           |
 /// |------------------|--------:|---------------------:|-------:|---------------------:|
@@ -50,10 +51,10 @@ fn pct(n: usize, d: usize) -> f64 {
 /// | rfi              |      36 | 52.8 -> 52.8 -> 61.1 |      5 |  0.0 ->  0.0 ->  0.0 |
 /// | php              |     322 | 66.1 -> 68.3 -> 83.2 |    114 | 10.5 -> 10.5 -> 11.4 |
 /// | java             |    1139 | 88.8 -> 96.8 -> 96.8 |     33 |  0.0 ->  0.0 ->  0.0 |
-/// | generic          |     238 | 68.5 -> 68.5 -> 81.5 |     38 | 13.2 -> 13.2 -> 13.2 |
+/// | generic          |     238 | 68.5 -> 68.5 -> 87.4 |     38 | 13.2 -> 13.2 -> 15.8 |
 /// | protocol-attack  |      75 | 54.7 -> 54.7 -> 54.7 |     42 |  0.0 ->  0.0 ->  0.0 |
 /// | session-fixation |      42 |  7.1 ->  7.1 ->  7.1 |      5 |  0.0 ->  0.0 ->  0.0 |
-/// | all              |    3699 | 67.6 -> 76.8 -> 82.7 |    765 |  8.6 ->  9.2 -> 10.3 |
+/// | all              |    3699 | 67.6 -> 76.8 -> 83.0 |    765 |  8.6 ->  9.2 -> 10.5 |
 ///
 /// Many CRS "benign" lines are attacks that one particular rule must not
 /// match (e.g. `/bin/cat /etc/shadow` as a negative test of a Windows rule,
@@ -61,7 +62,9 @@ fn pct(n: usize, d: usize) -> f64 {
 /// or `find . -exec curl ..` as negative tests of other shell rules), so the
 /// false-positive column overstates real-traffic false positives;
 /// `realistic_benign_records_pass` and `ordinary_event_records_are_clean`
-/// cover those. Every false positive the last step added is such a payload.
+/// cover those. Every false positive the last step added is such a payload,
+/// or a line the corpus labels both ways (`username__startswith=p` is an
+/// attack for rule 934210 and benign for 934220).
 /// The same step narrowed the PHP function rule to code-like arguments and
 /// the brace-expansion rule to unspaced lists, which cut false positives
 /// on 30,000 lines of developer prose (Debian changelogs and licences) from
@@ -74,7 +77,7 @@ const DETECTION_FLOORS: &[(&str, f64)] = &[
     ("rfi", 58.0),
     ("php", 81.0),
     ("java", 94.0),
-    ("generic", 79.0),
+    ("generic", 85.0),
     ("protocol-attack", 52.0),
 ];
 /// The issue-5 goal: classes listed here have reached it and must keep it.

@@ -215,6 +215,13 @@ pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
                 continue;
             }
         }
+        // Ideographic full stops (U+3002 and halfwidth U+FF61): IDNA maps
+        // them to the `.` between a host's labels.
+        if (b == 0xE3 && b1 == 0x80 && b2 == 0x82) || (b == 0xEF && b1 == 0xBD && b2 == 0xA1) {
+            out.push(b'.');
+            i += 3;
+            continue;
+        }
         // U+FF01..U+FF5E is EF BC 81..EF BD 9E.
         if b == 0xEF && (b1 == 0xBC || b1 == 0xBD) && cont(b2) {
             let cp = 0xF000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
@@ -224,9 +231,21 @@ pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
                 continue;
             }
         }
-        // Circled letters U+24B6..U+24E9 (E2 92 B6 .. E2 93 A9): Ⓐ-Ⓩ, ⓐ-ⓩ.
-        if b == 0xE2 && (b1 == 0x92 || b1 == 0x93) && cont(b2) {
+        // Circled letters U+24B6..U+24E9 (E2 92 B6 .. E2 93 A9): Ⓐ-Ⓩ, ⓐ-ⓩ;
+        // circled digits ①-⑨ (U+2460..U+2468) and ⓪ (U+24EA), which URL
+        // parsers' IDNA mapping turns into a host's digits.
+        if b == 0xE2 && (0x91..=0x93).contains(&b1) && cont(b2) {
             let cp = 0x2000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            if (0x2460..=0x2468).contains(&cp) {
+                out.push(b'1' + (cp - 0x2460) as u8);
+                i += 3;
+                continue;
+            }
+            if cp == 0x24EA {
+                out.push(b'0');
+                i += 3;
+                continue;
+            }
             if (0x24B6..=0x24CF).contains(&cp) {
                 out.push(b'a' + (cp - 0x24B6) as u8);
                 i += 3;
@@ -397,6 +416,9 @@ mod tests {
         assert_eq!(s(ascii_lookalikes(&[0xC0, 0xAE, 0xC0, 0xAF])), "./");
         assert_eq!(s(ascii_lookalikes("ｓｃｒｉｐｔ".as_bytes())), "script");
         assert_eq!(s(ascii_lookalikes("é".as_bytes())), "é");
+        assert_eq!(s(ascii_lookalikes("①②⑦.⓪.⓪.①".as_bytes())), "127.0.0.1");
+        assert_eq!(s(ascii_lookalikes("169。254｡169．254".as_bytes())), "169.254.169.254");
+        assert_eq!(s(ascii_lookalikes("ⓛⓞⓒⓐⓛⓗⓞⓢⓣ ⑩ 。".as_bytes())), "localhost ⑩ .");
     }
 
     #[test]

@@ -175,7 +175,11 @@ fn evasions() {
     blocks(query("u=http://2852039166/"), Class::Generic);
     blocks(query("u=host.docker.internal/"), Class::Generic);
     blocks(query("created_by__departments__employees__user__username__startswith=p"), Class::Generic);
+    blocks(query("u=http://%E2%91%A0%E2%91%A1%E2%91%A6.%E2%93%AA.%E2%93%AA.%E2%91%A0/"), Class::Generic);
+    blocks(query("u=http://google.com:80%20%26@127.88.23.245:22/"), Class::Generic);
+    blocks(query("u=http:127.0.0.1"), Class::Generic);
     passes(query("u=https://example.com:8443/a/b&order_by=created_at&page=2"));
+    passes(text("Write to ops@example.com (127 tickets) or see http://status.example.com."));
     // Tagged template calls and the document object by index.
     blocks(query("x=[].sort.call`${alert}1337`"), Class::Xss);
     blocks(query("x=(document)[%22cookie%22]"), Class::Xss);

@@ -112,7 +112,7 @@ pub fn rules() -> Vec<Rule> {
             Generic,
             CRITICAL,
             Norm,
-            r"\$[a-z0-9_]*:\s*(constructor|__proto__|prototype)\s*:|:\s*\$[a-z0-9_]+:(module|constructor):(prototype|constructor)",
+            r"\$[a-z0-9_]*:\s*(constructor|__proto__|prototype)\s*:|\$[a-z0-9_]*:(module|constructor|__proto__)\s*:\s*(prototype|constructor)\b",
         ),
         rule(9509, Generic, CRITICAL, Norm, r"\bprocess\s*\.\s*(spawn|exec|execfile|fork)\s*\("),
         // A URL whose host is an IP address in a disguise no one types:
@@ -142,8 +142,23 @@ pub fn rules() -> Vec<Rule> {
             Generic,
             CRITICAL,
             Norm,
-            r"__(password|passwd|username|email|is_staff|is_superuser|is_admin|token|secret|profile|metadata)(__[a-z0-9_]+)*__(i?startswith|i?endswith|i?contains|i?regex|i?exact|gte?|lte?|has_keys?|contained_by|isnull)\b|^(password|passwd|secret|token)__(i?startswith|i?endswith|i?contains|i?regex|gte?|lte?|isnull)\b|^[a-z][a-z0-9]*(_[a-z0-9]+)*(__[a-z][a-z0-9]*(_[a-z0-9]+)*){3,}$",
+            r"__(password|passwd|username|email|is_staff|is_superuser|is_admin|token|secret|profile|metadata)(__[a-z0-9_]+)*__(i?startswith|i?endswith|i?contains|i?regex|i?exact|gte?|lte?|has_keys?|contained_by|isnull)\b|^(password|passwd|username|email|secret|token)__(i?startswith|i?endswith|i?contains|i?regex|gte?|lte?|isnull)\b|__(has_keys?|has_any_keys|contained_by)$|^[a-z][a-z0-9]*(_[a-z0-9]+)*(__[a-z][a-z0-9]*(_[a-z0-9]+)*){3,}$",
         ),
         rule(9513, Template, CRITICAL, Norm, r"<%=?\s*(if|for|while|end[a-z]*|each)\b[^%]*%>"),
+        // URL parser confusion: a scheme with no slashes before a local
+        // host, or an `@` that moves the real host past a decoy.
+        Rule {
+            scope: Scope::NotHeader,
+            ..rule(
+                9514,
+                Generic,
+                CRITICAL,
+                Norm,
+                r"^(https?|ftp|gopher|dict|ldap)\s*:\s*(127\.|0\.0\.0\.0|169\.254\.|localhost\b|\[)|@\s*(127\.[0-9]|169\.254\.|0\.0\.0\.0|localhost\b)",
+            )
+        },
+        // A value that is nothing but a loop: a denial of service for
+        // whatever evaluates it.
+        rule(9515, Generic, CRITICAL, Norm, r"^\s*while\s*\([^)]*\)\s*;?\s*$"),
     ]
 }
