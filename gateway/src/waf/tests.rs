@@ -165,7 +165,11 @@ fn evasions() {
     blocks(query("x=(/*c*/system)(ls/*c*/);"), Class::Php);
     blocks(query("x=[system][0](ls);"), Class::Php);
     blocks(query("x=%24%7B%40a%7D(10)"), Class::Php);
+    blocks(query("foo=exec%20%2f%2fcomment%0d%0a%20%28blah%29"), Class::Php);
+    blocks(query("x=(%20[%20system%20][%200%20])%20{0}%20(%20ls%20);"), Class::Php);
+    blocks(query("code=memory_limit%20=%20512M"), Class::Php);
     passes(text("The system (as designed) works; see [1] for details."));
+    passes(text("Run exec # as root\n (then log out); memory limit = 512M."));
     // Shells: sqlite3 dot-commands, brace expansion, globbed system paths.
     blocks(query("s=1;.sh%20whoami"), Class::Rce);
     blocks(query("c=%7Bnc,-nlvp,777%7D"), Class::Rce);

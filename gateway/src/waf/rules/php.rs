@@ -42,6 +42,13 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r"^\s*({PHP_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),
             ..rule(6018, Php, CRITICAL, Norm, "")
         },
+        // A line comment between a function (or a variable) and its call:
+        // `exec //x⏎ (ls)`, `$a #x⏎ ()`, with a code-like argument. Read over
+        // the raw view, where the line break that ends the comment is still there.
+        Rule {
+            pattern: format!(r#"(?is)(\b({PHP_FUNCTIONS})|\$[a-z_][a-z0-9_]*)\s*((//|#)[^\n]*\n\s*|/\*.*?\*/\s*)+\(\s*(['"$\[]|\)|[a-z_0-9]+\s*\))"#).into(),
+            ..rule(6019, Php, CRITICAL, Raw, "")
+        },
         // Serialized PHP objects and arrays (`O:8:"stdClass":1:{`).
         rule(6004, Php, CRITICAL, Raw, r#"(?i)\b[oc]:\d+:"[^"]+":\d+:\{|\ba:\d+:\{[si]:\d+"#),
         rule(
@@ -64,7 +71,7 @@ pub fn rules() -> Vec<Rule> {
             Php,
             CRITICAL,
             Norm,
-            r"\b(allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode|register_globals|enable_dl|suhosin\.\w+|cgi\.force_redirect|file_uploads|expose_php|display_errors|error_log|sendmail_path|session\.save_path|mail\.add_x_header)\s*=",
+            r"\b(allow_url_include|allow_url_fopen|auto_prepend_file|auto_append_file|disable_functions|open_basedir|safe_mode|register_globals|enable_dl|suhosin\.\w+|opcache\.\w+|mbstring\.\w+|memory_limit|extension_dir|zend_extension|unserialize_max_depth|upload_tmp_dir|max_execution_time|cgi\.force_redirect|file_uploads|expose_php|display_errors|error_log|sendmail_path|session\.save_path|mail\.add_x_header)\s*=",
         ),
         // Uploads of executable PHP files (headers, multipart file names).
         Rule {
@@ -74,7 +81,7 @@ pub fn rules() -> Vec<Rule> {
                 Php,
                 CRITICAL,
                 Norm,
-                r"^[^/:?=]*\.\s*(php\d*|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
+                r"^[^/:?=]*\.\s*(php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
             )
         },
         rule(
@@ -100,7 +107,7 @@ pub fn rules() -> Vec<Rule> {
             Php,
             CRITICAL,
             Sql,
-            r#"['"\[]\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen|proc_open)\s*['"\]]\s*(\[\s*\d+\s*\]\s*)?(\{\s*\d+\s*\}\s*)?\)?\s*\(|\(\s*['"]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['"]?\s*\)\s*\("#,
+            r#"['"\[]\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen|proc_open)\s*['"\]]\s*(\[\s*\d+\s*\]\s*|\{\s*\d+\s*\}\s*|[)}]\s*)*\(|\(\s*['"]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['"]?\s*\)\s*\("#,
         ),
         rule(
             6013,
