@@ -210,7 +210,7 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
         // A trailing line break (curl and most tools add one) is not a
         // multi-line body.
         let trimmed = body.trim_ascii_end();
-        if trimmed.contains(&b'=') && !trimmed.contains(&b'\n') {
+        if trimmed.contains(&b'=') && !trimmed.contains(&b'\n') && keys_are_names(trimmed) {
             pairs(out, Location::Body, trimmed);
         } else {
             out.push(Location::Body, body, true);
@@ -218,6 +218,18 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
     } else {
         out.push(Location::Body, body, false);
     }
+}
+
+/// Whether every key of an undeclared body read as a form looks like a
+/// field name (letters, digits, `_.-[]$`, percent escapes). A body such as
+/// `'admin', '1'='1'` is not a form: split at `=`, it would hide its shape.
+fn keys_are_names(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&').all(|pair| {
+        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        key.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']' | b'%' | b'+' | b'$')
+        })
+    })
 }
 
 /// Whether a header carries client data worth inspecting: every header but

@@ -203,17 +203,41 @@ pub fn inspect(req: &RequestView<'_>) -> Inspection {
     let mut result = Inspection::default();
     for value in extract::values(req) {
         let decoded = decode::fixed_point(&value.bytes, value.form);
-        let views = Views::new(&decoded);
-        for view in [View::Norm, View::Sql, View::Cmd, View::Raw] {
-            for rule in ENGINE.matches(view, views.get(view), value.location) {
-                result.add(rule, value.location);
-            }
-        }
-        if sqltok::looks_like_sql(views.get(View::Sql)) {
-            result.add(&rules::SQL_SHAPE, value.location);
+        inspect_value(&decoded, value.location, &mut result);
+        if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
+            inspect_value(inner, value.location, &mut result);
         }
     }
     result
+}
+
+/// Runs every rule view and the SQL lexer over one decoded value.
+fn inspect_value(decoded: &[u8], location: Location, result: &mut Inspection) {
+    let views = Views::new(decoded);
+    for view in [View::Norm, View::Sql, View::Cmd, View::Raw] {
+        for rule in ENGINE.matches(view, views.get(view), location) {
+            result.add(rule, location);
+        }
+    }
+    if sqltok::looks_like_sql(views.get(View::Sql)) {
+        result.add(&rules::SQL_SHAPE, location);
+    }
+}
+
+/// A whole form pair sent percent-encoded (`pay%3D%26%26(...`) decodes to
+/// `name=value` in one value, where signatures anchored at the start of a
+/// value would see the name first: the part after `=`, inspected as a value
+/// of its own. Only when the `=` itself came encoded (`%3d`).
+fn smuggled_pair_value<'d>(raw: &[u8], decoded: &'d [u8]) -> Option<&'d [u8]> {
+    let encoded_equals = raw.windows(3).any(|w| w.eq_ignore_ascii_case(b"%3d"));
+    if !encoded_equals {
+        return None;
+    }
+    let eq = decoded.iter().position(|&b| b == b'=')?;
+    let name = decoded.get(..eq)?;
+    let is_name = (1..=64).contains(&name.len())
+        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']'));
+    if is_name { decoded.get(eq + 1..).filter(|v| !v.is_empty()) } else { None }
 }
 
 /// Property checked by the `waf_inspect` fuzz target and by the corpus

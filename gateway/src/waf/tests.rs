@@ -201,6 +201,14 @@ fn evasions() {
     blocks(query("pay=and%20deleted%20=%200)"), Class::Sqli);
     blocks(query("var=%40.%3D%20(%20SELECT"), Class::Sqli);
     passes(text("Sizes S and M = 0 (see stock) were sold out; pick (or skip) a colour."));
+    // A form pair sent percent-encoded whole, and a body that only looks like a form.
+    let undeclared = |body: &str| inspect(&RequestView { body: body.as_bytes(), ..RequestView::default() });
+    blocks(undeclared("pay%3D%26%26%28l%3D%210%29"), Class::Sqli);
+    blocks(undeclared("'admin', '1'='1'"), Class::Sqli);
+    passes(undeclared("name=O%27Brien&note=it%27s+1%3D1+day+or+two"));
+    assert_eq!(smuggled_pair_value(b"a%3Db", b"a=b"), Some(&b"b"[..]));
+    assert_eq!(smuggled_pair_value(b"a=b", b"a=b"), None);
+    assert_eq!(smuggled_pair_value(b"x y%3Db", b"x y=b"), None);
     // Archive and local-file URL schemes.
     blocks(query("x=jar:http://evil.example/b.zip!/a"), Class::Rfi);
     passes(query("x=https://example.com/downloads/app.jar"));
