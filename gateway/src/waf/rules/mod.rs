@@ -113,8 +113,14 @@ pub struct Engine {
 /// against a badly written one blowing up memory.
 const SIZE_LIMIT: usize = 64 << 20;
 
-/// What `regex::RegexSetBuilder` configures (every pattern reports its
-/// matches; Unicode and UTF-8 on), with the limits above.
+/// Every pattern reports its matches, with the limits above, and the
+/// patterns read bytes: ASCII classes and word boundaries, `.` any byte.
+/// Only which patterns matched is used, never where, so a match need not
+/// fall on UTF-8 boundaries. The lazy DFA cannot follow a Unicode `\b`
+/// past a non-ASCII byte and handed such values to the much slower PikeVM.
+/// Measured on 30,000 lines of
+/// prose: the four views matched in 0.33 s instead of 0.98 s, with the same
+/// verdict on every line of the CRS and the realistic corpora.
 fn compile(rules: Vec<Rule>) -> Result<Compiled, Box<meta::BuildError>> {
     let config = meta::Config::new()
         .match_kind(MatchKind::All)
@@ -123,6 +129,7 @@ fn compile(rules: Vec<Rule>) -> Result<Compiled, Box<meta::BuildError>> {
         .dfa_size_limit(Some(SIZE_LIMIT));
     let set = meta::Builder::new()
         .configure(config)
+        .syntax(regex_automata::util::syntax::Config::new().unicode(false).utf8(false))
         .build_many(&rules.iter().map(|r| r.pattern.as_ref()).collect::<Vec<_>>())
         .map_err(Box::new)?;
     Ok(Compiled { set, rules })
