@@ -271,10 +271,22 @@ fn round(input: &[u8], plus_is_space: bool) -> Vec<u8> {
     ascii_lookalikes(&v)
 }
 
+/// Whether any decoder could change `input`: each acts only at `%`, `&`,
+/// `\`, a form's `+` or a lead byte of the multi-byte lookalikes (all at or
+/// above 0xC0). Most values have none, and the round of four decoders that
+/// proved it (four allocations and a comparison) was about 7% of the
+/// gateway's CPU under load (perf, benches/gateway_peers.sh).
+fn decodable(input: &[u8], plus_is_space: bool) -> bool {
+    input.iter().any(|&b| matches!(b, b'%' | b'&' | b'\\') || b >= 0xC0 || (plus_is_space && b == b'+'))
+}
+
 /// Applies every decoder until nothing changes, at most [`MAX_ROUNDS`] times.
 /// `+` means space only in the first round of form/query values: a `+` that
 /// came out of `%2B` is a literal plus.
 pub fn fixed_point(input: &[u8], plus_is_space: bool) -> Vec<u8> {
+    if !decodable(input, plus_is_space) {
+        return input.to_vec();
+    }
     let mut cur = input.to_vec();
     for n in 0..MAX_ROUNDS {
         let next = round(&cur, plus_is_space && n == 0);
@@ -419,6 +431,19 @@ mod tests {
         assert_eq!(s(ascii_lookalikes("①②⑦.⓪.⓪.①".as_bytes())), "127.0.0.1");
         assert_eq!(s(ascii_lookalikes("169。254｡169．254".as_bytes())), "169.254.169.254");
         assert_eq!(s(ascii_lookalikes("ⓛⓞⓒⓐⓛⓗⓞⓢⓣ ⑩ 。".as_bytes())), "localhost ⑩ .");
+    }
+
+    #[test]
+    fn values_without_a_decodable_byte_skip_the_decoders() {
+        for (input, plus) in [(&b"plain text, 100 = 100"[..], true), (b"a+b", false), (b"<script>", true)] {
+            assert!(!decodable(input, plus));
+            assert_eq!(fixed_point(input, plus), round(input, plus));
+        }
+        for (input, plus) in [(&b"%41"[..], false), (b"&lt;", false), (b"\\x41", false), (b"a+b", true)] {
+            assert!(decodable(input, plus));
+        }
+        assert!(decodable("ｓ".as_bytes(), false));
+        assert!(decodable(&[0xC0, 0xAE], false));
     }
 
     #[test]
