@@ -212,4 +212,7 @@ fn evasions() {
     // Archive and local-file URL schemes.
     blocks(query("x=jar:http://evil.example/b.zip!/a"), Class::Rfi);
     passes(query("x=https://example.com/downloads/app.jar"));
+    blocks(query("code=../.history"), Class::Lfi);
+    blocks(query("a=..;/..;/admin"), Class::Lfi);
+    passes(text("Version 2.0...3.1 of the guide; see chapter 4."));
 }

@@ -11,6 +11,9 @@ pub fn rules() -> Vec<Rule> {
         // is common in prose about relative paths, so it only warns.
         rule(4001, Lfi, CRITICAL, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
         rule(4002, Lfi, WARNING, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
+        // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
+        // parameter, and a Windows traversal opening the value (`..\\x`).
+        rule(4008, Lfi, CRITICAL, Norm, r"\.\.[/\\]+\.[a-z]|\.\.;[/\\.]|^\.\.\\"),
         rule(
             4003,
             Lfi,
