@@ -33,22 +33,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-1}
 RECORDS=${RECORDS:-64}
-MODSEC_SO=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
-CRS=/usr/share/modsecurity-crs
+. benches/lib/modsecurity.sh
 
 # --- what is needed -----------------------------------------------------------
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-[ -e "$MODSEC_SO" ] || need+=(libnginx-mod-http-modsecurity)
-[ -d "$CRS/rules" ] || need+=(modsecurity-crs)
-if [ "${#need[@]}" -gt 0 ]; then
-  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  echo "installing ${need[*]}" >&2
-  "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null ||
-    { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null; }
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+extra=()
+command -v wrk >/dev/null || extra+=(wrk)
+modsec_install "${extra[@]}"
 
 cargo build --release -q --bin cartorio
 bin=${CARGO_TARGET_DIR:-target}/release/cartorio
@@ -175,24 +165,8 @@ end
 LUA
 
 # --- upstream, plain nginx, nginx + ModSecurity + CRS --------------------------
-mkdir -p "$work/modsec-tmp" "$work/nginx-tmp"
-sed -e 's/^SecRuleEngine .*/SecRuleEngine On/' \
-    -e "s|^SecAuditLog .*|SecAuditLog $work/modsec-audit.log|" \
-    -e "s|^SecTmpDir .*|SecTmpDir $work/modsec-tmp/|" \
-    -e "s|^SecDataDir .*|SecDataDir $work/modsec-tmp/|" \
-    -e 's|^SecUnicodeMapFile unicode.mapping|SecUnicodeMapFile /etc/nginx/unicode.mapping|' \
-    /etc/nginx/modsecurity.conf > "$work/modsecurity.conf"
-if ! grep -q '^SecRuleEngine On' "$work/modsecurity.conf" || ! grep -q '^SecRequestBodyAccess On' "$work/modsecurity.conf"; then
-  echo "unexpected /etc/nginx/modsecurity.conf" >&2; exit 1
-fi
-cat > "$work/modsec-main.conf" <<CONF
-Include $work/modsecurity.conf
-Include /etc/modsecurity/crs/crs-setup.conf
-SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=1"
-Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf
-Include $CRS/rules/*.conf
-Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf
-CONF
+mkdir -p "$work/nginx-tmp"
+modsec_rules "$work" 1
 nginx_conf() { # name server-block
   cat > "$work/$1.conf" <<CONF
 $([ "$1" = modsec ] && echo "load_module $MODSEC_SO;")

@@ -18,20 +18,8 @@ cd "$(dirname "$0")/.."
 PARANOIA=${PARANOIA:-1}
 CORPUS=${CORPUS:-../shared/corpora/waf/crs-requests.jsonl}
 [ -f "$CORPUS" ] || CORPUS=/work/shared/corpora/waf/crs-requests.jsonl
-MODSEC_SO=/usr/lib/nginx/modules/ngx_http_modsecurity_module.so
-CRS=/usr/share/modsecurity-crs
-
-need=()
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-[ -e "$MODSEC_SO" ] || need+=(libnginx-mod-http-modsecurity)
-[ -d "$CRS/rules" ] || need+=(modsecurity-crs)
-if [ "${#need[@]}" -gt 0 ]; then
-  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  echo "installing ${need[*]}" >&2
-  "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null ||
-    { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${need[@]}" >/dev/null; }
-fi
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. benches/lib/modsecurity.sh
+modsec_install
 
 cargo build --release -q -p cartorio-benches --bin waf-corpus
 bin=${CARGO_TARGET_DIR:-target}/release/waf-corpus
@@ -49,21 +37,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 port=$(free_port)
 upstream=$(free_port)
 
-mkdir -p "$work/modsec-tmp" "$work/nginx-tmp"
-sed -e 's/^SecRuleEngine .*/SecRuleEngine On/' \
-    -e "s|^SecAuditLog .*|SecAuditLog $work/modsec-audit.log|" \
-    -e "s|^SecTmpDir .*|SecTmpDir $work/modsec-tmp/|" \
-    -e "s|^SecDataDir .*|SecDataDir $work/modsec-tmp/|" \
-    -e 's|^SecUnicodeMapFile unicode.mapping|SecUnicodeMapFile /etc/nginx/unicode.mapping|' \
-    /etc/nginx/modsecurity.conf > "$work/modsecurity.conf"
-cat > "$work/modsec-main.conf" <<CONF
-Include $work/modsecurity.conf
-Include /etc/modsecurity/crs/crs-setup.conf
-SecAction "id:900000,phase:1,nolog,pass,t:none,setvar:tx.paranoia_level=$PARANOIA"
-Include /etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf
-Include $CRS/rules/*.conf
-Include /etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf
-CONF
+mkdir -p "$work/nginx-tmp"
+modsec_rules "$work" "$PARANOIA"
 cat > "$work/nginx.conf" <<CONF
 load_module $MODSEC_SO;
 worker_processes 2;
