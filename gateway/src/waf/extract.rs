@@ -220,15 +220,19 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
     }
 }
 
+/// A byte of a form field name as applications name fields: letters,
+/// digits and `_.-[]$`.
+pub fn field_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']' | b'$')
+}
+
 /// Whether every key of an undeclared body read as a form looks like a
-/// field name (letters, digits, `_.-[]$`, percent escapes). A body such as
+/// field name (also percent-encoded, `+` for a space). A body such as
 /// `'admin', '1'='1'` is not a form: split at `=`, it would hide its shape.
 fn keys_are_names(body: &[u8]) -> bool {
     body.split(|&b| b == b'&').all(|pair| {
         let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
-        key.iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']' | b'%' | b'+' | b'$')
-        })
+        key.iter().all(|&b| field_name_byte(b) || matches!(b, b'%' | b'+'))
     })
 }
 

@@ -235,8 +235,7 @@ fn smuggled_pair_value<'d>(raw: &[u8], decoded: &'d [u8]) -> Option<&'d [u8]> {
     }
     let eq = decoded.iter().position(|&b| b == b'=')?;
     let name = decoded.get(..eq)?;
-    let is_name = (1..=64).contains(&name.len())
-        && name.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']'));
+    let is_name = (1..=64).contains(&name.len()) && name.iter().all(|&b| extract::field_name_byte(b));
     if is_name { decoded.get(eq + 1..).filter(|v| !v.is_empty()) } else { None }
 }
 
