@@ -201,6 +201,10 @@ fn evasions() {
     blocks(query("pay=and%20deleted%20=%200)"), Class::Sqli);
     blocks(query("var=%40.%3D%20(%20SELECT"), Class::Sqli);
     passes(text("Sizes S and M = 0 (see stock) were sold out; pick (or skip) a colour."));
+    blocks(text("` AS `edit_user_id` from"), Class::Sqli);
+    blocks(query("q=x%20HAVING%201%3D1"), Class::Sqli);
+    blocks(query("i=2.2250738585072011e-308"), Class::Sqli);
+    passes(text("She is known as 'the boss' in Lisbon, having 2 kids (1 = Ana, 2 = Rui)."));
     // A form pair sent percent-encoded whole, and a body that only looks like a form.
     let undeclared = |body: &str| inspect(&RequestView { body: body.as_bytes(), ..RequestView::default() });
     blocks(undeclared("pay%3D%26%26%28l%3D%210%29"), Class::Sqli);

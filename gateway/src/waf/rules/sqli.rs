@@ -2,7 +2,7 @@
 //! catalog access and dangerous procedures. Read over the `Sql` view, where
 //! block comments are already spaces.
 
-use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Sql, WARNING, rule};
+use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Norm, View::Sql, WARNING, rule};
 use crate::waf::Class::Sqli;
 
 pub fn rules() -> Vec<Rule> {
@@ -272,5 +272,17 @@ pub fn rules() -> Vec<Rule> {
         rule(1046, Sqli, CRITICAL, Sql, r#"['"`]\s*(\|\||&&)\s*['"(]*\s*(true|false|[0-9]+|select|sleep)\b"#),
         rule(1047, Sqli, CRITICAL, Sql, r#"\blike\s+['"][^'"]*%?['"]?\s*(--|#)|\)\s*like\s*\("#),
         rule(1048, Sqli, CRITICAL, Sql, r"\b(and|or)\s+(starts_with|glob|json)\s*\("),
+        // A column alias then FROM: the middle of a SELECT list
+        // (`` ` AS `user_id` from ``, `1234 AS "x" FROM`).
+        rule(
+            1049,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"`\s*as\s*`[^`]+`\s*from\b|\b[0-9]+\s+as\s+(['"`][^'"`]*['"`]|['"`])\s*from\b"#,
+        ),
+        rule(1050, Sqli, CRITICAL, Sql, r"\bhaving\s+[0-9]+\s*(=|<|>)|\bselect\s*\(\s*case\b"),
+        // The float that hangs Java's and PHP's parsers (CVE-2010-4476).
+        rule(1051, Sqli, CRITICAL, Norm, r"\b2\.2250738585072011e-308\b"),
     ]
 }
