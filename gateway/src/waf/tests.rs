@@ -196,6 +196,9 @@ fn evasions() {
     passes(text("Template strings like `${name}` are fine in docs."));
     blocks(query("x=v%20b%20s%20c%20r%20i%20p%20t:msgbox(1)"), Class::Xss);
     blocks(query("x=alert()"), Class::Xss);
+    blocks(query("a=(![]%2B[])[%2B!%2B[]]"), Class::Xss);
+    blocks(query("%20%20onload%3d%20=vardata"), Class::Xss);
+    passes(text("To do: [ ] buy milk + [ ] call Ana; the online= flag stays."));
     passes(text("Please don't alert() anyone before the alert (fire drill) at 10."));
     // Conditions left open for the server to close, assigned subqueries.
     blocks(query("pay=and%20deleted%20=%200)"), Class::Sqli);

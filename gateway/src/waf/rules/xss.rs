@@ -16,7 +16,7 @@ pub fn rules() -> Vec<Rule> {
             Xss,
             CRITICAL,
             Norm,
-            r#"(^|[\s"'`;/])on(error|load|click|dblclick|mouse\w+|focus\w*|blur|key\w+|submit|change|input|toggle|begin|end|animation\w+|transition\w+|pointer\w+|wheel|scroll|resize|unload|beforeunload|hashchange|message|pageshow|popstate|drag\w*|drop|copy|cut|paste|select|play\w*|pause|auriga\w*|afterprint|beforeprint|contextmenu|readystatechange|show|start|finish|bounce|repeat|invalid|search|abort|canplay\w*)\s*=\s*\S"#,
+            r#"(^|[\s"'`;/])on(error|load|click|dblclick|mouse\w+|focus\w*|blur|key\w+|submit|change|input|toggle|begin|end|animation\w+|transition\w+|pointer\w+|wheel|scroll|resize|unload|beforeunload|hashchange|message|pageshow|popstate|drag\w*|drop|copy|cut|paste|select|play\w*|pause|auriga\w*|afterprint|beforeprint|contextmenu|readystatechange|show|start|finish|bounce|repeat|invalid|search|abort|canplay\w*|zoom|webkit\w+|auxclick|formdata|touch\w+|seek\w*|volumechange|timeupdate|loadstart|loadeddata|loadedmetadata|progress|emptied|ratechange|stalled|suspend|waiting|durationchange|playing|ended)\s*="#,
         ),
         rule(
             2004,
@@ -133,6 +133,15 @@ pub fn rules() -> Vec<Rule> {
             CRITICAL,
             Norm,
             r"^\W{0,3}(alert|prompt|confirm|eval|setinterval|settimeout|atob|btoa|fetch)\s*\([^()]*\)\s*;?\s*(//.*)?$",
+        ),
+        // JSFuck's building blocks: `(![]+[])`, `!![]`, `[+!+[]]` (a form's
+        // `+` may have become a space).
+        rule(
+            2023,
+            Xss,
+            CRITICAL,
+            Norm,
+            r"\(\s*!\s*\[\s*\]\s*\+?\s*\[\s*\]\s*\)|!\s*!\s*\[\s*\]|\[\s*\+?\s*!\s*\+?\s*\[\s*\]\s*\]",
         ),
     ]
 }
