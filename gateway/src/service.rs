@@ -300,7 +300,11 @@ impl GatewayService {
             self.quarantine(&key, payload.clone(), &meta(Some(invalid.reason()), vec![])).await;
             return (invalid_response(&invalid), Outcome::Invalid);
         }
-        let headers = inspected_headers(&parts.headers);
+        let mut headers = inspected_headers(&parts.headers);
+        // HTTP/2 and HTTP/3 carry the host as `:authority`, in the URI.
+        if let (None, Some(authority)) = (parts.headers.get(header::HOST), parts.uri.authority()) {
+            headers.push(("host".to_owned(), authority.as_str().to_owned()));
+        }
         let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let view = RequestView {
             path: Some(parts.uri.path()),

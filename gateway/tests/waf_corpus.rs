@@ -33,33 +33,39 @@ fn pct(n: usize, d: usize) -> f64 {
     if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 }
 }
 
-/// Minimum detection % on attacks per class, a few points under what was
-/// measured at `DEFAULT_THRESHOLD` = 5 (before the SQL lexer, custom-header
-/// inspection and the shell/mail-protocol rules -> after them -> after the
-/// rules for evasions the CRS's own tests exercise: PHP calls through
-/// strings and variable variables, PostgreSQL casts and JSON operators,
-/// disguised IP hosts, ORM lookups, sqlite3 dot-commands, brace expansion,
-/// spaced-out keywords, open-ended conditions, archive URL schemes, URL
-/// parser confusion, circled digits and ideographic full stops in hosts,
-/// compiler wrappers, `trap`, values opening with `;cmd -opt`, IMAP tags,
-/// PHP line comments before a call's parenthesis, php.ini directives; form
-/// pairs smuggled percent-encoded and undeclared bodies that are no form;
-/// traversal to dotfiles and Tomcat's `..;`; SELECT-list aliases before FROM,
-/// `HAVING 1=`, the CVE-2010-4476 float; bare event-handler attributes, JSFuck):
+/// Minimum detection % on attacks per class: the issue's 92% goal for the
+/// classes it names, a few points under the measurement for the others. Measured
+/// at `DEFAULT_THRESHOLD` = 5, over four steps:
 ///
-/// | class            | attacks | detected             | benign | false pos.           |
-/// |------------------|--------:|---------------------:|-------:|---------------------:|
-/// | sqli             |     868 | 47.5 -> 63.2 -> 76.3 |    163 |  5.5 -> 11.0 -> 11.0 |
-/// | xss              |     207 | 69.6 -> 71.5 -> 87.9 |     54 |  5.6 ->  5.6 -> 11.1 |
-/// | rce              |     706 | 62.3 -> 76.6 -> 84.7 |    295 | 12.5 -> 10.8 -> 12.5 |
-/// | lfi              |      66 | 80.3 -> 83.3 -> 89.4 |     16 |  0.0 ->  0.0 ->  0.0 |
-/// | rfi              |      36 | 52.8 -> 52.8 -> 61.1 |      5 |  0.0 ->  0.0 ->  0.0 |
-/// | php              |     322 | 66.1 -> 68.3 -> 89.4 |    114 | 10.5 -> 10.5 -> 11.4 |
-/// | java             |    1139 | 88.8 -> 96.8 -> 96.8 |     33 |  0.0 ->  0.0 ->  0.0 |
-/// | generic          |     238 | 68.5 -> 68.5 -> 87.4 |     38 | 13.2 -> 13.2 -> 15.8 |
-/// | protocol-attack  |      75 | 54.7 -> 54.7 -> 54.7 |     42 |  0.0 ->  0.0 ->  0.0 |
-/// | session-fixation |      42 |  7.1 ->  7.1 ->  7.1 |      5 |  0.0 ->  0.0 ->  0.0 |
-/// | all              |    3699 | 67.6 -> 76.8 -> 85.6 |    765 |  8.6 ->  9.2 -> 10.5 |
+/// 1. before the SQL lexer, custom-header inspection and the
+///    shell/mail-protocol rules;
+/// 2. after them;
+/// 3. after the rules for evasions the CRS's own tests exercise (PHP calls
+///    through strings and variable variables, PostgreSQL casts and JSON
+///    operators, disguised IP hosts, ORM lookups, sqlite3 dot-commands, brace
+///    expansion, spaced-out keywords, open-ended conditions, archive URL
+///    schemes, URL parser confusion, compiler wrappers, smuggled form pairs,
+///    traversal to dotfiles, SELECT-list aliases, JSFuck, ...);
+/// 4. after the rules for fragments a whole value can be (SQL operators,
+///    clauses, catalogue names and function calls alone, strings closed with
+///    `';`, conditions left dangling; command lines of non-word tools, package
+///    installs, spliced variables, `~+`; PHP probe calls and spaced
+///    superglobals; Node.js probes; `-->`), and the off-site URL check on
+///    query arguments (`waf/offsite.rs`, CRS 931130):
+///
+/// | class            | attacks | detected                     | benign | false pos.                   |
+/// |------------------|--------:|-----------------------------:|-------:|-----------------------------:|
+/// | sqli             |     868 | 47.5 -> 63.2 -> 76.3 -> 92.5 |    163 |  5.5 -> 11.0 -> 11.0 -> 12.3 |
+/// | xss              |     207 | 69.6 -> 71.5 -> 87.9 -> 92.3 |     54 |  5.6 ->  5.6 -> 11.1 -> 13.0 |
+/// | rce              |     706 | 62.3 -> 76.6 -> 84.7 -> 93.8 |    295 | 12.5 -> 10.8 -> 12.5 -> 14.2 |
+/// | lfi              |      66 | 80.3 -> 83.3 -> 89.4 -> 97.0 |     16 |  0.0 ->  0.0 ->  0.0 ->  0.0 |
+/// | rfi              |      36 | 52.8 -> 52.8 -> 61.1 -> 97.2 |      5 |  0.0 ->  0.0 ->  0.0 -> 40.0 |
+/// | php              |     322 | 66.1 -> 68.3 -> 89.4 -> 98.8 |    114 | 10.5 -> 10.5 -> 11.4 -> 15.8 |
+/// | java             |    1139 | 88.8 -> 96.8 -> 96.8 -> 96.8 |     33 |  0.0 ->  0.0 ->  0.0 ->  0.0 |
+/// | generic          |     238 | 68.5 -> 68.5 -> 87.4 -> 96.6 |     38 | 13.2 -> 13.2 -> 15.8 -> 15.8 |
+/// | protocol-attack  |      75 | 54.7 -> 54.7 -> 54.7 -> 54.7 |     42 |  0.0 ->  0.0 ->  0.0 ->  0.0 |
+/// | session-fixation |      42 |  7.1 ->  7.1 ->  7.1 ->  7.1 |      5 |  0.0 ->  0.0 ->  0.0 ->  0.0 |
+/// | all              |    3699 | 67.6 -> 76.8 -> 85.6 -> 93.2 |    765 |  8.6 ->  9.2 -> 10.5 -> 12.4 |
 ///
 /// Many CRS "benign" lines are attacks that one particular rule must not
 /// match (e.g. `/bin/cat /etc/shadow` as a negative test of a Windows rule,
@@ -67,30 +73,33 @@ fn pct(n: usize, d: usize) -> f64 {
 /// or `find . -exec curl ..` as negative tests of other shell rules), so the
 /// false-positive column overstates real-traffic false positives;
 /// `realistic_benign_records_pass` and `ordinary_event_records_are_clean`
-/// cover those. Every false positive the last step added is such a payload,
-/// or a line the corpus labels both ways (`username__startswith=p` is an
-/// attack for rule 934210 and benign for 934220).
-/// The same step narrowed the PHP function rule to code-like arguments and
-/// the brace-expansion rule to unspaced lists, which cut false positives
-/// on 30,000 lines of developer prose (Debian changelogs and licences) from
-/// 310 to 249 at the cost of one CRS PHP case.
+/// cover those. The corpus also labels the same payload both ways:
+/// `username__startswith=p` (934210 attack, 934220 benign), `~+` (932270
+/// attack, 932271 benign), `11!=1` attack but `11!=11` benign, `-->`,
+/// `$_s erver['request_uri']` and `gethostbyname(` likewise. Step 4 added 15
+/// such lines, and 6 requests whose query carries a URL to another site
+/// (`?url=https://example.com` against `Host: localhost`), which the
+/// off-site check flags by design: the gateway's API takes no URLs in its
+/// query. Step 3 narrowed the PHP function rule to code-like arguments and
+/// the brace-expansion rule to unspaced lists, which cut false positives on
+/// 30,000 lines of developer prose (Debian changelogs and licences) from 310
+/// to 249; step 4 added none there.
 const DETECTION_FLOORS: &[(&str, f64)] = &[
-    ("sqli", 74.0),
-    ("xss", 85.0),
-    ("rce", 82.0),
-    ("lfi", 86.0),
-    ("rfi", 58.0),
-    ("php", 87.0),
-    ("java", 94.0),
-    ("generic", 85.0),
+    ("sqli", 92.0),
+    ("xss", 92.0),
+    ("rce", 92.0),
+    ("lfi", 92.0),
+    ("rfi", 92.0),
+    ("php", 92.0),
+    ("java", 92.0),
+    ("generic", 92.0),
     ("protocol-attack", 52.0),
 ];
 /// The issue-5 goal: classes listed here have reached it and must keep it.
-/// (sqli, xss, rce, lfi, rfi, php and generic have not yet.)
 const GOAL_DETECTION: f64 = 92.0;
-const AT_GOAL: &[&str] = &["java"];
+const AT_GOAL: &[&str] = &["sqli", "xss", "rce", "lfi", "rfi", "php", "java", "generic"];
 /// Maximum false-positive % over all benign lines (see above for what they are).
-const MAX_OVERALL_FP: f64 = 11.0;
+const MAX_OVERALL_FP: f64 = 13.0;
 
 #[test]
 fn crs_corpus_detection_and_false_positives() {

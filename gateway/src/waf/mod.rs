@@ -18,6 +18,7 @@
 pub mod corpus;
 pub mod decode;
 pub mod extract;
+mod offsite;
 pub mod rules;
 pub mod sqltok;
 
@@ -201,18 +202,22 @@ pub fn compile_rules() {
 /// [`extract`].
 pub fn inspect(req: &RequestView<'_>) -> Inspection {
     let mut result = Inspection::default();
+    let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
     for value in extract::values(req) {
         let decoded = decode::fixed_point(&value.bytes, value.form);
-        inspect_value(&decoded, value.location, &mut result);
+        // Off-site URLs count in query arguments only; see [`offsite`].
+        let site = host.filter(|_| value.location == Location::Query);
+        inspect_value(&decoded, value.location, site, &mut result);
         if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
-            inspect_value(inner, value.location, &mut result);
+            inspect_value(inner, value.location, site, &mut result);
         }
     }
     result
 }
 
-/// Runs every rule view and the SQL lexer over one decoded value.
-fn inspect_value(decoded: &[u8], location: Location, result: &mut Inspection) {
+/// Runs every rule view and the SQL lexer over one decoded value, and the
+/// off-site URL check when the request's own host is given.
+fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
     let views = Views::new(decoded);
     for view in [View::Norm, View::Sql, View::Cmd, View::Raw] {
         for rule in ENGINE.matches(view, views.get(view), location) {
@@ -221,6 +226,9 @@ fn inspect_value(decoded: &[u8], location: Location, result: &mut Inspection) {
     }
     if sqltok::looks_like_sql(views.get(View::Sql)) {
         result.add(&rules::SQL_SHAPE, location);
+    }
+    if site.is_some_and(|host| offsite::points_off_site(views.get(View::Norm), host)) {
+        result.add(&rules::OFFSITE_URL, location);
     }
 }
 

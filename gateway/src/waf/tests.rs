@@ -223,3 +223,55 @@ fn evasions() {
     blocks(query("a=..;/..;/admin"), Class::Lfi);
     passes(text("Version 2.0...3.1 of the guide; see chapter 4."));
 }
+
+#[test]
+fn whole_value_fragments() {
+    // SQL: strings closed with `';`, dangling conditions, catalogue names,
+    // operators and calls cut off, quote-and-number tails, casts after a literal.
+    blocks(query("email=admin%40juice-sh.op%27%3B"), Class::Sqli);
+    blocks(query("pay=/3%20or%20"), Class::Sqli);
+    blocks(query("db=northwind"), Class::Sqli);
+    blocks(query("pay=length%7C%7C("), Class::Sqli);
+    blocks(query("x=rlike"), Class::Sqli);
+    blocks(query("x=%20in%20(815914,%20815913)%20"), Class::Sqli);
+    blocks(query("x=%22%3A60"), Class::Sqli);
+    blocks(query("x=lo_get(16400)"), Class::Sqli);
+    blocks(query("x=6%20as%22%20from"), Class::Sqli);
+    blocks(query("x='%5B1,%202%5D'::jsonb"), Class::Sqli);
+    blocks(query("x=xunionselectfrom"), Class::Sqli);
+    passes(json(r#"{"tags":["regexp","order by","select"],"op":">=","note":"try it or 2"}"#));
+    passes(text("Please select an option from menu"));
+    passes(text("see printf(3) and the man page; the Northwind sample is old"));
+    // Shells: non-word tools with options, installs, spliced variables, `~+`.
+    blocks(query("a=perf%20--version"), Class::Rce);
+    blocks(query("a=zstdcat%20/var/log/sensitive_log_file.zst"), Class::Rce);
+    blocks(query("a=pip3%20install%20something"), Class::Rce);
+    blocks(query("a=uname%24u%20-a"), Class::Rce);
+    blocks(query("a=bin/visudo"), Class::Rce);
+    blocks(query("a=~%2B"), Class::Rce);
+    blocks(query("a=echo%20%7C%20gcc7.4"), Class::Rce);
+    passes(json(r#"{"package":"gcc-12","tool":"aa-features-abi","msg":"set urgency=high"}"#));
+    passes(text("Run the visudo tool with care; gcc7.4 builds it and pip installs the rest"));
+    // PHP probes, spaced superglobals, ini switches; Node.js probes; `-->`.
+    blocks(query("x=gethostbyname("), Class::Php);
+    blocks(query("x=%24_s%20erver%5B'request_uri'%5D%3B"), Class::Php);
+    blocks(query("var=engine%3Dtrue"), Class::Php);
+    blocks(query("foo=console.info(1)"), Class::Generic);
+    blocks(query("ssrf=irc://localhost"), Class::Generic);
+    blocks(query("x=-->"), Class::Xss);
+    passes(json(r#"{"filter":"extension=pdf","note":"A --> B","img":"data:image/png;base64,iVBORw0KGgo="}"#));
+}
+
+#[test]
+fn query_urls_to_other_sites_block() {
+    let with_host = |q: &'static str, host: &'static str| {
+        let headers: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("host", host)]));
+        inspect(&RequestView { query: Some(q), headers, ..RequestView::default() })
+    };
+    blocks(with_host("x=https://evil.example/shell.txt", "localhost"), Class::Rfi);
+    blocks(with_host("x=https://example.com:1234/", "example.com"), Class::Rfi);
+    passes(with_host("x=https://www.example.com/a", "example.com"));
+    // URLs in a body are data, and without a known host there is no site.
+    passes(json(r#"{"link":"https://evil.example/shell.txt"}"#));
+    passes(query("x=https://evil.example/shell.txt"));
+}

@@ -88,5 +88,23 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"(^|[/\\\s=:])(sys[/\\](class|kernel|devices|power|module|firmware)|proc[/\\](version|cpuinfo|meminfo|net|mounts|sched_debug|self))\b",
         ),
+        // More files an attacker reads or plants: Docker secrets, database
+        // dumps in archives, kernel tables under /proc, Vite's `/@id/`
+        // module loader, and a redirection into a system directory.
+        rule(
+            4009,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"\.docker[/\\]secrets|^[^/\s]*\.(sql|db|sqlite3?|dump|bak)\.(zip|gz|tgz|tar|7z|rar|bz2|xz)\s*$|(^|/)proc/(interrupts|ioports|iomem|kallsyms|modules|partitions|swaps|devices|filesystems|kcore|vmstat|zoneinfo|slabinfo|diskstats|stat)\b|/@id/__x00__|^\s*>\s*/(tmp|etc|var|dev)/",
+        ),
+        // A URL whose host is a bare IPv6 address, and a `file?` probe.
+        rule(
+            5009,
+            Rfi,
+            CRITICAL,
+            Norm,
+            r"^\s*(https?|ftps?|file)\s*:\s*//\s*\[?[0-9a-f]{1,4}(:[0-9a-f]{0,4}){2,7}\]?([/:]|$)|^\s*file\s*\?+\s*$",
+        ),
     ]
 }

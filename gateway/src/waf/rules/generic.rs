@@ -65,6 +65,8 @@ pub fn rules() -> Vec<Rule> {
                 r"(https?|gopher|dict|ftp|ldap|tftp|sftp|file|jar|netdoc|pop3|imap|smtp|telnet)\s*:\s*/{1,3}([^/\s@]*@)?(\[[0-9a-f:.%\w]*\]|localhost\b|127\.\d|0\.0\.0\.0|0+\b|0x[0-9a-f]{1,8}\b|\d{8,10}\b|0\d+\.|169\.254\.|100\.100\.100\.200|metadata\.(google|azure|packet|digitalocean|oracle|tencentyun)|fe80:|192\.168\.|10\.\d|172\.(1[6-9]|2\d|3[01])\.|[^/\s]*\.(internal|local|localdomain)\b)|^\s*(gopher|dict|ldap|tftp|jar|netdoc)://|\bhost\.docker\.internal\b|\bkubernetes\.default\b|\bmetadata\.google\.internal\b|\binstance-data\b|169\.254\.169\.254",
             )
         },
+        // Endless loops, base64 `data:` URLs of text or code (not raster
+        // images, which payloads carry as data), `localhost/`, 32-bit hex.
         Rule {
             scope: Scope::NotHeader,
             ..rule(
@@ -72,7 +74,7 @@ pub fn rules() -> Vec<Rule> {
                 Generic,
                 WARNING,
                 Norm,
-                r"\bwhile\s*\(\s*(true|1)\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\bdata\s*:\s*[\w/+.-]*\s*;\s*base64\s*,|\blocalhost/|\b0x[0-9a-f]{8}\b",
+                r"\bwhile\s*\(\s*(true|1)\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\bdata\s*:\s*((text|application|image/svg\+xml)[a-z0-9/+.-]*)?\s*;\s*base64\s*,|\blocalhost/|\b0x[0-9a-f]{8}\b",
             )
         },
         // A request line or headers smuggled into a value.
@@ -160,5 +162,48 @@ pub fn rules() -> Vec<Rule> {
         // A value that is nothing but a loop: a denial of service for
         // whatever evaluates it.
         rule(9515, Generic, CRITICAL, Norm, r"^\s*while\s*\([^)]*\)\s*;?\s*$"),
+        // Node.js probes as the whole value (`console.info(1)`,
+        // `module.exports=`).
+        rule(
+            9516,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"^\s*console\s*\.\s*[a-z]+\s*(\.\s*(call|apply|bind)\s*)?\(|^\s*module\s*\.\s*exports\s*=|\b__js_function\b",
+        ),
+        // Loopback in any URL scheme (`irc://localhost`, `acap://127.0.0.1`),
+        // and a host spelled with backslash escapes.
+        Rule {
+            scope: Scope::NotHeader,
+            ..rule(
+                9517,
+                Generic,
+                CRITICAL,
+                Norm,
+                r"^\s*[a-z][a-z0-9+.-]{1,15}://([^/\s@]*@)?(localhost|127\.[0-9]+\.[0-9]+\.[0-9]+|0\.0\.0\.0|\[::1?\])([:/]|$)|^\s*[a-z]+://(\\+[a-z0-9.]){4,}",
+            )
+        },
+        // A bare `localhost/` path and a `data:` URL of text or code as the
+        // whole value (images, the common case in payloads, are left alone).
+        rule(
+            9518,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"^\s*localhost(:[0-9]+)?/|^\s*data:(text|application)/[a-z0-9.+-]+\s*(;|,|$)",
+        ),
+        // A Django ORM lookup as a field name (`balance__gte`).
+        rule(
+            9519,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"^\s*[a-z][a-z0-9_]*__(i?startswith|i?endswith|i?contains|i?regex|i?exact|gte?|lte?|isnull|range)\s*$",
+        ),
+        // A Referer or other header URL whose host is one integer.
+        Rule {
+            scope: Scope::Header,
+            ..rule(9520, Generic, CRITICAL, Norm, r"^\s*[a-z]+://([0-9]{8,10}|0x[0-9a-f]{8})([:/]|$)")
+        },
     ]
 }

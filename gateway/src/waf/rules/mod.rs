@@ -53,6 +53,8 @@ pub enum Scope {
     NotPath,
     /// Everywhere but headers (a Referer naming an internal host is normal).
     NotHeader,
+    /// Only headers (file names sent as `X-Filename`).
+    Header,
 }
 
 impl Scope {
@@ -62,6 +64,7 @@ impl Scope {
             Scope::Path => loc == Location::Path,
             Scope::NotPath => loc != Location::Path,
             Scope::NotHeader => loc != Location::Header,
+            Scope::Header => loc == Location::Header,
         }
     }
 }
@@ -83,6 +86,9 @@ pub const fn rule(id: u32, class: Class, score: u32, view: View, pattern: &'stat
 
 /// Not a regex: [`crate::waf::sqltok`] judges the shape of the value.
 pub const SQL_SHAPE: Rule = rule(1100, Class::Sqli, CRITICAL, View::Sql, "");
+
+/// Not a regex: [`crate::waf::offsite`] compares a query URL with the host.
+pub const OFFSITE_URL: Rule = rule(5010, Class::Rfi, CRITICAL, View::Norm, "");
 
 /// Every rule of every class.
 pub fn all() -> Vec<Rule> {

@@ -138,5 +138,38 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"(call_user_func(_array)?|fsockopen|gzinflate|gzdecode|gzuncompress|bzdecompress|zlib_decode|shell_exec|proc_open|pcntl_exec|create_function)\s*(\(|=\s*\()",
         ),
+        // php.ini directives set to a switch or a module
+        // (`engine=true`, `extension=x.so`).
+        rule(
+            6020,
+            Php,
+            CRITICAL,
+            Norm,
+            r"^\s*(engine|extension|precision|smtp|smtp_port|short_open_tag|asp_tags|include_path|doc_root|user_dir|sendmail_from|output_handler|variables_order|auto_detect_line_endings|default_socket_timeout|log_errors|html_errors)\s*=\s*(on|off|true|false|yes|no|0|1|[a-z0-9_./-]+\.(so|dll|php|ini))\s*$",
+        ),
+        // Superglobals spelled with spaces (`$_s erver['x']`).
+        rule(
+            6021,
+            Php,
+            CRITICAL,
+            Norm,
+            r#"\$_\s*(s\s*e\s*r\s*v\s*e\s*r|g\s*e\s*t|p\s*o\s*s\s*t|c\s*o\s*o\s*k\s*i\s*e|r\s*e\s*q\s*u\s*e\s*s\s*t|f\s*i\s*l\s*e\s*s|e\s*n\s*v|s\s*e\s*s\s*s\s*i\s*o\s*n)\s*\[\s*['"]"#,
+        ),
+        // A value or path segment that is nothing but a call to a PHP
+        // function that probes the host or the runtime (`gethostbyname(`,
+        // `/unpack()`). A manual-page reference (`printf(3)`) is prose.
+        rule(
+            6022,
+            Php,
+            CRITICAL,
+            Norm,
+            r"(^\s*|/)(file_exists|is_array|array_diff[a-z_]*|gethostbyname|gethostbyaddr|substr|unpack|strip_tags|s?printf|intval|crypt|chroot|filegroup|fileowner|fileperms|checkdate|odbc_[a-z0-9_]+|sodium_crypto_[a-z0-9_]+|zend_[a-z0-9_]+)\s*\(\s*(\)|[^()0-9][^()]*\))?\s*;?\s*$",
+        ),
+        // A PHP file name with trailing dots in a header, which Windows
+        // strips on save (`x.php....`), and `.phtml`.
+        Rule {
+            scope: Scope::Header,
+            ..rule(6023, Php, CRITICAL, Norm, r"\.(php[0-9]*|phtml|phar|pht)\.{2,}\s*$|\.phtml\s*$")
+        },
     ]
 }

@@ -3,7 +3,7 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{CRITICAL, Rule, View::Cmd, View::Norm, View::Raw, WARNING, rule};
+use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, WARNING, rule};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
@@ -195,5 +195,54 @@ pub fn rules() -> Vec<Rule> {
         // A value that opens with a command separator and a command with an
         // option. (A bare `;word` is not enough: `;performance`.)
         rule(3043, Rce, CRITICAL, Cmd, r"^\s*(;|&&|\|\|?)\s*[a-z][a-z0-9_.-]{1,20}\s+-{1,2}[a-z]"),
+        // A whole value that is a command line for a tool that is not an
+        // English word (`perf --version`, `zstdcat /var/log/x`, `kill -9 1`),
+        // shell options and aliases (`set -o history`, `alias +m a=b`).
+        rule(
+            3044,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"^\s*((time|nohup|sudo|env|exec|nice)\s+)*(perf|ll|flock|bsdtar|zstdcat|zstd|xzcat|lz4cat|lzcat|bzcat|zcat|aa-[a-z-]+|ssh-copy-id|rmt-dump|python[23](\.[0-9]+)?|kill|alias|env)\s+(--?[a-z0-9][a-z0-9_-]*|/[a-z])|^\s*set\s+[-+]o\s+[a-z]+\s*$|^\s*alias\s+([-+]\S*\s+)*\S+=|^\s*python[23]\.[0-9]+\s+[a-z]+\s*$|^\s*(time|nohup|sudo|env|nice)\s+bsdtar\b|\bflock\s+-[a-z0-9_]+\s+\S+\s+[a-z0-9_]+",
+        ),
+        // Package installs and administration tools as the whole value
+        // (`pip install x`, `chef-shell`, `code=ansible-console`).
+        rule(
+            3045,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"^\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-[a-z-]+|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
+        ),
+        // An unset variable spliced into a command name (`uname$u -a`,
+        // `c$!at`), which the shell expands to nothing.
+        rule(3047, Rce, CRITICAL, Norm, r"[a-z]\$[a-z_][a-z0-9_]*\b\s+-[a-z]|[a-z]\$[!-][a-z]"),
+        // cmd.exe comparisons with quoted operands or `/i` glued to `if`,
+        // which the Cmd view has unquoted.
+        rule(3049, Rce, CRITICAL, Norm, r#"\bif\s*/i\s+\S+\s*==|\bif\s+(not\s+)?"[^"]*"\s*==\s*""#),
+        // A relative bin path to a shell or an administration tool.
+        rule(
+            3050,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"^\s*/?(usr/)?(local/)?s?bin/(ansible[a-z0-9_-]*|chef[a-z0-9_-]*|cscli|visudo|whoami|uname|bash|sh|zsh|nc|ncat|curl|wget|python[23]?|perl|ruby|php|busybox|sudo)\s*$",
+        ),
+        // Credential and configuration files named in a header
+        // (`X-Filename: .boto`).
+        Rule {
+            scope: Scope::Header,
+            ..rule(
+                3051,
+                Rce,
+                CRITICAL,
+                Norm,
+                r"^\s*(\.boto|\.env|wp-config[a-z0-9_.-]*|config\.ya?ml|\.htaccess|\.htpasswd|web\.config|\.user\.ini|\.git-credentials|\.npmrc|\.pypirc)\s*$",
+            )
+        },
+        // A versioned compiler after a separator (`| gcc7.4`).
+        rule(3052, Rce, CRITICAL, Cmd, r"([;&|`]|\$\(|\$\{[^}]*\})\s*(gcc|g\+\+|clang)[0-9.-]+\s*($|[;&|<>`])"),
+        // Tilde expansion of the directory stack (`~+`, `~-1`).
+        rule(3056, Rce, CRITICAL, Norm, r"^\s*~[+-][0-9]*\s*$"),
     ]
 }

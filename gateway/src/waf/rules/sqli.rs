@@ -282,6 +282,121 @@ pub fn rules() -> Vec<Rule> {
             r#"`\s*as\s*`[^`]+`\s*from\b|\b[0-9]+\s+as\s+(['"`][^'"`]*['"`]|['"`])\s*from\b"#,
         ),
         rule(1050, Sqli, CRITICAL, Sql, r"\bhaving\s+[0-9]+\s*(=|<|>)|\bselect\s*\(\s*case\b"),
+        // A value that ends a string and the statement (`admin@site.op';`).
+        rule(
+            1052,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^[^\s'"`;]{1,64}@[^\s'"`;]+['"`]\s*;\s*$|^\s*[a-z0-9_.-]{1,64}['"`]\s*;\s*$|^\s*['"`]\s*;\s*([a-z0-9_]+['"`]?)?\s*$"#,
+        ),
+        // A condition left dangling for the server's query to complete
+        // (`/3 or `, `x and (`): the trailing space or parenthesis is the tell.
+        rule(1053, Sqli, CRITICAL, Sql, r"^\s*([a-z_]+=)?/?[a-z0-9_]+\s+(or|and)(\s+|\s*\()$"),
+        rule(
+            1054,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\s*['"`]\s*alter\b|^\s*['"`]\s*\*\s*from\b|^\s*['"`]\s*=\s*#|^\s*['"]\s*xor\b"#,
+        ),
+        // An assignment list continued after a string (`hash = 'abc', 0x1a`).
+        rule(
+            1055,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\s*[a-z0-9_]+\s*=\s*'[^']*'\s*,\s*(0x[0-9a-f]+|\(\s*[0-9]+\s*\))\s*$|^\s*,\s*[a-z0-9_]+"\s*=|,\s*find_in_set\s*\(|,\s*1\s*=\s*1\b"#,
+        ),
+        // System catalogues, sample databases and linked-server providers
+        // named on their own.
+        rule(
+            1057,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"^\s*(tempdb|msdb|northwind|schema_name|information_schema|sysobjects|syscolumns|pg_catalog|mysql\.user|sqlite_master)\s*$|\b(msdasql|sqloledb|openrowset|opendatasource)\b",
+        ),
+        // A word glued to an operator and an opening parenthesis, cut off
+        // there (`length||(`, `password>$(`, `if !(`): the head of a
+        // function-call injection.
+        rule(
+            1058,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"^\s*[a-z_]+\s*((\|\||&&|[?<>=]|/\?|\]=|\)|'|&)\s*)+!*\$?\(\s*$|^\s*(if|in|default|local|time|ln\))\s*[!\\'$]*\s*\(\s*$",
+        ),
+        // SQL-only operators and clauses as the whole value.
+        rule(
+            1059,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"^\s*(rlike|<=>|not\s+regexp|sounds\s+like)\s*$|^\s*execute\s+[a-z_]{3,}\s*$|&sql_delimit\b",
+        ),
+        rule(
+            1060,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\s*(not\s+)?in\s*\(\s*[a-z0-9_'"-]+(\s*,\s*[a-z0-9_'"-]+)+\s*\)\s*$"#,
+        ),
+        // Quote-and-number fragments that close a string and continue the
+        // statement: `' ', 10`, `` `>65 ``, `":60`, `"2562*23`, `` "` * 123 ``.
+        rule(
+            1062,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\s*['"`]\s*(,\s*['"`]{2}\s*)*,\s*[0-9]+\s*$|^\s*['"`]{2}(\s*,\s*['"`]{2})+\s*,\s*[0-9]+\s*$|^\s*['"]\s*,\s*[0-9]+\s*,\s*[0-9]+\s*$|^\s*'\s*'\s*,\s*[0-9]+\s*$"#,
+        ),
+        rule(
+            1063,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"^\s*['"`]\s*[<>]\s*[0-9a-f]+\s*$|^\s*['"`]\s*:\s*['"\[]*[0-9]|^\s*['"][0-9]+\*[0-9]+\s*$|^\s*['"][0-9]+:[0-9]+:[0-9]+\s*$|^\s*`\s*<\s*0\s*\)|^\s*['"`]+\s*\*\s*[0-9]+\s*$|^\s*'[^']*'\s*(!=|<>)\s*'[^']*$"#,
+        ),
+        // Conditions: `and password glob password`, `or 1#`, `3' ' 1`, `admin '`,
+        // `\' and 1`, `admin' or 'x' <`, a whole value that is a numeric
+        // inequality, and fingerprinting calls cut off at `user(`.
+        rule(
+            1064,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\b(and|or)\s+[a-z_][a-z0-9_]*\s+(glob|regexp|rlike)\s+[a-z0-9_]|^\s*(or|and)\s+[0-9]+\s*(#|--)|^\s*(and|or)\s+'[^']*'[a-z]|^\s*[0-9]+'\s+'\s*[0-9]+\s*$|^\s*[a-z0-9_]+\s+'\s*$|\\'\s*(and|or)\s+[0-9]|^\s*[0-9]+\s*!=\s*[0-9]+\s*$|\b[a-z_][a-z0-9_]*\s+like\s+'\s*$|['"]\s*(or|and)\s+['"][^'"]*['"]\s*(=|<|>|<>|!=)\s*$|\b(user|version|database|schema|current_user)\s*\(\s*$"#,
+        ),
+        // A value that is nothing but a call to a SQL function that reads,
+        // sleeps, fingerprints or decodes: `xmltype(`, `lo_get(16400)`.
+        rule(
+            1065,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r"^\s*(xmltype|uncompress|compress|md5|sha1|sha2|concat|concat_ws|char|chr|ascii|substring|substr|mid|hex|unhex|load_file|benchmark|sleep|pg_sleep|version|database|current_user|session_user|system_user|user|extractvalue|updatexml|lo_get|lo_import|lo_export|div|group_concat|json_extract|json_keys|ifnull|nullif|char_length|instr|elt|make_set|export_set|name_const|utl_inaddr\.get_host_address|dbms_pipe\.receive_message|sys_context|xp_cmdshell)\s*\\?\(\s*([^()]*\)\s*)?$",
+        ),
+        // Statement pieces: `6 as" from`, `/create table persons`, `; select`,
+        // `select 1/0, 1 from t` (a list with a number, star or comma, which
+        // "select an option from menu" lacks), hex literals, `xunionselect`.
+        rule(
+            1066,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\bas\s*['"`]\s*from\b|(^|/)\s*create\s+table\s+[a-z_][a-z0-9_]*\s*$|^\s*;\s*(select|update|delete|insert|drop)\b|\bselect\s+[a-z0-9_\s/*+().-]{0,30}[0-9*,][a-z0-9_\s,/*+().-]{0,30}\s+from\s+[a-z_][a-z0-9_]*\s*$|\bselect\s+0x[0-9a-f]+|^\s*\\0x[0-9a-f]|union(all)?select|\bfrom[\s+]+`[a-z0-9_.]+`[\s+]+where[\s+]"#,
+        ),
+        // PostgreSQL casts and JSON operators after a quoted literal
+        // (`'[1]'::jsonb`, `'{..}' ?| array[`), and MySQL's `1.e(` float
+        // that glues a number to a function.
+        rule(
+            1068,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"['"\]]::(int|integer|bigint|text|varchar|numeric|jsonb?|bool|boolean|regclass|bytea)\b|['"]\s*(\?\||\?&)\s*(array\s*\[|')|\b[0-9]+\.e\s*\("#,
+        ),
         // The float that hangs Java's and PHP's parsers (CVE-2010-4476).
         rule(1051, Sqli, CRITICAL, Norm, r"\b2\.2250738585072011e-308\b"),
     ]

@@ -143,5 +143,27 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\(\s*!\s*\[\s*\]\s*\+?\s*\[\s*\]\s*\)|!\s*!\s*\[\s*\]|\[\s*\+?\s*!\s*\+?\s*\[\s*\]\s*\]",
         ),
+        // A comment closer as the whole value or a form key: it ends an
+        // HTML comment the page opened around reflected input.
+        rule(2024, Xss, CRITICAL, Norm, r"^\s*-->\s*$|^\s*-->\s*=|=\s*-->\s*$"),
+        // Breaking out of a string into a call and commenting out the rest
+        // (`x";settimeout(name, 1)//`).
+        rule(
+            2025,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"['"]\s*;\s*(settimeout|setinterval|alert|eval|prompt|confirm|fetch)\s*\(.*//"#,
+        ),
+        // A JavaScript module import as the whole value.
+        rule(
+            2026,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"^\s*import\s*\{[^}]*\}\s*from\s*['"]|^\s*import\s+\*\s+as\s+[a-z0-9_$]+\s+from\s+['"]"#,
+        ),
+        // An event-handler attribute name alone (`onmouseover=`).
+        rule(2027, Xss, CRITICAL, Norm, r"^\s*on[a-z]{3,30}\s*=\s*$"),
     ]
 }
