@@ -299,7 +299,7 @@ pub fn looks_like_sql(text: &str) -> bool {
     if s.words == 0 && s.op_kw >= 1 && (s.op_kw - 1 + s.cmp + s.quotes + s.stmt_kw) >= 1 {
         return true;
     }
-    if s.words == 0 && s.cmp + s.op_kw >= 1 && tautology(text) {
+    if s.words == 0 && s.cmp + s.op_kw >= 1 && (tautology(text) || true_inequality(text)) {
         return true;
     }
     // Longer fragments: at least two kinds of SQL syntax and at most one
@@ -320,6 +320,18 @@ fn tautology(text: &str) -> bool {
     })
 }
 
+/// `11!=1`, `1 <> 2`: two different numbers compared for inequality, the
+/// other always-true condition (`11!=11` is always false, and no probe).
+fn true_inequality(text: &str) -> bool {
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    ["!=", "<>"].iter().any(|op| {
+        text.split_once(op).is_some_and(|(l, r)| {
+            let (l, r) = (l.trim(), r.trim());
+            number(l) && number(r) && l != r
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::looks_like_sql;
@@ -332,6 +344,7 @@ mod tests {
             "is null",
             "42 like 42",
             "1=1",
+            "11!=1",
             "'1'='1'",
             "1 union select null, 2 --",
             "select(user(",
@@ -351,6 +364,7 @@ mod tests {
             "r$ 1.299,90",
             "2024-01-01",
             "12 x 3 = 36",
+            "11!=11",
             "time (utc)",
             "please select the union members from the list",
             "it's the customer's choice: select one option (or more)",

@@ -359,14 +359,14 @@ pub fn rules() -> Vec<Rule> {
             r#"^\s*['"`]\s*[<>]\s*[0-9a-f]+\s*$|^\s*['"`]\s*:\s*['"\[]*[0-9]|^\s*['"][0-9]+\*[0-9]+\s*$|^\s*['"][0-9]+:[0-9]+:[0-9]+\s*$|^\s*`\s*<\s*0\s*\)|^\s*['"`]+\s*\*\s*[0-9]+\s*$|^\s*'[^']*'\s*(!=|<>)\s*'[^']*$"#,
         ),
         // Conditions: `and password glob password`, `or 1#`, `3' ' 1`, `admin '`,
-        // `\' and 1`, `admin' or 'x' <`, a whole value that is a numeric
-        // inequality, and fingerprinting calls cut off at `user(`.
+        // `\' and 1`, `admin' or 'x' <`, and fingerprinting calls cut off at
+        // `user(`.
         rule(
             1064,
             Sqli,
             CRITICAL,
             Sql,
-            r#"\b(and|or)\s+[a-z_][a-z0-9_]*\s+(glob|regexp|rlike)\s+[a-z0-9_]|^\s*(or|and)\s+[0-9]+\s*(#|--)|^\s*(and|or)\s+'[^']*'[a-z]|^\s*[0-9]+'\s+'\s*[0-9]+\s*$|^\s*[a-z0-9_]+\s+'\s*$|\\'\s*(and|or)\s+[0-9]|^\s*[0-9]+\s*!=\s*[0-9]+\s*$|\b[a-z_][a-z0-9_]*\s+like\s+'\s*$|['"]\s*(or|and)\s+['"][^'"]*['"]\s*(=|<|>|<>|!=)\s*$|\b(user|version|database|schema|current_user)\s*\(\s*$"#,
+            r#"\b(and|or)\s+[a-z_][a-z0-9_]*\s+(glob|regexp|rlike)\s+[a-z0-9_]|^\s*(or|and)\s+[0-9]+\s*(#|--)|^\s*(and|or)\s+'[^']*'[a-z]|^\s*[0-9]+'\s+'\s*[0-9]+\s*$|^\s*[a-z0-9_]+\s+'\s*$|\\'\s*(and|or)\s+[0-9]|\b[a-z_][a-z0-9_]*\s+like\s+'\s*$|['"]\s*(or|and)\s+['"][^'"]*['"]\s*(=|<|>|<>|!=)\s*$|\b(user|version|database|schema|current_user)\s*\(\s*$"#,
         ),
         // A value that is nothing but a call to a SQL function that reads,
         // sleeps, fingerprints or decodes: `xmltype(`, `lo_get(16400)`.
