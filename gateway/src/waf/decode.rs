@@ -192,6 +192,22 @@ pub fn backslash_escapes(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Slashes and dots that servers' "best fit" mappings (IIS among them) or
+/// path normalisers turn into `/`, `\` and `.`: division slash, set minus,
+/// fraction slash, reverse solidus operator, small reverse solidus, one dot
+/// leader, small full stop, and IIS's private-use %uEFC8 and %uF025.
+const SEPARATOR_LOOKALIKES: [([u8; 3], u8); 9] = [
+    ([0xE2, 0x88, 0x95], b'/'),
+    ([0xE2, 0x88, 0x96], b'\\'),
+    ([0xE2, 0x81, 0x84], b'/'),
+    ([0xE2, 0xA7, 0xB5], b'\\'),
+    ([0xEF, 0xB9, 0xA8], b'\\'),
+    ([0xE2, 0x80, 0xA4], b'.'),
+    ([0xEF, 0xB9, 0x92], b'.'),
+    ([0xEE, 0xBF, 0x88], b'/'),
+    ([0xEF, 0x80, 0xA5], b'\\'),
+];
+
 /// Maps ASCII lookalikes back to ASCII: fullwidth forms (U+FF01..U+FF5E),
 /// overlong two-byte UTF-8 (`C0 AE` for `.`), and three-byte overlongs.
 /// These are what path and filter bypasses rely on.
@@ -220,6 +236,17 @@ pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
         if (b == 0xE3 && b1 == 0x80 && b2 == 0x82) || (b == 0xEF && b1 == 0xBD && b2 == 0xA1) {
             out.push(b'.');
             i += 3;
+            continue;
+        }
+        if let Some(&(_, ascii)) = SEPARATOR_LOOKALIKES.iter().find(|(utf8, _)| *utf8 == [b, b1, b2]) {
+            out.push(ascii);
+            i += 3;
+            continue;
+        }
+        // A lone overlong lead byte before ASCII (`..%c0/`): decoders that
+        // drop the invalid byte see `../`.
+        if (b == 0xC0 || b == 0xC1) && b1 < 0x80 {
+            i += 1;
             continue;
         }
         // U+FF01..U+FF5E is EF BC 81..EF BD 9E.
@@ -431,6 +458,8 @@ mod tests {
         assert_eq!(s(ascii_lookalikes("①②⑦.⓪.⓪.①".as_bytes())), "127.0.0.1");
         assert_eq!(s(ascii_lookalikes("169。254｡169．254".as_bytes())), "169.254.169.254");
         assert_eq!(s(ascii_lookalikes("ⓛⓞⓒⓐⓛⓗⓞⓢⓣ ⑩ 。".as_bytes())), "localhost ⑩ .");
+        assert_eq!(s(ascii_lookalikes("..∕..∖\u{efc8}\u{f025}".as_bytes())), "../..\\/\\");
+        assert_eq!(s(ascii_lookalikes(&[b'.', b'.', 0xC0, b'/'])), "../");
     }
 
     #[test]

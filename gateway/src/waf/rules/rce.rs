@@ -42,19 +42,27 @@ pub fn rules() -> Vec<Rule> {
         // A whole value that is a command line (a bare word could be a field
         // name such as `uname`, so an argument is required).
         super::Rule {
-            pattern: format!(r"^\s*{PREFIX}{AT_START}(\s+|\s*[;&|<>`]\s*)\S").into(),
+            pattern: format!(
+                r"^\s*{PREFIX}{AT_START}(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*){{1,8}}\s*$|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+            )
+            .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")
         },
-        // Command substitution and process substitution.
-        rule(3003, Rce, CRITICAL, Cmd, r"\$\(\s*[a-z/.(]|<\(\s*[a-z]"),
+        // Command substitution and process substitution. Case-sensitive:
+        // commands are lower case, Makefile variables (`$(MAKE)`, `$(CC)`)
+        // upper case.
+        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(]|<\(\s*[a-z]"#),
         // Shells and binaries by absolute path, and /dev/tcp redirections.
         rule(
             3004,
             Rce,
             CRITICAL,
             Cmd,
-            r"/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\bnc\s+(-\w+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
+            r"(^|[;&|`'\x22(=]|\$\()\s*/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\bnc\s+(-\w+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
         ),
+        // A shell or binary path named in passing ("the default /bin/sh")
+        // only warns; as the value's start or after a separator it is 3004.
+        rule(3059, Rce, WARNING, Cmd, r"/(usr/)?(local/)?s?bin/[a-z]"),
         // Shellshock.
         rule(3005, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{.*;\s*\}\s*;"),
         // Windows: cmd and PowerShell verbs and LOLBins.
@@ -82,11 +90,25 @@ pub fn rules() -> Vec<Rule> {
             r"\b(cat|more|less|head|tail|nl|tac|strings|od|xxd|base64|sort|uniq|grep|vi|vim|nano|fold|comm|paste|cut|rev|diff|type|bridge|ed|ex|curl|wget|tar|zip|cp|mv)\s+(-\S+\s+)*\S*(/etc/|/proc/|/dev/|/tmp/|/var/|/root|/home/|~/|\$home|/bin/)",
         ),
         // Globbing used to spell commands: `/???/c?t`, `/bin/ca*`.
-        rule(3009, Rce, CRITICAL, Cmd, r"/[a-z?*\[\]]*[?*][a-z?*\[\]]*/[a-z?*\[\]]*|/\?\?\?|\$\{[a-z_]*(:[-=?+~]|[#%^,/])"),
+        // (A bare `*` component, `src/*/x`, is a glob in prose about files.)
+        rule(
+            3009,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"/([a-z\[\]*]*\?[a-z?*\[\]]*|[a-z\[\]]+\*[a-z?*\[\]]*|\*[a-z\[\]?]+[a-z?*\[\]]*)/[a-z?*\[\]]*|/\?\?\?|\$\{[a-z_]*(:[-=?+~]|[#%^,/])",
+        ),
         // Brace expansion as argument separator: `{cat,/etc/passwd}`. A
         // space would split the word and stop the expansion; set notation in
         // prose (`{a, b}`) has one.
-        rule(3010, Rce, CRITICAL, Cmd, r"\{[a-z/.]*,[a-z/.-]+[^}\s]*\}"),
+        // Lists of file names in prose (`debian/{changelog,control}`,
+        // `build-{arch,indep}`) name no command and pass no path or option;
+        // a command split around a list (`c{a,oun}t`) has a one- or two-letter head.
+        super::Rule {
+            pattern: format!(r"\{{[a-z/.]+,(-|/|\$|~)[^}}\s]*\}}|\{{\s*,?\s*({STRONG}|{WEAK})\s*,[^}}\s]*\}}|\{{\s*,\s*({STRONG}|{WEAK})\s*\}}|(^|[^a-z0-9_./-])[a-z]{{1,2}}\{{[a-z]*,[a-z]*\}}[a-z]")
+                .into(),
+            ..rule(3010, Rce, CRITICAL, Cmd, "")
+        },
         // Redirection into or out of files, here-strings.
         rule(3011, Rce, WARNING, Cmd, r"\s(>>?|<)\s*(/(etc|tmp|dev|var|proc|home|root|bin|usr)\b|\$|~)|<<<|\s2>&1|>\s*/dev/null"),
         // A separator followed by a command-looking word with an option.

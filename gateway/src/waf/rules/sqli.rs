@@ -397,6 +397,39 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"['"\]]::(int|integer|bigint|text|varchar|numeric|jsonb?|bool|boolean|regclass|bytea)\b|['"]\s*(\?\||\?&)\s*(array\s*\[|')|\b[0-9]+\.e\s*\("#,
         ),
+        // Tautologies around a closed parenthesis (`hi') or ('a'='a`), a
+        // condition then a comment (`' or 1 --`, `order by 1--`), T-SQL's
+        // PRINT of a variable and its extended procedures.
+        rule(
+            1069,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"['"]\s*\)\s*(or|and)\s*\(\s*['"]|['"]\s*(or|and)\s+[0-9]+\s*(--|#)|\border\s+by\s+[0-9]+\s*(--|#)|\bprint\s+@@?[a-z_]|^\s*exec(ute)?\s+(xp|sp)\b"#,
+        ),
+        // sqlmap's shapes: a boundary that reopens a string for the server
+        // to close (`AND (('ab' LIKE 'ab`), conditions inside ELT/IIF or
+        // multiplied, `OR NOT 1=1`, and the REGEXP_SUBSTRING(REPEAT(...)) sleep.
+        rule(
+            1070,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"\b(and|or)\s+\(*\s*['"][a-z0-9%]+['"]?\s*(=|like)\s*['"][a-z0-9%]+$|\b(elt|iif|if)\s*\(\s*[0-9]+\s*=\s*[0-9]+\s*,|\(\s*[0-9]+\s*=\s*[0-9]+\s*\)\s*\*\s*[0-9]|\b(or|and)\s+not\s+[0-9]+\s*=\s*[0-9]+|\bregexp_substring\s*\(\s*repeat\s*\(|;\s*call\s+[a-z_.]+\s*\("#,
+        ),
+        // Block comments standing in for spaces or splitting a keyword
+        // (`DR/**/OP`, `SELECT/*x*/password/**/FROM`), read before the Sql
+        // view removes them.
+        rule(
+            1071,
+            Sqli,
+            CRITICAL,
+            Norm,
+            r"[a-z]/\*[^*]*\*/[a-z]|\b(select|union|from|where|drop|insert|update|delete|having|order|group|and|or)\s*/\*[^*]*\*/\s*[a-z0-9('\x22@`]",
+        ),
+        // A URL path segment that is a bare `*` or an empty comment
+        // (`/*/*/2 union`): no route has one.
+        Rule { scope: Scope::Path, ..rule(1072, Sqli, CRITICAL, Norm, r"/\*/|/\*\*/") },
         // The float that hangs Java's and PHP's parsers (CVE-2010-4476).
         rule(1051, Sqli, CRITICAL, Norm, r"\b2\.2250738585072011e-308\b"),
     ]
