@@ -52,7 +52,8 @@ def wfuzz(root):
             with open(os.path.join(base, name), errors="replace") as f:
                 for line in f:
                     p = line.rstrip("\r\n")
-                    if p.strip() and p not in seen:
+                    # "# " opens the lists' comment lines; a lone "#" is a payload.
+                    if p.strip() and not p.startswith("# ") and p not in seen:
                         seen.add(p)
                         yield cls, p.replace("{FILE}", "etc/passwd")
 

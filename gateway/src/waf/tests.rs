@@ -299,4 +299,9 @@ fn developer_prose_passes_and_its_attack_twins_block() {
     blocks(query("a=/???/c?t%20/???/p??s??"), Class::Rce);
     blocks(query("test=DR/**/OP/*x*/sampletable"), Class::Sqli);
     blocks(query("t={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
+    blocks(query("f=..0x2fetc/passwd"), Class::Lfi);
+    blocks(query("f=..%u2215..%u2215etc%u2215passwd"), Class::Lfi);
+    blocks(query("x=count(/child::node())"), Class::Sqli);
+    blocks(query("x='%23mysql"), Class::Sqli);
+    passes(json(r#"{"message":"pass '--add-udeb' to dh_makeshlibs; see 'man 2 syscall'"}"#));
 }

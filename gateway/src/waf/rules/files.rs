@@ -12,7 +12,13 @@ pub fn rules() -> Vec<Rule> {
         rule(4001, Lfi, CRITICAL, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
         // The same steps with the separator or the dots written as hex text
         // (`..0x2f..0x2f`, `0x2e0x2e/0x2e0x2e/`), which some decoders expand.
-        rule(4010, Lfi, CRITICAL, Norm, r"(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])"),
+        rule(
+            4010,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])|(\.\.|0x2e0x2e)(0x2f|0x5c)",
+        ),
         rule(4002, Lfi, WARNING, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).

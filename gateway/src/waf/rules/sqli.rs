@@ -430,6 +430,15 @@ pub fn rules() -> Vec<Rule> {
         // A URL path segment that is a bare `*` or an empty comment
         // (`/*/*/2 union`): no route has one.
         Rule { scope: Scope::Path, ..rule(1072, Sqli, CRITICAL, Norm, r"/\*/|/\*\*/") },
+        // A value opening with a closed string and a comment (`'#mysql`,
+        // `' --`), a quoted sleep, and XPath axes (`count(/child::node())`).
+        rule(
+            1073,
+            Sqli,
+            CRITICAL,
+            Norm,
+            r"^\s*'\s*(#|--(\s|$))|^\s*'\s*(sleep|benchmark|pg_sleep)\s*\(?\s*[0-9]+\s*\)?\s*'\s*$|\b(child|descendant|ancestor|parent|following|preceding|self|attribute)(-or-self|-sibling)?::(node|text|comment|\*)\s*(\(|\b)",
+        ),
         // The float that hangs Java's and PHP's parsers (CVE-2010-4476).
         rule(1051, Sqli, CRITICAL, Norm, r"\b2\.2250738585072011e-308\b"),
     ]
