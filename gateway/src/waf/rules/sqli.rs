@@ -288,7 +288,7 @@ pub fn rules() -> Vec<Rule> {
             Sqli,
             CRITICAL,
             Sql,
-            r#"^[^\s'"`;]{1,64}@[^\s'"`;]+['"`]\s*;\s*$|^\s*[a-z0-9_.-]{1,64}['"`]\s*;\s*$|^\s*['"`]\s*;\s*([a-z0-9_]+['"`]?)?\s*$"#,
+            r#"^[^\s'"`;]+@[^\s'"`;]+['"`]\s*;\s*$|^\s*[a-z0-9_.-]+['"`]\s*;\s*$|^\s*['"`]\s*;\s*([a-z0-9_]+['"`]?)?\s*$"#,
         ),
         // A condition left dangling for the server's query to complete
         // (`/3 or `, `x and (`): the trailing space or parenthesis is the tell.
@@ -378,14 +378,13 @@ pub fn rules() -> Vec<Rule> {
             r"^\s*(xmltype|uncompress|compress|md5|sha1|sha2|concat|concat_ws|char|chr|ascii|substring|substr|mid|hex|unhex|load_file|benchmark|sleep|pg_sleep|version|database|current_user|session_user|system_user|user|extractvalue|updatexml|lo_get|lo_import|lo_export|div|group_concat|json_extract|json_keys|ifnull|nullif|char_length|instr|elt|make_set|export_set|name_const|utl_inaddr\.get_host_address|dbms_pipe\.receive_message|sys_context|xp_cmdshell)\s*\\?\(\s*([^()]*\)\s*)?$",
         ),
         // Statement pieces: `6 as" from`, `/create table persons`, `; select`,
-        // `select 1/0, 1 from t` (a list with a number, star or comma, which
-        // "select an option from menu" lacks), hex literals, `xunionselect`.
+        // hex literals, `xunionselect`.
         rule(
             1066,
             Sqli,
             CRITICAL,
             Sql,
-            r#"\bas\s*['"`]\s*from\b|(^|/)\s*create\s+table\s+[a-z_][a-z0-9_]*\s*$|^\s*;\s*(select|update|delete|insert|drop)\b|\bselect\s+[a-z0-9_\s/*+().-]{0,30}[0-9*,][a-z0-9_\s,/*+().-]{0,30}\s+from\s+[a-z_][a-z0-9_]*\s*$|\bselect\s+0x[0-9a-f]+|^\s*\\0x[0-9a-f]|union(all)?select|\bfrom[\s+]+`[a-z0-9_.]+`[\s+]+where[\s+]"#,
+            r#"\bas\s*['"`]\s*from\b|(^|/)\s*create\s+table\s+[a-z_][a-z0-9_]*\s*$|^\s*;\s*(select|update|delete|insert|drop)\b|\bselect\s+0x[0-9a-f]+|^\s*\\0x[0-9a-f]|union(all)?select|\bfrom[\s+]+`[a-z0-9_.]+`[\s+]+where[\s+]"#,
         ),
         // PostgreSQL casts and JSON operators after a quoted literal
         // (`'[1]'::jsonb`, `'{..}' ?| array[`), and MySQL's `1.e(` float
