@@ -39,8 +39,11 @@ pub fn rules() -> Vec<Rule> {
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
         },
-        // A whole value that is a command line (a bare word could be a field
-        // name such as `uname`, so an argument is required).
+        // A whole value that is a command line: the command then a separator,
+        // a short line (up to eight words, none opening with `(`), or a
+        // shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare word
+        // could be a field name (`uname`), and a sentence that opens with a
+        // tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
         super::Rule {
             pattern: format!(
                 r"^\s*{PREFIX}{AT_START}(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*){{1,8}}\s*$|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
