@@ -264,9 +264,9 @@ fn whole_value_fragments() {
 
 #[test]
 fn query_urls_to_other_sites_block() {
-    let with_host = |q: &'static str, host: &'static str| {
-        let headers: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("host", host)]));
-        inspect(&RequestView { query: Some(q), headers, ..RequestView::default() })
+    let with_host = |q: &str, host: &str| {
+        let headers = [("host", host)];
+        inspect(&RequestView { query: Some(q), headers: &headers, ..RequestView::default() })
     };
     blocks(with_host("x=https://evil.example/shell.txt", "localhost"), Class::Rfi);
     blocks(with_host("x=https://example.com:1234/", "example.com"), Class::Rfi);
