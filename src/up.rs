@@ -6,6 +6,7 @@ use cartorio_control::paths::{DataDir, write_private, write_public};
 use cartorio_control::presigner::OcspPolicy;
 use cartorio_control::{Control, ControlConfig};
 use cartorio_gateway::GatewayConfig;
+use cartorio_pkix::hash::HashAlg;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
@@ -33,6 +34,11 @@ pub struct UpArgs {
     /// nextUpdate - thisUpdate of pre-signed OCSP responses, in seconds.
     #[arg(long, default_value_t = 4 * 24 * 3600)]
     ocsp_validity_secs: i64,
+    /// CertID hash algorithms OCSP responses are pre-signed for (any of
+    /// sha1, sha256, sha384, sha512). A request hashed otherwise is
+    /// answered `unauthorized`: clients match the whole CertID.
+    #[arg(long, value_delimiter = ',', default_value = "sha1,sha256", value_parser = parse_hash)]
+    ocsp_cert_id_hashes: Vec<HashAlg>,
     /// Accuracy stated in time-stamp tokens; the TSA refuses
     /// (timeNotAvailable) while the kernel's clock error may exceed it.
     #[arg(long, default_value_t = 1000)]
@@ -69,7 +75,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let mut config = ControlConfig::embedded(dir.clone());
     config.ocsp_url = format!("http://{responder_addr}");
-    config.ocsp = OcspPolicy { validity_secs: args.ocsp_validity_secs, ..OcspPolicy::default() };
+    config.ocsp = OcspPolicy {
+        validity_secs: args.ocsp_validity_secs,
+        cert_id_hashes: args.ocsp_cert_id_hashes.clone(),
+        ..OcspPolicy::default()
+    };
     let control = Control::open(config, true)?;
 
     let endpoints = serde_json::json!({
@@ -242,6 +252,9 @@ struct ControlFile {
     ocsp_url: String,
     #[serde(default = "default_validity")]
     ocsp_validity_secs: i64,
+    /// CertID hashes responses are pre-signed for (default sha1, sha256).
+    #[serde(default = "default_cert_id_hashes")]
+    ocsp_cert_id_hashes: Vec<HashAlg>,
     /// The registry's PostgreSQL URL; absent: SQLite in `data_dir`.
     #[serde(default)]
     database_url: Option<String>,
@@ -260,12 +273,24 @@ fn default_validity() -> i64 {
     OcspPolicy::default().validity_secs
 }
 
+fn default_cert_id_hashes() -> Vec<HashAlg> {
+    OcspPolicy::default().cert_id_hashes
+}
+
+fn parse_hash(name: &str) -> Result<HashAlg, String> {
+    HashAlg::from_name(name).ok_or_else(|| format!("{name:?} is not one of sha1, sha256, sha384, sha512"))
+}
+
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let (file, shutdown): (ControlFile, _) = start_alone(path)?;
     let config = ControlConfig {
         data_dir: DataDir::new(file.data_dir),
         ocsp_url: file.ocsp_url,
-        ocsp: OcspPolicy { validity_secs: file.ocsp_validity_secs, ..OcspPolicy::default() },
+        ocsp: OcspPolicy {
+            validity_secs: file.ocsp_validity_secs,
+            cert_id_hashes: file.ocsp_cert_id_hashes,
+            ..OcspPolicy::default()
+        },
         database_url: file.database_url,
         crl_sharding: file.crl,
         admin_tls: file.admin_tls,

@@ -173,5 +173,6 @@ pub async fn presign(
         control.refresh_all().await?;
     }
     let mut presigner = control.presigner(std::sync::Arc::new(tokio::sync::Notify::new())).await?;
+    presigner.follow_published_cert_id_hashes();
     presigner.drain(progress).await
 }

@@ -340,7 +340,8 @@ impl Control {
         Ok(PreSigner {
             registry: self.inner.registry.clone(),
             ca: self.inner.ca.clone(),
-            publisher: publisher::Publisher::open(store).await?,
+            publisher: publisher::Publisher::open(store, self.inner.config.ocsp.cert_id_hashes.clone())
+                .await?,
             policy: self.inner.config.ocsp.clone(),
             on_publish,
             crl_published_at: 0,

@@ -90,6 +90,12 @@ const CHECKPOINT_EVERY_SECS: i64 = 10;
 
 impl PreSigner {
     pub async fn run(mut self, wake: Arc<Notify>, shutdown: Shutdown) {
+        if let Err(error) = self.refresh_for_new_cert_id_hashes().await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "could not schedule re-signing for new CertID hashes"
+            );
+        }
         loop {
             match self.cycle().await {
                 Ok(n) if n >= BATCH => continue,
@@ -107,31 +113,74 @@ impl PreSigner {
         }
     }
 
+    /// When the policy lists a CertID hash the published responses lack
+    /// (the operator added one), every response is re-signed: until then a
+    /// request with that hash gets `unauthorized`.
+    async fn refresh_for_new_cert_id_hashes(&mut self) -> anyhow::Result<()> {
+        let Some(published) = self.publisher.published_cert_id_hashes() else {
+            return Ok(());
+        };
+        let added: Vec<&str> =
+            self.policy.cert_id_hashes.iter().filter(|h| !published.contains(h)).map(|h| h.name()).collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        let registry = self.registry.clone();
+        let now = cartorio_platform::clock::unix_seconds();
+        let due = tokio::task::spawn_blocking(move || lock(&registry).refresh_all(now)).await??;
+        tracing::info!(
+            added = added.join(","),
+            responses = due,
+            "new CertID hashes: re-signing every response"
+        );
+        Ok(())
+    }
+
+    /// Signs for the CertID hashes the published manifest lists (when
+    /// there is one) instead of this process's policy: `cartorio presign`
+    /// beside a running `up` follows the deployment's choice.
+    pub fn follow_published_cert_id_hashes(&mut self) {
+        if let Some(published) = self.publisher.published_cert_id_hashes().filter(|h| !h.is_empty()) {
+            self.policy.cert_id_hashes = published.to_vec();
+            self.publisher.set_cert_id_hashes(published.to_vec());
+        }
+    }
+
     /// One round: sign what is due, publish it, record it. Returns how many
     /// certificates' responses were published.
     pub async fn cycle(&mut self) -> anyhow::Result<usize> {
         let now = cartorio_platform::clock::unix_seconds();
-        let work = self.due(now, &HashSet::new(), BATCH).await?;
+        let (work, as_of) = self.due(now, &HashSet::new(), BATCH).await?;
         self.housekeeping(&work, now).await?;
         if work.is_empty() {
             return Ok(0);
         }
         let started = Instant::now();
-        let batch = sign_off_async(self.ca.clone(), self.policy.clone(), work.into(), now).await?;
+        let batch = sign_off_async(self.ca.clone(), self.policy.clone(), work.into(), now, as_of).await?;
         self.publish(batch, now, started).await
     }
 
     /// Up to `batch` certificates due for signing, leaving out `in_flight`
-    /// (signed, not yet recorded as published).
-    async fn due(&self, now: i64, in_flight: &HashSet<&str>, batch: usize) -> anyhow::Result<Vec<OcspWork>> {
+    /// (signed, not yet recorded as published), and the registry's change
+    /// mark read just before them (see [`SignedBatch::as_of`]).
+    async fn due(
+        &self,
+        now: i64,
+        in_flight: &HashSet<&str>,
+        batch: usize,
+    ) -> anyhow::Result<(Vec<OcspWork>, i64)> {
         let horizon = now + self.policy.refresh_margin();
         let registry = self.registry.clone();
         let limit = batch + in_flight.len();
-        let mut work =
-            tokio::task::spawn_blocking(move || lock(&registry).signing_work(horizon, now, limit)).await??;
+        let (mut work, mark) = tokio::task::spawn_blocking(move || {
+            let mut registry = lock(&registry);
+            let mark = registry.change_mark()?;
+            anyhow::Ok((registry.signing_work(horizon, now, limit)?, mark))
+        })
+        .await??;
         work.retain(|c| !in_flight.contains(c.serial.as_str()));
         work.truncate(batch);
-        Ok(work)
+        Ok((work, mark))
     }
 
     /// The audit checkpoint and the CRL, when due (the CRL at once when
@@ -148,17 +197,64 @@ impl PreSigner {
     }
 
     /// Publishes a signed batch and records it in the registry.
+    ///
+    /// Other publishers may share the store, and certificates may be
+    /// revoked while the batch was signed. Before each attempt to swap the
+    /// manifest, responses whose certificate changed after the batch was
+    /// read are dropped: published over the change, a stale "good" would
+    /// hide the revocation. The manifest an attempt builds on was read
+    /// before that check, so whatever it holds is covered by the check;
+    /// whatever another publisher adds after it fails the swap, and the
+    /// next attempt reads and checks again.
     async fn publish(&mut self, batch: SignedBatch, now: i64, started: Instant) -> anyhow::Result<usize> {
-        let SignedBatch { parts, mut published } = batch;
-        let segment = tokio::task::spawn_blocking(move || SegmentBuilder::concat(parts)).await??;
+        let SignedBatch { parts, mut published, as_of } = batch;
+        let (mut segment, mut entries) = tokio::task::spawn_blocking(move || {
+            let built = SegmentBuilder::concat(parts)?;
+            let entries = built.len() as u64;
+            anyhow::Ok((bytes::Bytes::from(built.finish()), entries))
+        })
+        .await??;
         // In key order the registry's updates walk its index sequentially.
         published.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let count = published.len();
         let issuers = {
             let registry = self.registry.clone();
             tokio::task::spawn_blocking(move || lock(&registry).issuers()).await??
         };
-        let generation = self.publisher.publish(&issuers, segment, now).await?;
+        let mut stored = None;
+        let generation = loop {
+            let registry = self.registry.clone();
+            let changed = tokio::task::spawn_blocking(move || lock(&registry).changed_since(as_of)).await??;
+            let stale: HashSet<String> = published
+                .iter()
+                .filter(|(serial, version, _)| changed.get(serial).is_some_and(|now| now != version))
+                .map(|(serial, _, _)| serial.clone())
+                .collect();
+            if !stale.is_empty() {
+                metrics::counter!("cartorio_presign_stale_dropped_total").increment(stale.len() as u64);
+                tracing::info!(
+                    responses = stale.len(),
+                    "dropped responses whose certificate changed since signing"
+                );
+                published.retain(|(serial, _, _)| !stale.contains(serial));
+                (segment, entries) = without_serials(&segment, &stale)?;
+                stored = None;
+            }
+            if published.is_empty() {
+                return Ok(0);
+            }
+            let segment_ref = match stored.take() {
+                Some(stored) => stored,
+                None => self.publisher.put_segment(segment.clone(), entries).await?,
+            };
+            match self.publisher.try_publish(&issuers, &segment_ref, now).await? {
+                Some(generation) => break generation,
+                None => {
+                    self.publisher.reload().await?;
+                    stored = Some(segment_ref);
+                }
+            }
+        };
+        let count = published.len();
         let registry = self.registry.clone();
         tokio::task::spawn_blocking(move || lock(&registry).mark_published(&published, now)).await??;
         self.on_publish.notify_one();
@@ -174,12 +270,37 @@ impl PreSigner {
     }
 }
 
+/// `segment` without the responses for `serials` (hex, as the registry
+/// writes them), and how many entries are left.
+fn without_serials(segment: &[u8], serials: &HashSet<String>) -> anyhow::Result<(bytes::Bytes, u64)> {
+    let drop: HashSet<Vec<u8>> = serials
+        .iter()
+        .map(|s| Ok(serial_integer_contents(&hex::decode(s)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let mut kept = SegmentBuilder::new();
+    for entry in cartorio_pkix::publication::parse_segment(segment)? {
+        if !drop.contains(entry.serial) {
+            kept.push(
+                entry.issuer,
+                entry.serial,
+                entry.meta,
+                segment.get(entry.der.clone()).unwrap_or_default(),
+            )?;
+        }
+    }
+    let entries = kept.len() as u64;
+    Ok((bytes::Bytes::from(kept.finish()), entries))
+}
+
 /// Responses signed and laid out in segment parts (in order), not yet
 /// published. The parts are joined by the publishing step, which in a bulk
 /// run overlaps the signing of the next batch.
 struct SignedBatch {
     parts: Vec<SegmentBuilder>,
     published: Published,
+    /// The registry's change mark when the batch's certificates were read:
+    /// a certificate changed after it may have a stale response here.
+    as_of: i64,
 }
 
 /// Signs `work` (see [`sign_batch`]) on threads of its own, off the async
@@ -189,10 +310,11 @@ async fn sign_off_async(
     policy: OcspPolicy,
     work: Arc<[OcspWork]>,
     now: i64,
+    as_of: i64,
 ) -> anyhow::Result<SignedBatch> {
     let (parts, published) =
         tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
-    Ok(SignedBatch { parts, published })
+    Ok(SignedBatch { parts, published, as_of })
 }
 
 impl PreSigner {
@@ -237,12 +359,15 @@ impl PreSigner {
         const FETCH_AHEAD: usize = 4;
         let mut pending: Option<(SignedBatch, i64, Instant)> = None;
         let mut queue = std::collections::VecDeque::new();
+        // The change mark of the fetch the queue came from.
+        let mut as_of = 0;
         loop {
             metrics::gauge!("cartorio_presign_backlog").set(backlog.saturating_sub(*done) as f64);
             let now = cartorio_platform::clock::unix_seconds();
             if queue.is_empty() && pending.is_none() {
                 // One batch only: the signing threads wait for this fetch.
-                queue = self.due(now, &HashSet::new(), batch).await?.into();
+                let (work, mark) = self.due(now, &HashSet::new(), batch).await?;
+                (queue, as_of) = (work.into(), mark);
                 if queue.is_empty() {
                     return Ok(());
                 }
@@ -256,7 +381,7 @@ impl PreSigner {
                 async move {
                     match work.is_empty() {
                         true => Ok(None),
-                        false => sign_off_async(ca, policy, work, now).await.map(Some),
+                        false => sign_off_async(ca, policy, work, now, as_of).await.map(Some),
                     }
                 }
             };
@@ -282,9 +407,9 @@ impl PreSigner {
             *done += published as u64;
             progress(*done, backlog.max(*done));
             pending = signed?.map(|batch| (batch, now, started));
-            if let Some(next) = next {
+            if let Some((next, mark)) = next {
                 // Fresh from the registry, in its order: it supersedes what was left.
-                queue = next.into();
+                (queue, as_of) = (next.into(), mark);
             }
         }
     }
@@ -419,7 +544,28 @@ fn sign_part(
 
 #[cfg(test)]
 mod tests {
-    use super::OcspPolicy;
+    use super::{HashSet, OcspPolicy, SegmentBuilder, without_serials};
+    use cartorio_pkix::hash::HashAlg;
+    use cartorio_pkix::publication::{EntryMeta, parse_segment};
+
+    #[test]
+    fn stale_responses_leave_the_segment_and_nothing_else_does() {
+        let meta = EntryMeta { this_update: 1, next_update: 2, revoked: false, cert_id_hash: HashAlg::Sha1 };
+        let mut segment = SegmentBuilder::new();
+        for serial in [[0x01u8], [0x02], [0x7f]] {
+            for hash in [HashAlg::Sha1, HashAlg::Sha256] {
+                segment
+                    .push(&[9; 32], &serial, EntryMeta { cert_id_hash: hash, ..meta }, &serial)
+                    .expect("push");
+            }
+        }
+        let bytes = segment.finish();
+        let stale: HashSet<String> = ["02".to_owned()].into();
+        let (kept, entries) = without_serials(&bytes, &stale).expect("filter");
+        let serials: Vec<&[u8]> = parse_segment(&kept).expect("parse").iter().map(|e| e.serial).collect();
+        assert_eq!(serials, [&[0x01][..], &[0x01], &[0x7f], &[0x7f]]);
+        assert_eq!(entries, 4);
+    }
 
     #[test]
     fn validity_stays_within_the_baseline_requirements() {

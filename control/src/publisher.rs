@@ -2,15 +2,23 @@
 //! segment, then a manifest of the next generation names it. Segments are
 //! written before the manifest, so a responder never sees a manifest whose
 //! segments are missing.
+//!
+//! Any number of publishers share a store (`cartorio presign` beside `up`,
+//! several control nodes), so the manifest is replaced by compare-and-swap
+//! on the version last read: a publisher that loses re-reads the manifest
+//! and puts its segment on top of what won. No publication is overwritten
+//! and no two manifests ever carry one generation number.
 
 use anyhow::Context;
 use base64::Engine;
 use bytes::Bytes;
+use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::hash::sha256_hex;
 use cartorio_pkix::publication::{
     MANIFEST_KEY, Manifest, ManifestIssuer, SegmentBuilder, SegmentRef, parse_segment, segment_key,
 };
 use cartorio_platform::ObjectStore;
+use cartorio_platform::store::Precondition;
 
 /// Never more segments than this (each is one index layer a lookup may visit).
 const MAX_SEGMENTS: usize = 16;
@@ -47,7 +55,12 @@ fn cheapest_pair(segments: &[SegmentRef]) -> Option<usize> {
 
 pub struct Publisher {
     store: ObjectStore,
+    /// The manifest as last read or written.
     manifest: Manifest,
+    /// Its version in the store: a publication replaces only that one.
+    version: Precondition,
+    /// The CertID hashes this publisher's responses are signed for.
+    cert_id_hashes: Vec<HashAlg>,
     /// In a bulk run, merge only past MAX_SEGMENTS, and then the cheapest
     /// pair: the run supersedes what it would merge, so merging as it goes
     /// is work thrown away. The next ordinary publication compacts.
@@ -55,15 +68,46 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub async fn open(store: ObjectStore) -> anyhow::Result<Self> {
-        let manifest = match store.get(MANIFEST_KEY).await? {
-            Some(bytes) => Manifest::from_json(&bytes).context("the published manifest is not valid")?,
-            None => Manifest { generation: 0, created_at: 0, issuers: vec![], segments: vec![] },
+    pub async fn open(store: ObjectStore, cert_id_hashes: Vec<HashAlg>) -> anyhow::Result<Self> {
+        let mut publisher = Self {
+            store,
+            manifest: Manifest::empty(),
+            version: Precondition::Absent,
+            cert_id_hashes,
+            bulk: false,
         };
-        Ok(Self { store, manifest, bulk: false })
+        publisher.reload().await?;
+        Ok(publisher)
     }
 
-    /// Publishes `segment` as the newest override layer; returns the new generation.
+    /// The CertID hashes the published manifest lists; `None` before the
+    /// first publication.
+    pub fn published_cert_id_hashes(&self) -> Option<&[HashAlg]> {
+        (self.manifest.generation > 0).then_some(self.manifest.cert_id_hashes.as_slice())
+    }
+
+    /// The CertID hashes the next manifest lists.
+    pub fn set_cert_id_hashes(&mut self, hashes: Vec<HashAlg>) {
+        self.cert_id_hashes = hashes;
+    }
+
+    /// Reads the published manifest again: after another publisher won a
+    /// race, the next attempt builds on what it published.
+    pub async fn reload(&mut self) -> anyhow::Result<()> {
+        (self.manifest, self.version) = match self.store.get_versioned(MANIFEST_KEY).await? {
+            Some((bytes, version)) => (
+                Manifest::from_json(&bytes).context("the published manifest is not valid")?,
+                Precondition::Matches(version),
+            ),
+            None => (Manifest::empty(), Precondition::Absent),
+        };
+        Ok(())
+    }
+
+    /// Publishes `segment` as the newest override layer, retrying on top of
+    /// whatever other publishers published meanwhile; returns the new
+    /// generation. For responses that cannot go stale while it retries; the
+    /// pre-signer checks its own between attempts (see `presigner.rs`).
     pub async fn publish(
         &mut self,
         issuers: &[(String, Vec<u8>)],
@@ -71,8 +115,27 @@ impl Publisher {
         now: i64,
     ) -> anyhow::Result<u64> {
         let entries = segment.len() as u64;
+        let segment = self.put_segment(Bytes::from(segment.finish()), entries).await?;
+        loop {
+            if let Some(generation) = self.try_publish(issuers, &segment, now).await? {
+                return Ok(generation);
+            }
+            self.reload().await?;
+        }
+    }
+
+    /// Swaps in a manifest of the next generation with `segment` (already
+    /// in the store) as its newest layer, if the published manifest is
+    /// still the one last read. `None`: another publisher changed it first
+    /// and nothing was written; [`Self::reload`] and try again.
+    pub async fn try_publish(
+        &mut self,
+        issuers: &[(String, Vec<u8>)],
+        segment: &SegmentRef,
+        now: i64,
+    ) -> anyhow::Result<Option<u64>> {
         let mut segments = self.manifest.segments.clone();
-        segments.push(self.put_segment(segment.finish(), entries).await?);
+        segments.push(segment.clone());
         let run = match self.bulk {
             true => cheapest_pair(&segments).filter(|_| segments.len() > MAX_SEGMENTS).map(|i| i..i + 2),
             false => merge_start(&segments).map(|start| start..segments.len()),
@@ -92,11 +155,17 @@ impl Publisher {
                 })
                 .collect(),
             segments,
+            cert_id_hashes: self.cert_id_hashes.clone(),
         };
-        self.store.put(MANIFEST_KEY, Bytes::from(manifest.to_json())).await?;
-        self.manifest = manifest;
+        let written = self.store.put_if(MANIFEST_KEY, Bytes::from(manifest.to_json()), &self.version).await?;
+        let Some(version) = written else {
+            metrics::counter!("cartorio_publication_conflicts_total").increment(1);
+            tracing::info!(generation = manifest.generation, "another publisher published first; merging");
+            return Ok(None);
+        };
+        (self.manifest, self.version) = (manifest, Precondition::Matches(version));
         metrics::gauge!("cartorio_publication_generation").set(self.manifest.generation as f64);
-        Ok(self.manifest.generation)
+        Ok(Some(self.manifest.generation))
     }
 
     /// How many more segments the manifest takes before publications merge:
@@ -124,10 +193,11 @@ impl Publisher {
         Ok(())
     }
 
-    async fn put_segment(&self, bytes: Vec<u8>, entries: u64) -> anyhow::Result<SegmentRef> {
+    /// Stores a segment under its content hash (putting it twice is harmless).
+    pub async fn put_segment(&self, bytes: Bytes, entries: u64) -> anyhow::Result<SegmentRef> {
         let sha256 = sha256_hex(&bytes);
         let size = bytes.len() as u64;
-        self.store.put(&segment_key(&sha256), Bytes::from(bytes)).await?;
+        self.store.put(&segment_key(&sha256), bytes).await?;
         Ok(SegmentRef { sha256, entries, bytes: size })
     }
 
@@ -141,7 +211,7 @@ impl Publisher {
         let count = segments.len();
         let (bytes, entries) = tokio::task::spawn_blocking(move || merge(&loaded)).await??;
         tracing::info!(segments = count, entries, "compacted published segments");
-        self.put_segment(bytes, entries).await
+        self.put_segment(Bytes::from(bytes), entries).await
     }
 }
 
@@ -189,7 +259,7 @@ mod tests {
     async fn compaction_keeps_one_response_per_serial_and_certid_hash() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ObjectStore::local(dir.path());
-        let mut publisher = Publisher::open(store.clone()).await.expect("open");
+        let mut publisher = Publisher::open(store.clone(), vec![]).await.expect("open");
         let issuer = [7u8; 32];
         // More publications than MAX_SEGMENTS, each with both hashes; serial 1 re-signed at the end.
         for round in 0..=MAX_SEGMENTS as u8 {
@@ -223,7 +293,7 @@ mod tests {
     async fn compaction_keeps_a_big_base_segment() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ObjectStore::local(dir.path());
-        let mut publisher = Publisher::open(store.clone()).await.expect("open");
+        let mut publisher = Publisher::open(store.clone(), vec![]).await.expect("open");
         let issuer = [7u8; 32];
         let mut base = SegmentBuilder::new();
         for serial in 0..100u8 {
@@ -245,7 +315,7 @@ mod tests {
     #[tokio::test]
     async fn a_bulk_run_past_the_segment_cap_merges_the_smallest_neighbours() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut publisher = Publisher::open(ObjectStore::local(dir.path())).await.expect("open");
+        let mut publisher = Publisher::open(ObjectStore::local(dir.path()), vec![]).await.expect("open");
         publisher.set_bulk(true);
         let issuer = [5u8; 32];
         // The first segment is big; the run's later ones are small.
@@ -267,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn a_bulk_run_keeps_few_segments() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut publisher = Publisher::open(ObjectStore::local(dir.path())).await.expect("open");
+        let mut publisher = Publisher::open(ObjectStore::local(dir.path()), vec![]).await.expect("open");
         let issuer = [9u8; 32];
         for round in 0..100u16 {
             let mut segment = SegmentBuilder::new();

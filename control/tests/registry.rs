@@ -271,3 +271,26 @@ fn concurrent_issuances_through_the_control_plane_are_each_recorded_and_audited(
         assert!(registry.verify_audit(b"", b"").expect("verify").is_ok(), "{db:?}");
     });
 }
+
+/// A publisher reads the change mark before its batch; afterwards,
+/// `changed_since` names exactly the certificates revoked since, with the
+/// status version that makes the batch's responses for them stale.
+#[test]
+fn changes_after_a_mark_are_named_with_their_new_status_version() {
+    on_each_backend("change_mark", |db| {
+        let mut reg = open(db);
+        reg.insert_certificate(&new_cert("01", 1)).expect("insert");
+        reg.insert_certificate(&new_cert("02", 2)).expect("insert");
+        assert_eq!(reg.revoke("01", 10, 1).expect("revoke"), RevokeOutcome::Revoked);
+        let mark = reg.change_mark().expect("mark");
+        let work = reg.signing_work(100, 0, 10).expect("work");
+        assert!(reg.changed_since(mark).expect("changes").is_empty(), "{db:?}: nothing after the mark");
+        assert_eq!(reg.revoke("02", 20, 1).expect("revoke"), RevokeOutcome::Revoked);
+        let changed = reg.changed_since(mark).expect("changes");
+        assert_eq!(changed.len(), 1, "{db:?}: {changed:?}");
+        let signed = work.iter().find(|w| w.serial == "02").expect("02 in the batch");
+        assert_ne!(changed.get("02"), Some(&signed.status_version), "{db:?}: the batch's response is stale");
+        let later = reg.change_mark().expect("mark");
+        assert!(reg.changed_since(later).expect("changes").is_empty());
+    });
+}

@@ -3,7 +3,9 @@
 use crate::oid;
 use ring::digest;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Written by name (`"sha256"`) in manifests and configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HashAlg {
     Sha1,
     Sha256,
@@ -43,6 +45,11 @@ impl HashAlg {
             Self::Sha384 => "sha384",
             Self::Sha512 => "sha512",
         }
+    }
+
+    /// The algorithm named `name` (`sha1`, `sha256`, `sha384`, `sha512`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|alg| alg.name().eq_ignore_ascii_case(name.trim()))
     }
 
     fn ring(self) -> &'static digest::Algorithm {

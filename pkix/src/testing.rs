@@ -42,6 +42,7 @@ pub fn one_segment_manifest(issuer_cert: &[u8], segment: &[u8], entries: u64) ->
             certificate: base64::engine::general_purpose::STANDARD.encode(issuer_cert),
         }],
         segments: vec![SegmentRef { sha256: sha256.clone(), entries, bytes: segment.len() as u64 }],
+        cert_id_hashes: vec![crate::hash::HashAlg::Sha1, crate::hash::HashAlg::Sha256],
     };
     (manifest, sha256)
 }

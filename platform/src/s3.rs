@@ -4,7 +4,7 @@
 //! rustls with the ring provider. Credentials come from the standard
 //! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`).
 
-use crate::store::StoreError;
+use crate::store::{Precondition, StoreError, Version};
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
@@ -100,6 +100,50 @@ impl S3Store {
                 Ok(Some(body.into_bytes()))
             }
             Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(error) => Err(s3_error(key, aws_sdk_s3::error::DisplayErrorContext(error))),
+        }
+    }
+
+    /// The object and its ETag (what `If-Match` compares).
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+        match self.client.get_object().bucket(&self.bucket).key(self.object(key)).send().await {
+            Ok(object) => {
+                let etag = object.e_tag().map(str::to_owned).ok_or_else(|| s3_error(key, "no ETag"))?;
+                let body = object.body.collect().await.map_err(|e| s3_error(key, e))?;
+                Ok(Some((body.into_bytes(), Version(etag))))
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
+            Err(error) => Err(s3_error(key, aws_sdk_s3::error::DisplayErrorContext(error))),
+        }
+    }
+
+    /// A conditional PUT (`If-None-Match: *` or `If-Match: ETag`, S3's
+    /// conditional writes): `None` when S3 answers 412 Precondition Failed
+    /// or 409 (a concurrent conditional write to the same key). Always one
+    /// request: a conditional object is small (a manifest, a CRL).
+    pub async fn put_if(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        expected: &Precondition,
+    ) -> Result<Option<Version>, StoreError> {
+        let mut put =
+            self.client.put_object().bucket(&self.bucket).key(self.object(key)).body(ByteStream::from(bytes));
+        put = match expected {
+            Precondition::Absent => put.if_none_match("*"),
+            Precondition::Matches(Version(etag)) => put.if_match(etag),
+        };
+        if let Some(kms) = &self.sse_kms_key_id {
+            put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms);
+        }
+        match put.send().await {
+            Ok(done) => {
+                let etag = done.e_tag().map(str::to_owned).ok_or_else(|| s3_error(key, "no ETag"))?;
+                Ok(Some(Version(etag)))
+            }
+            Err(error) if matches!(error.raw_response().map(|r| r.status().as_u16()), Some(409 | 412)) => {
+                Ok(None)
+            }
             Err(error) => Err(s3_error(key, aws_sdk_s3::error::DisplayErrorContext(error))),
         }
     }

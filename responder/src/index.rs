@@ -201,21 +201,28 @@ impl Layer {
         Ok(Self { source: sha256.to_owned(), segment, entries })
     }
 
-    /// The response for `exact` (the request's CertID hash); else for
-    /// `sha1`, the SHA-1 one, which RFC 5019 clients expect and others may
-    /// still accept.
-    fn find(&self, exact: &Probe, sha1: Option<&Probe>) -> Option<Entry> {
-        let get = |p: &Probe| self.entries.find(p.hash, |(k, _)| *k == p.key).map(|(_, slot)| slot);
-        let slot = get(exact).or_else(|| sha1.and_then(get))?;
+    fn get(&self, probe: &Probe) -> Option<&Slot> {
+        self.entries.find(probe.hash, |(k, _)| *k == probe.key).map(|(_, slot)| slot)
+    }
+
+    /// What this layer says about a certificate: its response for the
+    /// request's CertID hash (`exact`); [`Said::OtherHash`] when it holds
+    /// the certificate only under `sibling` (another pre-signed hash), so
+    /// this layer is the newest word on it but has no response the client
+    /// could match; `None` when it does not hold the certificate.
+    fn find(&self, exact: &Probe, sibling: Option<&Probe>) -> Option<Said> {
+        let Some(slot) = self.get(exact) else {
+            return sibling.and_then(|s| self.get(s)).map(|_| Said::OtherHash);
+        };
         let start = usize::try_from(slot.offset).ok()?;
         let der = self.segment.slice(start..start.checked_add(slot.len as usize)?);
-        Some(Entry {
+        Some(Said::Response(Entry {
             der,
             this_update: i64::from(slot.this_update),
             next_update: i64::from(slot.next_update),
             revoked: slot.revoked,
             etag: slot.etag,
-        })
+        }))
     }
 
     pub fn len(&self) -> usize {
@@ -227,18 +234,29 @@ impl Layer {
     }
 }
 
+enum Said {
+    Response(Entry),
+    OtherHash,
+}
+
 #[derive(Default)]
 pub struct Index {
     pub generation: u64,
     issuers: Arc<Issuers>,
     /// In manifest order: later layers win.
     layers: Vec<Arc<Layer>>,
+    /// The CertID hashes responses are pre-signed for (the manifest's).
+    cert_id_hashes: Vec<HashAlg>,
 }
 
 pub enum Lookup {
     Found(Entry),
     UnknownIssuer,
     UnknownSerial,
+    /// The request's CertID hash has no pre-signed response (not one the
+    /// manifest lists, or not yet signed for this certificate): answering
+    /// with a response for another CertID would not match the request.
+    NotPreSigned,
 }
 
 /// A new index and how many entries had to be indexed for it.
@@ -283,7 +301,11 @@ impl Index {
             indexed += layer.len();
             layers.push(Arc::new(layer));
         }
-        Ok(Built { index: Self { generation: manifest.generation, issuers, layers }, indexed })
+        let cert_id_hashes = manifest.cert_id_hashes.clone();
+        Ok(Built {
+            index: Self { generation: manifest.generation, issuers, layers, cert_id_hashes },
+            indexed,
+        })
     }
 
     /// Entries over all layers (a response overridden later counts twice).
@@ -306,11 +328,23 @@ impl Index {
         let (Some(key), Ok(issuer)) = (SerialKey::new(id.serial), u16::try_from(position)) else {
             return Lookup::UnknownSerial;
         };
+        if !self.cert_id_hashes.contains(&id.hash) {
+            return Lookup::NotPreSigned;
+        }
         let exact = Probe::new((issuer, id.hash, key));
-        let sha1 = (id.hash != HashAlg::Sha1).then(|| Probe::new((issuer, HashAlg::Sha1, key)));
+        // Every publication signs each certificate under every listed hash,
+        // so the first listed one tells whether a layer holds the
+        // certificate at all: the newest layer that does decides, even when
+        // it lacks the requested hash (the list grew and this certificate is
+        // not re-signed yet). An older layer's response, for any hash,
+        // may be superseded by a revocation.
+        let sibling =
+            self.cert_id_hashes.first().filter(|h| **h != id.hash).map(|h| Probe::new((issuer, *h, key)));
         // Newest layer first: a revocation published later overrides.
-        let Some(entry) = self.layers.iter().rev().find_map(|l| l.find(&exact, sha1.as_ref())) else {
-            return Lookup::UnknownSerial;
+        let entry = match self.layers.iter().rev().find_map(|l| l.find(&exact, sibling.as_ref())) {
+            Some(Said::Response(entry)) => entry,
+            Some(Said::OtherHash) => return Lookup::NotPreSigned,
+            None => return Lookup::UnknownSerial,
         };
         if let Some(i) = self.issuers.parsed.get(position) {
             i.served.increment(1);
@@ -390,19 +424,32 @@ mod tests {
         let full = Index::build(&p.manifest, &p.segments).expect("build");
         assert_eq!(status(&full, &p, Sha256, 1), Some(false));
 
-        // Revoke serial 1 with a SHA-1 response only: it must win over the
-        // base's SHA-256 response for every request hash.
+        // Revoke serial 1 with a SHA-1 response only: no request hash may
+        // still get the base's "good" response (SHA-256 has none now).
         let id = issuer_id(&p);
         append(&mut p, &id, &[(1, true, Sha1), (3, false, Sha1)]);
         let Built { index: delta, indexed } = Index::next(&full, &p.manifest, &p.segments).expect("build");
         assert!(Arc::ptr_eq(&delta.layers[0], &full.layers[0]), "base shared, not rebuilt");
         assert_eq!(indexed, 2, "only the new segment indexed");
-        for hash in [Sha1, Sha256, HashAlg::Sha512] {
-            assert_eq!(status(&delta, &p, hash, 1), Some(true), "{hash:?}");
+        assert_eq!(status(&delta, &p, Sha1, 1), Some(true));
+        for hash in [Sha256, HashAlg::Sha512] {
+            assert_eq!(status(&delta, &p, hash, 1), None, "{hash:?}: no response for another CertID");
         }
         assert_eq!(status(&delta, &p, Sha1, 2), Some(false), "base entries still served");
         assert_eq!(status(&delta, &p, Sha1, 3), Some(false), "new entries served");
         assert_eq!(status(&delta, &p, Sha1, 4), None);
+    }
+
+    #[test]
+    fn only_the_listed_cert_id_hashes_are_answered() {
+        let mut p = publish(&[&[(1, false, Sha1), (1, false, Sha256), (1, false, HashAlg::Sha384)]]);
+        let index = Index::build(&p.manifest, &p.segments).expect("build");
+        assert_eq!(status(&index, &p, Sha256, 1), Some(false));
+        assert_eq!(status(&index, &p, HashAlg::Sha384, 1), None, "SHA-384 is not in the manifest's list");
+        p.manifest.cert_id_hashes.push(HashAlg::Sha384);
+        let index = Index::build(&p.manifest, &p.segments).expect("build");
+        assert_eq!(status(&index, &p, HashAlg::Sha384, 1), Some(false));
+        assert_eq!(status(&index, &p, HashAlg::Sha512, 1), None);
     }
 
     #[test]

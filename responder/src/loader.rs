@@ -21,23 +21,50 @@ pub struct Loader {
     store: ObjectStore,
     segments: HashMap<String, Bytes>,
     index: Arc<ArcSwap<Index>>,
+    /// SHA-256 of the manifest the index was built from: a manifest is
+    /// known by its content, not by its generation number alone.
+    served_manifest: String,
 }
 
 impl Loader {
     pub fn new(store: ObjectStore, index: Arc<ArcSwap<Index>>) -> Self {
-        Self { store, segments: HashMap::new(), index }
+        Self { store, segments: HashMap::new(), index, served_manifest: String::new() }
     }
 
-    /// Loads the current manifest if it is newer than the served generation.
-    /// Returns the generation now served.
+    /// Loads the current manifest if it is not the one served. Returns the
+    /// generation now served.
+    ///
+    /// Publishers swap the manifest by compare-and-swap, so generations
+    /// only grow and each names one manifest. Still, a manifest with the
+    /// served generation but other content (written by a publisher without
+    /// that guarantee) is loaded: it is what the store says now, and
+    /// ignoring it once hid a revocation. An older generation is not: it
+    /// is a stale read or a rollback, and could hide one too.
     pub async fn refresh(&mut self) -> anyhow::Result<u64> {
         let served = self.index.load().generation;
         let Some(bytes) = self.store.get(MANIFEST_KEY).await? else {
             return Ok(served);
         };
-        let manifest = Manifest::from_json(&bytes).context("manifest is not valid JSON")?;
-        if manifest.generation <= served {
+        let digest = sha256_hex(&bytes);
+        if digest == self.served_manifest {
             return Ok(served);
+        }
+        let manifest = Manifest::from_json(&bytes).context("manifest is not valid JSON")?;
+        if manifest.generation < served {
+            metrics::counter!("cartorio_ocsp_manifest_rollbacks_total").increment(1);
+            tracing::warn!(
+                served,
+                published = manifest.generation,
+                "the published manifest is older than the one served; keeping the newer"
+            );
+            return Ok(served);
+        }
+        if manifest.generation == served && !self.served_manifest.is_empty() {
+            metrics::counter!("cartorio_ocsp_manifest_collisions_total").increment(1);
+            tracing::warn!(
+                generation = served,
+                "a different manifest under the generation already served; loading it"
+            );
         }
         let started = Instant::now();
         let mut fetched = Vec::new();
@@ -64,6 +91,7 @@ impl Loader {
         })
         .await?;
         self.segments = segments;
+        self.served_manifest = digest;
         let (index, indexed) = (built.index, built.indexed);
         let (generation, size, layers) = (index.generation, index.len(), index.layers());
         self.index.store(Arc::new(index));

@@ -127,6 +127,16 @@ ALTER TABLE certificates DROP COLUMN ocsp_next_update;
 ALTER TABLE audit_checkpoints ADD COLUMN frontier BLOB;
 "#,
     ),
+    both(
+        r#"
+-- The audit sequence number of a certificate's last status change (its
+-- revocation). A publisher asks which certificates changed after the
+-- point its batch was read at, and drops their now stale responses
+-- rather than publish them over the change (see presigner.rs).
+ALTER TABLE ocsp_state ADD COLUMN changed_seq INTEGER;
+CREATE INDEX ocsp_state_changed ON ocsp_state(changed_seq) WHERE changed_seq IS NOT NULL;
+"#,
+    ),
 ];
 
 /// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`

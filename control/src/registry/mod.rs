@@ -226,13 +226,13 @@ impl Registry {
             sql_params![serial, at, reason],
         )?;
         if changed == 1 {
+            let seq = audit::append(&mut tx, at, &event)?;
             tx.execute(
                 "UPDATE ocsp_state SET revoked_at = ?2, revocation_reason = ?3,
-                     status_version = status_version + 1, pending = 1
+                     status_version = status_version + 1, pending = 1, changed_seq = ?4
                  WHERE serial = ?1",
-                sql_params![serial, at, reason],
+                sql_params![serial, at, reason, seq],
             )?;
-            audit::append(&mut tx, at, &event)?;
         }
         tx.commit()?;
         if changed == 1 {
@@ -267,6 +267,25 @@ impl Registry {
             work.extend(self.db.query(&REFRESH_SQL, sql_params![refresh_before, now, rest], ocsp_work)?);
         }
         Ok(work)
+    }
+
+    /// A point in the registry's history (the audit log's last sequence
+    /// number): status changes committed later have a `changed_seq` above
+    /// it. Read before the signing work, so a batch can be checked against
+    /// what changed after it was read ([`Registry::changed_since`]).
+    pub fn change_mark(&mut self) -> anyhow::Result<i64> {
+        Ok(self.db.query_opt("SELECT COALESCE(MAX(seq), 0) FROM audit_log", &[], |r| r.get(0))?.unwrap_or(0))
+    }
+
+    /// The certificates whose status changed after `mark`, with the
+    /// status version each is at now.
+    pub fn changed_since(&mut self, mark: i64) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+        let rows = self.db.query(
+            "SELECT serial, status_version FROM ocsp_state WHERE changed_seq > ?1",
+            sql_params![mark],
+            |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+        )?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Records published responses: clears the pending mark unless the

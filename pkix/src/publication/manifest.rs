@@ -1,3 +1,4 @@
+use crate::hash::HashAlg;
 use serde::{Deserialize, Serialize};
 
 /// Object-store key of the current manifest.
@@ -17,6 +18,15 @@ pub struct Manifest {
     pub issuers: Vec<ManifestIssuer>,
     /// In override order: later segments win.
     pub segments: Vec<SegmentRef>,
+    /// The CertID hash algorithms responses are pre-signed for; a request
+    /// hashed otherwise has no response (clients match the whole CertID).
+    /// Manifests from before this field: SHA-1 and SHA-256.
+    #[serde(default = "pre_signed_before_configurable")]
+    pub cert_id_hashes: Vec<HashAlg>,
+}
+
+fn pre_signed_before_configurable() -> Vec<HashAlg> {
+    vec![HashAlg::Sha1, HashAlg::Sha256]
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +46,11 @@ pub struct SegmentRef {
 }
 
 impl Manifest {
+    /// Generation 0: nothing published yet.
+    pub fn empty() -> Self {
+        Self { generation: 0, created_at: 0, issuers: vec![], segments: vec![], cert_id_hashes: vec![] }
+    }
+
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
