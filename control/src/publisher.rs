@@ -181,9 +181,28 @@ impl Publisher {
 
     /// Publishes a CRL (DER) under `key` (see [`crate::crl::crl_key`] and
     /// [`crate::crl::CrlSharding::shard_key`]).
+    ///
+    /// By compare-and-swap, as the manifest: another publisher may have put
+    /// a newer CRL (a higher cRLNumber, which is its issue time) since this
+    /// one was signed, and replacing it could drop a revocation it lists.
     pub async fn put_crl(&self, key: &str, der: Vec<u8>) -> anyhow::Result<()> {
-        self.store.put(key, Bytes::from(der)).await?;
-        Ok(())
+        let ours = cartorio_pkix::crl::crl_number(&der).context("a CRL without a cRLNumber")?;
+        let der = Bytes::from(der);
+        loop {
+            let expected = match self.store.get_versioned(key).await? {
+                Some((published, version)) => {
+                    if cartorio_pkix::crl::crl_number(&published).is_some_and(|theirs| theirs >= ours) {
+                        tracing::info!(key, "a newer CRL is already published; keeping it");
+                        return Ok(());
+                    }
+                    Precondition::Matches(version)
+                }
+                None => Precondition::Absent,
+            };
+            if self.store.put_if(key, der.clone(), &expected).await?.is_some() {
+                return Ok(());
+            }
+        }
     }
 
     /// Exports a signed audit checkpoint (JSON).
@@ -287,6 +306,34 @@ mod tests {
         for hash in [HashAlg::Sha1, HashAlg::Sha256] {
             assert_eq!(seen[&(vec![1u8], hash)], MAX_SEGMENTS as i64, "latest wins");
         }
+    }
+
+    #[tokio::test]
+    async fn an_older_crl_never_replaces_a_newer_one() {
+        use cartorio_pkix::crl::{CrlTemplate, build_crl, crl_number};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let publisher = Publisher::open(store.clone(), vec![]).await.expect("open");
+        let signer = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let issuer = cartorio_pkix::cert::name(&[(cartorio_pkix::oid::COMMON_NAME, "Issuer")]);
+        let crl = |number| {
+            let t = CrlTemplate {
+                issuer: &issuer,
+                issuer_key_id: &[7; 20],
+                this_update: 0,
+                next_update: 100,
+                number,
+                revoked: &[],
+                distribution_point: None,
+            };
+            build_crl(&t, &signer).expect("crl")
+        };
+        let published = || async { crl_number(&store.get("crl/x.crl").await.expect("get").expect("crl")) };
+        publisher.put_crl("crl/x.crl", crl(20)).await.expect("put");
+        publisher.put_crl("crl/x.crl", crl(10)).await.expect("put");
+        assert_eq!(published().await, Some(20), "signed earlier, published later: not put");
+        publisher.put_crl("crl/x.crl", crl(30)).await.expect("put");
+        assert_eq!(published().await, Some(30));
     }
 
     #[tokio::test]

@@ -71,6 +71,29 @@ pub fn build_crl(t: &CrlTemplate<'_>, signer: &dyn Signer) -> Result<Vec<u8>, Si
     Ok(seq(&[&tbs, signer.algorithm(), &bit_string(&signature)]))
 }
 
+/// The cRLNumber of a CRL (DER), if it has one that fits 64 bits: two
+/// publishers compare it so an older CRL never replaces a newer one.
+pub fn crl_number(der: &[u8]) -> Option<u64> {
+    use crate::der::{Reader, parse_extensions, single, tag};
+    let list = single(der, tag::SEQUENCE).ok()?;
+    let tbs = Reader::new(list.value).expect(tag::SEQUENCE).ok()?;
+    let mut fields = Reader::new(tbs.value);
+    fields.optional(tag::INTEGER).ok()?; // version
+    fields.expect(tag::SEQUENCE).ok()?; // signature
+    fields.expect(tag::SEQUENCE).ok()?; // issuer
+    fields.read().ok()?; // thisUpdate
+    while fields.peek_tag().is_some_and(|t| t != tag::context_constructed(0)) {
+        fields.read().ok()?; // nextUpdate, revokedCertificates
+    }
+    let extensions = fields.expect(tag::context_constructed(0)).ok()?;
+    let list = single(extensions.value, tag::SEQUENCE).ok()?;
+    let number = parse_extensions(list.value).ok()?.into_iter().find(|e| e.id == oid::CRL_NUMBER)?;
+    let integer = single(number.value, tag::INTEGER).ok()?;
+    let magnitude = integer.value.strip_prefix(&[0]).unwrap_or(integer.value);
+    (magnitude.len() <= 8 && integer.value.first().is_some_and(|b| b & 0x80 == 0))
+        .then(|| magnitude.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
+}
+
 /// PEM (`X509 CRL`) of a CRL.
 pub fn to_pem(der: &[u8]) -> String {
     pem::encode(&pem::Pem::new("X509 CRL", der.to_vec()))
@@ -119,5 +142,11 @@ mod tests {
         assert!(value.only_contains_user_certs);
         assert!(value.distribution_point.is_some(), "names the shard");
         assert!(idp.extn_value.windows(url.len()).any(|w| w == url.as_bytes()), "with its URL");
+        for (crl, entries) in [(&der, 2), (&empty, 0), (&shard, 0)] {
+            assert_eq!(crl_number(crl), Some(42), "{entries} entries");
+        }
+        let big = build_crl(&CrlTemplate { number: u64::MAX, ..t }, &signer).expect("crl");
+        assert_eq!(crl_number(&big), Some(u64::MAX), "a leading zero octet");
+        assert_eq!(crl_number(b"not a crl"), None);
     }
 }
