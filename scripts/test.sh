@@ -19,12 +19,17 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 
-# An S3 (and KMS) API server for the object-store tests: moto, pinned (5.2.1
-# answers CompleteMultipartUpload with a root element the SDK rejects), in a
-# virtualenv of its own so the system Python stays untouched.
+# Python tools, in a virtualenv of their own so the system Python stays
+# untouched: an S3 (and KMS) API server for the object-store tests, moto,
+# pinned (5.2.1 answers CompleteMultipartUpload with a root element the SDK
+# rejects); and strict DER clients, sigstore's rfc3161-client (which brings
+# pyca/cryptography), for tests/strict_clients.rs.
 MOTO_VERSION=5.2.5
+RFC3161_CLIENT_VERSION=1.0.9
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/cartorio-test-venv"
-if ! "$venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+if ! "$venv/bin/python" -c "
+import sys, moto, importlib.metadata as m
+sys.exit(moto.__version__ != '$MOTO_VERSION' or m.version('rfc3161-client') != '$RFC3161_CLIENT_VERSION')" 2>/dev/null; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -33,7 +38,7 @@ if ! "$venv/bin/python" -c "import sys, moto; sys.exit(moto.__version__ != '$MOT
   fi
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "rfc3161-client==$RFC3161_CLIENT_VERSION"
 fi
 export PATH="$venv/bin:$PATH"
 

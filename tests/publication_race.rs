@@ -5,7 +5,7 @@
 
 mod common;
 
-use cartorio_platform::testing::boto3;
+use cartorio_testkit::moto::boto3;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -28,10 +28,13 @@ fn time_stamp(up: &Up, query: &Path) -> Vec<u8> {
     let (status, head, reply) = post(&up.responder, "/tsa", "application/timestamp-query", &body);
     assert_eq!(status, 200, "{head}");
     assert!(head.to_ascii_lowercase().contains("content-type: application/timestamp-reply"), "{head}");
+    assert_der("a time-stamp reply", &reply);
     reply
 }
 
+/// `openssl ts -reply -text` of a reply, checked as strict DER first.
 fn reply_text(dir: &Path, reply: &[u8]) -> String {
+    assert_der("a time-stamp reply", reply);
     let file = dir.join("reply.tsr");
     std::fs::write(&file, reply).expect("reply");
     text(&run(Command::new("openssl").args(["ts", "-reply", "-text", "-in"]).arg(&file)))
@@ -344,6 +347,8 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
         .current_dir(d));
     assert!(text(&out).contains("Verification: OK"), "own listener: {}", text(&out));
     assert_eq!(status, 200);
+    assert_der("an RSA time-stamp reply", &reply);
+    assert_der("a reply from the TSA's own listener", &own_reply);
     std::fs::write(d.join("rsa.tsr"), &reply).expect("reply");
     let out = run(Command::new("openssl")
         .args(["ts", "-verify", "-in", "rsa.tsr", "-queryfile"])

@@ -57,7 +57,7 @@ impl Profile {
         match self {
             Self::Server => {
                 let san = match (csr.requested_san(), csr.common_name()) {
-                    (Some(raw), _) => ext::subject_alt_raw(raw),
+                    (Some(_), _) => ext::subject_alt_raw(&canonical(csr.canonical_san())?),
                     (None, Some(cn)) if looks_like_dns_name(&cn) => ext::subject_alt_dns(&[&cn]),
                     _ => {
                         return Err(IssueError::BadRequest(
@@ -78,6 +78,16 @@ impl Profile {
                 ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true),
             ]),
         }
+    }
+}
+
+/// A CSR part re-encoded as DER requires (its SETs sorted), or the
+/// refusal of a part that cannot be.
+fn canonical(part: Option<Result<Vec<u8>, cartorio_pkix::der::DerError>>) -> Result<Vec<u8>, IssueError> {
+    match part {
+        Some(Ok(der)) => Ok(der),
+        Some(Err(e)) => Err(IssueError::BadRequest(format!("the CSR's names are not valid DER: {e}"))),
+        None => Err(IssueError::BadRequest("the CSR has no such part".into())),
     }
 }
 
@@ -130,7 +140,7 @@ fn sign(
     let template = CertificateTemplate {
         serial,
         issuer: issuer.subject.to_vec(),
-        subject: csr.subject().to_vec(),
+        subject: canonical(Some(csr.canonical_subject()))?,
         not_before: now,
         not_after,
         spki: csr.spki().to_vec(),

@@ -71,6 +71,18 @@ impl VerifiedCsr {
         self.san.map(|s| self.slice(s))
     }
 
+    /// The subject Name as a certificate carries it: multi-valued RDNs
+    /// sorted as DER requires (see [`der::encode::sort_sets`]).
+    pub fn canonical_subject(&self) -> Result<Vec<u8>, DerError> {
+        der::encode::sort_sets(self.subject())
+    }
+
+    /// The requested subjectAltName as a certificate carries it (a
+    /// directoryName's RDNs sorted), if any.
+    pub fn canonical_san(&self) -> Option<Result<Vec<u8>, DerError>> {
+        self.requested_san().map(der::encode::sort_sets)
+    }
+
     /// The first commonName of the subject, if it is a UTF8/Printable/IA5 string.
     pub fn common_name(&self) -> Option<String> {
         common_name(self.subject())
@@ -153,4 +165,32 @@ pub fn common_name(name: &[u8]) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::der::encode::{bit_string, integer_u64, seq, set_of, tlv, utf8_string};
+    use crate::signer::Signer;
+
+    /// A CSR signed by a fresh key for the subject `name`, built here so a
+    /// test can send what openssl never would.
+    fn csr_for(name: &[u8]) -> Vec<u8> {
+        let key = crate::testing::ec_key(crate::EcCurve::P256);
+        let info = seq(&[&integer_u64(0), name, key.spki(), &[0xa0, 0x00]]);
+        let signature = key.sign(&info).expect("sign");
+        seq(&[&info, key.algorithm(), &bit_string(&signature)])
+    }
+
+    #[test]
+    fn a_multi_valued_rdn_out_of_order_is_sorted_for_the_certificate() {
+        let atv = |oid: &[u8], v: &str| seq(&[oid, &utf8_string(v)]);
+        let (cn, org) = (atv(oid::COMMON_NAME, "x.example.test"), atv(oid::ORGANIZATION, "Example Org Inc."));
+        let unsorted = seq(&[&tlv(tag::SET, &[&org, &cn])]);
+        let csr = VerifiedCsr::from_der(csr_for(&unsorted)).expect("a valid CSR");
+        assert_eq!(csr.subject(), unsorted.as_slice(), "kept as sent");
+        let sorted = csr.canonical_subject().expect("canonical");
+        assert_eq!(sorted, seq(&[&set_of(vec![cn, org])]));
+        assert_eq!(csr.common_name().as_deref(), Some("x.example.test"));
+    }
 }

@@ -77,6 +77,19 @@ pub fn segment(data: &[u8]) {
     }
 }
 
+/// Re-sorting the SETs of what a client sent (a CSR's names) never
+/// panics, and what it returns is the same size, parses, and is its own
+/// canonical form; the cRLNumber reader never panics on any input.
+pub fn der_canonical(data: &[u8]) {
+    let _ = crate::crl::crl_number(data);
+    let Ok(sorted) = crate::der::encode::sort_sets(data) else {
+        return;
+    };
+    assert_eq!(sorted.len(), data.len(), "sorting moves elements, it never resizes them");
+    assert!(crate::der::single(&sorted, sorted.first().copied().unwrap_or_default()).is_ok());
+    assert_eq!(crate::der::encode::sort_sets(&sorted).as_ref(), Ok(&sorted), "idempotent");
+}
+
 /// TimeStampReq parsing never panics; what it accepts, rasn-cms decodes to
 /// the same imprint and nonce.
 pub fn tsp_request(data: &[u8]) {

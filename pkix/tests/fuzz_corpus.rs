@@ -47,3 +47,8 @@ fn csr_seeds_of_every_key_type_verify() {
 fn tsp_request_corpus() {
     replay("tsp_request", fuzz_checks::tsp_request);
 }
+
+#[test]
+fn der_canonical_corpus() {
+    replay("der_canonical", fuzz_checks::der_canonical);
+}

@@ -16,7 +16,6 @@ pub mod sched;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
-pub mod testing;
 pub mod tls;
 
 pub use shutdown::Shutdown;

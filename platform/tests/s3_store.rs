@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use cartorio_platform::s3::{S3Config, S3Store};
-use cartorio_platform::testing::{boto3, start_moto};
+use cartorio_testkit::moto::{boto3, start_moto};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_store_round_trips_multipart_and_sse_kms() {

@@ -72,6 +72,10 @@ impl Up {
             assert!(Instant::now() < deadline, "responder never became healthy");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // Every certificate Cartorio made for itself is strict DER.
+        for file in ["root.pem", "chain.pem", "ocsp.pem", "tsa-chain.pem", "responder-tls-chain.pem"] {
+            assert_der_pem(&up.pki(file));
+        }
         up
     }
 
@@ -138,6 +142,7 @@ pub fn issue(data_dir: &Path, csr: &Path) -> (PathBuf, String) {
         .args(["--profile", "server", "--out"])
         .arg(&cert));
     assert!(out.status.success(), "cartorio issue: {}", text(&out));
+    assert_der_pem(&cert);
     (cert.clone(), serial_of(&cert))
 }
 
@@ -153,7 +158,9 @@ pub fn openssl_ocsp(up: &Up, cert: &Path, extra: &[&str]) -> String {
 
 /// `openssl ocsp` for `cert` against the responder at `url`, with the
 /// issuer and root of the data directory's `pki`.
+/// The response it got is kept and checked as strict DER.
 pub fn openssl_ocsp_at(url: &str, pki: &Path, cert: &Path, extra: &[&str]) -> String {
+    let response = scratch_file("ocsp-response.der");
     let out = run(Command::new("openssl")
         .args(["ocsp", "-issuer"])
         .arg(pki.join("issuer.pem"))
@@ -161,8 +168,58 @@ pub fn openssl_ocsp_at(url: &str, pki: &Path, cert: &Path, extra: &[&str]) -> St
         .arg(cert)
         .args(["-url", url, "-CAfile"])
         .arg(pki.join("root.pem"))
+        .arg("-respout")
+        .arg(&response)
         .args(extra));
+    if let Ok(der) = std::fs::read(&response) {
+        assert_der(&format!("the OCSP response for {}", cert.display()), &der);
+        let _ = std::fs::remove_file(&response);
+    }
     text(&out)
+}
+
+/// A path for a file of this process's own under the system's temporary
+/// directory (unique per call; tests run in parallel threads).
+pub fn scratch_file(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("cartorio-{}-{n}-{name}", std::process::id()))
+}
+
+/// Fails the test unless `der` is canonical DER (see `cartorio_testkit::der`).
+pub fn assert_der(label: &str, der: &[u8]) {
+    cartorio_testkit::der::assert_der(label, der);
+}
+
+/// The DER of every PEM block in `path`.
+pub fn pem_blocks(path: &Path) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut blocks = Vec::new();
+    let mut body = None::<String>;
+    for line in text.lines() {
+        match (line.starts_with("-----BEGIN"), line.starts_with("-----END"), body.as_mut()) {
+            (true, _, _) => body = Some(String::new()),
+            (_, true, Some(b64)) => {
+                let der =
+                    base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).expect("PEM base64");
+                blocks.push(der);
+                body = None;
+            }
+            (_, _, Some(b64)) => b64.push_str(line.trim()),
+            _ => {}
+        }
+    }
+    blocks
+}
+
+/// Checks every certificate (or CRL) in the PEM file `path` as strict DER.
+pub fn assert_der_pem(path: &Path) {
+    let blocks = pem_blocks(path);
+    assert!(!blocks.is_empty(), "{} holds no PEM block", path.display());
+    for (i, der) in blocks.iter().enumerate() {
+        assert_der(&format!("{} block {i}", path.display()), der);
+    }
 }
 
 /// Asks `openssl_ocsp_at` until it reports `want` for `cert` or `within`
@@ -196,8 +253,13 @@ pub fn ca_chain_file(pki: &Path, out: &Path) -> PathBuf {
     out.to_owned()
 }
 
-/// `openssl crl -verify -noout -text` of `crl` (`inform` PEM or DER) against `ca_file`.
+/// `openssl crl -verify -noout -text` of `crl` (`inform` PEM or DER) against
+/// `ca_file`; the CRL is checked as strict DER first.
 pub fn openssl_crl(crl: &Path, ca_file: &Path, inform: &str) -> String {
+    match inform {
+        "DER" => assert_der(&crl.display().to_string(), &std::fs::read(crl).expect("CRL")),
+        _ => assert_der_pem(crl),
+    }
     text(&run(Command::new("openssl")
         .args(["crl", "-inform", inform, "-in"])
         .arg(crl)
@@ -297,7 +359,7 @@ pub fn http(addr: &str, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     (status, head, raw[split..].to_vec())
 }
 
-/// A moto S3/KMS server on a port of its own (see `cartorio_platform::testing`).
-pub fn start_moto() -> cartorio_platform::testing::Moto {
-    cartorio_platform::testing::start_moto(free_port())
+/// A moto S3/KMS server on a port of its own (see `cartorio_testkit::moto`).
+pub fn start_moto() -> cartorio_testkit::moto::Moto {
+    cartorio_testkit::moto::start_moto(free_port())
 }

@@ -57,6 +57,37 @@ pub fn set_of(mut elements: Vec<Vec<u8>>) -> Vec<u8> {
     tlv(tag::SET, &parts)
 }
 
+/// The same element with every universal SET OF inside it sorted as DER
+/// requires (X.690 11.6); everything else is kept as it was. For parts of
+/// a request copied into what we sign (a CSR's subject and SANs): a client
+/// may send a multi-valued RDN out of order, and a strict verifier refuses
+/// the certificate we would sign over it. `element` must be well-formed
+/// DER; nesting past 64 levels is refused.
+pub fn sort_sets(element: &[u8]) -> Result<Vec<u8>, super::DerError> {
+    fn sorted(tlv_in: super::Tlv<'_>, depth: usize) -> Result<Vec<u8>, super::DerError> {
+        if tlv_in.tag & 0x20 == 0 {
+            return Ok(tlv_in.raw.to_vec());
+        }
+        if depth == 64 {
+            return Err(super::DerError::BadValue);
+        }
+        let mut reader = super::Reader::new(tlv_in.value);
+        let mut parts = Vec::new();
+        while !reader.is_empty() {
+            parts.push(sorted(reader.read()?, depth + 1)?);
+        }
+        if tlv_in.tag == tag::SET {
+            return Ok(set_of(parts));
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        Ok(tlv(tlv_in.tag, &refs))
+    }
+    let mut reader = super::Reader::new(element);
+    let out = sorted(reader.read()?, 0)?;
+    reader.finish()?;
+    Ok(out)
+}
+
 /// Replaces the tag of an encoded element (IMPLICIT tagging: `[n]` over a
 /// primitive, or SET OF signed attributes re-tagged as `[0]`).
 pub fn retag(mut element: Vec<u8>, tag: u8) -> Vec<u8> {
@@ -181,6 +212,27 @@ mod tests {
         assert_eq!(named_bits(&[0]), vec![3, 2, 7, 0x80]);
         // keyCertSign (5) + cRLSign (6).
         assert_eq!(named_bits(&[5, 6]), vec![3, 2, 1, 0x06]);
+    }
+
+    #[test]
+    fn sets_nested_anywhere_are_sorted_and_nothing_else_moves() {
+        let atv = |oid: &[u8], v: &str| seq(&[oid, &utf8_string(v)]);
+        let (cn, org) = (atv(crate::oid::COMMON_NAME, "a"), atv(crate::oid::ORGANIZATION, "b"));
+        // A multi-valued RDN out of order, inside a Name inside [4] EXPLICIT.
+        let rdn = tlv(tag::SET, &[&org, &cn]);
+        let name = seq(&[&set_of(vec![atv(crate::oid::COMMON_NAME, "z")]), &rdn]);
+        let general_name = explicit(4, &name);
+        let fixed = sort_sets(&general_name).expect("well-formed");
+        let expected =
+            explicit(4, &seq(&[&set_of(vec![atv(crate::oid::COMMON_NAME, "z")]), &set_of(vec![org, cn])]));
+        assert_eq!(fixed, expected);
+        assert_eq!(sort_sets(&expected).expect("sorted"), expected, "already canonical: unchanged");
+        assert!(sort_sets(&[0x30, 0x02, 0x05]).is_err(), "malformed");
+        let mut deep = null();
+        for _ in 0..70 {
+            deep = seq(&[&deep]);
+        }
+        assert!(sort_sets(&deep).is_err(), "nesting bounded");
     }
 
     #[test]

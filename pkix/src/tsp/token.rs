@@ -116,13 +116,16 @@ impl TokenTemplate {
             seq(&[oid::ATTR_CONTENT_TYPE, &set_of(vec![oid::CT_TST_INFO.to_vec()])]),
             seq(&[oid::ATTR_SIGNING_CERTIFICATE_V2, &set_of(vec![signing_certificate])]),
         ];
-        let certs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+        // CertificateSet is a SET OF: DER sorts it by encoding (X.690
+        // 11.6), whatever the chain's order; strict decoders refuse it
+        // otherwise.
+        let certificates = retag(set_of(chain.to_vec()), tag::context_constructed(0));
         Ok(Self {
             signer,
             precision,
             accuracy: accuracy(accuracy_micros),
             tsa_name: explicit(0, &explicit(4, view.subject)),
-            certificates: tlv(tag::context_constructed(0), &certs),
+            certificates,
             signer_info_head,
             digest_algorithms: set_of(vec![digest_alg]),
             digest,
@@ -225,13 +228,16 @@ mod decode_tests {
         );
         let spki = signer.spki().to_vec();
         let algorithm = signer.algorithm().to_vec();
-        let template = TokenTemplate::new(
-            Arc::new(signer),
-            std::slice::from_ref(&cert),
-            TimePrecision::Millis,
-            1_000_000,
-        )
-        .expect("template");
+        // A CA certificate after the TSA's that sorts before it: the
+        // token's CertificateSet must not keep the chain's order.
+        let ca = std::iter::repeat_with(|| {
+            crate::testing::self_signed(&crate::testing::ec_key(curve), "CA", vec![])
+        })
+        .find(|ca| *ca < cert)
+        .expect("a CA certificate that sorts first");
+        let chain = vec![cert.clone(), ca];
+        let template =
+            TokenTemplate::new(Arc::new(signer), &chain, TimePrecision::Millis, 1_000_000).expect("template");
 
         use crate::der::encode::{boolean, integer_u64};
         let imprint = seq(&[&seq(&[oid::SHA256]), &octet_string(&[5; 32])]);
@@ -242,11 +248,12 @@ mod decode_tests {
         let chosen = check_request(&req, &policy).expect("accepted");
         let gen_time = GenTime { unix_micros: 1_700_000_000_250_000 };
         let resp = template.issue(&req, chosen, &[0x42; 16], gen_time).expect("token");
+        cartorio_testkit::der::assert_der("the token", &resp);
 
         let decoded: rasn_cms::tsp::TimeStampResp = rasn::der::decode(&resp).expect("TimeStampResp");
         let token = decoded.time_stamp_token.expect("token present");
         let signed: rasn_cms::SignedData = rasn::der::decode(token.content.as_bytes()).expect("SignedData");
-        assert_eq!(signed.certificates.as_ref().map(|c| c.len()), Some(1), "certReq honoured");
+        assert_eq!(signed.certificates.as_ref().map(|c| c.len()), Some(2), "certReq honoured");
         let econtent = signed.encap_content_info.content.expect("eContent");
         let tst: rasn_cms::tsp::TstInfo = rasn::der::decode(&econtent).expect("TSTInfo");
         assert_eq!(rasn::der::encode(&tst).expect("re-encode"), econtent.to_vec(), "TSTInfo is DER");

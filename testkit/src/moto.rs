@@ -1,6 +1,5 @@
-//! Test support shared by the crates' tests: a real S3/KMS API server (moto,
-//! which `scripts/test.sh` installs) on loopback, and boto3 to look at it
-//! from outside.
+//! A real S3/KMS API server (moto, which `scripts/test.sh` installs in its
+//! virtualenv) on loopback, and boto3 to look at it from outside.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,9 @@
+//! Test support for Cartorio's crates and end-to-end tests. Only ever a
+//! dev-dependency: nothing here compiles into a production crate.
+//!
+//! - [`der`]: a strict DER checker, an implementation of its own (not
+//!   `cartorio-pkix`'s reader), run over everything Cartorio emits.
+//! - [`moto`]: a real S3/KMS API server (moto) on loopback, and boto3.
+
+pub mod der;
+pub mod moto;
