@@ -130,12 +130,46 @@ pub struct WafConfig {
     /// `block` (default), `detect` (count and log, store anyway) or `off`.
     #[serde(default = "default_waf_mode")]
     pub mode: String,
+    /// Caps on inspection work; absent, every value the body limit lets in
+    /// is inspected. A request beyond one is refused as uninspectable (in
+    /// `block` mode), never passed with part of it unread.
+    #[serde(default)]
+    pub max_values: Option<usize>,
+    #[serde(default)]
+    pub max_value_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_total_bytes: Option<usize>,
+    /// JSON nesting followed (at most serde_json's 128).
+    #[serde(default = "default_waf_depth")]
+    pub max_depth: usize,
 }
 
 impl Default for WafConfig {
     fn default() -> Self {
-        Self { threshold: default_waf_threshold(), mode: default_waf_mode() }
+        Self {
+            threshold: default_waf_threshold(),
+            mode: default_waf_mode(),
+            max_values: None,
+            max_value_bytes: None,
+            max_total_bytes: None,
+            max_depth: default_waf_depth(),
+        }
     }
+}
+
+impl WafConfig {
+    pub fn limits(&self) -> crate::waf::extract::InspectionLimits {
+        crate::waf::extract::InspectionLimits {
+            max_values: self.max_values,
+            max_value_bytes: self.max_value_bytes,
+            max_total_bytes: self.max_total_bytes,
+            max_depth: self.max_depth,
+        }
+    }
+}
+
+fn default_waf_depth() -> usize {
+    crate::waf::extract::JSON_NESTING
 }
 
 fn default_listen() -> SocketAddr {

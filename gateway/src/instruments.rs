@@ -20,9 +20,11 @@ pub enum Outcome {
     WafBlocked,
     SinkUnavailable,
     MethodNotAllowed,
+    /// Beyond the stream's inspection caps: refused, not passed unread.
+    Uninspectable,
 }
 
-const OUTCOMES: [Outcome; 13] = [
+const OUTCOMES: [Outcome; 14] = [
     Outcome::Accepted,
     Outcome::Replayed,
     Outcome::Unauthenticated,
@@ -36,6 +38,7 @@ const OUTCOMES: [Outcome; 13] = [
     Outcome::WafBlocked,
     Outcome::SinkUnavailable,
     Outcome::MethodNotAllowed,
+    Outcome::Uninspectable,
 ];
 
 impl Outcome {
@@ -54,13 +57,21 @@ impl Outcome {
             Outcome::WafBlocked => "waf_blocked",
             Outcome::SinkUnavailable => "sink_unavailable",
             Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::Uninspectable => "uninspectable",
         }
     }
 
     /// Whether a retry with the same Idempotency-Key must get this result
     /// again (transient refusals are not remembered).
     pub fn is_final(self) -> bool {
-        matches!(self, Outcome::Accepted | Outcome::Invalid | Outcome::WafBlocked | Outcome::TooLarge)
+        matches!(
+            self,
+            Outcome::Accepted
+                | Outcome::Invalid
+                | Outcome::WafBlocked
+                | Outcome::TooLarge
+                | Outcome::Uninspectable
+        )
     }
 }
 
@@ -93,10 +104,15 @@ impl StreamMetrics {
         self.latency.record(seconds);
     }
 
-    /// WAF findings by class (a handful of fixed labels).
+    /// WAF findings by class, and requests beyond an inspection cap by
+    /// cap (a handful of fixed labels each).
     pub fn findings(&self, inspection: &crate::waf::Inspection) {
         for finding in &inspection.findings {
             metrics::counter!("cartorio_gateway_waf_findings_total", "stream" => self.stream.clone(), "class" => finding.class.label())
+                .increment(1);
+        }
+        if let Some(cap) = inspection.uninspectable {
+            metrics::counter!("cartorio_gateway_waf_uninspectable_total", "stream" => self.stream.clone(), "cap" => cap.label())
                 .increment(1);
         }
     }

@@ -43,6 +43,7 @@ pub struct Stream {
     pub schema_version: String,
     pub waf_mode: WafMode,
     pub waf_threshold: u32,
+    pub waf_limits: waf::extract::InspectionLimits,
     pub mtls_identities: Vec<String>,
     /// Forward accepted payloads here instead of storing them.
     pub upstream: Option<forward::Upstream>,
@@ -87,6 +88,9 @@ impl Gateway {
                 "off" => WafMode::Off,
                 other => bail!("stream {}: waf mode {other:?} (block, detect, off)", s.name),
             };
+            if !(1..=waf::extract::JSON_NESTING).contains(&s.waf.max_depth) {
+                bail!("stream {}: waf max_depth must be 1 to {}", s.name, waf::extract::JSON_NESTING);
+            }
             let stream = Stream {
                 name: s.name.clone(),
                 gcra: ratelimit::Gcra::new(s.rate_per_sec, s.burst),
@@ -96,6 +100,7 @@ impl Gateway {
                 schema_version: s.schema_version.clone(),
                 waf_mode,
                 waf_threshold: s.waf.threshold,
+                waf_limits: s.waf.limits(),
                 mtls_identities: s.mtls_identities.clone(),
                 upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
                 metrics: instruments::StreamMetrics::register(&s.name),

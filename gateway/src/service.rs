@@ -313,7 +313,7 @@ impl GatewayService {
             content_type: Some(&media),
             body: &payload,
         };
-        let inspection = waf::inspect(&view);
+        let inspection = waf::inspect_within(&view, stream.waf_limits);
         stream.metrics.findings(&inspection);
         if stream.waf_mode != WafMode::Off && inspection.blocked(stream.waf_threshold) {
             let rules = inspection.rule_ids();
@@ -328,6 +328,22 @@ impl GatewayService {
                 );
             }
             tracing::warn!(stream = %stream.name, %client, score = inspection.score, ?rules, "attack signatures (detect only)");
+        }
+        // What could not be inspected is refused, never passed unread.
+        if let (Some(cap), WafMode::Block | WafMode::DetectOnly) = (inspection.uninspectable, stream.waf_mode)
+        {
+            if stream.waf_mode == WafMode::Block {
+                let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
+                self.quarantine(&key, payload.clone(), &meta(Some("uninspectable"), inspection.rule_ids()))
+                    .await;
+                let detail = format!("the payload is beyond this stream's inspection limit {}", cap.label());
+                let extra = json!({ "limit": cap.label() });
+                return (
+                    problem(StatusCode::UNPROCESSABLE_ENTITY, "uninspectable", &detail, extra),
+                    Outcome::Uninspectable,
+                );
+            }
+            tracing::warn!(stream = %stream.name, %client, limit = cap.label(), "beyond the inspection limits (detect only)");
         }
         // 6. Sink: forwarded and taken, or durable, before the 202.
         if let Some(upstream) = &stream.upstream {

@@ -111,9 +111,19 @@ impl Schema {
             None => Ok(()),
             Some(error) => {
                 let pointer = error.instance_path().to_string();
-                Err(Invalid::Schema { pointer, detail: error.to_string() })
+                Err(Invalid::Schema { pointer, detail: bounded(error.to_string()) })
             }
         }
+    }
+}
+
+/// A schema error quotes the offending value: up to a few hundred
+/// characters of it, so a refusal never echoes a whole payload back.
+fn bounded(detail: String) -> String {
+    const MAX: usize = 300;
+    match detail.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &detail[..cut]),
+        None => detail,
     }
 }
 

@@ -2,6 +2,8 @@
 //! loopback ports chosen by the kernel, and drives it with real clients.
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod gateway;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -1,21 +1,66 @@
 //! Turns a request into the list of values the signatures look at: query and
 //! form fields (names and values), JSON strings and keys, XML text and
-//! attribute values, multipart parts, and selected headers. All of it is
-//! bounded: a hostile request costs at most [`MAX_TOTAL_BYTES`] of matching.
+//! attribute values, multipart parts, and selected headers.
+//!
+//! Everything a request carries is inspected or the request is refused: a
+//! stream may cap the work ([`InspectionLimits`]), and a request beyond a
+//! cap is reported [`Extracted::exceeded`] rather than inspected in part.
+//! Inspecting the first 1,024 values and passing the rest unread let an
+//! attack through behind 1,100 harmless keys. Without caps, the work is
+//! bounded by the stream's body limit (and the HTTP layer's header limit):
+//! every byte is matched a bounded number of times.
 
 use super::{Location, RequestView};
 use std::borrow::Cow;
 
-/// Only the head of a long value is inspected: payloads that matter sit near
-/// the start, and the cap keeps matching linear in a small constant.
-pub const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// Total bytes inspected per request.
-pub const MAX_TOTAL_BYTES: usize = 1024 * 1024;
-/// Number of values inspected per request.
-pub const MAX_VALUES: usize = 1024;
-/// JSON nesting followed; deeper structure is skipped, not rejected (the
-/// schema validator rejects it).
-pub const MAX_JSON_DEPTH: usize = 32;
+/// JSON nesting serde_json parses (its recursion limit). A deeper body is
+/// not JSON to it: it is inspected as one text value, as a malformed body is.
+pub const JSON_NESTING: usize = 128;
+
+/// How much of a request a stream's WAF inspects at most. A request beyond
+/// any cap is not inspected in part: it is refused as uninspectable (or,
+/// in detect mode, logged). `None`: no cap beyond the body limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InspectionLimits {
+    /// Values (field names and values, JSON strings and keys, headers...).
+    pub max_values: Option<usize>,
+    /// Bytes of one value.
+    pub max_value_bytes: Option<usize>,
+    /// Bytes over all values.
+    pub max_total_bytes: Option<usize>,
+    /// JSON nesting followed.
+    pub max_depth: usize,
+}
+
+impl Default for InspectionLimits {
+    /// Everything the body limit lets in.
+    fn default() -> Self {
+        Self { max_values: None, max_value_bytes: None, max_total_bytes: None, max_depth: JSON_NESTING }
+    }
+}
+
+/// The inspection cap a request went beyond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    Values,
+    ValueBytes,
+    TotalBytes,
+    Depth,
+}
+
+impl Cap {
+    pub const ALL: [Cap; 4] = [Cap::Values, Cap::ValueBytes, Cap::TotalBytes, Cap::Depth];
+
+    /// The configuration key, also the metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cap::Values => "max_values",
+            Cap::ValueBytes => "max_value_bytes",
+            Cap::TotalBytes => "max_total_bytes",
+            Cap::Depth => "max_depth",
+        }
+    }
+}
 
 /// One value to inspect, still encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,30 +71,59 @@ pub struct Value<'a> {
     pub form: bool,
 }
 
-/// Collects values under the request-wide budgets.
-#[derive(Default)]
-pub struct Values<'a> {
+/// Every value of a request, or as many as the caps allow and the first
+/// cap it went beyond.
+#[derive(Debug, Default)]
+pub struct Extracted<'a> {
     pub list: Vec<Value<'a>>,
+    pub exceeded: Option<Cap>,
+}
+
+/// Collects values under a stream's caps.
+struct Values<'a> {
+    out: Extracted<'a>,
     total: usize,
+    limits: InspectionLimits,
 }
 
 impl<'a> Values<'a> {
+    fn new(limits: InspectionLimits) -> Self {
+        Self { out: Extracted::default(), total: 0, limits }
+    }
+
+    fn full(&self) -> bool {
+        self.out.exceeded.is_some()
+    }
+
+    fn exceed(&mut self, cap: Cap) {
+        self.out.exceeded.get_or_insert(cap);
+    }
+
     fn push(&mut self, location: Location, bytes: &'a [u8], form: bool) {
         self.push_cow(location, Cow::Borrowed(bytes), form);
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
         let len = bytes.trim_ascii().len();
-        if len == 0 || self.list.len() >= MAX_VALUES || self.total >= MAX_TOTAL_BYTES {
+        if len == 0 || self.full() {
             return;
         }
-        let take = len.min(MAX_VALUE_BYTES).min(MAX_TOTAL_BYTES - self.total);
-        self.total += take;
+        let over = |cap: Option<usize>, n: usize| cap.is_some_and(|cap| n > cap);
+        if over(self.limits.max_values, self.out.list.len() + 1) {
+            return self.exceed(Cap::Values);
+        }
+        if over(self.limits.max_value_bytes, len) {
+            return self.exceed(Cap::ValueBytes);
+        }
+        if over(self.limits.max_total_bytes, self.total + len) {
+            return self.exceed(Cap::TotalBytes);
+        }
+        self.total += len;
         let bytes = match bytes {
-            Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii().get(..take).unwrap_or_default()),
-            Cow::Owned(b) => Cow::Owned(b.trim_ascii().get(..take).unwrap_or_default().to_vec()),
+            Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
+            Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
-        self.list.push(Value { location, bytes, form });
+        self.out.list.push(Value { location, bytes, form });
     }
 }
 
@@ -67,19 +141,25 @@ fn pairs<'a>(out: &mut Values<'a>, location: Location, text: &'a [u8]) {
 }
 
 /// Every string value and object key of a JSON document, iteratively (no
-/// recursion on input) and depth-limited.
+/// recursion on input). Structure deeper than the stream follows is not
+/// skipped: the request is marked as beyond [`Cap::Depth`].
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
     let mut stack = vec![(doc, 0usize)];
     while let Some((v, depth)) = stack.pop() {
-        if out.list.len() >= MAX_VALUES {
+        if out.full() {
+            break;
+        }
+        let nested = matches!(v, serde_json::Value::Array(_) | serde_json::Value::Object(_));
+        if nested && depth >= out.limits.max_depth {
+            out.exceed(Cap::Depth);
             break;
         }
         match v {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
-            serde_json::Value::Array(items) if depth < MAX_JSON_DEPTH => {
+            serde_json::Value::Array(items) => {
                 stack.extend(items.into_iter().rev().map(|i| (i, depth + 1)));
             }
-            serde_json::Value::Object(map) if depth < MAX_JSON_DEPTH => {
+            serde_json::Value::Object(map) => {
                 for (k, item) in map {
                     out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
                     stack.push((item, depth + 1));
@@ -159,7 +239,10 @@ fn multipart<'a>(out: &mut Values<'a>, body: &'a [u8], boundary: &str) {
         parts.push(rest.get(..pos).unwrap_or_default());
         rest = rest.get(pos + delim.len()..).unwrap_or_default();
     }
-    for part in parts.into_iter().skip(1).take(MAX_VALUES) {
+    for part in parts.into_iter().skip(1) {
+        if out.full() {
+            return;
+        }
         let (head, content) = match find(part, b"\r\n\r\n") {
             Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 4..).unwrap_or_default()),
             None => match find(part, b"\n\n") {
@@ -192,7 +275,7 @@ fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&st
     let ct = content_type.unwrap_or_default();
     let media = media_type(ct);
     if media == "application/json" || media.ends_with("+json") {
-        match serde_json::from_slice::<serde_json::Value>(body.get(..MAX_TOTAL_BYTES).unwrap_or(body)) {
+        match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(doc) => json(out, doc),
             Err(_) => out.push(Location::Body, body, false),
         }
@@ -277,9 +360,15 @@ fn inspected_header(name: &str) -> bool {
     !(SKIPPED.contains(&name) || name.starts_with("x-forwarded-") || name.starts_with("sec-"))
 }
 
-/// Every value of a request, in request order.
+/// Every value of a request with no cap but the body limit, in request order.
 pub fn values<'a>(req: &RequestView<'a>) -> Vec<Value<'a>> {
-    let mut out = Values::default();
+    values_within(req, InspectionLimits::default()).list
+}
+
+/// Every value of a request, in request order, or as many as `limits`
+/// allow and the cap the request went beyond.
+pub fn values_within<'a>(req: &RequestView<'a>, limits: InspectionLimits) -> Extracted<'a> {
+    let mut out = Values::new(limits);
     if let Some(path) = req.path {
         // Only the path's last segments carry data-like content; inspect it whole.
         out.push(Location::Path, path.as_bytes(), false);
@@ -306,7 +395,7 @@ pub fn values<'a>(req: &RequestView<'a>) -> Vec<Value<'a>> {
             out.push(Location::Header, value.as_bytes(), false);
         }
     }
-    out.list
+    out.out
 }
 
 #[cfg(test)]
@@ -338,9 +427,18 @@ mod tests {
     }
 
     #[test]
-    fn json_depth_is_bounded() {
-        let deep = format!("{}\"x\"{}", "[".repeat(100), "]".repeat(100));
-        assert!(collect(&req(Some("application/json"), deep.as_bytes())).is_empty());
+    fn json_depth_is_followed_to_the_cap_and_no_further() {
+        let nested = |n| format!("{}\"x\"{}", "[".repeat(n), "]".repeat(n));
+        let limits = InspectionLimits { max_depth: 32, ..InspectionLimits::default() };
+        let within = nested(32);
+        let got = values_within(&req(Some("application/json"), within.as_bytes()), limits);
+        assert_eq!((got.list.len(), got.exceeded), (1, None));
+        let beyond = nested(33);
+        let got = values_within(&req(Some("application/json"), beyond.as_bytes()), limits);
+        assert_eq!(got.exceeded, Some(Cap::Depth));
+        // Past serde_json's own nesting limit the body is one text value.
+        let deep = nested(JSON_NESTING + 10);
+        assert_eq!(collect(&req(Some("application/json"), deep.as_bytes())), [deep]);
     }
 
     #[test]
@@ -372,12 +470,25 @@ mod tests {
     }
 
     #[test]
-    fn budgets_hold() {
-        let big = vec![b'a'; MAX_TOTAL_BYTES * 2];
+    fn every_value_is_inspected_unless_a_cap_says_otherwise() {
+        let big = vec![b'a'; 2 << 20];
         let v = values(&req(Some("text/plain"), &big));
-        assert_eq!(v.first().map(|x| x.bytes.len()), Some(MAX_VALUE_BYTES));
-        let many = "a&".repeat(MAX_VALUES * 2);
+        assert_eq!(v.first().map(|x| x.bytes.len()), Some(big.len()), "no cut by default");
+        let many = "a&".repeat(5000);
         let r = RequestView { query: Some(&many), ..req(None, b"") };
-        assert_eq!(values(&r).len(), MAX_VALUES);
+        assert_eq!(values(&r).len(), 5000);
+
+        let caps = |max_values, max_value_bytes, max_total_bytes| InspectionLimits {
+            max_values,
+            max_value_bytes,
+            max_total_bytes,
+            ..InspectionLimits::default()
+        };
+        let got = values_within(&r, caps(Some(4999), None, None));
+        assert_eq!((got.list.len(), got.exceeded), (4999, Some(Cap::Values)));
+        assert_eq!(values_within(&r, caps(Some(5000), None, None)).exceeded, None);
+        let got = values_within(&req(Some("text/plain"), &big), caps(None, Some(1 << 20), None));
+        assert_eq!((got.list.len(), got.exceeded), (0, Some(Cap::ValueBytes)));
+        assert_eq!(values_within(&r, caps(None, None, Some(4999))).exceeded, Some(Cap::TotalBytes));
     }
 }

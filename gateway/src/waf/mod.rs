@@ -11,9 +11,12 @@
 //! signature tables ([`rules`]) and judged by the SQL lexer ([`sqltok`]). Every rule that fires adds its score once per
 //! request; a request whose total reaches the threshold is an attack.
 //!
-//! All work is bounded (value, byte and depth caps in [`extract`], at most
-//! [`decode::MAX_ROUNDS`] decode rounds, linear-time regexes), nothing
-//! panics on input, and there is no `unsafe`.
+//! All work is bounded (by the body limit, or a stream's tighter caps in
+//! [`extract::InspectionLimits`]; at most [`decode::MAX_ROUNDS`] decode
+//! rounds; linear-time regexes), nothing panics on input, and there is no
+//! `unsafe`. A request beyond a stream's caps is not inspected in part: the
+//! [`Inspection`] says it is [`Inspection::uninspectable`], and the gateway
+//! refuses it.
 
 pub mod corpus;
 pub mod decode;
@@ -108,6 +111,9 @@ pub struct Inspection {
     pub score: u32,
     /// One per rule that fired, in order of first match.
     pub findings: Vec<Finding>,
+    /// The cap the request went beyond: only part of it was inspected, so
+    /// no score says it is harmless.
+    pub uninspectable: Option<extract::Cap>,
 }
 
 impl Inspection {
@@ -198,12 +204,19 @@ pub fn compile_rules() {
     std::sync::LazyLock::force(&ENGINE);
 }
 
-/// Inspects one request. Never panics; cost is bounded by the caps in
-/// [`extract`].
+/// Inspects every value of one request. Never panics; cost is bounded by
+/// the request's size.
 pub fn inspect(req: &RequestView<'_>) -> Inspection {
-    let mut result = Inspection::default();
+    inspect_within(req, extract::InspectionLimits::default())
+}
+
+/// Inspects one request within a stream's caps: what they allow, and
+/// whether the request went beyond them.
+pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) -> Inspection {
+    let extracted = extract::values_within(req, limits);
+    let mut result = Inspection { uninspectable: extracted.exceeded, ..Inspection::default() };
     let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
-    for value in extract::values(req) {
+    for value in extracted.list {
         let decoded = decode::fixed_point(&value.bytes, value.form);
         // Off-site URLs count in query arguments only; see [`offsite`].
         let site = host.filter(|_| value.location == Location::Query);

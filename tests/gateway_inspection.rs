@@ -1,0 +1,139 @@
+//! The WAF inspects everything a stream accepts, or refuses what it cannot
+//! inspect: through the real binary, `up`'s demo stream with the default
+//! limits, and a standalone gateway whose streams cap each kind of work.
+
+mod common;
+
+use common::gateway::*;
+use common::*;
+use std::path::Path;
+
+const SQLI: &str = "1' UNION SELECT username, password FROM users--";
+
+fn event_with_attributes(attributes: &serde_json::Map<String, serde_json::Value>) -> Vec<u8> {
+    serde_json::json!({"id": "e1", "ts": "2026-11-21T10:00:00Z", "source": "t", "message": "m", "attributes": attributes})
+        .to_string()
+        .into_bytes()
+}
+
+#[test]
+fn an_attack_behind_many_values_or_a_long_one_is_still_found() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let key = std::fs::read_to_string(data.join("gateway/demo-api-key")).expect("key").trim().to_owned();
+
+    // 1,100 harmless keys, then the attack: once accepted and stored.
+    let mut attributes: serde_json::Map<_, _> =
+        (0..1100).map(|i| (format!("k{i:04}"), serde_json::Value::from("v"))).collect();
+    let harmless = event_with_attributes(&attributes);
+    let (status, _, body) = ingest(&up.gateway, "demo", Some(&key), "application/json", &harmless, &[]);
+    assert_eq!(status, 202, "{body}");
+    attributes.insert("zzzz".into(), SQLI.into());
+    let attack = event_with_attributes(&attributes);
+    let (status, _, body) = ingest(&up.gateway, "demo", Some(&key), "application/json", &attack, &[]);
+    assert_eq!((status, json(&body)["reason"].as_str()), (403, Some("attack_signature")), "{body}");
+
+    // The attack at the end of a 100 KiB value (past the old 64 KiB cut).
+    let prose = "The quick brown fox jumps over the lazy dog. ".repeat(2300);
+    let long = serde_json::json!({"id": "e2", "ts": "2026-11-21T10:00:00Z", "source": "t",
+        "message": "m", "attributes": {"note": format!("{prose}{SQLI}")}});
+    let long = long.to_string().into_bytes();
+    assert!(long.len() > 100 * 1024);
+    let (status, _, body) = ingest(&up.gateway, "demo", Some(&key), "application/json", &long, &[]);
+    assert_eq!((status, json(&body)["reason"].as_str()), (403, Some("attack_signature")), "{body}");
+    assert!(up.stop());
+}
+
+fn count(metrics: &str, line_start: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+fn quarantined_with_reason(store: &Path, stream: &str, reason: &str) -> usize {
+    let mut found = 0;
+    let mut stack = vec![store.join("quarantine").join(stream)];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".meta.json") {
+                let meta = json(&std::fs::read_to_string(&path).expect("meta"));
+                found += usize::from(meta["reason"] == reason);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn each_inspection_cap_refuses_what_it_cannot_inspect() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-caps"));
+    let store = d.join("store");
+    let stream = |name: &str, mode: &str| {
+        format!(
+            "[[streams]]\nname = \"{name}\"\nrate_per_sec = 1000.0\nburst = 1000\ncontent_types = [\"application/json\"]\n\
+             [streams.waf]\nmode = \"{mode}\"\nmax_values = 50\nmax_value_bytes = 1024\nmax_depth = 4\n"
+        )
+    };
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{}\"\n\
+         [[api_keys]]\nid = \"caps\"\nsha256 = \"{key_hash}\"\nstreams = [\"capped\", \"watched\"]\n{}{}",
+        store.display(),
+        stream("capped", "block"),
+        stream("watched", "detect"),
+    );
+    let _gateway = start_alone("gateway", d, &config, port);
+    let addr = format!("127.0.0.1:{port}");
+
+    let values = |n: usize| serde_json::Value::Array((0..n).map(|i| format!("v{i}").into()).collect());
+    let nested = |depth: usize| format!("{}\"x\"{}", "[".repeat(depth), "]".repeat(depth));
+    // The path and the Content-Type header are values too: 48 in the
+    // body make 50.
+    let cases = [
+        ("max_values", values(49).to_string()),
+        ("max_value_bytes", serde_json::json!(["a".repeat(1025)]).to_string()),
+        ("max_depth", nested(5)),
+    ];
+    for (cap, body) in &cases {
+        let (status, _, reply) =
+            ingest(&addr, "capped", Some("k-caps"), "application/json", body.as_bytes(), &[]);
+        let problem = json(&reply);
+        assert_eq!(status, 422, "{cap}: {reply}");
+        assert_eq!(
+            (problem["reason"].as_str(), problem["limit"].as_str()),
+            (Some("uninspectable"), Some(*cap))
+        );
+        // In detect mode the same request is logged and stored.
+        let (status, _, reply) =
+            ingest(&addr, "watched", Some("k-caps"), "application/json", body.as_bytes(), &[]);
+        assert_eq!(status, 202, "detect mode, {cap}: {reply}");
+    }
+    // Right at every cap: inspected in full, accepted.
+    for body in [values(48).to_string(), serde_json::json!(["a".repeat(1024)]).to_string(), nested(4)] {
+        let (status, _, reply) =
+            ingest(&addr, "capped", Some("k-caps"), "application/json", body.as_bytes(), &[]);
+        assert_eq!(status, 202, "{reply}");
+    }
+    assert_eq!(quarantined_with_reason(&store, "capped", "uninspectable"), 3, "each refusal quarantined");
+
+    let (_, _, metrics) = http(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let metrics = String::from_utf8_lossy(&metrics);
+    for (cap, _) in &cases {
+        for stream in ["capped", "watched"] {
+            let line =
+                format!("cartorio_gateway_waf_uninspectable_total{{stream=\"{stream}\",cap=\"{cap}\"}}");
+            assert_eq!(count(&metrics, &line), 1, "{line}");
+        }
+    }
+    let refused = "cartorio_gateway_requests_total{stream=\"capped\",outcome=\"uninspectable\"}";
+    assert_eq!(count(&metrics, refused), 3, "{metrics}");
+}
