@@ -10,7 +10,7 @@ use cartorio_pkix::hash::HashAlg;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
-use cartorio_responder::tsa::TsaConfig;
+use cartorio_responder::tsa::{ClockPolicy, TsaConfig};
 use cartorio_responder::{ResponderConfig, TlsListen};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -90,7 +90,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     let (gateway, demo_key) = demo_gateway(&dir)?;
-    print_welcome(&dir, &endpoints, &demo_key);
+    let clock = ClockPolicy::new(args.tsa_accuracy_ms, args.danger_tsa_trust_system_clock);
+    print_welcome(&dir, &endpoints, &demo_key, &clock.state().describe(clock));
 
     let reload = Arc::new(Notify::new());
     let mut responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
@@ -135,11 +136,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     result
 }
 
-fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str) {
+fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str, tsa_clock: &str) {
     let root = dir.root().display();
     let at = |k: &str| endpoints.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
     eprintln!(
-        "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
+        "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  \
+         time-stamps     http://{}/tsa: {tsa_clock}\n  \
+         readiness       http://{}/readyz\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
          control API     http://{}/v1/certificates\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
          admin token     {root}/control/admin-token, e.g.\n    \
          curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n  \
@@ -148,6 +151,8 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str) {
          -d '{{\"id\":\"e1\",\"ts\":\"2026-11-21T10:00:00Z\",\"source\":\"cli\",\"message\":\"hello\"}}' http://{}/v1/ingest/demo\n",
         at("responder"),
         at("responder_tls"),
+        at("responder"),
+        at("responder"),
         at("gateway"),
         at("control"),
         at("control"),

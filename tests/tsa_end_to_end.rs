@@ -234,6 +234,59 @@ fn unsynchronised_clock_means_time_not_available() {
     }
 }
 
+/// The TSA says which clock state it sees: in the log at start, in
+/// `/readyz` (503 while it refuses) and in its gauges; and it does what it
+/// says. Whatever this machine's clock state is.
+#[test]
+fn the_clock_state_is_logged_exposed_and_acted_on() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let up = Up::start(&tmp.path().join("data"));
+    let sync = cartorio_platform::clock::kernel_sync();
+    let expected = match sync {
+        Some(s) if s.within(1_000_000) => "synchronized",
+        Some(s) if s.synchronized => "too_imprecise",
+        Some(_) => "unsynchronized",
+        None => "unreadable",
+    };
+    let (status, _, body) =
+        http(&up.responder, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("readyz JSON");
+    let tsa = &doc["components"]["tsa"];
+    assert_eq!(tsa["clock"], expected, "kernel {sync:?}: {doc}");
+    let issuing = expected == "synchronized";
+    assert_eq!(tsa["ready"], issuing, "{doc}");
+    assert_eq!(doc["components"]["ocsp"]["ready"], true, "{doc}");
+    assert_eq!(status, if issuing { 200 } else { 503 }, "{doc}");
+    if !issuing {
+        let detail = tsa["detail"].as_str().expect("detail");
+        assert!(detail.contains("--danger-tsa-trust-system-clock"), "{detail}");
+    }
+    let log = std::fs::read_to_string(tmp.path().join("data.log")).expect("log");
+    assert!(log.lines().any(|l| l.contains("TSA clock:") && l.contains(expected)), "{log}");
+    let query = ts_query(tmp.path(), "q", &["-sha256"]);
+    let shown = reply_text(tmp.path(), &time_stamp(&up, &query));
+    assert_eq!(shown.contains("Status: Granted."), issuing, "{shown}");
+    let (_, _, metrics) =
+        http(&up.responder, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let metrics = String::from_utf8_lossy(&metrics);
+    let gauge = format!("cartorio_tsa_issuing {}", u8::from(issuing));
+    assert!(metrics.lines().any(|l| l == gauge), "{gauge} in {metrics}");
+    assert!(up.stop());
+
+    // Trusted by the danger flag: issuing, ready, and said so.
+    let up = Up::start_with(&tmp.path().join("data"), TRUST_CLOCK);
+    let (status, _, body) =
+        http(&up.responder, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    let doc: serde_json::Value = serde_json::from_slice(&body).expect("readyz JSON");
+    assert_eq!(
+        (status, &doc["components"]["tsa"]["clock"]),
+        (200, &serde_json::json!("trusted_without_check"))
+    );
+    let shown = reply_text(tmp.path(), &time_stamp(&up, &query));
+    assert!(shown.contains("Status: Granted."), "{shown}");
+    assert!(up.stop());
+}
+
 /// The TSTInfo serial of a granted TimeStampResp, decoded with rasn-cms.
 fn token_serial(reply: &[u8]) -> Option<String> {
     let resp: rasn_cms::tsp::TimeStampResp = rasn::der::decode(reply).ok()?;

@@ -242,6 +242,8 @@ enum Said {
 #[derive(Default)]
 pub struct Index {
     pub generation: u64,
+    /// When the manifest was published (its `created_at`, Unix seconds).
+    pub published_at: i64,
     issuers: Arc<Issuers>,
     /// In manifest order: later layers win.
     layers: Vec<Arc<Layer>>,
@@ -302,10 +304,14 @@ impl Index {
             layers.push(Arc::new(layer));
         }
         let cert_id_hashes = manifest.cert_id_hashes.clone();
-        Ok(Built {
-            index: Self { generation: manifest.generation, issuers, layers, cert_id_hashes },
-            indexed,
-        })
+        let index = Self {
+            generation: manifest.generation,
+            published_at: manifest.created_at,
+            issuers,
+            layers,
+            cert_id_hashes,
+        };
+        Ok(Built { index, indexed })
     }
 
     /// Entries over all layers (a response overridden later counts twice).

@@ -3,10 +3,8 @@
 
 use crate::respond::Outcome;
 use cartorio_pkix::tsp::FailInfo;
-use cartorio_platform::clock::ClockSync;
 use cartorio_platform::hot_metrics::{Counter, Histogram};
 use cartorio_platform::telemetry::{LATENCY_BUCKETS, REQUEST_BYTES_BUCKETS, RESPONSE_AGE_BUCKETS};
-use metrics::{Gauge, gauge};
 
 /// Request endpoints, the label set of the latency histogram.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +84,6 @@ pub struct TsaMetrics {
     /// `granted`, then one per failInfo label.
     outcomes: Vec<(&'static str, Counter)>,
     signing: Histogram,
-    clock_synchronized: Gauge,
-    clock_max_error: Gauge,
 }
 
 impl TsaMetrics {
@@ -98,8 +94,6 @@ impl TsaMetrics {
                 .map(|l| (l, Counter::register("cartorio_tsa_responses_total", &[("outcome", l)])))
                 .collect(),
             signing: Histogram::register("cartorio_tsa_signing_seconds", &[], LATENCY_BUCKETS),
-            clock_synchronized: gauge!("cartorio_tsa_clock_synchronized"),
-            clock_max_error: gauge!("cartorio_tsa_clock_max_error_seconds"),
         }
     }
 
@@ -111,12 +105,5 @@ impl TsaMetrics {
 
     pub fn signing(&self, seconds: f64) {
         self.signing.record(seconds);
-    }
-
-    pub fn clock(&self, sync: Option<ClockSync>, usable: bool) {
-        if let Some(s) = sync {
-            self.clock_max_error.set(s.max_error_us as f64 / 1e6);
-        }
-        self.clock_synchronized.set(if usable { 1.0 } else { 0.0 });
     }
 }

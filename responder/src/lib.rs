@@ -9,6 +9,7 @@ mod headers;
 pub mod index;
 mod instruments;
 pub mod loader;
+pub mod readiness;
 pub mod respond;
 pub mod service;
 pub mod tsa;
@@ -110,11 +111,16 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
-    let loader = loader::Loader::new(config.store.open(), index.clone());
+    let status = Arc::new(readiness::LoaderStatus::default());
+    let loader = loader::Loader::new(config.store.open(), index.clone(), status.clone());
     let poll = Duration::from_millis(config.poll_interval_ms.max(10));
     let loader_task = tokio::spawn(loader.run(poll, reload, shutdown.clone()));
+    if let Some(tsa) = &tsa {
+        tokio::spawn(watch_clock(tsa.clone(), shutdown.clone()));
+    }
     let service = OcspService::new(
         index,
+        status,
         Limits { max_request_bytes: config.max_request_bytes },
         CachePolicy { max_age_cap: config.max_age_cap_secs },
         tsa,
@@ -169,6 +175,18 @@ pub async fn run(
     }
     let _ = loader_task.await;
     Ok(())
+}
+
+/// Looks at the TSA's clock every few seconds, so a change is logged and
+/// shows in the gauges when it happens, not at the next request.
+async fn watch_clock(tsa: Arc<tsa::Tsa>, shutdown: Shutdown) {
+    loop {
+        tsa.clock.check();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.wait() => return,
+        }
+    }
 }
 
 async fn serve_tls<H: http::Handler>(

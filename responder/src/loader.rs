@@ -5,6 +5,7 @@
 //! once, checked against its hash, and kept while the manifest lists it.
 
 use crate::index::Index;
+use crate::readiness::LoaderStatus;
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -24,11 +25,12 @@ pub struct Loader {
     /// SHA-256 of the manifest the index was built from: a manifest is
     /// known by its content, not by its generation number alone.
     served_manifest: String,
+    status: Arc<LoaderStatus>,
 }
 
 impl Loader {
-    pub fn new(store: ObjectStore, index: Arc<ArcSwap<Index>>) -> Self {
-        Self { store, segments: HashMap::new(), index, served_manifest: String::new() }
+    pub fn new(store: ObjectStore, index: Arc<ArcSwap<Index>>, status: Arc<LoaderStatus>) -> Self {
+        Self { store, segments: HashMap::new(), index, served_manifest: String::new(), status }
     }
 
     /// Loads the current manifest if it is not the one served. Returns the
@@ -115,7 +117,12 @@ impl Loader {
     /// A failed refresh keeps serving the current index (fail soft on availability).
     pub async fn run(mut self, interval: Duration, notify: Arc<Notify>, shutdown: Shutdown) {
         loop {
-            if let Err(error) = self.refresh().await {
+            let refreshed = self.refresh().await;
+            match &refreshed {
+                Ok(_) => self.status.succeeded(cartorio_platform::clock::unix_seconds()),
+                Err(_) => self.status.failed(),
+            }
+            if let Err(error) = refreshed {
                 metrics::counter!("cartorio_ocsp_index_load_failures_total").increment(1);
                 tracing::warn!(
                     error = format!("{error:#}"),

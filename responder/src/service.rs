@@ -3,6 +3,7 @@
 use crate::headers;
 use crate::index::Index;
 use crate::instruments::{Endpoint, ResponderMetrics};
+use crate::readiness::{self, LoaderStatus};
 use crate::respond::{self, Answer, CachePolicy, Caching};
 use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
@@ -30,6 +31,7 @@ const MAX_TSA_REQUEST: usize = 16 * 1024;
 #[derive(Clone)]
 pub struct OcspService {
     index: Arc<ArcSwap<Index>>,
+    loader: Arc<LoaderStatus>,
     limits: Limits,
     cache: CachePolicy,
     tsa: Option<Arc<Tsa>>,
@@ -42,6 +44,7 @@ pub struct OcspService {
 impl OcspService {
     pub fn new(
         index: Arc<ArcSwap<Index>>,
+        loader: Arc<LoaderStatus>,
         limits: Limits,
         cache: CachePolicy,
         tsa: Option<Arc<Tsa>>,
@@ -49,6 +52,7 @@ impl OcspService {
         let capped_cache_control = Arc::new((cache.max_age_cap, headers::cache_control(cache.max_age_cap)));
         Self {
             index,
+            loader,
             limits,
             cache,
             tsa,
@@ -70,8 +74,20 @@ impl OcspService {
         response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 
+    /// `GET /readyz` (see [`crate::readiness`]).
+    fn readiness(&self) -> Response<Body> {
+        let now = cartorio_platform::clock::unix_seconds();
+        let (ready, doc) =
+            readiness::readyz(&self.index.load(), &self.loader, self.tsa.as_deref(), !self.tsa_only, now);
+        let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        response(status, "application/json", doc.to_string())
+    }
+
     async fn route(&self, req: Request<RequestBody>) -> (Response<Body>, Endpoint) {
         let path = req.uri().path();
+        if req.method() == Method::GET && path == "/readyz" {
+            return (self.readiness(), Endpoint::Other);
+        }
         if req.method() == Method::GET
             && let Some(resp) = common_route(path)
         {

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     // Load as a responder does.
     let before = rss_bytes();
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
-    let mut loader = Loader::new(store, index.clone());
+    let mut loader = Loader::new(store, index.clone(), Default::default());
     let started = Instant::now();
     loader.refresh().await?;
     let load = started.elapsed();

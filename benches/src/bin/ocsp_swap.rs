@@ -78,7 +78,7 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
     }
 
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
-    let mut loader = Loader::new(store.clone(), index.clone());
+    let mut loader = Loader::new(store.clone(), index.clone(), Default::default());
     let started = Instant::now();
     loader.refresh().await?;
     println!("loaded {} responses in {:.2} s", index.load().len(), started.elapsed().as_secs_f64());
@@ -87,6 +87,7 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
     let loader_task = tokio::spawn(loader.run(Duration::from_secs(3600), reload.clone(), shutdown.clone()));
     let service = OcspService::new(
         index.clone(),
+        Default::default(),
         Limits { max_request_bytes: 10_000 },
         CachePolicy { max_age_cap: 3600 },
         None,

@@ -4,9 +4,11 @@
 //! token, durable log record, reply. Every refusal is a TimeStampResp with
 //! status `rejection` and its failInfo bit, with HTTP 200.
 
+mod clock_state;
 mod issuance_log;
 mod serial;
 
+pub use clock_state::{ClockPolicy, ClockState, ClockWatch};
 pub use issuance_log::IssuanceLog;
 pub use serial::SerialAllocator;
 
@@ -18,22 +20,10 @@ use cartorio_pkix::tsp::{
 use cartorio_platform::clock;
 use std::time::Instant;
 
-/// When the TSA may state a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClockPolicy {
-    /// Only while the kernel reports the clock synchronised with a maximum
-    /// error within `accuracy_us` (the accuracy the tokens state).
-    Kernel { accuracy_us: i64 },
-    /// Dangerous: trust the system clock whatever the kernel says. For hosts
-    /// whose clock is disciplined by means the kernel does not see (a VM
-    /// host, PTP) and for tests on unsynchronised machines.
-    DangerTrustSystemClock,
-}
-
 pub struct Tsa {
     pub template: TokenTemplate,
     pub policy: RequestPolicy,
-    pub clock: ClockPolicy,
+    pub clock: ClockWatch,
     pub serials: SerialAllocator,
     pub log: IssuanceLog,
     pub metrics: TsaMetrics,
@@ -43,22 +33,10 @@ pub struct Tsa {
 pub type OutcomeLabel = &'static str;
 
 impl Tsa {
-    fn clock_ok(&self) -> bool {
-        match self.clock {
-            ClockPolicy::DangerTrustSystemClock => true,
-            ClockPolicy::Kernel { accuracy_us } => {
-                let sync = clock::kernel_sync();
-                let ok = sync.is_some_and(|s| s.within(accuracy_us));
-                self.metrics.clock(sync, ok);
-                ok
-            }
-        }
-    }
-
     fn accept<'r>(&self, body: &'r [u8]) -> Result<(TimeStampRequest<'r>, &[u8]), FailInfo> {
         let req = parse_request(body)?;
         let policy = check_request(&req, &self.policy)?;
-        if !self.clock_ok() {
+        if !self.clock.check().issuing() {
             return Err(FailInfo::TimeNotAvailable);
         }
         Ok((req, policy))
@@ -200,12 +178,9 @@ impl TsaConfig {
         let accuracy_us = self.accuracy_ms.saturating_mul(1000);
         let template = TokenTemplate::new(signer, &chain, precision, accuracy_us)
             .context("building the token template")?;
-        let clock = if self.danger_trust_system_clock {
-            tracing::warn!("TSA trusts the system clock without checking its synchronisation");
-            ClockPolicy::DangerTrustSystemClock
-        } else {
-            ClockPolicy::Kernel { accuracy_us: accuracy_us as i64 }
-        };
+        let clock = ClockWatch::new(ClockPolicy::new(self.accuracy_ms, self.danger_trust_system_clock));
+        // Said at start, whatever it is: the first request may be far off.
+        clock.check();
         let policies = self
             .policies
             .iter()
