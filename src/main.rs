@@ -121,11 +121,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditAction {
-    /// Check the hash chain, the signed checkpoints and their signatures;
-    /// exit 0 when intact, else name the first bad entry.
+    /// Check the hash chain against every signed checkpoint (the registry's,
+    /// the ones exported to DIR/store, and --checkpoints) with the audit
+    /// public key alone; exit 0 when intact, else name the first bad entry
+    /// or checkpoint.
     Verify {
         #[arg(long, default_value = "./cartorio-data")]
         data_dir: PathBuf,
+        /// A folder of exported checkpoints kept elsewhere (`*.json`).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// The audit public key (PEM) to trust; default: the one exported
+        /// to the store, else DIR/pki/audit-public-key.pem.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
     },
 }
 
@@ -207,8 +216,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", cartorio_control::cli::add_token(&DataDir::new(data_dir), &role).await?);
             Ok(())
         }
-        Command::Audit { action: AuditAction::Verify { data_dir } } => {
-            match cartorio_control::cli::audit_verify(&DataDir::new(data_dir))? {
+        Command::Audit { action: AuditAction::Verify { data_dir, checkpoints, public_key } } => {
+            let sources = cartorio_control::cli::AuditSources { public_key, checkpoints };
+            match cartorio_control::cli::audit_verify(&DataDir::new(data_dir), &sources).await? {
                 Ok(summary) => {
                     println!("{summary}");
                     Ok(())

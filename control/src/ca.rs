@@ -226,6 +226,12 @@ pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMa
     write_chains(&pki, &root_der, &issuer_der, &tsa_der)?;
 
     let audit_signer = keys.signer("audit")?;
+    // What `cartorio audit verify` checks with (also exported beside the
+    // checkpoints): the public half only.
+    write_public(
+        &pki.join(crate::audit::PUBLIC_KEY_FILE),
+        cartorio_pkix::cert::public_key_pem(audit_signer.spki()).as_bytes(),
+    )?;
     let issuer_view = CertificateView::parse(&issuer_der)?;
     Ok(CaMaterial {
         issuer_id: sha256_hex(issuer_view.spki),

@@ -76,29 +76,109 @@ pub async fn crl(
     Ok(crl.entries)
 }
 
-/// `cartorio audit verify`: checks the audit log's chain, checkpoints and
-/// their signatures. `Ok(Ok(summary))` when intact, `Ok(Err(report))`
-/// naming the first bad entry otherwise.
-pub fn audit_verify(dir: &DataDir) -> anyhow::Result<Result<String, String>> {
-    let database = Database::select(database_url().as_deref(), dir)?;
-    // Safe from async callers (see `registry::db`).
-    crate::registry::off_async(|| audit_verify_on(dir, &database))?
+/// Where `cartorio audit verify` finds what it trusts besides the registry.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSources {
+    /// The audit public key (PEM); default: the one exported to the store
+    /// (`audit/public-key.pem`), else `DIR/pki/audit-public-key.pem`.
+    /// Pin it: a key read from the store is only as safe as the store.
+    pub public_key: Option<std::path::PathBuf>,
+    /// A folder of exported checkpoints kept elsewhere (`*.json`).
+    pub checkpoints: Option<std::path::PathBuf>,
 }
 
-/// [`audit_verify`] on the registry in `database`.
-pub fn audit_verify_on(dir: &DataDir, database: &Database) -> anyhow::Result<Result<String, String>> {
-    use cartorio_pkix::Signer;
+/// `cartorio audit verify`: checks the audit log's chain against every
+/// signed checkpoint (the registry's, those exported to `DIR/store`, and
+/// the operator's copies) with the audit public key alone.
+/// `Ok(Ok(summary))` when intact, `Ok(Err(report))` naming the first bad
+/// entry or checkpoint otherwise.
+pub async fn audit_verify(dir: &DataDir, sources: &AuditSources) -> anyhow::Result<Result<String, String>> {
+    let database = Database::select(database_url().as_deref(), dir)?;
+    audit_verify_with(dir, &database, &cartorio_platform::ObjectStore::local(dir.store()), sources).await
+}
+
+/// [`audit_verify`] on the registry in `database`, the checkpoints
+/// exported to `store`.
+pub async fn audit_verify_with(
+    dir: &DataDir,
+    database: &Database,
+    store: &cartorio_platform::ObjectStore,
+    sources: &AuditSources,
+) -> anyhow::Result<Result<String, String>> {
+    use crate::audit::{AuditKey, Checkpoint, Sourced};
     if let Database::Sqlite(path) = database {
         anyhow::ensure!(path.exists(), "{} has no registry", dir.root().display());
     }
-    let key = crate::keys::load(&crate::ca::key_path(dir, "audit"))?;
-    let mut registry = crate::registry::Registry::open(database)?;
-    Ok(match registry.verify_audit(key.spki(), key.algorithm())? {
-        Ok(intact) => Ok(format!(
-            "audit log intact: {} entries, {} signed checkpoint(s)",
-            intact.entries, intact.checkpoints
-        )),
-        Err(broken) => Err(format!("audit log broken at entry {}: {}", broken.seq, broken.why)),
+    let key_text = match &sources.public_key {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        None => match store.get(crate::audit::PUBLIC_KEY_KEY).await? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            None => {
+                let path = dir.pki().join(crate::audit::PUBLIC_KEY_FILE);
+                std::fs::read_to_string(&path).with_context(|| {
+                    format!("no audit public key in the store or at {}: pass --public-key", path.display())
+                })?
+            }
+        },
+    };
+    let key = AuditKey::from_pem(&key_text)?;
+    let mut external = Vec::new();
+    let exported = store.list(crate::audit::CHECKPOINTS_PREFIX).await?;
+    let exported_count = exported.len();
+    for object in exported {
+        let Some(bytes) = store.get(&object).await? else { continue };
+        match serde_json::from_slice::<Checkpoint>(&bytes) {
+            Ok(checkpoint) => external.push(Sourced { checkpoint, source: format!("the store ({object})") }),
+            Err(e) => {
+                return Ok(Err(format!("audit log broken: the store's {object} is not a checkpoint: {e}")));
+            }
+        }
+    }
+    let mut copies = 0;
+    if let Some(folder) = &sources.checkpoints {
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .with_context(|| format!("reading {}", folder.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            match serde_json::from_slice::<Checkpoint>(&bytes) {
+                Ok(checkpoint) => external.push(Sourced { checkpoint, source: path.display().to_string() }),
+                Err(e) => {
+                    return Ok(Err(format!("audit log broken: {} is not a checkpoint: {e}", path.display())));
+                }
+            }
+            copies += 1;
+        }
+    }
+    let database = database.clone();
+    // Off the async threads (see `registry::db`).
+    let verdict = tokio::task::spawn_blocking(move || {
+        crate::registry::Registry::open(&database)?.verify_audit(&key, &external).map(|v| (v, key))
+    })
+    .await??;
+    Ok(match verdict {
+        (Ok(intact), key) => {
+            let tail = match intact.entries - intact.covered {
+                0 => "every entry is covered by a signed checkpoint".to_owned(),
+                n => format!(
+                    "the last {n} entr{} rest on the hash chain until the next checkpoint",
+                    if n == 1 { "y" } else { "ies" }
+                ),
+            };
+            Ok(format!(
+                "audit log intact: {} entries; {} signed checkpoint(s) ({exported_count} exported to the store, {copies} from copies), \
+                 consistent (RFC 9162) up to entry {}; {tail}; audit key {}",
+                intact.entries,
+                intact.checkpoints,
+                intact.covered,
+                key.fingerprint()
+            ))
+        }
+        (Err(broken), _) => Err(broken.to_string()),
     })
 }
 

@@ -246,11 +246,20 @@ impl Control {
         Ok(token)
     }
 
-    /// `cartorio audit verify` over this control plane's registry.
+    /// `cartorio audit verify` over this control plane's registry and the
+    /// checkpoints it exported.
     pub async fn audit_verify(&self) -> anyhow::Result<Result<String, String>> {
         let dir = self.data_dir().clone();
         let database = registry::Database::select(self.inner.config.database_url.as_deref(), &dir)?;
-        tokio::task::spawn_blocking(move || cli::audit_verify_on(&dir, &database)).await?
+        cli::audit_verify_with(&dir, &database, &self.store(), &cli::AuditSources::default()).await
+    }
+
+    /// Where this control plane publishes.
+    fn store(&self) -> ObjectStore {
+        match &self.inner.config.store {
+            Some(config) => config.open(),
+            None => ObjectStore::local(self.data_dir().store()),
+        }
     }
 
     /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
@@ -333,10 +342,7 @@ impl Control {
 
     /// A pre-signer publishing to this data directory's store.
     pub async fn presigner(&self, on_publish: Arc<Notify>) -> anyhow::Result<PreSigner> {
-        let store = match &self.inner.config.store {
-            Some(config) => config.open(),
-            None => ObjectStore::local(self.data_dir().store()),
-        };
+        let store = self.store();
         Ok(PreSigner {
             registry: self.inner.registry.clone(),
             ca: self.inner.ca.clone(),

@@ -422,6 +422,7 @@ impl PreSigner {
             tokio::task::spawn_blocking(move || lock(&registry).audit_checkpoint(&*ca.audit_signer, now))
                 .await??;
         if let Some(checkpoint) = made {
+            self.publisher.put_audit_key(self.ca.audit_signer.spki()).await?;
             self.publisher.put_checkpoint(&checkpoint).await?;
             tracing::info!(entries = checkpoint.size, "audit log checkpoint signed");
         }

@@ -207,9 +207,31 @@ impl Publisher {
 
     /// Exports a signed audit checkpoint (JSON).
     pub async fn put_checkpoint(&self, checkpoint: &crate::audit::Checkpoint) -> anyhow::Result<()> {
-        let key = format!("audit/checkpoints/{:012}.json", checkpoint.size);
+        let key = crate::audit::checkpoint_key(checkpoint.size);
         self.store.put(&key, Bytes::from(serde_json::to_vec_pretty(checkpoint)?)).await?;
         Ok(())
+    }
+
+    /// Exports the audit public key beside the checkpoints, once: a key
+    /// already there is never replaced (a different one is reported: the
+    /// checkpoints from now on would not verify with it).
+    pub async fn put_audit_key(&self, spki: &[u8]) -> anyhow::Result<()> {
+        let pem = cartorio_pkix::cert::public_key_pem(spki);
+        let key = crate::audit::PUBLIC_KEY_KEY;
+        match self.store.get(key).await? {
+            Some(there) if there.as_ref() == pem.as_bytes() => Ok(()),
+            Some(_) => {
+                tracing::error!(key, "the store holds another audit public key; not replaced");
+                Ok(())
+            }
+            None => {
+                let written = self.store.put_if(key, Bytes::from(pem), &Precondition::Absent).await?;
+                if written.is_none() {
+                    tracing::debug!(key, "another publisher exported the audit key first");
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Stores a segment under its content hash (putting it twice is harmless).

@@ -42,6 +42,20 @@ pub fn parse_spki(spki: &[u8]) -> Result<PublicKeyInfo<'_>, DerError> {
     Ok(PublicKeyInfo { algorithm, parameters, key: unpadded_bits(bits.value)? })
 }
 
+/// The signature AlgorithmIdentifier (DER) our signers use with a key of
+/// this SubjectPublicKeyInfo: ECDSA with the curve's hash, RSA PKCS#1 v1.5
+/// with SHA-256. For checking signatures when only the public key is kept.
+pub fn signature_algorithm_for(spki: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    use crate::der::encode::{null, seq};
+    let key = parse_spki(spki)?;
+    match (key.algorithm, key.parameters) {
+        (a, Some(c)) if a == oid::EC_PUBLIC_KEY && c == oid::P256 => Ok(seq(&[oid::ECDSA_WITH_SHA256])),
+        (a, Some(c)) if a == oid::EC_PUBLIC_KEY && c == oid::P384 => Ok(seq(&[oid::ECDSA_WITH_SHA384])),
+        (a, _) if a == oid::RSA_ENCRYPTION => Ok(seq(&[oid::SHA256_WITH_RSA, &null()])),
+        _ => Err(VerifyError::Unsupported),
+    }
+}
+
 /// The signature OID of a DER `AlgorithmIdentifier`.
 pub fn algorithm_oid(algorithm_identifier: &[u8]) -> Result<&[u8], DerError> {
     let alg = der::single(algorithm_identifier, tag::SEQUENCE)?;

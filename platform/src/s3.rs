@@ -104,6 +104,28 @@ impl S3Store {
         }
     }
 
+    /// The keys under `prefix` (without the store's own prefix), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(self.object(prefix))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| s3_error(prefix, aws_sdk_s3::error::DisplayErrorContext(e)))?;
+            for object in page.contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(self.prefix.as_str())) {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     /// The object and its ETag (what `If-Match` compares).
     pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
         match self.client.get_object().bucket(&self.bucket).key(self.object(key)).send().await {

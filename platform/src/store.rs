@@ -107,6 +107,26 @@ impl ObjectStore {
         }
     }
 
+    /// The keys under `prefix` (a folder: `audit/checkpoints/`), sorted.
+    /// Work files of the local store (temporary and lock files) are not
+    /// objects and are left out.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let folder = prefix.trim_end_matches('/');
+        match self {
+            Self::Local(local) => {
+                let dir = local.path(folder)?;
+                let root = local.root.clone();
+                let key = prefix.to_owned();
+                blocking(move || list_local(&root, &dir).map_err(|source| StoreError::Io { key, source }))
+                    .await
+            }
+            Self::S3(s3) => {
+                valid_key(folder)?;
+                s3.list(&format!("{folder}/")).await
+            }
+        }
+    }
+
     /// Writes `bytes` under `key` if the object there is as `expected`;
     /// returns its new version, or `None` when another writer got there
     /// first (nothing written).
@@ -131,6 +151,30 @@ impl ObjectStore {
             }
         }
     }
+}
+
+fn list_local(root: &Path, dir: &Path) -> std::io::Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                let relative = path.strip_prefix(root).map_err(std::io::Error::other)?;
+                keys.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    keys.sort();
+    Ok(keys)
 }
 
 fn local_version(bytes: &[u8]) -> Version {
@@ -347,6 +391,10 @@ mod tests {
         let third = store.put_if("m.json", Bytes::from_static(b"3"), &stale).await.expect("put");
         assert!(third.is_none(), "a writer that read version 1 loses to version 2");
         assert_eq!(store.get("m.json").await.expect("get").as_deref(), Some(&b"2"[..]));
+        store.put("d/a/1.json", Bytes::from_static(b"1")).await.expect("put");
+        store.put_if("d/b.json", Bytes::from_static(b"2"), &Precondition::Absent).await.expect("put");
+        assert_eq!(store.list("d/").await.expect("list"), ["d/a/1.json", "d/b.json"], "no lock files");
+        assert!(store.list("nothing/").await.expect("list").is_empty());
     }
 
     /// Writers in threads of their own, each reading then swapping: every

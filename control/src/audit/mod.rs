@@ -3,12 +3,16 @@
 //! never commits without the other. Entries are hash-chained
 //! (`chain_i = SHA-256(chain_{i-1} ‖ leaf_i)`, leaves hashed as RFC 9162
 //! leaves), and Merkle tree heads over them (RFC 9162 §2.1) are signed by
-//! the audit key as checkpoints and exported to the object store: rewriting
-//! history means forging those signatures too.
+//! the audit key as checkpoints and exported to the object store, with the
+//! public key beside them. Whoever can write the database can re-chain it;
+//! they cannot sign a checkpoint, so [`verify`] checks the log against
+//! every checkpoint exported or kept elsewhere, with the public key alone.
 
 mod merkle;
+mod verify;
 
-pub use merkle::Frontier;
+pub use merkle::{Frontier, Tree, verify_consistency};
+pub use verify::{AuditKey, Broken, Intact, Sourced, verify};
 
 use crate::registry::db::Sql;
 use anyhow::Context;
@@ -16,6 +20,18 @@ use cartorio_pkix::Signer;
 use serde_json::Value;
 
 pub type Hash = [u8; 32];
+
+/// Where checkpoints are exported in the object store.
+pub const CHECKPOINTS_PREFIX: &str = "audit/checkpoints/";
+/// The audit public key (PEM) in the object store, beside the checkpoints.
+pub const PUBLIC_KEY_KEY: &str = "audit/public-key.pem";
+/// The same key in `DIR/pki`.
+pub const PUBLIC_KEY_FILE: &str = "audit-public-key.pem";
+
+/// The object-store key of an exported checkpoint.
+pub fn checkpoint_key(size: i64) -> String {
+    format!("{CHECKPOINTS_PREFIX}{size:012}.json")
+}
 
 /// One action, as recorded.
 pub struct Event<'a> {
@@ -98,6 +114,12 @@ pub struct Checkpoint {
     pub at: i64,
     /// Base64 of the audit key's signature over [`Checkpoint::message`].
     pub signature: String,
+    /// Hex roots of the tree's perfect subtrees, largest first (its right
+    /// edge; the root is computed from them). Not signed, and not needed to
+    /// verify: when the log no longer matches the root, they narrow down
+    /// which entries changed. Absent from checkpoints of older versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frontier: Vec<String>,
 }
 
 impl Checkpoint {
@@ -143,6 +165,7 @@ pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Re
         root: hex::encode(root),
         at,
         signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        frontier: frontier.roots().iter().map(hex::encode).collect(),
     };
     tx.execute(
         "INSERT INTO audit_checkpoints (size, root, at, signature, frontier) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -155,101 +178,6 @@ pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Re
         ],
     )?;
     Ok(Some(checkpoint))
-}
-
-/// The first entry that is not as it was written, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broken {
-    pub seq: i64,
-    pub why: String,
-}
-
-/// What an intact log holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intact {
-    pub entries: i64,
-    pub checkpoints: usize,
-}
-
-/// Checks the chain from the first entry, then every checkpoint's tree head
-/// and signature (by the audit key's SubjectPublicKeyInfo `spki`).
-pub fn verify(db: &mut impl Sql, spki: &[u8], algorithm: &[u8]) -> anyhow::Result<Result<Intact, Broken>> {
-    use base64::Engine;
-    let mut leaves = Vec::new();
-    let mut previous = [0u8; 32];
-    let mut broken = None;
-    db.for_each(
-        "SELECT seq, at, kind, actor, detail, chain_hash FROM audit_log ORDER BY seq",
-        &[],
-        &mut |r| {
-            if broken.is_some() {
-                return Ok(());
-            }
-            let (seq, at, kind, actor, detail, stored) = (
-                r.get::<i64>(0)?,
-                r.get::<i64>(1)?,
-                r.get::<String>(2)?,
-                r.get::<String>(3)?,
-                r.get::<String>(4)?,
-                r.get::<Vec<u8>>(5)?,
-            );
-            let expected = leaves.len() as i64 + 1;
-            if seq != expected {
-                let why = format!("found entry {seq} where entry {expected} belongs (removed or reordered)");
-                broken = Some(Broken { seq: expected, why });
-                return Ok(());
-            }
-            let leaf = leaf_hash(seq, at, &kind, &actor, &detail);
-            let chain = chain_hash(&previous, &leaf);
-            if stored != chain {
-                let why = "its content does not match its chain hash (altered, or moved here)".into();
-                broken = Some(Broken { seq, why });
-                return Ok(());
-            }
-            leaves.push(leaf);
-            previous = chain;
-            Ok(())
-        },
-    )?;
-    if let Some(broken) = broken {
-        return Ok(Err(broken));
-    }
-    let checkpoints =
-        db.query("SELECT size, root, at, signature FROM audit_checkpoints ORDER BY size", &[], |r| {
-            Ok(Checkpoint { size: r.get(0)?, root: r.get(1)?, at: r.get(2)?, signature: r.get(3)? })
-        })?;
-    // One pass over the leaves: each checkpoint's head from the frontier
-    // as it reaches that size (checkpoints come in size order).
-    let mut frontier = Frontier::default();
-    let mut pending = leaves.iter();
-    for cp in &checkpoints {
-        let size = u64::try_from(cp.size).unwrap_or(u64::MAX);
-        while frontier.size() < size {
-            let Some(leaf) = pending.next() else {
-                let why =
-                    format!("checkpoint of {} entries, only {} left (truncated)", cp.size, leaves.len());
-                return Ok(Err(Broken { seq: leaves.len() as i64 + 1, why }));
-            };
-            frontier.push(*leaf);
-        }
-        let root = frontier.root();
-        let signature = base64::engine::general_purpose::STANDARD.decode(&cp.signature).unwrap_or_default();
-        let signed = cartorio_pkix::verify::verify(
-            spki,
-            algorithm,
-            &Checkpoint::message(cp.size, &root, cp.at),
-            &signature,
-        );
-        if hex::encode(root) != cp.root || signed.is_err() {
-            // A tree head cannot say which entry changed: the range it covers is suspect.
-            let why = format!(
-                "the signed checkpoint over entries 1 to {} does not match them (rewritten)",
-                cp.size
-            );
-            return Ok(Err(Broken { seq: 1, why }));
-        }
-    }
-    Ok(Ok(Intact { entries: leaves.len() as i64, checkpoints: checkpoints.len() }))
 }
 
 #[cfg(test)]
@@ -289,8 +217,10 @@ mod tests {
         }
         assert_eq!(sizes, [5, 11, 12, 32]);
         assert!(checkpoint(&mut db, &signer, 1_700_000_200).expect("checkpoint").is_none(), "nothing new");
-        let verdict = verify(&mut db, signer.spki(), signer.algorithm()).expect("verify");
-        assert_eq!(verdict, Ok(Intact { entries: 32, checkpoints: 4 }));
+        let key = AuditKey::from_spki(signer.spki()).expect("key");
+        let verdict = verify(&mut db, &key, &[]).expect("verify");
+        let intact = verdict.expect("intact");
+        assert_eq!((intact.entries, intact.checkpoints, intact.covered), (32, 4, 32));
     }
 
     #[test]

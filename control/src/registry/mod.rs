@@ -186,13 +186,15 @@ impl Registry {
         tx.commit()
     }
 
-    /// The audit log's checks over this registry (see [`audit::verify`]).
+    /// The audit log's checks over this registry, with the audit public
+    /// key, against its own checkpoints and `external` ones (see
+    /// [`audit::verify`]).
     pub fn verify_audit(
         &mut self,
-        spki: &[u8],
-        algorithm: &[u8],
+        key: &audit::AuditKey,
+        external: &[audit::Sourced],
     ) -> anyhow::Result<Result<audit::Intact, audit::Broken>> {
-        audit::verify(&mut self.db, spki, algorithm)
+        audit::verify(&mut self.db, key, external)
     }
 
     /// Signs a checkpoint over the audit log when it grew (see [`audit::checkpoint`]).

@@ -102,6 +102,16 @@ pub fn to_pem(der: &[u8]) -> String {
     pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec()))
 }
 
+/// PEM (`PUBLIC KEY`) of a SubjectPublicKeyInfo, as openssl writes it.
+pub fn public_key_pem(spki: &[u8]) -> String {
+    pem::encode(&pem::Pem::new("PUBLIC KEY", spki.to_vec()))
+}
+
+/// The SubjectPublicKeyInfo of the first `PUBLIC KEY` block of a PEM file.
+pub fn public_key_from_pem(text: &str) -> Option<Vec<u8>> {
+    pem::parse_many(text).ok()?.into_iter().find(|p| p.tag() == "PUBLIC KEY").map(pem::Pem::into_contents)
+}
+
 /// All CERTIFICATE blocks of a PEM file, as DER.
 pub fn from_pem_chain(text: &str) -> Vec<Vec<u8>> {
     pem::parse_many(text)
