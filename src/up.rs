@@ -54,6 +54,11 @@ pub struct UpArgs {
     /// Also serve time-stamps on a listener of their own (`POST /`).
     #[arg(long)]
     tsa_listen: Option<SocketAddr>,
+    /// Dangerous: issue Cartorio's own certificates (OCSP signer, TSA,
+    /// responder TLS) for this many seconds, to watch them renewed (at two
+    /// thirds of it) in minutes. Caps OCSP responses' validity with it.
+    #[arg(long)]
+    danger_own_certificate_lifetime_secs: Option<i64>,
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
@@ -74,6 +79,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let responder_addr = responder_listener.local_addr()?;
 
     let mut config = ControlConfig::embedded(dir.clone());
+    if let Some(secs) = args.danger_own_certificate_lifetime_secs {
+        anyhow::ensure!(secs >= 3, "--danger-own-certificate-lifetime-secs must be at least 3");
+        config.own_certificates = cartorio_control::renewal::Lifetimes::all(secs);
+    }
     config.ocsp_url = format!("http://{responder_addr}");
     config.ocsp = OcspPolicy {
         validity_secs: args.ocsp_validity_secs,
@@ -272,6 +281,9 @@ struct ControlFile {
     /// Where to publish (`[store]`, as the responder's); absent: `data_dir/store`.
     #[serde(default)]
     store: Option<cartorio_platform::store::StoreConfig>,
+    /// Lifetimes of Cartorio's own certificates (`[own_certificates]`).
+    #[serde(default)]
+    own_certificates: cartorio_control::renewal::Lifetimes,
 }
 
 fn default_validity() -> i64 {
@@ -300,6 +312,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         crl_sharding: file.crl,
         admin_tls: file.admin_tls,
         store: file.store,
+        own_certificates: file.own_certificates,
     };
     let control = Control::open(config, true)?;
     let listener = bind(file.listen, "control").await?;

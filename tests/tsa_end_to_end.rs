@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const TRUST_CLOCK: &[&str] = &["--danger-tsa-trust-system-clock"];
 
@@ -248,9 +249,7 @@ fn the_clock_state_is_logged_exposed_and_acted_on() {
         Some(_) => "unsynchronized",
         None => "unreadable",
     };
-    let (status, _, body) =
-        http(&up.responder, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
-    let doc: serde_json::Value = serde_json::from_slice(&body).expect("readyz JSON");
+    let (status, doc) = readyz(&up);
     let tsa = &doc["components"]["tsa"];
     assert_eq!(tsa["clock"], expected, "kernel {sync:?}: {doc}");
     let issuing = expected == "synchronized";
@@ -275,9 +274,7 @@ fn the_clock_state_is_logged_exposed_and_acted_on() {
 
     // Trusted by the danger flag: issuing, ready, and said so.
     let up = Up::start_with(&tmp.path().join("data"), TRUST_CLOCK);
-    let (status, _, body) =
-        http(&up.responder, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
-    let doc: serde_json::Value = serde_json::from_slice(&body).expect("readyz JSON");
+    let (status, doc) = readyz(&up);
     assert_eq!(
         (status, &doc["components"]["tsa"]["clock"]),
         (200, &serde_json::json!("trusted_without_check"))
@@ -285,6 +282,21 @@ fn the_clock_state_is_logged_exposed_and_acted_on() {
     let shown = reply_text(tmp.path(), &time_stamp(&up, &query));
     assert!(shown.contains("Status: Granted."), "{shown}");
     assert!(up.stop());
+}
+
+/// `GET /readyz` once the OCSP component is ready (the store is first read
+/// moments after the listener answers): its status and document.
+fn readyz(up: &Up) -> (u16, serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _, body) =
+            http(&up.responder, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+        let doc: serde_json::Value = serde_json::from_slice(&body).expect("readyz JSON");
+        if doc["components"]["ocsp"]["ready"] == true || Instant::now() > deadline {
+            return (status, doc);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The TSTInfo serial of a granted TimeStampResp, decoded with rasn-cms.

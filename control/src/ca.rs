@@ -4,6 +4,7 @@
 use crate::keys::Keyring;
 use crate::paths::{DataDir, write_public};
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use cartorio_pkix::cert::extensions::{self as ext, key_usage};
 use cartorio_pkix::cert::{CertificateTemplate, CertificateView, build_certificate, key_id, name, to_pem};
 use cartorio_pkix::ocsp::{IssuerHashes, ResponderTemplate};
@@ -23,12 +24,31 @@ pub struct CaMaterial {
     /// Hex SHA-256 of the issuer SPKI: its id in the registry and segments.
     pub issuer_id: String,
     pub issuer_hashes: IssuerHashes,
-    pub ocsp_signer: Arc<dyn Signer>,
-    pub ocsp_template: ResponderTemplate,
+    /// The delegated OCSP signer: swapped when it is renewed.
+    pub ocsp: ArcSwap<OcspSigning>,
     /// Signs the audit log's checkpoints.
     pub audit_signer: Arc<dyn Signer>,
     /// CRL partitioning (certificates then point at their shard).
     pub crl_sharding: Option<crate::crl::CrlSharding>,
+}
+
+/// The delegated OCSP signer as the pre-signer uses it.
+pub struct OcspSigning {
+    pub signer: Arc<dyn Signer>,
+    pub template: ResponderTemplate,
+    /// Its certificate (DER), which every response carries.
+    pub cert: Vec<u8>,
+    /// The certificate's notAfter: no response may outlive it.
+    pub not_after: i64,
+}
+
+impl OcspSigning {
+    pub fn new(signer: Arc<dyn Signer>, cert: Vec<u8>) -> anyhow::Result<Self> {
+        let view = CertificateView::parse(&cert)?;
+        anyhow::ensure!(view.spki == signer.spki(), "the OCSP signer certificate does not match its key");
+        let not_after = view.not_after;
+        Ok(Self { template: ResponderTemplate::new(&cert, signer.spki())?, signer, cert, not_after })
+    }
 }
 
 /// The keys `bootstrap` keeps under `DIR/pki` as `{stem}-key.pk8`.
@@ -54,12 +74,12 @@ pub(crate) struct Files<'a> {
 }
 
 impl Files<'_> {
-    fn cert(&self, stem: &str) -> std::path::PathBuf {
+    pub fn cert(&self, stem: &str) -> std::path::PathBuf {
         self.dir.join(format!("{stem}.pem"))
     }
 }
 
-fn read_cert(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+pub(crate) fn read_cert(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     if !path.exists() {
         return Ok(None);
     }
@@ -73,13 +93,35 @@ pub(crate) struct Spec<'a> {
     pub stem: &'a str,
     pub organization: &'a str,
     pub subject_cn: &'a str,
-    pub lifetime_days: i64,
+    /// The subject as it was (a renewal keeps it); else O and CN above.
+    pub subject: Option<Vec<u8>>,
+    pub lifetime_secs: i64,
     pub extensions: Vec<Vec<u8>>,
 }
 
 impl<'a> Spec<'a> {
     fn new(stem: &'a str, subject_cn: &'a str, lifetime_days: i64, extensions: Vec<Vec<u8>>) -> Self {
-        Self { stem, organization: ORGANIZATION, subject_cn, lifetime_days, extensions }
+        let lifetime_secs = lifetime_days * DAY;
+        Self { stem, organization: ORGANIZATION, subject_cn, subject: None, lifetime_secs, extensions }
+    }
+
+    /// The responder's TLS certificate (HTTPS, HTTP/2 and HTTP/3 on loopback).
+    pub fn responder_tls(lifetime_days: i64) -> Self {
+        let extensions = vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
+            ext::extended_key_usage(&[oid::KP_SERVER_AUTH], false),
+            ext::subject_alt_names(&["localhost"], &[std::net::Ipv4Addr::LOCALHOST.into()]),
+        ];
+        Self::new("responder-tls", "localhost", lifetime_days, extensions)
+    }
+
+    pub fn lifetime_secs(self, lifetime_secs: i64) -> Self {
+        Self { lifetime_secs, ..self }
+    }
+
+    pub fn subject(self, subject: Vec<u8>) -> Self {
+        Self { subject: Some(subject), ..self }
     }
 
     /// A root CA.
@@ -136,15 +178,29 @@ pub(crate) fn ensure_cert(
     issuer: Option<(&[u8], &dyn Signer)>,
     now: i64,
 ) -> anyhow::Result<Vec<u8>> {
-    let Spec { stem, organization, subject_cn, lifetime_days, extensions } = spec;
-    let path = files.cert(stem);
+    let path = files.cert(spec.stem);
     if let Some(der) = read_cert(&path)? {
         let view =
             CertificateView::parse(&der).with_context(|| format!("{} is malformed", path.display()))?;
         anyhow::ensure!(view.spki == key.spki(), "{} does not match its key", path.display());
         return Ok(der);
     }
-    let subject = name(&[(oid::ORGANIZATION, organization), (oid::COMMON_NAME, subject_cn)]);
+    issue_cert(files, spec, key, issuer, now)
+}
+
+/// Issues the certificate `stem.pem` for `key` now, replacing any there;
+/// self-signed when `issuer` is `None`.
+pub(crate) fn issue_cert(
+    files: &Files<'_>,
+    spec: Spec<'_>,
+    key: &dyn Signer,
+    issuer: Option<(&[u8], &dyn Signer)>,
+    now: i64,
+) -> anyhow::Result<Vec<u8>> {
+    let Spec { stem, organization, subject_cn, subject, lifetime_secs, extensions } = spec;
+    let path = files.cert(stem);
+    let subject =
+        subject.unwrap_or_else(|| name(&[(oid::ORGANIZATION, organization), (oid::COMMON_NAME, subject_cn)]));
     let (issuer_name, signer): (Vec<u8>, &dyn Signer) = match issuer {
         Some((issuer_der, issuer_key)) => (CertificateView::parse(issuer_der)?.subject.to_vec(), issuer_key),
         None => (subject.clone(), key),
@@ -156,8 +212,9 @@ pub(crate) fn ensure_cert(
         serial: random_serial()?,
         issuer: issuer_name,
         subject,
-        not_before: now - 60,
-        not_after: now + lifetime_days * DAY,
+        // Backdated a little, for relying parties whose clock is behind.
+        not_before: now - backdating(lifetime_secs),
+        not_after: now + lifetime_secs,
         spki: key.spki().to_vec(),
         extensions: all,
     };
@@ -167,6 +224,20 @@ pub(crate) fn ensure_cert(
     Ok(der)
 }
 
+/// How far before its issue a certificate of `lifetime_secs` starts: a
+/// minute, or a tenth of a short lifetime.
+pub(crate) fn backdating(lifetime_secs: i64) -> i64 {
+    (lifetime_secs / 10).clamp(0, 60)
+}
+
+/// The lifetime a certificate spanning `span` seconds was issued with.
+pub(crate) fn lifetime_of(span: i64) -> i64 {
+    match span {
+        660.. => span - 60,
+        _ => span * 10 / 11,
+    }
+}
+
 /// The chains a relying party needs besides the root.
 pub(crate) fn write_chains(pki: &Path, root: &[u8], issuer: &[u8], tsa: &[u8]) -> anyhow::Result<()> {
     write_public(&pki.join("chain.pem"), (to_pem(issuer) + &to_pem(root)).as_bytes())?;
@@ -174,9 +245,21 @@ pub(crate) fn write_chains(pki: &Path, root: &[u8], issuer: &[u8], tsa: &[u8]) -
     Ok(())
 }
 
+/// `{stem}-chain.pem`: a certificate, then the issuing CA's.
+pub(crate) fn write_chain(pki: &Path, stem: &str, cert: &[u8], issuer: &[u8]) -> anyhow::Result<()> {
+    write_public(&pki.join(format!("{stem}-chain.pem")), (to_pem(cert) + &to_pem(issuer)).as_bytes())?;
+    Ok(())
+}
+
 /// Creates what is missing under `DIR/pki` and loads it all, with the keys
-/// of `keys` (software files, or a PKCS#11 token after a ceremony).
-pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMaterial> {
+/// of `keys` (software files, or a PKCS#11 token after a ceremony); renews
+/// Cartorio's own certificates that are due. Returns what was renewed.
+pub fn bootstrap(
+    dir: &DataDir,
+    keys: &Keyring,
+    lifetimes: &crate::renewal::Lifetimes,
+    now: i64,
+) -> anyhow::Result<(CaMaterial, Vec<crate::renewal::Renewal>)> {
     let pki = dir.pki();
     std::fs::create_dir_all(&pki)?;
     let files = Files { dir: &pki };
@@ -198,32 +281,18 @@ pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMa
             (root_der, issuer_der)
         }
     };
-    let ocsp_signer = keys.signer("ocsp")?;
-    let ocsp = Spec::ocsp("Cartorio Demo OCSP Responder", 365);
-    let ocsp_der = ensure_cert(&files, ocsp, &*ocsp_signer, Some((&issuer_der, &*issuer_signer)), now)?;
+    // Cartorio's own certificates: issued, or renewed when due.
+    let issuer_pair = (issuer_der.as_slice(), &*issuer_signer);
     anyhow::ensure!(
         keys.label("tsa").is_none(),
         "the responder signs time-stamps with DIR/pki/tsa-key.pk8; a TSA key on the token is not supported yet"
     );
-    let tsa_key = keys.signer("tsa")?;
-    let tsa = Spec::tsa("Cartorio Demo Time-Stamping Authority", 3 * 365);
-    let tsa_der = ensure_cert(&files, tsa, &*tsa_key, Some((&issuer_der, &*issuer_signer)), now)?;
-    // The responder's TLS certificate (HTTPS and HTTP/2 by ALPN on loopback).
-    let tls_key = keys.signer("responder-tls")?;
-    let tls = Spec::new(
-        "responder-tls",
-        "localhost",
-        90,
-        vec![
-            ext::basic_constraints(false, None),
-            ext::key_usage(&[key_usage::DIGITAL_SIGNATURE]),
-            ext::extended_key_usage(&[oid::KP_SERVER_AUTH], false),
-            ext::subject_alt_names(&["localhost"], &[std::net::Ipv4Addr::LOCALHOST.into()]),
-        ],
-    );
-    let tls_der = ensure_cert(&files, tls, &*tls_key, Some((&issuer_der, &*issuer_signer)), now)?;
-    write_public(&pki.join("responder-tls-chain.pem"), (to_pem(&tls_der) + &to_pem(&issuer_der)).as_bytes())?;
-    write_chains(&pki, &root_der, &issuer_der, &tsa_der)?;
+    let own = |which| crate::renewal::ensure(dir, keys, which, lifetimes, issuer_pair, now);
+    let ocsp = own(crate::renewal::Own::Ocsp)?;
+    let mut renewed: Vec<_> = ocsp.renewed.iter().cloned().collect();
+    renewed.extend(own(crate::renewal::Own::Tsa)?.renewed);
+    renewed.extend(own(crate::renewal::Own::ResponderTls)?.renewed);
+    write_public(&pki.join("chain.pem"), (to_pem(&issuer_der) + &to_pem(&root_der)).as_bytes())?;
 
     let audit_signer = keys.signer("audit")?;
     // What `cartorio audit verify` checks with (also exported beside the
@@ -233,15 +302,15 @@ pub fn bootstrap(dir: &DataDir, keys: &Keyring, now: i64) -> anyhow::Result<CaMa
         cartorio_pkix::cert::public_key_pem(audit_signer.spki()).as_bytes(),
     )?;
     let issuer_view = CertificateView::parse(&issuer_der)?;
-    Ok(CaMaterial {
+    let material = CaMaterial {
         issuer_id: sha256_hex(issuer_view.spki),
         issuer_hashes: IssuerHashes::of(&issuer_view)?,
-        ocsp_template: ResponderTemplate::new(&ocsp_der, ocsp_signer.spki())?,
+        ocsp: ArcSwap::from_pointee(OcspSigning::new(ocsp.signer, ocsp.der)?),
         root_der,
         issuer_der,
         issuer_signer,
-        ocsp_signer,
         audit_signer,
         crl_sharding: None,
-    })
+    };
+    Ok((material, renewed))
 }

@@ -92,6 +92,19 @@ impl Keyring {
         Ok(Arc::new(load_or_generate(&crate::ca::key_path(&self.dir, stem))?))
     }
 
+    /// A new software key for `stem`, replacing the old one (atomically:
+    /// a reader sees one or the other); `None` for a key on the token, which
+    /// is never replaced implicitly.
+    pub fn rotate(&self, stem: &str) -> anyhow::Result<Option<Arc<dyn Signer>>> {
+        if self.label(stem).is_some() {
+            return Ok(None);
+        }
+        let path = crate::ca::key_path(&self.dir, stem);
+        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256)?;
+        write_private(&path, &pkcs8).with_context(|| format!("writing {}", path.display()))?;
+        Ok(Some(Arc::new(load(&path)?)))
+    }
+
     /// Where `stem` is kept, for the audit log: `software` or `pkcs11:LABEL`.
     pub fn store(&self, stem: &str) -> String {
         self.label(stem).map_or_else(|| "software".to_owned(), |label| format!("pkcs11:{label}"))

@@ -21,6 +21,7 @@ pub mod paths;
 pub mod presigner;
 pub mod publisher;
 pub mod registry;
+pub mod renewal;
 pub mod revocation;
 pub mod roles;
 
@@ -54,6 +55,8 @@ pub struct ControlConfig {
     /// Where OCSP segments, manifests, CRLs and audit checkpoints are
     /// published; `None`: `DIR/store`.
     pub store: Option<cartorio_platform::store::StoreConfig>,
+    /// Lifetimes of the certificates Cartorio issues to itself.
+    pub own_certificates: renewal::Lifetimes,
 }
 
 impl ControlConfig {
@@ -66,6 +69,7 @@ impl ControlConfig {
             crl_sharding: None,
             admin_tls: None,
             store: None,
+            own_certificates: renewal::Lifetimes::default(),
         }
     }
 }
@@ -96,6 +100,7 @@ struct Inner {
     presign: Arc<Notify>,
     /// Issuances waiting to share a registry commit.
     commits: issuance::GroupCommit,
+    keyring: keys::Keyring,
 }
 
 /// Normalises a serial as typed by a person: optional `0x`, any case,
@@ -136,10 +141,8 @@ impl Control {
         if let Some(sharding) = &config.crl_sharding {
             anyhow::ensure!(sharding.shards >= 1, "[crl] shards must be at least 1");
         }
-        let ca = ca::CaMaterial {
-            crl_sharding: config.crl_sharding.clone(),
-            ..ca::bootstrap(dir, &keyring, now)?
-        };
+        let (material, renewed) = ca::bootstrap(dir, &keyring, &config.own_certificates, now)?;
+        let ca = ca::CaMaterial { crl_sharding: config.crl_sharding.clone(), ..material };
         // What bootstrap generated (a root key is not made once the CA exists).
         let new_keys: Vec<&str> = missing.into_iter().filter(|k| keyring.exists(k)).collect();
         let database = registry::Database::select(config.database_url.as_deref(), dir)?;
@@ -152,6 +155,9 @@ impl Control {
                 detail: serde_json::json!({"key": stem, "algorithm": "ECDSA P-256", "store": keyring.store(stem)}),
             };
             registry.audited(&event, now, |_| Ok(()))?;
+        }
+        for r in renewed.iter().filter(|r| r.reason != "missing") {
+            registry.audited(&renewal::audit_event(r), now, |_| Ok(()))?;
         }
         let event = audit::Event {
             kind: "config.load",
@@ -177,6 +183,7 @@ impl Control {
                 ca: Arc::new(ca),
                 presign: Arc::new(Notify::new()),
                 commits: issuance::GroupCommit::default(),
+                keyring,
             }),
         })
     }
@@ -355,6 +362,49 @@ impl Control {
         })
     }
 
+    /// Renews Cartorio's own certificates when due (see [`renewal`]),
+    /// audits each renewal, and has every response re-signed when the OCSP
+    /// signer changed; until shutdown.
+    async fn renew_own_certificates(self, shutdown: Shutdown) {
+        let interval = self.inner.config.own_certificates.check_interval();
+        loop {
+            if let Err(error) = self.renew_once().await {
+                metrics::counter!("cartorio_renewal_failures_total").increment(1);
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "renewing Cartorio's own certificates failed; will retry"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn renew_once(&self) -> anyhow::Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = unix_seconds();
+            let (dir, lifetimes) = (&inner.config.data_dir, &inner.config.own_certificates);
+            let (renewed, signer_changed) = renewal::check(dir, &inner.keyring, &inner.ca, lifetimes, now)?;
+            let mut registry = registry::lock(&inner.registry);
+            for r in &renewed {
+                registry.audited(&renewal::audit_event(r), now, |_| Ok(()))?;
+            }
+            if signer_changed {
+                // Every response re-signed by the new signer, now: the old
+                // one has a third of its life left, and no response it
+                // signed outlives it.
+                let due = registry.refresh_all(now)?;
+                tracing::info!(responses = due, "new OCSP signer: re-signing every response");
+                inner.presign.notify_one();
+            }
+            anyhow::Ok(())
+        })
+        .await?
+    }
+
     /// Makes every unexpired certificate due for a fresh response now.
     pub async fn refresh_all(&self) -> anyhow::Result<u64> {
         self.with_registry(|r, _| r.refresh_all(unix_seconds())).await?
@@ -370,12 +420,24 @@ impl Control {
     ) -> anyhow::Result<()> {
         // TLS and roles first: a bad [admin_tls] stops the start.
         let (connections, roles) = match &self.inner.config.admin_tls {
-            Some(tls) => (http::Connections::tls(tls.files().acceptor()?), tls.roles()?),
+            Some(tls) => {
+                let (files, roles) = (tls.files(), tls.roles()?);
+                let certs = files.certs()?;
+                let interval = std::time::Duration::from_secs(5);
+                tokio::spawn(cartorio_platform::tls::watch(
+                    certs.clone(),
+                    interval,
+                    shutdown.clone(),
+                    "control",
+                ));
+                (http::Connections::tls(files.acceptor(&certs)?), roles)
+            }
             None => (http::Connections::default(), Default::default()),
         };
         let service = admin::AdminService::new(self.clone(), roles);
         let presigner = self.presigner(on_publish).await?;
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
+        tokio::spawn(self.clone().renew_own_certificates(shutdown.clone()));
         http::serve_with(listener, connections, service, shutdown, "control").await;
         let _ = presign_task.await;
         Ok(())

@@ -127,6 +127,9 @@ impl Gateway {
     }
 }
 
+/// How often a TLS listener looks for a renewed certificate.
+const CERT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Binds and serves the TLS listener (and HTTP/3 beside it, announced by
 /// `Alt-Svc`).
 async fn spawn_tls(
@@ -136,12 +139,14 @@ async fn spawn_tls(
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = http::bind(tls.listen, "gateway-tls").await?;
-    let connections = Connections { tls: Some(tls.files.acceptor()?), proxy_protocol };
+    let certs = tls.files.certs()?;
+    let connections = Connections { tls: Some(tls.files.acceptor(&certs)?), proxy_protocol };
+    tokio::spawn(cartorio_platform::tls::watch(certs.clone(), CERT_POLL, shutdown.clone(), "gateway-tls"));
     if !tls.http3 {
         return Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")));
     }
     let addr = listener.local_addr()?;
-    let endpoint = http3::endpoint(addr, &tls.files)?;
+    let endpoint = http3::endpoint(addr, &tls.files, &certs)?;
     tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "gateway-h3"));
     let service = http3::AltSvc::new(service, addr.port());
     Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")))

@@ -24,8 +24,12 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A QUIC endpoint on `addr` (UDP) offering `h3` with the certificate of `tls`.
 /// 0-RTT stays off: replayed early data is not worth a round trip here.
-pub fn endpoint(addr: SocketAddr, tls: &TlsFiles) -> anyhow::Result<quinn::Endpoint> {
-    let mut config = tls.server_config()?;
+pub fn endpoint(
+    addr: SocketAddr,
+    tls: &TlsFiles,
+    certs: &std::sync::Arc<crate::tls::ReloadingCert>,
+) -> anyhow::Result<quinn::Endpoint> {
+    let mut config = tls.server_config(certs)?;
     config.alpn_protocols = vec![b"h3".to_vec()];
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(config)
         .context("the TLS configuration cannot serve QUIC")?;

@@ -116,7 +116,7 @@ pub async fn run(
     let poll = Duration::from_millis(config.poll_interval_ms.max(10));
     let loader_task = tokio::spawn(loader.run(poll, reload, shutdown.clone()));
     if let Some(tsa) = &tsa {
-        tokio::spawn(watch_clock(tsa.clone(), shutdown.clone()));
+        tokio::spawn(watch_tsa(tsa.clone(), shutdown.clone()));
     }
     let service = OcspService::new(
         index,
@@ -134,7 +134,16 @@ pub async fn run(
     };
     let tls_task = match &config.tls {
         Some(tls) => {
-            let acceptor = tls.files.acceptor()?;
+            // Renewed certificates are picked up from the files (see
+            // `cartorio_platform::tls`), for TCP and QUIC alike.
+            let certs = tls.files.certs()?;
+            let acceptor = tls.files.acceptor(&certs)?;
+            tokio::spawn(cartorio_platform::tls::watch(
+                certs.clone(),
+                Duration::from_secs(5),
+                shutdown.clone(),
+                "responder-tls",
+            ));
             let listener = match tls_listener {
                 Some(l) => l,
                 None => http::bind(tls.listen, "responder-tls").await?,
@@ -143,7 +152,7 @@ pub async fn run(
             let task = match tls.http3 {
                 true => {
                     let addr = listener.local_addr()?;
-                    let endpoint = http3::endpoint(addr, &tls.files)?;
+                    let endpoint = http3::endpoint(addr, &tls.files, &certs)?;
                     tracing::info!(service = "responder-h3", %addr, "listening (UDP)");
                     tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "responder-h3"));
                     let service = http3::AltSvc::new(service.clone(), addr.port());
@@ -178,10 +187,19 @@ pub async fn run(
 }
 
 /// Looks at the TSA's clock every few seconds, so a change is logged and
-/// shows in the gauges when it happens, not at the next request.
-async fn watch_clock(tsa: Arc<tsa::Tsa>, shutdown: Shutdown) {
+/// shows in the gauges when it happens, not at the next request; and at its
+/// key and chain files, so a renewed certificate signs from then on.
+async fn watch_tsa(tsa: Arc<tsa::Tsa>, shutdown: Shutdown) {
     loop {
         tsa.clock.check();
+        match tsa.reload() {
+            Ok(true) => tracing::info!("TSA certificate reloaded"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "TSA certificate not reloaded; signing with the current one"
+            ),
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = shutdown.wait() => return,

@@ -195,8 +195,13 @@ pub fn assert_der(label: &str, der: &[u8]) {
 
 /// The DER of every PEM block in `path`.
 pub fn pem_blocks(path: &Path) -> Vec<Vec<u8>> {
-    use base64::Engine;
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    pem_text_blocks(&text)
+}
+
+/// The DER of every PEM block in `text` (LF or CRLF line ends).
+pub fn pem_text_blocks(text: &str) -> Vec<Vec<u8>> {
+    use base64::Engine;
     let mut blocks = Vec::new();
     let mut body = None::<String>;
     for line in text.lines() {

@@ -13,6 +13,7 @@ pub use issuance_log::IssuanceLog;
 pub use serial::SerialAllocator;
 
 use crate::instruments::TsaMetrics;
+use arc_swap::ArcSwap;
 use cartorio_pkix::tsp::{
     FailInfo, GenTime, RequestPolicy, TimeStampRequest, TokenTemplate, check_request, parse_request,
     rejection,
@@ -21,7 +22,9 @@ use cartorio_platform::clock;
 use std::time::Instant;
 
 pub struct Tsa {
-    pub template: TokenTemplate,
+    /// Swapped when the key or chain files change (a renewed certificate).
+    template: ArcSwap<TokenTemplate>,
+    files: TemplateFiles,
     pub policy: RequestPolicy,
     pub clock: ClockWatch,
     pub serials: SerialAllocator,
@@ -61,7 +64,7 @@ impl Tsa {
         let serial = self.serials.next();
         let gen_time = GenTime { unix_micros: clock::unix_micros() };
         let started = Instant::now();
-        let token = match self.template.issue(&req, policy, &serial, gen_time) {
+        let token = match self.template.load().issue(&req, policy, &serial, gen_time) {
             Ok(token) => token,
             Err(error) => {
                 tracing::error!(%error, "time-stamp signing failed");
@@ -82,6 +85,62 @@ impl Tsa {
 
 fn refuse(fail: FailInfo) -> (Vec<u8>, OutcomeLabel) {
     (rejection(fail), fail.label())
+}
+
+impl Tsa {
+    /// Reads the key and chain files again; returns whether a new
+    /// certificate (or key) signs from now on. A key that does not match
+    /// the chain's certificate (a renewal caught half-written) is not
+    /// taken: the current template signs until the next look.
+    pub fn reload(&self) -> anyhow::Result<bool> {
+        match self.files.load()? {
+            Some(template) => {
+                self.template.store(std::sync::Arc::new(template));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// Where a TSA's key and chain come from, and what the template states.
+struct TemplateFiles {
+    key: std::path::PathBuf,
+    chain: std::path::PathBuf,
+    key_type: String,
+    precision: cartorio_pkix::tsp::TimePrecision,
+    accuracy_us: u64,
+    /// The bytes of both files last turned into a template.
+    loaded: std::sync::Mutex<(Vec<u8>, Vec<u8>)>,
+}
+
+impl TemplateFiles {
+    /// A template from the files, or `None` when they have not changed.
+    fn load(&self) -> anyhow::Result<Option<TokenTemplate>> {
+        use anyhow::Context;
+        use cartorio_pkix::{EcCurve, EcdsaSigner, RsaSigner, Signer};
+        let pkcs8 = std::fs::read(&self.key).with_context(|| format!("reading {}", self.key.display()))?;
+        let pem = std::fs::read(&self.chain).with_context(|| format!("reading {}", self.chain.display()))?;
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if loaded.0 == pkcs8 && loaded.1 == pem {
+            return Ok(None);
+        }
+        let signer: std::sync::Arc<dyn Signer> = match self.key_type.as_str() {
+            "p256" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8)?),
+            "p384" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P384, &pkcs8)?),
+            "rsa" => std::sync::Arc::new(RsaSigner::from_pkcs8(&pkcs8)?),
+            other => anyhow::bail!("unsupported TSA key_type {other:?} (p256, p384, rsa)"),
+        };
+        let chain = cartorio_pkix::cert::from_pem_chain(&String::from_utf8_lossy(&pem));
+        let leaf = chain.first().context("the TSA chain holds no certificate")?;
+        let view =
+            cartorio_pkix::cert::CertificateView::parse(leaf).context("the TSA certificate is malformed")?;
+        anyhow::ensure!(view.spki == signer.spki(), "the TSA certificate does not match the key");
+        let template = TokenTemplate::new(signer, &chain, self.precision, self.accuracy_us)
+            .context("building the token template")?;
+        *loaded = (pkcs8, pem);
+        Ok(Some(template))
+    }
 }
 
 /// `[tsa]` in the responder's TOML (and what `up` builds for itself).
@@ -154,30 +213,21 @@ impl TsaConfig {
     pub fn build(&self) -> anyhow::Result<Tsa> {
         use anyhow::Context;
         use cartorio_pkix::tsp::TimePrecision;
-        use cartorio_pkix::{EcCurve, EcdsaSigner, RsaSigner, Signer};
-        let pkcs8 = std::fs::read(&self.key).with_context(|| format!("reading {}", self.key.display()))?;
-        let signer: std::sync::Arc<dyn Signer> = match self.key_type.as_str() {
-            "p256" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8)?),
-            "p384" => std::sync::Arc::new(EcdsaSigner::from_pkcs8(EcCurve::P384, &pkcs8)?),
-            "rsa" => std::sync::Arc::new(RsaSigner::from_pkcs8(&pkcs8)?),
-            other => anyhow::bail!("unsupported TSA key_type {other:?} (p256, p384, rsa)"),
-        };
-        let pem = std::fs::read_to_string(&self.chain)
-            .with_context(|| format!("reading {}", self.chain.display()))?;
-        let chain = cartorio_pkix::cert::from_pem_chain(&pem);
-        let leaf = chain.first().context("the TSA chain holds no certificate")?;
-        let view =
-            cartorio_pkix::cert::CertificateView::parse(leaf).context("the TSA certificate is malformed")?;
-        anyhow::ensure!(view.spki == signer.spki(), "the TSA certificate does not match the key");
         let precision = match self.precision.as_str() {
             "seconds" => TimePrecision::Seconds,
             "millis" => TimePrecision::Millis,
             "micros" => TimePrecision::Micros,
             other => anyhow::bail!("unsupported TSA precision {other:?}"),
         };
-        let accuracy_us = self.accuracy_ms.saturating_mul(1000);
-        let template = TokenTemplate::new(signer, &chain, precision, accuracy_us)
-            .context("building the token template")?;
+        let files = TemplateFiles {
+            key: self.key.clone(),
+            chain: self.chain.clone(),
+            key_type: self.key_type.clone(),
+            precision,
+            accuracy_us: self.accuracy_ms.saturating_mul(1000),
+            loaded: Default::default(),
+        };
+        let template = files.load()?.context("the TSA key and chain")?;
         let clock = ClockWatch::new(ClockPolicy::new(self.accuracy_ms, self.danger_trust_system_clock));
         // Said at start, whatever it is: the first request may be far off.
         clock.check();
@@ -188,7 +238,8 @@ impl TsaConfig {
             .collect::<anyhow::Result<Vec<_>>>()?;
         anyhow::ensure!(!policies.is_empty(), "the TSA needs at least one policy OID");
         Ok(Tsa {
-            template,
+            template: ArcSwap::from_pointee(template),
+            files,
             policy: RequestPolicy { policies, ..RequestPolicy::default() },
             clock,
             serials: SerialAllocator::new()?,

@@ -2,14 +2,15 @@
 //! one (revocations first, then issuances, then refreshes), publishes them,
 //! and records what was published.
 
+mod signing;
+
 use crate::ca::CaMaterial;
 use crate::publisher::Publisher;
 use crate::registry::{OcspWork, Registry, lock};
-use crate::revocation::ocsp_reason;
 use cartorio_pkix::hash::HashAlg;
-use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
-use cartorio_pkix::publication::{EntryMeta, IssuerId, SegmentBuilder};
+use cartorio_pkix::publication::SegmentBuilder;
 use cartorio_platform::Shutdown;
+use signing::{SignedBatch, sign_off_async, without_serials};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -270,53 +271,6 @@ impl PreSigner {
     }
 }
 
-/// `segment` without the responses for `serials` (hex, as the registry
-/// writes them), and how many entries are left.
-fn without_serials(segment: &[u8], serials: &HashSet<String>) -> anyhow::Result<(bytes::Bytes, u64)> {
-    let drop: HashSet<Vec<u8>> = serials
-        .iter()
-        .map(|s| Ok(serial_integer_contents(&hex::decode(s)?)))
-        .collect::<anyhow::Result<_>>()?;
-    let mut kept = SegmentBuilder::new();
-    for entry in cartorio_pkix::publication::parse_segment(segment)? {
-        if !drop.contains(entry.serial) {
-            kept.push(
-                entry.issuer,
-                entry.serial,
-                entry.meta,
-                segment.get(entry.der.clone()).unwrap_or_default(),
-            )?;
-        }
-    }
-    let entries = kept.len() as u64;
-    Ok((bytes::Bytes::from(kept.finish()), entries))
-}
-
-/// Responses signed and laid out in segment parts (in order), not yet
-/// published. The parts are joined by the publishing step, which in a bulk
-/// run overlaps the signing of the next batch.
-struct SignedBatch {
-    parts: Vec<SegmentBuilder>,
-    published: Published,
-    /// The registry's change mark when the batch's certificates were read:
-    /// a certificate changed after it may have a stale response here.
-    as_of: i64,
-}
-
-/// Signs `work` (see [`sign_batch`]) on threads of its own, off the async
-/// runtime.
-async fn sign_off_async(
-    ca: Arc<CaMaterial>,
-    policy: OcspPolicy,
-    work: Arc<[OcspWork]>,
-    now: i64,
-    as_of: i64,
-) -> anyhow::Result<SignedBatch> {
-    let (parts, published) =
-        tokio::task::spawn_blocking(move || sign_batch(&ca, &policy, &work, now)).await??;
-    Ok(SignedBatch { parts, published, as_of })
-}
-
 impl PreSigner {
     /// Signs and publishes until nothing is due: `cartorio presign` and the
     /// bulk bench. `progress` gets (certificates done, backlog at the start)
@@ -453,120 +407,9 @@ impl PreSigner {
     }
 }
 
-type Published = Vec<(String, i64, i64)>;
-
-/// Signs `work` on `policy.signing_threads` threads, each laying out its
-/// responses in segment parts of its own; the parts come back in the order
-/// of `work`.
-fn sign_batch(
-    ca: &CaMaterial,
-    policy: &OcspPolicy,
-    work: &[OcspWork],
-    now: i64,
-) -> anyhow::Result<(Vec<SegmentBuilder>, Published)> {
-    /// Certificates a thread takes at a time: threads finish together.
-    const CHUNK: usize = 256;
-    let issuer: IssuerId =
-        hex::decode(&ca.issuer_id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
-    let threads = policy.signing_threads.clamp(1, work.len().div_ceil(CHUNK).max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let take = || {
-        let start = next.fetch_add(CHUNK, std::sync::atomic::Ordering::Relaxed);
-        work.get(start..).filter(|rest| !rest.is_empty()).map(|rest| (start, &rest[..CHUNK.min(rest.len())]))
-    };
-    let mut parts: Vec<(usize, SegmentBuilder, Published)> = Vec::new();
-    std::thread::scope(|scope| {
-        let running: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    while let Some((start, chunk)) = take() {
-                        let (part, done) = sign_part(ca, policy, &issuer, chunk, now)?;
-                        mine.push((start, part, done));
-                    }
-                    anyhow::Ok(mine)
-                })
-            })
-            .collect();
-        for thread in running {
-            parts.extend(thread.join().map_err(|_| anyhow::anyhow!("a signing thread panicked"))??);
-        }
-        anyhow::Ok(())
-    })?;
-    parts.sort_unstable_by_key(|(start, _, _)| *start);
-    let mut published = Vec::with_capacity(work.len());
-    let mut segment_parts = Vec::with_capacity(parts.len());
-    for (_, part, done) in parts {
-        segment_parts.push(part);
-        published.extend(done);
-    }
-    Ok((segment_parts, published))
-}
-
-fn sign_part(
-    ca: &CaMaterial,
-    policy: &OcspPolicy,
-    issuer: &IssuerId,
-    work: &[OcspWork],
-    now: i64,
-) -> anyhow::Result<(SegmentBuilder, Published)> {
-    let mut part = SegmentBuilder::new();
-    let mut published = Vec::with_capacity(work.len());
-    let next_update = now + policy.validity_secs;
-    for cert in work {
-        if cert.issuer_id != ca.issuer_id {
-            tracing::warn!(serial = cert.serial, "certificate from an issuer without a loaded key; skipped");
-            continue;
-        }
-        let serial = serial_integer_contents(&hex::decode(&cert.serial)?);
-        let status = match cert.revoked_at {
-            Some(at) => CertStatus::Revoked { at, reason: cert.revocation_reason.and_then(ocsp_reason) },
-            None => CertStatus::Good,
-        };
-        for &hash in &policy.cert_id_hashes {
-            let id = cert_id(&ca.issuer_hashes, hash, &serial);
-            let response = sign_response(&ca.ocsp_template, &*ca.ocsp_signer, &id, status, now, next_update)?;
-            let meta = EntryMeta {
-                this_update: now,
-                next_update,
-                revoked: cert.revoked_at.is_some(),
-                cert_id_hash: hash,
-            };
-            part.push(issuer, &serial, meta, &response.der)?;
-        }
-        published.push((cert.serial.clone(), cert.status_version, next_update));
-        if published.len() == 1 {
-            // The rest are about the size of the first: grown once, not doubling.
-            part.reserve(part.record_bytes() * (work.len() - 1));
-        }
-    }
-    Ok((part, published))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{HashSet, OcspPolicy, SegmentBuilder, without_serials};
-    use cartorio_pkix::hash::HashAlg;
-    use cartorio_pkix::publication::{EntryMeta, parse_segment};
-
-    #[test]
-    fn stale_responses_leave_the_segment_and_nothing_else_does() {
-        let meta = EntryMeta { this_update: 1, next_update: 2, revoked: false, cert_id_hash: HashAlg::Sha1 };
-        let mut segment = SegmentBuilder::new();
-        for serial in [[0x01u8], [0x02], [0x7f]] {
-            for hash in [HashAlg::Sha1, HashAlg::Sha256] {
-                segment
-                    .push(&[9; 32], &serial, EntryMeta { cert_id_hash: hash, ..meta }, &serial)
-                    .expect("push");
-            }
-        }
-        let bytes = segment.finish();
-        let stale: HashSet<String> = ["02".to_owned()].into();
-        let (kept, entries) = without_serials(&bytes, &stale).expect("filter");
-        let serials: Vec<&[u8]> = parse_segment(&kept).expect("parse").iter().map(|e| e.serial).collect();
-        assert_eq!(serials, [&[0x01][..], &[0x01], &[0x7f], &[0x7f]]);
-        assert_eq!(entries, 4);
-    }
+    use super::OcspPolicy;
 
     #[test]
     fn validity_stays_within_the_baseline_requirements() {

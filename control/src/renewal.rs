@@ -1,0 +1,323 @@
+//! Cartorio renews the certificates it issues to itself before they
+//! expire: the delegated OCSP signer, the TSA's and the responder's TLS
+//! certificate. Each is renewed two thirds into its validity (a new key for
+//! the OCSP signer and TLS; the TSA keeps its key), and the services take
+//! the new one from the files (the responder's TLS and TSA watchers, the
+//! pre-signer here). After an OCSP signer renewal every response is
+//! re-signed by the new signer, long before the old one expires; and no
+//! response is ever signed to outlive its signer's certificate (see the
+//! pre-signer). Expiry of every CA, signer and TLS certificate is the gauge
+//! `cartorio_certificate_expiry_seconds{certificate}`.
+//!
+//! A renewal in `DIR/pki` holds an exclusive lock there, so processes
+//! sharing the directory (`up`, the CLI, a second control node) never
+//! interleave a key and a certificate; each re-checks under the lock.
+
+use crate::ca::{Files, OcspSigning, Spec, issue_cert, read_cert, write_chain};
+use crate::keys::Keyring;
+use crate::paths::DataDir;
+use anyhow::Context;
+use cartorio_pkix::Signer;
+use cartorio_pkix::cert::CertificateView;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DAY: i64 = 24 * 3600;
+
+/// A certificate Cartorio issues to itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Own {
+    Ocsp,
+    Tsa,
+    ResponderTls,
+}
+
+impl Own {
+    pub const ALL: [Own; 3] = [Own::Ocsp, Own::Tsa, Own::ResponderTls];
+
+    /// Its key and file stem in `DIR/pki`, and the metric label.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Own::Ocsp => "ocsp",
+            Own::Tsa => "tsa",
+            Own::ResponderTls => "responder-tls",
+        }
+    }
+
+    /// Whether a renewal brings a new key. The TSA keeps its key: tokens it
+    /// signed name it, and it may live where keys are not made at will.
+    fn rotates_key(self) -> bool {
+        !matches!(self, Own::Tsa)
+    }
+
+    fn spec(self, lifetime_secs: i64) -> Spec<'static> {
+        match self {
+            Own::Ocsp => Spec::ocsp("Cartorio Demo OCSP Responder", 0),
+            Own::Tsa => Spec::tsa("Cartorio Demo Time-Stamping Authority", 0),
+            Own::ResponderTls => Spec::responder_tls(0),
+        }
+        .lifetime_secs(lifetime_secs)
+    }
+
+    /// Which chain file carries it beside the issuing CA, if any.
+    fn chain(self) -> Option<&'static str> {
+        match self {
+            Own::Ocsp => None,
+            Own::Tsa => Some("tsa"),
+            Own::ResponderTls => Some("responder-tls"),
+        }
+    }
+}
+
+/// How long Cartorio's own certificates live (`[own_certificates]` in the
+/// control plane's TOML). Unset: the lifetime the current certificate
+/// had, or the default for a first one (OCSP signer 365 days, TSA 3 years,
+/// TLS 90 days).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetimes {
+    #[serde(default)]
+    pub ocsp_secs: Option<i64>,
+    #[serde(default)]
+    pub tsa_secs: Option<i64>,
+    #[serde(default)]
+    pub tls_secs: Option<i64>,
+}
+
+impl Lifetimes {
+    /// Every one the same: for trying renewal out in minutes.
+    pub fn all(secs: i64) -> Self {
+        Self { ocsp_secs: Some(secs), tsa_secs: Some(secs), tls_secs: Some(secs) }
+    }
+
+    fn configured(&self, own: Own) -> Option<i64> {
+        match own {
+            Own::Ocsp => self.ocsp_secs,
+            Own::Tsa => self.tsa_secs,
+            Own::ResponderTls => self.tls_secs,
+        }
+    }
+
+    fn default_for(own: Own) -> i64 {
+        match own {
+            Own::Ocsp => 365 * DAY,
+            Own::Tsa => 3 * 365 * DAY,
+            Own::ResponderTls => 90 * DAY,
+        }
+    }
+
+    /// How often to look for a due renewal: a thirtieth of the shortest
+    /// lifetime, between a second and ten minutes.
+    pub fn check_interval(&self) -> Duration {
+        let shortest = Own::ALL.iter().map(|o| self.configured(*o).unwrap_or(Self::default_for(*o))).min();
+        let secs = shortest.unwrap_or(DAY) / 30;
+        Duration::from_secs(u64::try_from(secs.clamp(1, 600)).unwrap_or(600))
+    }
+}
+
+/// When a certificate is due: two thirds into its validity.
+pub fn renewal_time(not_before: i64, not_after: i64) -> i64 {
+    not_before + (not_after - not_before) * 2 / 3
+}
+
+/// An own certificate as it is now.
+pub struct Ensured {
+    pub der: Vec<u8>,
+    pub signer: Arc<dyn Signer>,
+    /// What changed, when this call issued it anew.
+    pub renewed: Option<Renewal>,
+}
+
+/// A renewal, for the log and the audit trail.
+#[derive(Debug, Clone)]
+pub struct Renewal {
+    pub own: Own,
+    pub serial: String,
+    pub not_after: i64,
+    pub new_key: bool,
+    /// Why: `missing`, `due`, `expired` or `key_mismatch`.
+    pub reason: &'static str,
+}
+
+/// The audit record of a renewal.
+pub fn audit_event(r: &Renewal) -> crate::audit::Event<'static> {
+    crate::audit::Event {
+        kind: "certificate.renew",
+        actor: "control",
+        detail: serde_json::json!({"certificate": r.own.stem(), "serial": r.serial,
+            "not_after": r.not_after, "new_key": r.new_key, "reason": r.reason}),
+    }
+}
+
+/// Why `der` (for `key`) must be issued anew at `now`, if it must.
+fn due(der: Option<&[u8]>, key: &dyn Signer, now: i64) -> anyhow::Result<Option<&'static str>> {
+    let Some(der) = der else { return Ok(Some("missing")) };
+    let view = CertificateView::parse(der)?;
+    Ok(if view.spki != key.spki() {
+        Some("key_mismatch")
+    } else if now >= view.not_after {
+        Some("expired")
+    } else if now >= renewal_time(view.not_before, view.not_after) {
+        Some("due")
+    } else {
+        None
+    })
+}
+
+/// The certificate of `own` in `DIR/pki`, issued anew (after a new key,
+/// where it rotates) when missing, not for its key, or due.
+pub fn ensure(
+    dir: &DataDir,
+    keys: &Keyring,
+    own: Own,
+    lifetimes: &Lifetimes,
+    issuer: (&[u8], &dyn Signer),
+    now: i64,
+) -> anyhow::Result<Ensured> {
+    let pki = dir.pki();
+    let files = Files { dir: &pki };
+    let path = files.cert(own.stem());
+    let signer = keys.signer(own.stem())?;
+    let current = read_cert(&path)?;
+    if due(current.as_deref(), &*signer, now)?.is_none() {
+        return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
+    }
+    // Under the lock, and looked at again: another process may have renewed.
+    let _lock = lock(&pki)?;
+    let signer = keys.signer(own.stem())?;
+    let current = read_cert(&path)?;
+    let Some(reason) = due(current.as_deref(), &*signer, now)? else {
+        return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
+    };
+    let previous = current.as_deref().map(CertificateView::parse).transpose()?;
+    let (signer, new_key) = match (reason, own.rotates_key(), previous.is_some()) {
+        // A first certificate, or one that lost its key: the key there is new.
+        ("missing" | "key_mismatch", _, _) | (_, false, _) | (_, _, false) => (signer, false),
+        _ => match keys.rotate(own.stem())? {
+            Some(fresh) => (fresh, true),
+            None => {
+                tracing::warn!(
+                    key = own.stem(),
+                    "the key is on the token: the certificate is renewed for the same key"
+                );
+                (signer, false)
+            }
+        },
+    };
+    let lifetime = lifetimes
+        .configured(own)
+        .or_else(|| previous.as_ref().map(|v| crate::ca::lifetime_of(v.not_after - v.not_before)))
+        .unwrap_or(Lifetimes::default_for(own));
+    let spec = match &previous {
+        Some(view) => own.spec(lifetime).subject(view.subject.to_vec()),
+        None => own.spec(lifetime),
+    };
+    let der = issue_cert(&files, spec, &*signer, Some(issuer), now)?;
+    if let Some(stem) = own.chain() {
+        write_chain(&pki, stem, &der, issuer.0)?;
+    }
+    let view = CertificateView::parse(&der)?;
+    let renewal = Renewal {
+        own,
+        serial: cartorio_pkix::cert::serial_hex(view.serial),
+        not_after: view.not_after,
+        new_key,
+        reason,
+    };
+    if previous.is_some() {
+        tracing::info!(
+            certificate = own.stem(),
+            serial = renewal.serial,
+            not_after = renewal.not_after,
+            new_key,
+            reason,
+            "renewed"
+        );
+    }
+    Ok(Ensured { der, signer, renewed: Some(renewal) })
+}
+
+/// An exclusive lock on `DIR/pki/.renewal.lock`, held until dropped.
+fn lock(pki: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = pki.join(".renewal.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.lock().with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
+}
+
+/// Seconds until each certificate of `DIR/pki` expires, as the gauge
+/// `cartorio_certificate_expiry_seconds{certificate}`.
+pub fn export_expiry(dir: &DataDir, now: i64) {
+    let files = Files { dir: &dir.pki() };
+    for stem in ["root", "issuer", "ocsp", "tsa", "responder-tls"] {
+        if let Ok(Some(der)) = read_cert(&files.cert(stem))
+            && let Ok(view) = CertificateView::parse(&der)
+        {
+            metrics::gauge!("cartorio_certificate_expiry_seconds", "certificate" => stem)
+                .set((view.not_after - now) as f64);
+        }
+    }
+}
+
+/// One look: renews what is due, takes a signer another process renewed,
+/// re-exports the expiry gauges. Returns the renewals made here, and
+/// whether the OCSP signer in use changed (its responses are then to be
+/// re-signed).
+pub fn check(
+    dir: &DataDir,
+    keys: &Keyring,
+    ca: &crate::ca::CaMaterial,
+    lifetimes: &Lifetimes,
+    now: i64,
+) -> anyhow::Result<(Vec<Renewal>, bool)> {
+    let issuer = (ca.issuer_der.as_slice(), &*ca.issuer_signer);
+    let mut renewed = Vec::new();
+    let mut signer_changed = false;
+    for own in Own::ALL {
+        let ensured = ensure(dir, keys, own, lifetimes, issuer, now)?;
+        if own == Own::Ocsp && ensured.der != ca.ocsp.load().cert {
+            ca.ocsp.store(Arc::new(OcspSigning::new(ensured.signer, ensured.der)?));
+            signer_changed = true;
+        }
+        renewed.extend(ensured.renewed);
+    }
+    export_expiry(dir, now);
+    Ok((renewed, signer_changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_two_thirds_in_and_never_kept_past_expiry_or_for_another_key() {
+        assert_eq!(renewal_time(0, 90), 60);
+        let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let other = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let template = |spki: &[u8]| cartorio_pkix::cert::CertificateTemplate {
+            serial: vec![1],
+            issuer: cartorio_pkix::cert::name(&[(cartorio_pkix::oid::COMMON_NAME, "x")]),
+            subject: cartorio_pkix::cert::name(&[(cartorio_pkix::oid::COMMON_NAME, "x")]),
+            not_before: 1000,
+            not_after: 1900,
+            spki: spki.to_vec(),
+            extensions: vec![],
+        };
+        let cert = cartorio_pkix::cert::build_certificate(&template(key.spki()), &key).expect("cert");
+        let at = |now| due(Some(&cert), &key, now).expect("parse");
+        assert_eq!((at(1599), at(1600), at(1900)), (None, Some("due"), Some("expired")));
+        assert_eq!(due(Some(&cert), &other, 1100).expect("parse"), Some("key_mismatch"));
+        assert_eq!(due(None, &key, 0).expect("none"), Some("missing"));
+        assert_eq!(Lifetimes::all(30).check_interval(), Duration::from_secs(1));
+        for lifetime in [30, 600, 659, 660, 90 * DAY] {
+            let span = lifetime + crate::ca::backdating(lifetime);
+            assert_eq!(crate::ca::lifetime_of(span), lifetime, "{lifetime}");
+        }
+        assert_eq!(Lifetimes::default().check_interval(), Duration::from_secs(600));
+    }
+}
