@@ -63,13 +63,7 @@ fn a_revocation_after_presign_beside_up_reaches_a_polling_responder() {
     let out = run(Command::new(BIN).args(["presign", "--refresh-all", "--data-dir"]).arg(&data));
     assert!(out.status.success(), "{}", text(&out));
     let serial = serial_of(&certs[0]);
-    let out = run(Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args([
-        "--serial",
-        &serial,
-        "--reason",
-        "keyCompromise",
-    ]));
-    assert!(out.status.success(), "{}", text(&out));
+    revoke(&data, &serial, "keyCompromise");
 
     for url in [standalone.as_str(), up.ocsp_url().as_str()] {
         let took = revoked_within(url, &pki, &certs[0], Duration::from_secs(2));

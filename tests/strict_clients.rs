@@ -68,13 +68,7 @@ fn strict_der_clients_accept_every_token_certificate_response_and_crl() {
     assert_eq!(status_of(&out, &cert).as_deref(), Some("good"), "{out}");
     check_ocsp(&up, &pki, &cert, tmp.path(), "GOOD");
 
-    let out = run(Command::new(BIN).args(["revoke", "--data-dir"]).arg(&data).args([
-        "--serial",
-        &serial,
-        "--reason",
-        "keyCompromise",
-    ]));
-    assert!(out.status.success(), "{}", text(&out));
+    revoke(&data, &serial, "keyCompromise");
     let out = ocsp_until(&up.ocsp_url(), &pki, &cert, "revoked", &["-no_nonce"], Duration::from_secs(20));
     assert_eq!(status_of(&out, &cert).as_deref(), Some("revoked"), "{out}");
     check_ocsp(&up, &pki, &cert, tmp.path(), "REVOKED");

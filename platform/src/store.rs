@@ -138,10 +138,11 @@ impl ObjectStore {
     ) -> Result<Option<Version>, StoreError> {
         match self {
             Self::Local(local) => {
-                let path = local.path(key)?;
+                let (path, lock) = (local.path(key)?, local.lock_path(key)?);
                 let (key, expected) = (key.to_owned(), expected.clone());
                 blocking(move || {
-                    put_if_local(&path, &bytes, &expected).map_err(|source| StoreError::Io { key, source })
+                    put_if_local(&path, &lock, &bytes, &expected)
+                        .map_err(|source| StoreError::Io { key, source })
                 })
                 .await
             }
@@ -182,19 +183,21 @@ fn local_version(bytes: &[u8]) -> Version {
     Version(digest.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// The local compare-and-swap: under an exclusive lock on `.{name}.lock`
-/// beside the object (every conditional writer of this key takes it, in
-/// any process on the host), reads the object, compares and renames the
-/// new content in. Plain readers need no lock: the rename is atomic.
-fn put_if_local(path: &Path, bytes: &[u8], expected: &Precondition) -> std::io::Result<Option<Version>> {
-    let dir = path.parent().ok_or_else(|| std::io::Error::other("object path has no parent"))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-    create_dirs_durably(dir)?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(format!(".{name}.lock")))?;
+/// The local compare-and-swap: under an exclusive lock on the key's lock
+/// file (`.locks/{key}.lock` under the store's root: every conditional
+/// writer of this key takes it, in any process on the host), reads the
+/// object, compares and renames the new content in. Plain readers need no
+/// lock: the rename is atomic.
+fn put_if_local(
+    path: &Path,
+    lock_path: &Path,
+    bytes: &[u8],
+    expected: &Precondition,
+) -> std::io::Result<Option<Version>> {
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
     lock.lock()?;
     let current = match std::fs::read(path) {
         Ok(bytes) => Some(local_version(&bytes)),
@@ -231,6 +234,11 @@ fn valid_key(key: &str) -> Result<(), StoreError> {
 impl LocalStore {
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         valid_key(key).map(|()| self.root.join(key))
+    }
+
+    /// Conditional writers' lock for `key`, out of the objects' folders.
+    fn lock_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        valid_key(key).map(|()| self.root.join(".locks").join(format!("{key}.lock")))
     }
 }
 
@@ -393,7 +401,9 @@ mod tests {
         assert_eq!(store.get("m.json").await.expect("get").as_deref(), Some(&b"2"[..]));
         store.put("d/a/1.json", Bytes::from_static(b"1")).await.expect("put");
         store.put_if("d/b.json", Bytes::from_static(b"2"), &Precondition::Absent).await.expect("put");
-        assert_eq!(store.list("d/").await.expect("list"), ["d/a/1.json", "d/b.json"], "no lock files");
+        assert_eq!(store.list("d/").await.expect("list"), ["d/a/1.json", "d/b.json"]);
+        let beside: Vec<_> = std::fs::read_dir(dir.path().join("d")).expect("dir").flatten().collect();
+        assert_eq!(beside.len(), 2, "only objects beside objects: {beside:?}");
         assert!(store.list("nothing/").await.expect("list").is_empty());
     }
 
@@ -417,7 +427,9 @@ mod tests {
                                 Err(_) => (Precondition::Absent, 0),
                             };
                             let next = (n + 1).to_string();
-                            if put_if_local(&path, next.as_bytes(), &expected).expect("put").is_some() {
+                            let lock = path.with_extension("lock");
+                            if put_if_local(&path, &lock, next.as_bytes(), &expected).expect("put").is_some()
+                            {
                                 break;
                             }
                         }

@@ -148,6 +148,16 @@ pub fn issue(data_dir: &Path, csr: &Path) -> (PathBuf, String) {
     (cert.clone(), serial_of(&cert))
 }
 
+/// `cartorio revoke` of `serial` with `reason` (through a running `up`,
+/// or on the registry); fails the test unless it succeeds.
+pub fn revoke(data_dir: &Path, serial: &str, reason: &str) {
+    let out = run(Command::new(BIN)
+        .args(["revoke", "--data-dir"])
+        .arg(data_dir)
+        .args(["--serial", serial, "--reason", reason]));
+    assert!(out.status.success(), "cartorio revoke: {}", text(&out));
+}
+
 pub fn serial_of(cert: &Path) -> String {
     let out = run(Command::new("openssl").args(["x509", "-noout", "-serial", "-in"]).arg(cert));
     text(&out).trim().trim_start_matches("serial=").to_owned()
