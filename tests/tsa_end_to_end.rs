@@ -256,6 +256,12 @@ fn the_clock_state_is_logged_exposed_and_acted_on() {
     assert_eq!(tsa["ready"], issuing, "{doc}");
     assert_eq!(doc["components"]["ocsp"]["ready"], true, "{doc}");
     assert_eq!(status, if issuing { 200 } else { 503 }, "{doc}");
+    // One component at a time, for a load balancer in front of one service.
+    let one = |component: &str| {
+        let head = format!("GET /readyz/{component} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        http(&up.responder, &head, b"").0
+    };
+    assert_eq!((one("ocsp"), one("tsa"), one("nope")), (200, if issuing { 200 } else { 503 }, 404));
     if !issuing {
         let detail = tsa["detail"].as_str().expect("detail");
         assert!(detail.contains("--danger-tsa-trust-system-clock"), "{detail}");

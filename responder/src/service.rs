@@ -74,19 +74,31 @@ impl OcspService {
         response(StatusCode::OK, TIMESTAMP_REPLY, der)
     }
 
-    /// `GET /readyz` (see [`crate::readiness`]).
-    fn readiness(&self) -> Response<Body> {
+    /// `GET /readyz`, or `/readyz/{component}` for one component (a load
+    /// balancer in front of OCSP only need not drop a responder whose TSA
+    /// refuses); see [`crate::readiness`].
+    fn readiness(&self, component: Option<&str>) -> Response<Body> {
         let now = cartorio_platform::clock::unix_seconds();
-        let (ready, doc) =
-            readiness::readyz(&self.index.load(), &self.loader, self.tsa.as_deref(), !self.tsa_only, now);
+        let (ocsp, tsa) = match component {
+            None => (!self.tsa_only, self.tsa.as_deref()),
+            Some("ocsp") if !self.tsa_only => (true, None),
+            Some("tsa") if self.tsa.is_some() => (false, self.tsa.as_deref()),
+            Some(_) => return response(StatusCode::NOT_FOUND, "text/plain", "no such component here\n"),
+        };
+        let (ready, doc) = readiness::readyz(&self.index.load(), &self.loader, tsa, ocsp, now);
         let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         response(status, "application/json", doc.to_string())
     }
 
     async fn route(&self, req: Request<RequestBody>) -> (Response<Body>, Endpoint) {
         let path = req.uri().path();
-        if req.method() == Method::GET && path == "/readyz" {
-            return (self.readiness(), Endpoint::Other);
+        if req.method() == Method::GET
+            && let Some(rest) = path.strip_prefix("/readyz")
+        {
+            return match rest {
+                "" => (self.readiness(None), Endpoint::Other),
+                component => (self.readiness(component.strip_prefix('/')), Endpoint::Other),
+            };
         }
         if req.method() == Method::GET
             && let Some(resp) = common_route(path)

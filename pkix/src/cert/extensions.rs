@@ -3,7 +3,8 @@
 use crate::der::encode::{boolean, ia5_string, integer_u64, named_bits, null, octet_string, retag, seq, tlv};
 use crate::oid;
 
-pub(crate) fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
+/// One `Extension`: its OID (complete DER), criticality and value (DER).
+pub fn extension(id: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     if critical { seq(&[id, &boolean(true), &octet_string(value)]) } else { seq(&[id, &octet_string(value)]) }
 }
 
