@@ -33,8 +33,14 @@ enum Command {
         /// PEM or DER PKCS#10 request.
         #[arg(long)]
         csr: PathBuf,
+        /// A profile of the control plane: server, client, document-signing,
+        /// code-signing, smime, short-lived, tsa (the built-ins), or one of
+        /// its configuration's.
         #[arg(long, default_value = "server")]
         profile: String,
+        /// The issuing CA, when not the profile's own (tls, documents, ...).
+        #[arg(long)]
+        issuer: Option<String>,
         /// Where to write the certificate (PEM).
         #[arg(long)]
         out: PathBuf,
@@ -72,6 +78,9 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long)]
         out: PathBuf,
+        /// The issuing CA whose CRL (default: tls).
+        #[arg(long)]
+        issuer: Option<String>,
         /// The shard to write (0-based).
         #[arg(long, requires_all = ["shards", "url"])]
         shard: Option<u32>,
@@ -192,6 +201,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A request refused for a rule it broke: 2, as a usage error.
+        Err(error) if error.downcast_ref::<cartorio_control::cli::Refused>().is_some() => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -202,8 +216,9 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Up(args) => up::run(args).await,
-        Command::Issue { data_dir, csr, profile, out } => {
-            let serial = cartorio_control::cli::issue(&DataDir::new(data_dir), &csr, &profile, &out).await?;
+        Command::Issue { data_dir, csr, profile, issuer, out } => {
+            let dir = DataDir::new(data_dir);
+            let serial = cartorio_control::cli::issue(&dir, &csr, &profile, issuer.as_deref(), &out).await?;
             println!("issued serial {serial} -> {}", out.display());
             Ok(())
         }
@@ -226,14 +241,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 Err(report) => anyhow::bail!("{report}"),
             }
         }
-        Command::Crl { data_dir, out, shard, shards, url } => {
+        Command::Crl { data_dir, out, issuer, shard, shards, url } => {
             let shard = match (shard, shards, url) {
                 (Some(shard), Some(shards), Some(url)) => {
                     Some((cartorio_control::crl::CrlSharding { shards, url }, shard))
                 }
                 _ => None,
             };
-            let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out, shard).await?;
+            let entries = cartorio_control::cli::crl(&DataDir::new(data_dir), &out, issuer, shard).await?;
             println!("CRL with {entries} revoked certificate(s) -> {}", out.display());
             Ok(())
         }

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use cartorio_control::paths::{DataDir, write_private, write_public};
 use cartorio_control::presigner::OcspPolicy;
-use cartorio_control::{Control, ControlConfig};
+use cartorio_control::{Control, ControlConfig, ControlFile};
 use cartorio_gateway::GatewayConfig;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_platform::store::StoreConfig;
@@ -12,7 +12,6 @@ use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
 use cartorio_responder::tsa::{ClockPolicy, TsaConfig};
 use cartorio_responder::{ResponderConfig, TlsListen};
-use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -258,64 +257,15 @@ fn random_key() -> anyhow::Result<String> {
     Ok(format!("cart_demo_{}", hex::encode(bytes)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ControlFile {
-    listen: SocketAddr,
-    data_dir: PathBuf,
-    ocsp_url: String,
-    #[serde(default = "default_validity")]
-    ocsp_validity_secs: i64,
-    /// CertID hashes responses are pre-signed for (default sha1, sha256).
-    #[serde(default = "default_cert_id_hashes")]
-    ocsp_cert_id_hashes: Vec<HashAlg>,
-    /// The registry's PostgreSQL URL; absent: SQLite in `data_dir`.
-    #[serde(default)]
-    database_url: Option<String>,
-    /// CRL shards by serial besides the full CRL (`[crl] shards`, `url`).
-    #[serde(default)]
-    crl: Option<cartorio_control::crl::CrlSharding>,
-    /// The admin API over TLS, client certificates mapped to roles.
-    #[serde(default)]
-    admin_tls: Option<cartorio_control::admin::AdminTls>,
-    /// Where to publish (`[store]`, as the responder's); absent: `data_dir/store`.
-    #[serde(default)]
-    store: Option<cartorio_platform::store::StoreConfig>,
-    /// Lifetimes of Cartorio's own certificates (`[own_certificates]`).
-    #[serde(default)]
-    own_certificates: cartorio_control::renewal::Lifetimes,
-}
-
-fn default_validity() -> i64 {
-    OcspPolicy::default().validity_secs
-}
-
-fn default_cert_id_hashes() -> Vec<HashAlg> {
-    OcspPolicy::default().cert_id_hashes
-}
-
 fn parse_hash(name: &str) -> Result<HashAlg, String> {
     HashAlg::from_name(name).ok_or_else(|| format!("{name:?} is not one of sha1, sha256, sha384, sha512"))
 }
 
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let (file, shutdown): (ControlFile, _) = start_alone(path)?;
-    let config = ControlConfig {
-        data_dir: DataDir::new(file.data_dir),
-        ocsp_url: file.ocsp_url,
-        ocsp: OcspPolicy {
-            validity_secs: file.ocsp_validity_secs,
-            cert_id_hashes: file.ocsp_cert_id_hashes,
-            ..OcspPolicy::default()
-        },
-        database_url: file.database_url,
-        crl_sharding: file.crl,
-        admin_tls: file.admin_tls,
-        store: file.store,
-        own_certificates: file.own_certificates,
-    };
+    let (listen, config) = file.into_config();
     let control = Control::open(config, true)?;
-    let listener = bind(file.listen, "control").await?;
+    let listener = bind(listen, "control").await?;
     control.run(listener, Arc::new(Notify::new()), shutdown).await
 }
 

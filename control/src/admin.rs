@@ -12,7 +12,7 @@ use crate::{Control, RevokeError};
 use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
 use cartorio_platform::http::PeerCertificate;
-use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, response};
+use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, problem_with, response};
 use cartorio_platform::tls::TlsFiles;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -133,82 +133,112 @@ impl Handler for AdminService {
             let detail = format!("the {} role may not do this", role.name());
             return problem(StatusCode::FORBIDDEN, "forbidden", &detail);
         }
-        match (method, segments.as_slice()) {
-            (Method::POST, ["v1", "certificates"]) => {
-                let profile = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("profile="))
-                    .unwrap_or("server")
-                    .to_owned();
-                let Some(body) = read_body(req).await else {
-                    return problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the CSR is too large");
-                };
-                match control.issue(body.to_vec(), profile).await {
-                    Ok(issued) => json(
-                        StatusCode::CREATED,
-                        serde_json::json!({
-                            "serial": issued.serial,
-                            "certificate": cartorio_pkix::cert::to_pem(&issued.der),
-                        }),
-                    ),
-                    Err(IssueError::BadRequest(msg)) => problem(StatusCode::BAD_REQUEST, "bad_csr", &msg),
-                    Err(IssueError::Internal(e)) => {
-                        tracing::error!(error = format!("{e:#}"), "issuance failed");
-                        problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "issuance failed")
-                    }
-                }
+        route(&control, method, &segments, &query, req).await.unwrap_or_else(ApiError::into_response)
+    }
+}
+
+/// A request's `name=` query parameter (names here are plain ASCII).
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+async fn route(
+    control: &Control,
+    method: Method,
+    segments: &[&str],
+    query: &str,
+    req: Request<RequestBody>,
+) -> Result<Response<Body>, ApiError> {
+    let issuer = query_param(query, "issuer").map(str::to_owned);
+    Ok(match (method, segments) {
+        (Method::POST, ["v1", "certificates"]) => {
+            let profile = query_param(query, "profile").unwrap_or("server").to_owned();
+            let Some(body) = read_body(req).await else {
+                return Ok(problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the CSR is too large"));
+            };
+            let issued = control.issue(body.to_vec(), profile, issuer).await?;
+            json(
+                StatusCode::CREATED,
+                serde_json::json!({
+                    "serial": issued.serial,
+                    "issuer": issued.issuer,
+                    "certificate": cartorio_pkix::cert::to_pem(&issued.der),
+                }),
+            )
+        }
+        (Method::GET, ["v1", "certificates", serial]) => match control.status(serial.to_string()).await {
+            Ok(Some(record)) => json(StatusCode::OK, record),
+            Ok(None) => problem(StatusCode::NOT_FOUND, "unknown_serial", "no such certificate"),
+            Err(e) => return Err(ApiError::Internal(e, "lookup failed")),
+        },
+        (Method::POST, ["v1", "certificates", serial, "revoke"]) => {
+            let serial = serial.to_string();
+            let Some(body) = read_body(req).await else {
+                return Ok(problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body too large"));
+            };
+            let Ok(parsed) = serde_json::from_slice::<RevokeBody>(&body) else {
+                return Ok(problem(StatusCode::BAD_REQUEST, "bad_body", "expected {\"reason\": \"...\"}"));
+            };
+            json(StatusCode::OK, control.revoke(serial, parsed.reason).await?)
+        }
+        (Method::GET, ["v1", "crl"]) => {
+            let crl = control.crl(issuer).await.map_err(|e| ApiError::Internal(e, "CRL issuance failed"))?;
+            response(StatusCode::OK, "application/pkix-crl", cartorio_pkix::crl::to_pem(&crl.der))
+        }
+        (Method::GET, ["v1", "audit", "verify"]) => match control.audit_verify().await {
+            Ok(Ok(report)) => json(StatusCode::OK, serde_json::json!({"intact": true, "report": report})),
+            Ok(Err(report)) => {
+                json(StatusCode::CONFLICT, serde_json::json!({"intact": false, "report": report}))
             }
-            (Method::GET, ["v1", "certificates", serial]) => match control.status(serial.to_string()).await {
-                Ok(Some(record)) => json(StatusCode::OK, record),
-                Ok(None) => problem(StatusCode::NOT_FOUND, "unknown_serial", "no such certificate"),
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "status lookup failed");
-                    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "lookup failed")
-                }
-            },
-            (Method::POST, ["v1", "certificates", serial, "revoke"]) => {
-                let serial = serial.to_string();
-                let Some(body) = read_body(req).await else {
-                    return problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body too large");
-                };
-                let Ok(parsed) = serde_json::from_slice::<RevokeBody>(&body) else {
-                    return problem(StatusCode::BAD_REQUEST, "bad_body", "expected {\"reason\": \"...\"}");
-                };
-                match control.revoke(serial, parsed.reason).await {
-                    Ok(done) => json(StatusCode::OK, done),
-                    Err(RevokeError::BadReason(msg)) => problem(StatusCode::BAD_REQUEST, "bad_reason", &msg),
-                    Err(RevokeError::NotFound) => {
-                        problem(StatusCode::NOT_FOUND, "unknown_serial", "no such certificate")
-                    }
-                    Err(RevokeError::AlreadyRevoked) => {
-                        problem(StatusCode::CONFLICT, "already_revoked", "the certificate is already revoked")
-                    }
-                    Err(RevokeError::Internal(e)) => {
-                        tracing::error!(error = format!("{e:#}"), "revocation failed");
-                        problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "revocation failed")
-                    }
-                }
+            Err(e) => return Err(ApiError::Internal(e, "audit verification failed")),
+        },
+        _ => problem(StatusCode::NOT_FOUND, "no_route", "no such route"),
+    })
+}
+
+/// Every failure the admin API reports, mapped to its problem in one place:
+/// callers' faults to 4xx with what to fix, ours to 500 with nothing of
+/// our internals (they go to the log).
+enum ApiError {
+    Issue(IssueError),
+    Revoke(RevokeError),
+    Internal(anyhow::Error, &'static str),
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        Self::Issue(e)
+    }
+}
+
+impl From<RevokeError> for ApiError {
+    fn from(e: RevokeError) -> Self {
+        Self::Revoke(e)
+    }
+}
+
+impl ApiError {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Self::Issue(IssueError::BadRequest(msg)) => problem(StatusCode::BAD_REQUEST, "bad_csr", &msg),
+            Self::Issue(IssueError::Unknown(msg)) => problem(StatusCode::BAD_REQUEST, "unknown", &msg),
+            Self::Issue(IssueError::Refused(refusal)) => {
+                let extra = serde_json::json!({"profile": refusal.profile, "rule": refusal.rule});
+                problem_with(StatusCode::BAD_REQUEST, "profile_violation", &refusal.to_string(), extra)
             }
-            (Method::GET, ["v1", "crl"]) => match control.crl().await {
-                Ok(crl) => {
-                    response(StatusCode::OK, "application/pkix-crl", cartorio_pkix::crl::to_pem(&crl.der))
-                }
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "CRL issuance failed");
-                    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "CRL issuance failed")
-                }
-            },
-            (Method::GET, ["v1", "audit", "verify"]) => match control.audit_verify().await {
-                Ok(Ok(report)) => json(StatusCode::OK, serde_json::json!({"intact": true, "report": report})),
-                Ok(Err(report)) => {
-                    json(StatusCode::CONFLICT, serde_json::json!({"intact": false, "report": report}))
-                }
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "audit verification failed");
-                    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "audit verification failed")
-                }
-            },
-            _ => problem(StatusCode::NOT_FOUND, "no_route", "no such route"),
+            Self::Revoke(RevokeError::BadReason(msg)) => problem(StatusCode::BAD_REQUEST, "bad_reason", &msg),
+            Self::Revoke(RevokeError::NotFound) => {
+                problem(StatusCode::NOT_FOUND, "unknown_serial", "no such certificate")
+            }
+            Self::Revoke(RevokeError::AlreadyRevoked) => {
+                problem(StatusCode::CONFLICT, "already_revoked", "the certificate is already revoked")
+            }
+            Self::Issue(IssueError::Internal(e)) => Self::Internal(e, "issuance failed").into_response(),
+            Self::Revoke(RevokeError::Internal(e)) => Self::Internal(e, "revocation failed").into_response(),
+            Self::Internal(e, what) => {
+                tracing::error!(error = format!("{e:#}"), "{what}");
+                problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", what)
+            }
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The key ceremony: one TOML file in, a CA hierarchy out. The root and the
-//! issuing CA get keys generated inside the HSM; the OCSP responder and the
-//! TSA get certificates from the issuing CA (their keys on the token too when
-//! a label is given, else software keys under `DIR/pki`). The result is a
+//! The key ceremony: one TOML file in, a CA hierarchy out. The root and
+//! every issuing CA (`[issuers.NAME]`; `[issuer]` alone is the `tls` CA)
+//! get keys generated inside the HSM, or in software for an issuing CA
+//! without a `key_label`; each issuing CA's OCSP responder and the TSA get
+//! certificates from it (their keys on the token too when a label is
+//! given, else software keys under `DIR/pki`). The result is a
 //! data directory that `cartorio up` / `cartorio control` start from, with
 //! `DIR/pki/hsm.toml` binding the key stems to token labels, a transcript in
 //! `DIR/pki/ceremony.json`, and every step in the audit log.
 
 use crate::audit;
-use crate::ca::{Files, Spec, ensure_cert, write_chains};
+use crate::ca::{DEFAULT_ISSUER, Files, Layout, Spec, ensure_cert, write_chain};
 use crate::hsm::keys::{self as token_keys, KeyInfo, parse_curve};
 use crate::hsm::{HsmConfig, Token};
 use crate::keys::{HsmBinding, Keyring};
@@ -32,8 +34,16 @@ pub struct CeremonyConfig {
     pub organization: String,
     pub hsm: HsmConfig,
     pub root: CaKey,
-    pub issuer: CaKey,
-    pub ocsp: DelegatedSigner,
+    /// The `tls` CA (as ceremonies before several CAs wrote it), with
+    /// `ocsp` its responder; or none, and `issuers` only.
+    #[serde(default)]
+    pub issuer: Option<CaKey>,
+    #[serde(default)]
+    pub ocsp: Option<DelegatedSigner>,
+    /// Issuing CAs by name (`tls`, `documents`, ...), each with its OCSP
+    /// responder.
+    #[serde(default)]
+    pub issuers: BTreeMap<String, IssuingCaConfig>,
     pub tsa: DelegatedSigner,
 }
 
@@ -46,6 +56,52 @@ pub struct CaKey {
     pub curve: String,
     pub common_name: String,
     pub lifetime_days: i64,
+}
+
+/// One `[issuers.NAME]`: its key on the token (`key_label`) or in
+/// software, and its OCSP responder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuingCaConfig {
+    #[serde(default)]
+    pub key_label: Option<String>,
+    #[serde(default = "default_curve")]
+    pub curve: String,
+    pub common_name: String,
+    pub lifetime_days: i64,
+    pub ocsp: DelegatedSigner,
+}
+
+impl CeremonyConfig {
+    /// Every issuing CA by name, `[issuer]` and `[ocsp]` as `tls`.
+    pub fn issuing_cas(&self) -> anyhow::Result<BTreeMap<String, IssuingCaConfig>> {
+        let mut all = self.issuers.clone();
+        match (&self.issuer, &self.ocsp) {
+            (Some(issuer), Some(ocsp)) => {
+                let tls = IssuingCaConfig {
+                    key_label: Some(issuer.key_label.clone()),
+                    curve: issuer.curve.clone(),
+                    common_name: issuer.common_name.clone(),
+                    lifetime_days: issuer.lifetime_days,
+                    ocsp: ocsp.clone(),
+                };
+                anyhow::ensure!(
+                    all.insert(DEFAULT_ISSUER.into(), tls).is_none(),
+                    "[issuer] and [issuers.tls] both given"
+                );
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("[issuer] and [ocsp] go together"),
+        }
+        anyhow::ensure!(
+            all.contains_key(DEFAULT_ISSUER),
+            "the hierarchy needs a tls CA ([issuers.tls] or [issuer])"
+        );
+        for name in all.keys() {
+            anyhow::ensure!(crate::ca::valid_issuer_name(name), "{name:?} cannot name an issuing CA");
+        }
+        Ok(all)
+    }
 }
 
 /// A delegated signer (OCSP responder, TSA) certified by the issuing CA.
@@ -99,15 +155,22 @@ pub fn run(config: &CeremonyConfig, now: i64) -> anyhow::Result<Transcript> {
     let mut registry = Registry::open(&database)?;
     let token = Token::open(config.hsm.clone()).context("opening the token")?;
 
-    let mut wanted = vec![("root", &config.root.key_label, &config.root.curve)];
-    wanted.push(("issuer", &config.issuer.key_label, &config.issuer.curve));
+    let cas = config.issuing_cas()?;
+    let mut wanted = vec![("root".to_owned(), &config.root.key_label, &config.root.curve)];
     let p256 = default_curve();
-    if let Some(label) = &config.ocsp.key_label {
-        wanted.push(("ocsp", label, &p256));
+    for (name, ca) in &cas {
+        let layout = Layout::of(name);
+        if let Some(label) = &ca.key_label {
+            wanted.push((layout.stem.clone(), label, &ca.curve));
+        }
+        if let Some(label) = &ca.ocsp.key_label {
+            wanted.push((layout.ocsp_stem.clone(), label, &p256));
+        }
     }
     let mut keys = Vec::new();
     let mut binding = BTreeMap::new();
     for (stem, label, curve) in wanted {
+        let stem = stem.as_str();
         let curve = parse_curve(curve)?;
         let event = audit::Event {
             kind: "key.generate",
@@ -122,52 +185,61 @@ pub fn run(config: &CeremonyConfig, now: i64) -> anyhow::Result<Transcript> {
     let bound = HsmBinding { hsm: config.hsm.clone(), keys: binding };
     write_public(&HsmBinding::path(&dir), toml::to_string(&bound)?.as_bytes())?;
 
-    let certificates = certify(config, &dir, now, &mut registry)?;
+    let certificates = certify(config, &cas, &dir, now, &mut registry)?;
     let transcript = Transcript { at: now, token: config.hsm.token_label.clone(), keys, certificates };
     write_public(&pki.join("ceremony.json"), serde_json::to_string_pretty(&transcript)?.as_bytes())?;
     Ok(transcript)
 }
 
-/// Issues the four certificates with the keys now bound in `dir`.
+/// Issues the hierarchy's certificates with the keys now bound in `dir`.
 fn certify(
     config: &CeremonyConfig,
+    cas: &BTreeMap<String, IssuingCaConfig>,
     dir: &DataDir,
     now: i64,
     registry: &mut Registry,
 ) -> anyhow::Result<BTreeMap<String, String>> {
     let pki = dir.pki();
+    std::fs::create_dir_all(pki.join("issuers"))?;
     let files = Files { dir: &pki };
     let keyring = Keyring::open(dir)?;
     let org = config.organization.as_str();
-    let (root, issuer, ocsp, tsa) = (&config.root, &config.issuer, &config.ocsp, &config.tsa);
-
+    let root = &config.root;
     let root_key = keyring.signer("root")?;
     let root_spec = Spec::root(&root.common_name, root.lifetime_days).organization(org);
     let root_der = ensure_cert(&files, root_spec, &*root_key, None, now)?;
-    let issuer_key = keyring.signer("issuer")?;
-    let issuer_spec = Spec::issuer(&issuer.common_name, issuer.lifetime_days).organization(org);
-    let issuer_der = ensure_cert(&files, issuer_spec, &*issuer_key, Some((&root_der, &*root_key)), now)?;
-    let by_issuer = Some((issuer_der.as_slice(), &*issuer_key));
-    let ocsp_key = keyring.signer("ocsp")?;
-    let ocsp_spec = Spec::ocsp(&ocsp.common_name, ocsp.lifetime_days).organization(org);
-    let ocsp_der = ensure_cert(&files, ocsp_spec, &*ocsp_key, by_issuer, now)?;
-    let tsa_key = keyring.signer("tsa")?;
-    let tsa_spec = Spec::tsa(&tsa.common_name, tsa.lifetime_days).organization(org);
-    let tsa_der = ensure_cert(&files, tsa_spec, &*tsa_key, by_issuer, now)?;
-    write_chains(&pki, &root_der, &issuer_der, &tsa_der)?;
+    let mut made = vec![("root".to_owned(), root_der.clone())];
+    for (name, ca) in cas {
+        let layout = Layout::of(name);
+        let key = keyring.signer(&layout.stem)?;
+        let spec = Spec::issuer(&layout.stem, &ca.common_name, ca.lifetime_days).organization(org);
+        let der = ensure_cert(&files, spec, &*key, Some((&root_der, &*root_key)), now)?;
+        let ocsp_key = keyring.signer(&layout.ocsp_stem)?;
+        let ocsp_spec =
+            Spec::ocsp(&layout.ocsp_stem, &ca.ocsp.common_name, ca.ocsp.lifetime_days).organization(org);
+        let ocsp_der = ensure_cert(&files, ocsp_spec, &*ocsp_key, Some((&der, &*key)), now)?;
+        if name == DEFAULT_ISSUER {
+            let tsa_key = keyring.signer("tsa")?;
+            let tsa_spec = Spec::tsa(&config.tsa.common_name, config.tsa.lifetime_days).organization(org);
+            let tsa_der = ensure_cert(&files, tsa_spec, &*tsa_key, Some((&der, &*key)), now)?;
+            write_chain(&pki, "tsa", &tsa_der, &der)?;
+            made.push(("tsa".into(), tsa_der));
+        }
+        made.push((layout.stem, der));
+        made.push((layout.ocsp_stem, ocsp_der));
+    }
 
     let mut fingerprints = BTreeMap::new();
-    for (stem, der) in [("root", &root_der), ("issuer", &issuer_der), ("ocsp", &ocsp_der), ("tsa", &tsa_der)]
-    {
-        let view = CertificateView::parse(der)?;
+    for (stem, der) in made {
+        let view = CertificateView::parse(&der)?;
         let event = audit::Event {
             kind: "certificate.issue",
             actor: "ceremony",
             detail: serde_json::json!({"stem": stem, "serial": cartorio_pkix::cert::serial_hex(view.serial),
-                "sha256": sha256_hex(der), "key": keyring.store(stem)}),
+                "sha256": sha256_hex(&der), "key": keyring.store(&stem)}),
         };
         registry.audited(&event, now, |_| Ok(()))?;
-        fingerprints.insert(stem.to_owned(), sha256_hex(der));
+        fingerprints.insert(stem, sha256_hex(&der));
     }
     Ok(fingerprints)
 }
@@ -180,8 +252,10 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/config-examples/ceremony.toml");
         let config = super::load(&path).expect("ceremony.toml");
         assert_eq!(config.root.curve, "p384");
-        assert_eq!(config.issuer.curve, "p256");
-        assert!(config.ocsp.key_label.is_some() && config.tsa.key_label.is_none());
+        let cas = config.issuing_cas().expect("issuing CAs");
+        assert_eq!(cas.keys().collect::<Vec<_>>(), ["documents", "tls"]);
+        assert!(cas["tls"].ocsp.key_label.is_some() && config.tsa.key_label.is_none());
+        assert!(cas["documents"].key_label.is_some());
         assert!(config.hsm.pin_file.is_some());
     }
 }

@@ -55,8 +55,17 @@ async fn via_api(
         return Ok(Some(value));
     }
     let detail = value.get("detail").and_then(|d| d.as_str()).unwrap_or("");
+    if value.get("reason").and_then(|r| r.as_str()) == Some("profile_violation") {
+        return Err(Refused(detail.to_owned()).into());
+    }
     bail!("the control plane refused: {} {detail}", reply.status)
 }
+
+/// A request refused for breaking a rule (its profile's): the CLI exits
+/// with 2 for it, as for a usage error, rather than 1.
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+pub struct Refused(pub String);
 
 /// Writes the issuer's full CRL (PEM) to `out`, signed now from the
 /// registry (safe beside a running `up`: SQLite WAL readers do not block).
@@ -64,12 +73,13 @@ async fn via_api(
 pub async fn crl(
     dir: &DataDir,
     out: &Path,
+    issuer: Option<String>,
     shard: Option<(crate::crl::CrlSharding, u32)>,
 ) -> anyhow::Result<usize> {
     let control = offline(dir)?;
     let crl = match shard {
-        Some((sharding, shard)) => control.crl_shard(sharding, shard).await?,
-        None => control.crl().await?,
+        Some((sharding, shard)) => control.crl_shard(issuer, sharding, shard).await?,
+        None => control.crl(issuer).await?,
     };
     std::fs::write(out, cartorio_pkix::crl::to_pem(&crl.der))
         .with_context(|| format!("writing {}", out.display()))?;
@@ -206,27 +216,39 @@ fn offline(dir: &DataDir) -> anyhow::Result<Control> {
 
 /// Issues a certificate for the CSR in `csr_path`, writes it (PEM) to `out`,
 /// returns its serial.
-pub async fn issue(dir: &DataDir, csr_path: &Path, profile: &str, out: &Path) -> anyhow::Result<String> {
+pub async fn issue(
+    dir: &DataDir,
+    csr_path: &Path,
+    profile: &str,
+    issuer: Option<&str>,
+    out: &Path,
+) -> anyhow::Result<String> {
     let csr = std::fs::read(csr_path).with_context(|| format!("reading {}", csr_path.display()))?;
     // Check locally first, so a bad CSR gets a precise message either way.
     cartorio_pkix::csr::VerifiedCsr::from_pem_or_der(&csr).context("invalid CSR")?;
-    let (serial, pem) =
-        match via_api(dir, &format!("/v1/certificates?profile={profile}"), "application/pkcs10", csr.clone())
-            .await?
-        {
-            Some(value) => (
-                value.get("serial").and_then(|v| v.as_str()).context("reply without serial")?.to_owned(),
-                value
-                    .get("certificate")
-                    .and_then(|v| v.as_str())
-                    .context("reply without certificate")?
-                    .to_owned(),
-            ),
-            None => {
-                let issued = offline(dir)?.issue(csr, profile.to_owned()).await?;
-                (issued.serial, cartorio_pkix::cert::to_pem(&issued.der))
-            }
-        };
+    let path = match issuer {
+        Some(issuer) => format!("/v1/certificates?profile={profile}&issuer={issuer}"),
+        None => format!("/v1/certificates?profile={profile}"),
+    };
+    let (serial, pem) = match via_api(dir, &path, "application/pkcs10", csr.clone()).await? {
+        Some(value) => (
+            value.get("serial").and_then(|v| v.as_str()).context("reply without serial")?.to_owned(),
+            value
+                .get("certificate")
+                .and_then(|v| v.as_str())
+                .context("reply without certificate")?
+                .to_owned(),
+        ),
+        None => {
+            let issued = match offline(dir)?.issue(csr, profile.to_owned(), issuer.map(str::to_owned)).await {
+                Err(crate::issuance::IssueError::Refused(refusal)) => {
+                    return Err(Refused(refusal.to_string()).into());
+                }
+                other => other?,
+            };
+            (issued.serial, cartorio_pkix::cert::to_pem(&issued.der))
+        }
+    };
     std::fs::write(out, pem).with_context(|| format!("writing {}", out.display()))?;
     Ok(serial)
 }

@@ -1,12 +1,12 @@
-//! CRLs per issuer: every revoked, unexpired certificate with its reason,
-//! signed by the issuing CA. Published beside the OCSP segments whenever a
-//! batch carries revocations, and at least daily; `cartorio crl` makes one
-//! on demand.
+//! CRLs per issuing CA: every revoked, unexpired certificate with its
+//! reason, signed by the CA that issued it. Published beside the OCSP
+//! segments whenever a batch carries revocations, and at least daily;
+//! `cartorio crl` makes one on demand. The responder serves them at
+//! `/crl/{issuer}.crl` and `/crl/{issuer}/{shard}.crl`.
 
-use crate::ca::CaMaterial;
+use crate::ca::IssuingCa;
 use crate::registry::Registry;
 use anyhow::Context;
-use cartorio_pkix::cert::CertificateView;
 use cartorio_pkix::crl::{CrlTemplate, RevokedEntry, build_crl};
 
 /// nextUpdate - thisUpdate: 7 days (the Baseline Requirements allow 10).
@@ -14,9 +14,14 @@ pub const CRL_VALIDITY_SECS: i64 = 7 * 24 * 3600;
 /// A CRL is re-published at least this often, revocations or not.
 pub const CRL_REFRESH_SECS: i64 = 24 * 3600;
 
-/// Object-store key of an issuer's full CRL (DER).
-pub fn crl_key(issuer_id: &str) -> String {
-    format!("crl/{issuer_id}.crl")
+/// Object-store key of an issuing CA's full CRL (DER), by its name.
+pub fn crl_key(issuer: &str) -> String {
+    format!("crl/{issuer}.crl")
+}
+
+/// Object-store key of an issuing CA's certificate (DER), by its name.
+pub fn ca_key(issuer: &str) -> String {
+    format!("ca/{issuer}.cer")
 }
 
 /// CRLs partitioned by serial: each certificate names its shard's URL in
@@ -39,12 +44,12 @@ impl CrlSharding {
         u32::try_from(low % u64::from(self.shards.max(1))).unwrap_or(0)
     }
 
-    pub fn shard_url(&self, issuer_id: &str, shard: u32) -> String {
-        format!("{}/{issuer_id}/{shard}.crl", self.url.trim_end_matches('/'))
+    pub fn shard_url(&self, issuer: &str, shard: u32) -> String {
+        format!("{}/{issuer}/{shard}.crl", self.url.trim_end_matches('/'))
     }
 
-    pub fn shard_key(issuer_id: &str, shard: u32) -> String {
-        format!("crl/{issuer_id}/{shard}.crl")
+    pub fn shard_key(issuer: &str, shard: u32) -> String {
+        format!("crl/{issuer}/{shard}.crl")
     }
 }
 
@@ -57,7 +62,7 @@ pub struct IssuedCrl {
 /// The issuer's full CRL at `now`. The CRL number is the issue time
 /// in microseconds: strictly increasing without shared state, as Boulder
 /// derives it.
-pub fn issue(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyhow::Result<IssuedCrl> {
+pub fn issue(registry: &mut Registry, ca: &IssuingCa, now_micros: i64) -> anyhow::Result<IssuedCrl> {
     let revoked = revoked(registry, ca, now_micros)?;
     sign(registry, ca, now_micros, &revoked, None)
 }
@@ -65,10 +70,11 @@ pub fn issue(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyho
 /// Every shard's CRL at `now` (shard number, CRL), when the CA shards.
 pub fn issue_shards(
     registry: &mut Registry,
-    ca: &CaMaterial,
+    ca: &IssuingCa,
+    sharding: Option<&CrlSharding>,
     now_micros: i64,
 ) -> anyhow::Result<Vec<(u32, IssuedCrl)>> {
-    let Some(sharding) = &ca.crl_sharding else { return Ok(Vec::new()) };
+    let Some(sharding) = sharding else { return Ok(Vec::new()) };
     let mut by_shard: Vec<Vec<RevokedEntry>> = vec![Vec::new(); sharding.shards.max(1) as usize];
     for entry in revoked(registry, ca, now_micros)? {
         if let Some(shard) = by_shard.get_mut(sharding.shard_of(&entry.serial) as usize) {
@@ -77,7 +83,7 @@ pub fn issue_shards(
     }
     let mut out = Vec::with_capacity(by_shard.len());
     for (shard, entries) in (0u32..).zip(by_shard) {
-        let url = sharding.shard_url(&ca.issuer_id, shard);
+        let url = sharding.shard_url(&ca.name, shard);
         out.push((shard, sign(registry, ca, now_micros, &entries, Some(&url))?));
     }
     Ok(out)
@@ -86,7 +92,7 @@ pub fn issue_shards(
 /// One shard's CRL at `now` under `sharding` (`cartorio crl --shard`).
 pub fn issue_shard(
     registry: &mut Registry,
-    ca: &CaMaterial,
+    ca: &IssuingCa,
     sharding: &CrlSharding,
     shard: u32,
     now_micros: i64,
@@ -94,12 +100,12 @@ pub fn issue_shard(
     anyhow::ensure!(shard < sharding.shards, "shard {shard} of {}: shards count from 0", sharding.shards);
     let mut entries = revoked(registry, ca, now_micros)?;
     entries.retain(|e| sharding.shard_of(&e.serial) == shard);
-    sign(registry, ca, now_micros, &entries, Some(&sharding.shard_url(&ca.issuer_id, shard)))
+    sign(registry, ca, now_micros, &entries, Some(&sharding.shard_url(&ca.name, shard)))
 }
 
-fn revoked(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyhow::Result<Vec<RevokedEntry>> {
+fn revoked(registry: &mut Registry, ca: &IssuingCa, now_micros: i64) -> anyhow::Result<Vec<RevokedEntry>> {
     registry
-        .revoked(&ca.issuer_id, now_micros.div_euclid(1_000_000))?
+        .revoked(&ca.id, now_micros.div_euclid(1_000_000))?
         .into_iter()
         .map(|(serial, revoked_at, reason)| {
             let serial = hex::decode(&serial).with_context(|| format!("serial {serial} is not hex"))?;
@@ -112,34 +118,33 @@ fn revoked(registry: &mut Registry, ca: &CaMaterial, now_micros: i64) -> anyhow:
 /// and records it in the audit log.
 fn sign(
     registry: &mut Registry,
-    ca: &CaMaterial,
+    ca: &IssuingCa,
     now_micros: i64,
     revoked: &[RevokedEntry],
     distribution_point: Option<&str>,
 ) -> anyhow::Result<IssuedCrl> {
     let now = now_micros.div_euclid(1_000_000);
-    let issuer = CertificateView::parse(&ca.issuer_der).context("issuer certificate")?;
-    let key_id = cartorio_pkix::cert::key_id(issuer.spki)?;
     let template = CrlTemplate {
-        issuer: issuer.subject,
-        issuer_key_id: &key_id,
+        issuer: &ca.subject,
+        issuer_key_id: &ca.key_id,
         this_update: now,
         next_update: now + CRL_VALIDITY_SECS,
         number: u64::try_from(now_micros).unwrap_or(0),
         revoked,
         distribution_point,
     };
-    let der = build_crl(&template, &*ca.issuer_signer)?;
+    let der = build_crl(&template, &*ca.signer)?;
     let event = crate::audit::Event {
         kind: "crl.issue",
         actor: "control",
-        detail: serde_json::json!({"issuer": ca.issuer_id, "number": template.number, "entries": revoked.len(),
+        detail: serde_json::json!({"issuer": ca.name, "number": template.number, "entries": revoked.len(),
             "distribution_point": distribution_point}),
     };
     registry.audited(&event, now, |_| Ok(()))?;
-    metrics::counter!("cartorio_crl_issued_total").increment(1);
+    metrics::counter!("cartorio_crl_issued_total", "issuer" => ca.name.clone()).increment(1);
     if distribution_point.is_none() {
-        metrics::gauge!("cartorio_crl_entries").set(revoked.len() as f64);
+        metrics::gauge!("cartorio_crl_entries", "issuer" => ca.name.clone()).set(revoked.len() as f64);
+        metrics::gauge!("cartorio_crl_this_update_seconds", "issuer" => ca.name.clone()).set(now as f64);
     }
     Ok(IssuedCrl { der, entries: revoked.len() })
 }

@@ -13,12 +13,14 @@ pub mod audit;
 pub mod ca;
 pub mod ceremony;
 pub mod cli;
+pub mod config;
 pub mod crl;
 pub mod hsm;
 pub mod issuance;
 pub mod keys;
 pub mod paths;
 pub mod presigner;
+pub mod profile;
 pub mod publisher;
 pub mod registry;
 pub mod renewal;
@@ -29,50 +31,16 @@ use anyhow::Context;
 use cartorio_pkix::csr::VerifiedCsr;
 use cartorio_platform::clock::unix_seconds;
 use cartorio_platform::{ObjectStore, Shutdown, http};
-use issuance::{IssueError, Issued, Profile};
+pub use config::{ControlConfig, ControlFile};
+use issuance::{IssueError, Issued};
 use paths::DataDir;
-use presigner::{OcspPolicy, PreSigner};
+use presigner::PreSigner;
 use registry::{Registry, RevokeOutcome};
 use ring::rand::SecureRandom;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-
-#[derive(Debug, Clone)]
-pub struct ControlConfig {
-    pub data_dir: DataDir,
-    /// The OCSP URL written into issued certificates (AIA).
-    pub ocsp_url: String,
-    pub ocsp: OcspPolicy,
-    /// The registry's PostgreSQL URL; `None`: SQLite in the data directory.
-    pub database_url: Option<String>,
-    /// CRL shards besides the full CRL; `None`: the full CRL only.
-    pub crl_sharding: Option<crl::CrlSharding>,
-    /// The admin API over TLS with client certificates; `None`: plain HTTP
-    /// on loopback, bearer tokens only.
-    pub admin_tls: Option<admin::AdminTls>,
-    /// Where OCSP segments, manifests, CRLs and audit checkpoints are
-    /// published; `None`: `DIR/store`.
-    pub store: Option<cartorio_platform::store::StoreConfig>,
-    /// Lifetimes of the certificates Cartorio issues to itself.
-    pub own_certificates: renewal::Lifetimes,
-}
-
-impl ControlConfig {
-    pub fn embedded(data_dir: DataDir) -> Self {
-        Self {
-            data_dir,
-            ocsp_url: "http://127.0.0.1:8080".into(),
-            ocsp: OcspPolicy::default(),
-            database_url: None,
-            crl_sharding: None,
-            admin_tls: None,
-            store: None,
-            own_certificates: renewal::Lifetimes::default(),
-        }
-    }
-}
 
 #[derive(Debug, Error)]
 pub enum RevokeError {
@@ -95,7 +63,9 @@ pub struct Control {
 struct Inner {
     config: ControlConfig,
     registry: Arc<Mutex<Registry>>,
-    ca: Arc<ca::CaMaterial>,
+    ca: Arc<ca::Hierarchy>,
+    profiles: profile::Profiles,
+    urls: issuance::Urls,
     /// Wakes the pre-signer after a change.
     presign: Arc<Notify>,
     /// Issuances waiting to share a registry commit.
@@ -136,15 +106,23 @@ impl Control {
         std::fs::create_dir_all(dir.root())?;
         let now = unix_seconds();
         let keyring = keys::Keyring::open(dir)?;
-        let missing: Vec<&str> = ca::KEY_STEMS.into_iter().filter(|k| !keyring.exists(k)).collect();
         config.ocsp.validate()?;
         if let Some(sharding) = &config.crl_sharding {
             anyhow::ensure!(sharding.shards >= 1, "[crl] shards must be at least 1");
         }
-        let (material, renewed) = ca::bootstrap(dir, &keyring, &config.own_certificates, now)?;
-        let ca = ca::CaMaterial { crl_sharding: config.crl_sharding.clone(), ..material };
+        // A ceremony's directory holds the CAs it made; `up` makes its own.
+        let plan = match dir.pki().join("ceremony.json").exists() {
+            true => Vec::new(),
+            false => ca::default_plan(),
+        };
+        let names = ca::issuer_names(dir, &plan);
+        let stems = ca::key_stems(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let missing: Vec<&String> = stems.iter().filter(|k| !keyring.exists(k)).collect();
+        let (hierarchy, renewed) = ca::bootstrap(dir, &keyring, &plan, &config.own_certificates, now)?;
+        let ca = ca::Hierarchy { crl_sharding: config.crl_sharding.clone(), ..hierarchy };
+        let profiles = profile::Profiles::compile(&config.profiles, &ca.names())?;
         // What bootstrap generated (a root key is not made once the CA exists).
-        let new_keys: Vec<&str> = missing.into_iter().filter(|k| keyring.exists(k)).collect();
+        let new_keys: Vec<&String> = missing.into_iter().filter(|k| keyring.exists(k)).collect();
         let database = registry::Database::select(config.database_url.as_deref(), dir)?;
         let mut registry = Registry::open(&database)?;
         tracing::info!(registry = database.describe(), "registry open");
@@ -163,10 +141,12 @@ impl Control {
             kind: "config.load",
             actor: "control",
             detail: serde_json::json!({"ocsp_url": config.ocsp_url, "ocsp_validity_secs": config.ocsp.validity_secs,
-                "issuer": ca.issuer_id}),
+                "issuers": ca.names(), "profiles": profiles.names().collect::<Vec<_>>()}),
         };
         registry.audited(&event, now, |_| Ok(()))?;
-        registry.upsert_issuer(&ca.issuer_id, "Cartorio Demo Issuing CA", &ca.issuer_der, now)?;
+        for issuer in &ca.issuers {
+            registry.upsert_issuer(&issuer.id, &issuer.name, &issuer.cert, now)?;
+        }
         if create && !dir.admin_token().exists() {
             let mut raw = [0u8; 32];
             ring::rand::SystemRandom::new()
@@ -178,9 +158,11 @@ impl Control {
         }
         Ok(Self {
             inner: Arc::new(Inner {
+                urls: config.urls(),
                 config,
                 registry: Arc::new(Mutex::new(registry)),
                 ca: Arc::new(ca),
+                profiles,
                 presign: Arc::new(Notify::new()),
                 commits: issuance::GroupCommit::default(),
                 keyring,
@@ -194,7 +176,7 @@ impl Control {
 
     async fn with_registry<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Registry, &ca::CaMaterial) -> T + Send + 'static,
+        f: impl FnOnce(&mut Registry, &ca::Hierarchy) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&mut registry::lock(&inner.registry), &inner.ca))
@@ -202,16 +184,34 @@ impl Control {
             .context("registry task failed")
     }
 
-    /// The issuer's full CRL now.
-    pub async fn crl(&self) -> anyhow::Result<crl::IssuedCrl> {
+    /// The issuing CA called `name` (`None`: the default one).
+    fn issuing_ca(&self, name: Option<&str>) -> Result<Arc<ca::IssuingCa>, IssueError> {
+        let name = name.unwrap_or(ca::DEFAULT_ISSUER);
+        self.inner.ca.issuer(name).cloned().ok_or_else(|| {
+            IssueError::Unknown(format!(
+                "no issuing CA {name:?} (there are {})",
+                self.inner.ca.names().join(", ")
+            ))
+        })
+    }
+
+    /// An issuing CA's full CRL now.
+    pub async fn crl(&self, issuer: Option<String>) -> anyhow::Result<crl::IssuedCrl> {
+        let ca = self.issuing_ca(issuer.as_deref())?;
         let now = cartorio_platform::clock::unix_micros();
-        self.with_registry(move |registry, ca| crl::issue(registry, ca, now)).await?
+        self.with_registry(move |registry, _| crl::issue(registry, &ca, now)).await?
     }
 
     /// One shard's CRL now, under `sharding`.
-    pub async fn crl_shard(&self, sharding: crl::CrlSharding, shard: u32) -> anyhow::Result<crl::IssuedCrl> {
+    pub async fn crl_shard(
+        &self,
+        issuer: Option<String>,
+        sharding: crl::CrlSharding,
+        shard: u32,
+    ) -> anyhow::Result<crl::IssuedCrl> {
+        let ca = self.issuing_ca(issuer.as_deref())?;
         let now = cartorio_platform::clock::unix_micros();
-        self.with_registry(move |registry, ca| crl::issue_shard(registry, ca, &sharding, shard, now)).await?
+        self.with_registry(move |registry, _| crl::issue_shard(registry, &ca, &sharding, shard, now)).await?
     }
 
     /// The role of the token, if it is one we issued. Looked up by hash: the
@@ -269,18 +269,72 @@ impl Control {
         }
     }
 
-    /// Verifies `csr`, issues under `profile`, commits, wakes the pre-signer.
-    pub async fn issue(&self, csr: Vec<u8>, profile: String) -> Result<Issued, IssueError> {
-        let profile = Profile::from_name(&profile)?;
+    /// The profile called `name` and the CA that signs under it (the
+    /// profile's, or `issuer` when given).
+    fn order_parts(
+        &self,
+        name: &str,
+        issuer: Option<&str>,
+    ) -> Result<(profile::Profile, Arc<ca::IssuingCa>), IssueError> {
+        let profile = self.inner.profiles.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = self.inner.profiles.names().collect();
+            IssueError::Unknown(format!("unknown profile {name:?} (known: {})", known.join(", ")))
+        })?;
+        let ca = self.issuing_ca(Some(issuer.unwrap_or(&profile.issuer)))?;
+        Ok((profile, ca))
+    }
+
+    /// Records a request refused by its profile (the rule it broke).
+    async fn audit_refusal(&self, refusal: &profile::Refusal) {
+        let refusal = refusal.clone();
+        let recorded = self
+            .with_registry(move |r, _| {
+                let event = audit::Event {
+                    kind: "certificate.refuse",
+                    actor: "control",
+                    detail: serde_json::json!({"profile": refusal.profile, "rule": refusal.rule,
+                        "detail": refusal.detail.chars().take(300).collect::<String>()}),
+                };
+                r.audited(&event, unix_seconds(), |_| Ok(()))
+            })
+            .await;
+        if !matches!(recorded, Ok(Ok(()))) {
+            tracing::error!("a refused request could not be audited");
+        }
+        metrics::counter!("cartorio_certificates_refused_total").increment(1);
+    }
+
+    /// Verifies `csr`, holds it to `profile`, issues it from the profile's
+    /// CA (or `issuer`), commits, wakes the pre-signer.
+    pub async fn issue(
+        &self,
+        csr: Vec<u8>,
+        profile: String,
+        issuer: Option<String>,
+    ) -> Result<Issued, IssueError> {
+        let (profile, ca) = self.order_parts(&profile, issuer.as_deref())?;
         let csr = VerifiedCsr::from_pem_or_der(&csr).map_err(|e| IssueError::BadRequest(e.to_string()))?;
-        let url = self.inner.config.ocsp_url.clone();
         let inner = self.inner.clone();
+        let name = profile.name.clone();
         let issued = tokio::task::spawn_blocking(move || {
-            inner.commits.issue(&inner.ca, &inner.registry, &csr, profile, &url, unix_seconds())
+            let order = issuance::Order {
+                ca: &ca,
+                profile: &profile,
+                urls: &inner.urls,
+                sharding: inner.ca.crl_sharding.as_ref(),
+            };
+            inner.commits.issue(&order, &inner.registry, &csr, unix_seconds())
         })
         .await
-        .map_err(|e| IssueError::Internal(e.into()))??;
-        tracing::info!(serial = issued.serial, profile = profile.name(), "issued");
+        .map_err(|e| IssueError::Internal(e.into()))?;
+        let issued = match issued {
+            Err(IssueError::Refused(refusal)) => {
+                self.audit_refusal(&refusal).await;
+                return Err(IssueError::Refused(refusal));
+            }
+            other => other?,
+        };
+        tracing::info!(serial = issued.serial, profile = name, issuer = issued.issuer, "issued");
         self.inner.presign.notify_one();
         Ok(issued)
     }
@@ -288,18 +342,31 @@ impl Control {
     /// Verifies every CSR and issues them all under `profile` in one
     /// registry commit (an audit entry each; all or none): bulk issuance.
     pub async fn issue_batch(&self, csrs: Vec<Vec<u8>>, profile: String) -> Result<Vec<Issued>, IssueError> {
-        let profile = Profile::from_name(&profile)?;
+        let (profile, ca) = self.order_parts(&profile, None)?;
         let csrs = csrs
             .iter()
             .map(|csr| VerifiedCsr::from_pem_or_der(csr).map_err(|e| IssueError::BadRequest(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let url = self.inner.config.ocsp_url.clone();
+        let urls = self.inner.urls.clone();
         let issued = self
-            .with_registry(move |r, ca| {
-                issuance::issue_batch(ca, r, &csrs.iter().collect::<Vec<_>>(), profile, &url, unix_seconds())
+            .with_registry(move |r, hierarchy| {
+                let order = issuance::Order {
+                    ca: &ca,
+                    profile: &profile,
+                    urls: &urls,
+                    sharding: hierarchy.crl_sharding.as_ref(),
+                };
+                issuance::issue_batch(&order, r, &csrs.iter().collect::<Vec<_>>(), unix_seconds())
             })
             .await
-            .map_err(IssueError::Internal)??;
+            .map_err(IssueError::Internal)?;
+        let issued = match issued {
+            Err(IssueError::Refused(refusal)) => {
+                self.audit_refusal(&refusal).await;
+                return Err(IssueError::Refused(refusal));
+            }
+            other => other?,
+        };
         self.inner.presign.notify_one();
         Ok(issued)
     }

@@ -110,7 +110,7 @@ impl Publisher {
     /// pre-signer checks its own between attempts (see `presigner.rs`).
     pub async fn publish(
         &mut self,
-        issuers: &[(String, Vec<u8>)],
+        issuers: &[(String, String, Vec<u8>)],
         segment: SegmentBuilder,
         now: i64,
     ) -> anyhow::Result<u64> {
@@ -130,7 +130,7 @@ impl Publisher {
     /// and nothing was written; [`Self::reload`] and try again.
     pub async fn try_publish(
         &mut self,
-        issuers: &[(String, Vec<u8>)],
+        issuers: &[(String, String, Vec<u8>)],
         segment: &SegmentRef,
         now: i64,
     ) -> anyhow::Result<Option<u64>> {
@@ -149,8 +149,9 @@ impl Publisher {
             created_at: now,
             issuers: issuers
                 .iter()
-                .map(|(id, der)| ManifestIssuer {
+                .map(|(id, name, der)| ManifestIssuer {
                     id: id.clone(),
+                    name: name.clone(),
                     certificate: base64::engine::general_purpose::STANDARD.encode(der),
                 })
                 .collect(),
@@ -203,6 +204,15 @@ impl Publisher {
                 return Ok(());
             }
         }
+    }
+
+    /// Puts an issuing CA's certificate (DER) where the responder serves it,
+    /// when it is not there already.
+    pub async fn put_ca(&self, key: &str, der: &[u8]) -> anyhow::Result<()> {
+        if self.store.get(key).await?.as_deref() != Some(der) {
+            self.store.put(key, Bytes::copy_from_slice(der)).await?;
+        }
+        Ok(())
     }
 
     /// Exports a signed audit checkpoint (JSON).

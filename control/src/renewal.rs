@@ -25,34 +25,46 @@ use std::time::Duration;
 const DAY: i64 = 24 * 3600;
 
 /// A certificate Cartorio issues to itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Own {
-    Ocsp,
+    /// The delegated OCSP signer of an issuing CA (by name).
+    Ocsp(String),
     Tsa,
     ResponderTls,
 }
 
 impl Own {
-    pub const ALL: [Own; 3] = [Own::Ocsp, Own::Tsa, Own::ResponderTls];
-
-    /// Its key and file stem in `DIR/pki`, and the metric label.
-    pub fn stem(self) -> &'static str {
+    /// Its key and file stem in `DIR/pki`.
+    pub fn stem(&self) -> String {
         match self {
-            Own::Ocsp => "ocsp",
-            Own::Tsa => "tsa",
-            Own::ResponderTls => "responder-tls",
+            Own::Ocsp(issuer) => crate::ca::Layout::of(issuer).ocsp_stem,
+            Own::Tsa => "tsa".into(),
+            Own::ResponderTls => "responder-tls".into(),
+        }
+    }
+
+    /// Its label in logs, the audit trail and metrics (`ocsp:tls`, `tsa`).
+    pub fn label(&self) -> String {
+        match self {
+            Own::Ocsp(issuer) => format!("ocsp:{issuer}"),
+            Own::Tsa => "tsa".into(),
+            Own::ResponderTls => "responder-tls".into(),
         }
     }
 
     /// Whether a renewal brings a new key. The TSA keeps its key: tokens it
     /// signed name it, and it may live where keys are not made at will.
-    fn rotates_key(self) -> bool {
+    fn rotates_key(&self) -> bool {
         !matches!(self, Own::Tsa)
     }
 
-    fn spec(self, lifetime_secs: i64) -> Spec<'static> {
+    /// What a first certificate says; `issuer_cn` names the CA it serves.
+    fn spec(&self, issuer_cn: &str, lifetime_secs: i64) -> Spec {
         match self {
-            Own::Ocsp => Spec::ocsp("Cartorio Demo OCSP Responder", 0),
+            Own::Ocsp(issuer) if issuer == crate::ca::DEFAULT_ISSUER => {
+                Spec::ocsp(&self.stem(), "Cartorio Demo OCSP Responder", 0)
+            }
+            Own::Ocsp(_) => Spec::ocsp(&self.stem(), &format!("{issuer_cn} OCSP Responder"), 0),
             Own::Tsa => Spec::tsa("Cartorio Demo Time-Stamping Authority", 0),
             Own::ResponderTls => Spec::responder_tls(0),
         }
@@ -60,13 +72,28 @@ impl Own {
     }
 
     /// Which chain file carries it beside the issuing CA, if any.
-    fn chain(self) -> Option<&'static str> {
+    fn chain(&self) -> Option<&'static str> {
         match self {
-            Own::Ocsp => None,
+            Own::Ocsp(_) => None,
             Own::Tsa => Some("tsa"),
             Own::ResponderTls => Some("responder-tls"),
         }
     }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Own::Ocsp(_) => Kind::Ocsp,
+            Own::Tsa => Kind::Tsa,
+            Own::ResponderTls => Kind::Tls,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Ocsp,
+    Tsa,
+    Tls,
 }
 
 /// How long Cartorio's own certificates live (`[own_certificates]` in the
@@ -90,26 +117,27 @@ impl Lifetimes {
         Self { ocsp_secs: Some(secs), tsa_secs: Some(secs), tls_secs: Some(secs) }
     }
 
-    fn configured(&self, own: Own) -> Option<i64> {
-        match own {
-            Own::Ocsp => self.ocsp_secs,
-            Own::Tsa => self.tsa_secs,
-            Own::ResponderTls => self.tls_secs,
+    fn configured(&self, kind: Kind) -> Option<i64> {
+        match kind {
+            Kind::Ocsp => self.ocsp_secs,
+            Kind::Tsa => self.tsa_secs,
+            Kind::Tls => self.tls_secs,
         }
     }
 
-    fn default_for(own: Own) -> i64 {
-        match own {
-            Own::Ocsp => 365 * DAY,
-            Own::Tsa => 3 * 365 * DAY,
-            Own::ResponderTls => 90 * DAY,
+    fn default_for(kind: Kind) -> i64 {
+        match kind {
+            Kind::Ocsp => 365 * DAY,
+            Kind::Tsa => 3 * 365 * DAY,
+            Kind::Tls => 90 * DAY,
         }
     }
 
     /// How often to look for a due renewal: a thirtieth of the shortest
     /// lifetime, between a second and ten minutes.
     pub fn check_interval(&self) -> Duration {
-        let shortest = Own::ALL.iter().map(|o| self.configured(*o).unwrap_or(Self::default_for(*o))).min();
+        let kinds = [Kind::Ocsp, Kind::Tsa, Kind::Tls];
+        let shortest = kinds.iter().map(|k| self.configured(*k).unwrap_or(Self::default_for(*k))).min();
         let secs = shortest.unwrap_or(DAY) / 30;
         Duration::from_secs(u64::try_from(secs.clamp(1, 600)).unwrap_or(600))
     }
@@ -144,7 +172,7 @@ pub fn audit_event(r: &Renewal) -> crate::audit::Event<'static> {
     crate::audit::Event {
         kind: "certificate.renew",
         actor: "control",
-        detail: serde_json::json!({"certificate": r.own.stem(), "serial": r.serial,
+        detail: serde_json::json!({"certificate": r.own.label(), "serial": r.serial,
             "not_after": r.not_after, "new_key": r.new_key, "reason": r.reason}),
     }
 }
@@ -164,27 +192,29 @@ fn due(der: Option<&[u8]>, key: &dyn Signer, now: i64) -> anyhow::Result<Option<
     })
 }
 
-/// The certificate of `own` in `DIR/pki`, issued anew (after a new key,
-/// where it rotates) when missing, not for its key, or due.
+/// The certificate of `own` in `DIR/pki`, issued anew by `issuer`
+/// (certificate and key; after a new key, where it rotates) when missing,
+/// not for its key, or due.
 pub fn ensure(
     dir: &DataDir,
     keys: &Keyring,
-    own: Own,
+    own: &Own,
     lifetimes: &Lifetimes,
     issuer: (&[u8], &dyn Signer),
     now: i64,
 ) -> anyhow::Result<Ensured> {
     let pki = dir.pki();
     let files = Files { dir: &pki };
-    let path = files.cert(own.stem());
-    let signer = keys.signer(own.stem())?;
+    let stem = own.stem();
+    let path = files.cert(&stem);
+    let signer = keys.signer(&stem)?;
     let current = read_cert(&path)?;
     if due(current.as_deref(), &*signer, now)?.is_none() {
         return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
     }
     // Under the lock, and looked at again: another process may have renewed.
     let _lock = lock(&pki)?;
-    let signer = keys.signer(own.stem())?;
+    let signer = keys.signer(&stem)?;
     let current = read_cert(&path)?;
     let Some(reason) = due(current.as_deref(), &*signer, now)? else {
         return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
@@ -193,11 +223,11 @@ pub fn ensure(
     let (signer, new_key) = match (reason, own.rotates_key(), previous.is_some()) {
         // A first certificate, or one that lost its key: the key there is new.
         ("missing" | "key_mismatch", _, _) | (_, false, _) | (_, _, false) => (signer, false),
-        _ => match keys.rotate(own.stem())? {
+        _ => match keys.rotate(&stem)? {
             Some(fresh) => (fresh, true),
             None => {
                 tracing::warn!(
-                    key = own.stem(),
+                    key = stem,
                     "the key is on the token: the certificate is renewed for the same key"
                 );
                 (signer, false)
@@ -205,12 +235,14 @@ pub fn ensure(
         },
     };
     let lifetime = lifetimes
-        .configured(own)
+        .configured(own.kind())
         .or_else(|| previous.as_ref().map(|v| crate::ca::lifetime_of(v.not_after - v.not_before)))
-        .unwrap_or(Lifetimes::default_for(own));
+        .unwrap_or(Lifetimes::default_for(own.kind()));
+    let issuer_view = CertificateView::parse(issuer.0)?;
+    let issuer_cn = cartorio_pkix::csr::common_name(issuer_view.subject).unwrap_or_default();
     let spec = match &previous {
-        Some(view) => own.spec(lifetime).subject(view.subject.to_vec()),
-        None => own.spec(lifetime),
+        Some(view) => own.spec(&issuer_cn, lifetime).subject(view.subject.to_vec()),
+        None => own.spec(&issuer_cn, lifetime),
     };
     let der = issue_cert(&files, spec, &*signer, Some(issuer), now)?;
     if let Some(stem) = own.chain() {
@@ -218,7 +250,7 @@ pub fn ensure(
     }
     let view = CertificateView::parse(&der)?;
     let renewal = Renewal {
-        own,
+        own: own.clone(),
         serial: cartorio_pkix::cert::serial_hex(view.serial),
         not_after: view.not_after,
         new_key,
@@ -226,7 +258,7 @@ pub fn ensure(
     };
     if previous.is_some() {
         tracing::info!(
-            certificate = own.stem(),
+            certificate = own.label(),
             serial = renewal.serial,
             not_after = renewal.not_after,
             new_key,
@@ -250,15 +282,24 @@ fn lock(pki: &std::path::Path) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Seconds until each certificate of `DIR/pki` expires, as the gauge
-/// `cartorio_certificate_expiry_seconds{certificate}`.
-pub fn export_expiry(dir: &DataDir, now: i64) {
+/// Seconds until each certificate of the hierarchy expires, as the gauge
+/// `cartorio_certificate_expiry_seconds{certificate}`: `root`,
+/// `issuer:NAME`, `ocsp:NAME`, `tsa`, `responder-tls`.
+pub fn export_expiry(dir: &DataDir, issuers: &[&str], now: i64) {
     let files = Files { dir: &dir.pki() };
-    for stem in ["root", "issuer", "ocsp", "tsa", "responder-tls"] {
-        if let Ok(Some(der)) = read_cert(&files.cert(stem))
+    let mut certificates = vec![("root".to_owned(), "root".to_owned())];
+    for name in issuers {
+        let layout = crate::ca::Layout::of(name);
+        certificates.push((format!("issuer:{name}"), layout.stem));
+        certificates.push((format!("ocsp:{name}"), layout.ocsp_stem));
+    }
+    certificates.push(("tsa".into(), "tsa".into()));
+    certificates.push(("responder-tls".into(), "responder-tls".into()));
+    for (label, stem) in certificates {
+        if let Ok(Some(der)) = read_cert(&files.cert(&stem))
             && let Ok(view) = CertificateView::parse(&der)
         {
-            metrics::gauge!("cartorio_certificate_expiry_seconds", "certificate" => stem)
+            metrics::gauge!("cartorio_certificate_expiry_seconds", "certificate" => label)
                 .set((view.not_after - now) as f64);
         }
     }
@@ -266,27 +307,31 @@ pub fn export_expiry(dir: &DataDir, now: i64) {
 
 /// One look: renews what is due, takes a signer another process renewed,
 /// re-exports the expiry gauges. Returns the renewals made here, and
-/// whether the OCSP signer in use changed (its responses are then to be
+/// whether an OCSP signer in use changed (its responses are then to be
 /// re-signed).
 pub fn check(
     dir: &DataDir,
     keys: &Keyring,
-    ca: &crate::ca::CaMaterial,
+    hierarchy: &crate::ca::Hierarchy,
     lifetimes: &Lifetimes,
     now: i64,
 ) -> anyhow::Result<(Vec<Renewal>, bool)> {
-    let issuer = (ca.issuer_der.as_slice(), &*ca.issuer_signer);
     let mut renewed = Vec::new();
     let mut signer_changed = false;
-    for own in Own::ALL {
-        let ensured = ensure(dir, keys, own, lifetimes, issuer, now)?;
-        if own == Own::Ocsp && ensured.der != ca.ocsp.load().cert {
+    for ca in &hierarchy.issuers {
+        let own = Own::Ocsp(ca.name.clone());
+        let ensured = ensure(dir, keys, &own, lifetimes, (&ca.cert, &*ca.signer), now)?;
+        if ensured.der != ca.ocsp.load().cert {
             ca.ocsp.store(Arc::new(OcspSigning::new(ensured.signer, ensured.der)?));
             signer_changed = true;
         }
         renewed.extend(ensured.renewed);
     }
-    export_expiry(dir, now);
+    let default = hierarchy.default_issuer()?;
+    for own in [Own::Tsa, Own::ResponderTls] {
+        renewed.extend(ensure(dir, keys, &own, lifetimes, (&default.cert, &*default.signer), now)?.renewed);
+    }
+    export_expiry(dir, &hierarchy.names(), now);
     Ok((renewed, signer_changed))
 }
 

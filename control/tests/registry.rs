@@ -249,7 +249,9 @@ fn concurrent_issuances_through_the_control_plane_are_each_recorded_and_audited(
             let tasks: Vec<_> = (0..32)
                 .map(|_| {
                     let (control, csr) = (control.clone(), csr.clone());
-                    tokio::spawn(async move { control.issue(csr, "server".into()).await.map(|i| i.serial) })
+                    tokio::spawn(
+                        async move { control.issue(csr, "server".into(), None).await.map(|i| i.serial) },
+                    )
                 })
                 .collect();
             let mut serials = Vec::new();

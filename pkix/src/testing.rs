@@ -39,6 +39,7 @@ pub fn one_segment_manifest(issuer_cert: &[u8], segment: &[u8], entries: u64) ->
         created_at: 0,
         issuers: vec![ManifestIssuer {
             id: sha256_hex(view.spki),
+            name: "test".into(),
             certificate: base64::engine::general_purpose::STANDARD.encode(issuer_cert),
         }],
         segments: vec![SegmentRef { sha256: sha256.clone(), entries, bytes: segment.len() as u64 }],

@@ -189,17 +189,18 @@ fn ceremony(dir: &DataDir) -> anyhow::Result<()> {
             common_name: "Bench Root".into(),
             lifetime_days: 3650,
         },
-        issuer: CaKey {
+        issuer: Some(CaKey {
             key_label: format!("bench-issuer-{suffix}"),
             curve: "p256".into(),
             common_name: "Bench Issuing CA".into(),
             lifetime_days: 1825,
-        },
-        ocsp: DelegatedSigner {
+        }),
+        ocsp: Some(DelegatedSigner {
             common_name: "Bench OCSP".into(),
             lifetime_days: 365,
             key_label: Some(format!("bench-ocsp-{suffix}")),
-        },
+        }),
+        issuers: Default::default(),
         tsa: DelegatedSigner { common_name: "Bench TSA".into(), lifetime_days: 365, key_label: None },
     };
     cartorio_control::ceremony::run(&config, cartorio_platform::clock::unix_seconds())?;

@@ -83,7 +83,7 @@ async fn fill(control: &Control, csr: &[u8], o: &Options) -> anyhow::Result<Vec<
     let mut serials = Vec::with_capacity(o.certs);
     let start = Instant::now();
     for _ in 0..o.single {
-        serials.push(control.issue(csr.to_vec(), "server".into()).await?.serial);
+        serials.push(control.issue(csr.to_vec(), "server".into(), None).await?.serial);
     }
     if o.single > 0 {
         println!(
@@ -99,7 +99,7 @@ async fn fill(control: &Control, csr: &[u8], o: &Options) -> anyhow::Result<Vec<
                 tokio::spawn(async move {
                     let mut serials = Vec::with_capacity(n);
                     for _ in 0..n {
-                        serials.push(control.issue(csr.clone(), "server".into()).await?.serial);
+                        serials.push(control.issue(csr.clone(), "server".into(), None).await?.serial);
                     }
                     anyhow::Ok(serials)
                 })
@@ -162,7 +162,7 @@ fn sample(len: usize, count: usize, seed: usize) -> impl Iterator<Item = usize> 
 fn queries(database: &Database, serials: &[String]) -> anyhow::Result<()> {
     let mut registry = Registry::open(database)?;
     let now = cartorio_platform::clock::unix_seconds();
-    let issuer = registry.issuers()?.first().map(|(id, _)| id.clone()).unwrap_or_default();
+    let issuer = registry.issuers()?.first().map(|(id, _, _)| id.clone()).unwrap_or_default();
     println!("  at {} certificates:", serials.len());
 
     let lookups: Vec<Duration> = sample(serials.len(), 1_000, 7)

@@ -4,7 +4,7 @@
 
 mod signing;
 
-use crate::ca::CaMaterial;
+use crate::ca::Hierarchy;
 use crate::publisher::Publisher;
 use crate::registry::{OcspWork, Registry, lock};
 use cartorio_pkix::hash::HashAlg;
@@ -75,7 +75,7 @@ impl Default for OcspPolicy {
 
 pub struct PreSigner {
     pub registry: Arc<Mutex<Registry>>,
-    pub ca: Arc<CaMaterial>,
+    pub ca: Arc<Hierarchy>,
     pub publisher: Publisher,
     pub policy: OcspPolicy,
     /// Poked after each publication (the responder reloads at once).
@@ -384,23 +384,27 @@ impl PreSigner {
         Ok(())
     }
 
-    /// Signs the issuer's CRL and puts it in the store beside the segments.
+    /// Signs every issuing CA's CRLs (full, and shards when configured)
+    /// and puts them in the store beside the segments, with the CA
+    /// certificates the responder serves at `/ca/{issuer}.cer`.
     async fn publish_crl(&mut self) -> anyhow::Result<()> {
-        let (registry, ca) = (self.registry.clone(), self.ca.clone());
         let now = cartorio_platform::clock::unix_micros();
-        let (full, shards) = tokio::task::spawn_blocking(move || {
-            let mut registry = lock(&registry);
-            anyhow::Ok((
-                crate::crl::issue(&mut registry, &ca, now)?,
-                crate::crl::issue_shards(&mut registry, &ca, now)?,
-            ))
-        })
-        .await??;
-        self.publisher.put_crl(&crate::crl::crl_key(&self.ca.issuer_id), full.der).await?;
-        for (shard, crl) in shards {
-            self.publisher
-                .put_crl(&crate::crl::CrlSharding::shard_key(&self.ca.issuer_id, shard), crl.der)
-                .await?;
+        for ca in self.ca.issuers.clone() {
+            let (registry, sharding) = (self.registry.clone(), self.ca.crl_sharding.clone());
+            let issuer = ca.clone();
+            let (full, shards) = tokio::task::spawn_blocking(move || {
+                let mut registry = lock(&registry);
+                anyhow::Ok((
+                    crate::crl::issue(&mut registry, &issuer, now)?,
+                    crate::crl::issue_shards(&mut registry, &issuer, sharding.as_ref(), now)?,
+                ))
+            })
+            .await??;
+            self.publisher.put_crl(&crate::crl::crl_key(&ca.name), full.der).await?;
+            for (shard, crl) in shards {
+                self.publisher.put_crl(&crate::crl::CrlSharding::shard_key(&ca.name, shard), crl.der).await?;
+            }
+            self.publisher.put_ca(&crate::crl::ca_key(&ca.name), &ca.cert).await?;
         }
         self.crl_published_at = now.div_euclid(1_000_000);
         Ok(())

@@ -1,7 +1,7 @@
 //! Signing a batch of responses on every core, and the segment they are
 //! laid out in.
 
-use crate::ca::CaMaterial;
+use crate::ca::{Hierarchy, IssuingCa, OcspSigning};
 use crate::registry::OcspWork;
 use crate::revocation::ocsp_reason;
 use cartorio_pkix::ocsp::{CertStatus, cert_id, serial_integer_contents, sign_response};
@@ -50,7 +50,7 @@ pub(super) struct SignedBatch {
 /// Signs `work` (see [`sign_batch`]) on threads of its own, off the async
 /// runtime.
 pub(super) async fn sign_off_async(
-    ca: Arc<CaMaterial>,
+    ca: Arc<Hierarchy>,
     policy: OcspPolicy,
     work: Arc<[OcspWork]>,
     now: i64,
@@ -67,15 +67,13 @@ pub(super) type Published = Vec<(String, i64, i64)>;
 /// responses in segment parts of its own; the parts come back in the order
 /// of `work`.
 fn sign_batch(
-    ca: &CaMaterial,
+    ca: &Hierarchy,
     policy: &OcspPolicy,
     work: &[OcspWork],
     now: i64,
 ) -> anyhow::Result<(Vec<SegmentBuilder>, Published)> {
     /// Certificates a thread takes at a time: threads finish together.
     const CHUNK: usize = 256;
-    let issuer: IssuerId =
-        hex::decode(&ca.issuer_id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
     let threads = policy.signing_threads.clamp(1, work.len().div_ceil(CHUNK).max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let take = || {
@@ -89,7 +87,7 @@ fn sign_batch(
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     while let Some((start, chunk)) = take() {
-                        let (part, done) = sign_part(ca, policy, &issuer, chunk, now)?;
+                        let (part, done) = sign_part(ca, policy, chunk, now)?;
                         mine.push((start, part, done));
                     }
                     anyhow::Ok(mine)
@@ -111,45 +109,82 @@ fn sign_batch(
     Ok((segment_parts, published))
 }
 
+/// An issuing CA as one part signs for it: loaded once per part.
+struct Signing<'a> {
+    ca: &'a IssuingCa,
+    id: IssuerId,
+    ocsp: arc_swap::Guard<Arc<OcspSigning>>,
+    next_update: i64,
+}
+
+impl<'a> Signing<'a> {
+    fn of(ca: &'a IssuingCa, policy: &OcspPolicy, now: i64) -> anyhow::Result<Self> {
+        let id: IssuerId =
+            hex::decode(&ca.id)?.try_into().map_err(|_| anyhow::anyhow!("issuer id is not 32 octets"))?;
+        let ocsp = ca.ocsp.load();
+        anyhow::ensure!(
+            now < ocsp.not_after,
+            "the {} CA's OCSP signer certificate expired at {}: not signing with it (see renewal)",
+            ca.name,
+            ocsp.not_after
+        );
+        // No response outlives its signer's certificate.
+        let next_update = (now + policy.validity_secs).min(ocsp.not_after);
+        Ok(Self { ca, id, ocsp, next_update })
+    }
+}
+
 fn sign_part(
-    ca: &CaMaterial,
+    hierarchy: &Hierarchy,
     policy: &OcspPolicy,
-    issuer: &IssuerId,
     work: &[OcspWork],
     now: i64,
 ) -> anyhow::Result<(SegmentBuilder, Published)> {
     let mut part = SegmentBuilder::new();
     let mut published = Vec::with_capacity(work.len());
-    let ocsp = ca.ocsp.load();
-    anyhow::ensure!(
-        now < ocsp.not_after,
-        "the OCSP signer's certificate expired at {}: not signing with it (see renewal)",
-        ocsp.not_after
-    );
-    // No response outlives its signer's certificate.
-    let next_update = (now + policy.validity_secs).min(ocsp.not_after);
+    let mut signing: Vec<Signing<'_>> = Vec::with_capacity(hierarchy.issuers.len());
     for cert in work {
-        if cert.issuer_id != ca.issuer_id {
-            tracing::warn!(serial = cert.serial, "certificate from an issuer without a loaded key; skipped");
-            continue;
-        }
+        let at = match signing.iter().position(|s| s.ca.id == cert.issuer_id) {
+            Some(at) => at,
+            None => match hierarchy.by_id(&cert.issuer_id) {
+                Some(ca) => {
+                    signing.push(Signing::of(ca, policy, now)?);
+                    signing.len() - 1
+                }
+                None => {
+                    tracing::warn!(
+                        serial = cert.serial,
+                        "certificate from an issuer without a loaded key; skipped"
+                    );
+                    continue;
+                }
+            },
+        };
+        let Some(issuer) = signing.get(at) else { continue };
         let serial = serial_integer_contents(&hex::decode(&cert.serial)?);
         let status = match cert.revoked_at {
             Some(at) => CertStatus::Revoked { at, reason: cert.revocation_reason.and_then(ocsp_reason) },
             None => CertStatus::Good,
         };
         for &hash in &policy.cert_id_hashes {
-            let id = cert_id(&ca.issuer_hashes, hash, &serial);
-            let response = sign_response(&ocsp.template, &*ocsp.signer, &id, status, now, next_update)?;
+            let id = cert_id(&issuer.ca.hashes, hash, &serial);
+            let response = sign_response(
+                &issuer.ocsp.template,
+                &*issuer.ocsp.signer,
+                &id,
+                status,
+                now,
+                issuer.next_update,
+            )?;
             let meta = EntryMeta {
                 this_update: now,
-                next_update,
+                next_update: issuer.next_update,
                 revoked: cert.revoked_at.is_some(),
                 cert_id_hash: hash,
             };
-            part.push(issuer, &serial, meta, &response.der)?;
+            part.push(&issuer.id, &serial, meta, &response.der)?;
         }
-        published.push((cert.serial.clone(), cert.status_version, next_update));
+        published.push((cert.serial.clone(), cert.status_version, issuer.next_update));
         if published.len() == 1 {
             // The rest are about the size of the first: grown once, not doubling.
             part.reserve(part.record_bytes() * (work.len() - 1));

@@ -132,10 +132,10 @@ impl Registry {
         Ok(())
     }
 
-    /// (id, certificate DER) of every issuer.
-    pub fn issuers(&mut self) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-        self.db.query("SELECT id, cert_der FROM issuers ORDER BY created_at, id", &[], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+    /// (id, name, certificate DER) of every issuer.
+    pub fn issuers(&mut self) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
+        self.db.query("SELECT id, name, cert_der FROM issuers ORDER BY created_at, id", &[], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
     }
 

@@ -33,6 +33,11 @@ fn pre_signed_before_configurable() -> Vec<HashAlg> {
 pub struct ManifestIssuer {
     /// Hex of the [`super::IssuerId`] used inside segments.
     pub id: String,
+    /// Its name in the hierarchy (`tls`, `documents`): the `{issuer}` of
+    /// `/crl/{issuer}.crl` and `/ca/{issuer}.cer`. Empty in manifests of
+    /// older versions.
+    #[serde(default)]
+    pub name: String,
     /// Base64 (standard) of the issuer certificate DER.
     pub certificate: String,
 }
