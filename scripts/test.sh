@@ -22,14 +22,17 @@ fi
 # Python tools, in a virtualenv of their own so the system Python stays
 # untouched: an S3 (and KMS) API server for the object-store tests, moto,
 # pinned (5.2.1 answers CompleteMultipartUpload with a root element the SDK
-# rejects); and strict DER clients, sigstore's rfc3161-client (which brings
-# pyca/cryptography), for tests/strict_clients.rs.
+# rejects); strict DER clients, sigstore's rfc3161-client (which brings
+# pyca/cryptography), for tests/strict_clients.rs; and pyHanko, a PDF
+# (PAdES) signing and validation library, for tests/pades.rs.
 MOTO_VERSION=5.2.5
 RFC3161_CLIENT_VERSION=1.0.9
+PYHANKO_VERSION=0.38.0
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/cartorio-test-venv"
 if ! "$venv/bin/python" -c "
 import sys, moto, importlib.metadata as m
-sys.exit(moto.__version__ != '$MOTO_VERSION' or m.version('rfc3161-client') != '$RFC3161_CLIENT_VERSION')" 2>/dev/null; then
+sys.exit(moto.__version__ != '$MOTO_VERSION' or m.version('rfc3161-client') != '$RFC3161_CLIENT_VERSION'
+         or m.version('pyHanko') != '$PYHANKO_VERSION')" 2>/dev/null; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -38,7 +41,8 @@ sys.exit(moto.__version__ != '$MOTO_VERSION' or m.version('rfc3161-client') != '
   fi
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "rfc3161-client==$RFC3161_CLIENT_VERSION"
+  "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "rfc3161-client==$RFC3161_CLIENT_VERSION" \
+    "pyHanko==$PYHANKO_VERSION"
 fi
 export PATH="$venv/bin:$PATH"
 

@@ -98,15 +98,24 @@ fn http3_is_announced_and_serves_the_same_verified_responses() {
     let get_path = format!("/{}", base64::engine::general_purpose::STANDARD.encode(&der));
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let (post, get, head, put, health) = runtime.block_on(async {
+    let (post, get, head, put, health, crl, ca) = runtime.block_on(async {
         (
             h3(tls_addr, &root, "POST", "/", &der).await,
             h3(tls_addr, &root, "GET", &get_path, &[]).await,
             h3(tls_addr, &root, "HEAD", &get_path, &[]).await,
             h3(tls_addr, &root, "PUT", "/", &der).await,
             h3(tls_addr, &root, "GET", "/healthz", &[]).await,
+            h3(tls_addr, &root, "GET", "/crl/tls.crl", &[]).await,
+            h3(tls_addr, &root, "GET", "/ca/documents.cer", &[]).await,
         )
     });
+    // Revocation data and CA certificates are served over HTTP/3 too.
+    assert_eq!((crl.status, crl.headers["content-type"].as_bytes()), (200, &b"application/pkix-crl"[..]));
+    assert!(crl.headers.contains_key("last-modified") && crl.headers.contains_key("expires"));
+    assert_der("the tls CRL over HTTP/3", &crl.body);
+    assert_eq!((ca.status, ca.headers["content-type"].as_bytes()), (200, &b"application/pkix-cert"[..]));
+    let documents = pem_blocks(&up.pki("issuers/documents.pem")).remove(0);
+    assert_eq!(ca.body, documents);
     let (status, _, over_tcp) = post_ocsp(&up.responder, &der);
     assert_eq!(status, 200);
     for (name, resp) in [("POST", &post), ("GET", &get)] {

@@ -71,27 +71,49 @@ pub fn build_crl(t: &CrlTemplate<'_>, signer: &dyn Signer) -> Result<Vec<u8>, Si
     Ok(seq(&[&tbs, signer.algorithm(), &bit_string(&signature)]))
 }
 
+/// What readers of a published CRL need of it (without its entries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrlView {
+    pub this_update: i64,
+    pub next_update: Option<i64>,
+    /// The cRLNumber, when it fits 64 bits.
+    pub number: Option<u64>,
+}
+
+impl CrlView {
+    /// Reads a CRL's times and number; `None` when it is not a CRL.
+    pub fn parse(der: &[u8]) -> Option<Self> {
+        use crate::der::{Reader, parse_extensions, single, tag};
+        let list = single(der, tag::SEQUENCE).ok()?;
+        let tbs = Reader::new(list.value).expect(tag::SEQUENCE).ok()?;
+        let mut fields = Reader::new(tbs.value);
+        fields.optional(tag::INTEGER).ok()?; // version
+        fields.expect(tag::SEQUENCE).ok()?; // signature
+        fields.expect(tag::SEQUENCE).ok()?; // issuer
+        let time = |t: crate::der::Tlv<'_>| crate::time::parse_x509_time(t.tag, t.value);
+        let this_update = time(fields.read().ok()?)?;
+        let next_update = match fields.peek_tag() {
+            Some(0x17 | 0x18) => Some(time(fields.read().ok()?)?),
+            _ => None,
+        };
+        fields.optional(tag::SEQUENCE).ok()?; // revokedCertificates
+        let number = (|| {
+            let extensions = fields.expect(tag::context_constructed(0)).ok()?;
+            let list = single(extensions.value, tag::SEQUENCE).ok()?;
+            let number = parse_extensions(list.value).ok()?.into_iter().find(|e| e.id == oid::CRL_NUMBER)?;
+            let integer = single(number.value, tag::INTEGER).ok()?;
+            let magnitude = integer.value.strip_prefix(&[0]).unwrap_or(integer.value);
+            (magnitude.len() <= 8 && integer.value.first().is_some_and(|b| b & 0x80 == 0))
+                .then(|| magnitude.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
+        })();
+        Some(Self { this_update, next_update, number })
+    }
+}
+
 /// The cRLNumber of a CRL (DER), if it has one that fits 64 bits: two
 /// publishers compare it so an older CRL never replaces a newer one.
 pub fn crl_number(der: &[u8]) -> Option<u64> {
-    use crate::der::{Reader, parse_extensions, single, tag};
-    let list = single(der, tag::SEQUENCE).ok()?;
-    let tbs = Reader::new(list.value).expect(tag::SEQUENCE).ok()?;
-    let mut fields = Reader::new(tbs.value);
-    fields.optional(tag::INTEGER).ok()?; // version
-    fields.expect(tag::SEQUENCE).ok()?; // signature
-    fields.expect(tag::SEQUENCE).ok()?; // issuer
-    fields.read().ok()?; // thisUpdate
-    while fields.peek_tag().is_some_and(|t| t != tag::context_constructed(0)) {
-        fields.read().ok()?; // nextUpdate, revokedCertificates
-    }
-    let extensions = fields.expect(tag::context_constructed(0)).ok()?;
-    let list = single(extensions.value, tag::SEQUENCE).ok()?;
-    let number = parse_extensions(list.value).ok()?.into_iter().find(|e| e.id == oid::CRL_NUMBER)?;
-    let integer = single(number.value, tag::INTEGER).ok()?;
-    let magnitude = integer.value.strip_prefix(&[0]).unwrap_or(integer.value);
-    (magnitude.len() <= 8 && integer.value.first().is_some_and(|b| b & 0x80 == 0))
-        .then(|| magnitude.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)))
+    CrlView::parse(der)?.number
 }
 
 /// PEM (`X509 CRL`) of a CRL.
@@ -144,6 +166,8 @@ mod tests {
         assert!(idp.extn_value.windows(url.len()).any(|w| w == url.as_bytes()), "with its URL");
         for (crl, entries) in [(&der, 2), (&empty, 0), (&shard, 0)] {
             assert_eq!(crl_number(crl), Some(42), "{entries} entries");
+            let view = CrlView::parse(crl).expect("a CRL");
+            assert_eq!((view.this_update, view.next_update), (1_700_000_200, Some(1_700_600_000)));
         }
         let big = build_crl(&CrlTemplate { number: u64::MAX, ..t }, &signer).expect("crl");
         assert_eq!(crl_number(&big), Some(u64::MAX), "a leading zero octet");

@@ -82,6 +82,7 @@ pub fn segment(data: &[u8]) {
 /// canonical form; the cRLNumber reader never panics on any input.
 pub fn der_canonical(data: &[u8]) {
     let _ = crate::crl::crl_number(data);
+    let _ = crate::crl::CrlView::parse(data);
     let Ok(sorted) = crate::der::encode::sort_sets(data) else {
         return;
     };

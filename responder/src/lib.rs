@@ -9,6 +9,7 @@ mod headers;
 pub mod index;
 mod instruments;
 pub mod loader;
+pub mod published;
 pub mod readiness;
 pub mod respond;
 pub mod service;
@@ -118,9 +119,11 @@ pub async fn run(
     if let Some(tsa) = &tsa {
         tokio::spawn(watch_tsa(tsa.clone(), shutdown.clone()));
     }
+    let published = Arc::new(published::Published::new(config.store.open()));
     let service = OcspService::new(
         index,
         status,
+        Some(published),
         Limits { max_request_bytes: config.max_request_bytes },
         CachePolicy { max_age_cap: config.max_age_cap_secs },
         tsa,

@@ -3,6 +3,7 @@
 use crate::headers;
 use crate::index::Index;
 use crate::instruments::{Endpoint, ResponderMetrics};
+use crate::published::{self, Published};
 use crate::readiness::{self, LoaderStatus};
 use crate::respond::{self, Answer, CachePolicy, Caching};
 use crate::tsa::Tsa;
@@ -32,6 +33,8 @@ const MAX_TSA_REQUEST: usize = 16 * 1024;
 pub struct OcspService {
     index: Arc<ArcSwap<Index>>,
     loader: Arc<LoaderStatus>,
+    /// CRLs and CA certificates from the store (`/crl/...`, `/ca/...`).
+    published: Option<Arc<Published>>,
     limits: Limits,
     cache: CachePolicy,
     tsa: Option<Arc<Tsa>>,
@@ -45,6 +48,7 @@ impl OcspService {
     pub fn new(
         index: Arc<ArcSwap<Index>>,
         loader: Arc<LoaderStatus>,
+        published: Option<Arc<Published>>,
         limits: Limits,
         cache: CachePolicy,
         tsa: Option<Arc<Tsa>>,
@@ -53,6 +57,7 @@ impl OcspService {
         Self {
             index,
             loader,
+            published,
             limits,
             cache,
             tsa,
@@ -104,6 +109,22 @@ impl OcspService {
             && let Some(resp) = common_route(path)
         {
             return (resp, Endpoint::Other);
+        }
+        if let (false, Some(published), Some((key, kind))) =
+            (self.tsa_only, &self.published, published::key_of(path))
+        {
+            let head = req.method() == Method::HEAD;
+            return match *req.method() {
+                Method::GET | Method::HEAD => {
+                    let object = published.get(&key, kind, self.index.load().generation).await;
+                    (serve_published(object, kind, if_none_match(&req), head, self.cache), Endpoint::Other)
+                }
+                _ => {
+                    let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use GET\n");
+                    resp.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                    (resp, Endpoint::Other)
+                }
+            };
         }
         if path == "/tsa" || (self.tsa_only && path == "/") {
             return match (&self.tsa, req.method()) {
@@ -201,6 +222,57 @@ impl Handler for OcspService {
         self.metrics.latency(endpoint, started.elapsed().as_secs_f64());
         resp
     }
+}
+
+/// A CRL or CA certificate from the store, with caching headers: a CRL's
+/// max-age is bounded by its nextUpdate (and the configured cap), and one
+/// past its nextUpdate is not served (503, `Retry-After`).
+fn serve_published(
+    object: Option<Arc<published::Object>>,
+    kind: published::Kind,
+    if_none_match: Option<HeaderValue>,
+    head: bool,
+    cache: CachePolicy,
+) -> Response<Body> {
+    let Some(object) = object else {
+        return response(StatusCode::NOT_FOUND, "text/plain", "not published\n");
+    };
+    let now = cartorio_platform::clock::unix_seconds();
+    let max_age = match object.expires {
+        Some(next_update) if next_update <= now => {
+            let mut resp = response(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "no current CRL\n");
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            return resp;
+        }
+        Some(next_update) => (next_update - now).min(cache.max_age_cap),
+        None => cache.max_age_cap,
+    };
+    let not_modified = if_none_match.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|tags| {
+        tags.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == object.etag)
+    });
+    let (status, body) = match (not_modified, head) {
+        (true, _) => (StatusCode::NOT_MODIFIED, Bytes::new()),
+        (false, true) => (StatusCode::OK, Bytes::new()),
+        (false, false) => (StatusCode::OK, object.bytes.clone()),
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));
+    if head && !not_modified {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.bytes.len()));
+    }
+    if let Ok(etag) = HeaderValue::from_str(&object.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Some(this_update) = object.last_modified {
+        headers.insert(header::LAST_MODIFIED, headers::http_date(this_update));
+    }
+    if let Some(next_update) = object.expires {
+        headers.insert(header::EXPIRES, headers::http_date(next_update));
+    }
+    headers.insert(header::CACHE_CONTROL, headers::cache_control(max_age.max(0)));
+    resp
 }
 
 /// Kept past the body read, which consumes the request (a cheap, shared clone).

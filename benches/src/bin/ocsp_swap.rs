@@ -88,6 +88,7 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
     let service = OcspService::new(
         index.clone(),
         Default::default(),
+        None,
         Limits { max_request_bytes: 10_000 },
         CachePolicy { max_age_cap: 3600 },
         None,
