@@ -12,6 +12,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Where the key named `stem` lives in software: `DIR/pki/{stem}-key.pk8`.
+pub fn key_path(dir: &DataDir, stem: &str) -> PathBuf {
+    dir.pki().join(format!("{stem}-key.pk8"))
+}
+
 /// Loads the key at `path`, generating it first if it does not exist.
 pub fn load_or_generate(path: &Path) -> anyhow::Result<EcdsaSigner> {
     if !path.exists() {
@@ -77,7 +82,7 @@ impl Keyring {
 
     /// Whether the key `stem` exists (a file, or a binding to the token).
     pub fn exists(&self, stem: &str) -> bool {
-        self.label(stem).is_some() || crate::ca::key_path(&self.dir, stem).exists()
+        self.label(stem).is_some() || key_path(&self.dir, stem).exists()
     }
 
     /// The signer for `stem`; a software key is generated on first use, a
@@ -89,7 +94,7 @@ impl Keyring {
         {
             return Ok(Arc::new(Pkcs11Signer::open(token.clone(), label)?));
         }
-        Ok(Arc::new(load_or_generate(&crate::ca::key_path(&self.dir, stem))?))
+        Ok(Arc::new(load_or_generate(&key_path(&self.dir, stem))?))
     }
 
     /// A new software key for `stem`, replacing the old one (atomically:
@@ -99,7 +104,7 @@ impl Keyring {
         if self.label(stem).is_some() {
             return Ok(None);
         }
-        let path = crate::ca::key_path(&self.dir, stem);
+        let path = key_path(&self.dir, stem);
         let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256)?;
         write_private(&path, &pkcs8).with_context(|| format!("writing {}", path.display()))?;
         Ok(Some(Arc::new(load(&path)?)))

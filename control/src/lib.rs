@@ -119,7 +119,7 @@ impl Control {
         let stems = ca::key_stems(&names.iter().map(String::as_str).collect::<Vec<_>>());
         let missing: Vec<&String> = stems.iter().filter(|k| !keyring.exists(k)).collect();
         let (hierarchy, renewed) = ca::bootstrap(dir, &keyring, &plan, &config.own_certificates, now)?;
-        let ca = ca::Hierarchy { crl_sharding: config.crl_sharding.clone(), ..hierarchy };
+        let ca = hierarchy;
         let profiles = profile::Profiles::compile(&config.profiles, &ca.names())?;
         // What bootstrap generated (a root key is not made once the CA exists).
         let new_keys: Vec<&String> = missing.into_iter().filter(|k| keyring.exists(k)).collect();
@@ -321,7 +321,7 @@ impl Control {
                 ca: &ca,
                 profile: &profile,
                 urls: &inner.urls,
-                sharding: inner.ca.crl_sharding.as_ref(),
+                sharding: inner.config.crl_sharding.as_ref(),
             };
             inner.commits.issue(&order, &inner.registry, &csr, unix_seconds())
         })
@@ -347,15 +347,11 @@ impl Control {
             .iter()
             .map(|csr| VerifiedCsr::from_pem_or_der(csr).map_err(|e| IssueError::BadRequest(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let urls = self.inner.urls.clone();
+        let (urls, sharding) = (self.inner.urls.clone(), self.inner.config.crl_sharding.clone());
         let issued = self
-            .with_registry(move |r, hierarchy| {
-                let order = issuance::Order {
-                    ca: &ca,
-                    profile: &profile,
-                    urls: &urls,
-                    sharding: hierarchy.crl_sharding.as_ref(),
-                };
+            .with_registry(move |r, _| {
+                let order =
+                    issuance::Order { ca: &ca, profile: &profile, urls: &urls, sharding: sharding.as_ref() };
                 issuance::issue_batch(&order, r, &csrs.iter().collect::<Vec<_>>(), unix_seconds())
             })
             .await
@@ -423,6 +419,7 @@ impl Control {
             publisher: publisher::Publisher::open(store, self.inner.config.ocsp.cert_id_hashes.clone())
                 .await?,
             policy: self.inner.config.ocsp.clone(),
+            crl_sharding: self.inner.config.crl_sharding.clone(),
             on_publish,
             crl_published_at: 0,
             checkpoint_at: 0,

@@ -2,10 +2,10 @@
 //! root, every issuing CA (those planned, and any already there) with its
 //! delegated OCSP signer, and Cartorio's own TSA and TLS certificates.
 
+use super::own::{Own, Renewal};
 use super::{DEFAULT_ISSUER, Files, Hierarchy, IssuingCa, Layout, OcspSigning, Spec, ensure_cert, read_cert};
 use crate::keys::Keyring;
 use crate::paths::{DataDir, write_public};
-use crate::renewal::{Own, Renewal};
 use anyhow::Context;
 use cartorio_pkix::Signer;
 use cartorio_pkix::cert::{CertificateView, to_pem};
@@ -77,7 +77,7 @@ pub fn bootstrap(
     dir: &DataDir,
     keys: &Keyring,
     plan: &[IssuerPlan],
-    lifetimes: &crate::renewal::Lifetimes,
+    lifetimes: &super::own::Lifetimes,
     now: i64,
 ) -> anyhow::Result<(Hierarchy, Vec<Renewal>)> {
     let pki = dir.pki();
@@ -141,7 +141,7 @@ pub fn bootstrap(
             write_public(&pki.join("chain.pem"), (to_pem(&cert) + &to_pem(&root_der)).as_bytes())?;
         }
         let ocsp =
-            crate::renewal::ensure(dir, keys, &Own::Ocsp(name.clone()), lifetimes, (&cert, &*signer), now)?;
+            super::own::ensure(dir, keys, &Own::Ocsp(name.clone()), lifetimes, (&cert, &*signer), now)?;
         renewed.extend(ocsp.renewed);
         let ocsp = OcspSigning::new(ocsp.signer, ocsp.der)?;
         issuers.push(Arc::new(IssuingCa::new(name, cert, signer, ocsp)?));
@@ -155,8 +155,7 @@ pub fn bootstrap(
         "the responder signs time-stamps with DIR/pki/tsa-key.pk8; a TSA key on the token is not supported yet"
     );
     for own in [Own::Tsa, Own::ResponderTls] {
-        let ensured =
-            crate::renewal::ensure(dir, keys, &own, lifetimes, (&default.cert, &*default.signer), now)?;
+        let ensured = super::own::ensure(dir, keys, &own, lifetimes, (&default.cert, &*default.signer), now)?;
         renewed.extend(ensured.renewed);
     }
 
@@ -167,7 +166,7 @@ pub fn bootstrap(
         &pki.join(crate::audit::PUBLIC_KEY_FILE),
         cartorio_pkix::cert::public_key_pem(audit_signer.spki()).as_bytes(),
     )?;
-    let hierarchy = Hierarchy { root_der, issuers, audit_signer, crl_sharding: None };
+    let hierarchy = Hierarchy { root_der, issuers, audit_signer };
     Ok((hierarchy, renewed))
 }
 

@@ -11,13 +11,13 @@
 
 mod bootstrap;
 mod files;
+pub mod own;
 
 pub use bootstrap::{IssuerPlan, bootstrap, default_plan, issuer_names, key_stems};
 #[cfg(test)]
 pub(crate) use files::backdating;
 pub(crate) use files::{Files, Spec, ensure_cert, issue_cert, lifetime_of, read_cert, write_chain};
 
-use crate::paths::DataDir;
 use arc_swap::ArcSwap;
 use cartorio_pkix::Signer;
 use cartorio_pkix::cert::CertificateView;
@@ -108,8 +108,6 @@ pub struct Hierarchy {
     pub issuers: Vec<Arc<IssuingCa>>,
     /// Signs the audit log's checkpoints.
     pub audit_signer: Arc<dyn Signer>,
-    /// CRL partitioning (certificates then point at their shard).
-    pub crl_sharding: Option<crate::crl::CrlSharding>,
 }
 
 impl Hierarchy {
@@ -148,11 +146,6 @@ impl OcspSigning {
         let not_after = view.not_after;
         Ok(Self { template: ResponderTemplate::new(&cert, signer.spki())?, signer, cert, not_after })
     }
-}
-
-/// Where the key named `stem` lives.
-pub fn key_path(dir: &DataDir, stem: &str) -> std::path::PathBuf {
-    dir.pki().join(format!("{stem}-key.pk8"))
 }
 
 /// A random, positive 18-octet serial (144 bits, 143 of them random).

@@ -78,6 +78,8 @@ pub struct PreSigner {
     pub ca: Arc<Hierarchy>,
     pub publisher: Publisher,
     pub policy: OcspPolicy,
+    /// CRL shards besides each full CRL.
+    pub crl_sharding: Option<crate::crl::CrlSharding>,
     /// Poked after each publication (the responder reloads at once).
     pub on_publish: Arc<Notify>,
     /// When the CRL was last published (unix seconds; 0: not yet).
@@ -390,7 +392,7 @@ impl PreSigner {
     async fn publish_crl(&mut self) -> anyhow::Result<()> {
         let now = cartorio_platform::clock::unix_micros();
         for ca in self.ca.issuers.clone() {
-            let (registry, sharding) = (self.registry.clone(), self.ca.crl_sharding.clone());
+            let (registry, sharding) = (self.registry.clone(), self.crl_sharding.clone());
             let issuer = ca.clone();
             let (full, shards) = tokio::task::spawn_blocking(move || {
                 let mut registry = lock(&registry);
