@@ -137,3 +137,101 @@ lifetime_days = 365
     let audit = run(Command::new(BIN).args(["audit", "verify", "--data-dir"]).arg(&data));
     assert!(audit.status.success(), "{}", text(&audit));
 }
+
+/// A ceremony with several issuing CAs: `tls` on the token, `documents`
+/// with a software key; `up` serves both, and the document-signing
+/// built-in issues from `documents`.
+#[test]
+fn a_ceremony_defines_several_issuing_cas() {
+    let Some(token) = token() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let (root_label, tls_label) = (unique("root"), unique("tls"));
+    let config = tmp.path().join("ceremony.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+data_dir = "{data}"
+organization = "Ceremony Test"
+
+[hsm]
+module = "{module}"
+token_label = "{label}"
+pin_env = "CARTORIO_TEST_HSM_PIN"
+
+[root]
+key_label = "{root_label}"
+common_name = "Ceremony Test Root"
+lifetime_days = 7300
+
+[issuers.tls]
+key_label = "{tls_label}"
+common_name = "Ceremony Test TLS CA"
+lifetime_days = 3650
+ocsp = {{ common_name = "Ceremony Test TLS OCSP", lifetime_days = 30 }}
+
+[issuers.documents]
+common_name = "Ceremony Test Document Signing CA"
+lifetime_days = 3650
+ocsp = {{ common_name = "Ceremony Test Documents OCSP", lifetime_days = 30 }}
+
+[tsa]
+common_name = "Ceremony Test TSA"
+lifetime_days = 365
+"#,
+            data = data.display(),
+            module = token.module,
+            label = token.label,
+        ),
+    )
+    .expect("write ceremony.toml");
+    let out = run(Command::new(BIN).args(["ceremony", "--config"]).arg(&config));
+    assert!(out.status.success(), "cartorio ceremony: {}", text(&out));
+    let pki = data.join("pki");
+    assert!(!pki.join("issuer-key.pk8").exists(), "the tls CA's key is on the token");
+    assert!(pki.join("issuers/documents-key.pk8").exists(), "the documents CA's key is in software");
+    let issuer = text(&run(Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-issuer", "-in"])
+        .arg(pki.join("issuers/documents.pem"))));
+    assert!(
+        issuer.contains("Ceremony Test Document Signing CA") && issuer.contains("Ceremony Test Root"),
+        "{issuer}"
+    );
+
+    let up = Up::start(&data);
+    let key = tmp.path().join("doc.key");
+    let csr = tmp.path().join("doc.csr");
+    let made = run(Command::new("openssl")
+        .args(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr)
+        .args(["-subj", "/CN=Notary Clerk"]));
+    assert!(made.status.success(), "{}", text(&made));
+    let cert = tmp.path().join("doc.pem");
+    let out = run(Command::new(BIN)
+        .args(["issue", "--data-dir"])
+        .arg(&data)
+        .arg("--csr")
+        .arg(&csr)
+        .args(["--profile", "document-signing", "--out"])
+        .arg(&cert));
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let answer = loop {
+        let answer = text(&run(Command::new("openssl")
+            .args(["ocsp", "-no_nonce", "-issuer"])
+            .arg(pki.join("issuers/documents.pem"))
+            .arg("-cert")
+            .arg(&cert)
+            .args(["-url", &up.ocsp_url(), "-CAfile"])
+            .arg(pki.join("root.pem"))));
+        if answer.contains(": good") || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(answer.contains(": good") && answer.contains("Response verify OK"), "{answer}");
+    assert!(up.stop());
+}
