@@ -37,7 +37,18 @@ fn refuse(profile: &Profile, rule: &str, detail: impl Into<String>) -> Refusal {
 
 /// Holds `csr` to `profile`.
 pub fn check(profile: &Profile, csr: &VerifiedCsr) -> Result<Approved, Refusal> {
-    let key_type = KeyType::of(csr.spki())
+    check_parts(profile, csr.spki(), csr.canonical_subject(), csr.canonical_san())
+}
+
+/// [`check`] on a request's parts: its key, its subject and requested SANs
+/// with their SETs sorted (or why they could not be).
+pub fn check_parts(
+    profile: &Profile,
+    spki: &[u8],
+    subject: Result<Vec<u8>, cartorio_pkix::der::DerError>,
+    san: Option<Result<Vec<u8>, cartorio_pkix::der::DerError>>,
+) -> Result<Approved, Refusal> {
+    let key_type = KeyType::of(spki)
         .ok_or_else(|| refuse(profile, "key_types", "the request's key is of no type Cartorio knows"))?;
     if !profile.key_types.contains(&key_type) {
         let allowed: Vec<String> = profile.key_types.iter().map(|k| k.name()).collect();
@@ -47,9 +58,9 @@ pub fn check(profile: &Profile, csr: &VerifiedCsr) -> Result<Approved, Refusal> 
             format!("a {} key; this profile takes {}", key_type.name(), allowed.join(", ")),
         ));
     }
-    let subject = csr.canonical_subject().map_err(|e| refuse(profile, "subject", e.to_string()))?;
+    let subject = subject.map_err(|e| refuse(profile, "subject", e.to_string()))?;
     let (subject, common_name) = subject_of(profile, &subject)?;
-    let requested = match csr.canonical_san() {
+    let requested = match san {
         Some(der) => {
             let der = der.map_err(|e| refuse(profile, "san", e.to_string()))?;
             rasn::der::decode::<Vec<GeneralName>>(&der)
@@ -87,6 +98,37 @@ pub fn check(profile: &Profile, csr: &VerifiedCsr) -> Result<Approved, Refusal> 
         }
     }
     Ok(Approved { subject, names, common_name, key_type })
+}
+
+/// The property the `profile_names` fuzz target checks (and `cargo test`
+/// replays its corpus through): any subject and SAN bytes a client could
+/// send, held to the built-in `server` profile, never panic, and what is
+/// approved has a subject that is canonical DER.
+///
+/// Input layout: one octet `n`, then `n` octets of subject, then the SAN.
+pub fn fuzz_check(data: &[u8]) {
+    use std::sync::LazyLock;
+    static SERVER: LazyLock<Option<Profile>> = LazyLock::new(|| {
+        let profiles = crate::profile::Profiles::compile(&Default::default(), &["tls", "documents"]).ok()?;
+        profiles.get("server").cloned()
+    });
+    static KEY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+        cartorio_pkix::Signer::spki(&cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256)).to_vec()
+    });
+    let Some(profile) = SERVER.as_ref() else { return };
+    let (&n, rest) = match data.split_first() {
+        Some(split) => split,
+        None => return,
+    };
+    let (subject, san) = rest.split_at(usize::from(n).min(rest.len()));
+    let subject = cartorio_pkix::der::encode::sort_sets(subject);
+    let san = (!san.is_empty()).then(|| cartorio_pkix::der::encode::sort_sets(san));
+    if let Ok(approved) = check_parts(profile, &KEY, subject, san) {
+        assert!(
+            cartorio_pkix::der::single(&approved.subject, 0x30).is_ok(),
+            "an approved subject is one Name"
+        );
+    }
 }
 
 fn ia5(text: &str) -> Result<Ia5String, Refusal> {
@@ -239,6 +281,98 @@ pub fn dns_name(name: &str, wildcard_allowed: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::{ProfileConfig, Profiles};
+    use cartorio_pkix::Signer;
+    use cartorio_pkix::der::encode::{bit_string, integer_u64, octet_string, seq, set_of, tlv};
+
+    /// A CSR for `subject` (attribute OID, value) pairs and `sans`
+    /// (GeneralName DER each), signed by a fresh P-256 key.
+    fn csr(subject: &[(&[u8], &str)], sans: &[Vec<u8>]) -> VerifiedCsr {
+        let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let name = cartorio_pkix::cert::name(subject);
+        let attributes = match sans.is_empty() {
+            true => vec![0xa0, 0x00],
+            false => {
+                let refs: Vec<&[u8]> = sans.iter().map(Vec::as_slice).collect();
+                let san = seq(&[cartorio_pkix::oid::SUBJECT_ALT_NAME, &octet_string(&seq(&refs))]);
+                let request =
+                    seq(&[cartorio_pkix::oid::PKCS9_EXTENSION_REQUEST, &set_of(vec![seq(&[&san])])]);
+                tlv(0xa0, &[&request])
+            }
+        };
+        let info = seq(&[&integer_u64(0), &name, key.spki(), &attributes]);
+        let signature = key.sign(&info).expect("sign");
+        VerifiedCsr::from_der(seq(&[&info, key.algorithm(), &bit_string(&signature)])).expect("CSR")
+    }
+
+    fn dns(name: &str) -> Vec<u8> {
+        tlv(0x82, &[name.as_bytes()])
+    }
+
+    fn email(addr: &str) -> Vec<u8> {
+        tlv(0x81, &[addr.as_bytes()])
+    }
+
+    fn ip(octets: &[u8]) -> Vec<u8> {
+        tlv(0x87, &[octets])
+    }
+
+    fn profile(toml_text: &str) -> Profile {
+        let text = format!(
+            "[p]\nissuer = \"tls\"\nvalidity_days = 1\nkey_usage = [\"digitalSignature\"]\n{toml_text}"
+        );
+        let table: std::collections::BTreeMap<String, ProfileConfig> = toml::from_str(&text).expect("toml");
+        Profiles::compile(&table, &["tls"]).expect("profile").get("p").cloned().expect("p")
+    }
+
+    fn rule(result: Result<Approved, Refusal>) -> String {
+        result.map(|_| "ok".to_owned()).unwrap_or_else(|r| r.rule)
+    }
+
+    const CN: &[u8] = cartorio_pkix::oid::COMMON_NAME;
+
+    #[test]
+    fn name_rules_are_held_one_by_one() {
+        let p = profile(
+            r#"san = { types = ["dns", "ip", "email"], dns_suffixes = ["example.com"], ip_ranges = ["10.0.0.0/8"], email_domains = ["example.com"] }"#,
+        );
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[dns("a.example.com")]))), "ok");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[dns("a.badexample.com")]))), "san.dns_suffixes");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[dns("*.example.com")]))), "san.wildcards");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[dns("a_b.example.com")]))), "san.dns");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[ip(&[10, 1, 2, 3])]))), "ok");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[ip(&[192, 168, 0, 1])]))), "san.ip_ranges");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[ip(&[1, 2, 3])]))), "san.ip");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[email("m@EXAMPLE.com")]))), "ok");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[email("m@other.org")]))), "san.email_domains");
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x")], &[tlv(0x86, &[b"https://x"])]))), "san.types");
+        let wild = profile(r#"san = { types = ["dns"], wildcards = true }"#);
+        assert_eq!(rule(check(&wild, &csr(&[(CN, "x")], &[dns("*.example.com")]))), "ok");
+        assert_eq!(rule(check(&wild, &csr(&[(CN, "x")], &[dns("a.*.example.com")]))), "san.dns");
+    }
+
+    #[test]
+    fn subject_templates_copy_require_and_forbid() {
+        let o = cartorio_pkix::oid::ORGANIZATION;
+        let p = profile(r#"subject = { copy = ["CN"], required = ["CN"], forbidden = ["C"] }"#);
+        let approved = check(&p, &csr(&[(CN, "kept"), (o, "dropped")], &[])).expect("approved");
+        assert_eq!(approved.subject, cartorio_pkix::cert::name(&[(CN, "kept")]), "only CN copied");
+        assert_eq!(approved.common_name.as_deref(), Some("kept"));
+        assert_eq!(rule(check(&p, &csr(&[(o, "no cn")], &[]))), "subject.required");
+        let c = cartorio_pkix::oid::COUNTRY;
+        assert_eq!(rule(check(&p, &csr(&[(CN, "x"), (c, "BR")], &[]))), "subject.forbidden");
+        // A DNS commonName becomes the SAN, and must be among the SANs.
+        let server = profile(
+            r#"san = { required = true, types = ["dns"], from_common_name = true, common_name_in_san = true }"#,
+        );
+        let approved = check(&server, &csr(&[(CN, "www.example.com")], &[])).expect("approved");
+        assert_eq!(approved.names.len(), 1);
+        assert_eq!(rule(check(&server, &csr(&[(CN, "Jane Doe")], &[]))), "san.required");
+        assert_eq!(
+            rule(check(&server, &csr(&[(CN, "a.example.com")], &[dns("b.example.com")]))),
+            "san.common_name_in_san"
+        );
+    }
 
     #[test]
     fn dns_names_and_suffixes() {

@@ -1,0 +1,11 @@
+//! Replays the saved inputs of the control plane's fuzz targets
+//! (`fuzz/corpus/<target>/`) through the properties they check.
+
+#[test]
+fn profile_names_corpus() {
+    cartorio_pkix::testing::replay_corpus(
+        env!("CARGO_MANIFEST_DIR"),
+        "profile_names",
+        cartorio_control::profile::check::fuzz_check,
+    );
+}
