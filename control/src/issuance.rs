@@ -5,7 +5,7 @@
 use crate::ca::{IssuingCa, random_serial};
 use crate::profile::extensions::Pointers;
 use crate::profile::{Profile, Refusal};
-use crate::registry::{NewCertificate, Registry};
+use crate::registry::{AcmeIssue, NewCertificate, Registry};
 use cartorio_pkix::cert::{CertificateTemplate, build_certificate, key_id, serial_hex};
 use cartorio_pkix::csr::VerifiedCsr;
 use std::sync::{Mutex, mpsc};
@@ -73,6 +73,7 @@ struct Signed {
     subject: Option<String>,
     not_before: i64,
     not_after: i64,
+    acme: Option<AcmeIssue>,
 }
 
 /// What a signing needs besides the request.
@@ -81,10 +82,12 @@ pub struct Order<'a> {
     pub profile: &'a Profile,
     pub urls: &'a Urls,
     pub sharding: Option<&'a crate::crl::CrlSharding>,
+    /// The ACME order the certificate completes, if any.
+    pub acme: Option<&'a AcmeIssue>,
 }
 
 fn sign(order: &Order<'_>, csr: &VerifiedCsr, now: i64) -> Result<Signed, IssueError> {
-    let Order { ca, profile, urls, sharding } = order;
+    let Order { ca, profile, urls, sharding, acme } = order;
     let approved = crate::profile::check(profile, csr)?;
     let serial = random_serial()?;
     let pointers = urls.pointers(ca, *sharding, &serial);
@@ -111,6 +114,7 @@ fn sign(order: &Order<'_>, csr: &VerifiedCsr, now: i64) -> Result<Signed, IssueE
         subject: approved.common_name,
         not_before: now,
         not_after,
+        acme: acme.cloned(),
     })
 }
 
@@ -124,6 +128,7 @@ fn record(s: &Signed, now: i64) -> NewCertificate<'_> {
         not_after: s.not_after,
         der: &s.der,
         issued_at: now,
+        acme: s.acme.as_ref(),
     }
 }
 

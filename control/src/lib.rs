@@ -8,6 +8,7 @@
 //!                  pre-signer --> publisher --> object store --> responders
 //! ```
 
+pub mod acme;
 pub mod admin;
 pub mod audit;
 pub mod ca;
@@ -271,7 +272,7 @@ impl Control {
 
     /// The profile called `name` and the CA that signs under it (the
     /// profile's, or `issuer` when given).
-    fn order_parts(
+    pub(crate) fn order_parts(
         &self,
         name: &str,
         issuer: Option<&str>,
@@ -285,7 +286,7 @@ impl Control {
     }
 
     /// Records a request refused by its profile (the rule it broke).
-    async fn audit_refusal(&self, refusal: &profile::Refusal) {
+    pub(crate) async fn audit_refusal(&self, refusal: &profile::Refusal) {
         let refusal = refusal.clone();
         let recorded = self
             .with_registry(move |r, _| {
@@ -314,6 +315,18 @@ impl Control {
     ) -> Result<Issued, IssueError> {
         let (profile, ca) = self.order_parts(&profile, issuer.as_deref())?;
         let csr = VerifiedCsr::from_pem_or_der(&csr).map_err(|e| IssueError::BadRequest(e.to_string()))?;
+        self.sign_and_commit(csr, profile, ca, None).await
+    }
+
+    /// Issues a verified `csr` under `profile` from `ca`; for an ACME order
+    /// when `acme` names one (completed in the same commit).
+    pub(crate) async fn sign_and_commit(
+        &self,
+        csr: VerifiedCsr,
+        profile: profile::Profile,
+        ca: Arc<ca::IssuingCa>,
+        acme: Option<registry::AcmeIssue>,
+    ) -> Result<Issued, IssueError> {
         let inner = self.inner.clone();
         let name = profile.name.clone();
         let issued = tokio::task::spawn_blocking(move || {
@@ -322,6 +335,7 @@ impl Control {
                 profile: &profile,
                 urls: &inner.urls,
                 sharding: inner.config.crl_sharding.as_ref(),
+                acme: acme.as_ref(),
             };
             inner.commits.issue(&order, &inner.registry, &csr, unix_seconds())
         })
@@ -350,8 +364,13 @@ impl Control {
         let (urls, sharding) = (self.inner.urls.clone(), self.inner.config.crl_sharding.clone());
         let issued = self
             .with_registry(move |r, _| {
-                let order =
-                    issuance::Order { ca: &ca, profile: &profile, urls: &urls, sharding: sharding.as_ref() };
+                let order = issuance::Order {
+                    ca: &ca,
+                    profile: &profile,
+                    urls: &urls,
+                    sharding: sharding.as_ref(),
+                    acme: None,
+                };
                 issuance::issue_batch(&order, r, &csrs.iter().collect::<Vec<_>>(), unix_seconds())
             })
             .await
@@ -372,9 +391,21 @@ impl Control {
             RevokeError::BadReason(format!("unknown reason {reason:?}; one of: {}", revocation::names()))
         })?;
         let serial = normalize_serial(&serial).ok_or(RevokeError::NotFound)?;
+        self.revoke_code(serial, code, None).await
+    }
+
+    /// Revokes `serial` (normalised) for reason `code`, audited as asked by
+    /// `acme_account` when given.
+    pub(crate) async fn revoke_code(
+        &self,
+        serial: String,
+        code: u8,
+        acme_account: Option<String>,
+    ) -> Result<serde_json::Value, RevokeError> {
         let at = unix_seconds();
         let key = serial.clone();
-        let outcome = self.with_registry(move |r, _| r.revoke(&key, at, code)).await??;
+        let outcome =
+            self.with_registry(move |r, _| r.revoke_as(&key, at, code, acme_account.as_deref())).await??;
         match outcome {
             RevokeOutcome::Revoked => {
                 metrics::counter!("cartorio_certificates_revoked_total").increment(1);

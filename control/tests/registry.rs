@@ -34,6 +34,7 @@ fn new_cert(serial: &str, issued_at: i64) -> NewCertificate<'_> {
         not_after: 10_000,
         der: b"der",
         issued_at,
+        acme: None,
     }
 }
 

@@ -154,6 +154,7 @@ fn fill(dir: &DataDir, n: usize) -> anyhow::Result<()> {
                 not_after: now + 90 * 24 * 3600,
                 der: &PLACEHOLDER_DER,
                 issued_at: now,
+                acme: None,
             })
             .collect();
         registry.insert_certificates(&rows)?;

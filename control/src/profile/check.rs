@@ -179,6 +179,12 @@ fn subject_of(profile: &Profile, der: &[u8]) -> Result<(Vec<u8>, Option<String>)
     Ok((subject.clone(), cartorio_pkix::csr::common_name(&subject)))
 }
 
+/// Whether `profile` issues for `name` (ACME's identifier policy: an
+/// order is refused before any validation when the certificate could not be).
+pub fn allows(profile: &Profile, name: GeneralName) -> Result<(), Refusal> {
+    allowed_name(profile, name).map(|_| ())
+}
+
 /// One requested name, if the profile allows it (lowercased DNS names).
 fn allowed_name(profile: &Profile, name: GeneralName) -> Result<GeneralName, Refusal> {
     let kind = match &name {

@@ -395,6 +395,27 @@ impl Db {
         self.transaction(Some("LOCK TABLE audit_log IN EXCLUSIVE MODE"))
     }
 
+    /// A transaction for writes that are not audited (ACME orders and
+    /// challenges): no lock beyond the rows it touches on PostgreSQL;
+    /// SQLite's writer lock as always.
+    pub fn plain_transaction(&mut self) -> anyhow::Result<Tx<'_>> {
+        self.transaction(None)
+    }
+
+    /// Commits on this connection stop waiting for the disk: SQLite
+    /// `synchronous=NORMAL` in WAL mode, PostgreSQL `synchronous_commit =
+    /// off`. A crash loses at most the last moments of its writes, never
+    /// corrupts; for data a loss of which is harmless (ACME nonces: a
+    /// nonce lost is one the client retries; one recorded used and lost
+    /// could be replayed only across a power loss).
+    pub fn relax_durability(&mut self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(conn) => conn.pragma_update(None, "synchronous", "NORMAL")?,
+            Self::Postgres(_) => self.execute_batch("SET synchronous_commit = off")?,
+        }
+        Ok(())
+    }
+
     /// A transaction for migrations: the schema may not exist yet, so
     /// PostgreSQL writers serialise on an advisory lock instead.
     pub fn migration_transaction(&mut self) -> anyhow::Result<Tx<'_>> {

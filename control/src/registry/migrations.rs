@@ -137,6 +137,82 @@ ALTER TABLE ocsp_state ADD COLUMN changed_seq INTEGER;
 CREATE INDEX ocsp_state_changed ON ocsp_state(changed_seq) WHERE changed_seq IS NOT NULL;
 "#,
     ),
+    both(
+        r#"
+-- ACME (RFC 8555): accounts by key thumbprint, external account binding
+-- keys, orders with their authorizations and challenges, the nonces in
+-- flight (shared by control nodes: a nonce is good once, on any node), and
+-- the registered domains certificates were issued for (rate limits).
+CREATE TABLE acme_accounts (
+    id          TEXT PRIMARY KEY,
+    thumbprint  TEXT NOT NULL UNIQUE,
+    jwk         TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    contact     TEXT NOT NULL,
+    eab_kid     TEXT,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE acme_eab_keys (
+    kid         TEXT PRIMARY KEY,
+    hmac_key    TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    account_id  TEXT
+);
+CREATE TABLE acme_orders (
+    id          TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    identifiers TEXT NOT NULL,
+    profile     TEXT NOT NULL,
+    error       TEXT,
+    serial      TEXT,
+    replaces    TEXT,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX acme_orders_account ON acme_orders(account_id, created_at);
+CREATE TABLE acme_authzs (
+    id          TEXT PRIMARY KEY,
+    order_id    TEXT NOT NULL,
+    account_id  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    wildcard    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX acme_authzs_order ON acme_authzs(order_id);
+CREATE TABLE acme_challenges (
+    id           TEXT PRIMARY KEY,
+    authz_id     TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    token        TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    validated_at INTEGER,
+    error        TEXT
+);
+CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id);
+CREATE TABLE acme_nonces (
+    nonce       TEXT PRIMARY KEY,
+    expires_at  INTEGER NOT NULL
+);
+CREATE INDEX acme_nonces_expiry ON acme_nonces(expires_at);
+CREATE TABLE acme_issued (
+    domain      TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    serial      TEXT NOT NULL
+);
+CREATE INDEX acme_issued_domain ON acme_issued(domain, issued_at);
+CREATE INDEX acme_orders_serial ON acme_orders(serial);
+CREATE INDEX acme_authzs_account ON acme_authzs(account_id, value);
+-- An operator asks for early renewal (ARI, RFC 9773): of one certificate
+-- (serial) or of every one issued before requested_at (serial '*').
+CREATE TABLE acme_renewal_requests (
+    serial       TEXT NOT NULL,
+    requested_at INTEGER NOT NULL
+);
+"#,
+    ),
 ];
 
 /// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`

@@ -8,6 +8,7 @@
 //! signed. So a crash or a race never leaves a change without a response
 //! to be signed.
 
+pub mod acme;
 pub mod db;
 pub mod migrations;
 pub mod testing;
@@ -75,6 +76,18 @@ pub struct NewCertificate<'a> {
     pub not_after: i64,
     pub der: &'a [u8],
     pub issued_at: i64,
+    /// Issued to an ACME order (audited with the account; the order is
+    /// completed in the same transaction).
+    pub acme: Option<&'a AcmeIssue>,
+}
+
+/// An ACME order a certificate completes.
+#[derive(Debug, Clone)]
+pub struct AcmeIssue {
+    pub account: String,
+    pub order: String,
+    /// The registered domains of its names (rate limits).
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -176,11 +189,14 @@ impl Registry {
                  VALUES (?1, ?2, ?3, ?4, 1, 1)",
                 sql_params![c.serial, c.issuer_id, c.issued_at, c.not_after],
             )?;
-            let event = audit::Event {
-                kind: "certificate.issue",
-                actor: "control",
-                detail: serde_json::json!({"serial": c.serial, "profile": c.profile, "subject": c.subject, "issuer": c.issuer_id}),
-            };
+            let mut detail = serde_json::json!({"serial": c.serial, "profile": c.profile, "subject": c.subject, "issuer": c.issuer_id});
+            if let Some(acme) = c.acme {
+                detail["account"] = acme.account.as_str().into();
+                detail["order"] = acme.order.as_str().into();
+                acme::complete_order(&mut tx, acme, c.serial, c.issued_at)?;
+            }
+            let actor = if c.acme.is_some() { "acme" } else { "control" };
+            let event = audit::Event { kind: "certificate.issue", actor, detail };
             chain.append(&mut tx, c.issued_at, &event)?;
         }
         tx.commit()
@@ -215,11 +231,23 @@ impl Registry {
     }
 
     pub fn revoke(&mut self, serial: &str, at: i64, reason: u8) -> anyhow::Result<RevokeOutcome> {
-        let event = audit::Event {
-            kind: "certificate.revoke",
-            actor: "control",
-            detail: serde_json::json!({"serial": serial, "reason": reason}),
-        };
+        self.revoke_as(serial, at, reason, None)
+    }
+
+    /// [`Registry::revoke`], audited as asked by an ACME account when one is given.
+    pub fn revoke_as(
+        &mut self,
+        serial: &str,
+        at: i64,
+        reason: u8,
+        acme_account: Option<&str>,
+    ) -> anyhow::Result<RevokeOutcome> {
+        let mut detail = serde_json::json!({"serial": serial, "reason": reason});
+        if let Some(account) = acme_account {
+            detail["account"] = account.into();
+        }
+        let actor = if acme_account.is_some() { "acme" } else { "control" };
+        let event = audit::Event { kind: "certificate.revoke", actor, detail };
         // The UPDATE and its audit entry commit together; a no-op is not audited.
         let mut tx = self.db.write_transaction()?;
         let changed = tx.execute(
