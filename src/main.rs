@@ -121,6 +121,11 @@ enum Command {
         #[command(subcommand)]
         action: Option<GatewayAction>,
     },
+    /// ACME operations: external account binding keys, early renewal.
+    Acme {
+        #[command(subcommand)]
+        action: AcmeAction,
+    },
     /// Run the control plane alone.
     Control {
         #[arg(long)]
@@ -144,6 +149,37 @@ enum AuditAction {
         /// to the store, else DIR/pki/audit-public-key.pem.
         #[arg(long)]
         public_key: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AcmeAction {
+    /// External account binding keys (RFC 8555 §7.3.4).
+    Eab {
+        #[command(subcommand)]
+        action: EabAction,
+    },
+    /// Ask ACME clients (ARI, RFC 9773) to renew a certificate now, or
+    /// with --all every certificate issued so far (after an incident).
+    RenewEarly {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        serial: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EabAction {
+    /// Create a key: prints its id and HMAC key (base64url), shown once.
+    Create {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// The key id (default: a random one).
+        #[arg(long)]
+        kid: Option<String>,
     },
 }
 
@@ -287,6 +323,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             anyhow::bail!("cartorio gateway needs --config FILE (or a subcommand: decrypt)")
         }
         Command::Control { config } => up::run_control(&config).await,
+        Command::Acme { action: AcmeAction::Eab { action: EabAction::Create { data_dir, kid } } } => {
+            let key = cartorio_control::cli::acme_eab_create(&DataDir::new(data_dir), kid).await?;
+            println!("kid      {}\nhmac_key {}", key.kid, key.hmac_key);
+            println!("e.g. certbot --eab-kid {} --eab-hmac-key {} ...", key.kid, key.hmac_key);
+            Ok(())
+        }
+        Command::Acme { action: AcmeAction::RenewEarly { data_dir, serial, all: _ } } => {
+            cartorio_control::cli::acme_renew_early(&DataDir::new(data_dir), serial.clone()).await?;
+            match serial {
+                Some(serial) => println!("ACME clients are asked to renew {serial} now"),
+                None => println!("ACME clients are asked to renew every certificate issued so far, now"),
+            }
+            Ok(())
+        }
     }
 }
 

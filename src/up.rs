@@ -30,6 +30,26 @@ pub struct UpArgs {
     responder_tls_listen: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8070")]
     control_listen: SocketAddr,
+    /// The ACME server (RFC 8555), over TLS with the responder's certificate.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    acme_listen: SocketAddr,
+    /// ACME validation connects to this address for every DNS name instead
+    /// of resolving it (tests and local try-outs).
+    #[arg(long)]
+    acme_resolve: Option<std::net::IpAddr>,
+    /// The DNS server ACME validation asks (A/AAAA, and TXT for dns-01);
+    /// default: the system's.
+    #[arg(long)]
+    acme_dns_server: Option<SocketAddr>,
+    /// The port http-01 validation connects to.
+    #[arg(long, default_value_t = 80)]
+    acme_http_port: u16,
+    /// The port tls-alpn-01 validation connects to.
+    #[arg(long, default_value_t = 443)]
+    acme_tls_port: u16,
+    /// ACME accounts need an external account binding (`cartorio acme eab create`).
+    #[arg(long)]
+    acme_external_account_required: bool,
     /// nextUpdate - thisUpdate of pre-signed OCSP responses, in seconds.
     #[arg(long, default_value_t = 4 * 24 * 3600)]
     ocsp_validity_secs: i64,
@@ -75,6 +95,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let gateway_listener = bind(args.gateway_listen, "gateway").await.context("binding the gateway")?;
     let tls_listener =
         bind(args.responder_tls_listen, "responder-tls").await.context("binding the responder's TLS port")?;
+    let acme_listener = bind(args.acme_listen, "acme").await.context("binding the ACME port")?;
     let responder_addr = responder_listener.local_addr()?;
 
     let mut config = ControlConfig::embedded(dir.clone());
@@ -88,13 +109,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         cert_id_hashes: args.ocsp_cert_id_hashes.clone(),
         ..OcspPolicy::default()
     };
+    config.acme = Some(acme_config(&args, &dir, acme_listener.local_addr()?));
     let control = Control::open(config, true)?;
+    let acme = control.acme(acme_listener.local_addr()?)?.context("the ACME server")?;
 
     let endpoints = serde_json::json!({
         "control": control_listener.local_addr()?.to_string(),
         "responder": responder_addr.to_string(),
         "gateway": gateway_listener.local_addr()?.to_string(),
         "responder_tls": tls_listener.local_addr()?.to_string(),
+        "acme": acme.urls().directory(),
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     let (gateway, demo_key) = demo_gateway(&dir)?;
@@ -130,6 +154,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let (control, shutdown) = (control.clone(), shutdown.clone());
         async move { control.run(control_listener, reload, shutdown).await }
     });
+    services.spawn(acme.serve(acme_listener, shutdown.clone()));
     // The first service to end (shutdown, or an error) stops the others;
     // each then drains its requests in flight.
     let mut result = Ok(());
@@ -151,7 +176,8 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str, t
         "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  \
          time-stamps     http://{}/tsa: {tsa_clock}\n  \
          readiness       http://{}/readyz\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
-         control API     http://{}/v1/certificates\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
+         control API     http://{}/v1/certificates\n  \
+         ACME            {} (certbot/lego: --server this, trusting {root}/pki/root.pem)\n  CA certificates {root}/pki/root.pem, {root}/pki/issuer.pem\n  \
          admin token     {root}/control/admin-token, e.g.\n    \
          curl -H \"Authorization: Bearer $(cat {root}/control/admin-token)\" http://{}/v1/certificates/SERIAL\n  \
          demo API key    {demo_key}  (also in {root}/gateway/demo-api-key), e.g.\n    \
@@ -163,6 +189,7 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str, t
         at("responder"),
         at("gateway"),
         at("control"),
+        at("acme"),
         at("control"),
         at("gateway"),
     );
@@ -257,6 +284,19 @@ fn random_key() -> anyhow::Result<String> {
     Ok(format!("cart_demo_{}", hex::encode(bytes)))
 }
 
+/// `[acme]` as `up`'s flags set it: the responder's TLS certificate (for
+/// localhost and 127.0.0.1, from the demo CA), validation as asked.
+fn acme_config(args: &UpArgs, dir: &DataDir, bound: SocketAddr) -> cartorio_control::acme::AcmeConfig {
+    let mut acme =
+        cartorio_control::acme::AcmeConfig::embedded(bound, dir.responder_tls_chain(), dir.responder_tls_key());
+    acme.external_account_required = args.acme_external_account_required;
+    acme.validation.resolve = args.acme_resolve;
+    acme.validation.dns_server = args.acme_dns_server;
+    acme.validation.http_port = args.acme_http_port;
+    acme.validation.tls_port = args.acme_tls_port;
+    acme
+}
+
 fn parse_hash(name: &str) -> Result<HashAlg, String> {
     HashAlg::from_name(name).ok_or_else(|| format!("{name:?} is not one of sha1, sha256, sha384, sha512"))
 }
@@ -264,8 +304,14 @@ fn parse_hash(name: &str) -> Result<HashAlg, String> {
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let (file, shutdown): (ControlFile, _) = start_alone(path)?;
     let (listen, config) = file.into_config();
+    let acme_listen = config.acme.as_ref().map(|acme| acme.listen);
     let control = Control::open(config, true)?;
     let listener = bind(listen, "control").await?;
+    if let Some(addr) = acme_listen {
+        let acme_listener = bind(addr, "acme").await.context("binding the ACME port")?;
+        let acme = control.acme(acme_listener.local_addr()?)?.context("the ACME server")?;
+        tokio::spawn(acme.serve(acme_listener, shutdown.clone()));
+    }
     control.run(listener, Arc::new(Notify::new()), shutdown).await
 }
 

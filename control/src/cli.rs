@@ -278,3 +278,13 @@ pub async fn presign(
     presigner.follow_published_cert_id_hashes();
     presigner.drain(progress).await
 }
+
+/// `cartorio acme eab create`: an external account binding key.
+pub async fn acme_eab_create(dir: &DataDir, kid: Option<String>) -> anyhow::Result<crate::acme::operator::EabKey> {
+    offline(dir)?.acme_eab_create(kid).await
+}
+
+/// `cartorio acme renew-early`: ARI asks clients to renew now.
+pub async fn acme_renew_early(dir: &DataDir, serial: Option<String>) -> anyhow::Result<()> {
+    offline(dir)?.acme_renew_early(serial).await
+}

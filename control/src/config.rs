@@ -34,6 +34,8 @@ pub struct ControlConfig {
     pub own_certificates: crate::renewal::Lifetimes,
     /// Certificate profiles; empty: the built-ins.
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The ACME server; `None`: none.
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 impl ControlConfig {
@@ -49,6 +51,7 @@ impl ControlConfig {
             store: None,
             own_certificates: crate::renewal::Lifetimes::default(),
             profiles: BTreeMap::new(),
+            acme: None,
         }
     }
 
@@ -94,6 +97,9 @@ pub struct ControlFile {
     /// Certificate profiles (`[profiles.NAME]`); absent: the built-ins.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The ACME server (`[acme]`); absent: none.
+    #[serde(default)]
+    pub acme: Option<crate::acme::AcmeConfig>,
 }
 
 fn default_validity() -> i64 {
@@ -122,6 +128,7 @@ impl ControlFile {
             store: self.store,
             own_certificates: self.own_certificates,
             profiles: self.profiles,
+            acme: self.acme,
         };
         (self.listen, config)
     }

@@ -171,6 +171,14 @@ impl Control {
         })
     }
 
+    /// The ACME server `[acme]` configures, bound to `listener`; `None`
+    /// without one.
+    pub fn acme(&self, bound: std::net::SocketAddr) -> anyhow::Result<Option<acme::Acme>> {
+        let Some(config) = self.inner.config.acme.clone() else { return Ok(None) };
+        let base = config.base(bound);
+        acme::Acme::open(self.clone(), config, base).map(Some)
+    }
+
     pub fn data_dir(&self) -> &DataDir {
         &self.inner.config.data_dir
     }

@@ -18,6 +18,7 @@ pub mod config;
 pub mod identifiers;
 pub mod jws;
 pub mod objects;
+pub mod operator;
 pub mod order;
 pub mod problem;
 pub mod request;

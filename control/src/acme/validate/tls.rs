@@ -3,9 +3,10 @@
 //! tls-alpn-01, whose certificate is self-signed), but the handshake's
 //! signature is: the peer must hold the key of the certificate it shows.
 
+use cartorio_pkix::der::{self, Reader, tag};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, PeerMisbehaved, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_with_key(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -39,11 +40,61 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        // TLS 1.3 signs with neither PKCS#1 v1.5 nor SHA-1 (RFC 8446 §4.2.3).
+        let legacy = matches!(
+            dss.scheme,
+            SignatureScheme::RSA_PKCS1_SHA1
+                | SignatureScheme::ECDSA_SHA1_Legacy
+                | SignatureScheme::RSA_PKCS1_SHA256
+                | SignatureScheme::RSA_PKCS1_SHA384
+                | SignatureScheme::RSA_PKCS1_SHA512
+        );
+        if legacy {
+            return Err(PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into());
+        }
+        verify_with_key(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A certificate's key: its AlgorithmIdentifier's contents and its bits.
+fn public_key(cert: &[u8]) -> Option<(&[u8], &[u8])> {
+    let view = cartorio_pkix::cert::CertificateView::parse(cert).ok()?;
+    let spki = der::single(view.spki, tag::SEQUENCE).ok()?;
+    let mut fields = Reader::new(spki.value);
+    let algorithm = fields.expect(tag::SEQUENCE).ok()?.value;
+    let bits = fields.expect(tag::BIT_STRING).ok()?.value;
+    match bits.split_first() {
+        Some((0, key)) => Some((algorithm, key)),
+        _ => None,
+    }
+}
+
+/// Checks the handshake signature with the certificate's key alone.
+/// rustls's own check parses the certificate with webpki, which refuses
+/// the critical acmeIdentifier extension every tls-alpn-01 certificate has.
+fn verify_with_key(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algorithms: &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let (algorithm, key) =
+        public_key(cert.as_ref()).ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let verifies = algorithms
+        .mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == dss.scheme)
+        .flat_map(|(_, candidates)| candidates.iter())
+        .any(|alg| {
+            alg.public_key_alg_id().as_ref() == algorithm && alg.verify_signature(key, message, dss.signature()).is_ok()
+        });
+    match verifies {
+        true => Ok(HandshakeSignatureValid::assertion()),
+        false => Err(rustls::Error::InvalidCertificate(CertificateError::BadSignature)),
     }
 }
 
