@@ -11,6 +11,11 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v jarsigner >/dev/null 2>&1 || need+=(default-jdk-headless)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+# ACME clients (tests/acme_clients.rs), and Pebble's challenge test server
+# as the DNS server for dns-01.
+command -v certbot >/dev/null 2>&1 || need+=(certbot)
+command -v lego >/dev/null 2>&1 || need+=(lego)
+command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -287,8 +287,11 @@ fn random_key() -> anyhow::Result<String> {
 /// `[acme]` as `up`'s flags set it: the responder's TLS certificate (for
 /// localhost and 127.0.0.1, from the demo CA), validation as asked.
 fn acme_config(args: &UpArgs, dir: &DataDir, bound: SocketAddr) -> cartorio_control::acme::AcmeConfig {
-    let mut acme =
-        cartorio_control::acme::AcmeConfig::embedded(bound, dir.responder_tls_chain(), dir.responder_tls_key());
+    let mut acme = cartorio_control::acme::AcmeConfig::embedded(
+        bound,
+        dir.responder_tls_chain(),
+        dir.responder_tls_key(),
+    );
     acme.external_account_required = args.acme_external_account_required;
     acme.validation.resolve = args.acme_resolve;
     acme.validation.dns_server = args.acme_dns_server;

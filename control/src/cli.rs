@@ -280,7 +280,10 @@ pub async fn presign(
 }
 
 /// `cartorio acme eab create`: an external account binding key.
-pub async fn acme_eab_create(dir: &DataDir, kid: Option<String>) -> anyhow::Result<crate::acme::operator::EabKey> {
+pub async fn acme_eab_create(
+    dir: &DataDir,
+    kid: Option<String>,
+) -> anyhow::Result<crate::acme::operator::EabKey> {
     offline(dir)?.acme_eab_create(kid).await
 }
 

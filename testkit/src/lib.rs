@@ -4,6 +4,9 @@
 //! - [`der`]: a strict DER checker, an implementation of its own (not
 //!   `cartorio-pkix`'s reader), run over everything Cartorio emits.
 //! - [`moto`]: a real S3/KMS API server (moto) on loopback, and boto3.
+//! - [`acme`]: an ACME client (JWS, CSRs, an http-01 responder) for the
+//!   protocol tests and the ACME benchmark.
 
+pub mod acme;
 pub mod der;
 pub mod moto;

@@ -19,6 +19,8 @@ pub struct Up {
     pub control: String,
     pub gateway: String,
     pub responder_tls: String,
+    /// The ACME directory URL.
+    pub acme: String,
 }
 
 impl Up {
@@ -40,6 +42,7 @@ impl Up {
             .arg(dir)
             .args(["--responder-listen", "127.0.0.1:0", "--gateway-listen", "127.0.0.1:0"])
             .args(["--control-listen", "127.0.0.1:0", "--responder-tls-listen", "127.0.0.1:0"])
+            .args(["--acme-listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
@@ -67,6 +70,7 @@ impl Up {
             control: get("control"),
             gateway: get("gateway"),
             responder_tls: get("responder_tls"),
+            acme: get("acme"),
         };
         while http(&up.responder, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"").0
             != 200

@@ -38,7 +38,10 @@ impl Control {
     /// certificate issued so far, now (audited).
     pub async fn acme_renew_early(&self, serial: Option<String>) -> anyhow::Result<()> {
         let serial = match serial {
-            Some(text) => Some(crate::normalize_serial(&text).ok_or_else(|| anyhow::anyhow!("{text:?} is not a hex serial"))?),
+            Some(text) => Some(
+                crate::normalize_serial(&text)
+                    .ok_or_else(|| anyhow::anyhow!("{text:?} is not a hex serial"))?,
+            ),
             None => None,
         };
         self.with_registry(move |r, _| r.acme_request_renewal(serial.as_deref(), unix_seconds())).await?

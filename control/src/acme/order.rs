@@ -187,7 +187,15 @@ async fn owned_order(acme: &Acme, request: &Signed, id: &str) -> AcmeResult<(Ord
 pub async fn order(acme: &Acme, request: Signed, id: &str) -> AcmeResult<Reply> {
     request.expect_post_as_get()?;
     let (order, authzs) = owned_order(acme, &request, id).await?;
-    Ok(Reply::json(200, objects::order(&order, &authzs, acme.urls())))
+    let retry_after = poll_again(&order.status);
+    Ok(Reply { retry_after, ..Reply::json(200, objects::order(&order, &authzs, acme.urls())) })
+}
+
+/// While something is pending, when to ask again (RFC 8555 §8.2): a
+/// validation takes milliseconds here, and clients that read Retry-After
+/// (lego) otherwise wait 5 s.
+fn poll_again(status: &str) -> Option<u64> {
+    matches!(status, "pending" | "processing").then_some(1)
 }
 
 fn bad_csr(detail: impl Into<String>) -> Problem {
@@ -296,7 +304,8 @@ pub async fn authz(acme: &Acme, request: Signed, id: &str) -> AcmeResult<Reply> 
             authz.status = "deactivated".into();
         }
     }
-    Ok(Reply::json(200, objects::authz(&authz, &challenges, acme.urls())))
+    let retry_after = poll_again(&authz.status);
+    Ok(Reply { retry_after, ..Reply::json(200, objects::authz(&authz, &challenges, acme.urls())) })
 }
 
 /// POST to a challenge: `{}` asks for its validation (once); a POST-as-GET
@@ -318,6 +327,7 @@ pub async fn challenge(acme: &Acme, request: Signed, id: &str) -> AcmeResult<Rep
     }
     let mut reply = Reply::json(200, objects::challenge(&shown, acme.urls()));
     reply.links.push(format!("<{}>;rel=\"up\"", acme.urls().authz(&authz.id)));
+    reply.retry_after = poll_again(&shown.status);
     Ok(reply)
 }
 

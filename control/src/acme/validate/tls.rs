@@ -90,7 +90,8 @@ fn verify_with_key(
         .filter(|(scheme, _)| *scheme == dss.scheme)
         .flat_map(|(_, candidates)| candidates.iter())
         .any(|alg| {
-            alg.public_key_alg_id().as_ref() == algorithm && alg.verify_signature(key, message, dss.signature()).is_ok()
+            alg.public_key_alg_id().as_ref() == algorithm
+                && alg.verify_signature(key, message, dss.signature()).is_ok()
         });
     match verifies {
         true => Ok(HandshakeSignatureValid::assertion()),
