@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every service in one process with embedded defaults.
-    Up(up::UpArgs),
+    Up(Box<up::UpArgs>),
     /// Issue a certificate from a CSR (through a running `up`, or directly).
     Issue {
         #[arg(long, default_value = "./cartorio-data")]
@@ -251,7 +251,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Up(args) => up::run(args).await,
+        Command::Up(args) => up::run(*args).await,
         Command::Issue { data_dir, csr, profile, issuer, out } => {
             let dir = DataDir::new(data_dir);
             let serial = cartorio_control::cli::issue(&dir, &csr, &profile, issuer.as_deref(), &out).await?;
