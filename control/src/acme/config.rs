@@ -155,7 +155,7 @@ impl AcmeConfig {
             self.default_profile
         );
         anyhow::ensure!(self.validation.workers >= 1, "[acme.validation] workers must be at least 1");
-        anyhow::ensure!(self.order_lifetime_secs >= 60, "[acme] order_lifetime_secs must be at least 60");
+        anyhow::ensure!(self.order_lifetime_secs >= 1, "[acme] order_lifetime_secs must be at least 1");
         anyhow::ensure!(
             self.authz_lifetime_secs >= self.order_lifetime_secs,
             "[acme] authz_lifetime_secs must be at least order_lifetime_secs"

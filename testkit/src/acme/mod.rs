@@ -22,6 +22,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// An ES256 account key.
 pub struct AccountKey {
+    pkcs8: Vec<u8>,
     pair: EcdsaKeyPair,
     rng: SystemRandom,
 }
@@ -38,7 +39,23 @@ impl AccountKey {
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
         let pair =
             EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).expect("key");
-        Self { pair, rng }
+        Self { pkcs8: pkcs8.as_ref().to_vec(), pair, rng }
+    }
+
+    /// The same key as a certificate signer (to put it in a CSR).
+    pub fn csr_signer(&self) -> EcdsaSigner {
+        EcdsaSigner::from_pkcs8(EcCurve::P256, &self.pkcs8).expect("key")
+    }
+
+    /// An external account binding (RFC 8555 §7.3.4) of this key by the
+    /// HMAC key `hmac_b64` (base64url) called `kid`, for `url` (newAccount).
+    pub fn external_account_binding(&self, kid: &str, hmac_b64: &str, url: &str) -> Value {
+        let secret = URL_SAFE_NO_PAD.decode(hmac_b64).expect("HMAC key");
+        let protected = b64(json!({"alg": "HS256", "kid": kid, "url": url}).to_string().as_bytes());
+        let payload = b64(self.jwk().to_string().as_bytes());
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
+        let tag = ring::hmac::sign(&key, format!("{protected}.{payload}").as_bytes());
+        json!({"protected": protected, "payload": payload, "signature": b64(tag.as_ref())})
     }
 
     pub fn jwk(&self) -> Value {
