@@ -9,3 +9,12 @@ fn profile_names_corpus() {
         cartorio_control::profile::check::fuzz_check,
     );
 }
+
+#[test]
+fn acme_request_corpus() {
+    cartorio_pkix::testing::replay_corpus(
+        env!("CARGO_MANIFEST_DIR"),
+        "acme_request",
+        cartorio_control::acme::fuzz::fuzz_request,
+    );
+}

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct NewAccountRequest {
+pub(crate) struct NewAccountRequest {
     #[serde(default)]
     contact: Option<Vec<String>>,
     #[serde(default)]
@@ -26,7 +26,7 @@ struct NewAccountRequest {
 }
 
 #[derive(Debug, Deserialize)]
-struct AccountUpdate {
+pub(crate) struct AccountUpdate {
     #[serde(default)]
     contact: Option<Vec<String>>,
     #[serde(default)]
@@ -35,7 +35,7 @@ struct AccountUpdate {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct KeyChange {
+pub(crate) struct KeyChange {
     account: String,
     old_key: Value,
 }

@@ -15,6 +15,8 @@
 pub mod account;
 pub mod ari;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod identifiers;
 pub mod jws;
 pub mod objects;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct NewOrderRequest {
+pub(crate) struct NewOrderRequest {
     identifiers: Vec<Identifier>,
     #[serde(default)]
     not_before: Option<String>,
@@ -29,12 +29,12 @@ struct NewOrderRequest {
 }
 
 #[derive(Debug, Deserialize)]
-struct FinalizeRequest {
+pub(crate) struct FinalizeRequest {
     csr: String,
 }
 
 #[derive(Debug, Deserialize)]
-struct AuthzUpdate {
+pub(crate) struct AuthzUpdate {
     status: String,
 }
 

@@ -12,7 +12,7 @@ use cartorio_platform::clock::unix_seconds;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-struct RevokeRequest {
+pub(crate) struct RevokeRequest {
     certificate: String,
     #[serde(default)]
     reason: Option<u8>,

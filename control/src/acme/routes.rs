@@ -28,7 +28,7 @@ impl AcmeService {
 
 /// An ACME resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Resource {
+pub(crate) enum Resource {
     Directory,
     NewNonce,
     NewAccount,
@@ -53,7 +53,7 @@ fn id(text: &str) -> Option<String> {
     plausible.then(|| text.to_owned())
 }
 
-fn resource(path: &str) -> Option<Resource> {
+pub(crate) fn resource(path: &str) -> Option<Resource> {
     let rest = path.strip_prefix("/acme/")?;
     let parts: Vec<&str> = rest.split('/').collect();
     Some(match parts.as_slice() {
