@@ -4,6 +4,7 @@
 mod up;
 
 use cartorio_control::paths::DataDir;
+use cartorio_platform::logging::LogFormat;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +19,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A PKI edge: pre-signed OCSP, time-stamps, ingestion gateway, CA control plane"
 )]
 struct Cli {
+    /// Logs on stderr: text, json (one object per line: timestamp, level,
+    /// service, target, message, fields), or auto (text on a terminal, JSON
+    /// otherwise). RUST_LOG filters them (default info).
+    #[arg(long, global = true, default_value = "auto")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -226,12 +232,34 @@ enum GatewayAction {
     },
 }
 
+impl Command {
+    /// The `service` of this command's JSON log lines.
+    fn service(&self) -> &'static str {
+        match self {
+            Self::Up(_) => "up",
+            Self::Responder { .. } => "responder",
+            Self::Gateway { config: Some(_), .. } => "gateway",
+            Self::Control { .. } => "control",
+            _ => "cli",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let service = cli.command.service();
+    let default_level = if service == "cli" { "warn" } else { "info" };
+    let format = cartorio_platform::logging::init(cli.log_format, service, default_level);
+    // A service's fatal error in its logs' format (a JSON reader sees no
+    // stray line); a one-shot command's is its answer, plain for the caller.
+    let fail = |error: &dyn std::fmt::Display| match (format, service) {
+        (LogFormat::Json, s) if s != "cli" => tracing::error!(error = %error, "cartorio stopped"),
+        _ => eprintln!("error: {error}"),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
+            fail(&format_args!("cannot start the runtime: {error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -239,11 +267,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A request refused for a rule it broke: 2, as a usage error.
         Err(error) if error.downcast_ref::<cartorio_control::cli::Refused>().is_some() => {
-            eprintln!("error: {error:#}");
+            fail(&format_args!("{error:#}"));
             ExitCode::from(2)
         }
         Err(error) => {
-            eprintln!("error: {error:#}");
+            fail(&format_args!("{error:#}"));
             ExitCode::FAILURE
         }
     }

@@ -81,7 +81,6 @@ pub struct UpArgs {
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    telemetry::init_tracing();
     telemetry::prometheus();
     let shutdown = Shutdown::new();
     shutdown.trigger_on_signals()?;
@@ -172,7 +171,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str, tsa_clock: &str) {
     let root = dir.root().display();
     let at = |k: &str| endpoints.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-    eprintln!(
+    // On stdout: stderr carries the logs (JSON lines for a shipper).
+    println!(
         "\nCartorio is up.\n  OCSP responder  http://{}/  (and /ocsp), https://{}/ (HTTP/2 by ALPN)\n  \
          time-stamps     http://{}/tsa: {tsa_clock}\n  \
          readiness       http://{}/readyz\n  gateway         http://{}/v1/ingest/{{stream}}\n  \
@@ -195,10 +195,9 @@ fn print_welcome(dir: &DataDir, endpoints: &serde_json::Value, demo_key: &str, t
     );
 }
 
-/// What every service run alone starts with: logs, metrics, its TOML file,
+/// What every service run alone starts with (logs are `main`'s): metrics, its TOML file,
 /// and a shutdown that SIGINT/SIGTERM trigger.
 fn start_alone<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<(T, Shutdown)> {
-    telemetry::init_tracing();
     telemetry::prometheus();
     let config = load_toml(path)?;
     let shutdown = Shutdown::new();

@@ -10,6 +10,7 @@ pub mod config;
 pub mod hot_metrics;
 pub mod http;
 pub mod http3;
+pub mod logging;
 pub mod proxy_protocol;
 pub mod s3;
 pub mod sched;

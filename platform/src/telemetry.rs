@@ -1,4 +1,4 @@
-//! Tracing and the Prometheus recorder, installed once per process.
+//! The Prometheus recorder, installed once per process (logs: [`crate::logging`]).
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -25,13 +25,6 @@ pub const RESPONSE_AGE_BUCKETS: &[f64] =
 /// Octets of a DER OCSP request, up to the default 10,000-octet cap.
 pub const REQUEST_BYTES_BUCKETS: &[f64] =
     &[64.0, 96.0, 128.0, 256.0, 512.0, 1_024.0, 2_048.0, 4_096.0, 10_000.0];
-
-/// Installs the tracing subscriber (`RUST_LOG`, default `info`). Idempotent.
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-}
 
 /// Installs the global metrics recorder on first use and returns its handle.
 pub fn prometheus() -> &'static PrometheusHandle {
@@ -76,11 +69,44 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 }
 
 /// The Prometheus text exposition of every metric in the process: the
-/// exporter's, then the hot paths' sharded series.
+/// process's own (read now), the exporter's, then the hot paths' sharded
+/// series.
 pub fn render_metrics() -> String {
-    let mut text = prometheus().render();
+    let handle = prometheus();
+    process_metrics();
+    let mut text = handle.render();
     crate::hot_metrics::render(&mut text);
     text
+}
+
+/// The build, read by `cartorio_build_info{version,commit}` (always 1):
+/// `git rev-parse` at build time, `unknown` outside a checkout.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("CARTORIO_COMMIT");
+
+static PROCESS: OnceLock<(metrics_process::Collector, std::time::Instant)> = OnceLock::new();
+
+/// RSS, CPU seconds, open and maximum file descriptors, threads, start
+/// time (the `process_*` series of Prometheus's Go client, from /proc),
+/// uptime and the build, refreshed at each scrape. After [`prometheus`]:
+/// what is set before the recorder exists goes nowhere.
+fn process_metrics() {
+    let (collector, started) = PROCESS.get_or_init(|| {
+        let collector = metrics_process::Collector::default();
+        collector.describe();
+        metrics::describe_gauge!(
+            "cartorio_build_info",
+            "The running build: version and git commit (always 1)."
+        );
+        metrics::describe_gauge!(
+            "cartorio_uptime_seconds",
+            "Seconds since this process started serving metrics."
+        );
+        metrics::gauge!("cartorio_build_info", "version" => VERSION, "commit" => COMMIT).set(1.0);
+        (collector, std::time::Instant::now())
+    });
+    collector.collect();
+    metrics::gauge!("cartorio_uptime_seconds").set(started.elapsed().as_secs_f64());
 }
 
 #[cfg(test)]
@@ -96,6 +122,30 @@ mod tests {
         assert!(text.contains("cartorio_tsa_log_batch_size_bucket{le=\"4\"} 1"), "{text}");
         assert!(text.contains("cartorio_tsa_log_batch_size_bucket{le=\"2\"} 0"), "{text}");
         assert!(text.contains("test_exporter_latency_seconds_bucket{le=\"0.00025\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn process_and_build_series_are_rendered() {
+        let text = render_metrics();
+        for series in [
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+            "cartorio_uptime_seconds ",
+        ] {
+            assert!(text.lines().any(|l| l.starts_with(series)), "{series}missing: {text}");
+        }
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("RSS");
+        assert!(rss > 1_000_000.0, "a test process holds more than 1 MB: {rss}");
+        let info = format!("cartorio_build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}} 1");
+        assert!(text.contains(&info), "{info} missing: {text}");
+        assert!(COMMIT == "unknown" || COMMIT.chars().all(|c| c.is_ascii_hexdigit()), "{COMMIT}");
     }
 
     #[test]
