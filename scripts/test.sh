@@ -16,6 +16,8 @@ command -v jarsigner >/dev/null 2>&1 || need+=(default-jdk-headless)
 command -v certbot >/dev/null 2>&1 || need+=(certbot)
 command -v lego >/dev/null 2>&1 || need+=(lego)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
+# promtool checks and unit-tests docs/prometheus/alerts.yml (tests/operability.rs).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

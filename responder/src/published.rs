@@ -102,6 +102,8 @@ type Kept = (Instant, u64, Option<Arc<Object>>);
 
 impl Published {
     pub fn new(store: ObjectStore) -> Self {
+        // Present from the start, so alerts on its increase see a zero.
+        metrics::counter!("cartorio_published_read_failures_total").increment(0);
         Self { store, kept: Mutex::new(HashMap::new()) }
     }
 

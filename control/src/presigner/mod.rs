@@ -106,14 +106,25 @@ impl PreSigner {
                 "could not schedule re-signing for new CertID hashes"
             );
         }
+        // Present from the start, so alerts on them see a value.
+        metrics::counter!("cartorio_presign_failures_total").increment(0);
+        let backlog = metrics::gauge!("cartorio_presign_backlog");
+        backlog.set(0.0);
         let mut last_published: Option<Instant> = None;
         loop {
             if let Some(at) = last_published {
                 tokio::time::sleep_until((at + COALESCE).into()).await;
             }
             match self.cycle().await {
-                Ok(n) if n >= BATCH => continue,
-                Ok(n) => last_published = (n > 0).then(Instant::now),
+                // A full batch: at least that many more may be due.
+                Ok(n) if n >= BATCH => {
+                    backlog.set(n as f64);
+                    continue;
+                }
+                Ok(n) => {
+                    backlog.set(0.0);
+                    last_published = (n > 0).then(Instant::now);
+                }
                 Err(error) => {
                     metrics::counter!("cartorio_presign_failures_total").increment(1);
                     tracing::error!(error = format!("{error:#}"), "pre-signing cycle failed; will retry");
