@@ -216,6 +216,13 @@ enum KeysAction {
 
 #[derive(Subcommand)]
 enum GatewayAction {
+    /// Make an API key for a stream: the key is printed once (keep it; only
+    /// its hash is configured), then the `[[api_keys]]` TOML to add to the
+    /// gateway's configuration.
+    Key {
+        #[command(subcommand)]
+        action: GatewayKeyAction,
+    },
     /// Read a stored payload back, opening its envelope.
     Decrypt {
         /// The gateway's TOML (store and KEK); without it, `up`'s data dir.
@@ -232,13 +239,26 @@ enum GatewayAction {
     },
 }
 
+#[derive(Subcommand)]
+enum GatewayKeyAction {
+    Create {
+        /// The stream (or streams, repeated) the key may post to.
+        #[arg(long, required = true)]
+        stream: Vec<String>,
+        /// The identity the key stands for in logs, limits and stored
+        /// objects (default: key-<random>).
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
 impl Command {
     /// The `service` of this command's JSON log lines.
     fn service(&self) -> &'static str {
         match self {
             Self::Up(_) => "up",
             Self::Responder { .. } => "responder",
-            Self::Gateway { config: Some(_), .. } => "gateway",
+            Self::Gateway { config: Some(_), action: None } => "gateway",
             Self::Control { .. } => "control",
             _ => "cli",
         }
@@ -346,6 +366,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Gateway {
             action: Some(GatewayAction::Decrypt { config, data_dir, object, out }), ..
         } => up::gateway_decrypt(config.as_deref(), &data_dir, &object, out.as_deref()).await,
+        Command::Gateway {
+            action: Some(GatewayAction::Key { action: GatewayKeyAction::Create { stream, id } }),
+            ..
+        } => {
+            let created = up::gateway_key_create(&stream, id)?;
+            println!(
+                "key {}\n\n# Add to the gateway's TOML (the key itself is shown only here):\n{}",
+                created.0, created.1
+            );
+            Ok(())
+        }
         Command::Gateway { config: Some(config), action: None } => up::run_gateway(&config).await,
         Command::Gateway { config: None, action: None } => {
             anyhow::bail!("cartorio gateway needs --config FILE (or a subcommand: decrypt)")

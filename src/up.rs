@@ -277,10 +277,35 @@ pub async fn gateway_decrypt(
 }
 
 fn random_key() -> anyhow::Result<String> {
+    Ok(format!("cart_demo_{}", random_hex(24)?))
+}
+
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
     use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 24];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| anyhow::anyhow!("no randomness"))?;
-    Ok(format!("cart_demo_{}", hex::encode(bytes)))
+    let mut raw = vec![0u8; bytes];
+    ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("no randomness"))?;
+    Ok(hex::encode(raw))
+}
+
+/// `cartorio gateway key create`: a new API key (192 random bits) for
+/// `streams`, and the `[[api_keys]]` table naming it by its SHA-256.
+pub fn gateway_key_create(streams: &[String], id: Option<String>) -> anyhow::Result<(String, String)> {
+    let valid = cartorio_gateway::config::valid_stream_name;
+    if let Some(bad) = streams.iter().find(|s| !valid(s)) {
+        anyhow::bail!("{bad:?} is not a stream name ([a-z0-9_-], 1 to 64 characters)");
+    }
+    let id = match id {
+        Some(id) if valid(&id) => id,
+        Some(id) => anyhow::bail!("{id:?} is not a key id ([a-z0-9_-], 1 to 64 characters)"),
+        None => format!("key-{}", random_hex(4)?),
+    };
+    let key = format!("cart_{}", random_hex(24)?);
+    let streams = streams.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    let toml = format!(
+        "[[api_keys]]\nid = {id:?}\nsha256 = \"{}\"\nstreams = [{streams}]\n",
+        cartorio_gateway::auth::key_sha256(&key)
+    );
+    Ok((key, toml))
 }
 
 /// `[acme]` as `up`'s flags set it: the responder's TLS certificate (for

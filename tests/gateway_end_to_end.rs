@@ -463,3 +463,37 @@ content_types = ["text/plain"]
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(out.stdout, b"to the lake");
 }
+
+#[test]
+fn gateway_key_create_prints_a_key_once_and_the_table_that_admits_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let out =
+        run(Command::new(BIN).args(["gateway", "key", "create", "--stream", "events", "--id", "frontend"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let key = printed.lines().find_map(|l| l.strip_prefix("key ")).expect("the key").to_owned();
+    assert!(key.starts_with("cart_") && key.len() == 5 + 48, "{key}");
+    let table: String =
+        printed.lines().skip_while(|l| !l.starts_with("[[api_keys]]")).map(|l| format!("{l}\n")).collect();
+    assert!(table.contains(&hex::encode(openssl_sha256(key.as_bytes()))), "the hash of the key: {table}");
+    assert!(!table.contains(&key), "the table holds the hash, not the key: {table}");
+    let other = run(Command::new(BIN).args(["gateway", "key", "create", "--stream", "events"]));
+    assert!(!text(&other).contains(&key), "every key is new");
+    let refused = run(Command::new(BIN).args(["gateway", "key", "create", "--stream", "Bad Name"]));
+    assert!(!refused.status.success() && text(&refused).contains("not a stream name"), "{}", text(&refused));
+
+    let port = free_port();
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{}\"\n{table}\n\
+         [[streams]]\nname = \"events\"\nrate_per_sec = 100.0\nburst = 100\ncontent_types = [\"text/plain\"]\n\
+         [[streams]]\nname = \"audit\"\nrate_per_sec = 100.0\nburst = 100\ncontent_types = [\"text/plain\"]\n",
+        d.join("store").display()
+    );
+    let gateway = start_alone("gateway", d, &config, port);
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(ingest(&addr, "events", Some(&key), "text/plain", b"line", &[]).0, 202);
+    assert_eq!(ingest(&addr, "audit", Some(&key), "text/plain", b"line", &[]).0, 403, "only its stream");
+    assert_eq!(ingest(&addr, "events", Some("cart_guess"), "text/plain", b"line", &[]).0, 401);
+    drop(gateway);
+}
