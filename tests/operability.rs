@@ -185,3 +185,40 @@ fn promtool_checks_and_unit_tests_every_alert() {
         assert!(tests.contains(&format!("alertname: {alert}\n")), "no unit test for {alert}");
     }
 }
+
+#[test]
+fn readyz_on_control_and_gateway_names_each_component_and_fails_with_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let readyz = |addr: &str| {
+        let (status, _, body) =
+            http(addr, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+        let doc: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)));
+        (status, doc)
+    };
+    let (status, control) = readyz(&up.control);
+    assert_eq!((status, control["status"].as_str()), (200, Some("ready")), "{control}");
+    assert_eq!(control["components"]["registry"]["ready"], true, "{control}");
+    let keys = control["components"]["signers"]["keys"].as_object().expect("signers");
+    for key in ["tls:issuer", "tls:ocsp", "documents:issuer", "documents:ocsp"] {
+        assert_eq!(keys.get(key).map(|k| &k["ready"]), Some(&Value::Bool(true)), "{key}: {control}");
+    }
+    let (status, gateway) = readyz(&up.gateway);
+    assert_eq!(status, 200, "{gateway}");
+    assert_eq!(gateway["components"]["store"]["ready"], true, "{gateway}");
+    assert_eq!(gateway["components"]["sealing"]["payloads_sealed"], true, "{gateway}");
+
+    // The store's directory replaced by a file: the gateway cannot store, says so, and recovers.
+    let store = data.join("store");
+    std::fs::rename(&store, data.join("store.moved")).expect("move the store");
+    std::fs::write(&store, b"not a directory").expect("file");
+    let (status, gateway) = readyz(&up.gateway);
+    assert_eq!((status, gateway["status"].as_str()), (503, Some("not_ready")), "{gateway}");
+    assert!(gateway["components"]["store"]["error"].is_string(), "{gateway}");
+    std::fs::remove_file(&store).expect("remove");
+    std::fs::rename(data.join("store.moved"), &store).expect("restore the store");
+    assert_eq!(readyz(&up.gateway).0, 200);
+    assert!(up.stop());
+}

@@ -109,6 +109,12 @@ impl Handler for AdminService {
         {
             return resp;
         }
+        // Unauthenticated, as a load balancer probes it; it names components, never secrets.
+        if req.method() == Method::GET && req.uri().path() == "/readyz" {
+            let (ready, doc) = crate::readiness::readyz(&self.control).await;
+            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            return json(status, doc);
+        }
         let control = self.control.clone();
         let role = self.role(&req).await;
         metrics::counter!("cartorio_admin_auth_total", "outcome" => if role.is_some() { "ok" } else { "denied" })

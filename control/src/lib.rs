@@ -23,6 +23,7 @@ pub mod paths;
 pub mod presigner;
 pub mod profile;
 pub mod publisher;
+pub mod readiness;
 pub mod registry;
 pub mod renewal;
 pub mod revocation;

@@ -12,6 +12,7 @@ pub mod identify;
 mod instruments;
 pub mod ratelimit;
 pub mod read;
+pub mod readiness;
 pub mod service;
 pub mod sink;
 pub mod validate;

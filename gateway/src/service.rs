@@ -43,6 +43,12 @@ impl Handler for GatewayService {
         {
             return resp;
         }
+        if req.method() == Method::GET && path == "/readyz" {
+            let sink = &self.gateway.sink;
+            let (ready, doc) = crate::readiness::readyz(sink.store(), sink.sealed()).await;
+            let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            return response(status, "application/json", doc.to_string());
+        }
         let Some(name) = path.strip_prefix("/v1/ingest/") else {
             return problem(StatusCode::NOT_FOUND, "no_route", "no such route", json!({}));
         };

@@ -128,6 +128,11 @@ impl Sink {
         self.store.put(&format!("{key}.meta.json"), Bytes::from(meta_json)).await.map_err(SinkError::Store)
     }
 
+    /// Whether payloads are stored sealed under a KEK.
+    pub fn sealed(&self) -> bool {
+        self.kek.is_some()
+    }
+
     pub fn store(&self) -> &ObjectStore {
         &self.store
     }

@@ -146,6 +146,13 @@ impl Registry {
     }
 
     /// (id, name, certificate DER) of every issuer.
+    /// Whether the database answers a query (`/readyz`).
+    pub fn ping(&mut self) -> anyhow::Result<()> {
+        let answered: Vec<i64> = self.db.query("SELECT 1", &[], |r| r.get(0))?;
+        anyhow::ensure!(answered == [1], "the registry answered {answered:?} to SELECT 1");
+        Ok(())
+    }
+
     pub fn issuers(&mut self) -> anyhow::Result<Vec<(String, String, Vec<u8>)>> {
         self.db.query("SELECT id, name, cert_der FROM issuers ORDER BY created_at, id", &[], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
