@@ -205,6 +205,13 @@ fn readyz_on_control_and_gateway_names_each_component_and_fails_with_it() {
     for key in ["tls:issuer", "tls:ocsp", "documents:issuer", "documents:ocsp"] {
         assert_eq!(keys.get(key).map(|k| &k["ready"]), Some(&Value::Bool(true)), "{key}: {control}");
     }
+    let acme_readyz = up.acme.replace("/acme/directory", "/readyz");
+    let acme = run(Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+        .arg(up.pki("root.pem"))
+        .arg(&acme_readyz));
+    let acme = String::from_utf8_lossy(&acme.stdout).into_owned();
+    assert!(acme.ends_with("\n200") && acme.contains("\"registry\""), "ACME's listener: {acme}");
     let (status, gateway) = readyz(&up.gateway);
     assert_eq!(status, 200, "{gateway}");
     assert_eq!(gateway["components"]["store"]["ready"], true, "{gateway}");

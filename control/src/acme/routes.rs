@@ -88,6 +88,12 @@ impl Handler for AcmeService {
         {
             return resp;
         }
+        // The control plane's readiness: ACME issues through its registry and signers.
+        if req.method() == Method::GET && path == "/readyz" {
+            let (ready, doc) = crate::readiness::readyz(self.acme.control()).await;
+            let status = if ready { http::StatusCode::OK } else { http::StatusCode::SERVICE_UNAVAILABLE };
+            return cartorio_platform::http::response(status, "application/json", doc.to_string());
+        }
         let acme = &self.acme;
         let resource = resource(&path);
         let outcome = match resource.clone() {
