@@ -73,6 +73,11 @@ pub struct UpArgs {
     /// Also serve time-stamps on a listener of their own (`POST /`).
     #[arg(long)]
     tsa_listen: Option<SocketAddr>,
+    /// Also serve `/metrics` and `/healthz` on a listener of their own (the
+    /// process's metrics, every service's). The other listeners keep
+    /// serving `/metrics` while they are on loopback.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Dangerous: issue Cartorio's own certificates (OCSP signer, TSA,
     /// responder TLS) for this many seconds, to watch them renewed (at two
     /// thirds of it) in minutes. Caps OCSP responses' validity with it.
@@ -95,6 +100,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let tls_listener =
         bind(args.responder_tls_listen, "responder-tls").await.context("binding the responder's TLS port")?;
     let acme_listener = bind(args.acme_listen, "acme").await.context("binding the ACME port")?;
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(bind(addr, "metrics").await.context("binding the metrics port")?),
+        None => None,
+    };
     let responder_addr = responder_listener.local_addr()?;
 
     let mut config = ControlConfig::embedded(dir.clone());
@@ -154,6 +163,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         async move { control.run(control_listener, reload, shutdown).await }
     });
     services.spawn(acme.serve(acme_listener, shutdown.clone()));
+    if let Some(listener) = metrics_listener {
+        let shutdown = shutdown.clone();
+        services.spawn(async move {
+            cartorio_platform::http::serve_metrics(listener, shutdown).await;
+            Ok(())
+        });
+    }
     // The first service to end (shutdown, or an error) stops the others;
     // each then drains its requests in flight.
     let mut result = Ok(());

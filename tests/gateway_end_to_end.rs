@@ -497,3 +497,36 @@ fn gateway_key_create_prints_a_key_once_and_the_table_that_admits_it() {
     assert_eq!(ingest(&addr, "events", Some("cart_guess"), "text/plain", b"line", &[]).0, 401);
     drop(gateway);
 }
+
+#[test]
+fn metrics_move_to_their_own_listener_when_asked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let (port, metrics_port) = (free_port(), free_port());
+    let key_hash = hex::encode(openssl_sha256(b"k-m"));
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\nexpose_metrics = false\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+         [store]\nkind = \"local\"\npath = \"{}\"\n[[api_keys]]\nid = \"m\"\nsha256 = \"{key_hash}\"\nstreams = [\"s\"]\n\
+         [[streams]]\nname = \"s\"\nrate_per_sec = 100.0\nburst = 100\ncontent_types = [\"text/plain\"]\n",
+        d.join("store").display()
+    );
+    let gateway = start_alone("gateway", d, &config, port);
+    let (addr, metrics_addr) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics_port}"));
+    assert_eq!(ingest(&addr, "s", Some("k-m"), "text/plain", b"line", &[]).0, 202);
+    let get = |at: &str, path: &str| {
+        let (status, _, body) =
+            http(at, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), b"");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    assert_eq!(get(&addr, "/metrics").0, 404, "not on the ingest listener");
+    assert_eq!(get(&addr, "/healthz").0, 200);
+    let (status, metrics) = get(&metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("cartorio_gateway_requests_total{stream=\"s\",outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(get(&metrics_addr, "/healthz").0, 200);
+    assert_eq!(get(&metrics_addr, "/v1/ingest/s").0, 404, "the metrics listener takes no payloads");
+    drop(gateway);
+}

@@ -190,7 +190,15 @@ fn promtool_checks_and_unit_tests_every_alert() {
 fn readyz_on_control_and_gateway_names_each_component_and_fails_with_it() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
-    let up = Up::start(&data);
+    let metrics_port = free_port();
+    let up = Up::start_with(&data, &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")]);
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let (status, _, body) =
+        http(&metrics_addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    assert!(
+        status == 200 && String::from_utf8_lossy(&body).contains("cartorio_build_info"),
+        "up --metrics-listen"
+    );
     let readyz = |addr: &str| {
         let (status, _, body) =
             http(addr, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");

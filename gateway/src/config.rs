@@ -43,6 +43,15 @@ pub struct GatewayConfig {
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
     pub streams: Vec<StreamConfig>,
+    /// Serve `/metrics` on the ingest listeners too. Default: only when
+    /// every ingest listener is on a loopback address (as under `up`); a
+    /// public gateway keeps its metrics to `metrics_listen`.
+    #[serde(default)]
+    pub expose_metrics: Option<bool>,
+    /// A listener of its own for `/metrics` and `/healthz`, e.g.
+    /// `127.0.0.1:9464` or an address only the monitoring network reaches.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +264,8 @@ impl GatewayConfig {
                 mtls_identities: Vec::new(),
                 upstream: None,
             }],
+            expose_metrics: None,
+            metrics_listen: None,
         }
     }
 }

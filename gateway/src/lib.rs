@@ -24,6 +24,7 @@ use cartorio_platform::http3;
 pub use config::GatewayConfig;
 use ipnet::IpNet;
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -164,6 +165,13 @@ pub fn kek(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Kek>>>
     Ok(Some(Arc::new(kek)))
 }
 
+/// Whether the ingest listeners on `addrs` answer `/metrics`: as configured,
+/// else only when all are on loopback (a public gateway does not tell the
+/// world its traffic).
+fn exposes_metrics<'a>(configured: Option<bool>, mut addrs: impl Iterator<Item = &'a SocketAddr>) -> bool {
+    configured.unwrap_or_else(|| addrs.all(|a| a.ip().is_loopback()))
+}
+
 /// Serves the gateway on `listener` until `shutdown`, sweeping idle
 /// rate-limit keys every 10 seconds.
 pub async fn run(
@@ -186,7 +194,16 @@ pub async fn run(
             }
         })
     };
-    let service = service::GatewayService::new(gateway);
+    let ingest_addrs = [listener.local_addr().ok(), config.tls.as_ref().map(|t| t.listen)];
+    let expose_metrics = exposes_metrics(config.expose_metrics, ingest_addrs.iter().flatten());
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => {
+            let listener = http::bind(addr, "gateway-metrics").await?;
+            Some(tokio::spawn(http::serve_metrics(listener, shutdown.clone())))
+        }
+        None => None,
+    };
+    let service = service::GatewayService::new(gateway, expose_metrics);
     let tls_task = match &config.tls {
         Some(tls) => Some(spawn_tls(tls, config.proxy_protocol, service.clone(), shutdown.clone()).await?),
         None => None,
@@ -196,6 +213,26 @@ pub async fn run(
     if let Some(task) = tls_task {
         let _ = task.await;
     }
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
     let _ = sweeper.await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposes_metrics;
+    use std::net::SocketAddr;
+
+    #[test]
+    fn metrics_stay_off_public_ingest_listeners_unless_configured() {
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("address");
+        let (local, public, any) = (addr("127.0.0.1:8090"), addr("192.0.2.7:8090"), addr("0.0.0.0:8090"));
+        assert!(exposes_metrics(None, [local, addr("[::1]:8443")].iter()));
+        assert!(!exposes_metrics(None, [public].iter()));
+        assert!(!exposes_metrics(None, [local, any].iter()), "a TLS listener on every address");
+        assert!(exposes_metrics(Some(true), [public].iter()));
+        assert!(!exposes_metrics(Some(false), [local].iter()));
+    }
 }

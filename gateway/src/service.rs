@@ -25,12 +25,14 @@ use std::time::Instant;
 
 #[derive(Clone)]
 pub struct GatewayService {
+    /// Whether the ingest listeners answer `/metrics`.
+    expose_metrics: bool,
     gateway: Arc<Gateway>,
 }
 
 impl GatewayService {
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Self { gateway }
+    pub fn new(gateway: Arc<Gateway>, expose_metrics: bool) -> Self {
+        Self { expose_metrics, gateway }
     }
 }
 
@@ -39,6 +41,7 @@ impl Handler for GatewayService {
         let started = Instant::now();
         let path = req.uri().path();
         if req.method() == Method::GET
+            && (self.expose_metrics || path != "/metrics")
             && let Some(resp) = common_route(path)
         {
             return resp;

@@ -330,6 +330,23 @@ pub fn problem_with(
     response(status, "application/problem+json", body.to_string())
 }
 
+/// A listener that serves only `/metrics` and `/healthz` (`metrics_listen`).
+pub async fn serve_metrics(listener: TcpListener, shutdown: Shutdown) {
+    serve(listener, MetricsOnly, shutdown, "metrics").await
+}
+
+#[derive(Clone)]
+struct MetricsOnly;
+
+impl Handler for MetricsOnly {
+    async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
+        match (req.method() == http::Method::GET).then(|| common_route(req.uri().path())).flatten() {
+            Some(resp) => resp,
+            None => problem(StatusCode::NOT_FOUND, "no_route", "this listener serves /metrics and /healthz"),
+        }
+    }
+}
+
 /// `GET /healthz` and `GET /metrics`, served by every listener.
 pub fn common_route(path: &str) -> Option<Response<Body>> {
     match path {
