@@ -181,8 +181,14 @@ fn promtool_checks_and_unit_tests_every_alert() {
     // Every alert has a test.
     let alerts = std::fs::read_to_string(dir.join("alerts.yml")).expect("alerts");
     let tests = std::fs::read_to_string(dir.join("alerts.test.yml")).expect("tests");
+    let runbook = std::fs::read_to_string(dir.join("../runbook.md")).expect("docs/runbook.md");
+    let sections: Vec<&str> = runbook.lines().filter_map(|l| l.strip_prefix("### ")).collect();
     for alert in alerts.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")) {
         assert!(tests.contains(&format!("alertname: {alert}\n")), "no unit test for {alert}");
+        assert!(
+            sections.iter().any(|s| s.split(" / ").any(|a| a == alert)),
+            "no runbook section for {alert}"
+        );
     }
 }
 
