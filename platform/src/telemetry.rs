@@ -29,6 +29,8 @@ pub const REQUEST_BYTES_BUCKETS: &[f64] =
 /// Installs the global metrics recorder on first use and returns its handle.
 pub fn prometheus() -> &'static PrometheusHandle {
     PROMETHEUS.get_or_init(|| {
+        // Every service installs the recorder as it starts: uptime counts from here.
+        let _ = STARTED.set(std::time::Instant::now());
         let builder = bucketed().unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -84,14 +86,15 @@ pub fn render_metrics() -> String {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const COMMIT: &str = env!("CARTORIO_COMMIT");
 
-static PROCESS: OnceLock<(metrics_process::Collector, std::time::Instant)> = OnceLock::new();
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
 
 /// RSS, CPU seconds, open and maximum file descriptors, threads, start
 /// time (the `process_*` series of Prometheus's Go client, from /proc),
 /// uptime and the build, refreshed at each scrape. After [`prometheus`]:
 /// what is set before the recorder exists goes nowhere.
 fn process_metrics() {
-    let (collector, started) = PROCESS.get_or_init(|| {
+    let collector = PROCESS.get_or_init(|| {
         let collector = metrics_process::Collector::default();
         collector.describe();
         metrics::describe_gauge!(
@@ -100,13 +103,14 @@ fn process_metrics() {
         );
         metrics::describe_gauge!(
             "cartorio_uptime_seconds",
-            "Seconds since this process started serving metrics."
+            "Seconds since this process installed its metrics recorder, as it started."
         );
         metrics::gauge!("cartorio_build_info", "version" => VERSION, "commit" => COMMIT).set(1.0);
-        (collector, std::time::Instant::now())
+        collector
     });
     collector.collect();
-    metrics::gauge!("cartorio_uptime_seconds").set(started.elapsed().as_secs_f64());
+    let uptime = STARTED.get().map_or(0.0, |started| started.elapsed().as_secs_f64());
+    metrics::gauge!("cartorio_uptime_seconds").set(uptime);
 }
 
 #[cfg(test)]
