@@ -18,6 +18,8 @@ command -v lego >/dev/null 2>&1 || need+=(lego)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 # promtool checks and unit-tests docs/prometheus/alerts.yml (tests/operability.rs).
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The age CLI opens `cartorio backup`'s archives (tests/backup_restore.rs).
+command -v age >/dev/null 2>&1 || need+=(age)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -1,6 +1,7 @@
 //! The `cartorio` binary: parses the command line and hands over to a
 //! service crate. Nothing else lives here.
 
+mod backup;
 mod up;
 
 use cartorio_control::paths::DataDir;
@@ -72,6 +73,10 @@ enum Command {
         #[arg(long)]
         role: String,
     },
+    /// Write an encrypted backup of a data directory (while `up` runs).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory.
+    Restore(backup::RestoreArgs),
     /// Check the control plane's audit log.
     Audit {
         #[command(subcommand)]
@@ -315,6 +320,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", cartorio_control::cli::add_token(&DataDir::new(data_dir), &role).await?);
             Ok(())
         }
+        Command::Backup(args) => backup::backup(args).await,
+        Command::Restore(args) => backup::restore(args).await,
         Command::Audit { action: AuditAction::Verify { data_dir, checkpoints, public_key } } => {
             let sources = cartorio_control::cli::AuditSources { public_key, checkpoints };
             match cartorio_control::cli::audit_verify(&DataDir::new(data_dir), &sources).await? {

@@ -74,3 +74,82 @@ fn a_control_node_on_postgres_issues_revokes_and_verifies() {
     assert!(log.contains("registry open"), "{log}");
     assert!(!log.contains("never-logged"), "the password was logged: {log}");
 }
+
+/// A PostgreSQL tool of the newest installed server (not the wrapper in
+/// /usr/bin, which picks a version by cluster).
+fn pg_tool(name: &str) -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL installed")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+        .filter(|p| p.exists())
+        .collect();
+    dirs.sort();
+    dirs.pop().expect("pg tool")
+}
+
+/// docs/runbook.md's PostgreSQL backup: `pg_dump -Fc` while the node
+/// runs, `pg_restore` into a new database, and the node on it has every
+/// certificate and an intact audit log; `cartorio backup` keeps the keys.
+#[test]
+fn a_postgres_registry_restores_with_pg_dump_and_pg_restore() {
+    let (Some(pg), Some(target)) =
+        (TestDatabase::from_env("pg_dump_source"), TestDatabase::from_env("pg_restore_target"))
+    else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let port = free_port();
+    let config = |url: &str, data: &std::path::Path| {
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\nocsp_url = \"http://127.0.0.1:9\"\ndatabase_url = {url:?}\n",
+            data.display().to_string()
+        )
+    };
+    let node = start_alone("control", tmp.path(), &config(&pg.url, &data), port);
+    let addr = format!("127.0.0.1:{port}");
+    let token =
+        std::fs::read_to_string(data.join("control/admin-token")).expect("admin token").trim().to_owned();
+    let mut serials = Vec::new();
+    for n in 0..3 {
+        let csr = std::fs::read(make_csr(tmp.path(), &format!("d{n}"), &format!("d{n}.example.test")))
+            .expect("csr");
+        let (status, body) =
+            call(&addr, "POST", "/v1/certificates?profile=server", &token, "application/pkcs10", &csr);
+        assert_eq!(status, 201, "{body}");
+        let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
+        serials.push(issued["serial"].as_str().expect("serial").to_owned());
+    }
+    let dump = tmp.path().join("registry.dump");
+    let out = run(Command::new(pg_tool("pg_dump")).args(["-Fc", "-d", &pg.url, "-f"]).arg(&dump));
+    assert!(out.status.success(), "pg_dump: {}", text(&out));
+    let passphrase = tmp.path().join("passphrase");
+    std::fs::write(&passphrase, "correct horse battery staple").expect("passphrase");
+    let archive = tmp.path().join("files.age");
+    let mut backup = Command::new(BIN);
+    backup.args(["backup", "--data-dir"]).arg(&data).arg("--out").arg(&archive).arg("--passphrase-file");
+    let out = run(backup.arg(&passphrase).env("CARTORIO_DATABASE_URL", &pg.url));
+    assert!(out.status.success() && text(&out).contains("NOT the registry"), "{}", text(&out));
+    drop(node);
+
+    let out = run(Command::new(pg_tool("pg_restore"))
+        .args(["--no-owner", "--exit-on-error", "-d", &target.url])
+        .arg(&dump));
+    assert!(out.status.success(), "pg_restore: {}", text(&out));
+    let restored = tmp.path().join("restored");
+    let mut restore = Command::new(BIN);
+    restore.args(["restore", "--from"]).arg(&archive).arg("--data-dir").arg(&restored);
+    let out = run(restore.arg("--passphrase-file").arg(&passphrase));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!restored.join("registry.db").exists());
+
+    let node = start_alone("control", tmp.path(), &config(&target.url, &restored), port);
+    for serial in &serials {
+        let (status, body) =
+            call(&addr, "GET", &format!("/v1/certificates/{serial}"), &token, "text/plain", b"");
+        assert_eq!(status, 200, "{serial} after pg_restore: {body}");
+    }
+    drop(node);
+    let (ok, out) = cli(&["audit", "verify"], &restored, Some(&target.url));
+    assert!(ok && out.contains("audit log intact"), "{out}");
+}

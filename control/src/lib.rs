@@ -11,6 +11,7 @@
 pub mod acme;
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod ca;
 pub mod ceremony;
 pub mod cli;

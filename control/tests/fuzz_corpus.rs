@@ -18,3 +18,12 @@ fn acme_request_corpus() {
         cartorio_control::acme::fuzz::fuzz_request,
     );
 }
+
+#[test]
+fn backup_archive_corpus() {
+    cartorio_pkix::testing::replay_corpus(
+        env!("CARGO_MANIFEST_DIR"),
+        "backup_archive",
+        cartorio_control::backup::fuzz_check,
+    );
+}

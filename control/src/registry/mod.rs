@@ -376,7 +376,23 @@ impl Registry {
     /// (audited): after a responder key change, or to re-sign everything.
     pub fn refresh_all(&mut self, now: i64) -> anyhow::Result<u64> {
         let event = audit::Event { kind: "ocsp.refresh_all", actor: "cli", detail: serde_json::json!({}) };
-        self.audited(&event, now, |tx| {
+        self.refresh_all_with(&event, now)
+    }
+
+    /// Records that this registry was restored from the backup made at
+    /// `backup_created_at`, and makes every response due: the store's
+    /// manifest may predate the registry snapshot.
+    pub fn restored(&mut self, backup_created_at: &str, now: i64) -> anyhow::Result<u64> {
+        let event = audit::Event {
+            kind: "registry.restored",
+            actor: "cli",
+            detail: serde_json::json!({"backup_created_at": backup_created_at}),
+        };
+        self.refresh_all_with(&event, now)
+    }
+
+    fn refresh_all_with(&mut self, event: &audit::Event<'_>, now: i64) -> anyhow::Result<u64> {
+        self.audited(event, now, |tx| {
             tx.execute(
                 "UPDATE ocsp_state SET next_update = 0 WHERE pending = 0 AND not_after > ?1",
                 sql_params![now],
