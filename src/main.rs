@@ -2,6 +2,7 @@
 //! service crate. Nothing else lives here.
 
 mod backup;
+mod gateway_cmd;
 mod up;
 
 use cartorio_control::paths::DataDir;
@@ -130,7 +131,7 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         #[command(subcommand)]
-        action: Option<GatewayAction>,
+        action: Option<gateway_cmd::GatewayAction>,
     },
     /// ACME operations: external account binding keys, early renewal.
     Acme {
@@ -216,44 +217,6 @@ enum KeysAction {
         /// A TOML file with an [hsm] table (default: DIR/pki/hsm.toml).
         #[arg(long)]
         hsm: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum GatewayAction {
-    /// Make an API key for a stream: the key is printed once (keep it; only
-    /// its hash is configured), then the `[[api_keys]]` TOML to add to the
-    /// gateway's configuration.
-    Key {
-        #[command(subcommand)]
-        action: GatewayKeyAction,
-    },
-    /// Read a stored payload back, opening its envelope.
-    Decrypt {
-        /// The gateway's TOML (store and KEK); without it, `up`'s data dir.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, default_value = "./cartorio-data")]
-        data_dir: PathBuf,
-        /// Object key, e.g. raw/demo/2026/11/21/01K...
-        #[arg(long)]
-        object: String,
-        /// Where to write the payload (default: stdout).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum GatewayKeyAction {
-    Create {
-        /// The stream (or streams, repeated) the key may post to.
-        #[arg(long, required = true)]
-        stream: Vec<String>,
-        /// The identity the key stands for in logs, limits and stored
-        /// objects (default: key-<random>).
-        #[arg(long)]
-        id: Option<String>,
     },
 }
 
@@ -370,20 +333,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Responder { config } => up::run_responder(&config).await,
-        Command::Gateway {
-            action: Some(GatewayAction::Decrypt { config, data_dir, object, out }), ..
-        } => up::gateway_decrypt(config.as_deref(), &data_dir, &object, out.as_deref()).await,
-        Command::Gateway {
-            action: Some(GatewayAction::Key { action: GatewayKeyAction::Create { stream, id } }),
-            ..
-        } => {
-            let created = up::gateway_key_create(&stream, id)?;
-            println!(
-                "key {}\n\n# Add to the gateway's TOML (the key itself is shown only here):\n{}",
-                created.0, created.1
-            );
-            Ok(())
-        }
+        Command::Gateway { action: Some(action), .. } => gateway_cmd::run(action).await,
         Command::Gateway { config: Some(config), action: None } => up::run_gateway(&config).await,
         Command::Gateway { config: None, action: None } => {
             anyhow::bail!("cartorio gateway needs --config FILE (or a subcommand: decrypt)")

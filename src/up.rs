@@ -249,47 +249,13 @@ fn demo_gateway(dir: &DataDir) -> anyhow::Result<(GatewayConfig, String)> {
     };
     let schema = gateway_dir.join("demo-schema.json");
     write_public(&schema, cartorio_gateway::config::DEMO_SCHEMA.as_bytes())?;
-    let kek = demo_kek_file(dir);
+    let (kek, old_keks) = crate::gateway_cmd::demo_keks(dir);
     if !kek.exists() {
         write_private(&kek, cartorio_gateway::envelope::Kek::generate_hex()?.as_bytes())
             .with_context(|| format!("writing {}", kek.display()))?;
     }
     let store = StoreConfig::Local { path: dir.store() };
-    Ok((GatewayConfig::demo(store, cartorio_gateway::auth::key_sha256(&key), schema, kek), key))
-}
-
-/// The local KEK `up` seals the gateway's payloads under.
-fn demo_kek_file(dir: &DataDir) -> PathBuf {
-    dir.root().join("gateway/kek")
-}
-
-/// `cartorio gateway decrypt`: a stored payload, opened, to `out` or stdout.
-/// The store and KEK come from a gateway TOML file, or from `up`'s data dir.
-pub async fn gateway_decrypt(
-    config: Option<&Path>,
-    data_dir: &Path,
-    object: &str,
-    out: Option<&Path>,
-) -> anyhow::Result<()> {
-    let (store, kek) = match config {
-        Some(path) => {
-            let config: GatewayConfig = load_toml(path)?;
-            (config.store.open(), cartorio_gateway::kek(&config)?)
-        }
-        None => {
-            let dir = DataDir::new(data_dir);
-            let kek = cartorio_gateway::envelope::Kek::from_file(&demo_kek_file(&dir))?;
-            (StoreConfig::Local { path: dir.store() }.open(), Some(Arc::new(kek)))
-        }
-    };
-    let plain = cartorio_gateway::sink::read_back(&store, kek.as_deref(), object).await?;
-    match out {
-        Some(path) => std::fs::write(path, plain).with_context(|| format!("writing {}", path.display())),
-        None => {
-            use std::io::Write;
-            std::io::stdout().write_all(&plain).context("writing to stdout")
-        }
-    }
+    Ok((GatewayConfig::demo(store, cartorio_gateway::auth::key_sha256(&key), schema, kek, old_keks), key))
 }
 
 fn random_key() -> anyhow::Result<String> {
@@ -301,27 +267,6 @@ fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut raw = vec![0u8; bytes];
     ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("no randomness"))?;
     Ok(hex::encode(raw))
-}
-
-/// `cartorio gateway key create`: a new API key (192 random bits) for
-/// `streams`, and the `[[api_keys]]` table naming it by its SHA-256.
-pub fn gateway_key_create(streams: &[String], id: Option<String>) -> anyhow::Result<(String, String)> {
-    let valid = cartorio_gateway::config::valid_stream_name;
-    if let Some(bad) = streams.iter().find(|s| !valid(s)) {
-        anyhow::bail!("{bad:?} is not a stream name ([a-z0-9_-], 1 to 64 characters)");
-    }
-    let id = match id {
-        Some(id) if valid(&id) => id,
-        Some(id) => anyhow::bail!("{id:?} is not a key id ([a-z0-9_-], 1 to 64 characters)"),
-        None => format!("key-{}", random_hex(4)?),
-    };
-    let key = format!("cart_{}", random_hex(24)?);
-    let streams = streams.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    let toml = format!(
-        "[[api_keys]]\nid = {id:?}\nsha256 = \"{}\"\nstreams = [{streams}]\n",
-        cartorio_gateway::auth::key_sha256(&key)
-    );
-    Ok((key, toml))
 }
 
 /// `[acme]` as `up`'s flags set it: the responder's TLS certificate (for

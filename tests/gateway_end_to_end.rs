@@ -453,7 +453,7 @@ content_types = ["text/plain"]
         &moto.endpoint,
         &format!("print(s3.get_object(Bucket='ingest', Key={object:?})['Body'].read()[:60])"),
     );
-    assert!(head.contains("CARTENV1") && head.contains(&kms_key), "{head}");
+    assert!(head.contains("CARTENV2") && head.contains(&kms_key), "{head}");
     // Read back through KMS Decrypt with the object's encryption context.
     let key = object.trim_start_matches("lake/");
     let out = run(Command::new(BIN)

@@ -77,6 +77,10 @@ pub struct EncryptionConfig {
     /// Or a key in AWS KMS (`[encryption.kms] key_id = "..."`).
     #[serde(default)]
     pub kms: Option<crate::envelope::KmsConfig>,
+    /// Local KEKs from before a rotation: they open the objects they
+    /// sealed (until `cartorio gateway rewrap`), never seal new ones.
+    #[serde(default)]
+    pub old_kek_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -235,7 +239,13 @@ impl GatewayConfig {
     /// What `cartorio up` runs: one `demo` stream taking JSON event records
     /// from the holder of the demo key (`key_sha256`), generous limits,
     /// payloads sealed under the KEK in `kek_file`.
-    pub fn demo(store: StoreConfig, key_sha256: String, schema_file: PathBuf, kek_file: PathBuf) -> Self {
+    pub fn demo(
+        store: StoreConfig,
+        key_sha256: String,
+        schema_file: PathBuf,
+        kek_file: PathBuf,
+        old_kek_files: Vec<PathBuf>,
+    ) -> Self {
         Self {
             listen: default_listen(),
             store,
@@ -246,7 +256,7 @@ impl GatewayConfig {
             max_per_client: 256,
             min_body_bytes_per_sec: default_min_body_rate(),
             quarantine_quota_bytes: default_quarantine_quota(),
-            encryption: Some(EncryptionConfig { kek_file: Some(kek_file), kms: None }),
+            encryption: Some(EncryptionConfig { kek_file: Some(kek_file), kms: None, old_kek_files }),
             api_keys: vec![ApiKeyConfig {
                 id: "demo".into(),
                 sha256: key_sha256,

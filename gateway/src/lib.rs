@@ -123,7 +123,7 @@ impl Gateway {
             limiter: ratelimit::Limiter::default(),
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
             min_body_rate: config.min_body_bytes_per_sec,
-            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, kek(config)?),
+            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, keyring(config)?),
             idempotency: idempotency::Idempotency::default(),
         })
     }
@@ -154,15 +154,21 @@ async fn spawn_tls(
     Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")))
 }
 
-/// The KEK of `config`, when payloads are to be sealed.
-pub fn kek(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Kek>>> {
+/// The keyring of `config`, when payloads are to be sealed: the current
+/// KEK (`kek_file` or `[encryption.kms]`) and the older `old_kek_files`.
+pub fn keyring(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Keyring>>> {
     let Some(encryption) = &config.encryption else { return Ok(None) };
-    let kek = match (&encryption.kek_file, &encryption.kms) {
+    let current = match (&encryption.kek_file, &encryption.kms) {
         (Some(file), None) => envelope::Kek::from_file(file)?,
         (None, Some(kms)) => envelope::Kek::kms(kms),
         _ => bail!("[encryption] takes one of kek_file or [encryption.kms]"),
     };
-    Ok(Some(Arc::new(kek)))
+    let older = encryption
+        .old_kek_files
+        .iter()
+        .map(|f| envelope::Kek::from_file(f))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Some(Arc::new(envelope::Keyring::new(current, older))))
 }
 
 /// Whether the ingest listeners on `addrs` answer `/metrics`: as configured,

@@ -4,7 +4,8 @@
 //! a `{id}.meta.json` beside it. The store's writes are atomic and durable,
 //! so a 202 is only ever sent for a payload already on disk.
 
-use crate::envelope::{self, Kek};
+use crate::envelope::{self, Keyring};
+use anyhow::Context;
 use bytes::Bytes;
 use cartorio_platform::ObjectStore;
 use cartorio_platform::store::StoreError;
@@ -79,7 +80,7 @@ pub struct Sink {
     quarantine_quota: u64,
     quarantined: AtomicU64,
     /// When set, payloads are stored sealed (see [`crate::envelope`]).
-    kek: Option<Arc<Kek>>,
+    keyring: Option<Arc<Keyring>>,
 }
 
 #[derive(Debug)]
@@ -91,8 +92,8 @@ pub enum SinkError {
 }
 
 impl Sink {
-    pub fn new(store: ObjectStore, quarantine_quota: u64, kek: Option<Arc<Kek>>) -> Self {
-        Self { store, quarantine_quota, quarantined: AtomicU64::new(0), kek }
+    pub fn new(store: ObjectStore, quarantine_quota: u64, keyring: Option<Arc<Keyring>>) -> Self {
+        Self { store, quarantine_quota, quarantined: AtomicU64::new(0), keyring }
     }
 
     /// Writes the payload, then its metadata; both are durable on return.
@@ -112,12 +113,12 @@ impl Sink {
             }
         }
         let mut meta_json = serde_json::to_value(meta).unwrap_or_default();
-        let payload = match &self.kek {
-            Some(kek) => {
+        let payload = match &self.keyring {
+            Some(keyring) => {
                 let sealed =
-                    envelope::seal(kek, meta.stream, meta.id, &payload).await.map_err(SinkError::Seal)?;
+                    envelope::seal(keyring, meta.stream, meta.id, &payload).await.map_err(SinkError::Seal)?;
                 if let Some(fields) = meta_json.as_object_mut() {
-                    fields.insert("encryption".into(), format!("A256GCM envelope, KEK {}", kek.id()).into());
+                    fields.insert("encryption".into(), encryption_label(keyring).into());
                 }
                 Bytes::from(sealed)
             }
@@ -130,7 +131,7 @@ impl Sink {
 
     /// Whether payloads are stored sealed under a KEK.
     pub fn sealed(&self) -> bool {
-        self.kek.is_some()
+        self.keyring.is_some()
     }
 
     pub fn store(&self) -> &ObjectStore {
@@ -138,19 +139,65 @@ impl Sink {
     }
 }
 
+/// The stream and object id of a gateway object key
+/// (`{zone}/{stream}/YYYY/MM/DD/{id}`).
+pub fn stream_and_id(key: &str) -> anyhow::Result<(&str, &str)> {
+    let parts: Vec<&str> = key.split('/').collect();
+    match (parts.get(1), parts.last()) {
+        (Some(stream), Some(id)) if parts.len() >= 3 => Ok((stream, id)),
+        _ => anyhow::bail!("{key} is not a gateway object key"),
+    }
+}
+
+/// Whether `key` names a payload (not its `.meta.json`).
+pub fn is_payload_key(key: &str) -> bool {
+    !key.ends_with(".meta.json") && stream_and_id(key).is_ok()
+}
+
 /// Reads back a stored payload (`raw/...` or `quarantine/...` key),
 /// opening its envelope when it is sealed.
-pub async fn read_back(store: &ObjectStore, kek: Option<&Kek>, key: &str) -> anyhow::Result<Vec<u8>> {
+pub async fn read_back(store: &ObjectStore, keyring: Option<&Keyring>, key: &str) -> anyhow::Result<Vec<u8>> {
     let bytes = store.get(key).await?.ok_or_else(|| anyhow::anyhow!("no object {key}"))?;
-    let parts: Vec<&str> = key.split('/').collect();
-    let (Some(stream), Some(id)) = (parts.get(1), parts.last()) else {
-        anyhow::bail!("{key} is not a gateway object key");
-    };
-    if !bytes.starts_with(b"CARTENV1") {
+    let (stream, id) = stream_and_id(key)?;
+    if !envelope::is_sealed(&bytes) {
         return Ok(bytes.to_vec());
     }
-    let kek = kek.ok_or_else(|| anyhow::anyhow!("{key} is sealed and no KEK was given"))?;
-    Ok(envelope::open(kek, stream, id, &bytes).await?)
+    let keyring = keyring.ok_or_else(|| anyhow::anyhow!("{key} is sealed and no KEK was given"))?;
+    envelope::open(keyring, stream, id, &bytes).await.with_context(|| format!("opening {key}"))
+}
+
+/// Names the current KEK in the `.meta.json` beside a rewrapped object.
+async fn restamp_meta(store: &ObjectStore, key: &str, keyring: &Keyring) -> anyhow::Result<()> {
+    let meta_key = format!("{key}.meta.json");
+    let Some(bytes) = store.get(&meta_key).await? else { return Ok(()) };
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {meta_key}"))?;
+    if let Some(fields) = meta.as_object_mut() {
+        fields.insert("encryption".into(), encryption_label(keyring).into());
+    }
+    store.put(&meta_key, Bytes::from(serde_json::to_vec(&meta)?)).await?;
+    Ok(())
+}
+
+fn encryption_label(keyring: &Keyring) -> String {
+    format!("A256GCM envelope, KEK {}", keyring.current().id())
+}
+
+/// Rewraps the object at `key` under the current KEK; whether it changed.
+pub async fn rewrap(store: &ObjectStore, keyring: &Keyring, key: &str) -> anyhow::Result<bool> {
+    let (stream, id) = stream_and_id(key)?;
+    let Some(bytes) = store.get(key).await? else { return Ok(false) };
+    if !envelope::is_sealed(&bytes) {
+        return Ok(false);
+    }
+    match envelope::rewrap(keyring, stream, id, &bytes).await.with_context(|| format!("rewrapping {key}"))? {
+        Some(rewrapped) => {
+            store.put(key, Bytes::from(rewrapped)).await?;
+            restamp_meta(store, key, keyring).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 #[cfg(test)]
