@@ -228,7 +228,8 @@ pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
-    let (config, shutdown): (GatewayConfig, _) = start_alone(path)?;
+    let (mut config, shutdown): (GatewayConfig, _) = start_alone(path)?;
+    config.reload_from = Some(path.to_owned());
     cartorio_gateway::run(&config, bind(config.listen, "gateway").await?, shutdown).await
 }
 

@@ -46,6 +46,15 @@ impl ApiKeys {
         Ok(Self { by_prefix })
     }
 
+    /// How many keys are configured.
+    pub fn len(&self) -> usize {
+        self.by_prefix.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_prefix.is_empty()
+    }
+
     /// The client's identity: its key's id (`key:ID`... as configured), or
     /// `mtls:CN` for a certificate the stream accepts. Keys win when both
     /// are presented, as identification ranks them.

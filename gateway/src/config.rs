@@ -13,6 +13,10 @@ use std::path::PathBuf;
 pub struct GatewayConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The TOML this was read from: SIGHUP reloads its streams and API keys
+    /// (set by `cartorio gateway --config`, not written in the file).
+    #[serde(skip)]
+    pub reload_from: Option<PathBuf>,
     pub store: StoreConfig,
     /// Every connection starts with a PROXY protocol header (v1 or v2)
     /// naming the client; connections without one are closed.
@@ -248,6 +252,7 @@ impl GatewayConfig {
     ) -> Self {
         Self {
             listen: default_listen(),
+            reload_from: None,
             store,
             proxy_protocol: false,
             tls: None,

@@ -10,6 +10,7 @@ pub mod forward;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
+pub mod policy;
 pub mod ratelimit;
 pub mod read;
 pub mod readiness;
@@ -18,44 +19,22 @@ pub mod sink;
 pub mod validate;
 pub mod waf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use arc_swap::ArcSwap;
 use cartorio_platform::http::{self, Connections};
 use cartorio_platform::http3;
 pub use config::GatewayConfig;
 use ipnet::IpNet;
-use std::collections::HashMap;
+pub use policy::{Policy, Stream, WafMode};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WafMode {
-    Block,
-    DetectOnly,
-    Off,
-}
-
-/// A stream, compiled from its config.
-pub struct Stream {
-    pub name: String,
-    pub gcra: ratelimit::Gcra,
-    pub max_body_bytes: usize,
-    pub content_types: Vec<String>,
-    pub schema: Option<validate::Schema>,
-    pub schema_version: String,
-    pub waf_mode: WafMode,
-    pub waf_threshold: u32,
-    pub waf_limits: waf::extract::InspectionLimits,
-    pub mtls_identities: Vec<String>,
-    /// Forward accepted payloads here instead of storing them.
-    pub upstream: Option<forward::Upstream>,
-    metrics: instruments::StreamMetrics,
-}
-
-/// Everything the pipeline needs, built once from the config.
+/// Everything the pipeline needs, built once from the config. The
+/// [`Policy`] (streams and API keys) is swapped whole on SIGHUP; the state
+/// (limiter, in-flight counts, sink, idempotency claims) stays.
 pub struct Gateway {
-    pub streams: HashMap<String, Stream>,
-    pub keys: auth::ApiKeys,
+    pub policy: ArcSwap<Policy>,
     pub trusted_proxies: Vec<IpNet>,
     pub limiter: ratelimit::Limiter,
     pub in_flight: Arc<ratelimit::InFlight>,
@@ -65,60 +44,19 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Replaces the streams and API keys with those of `config` (its other
+    /// settings need a restart); a config that does not build changes nothing.
+    pub fn reload(&self, config: &GatewayConfig) -> anyhow::Result<()> {
+        let policy = Policy::build(config)?;
+        let (streams, keys) = (policy.streams.len(), policy.keys.len());
+        self.policy.store(Arc::new(policy));
+        tracing::info!(streams, keys, "gateway streams and API keys reloaded");
+        Ok(())
+    }
+
     pub fn build(config: &GatewayConfig) -> anyhow::Result<Self> {
-        waf::compile_rules();
-        let mut streams = HashMap::new();
-        for s in &config.streams {
-            if !config::valid_stream_name(&s.name) {
-                bail!("stream name {:?} must be 1 to 64 of a-z 0-9 _ -", s.name);
-            }
-            if s.rate_per_sec.is_nan() || s.rate_per_sec <= 0.0 || s.burst == 0 {
-                bail!("stream {}: rate_per_sec and burst must be positive", s.name);
-            }
-            let schema = match &s.schema_file {
-                Some(path) => {
-                    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                    let json = serde_json::from_slice(&text)
-                        .with_context(|| format!("{} is not JSON", path.display()))?;
-                    Some(validate::Schema::compile(&json).with_context(|| format!("stream {}", s.name))?)
-                }
-                None => None,
-            };
-            let waf_mode = match s.waf.mode.as_str() {
-                "block" => WafMode::Block,
-                "detect" => WafMode::DetectOnly,
-                "off" => WafMode::Off,
-                other => bail!("stream {}: waf mode {other:?} (block, detect, off)", s.name),
-            };
-            if !(1..=waf::extract::JSON_NESTING).contains(&s.waf.max_depth) {
-                bail!("stream {}: waf max_depth must be 1 to {}", s.name, waf::extract::JSON_NESTING);
-            }
-            let stream = Stream {
-                name: s.name.clone(),
-                gcra: ratelimit::Gcra::new(s.rate_per_sec, s.burst),
-                max_body_bytes: s.max_body_bytes,
-                content_types: s.content_types.iter().map(|t| validate::media_type(t)).collect(),
-                schema,
-                schema_version: s.schema_version.clone(),
-                waf_mode,
-                waf_threshold: s.waf.threshold,
-                waf_limits: s.waf.limits(),
-                mtls_identities: s.mtls_identities.clone(),
-                upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
-                metrics: instruments::StreamMetrics::register(&s.name),
-            };
-            if streams.insert(s.name.clone(), stream).is_some() {
-                bail!("stream {} is configured twice", s.name);
-            }
-        }
-        for key in &config.api_keys {
-            if let Some(unknown) = key.streams.iter().find(|s| !streams.contains_key(*s)) {
-                bail!("API key {:?} names an unknown stream {unknown:?}", key.id);
-            }
-        }
         Ok(Self {
-            streams,
-            keys: auth::ApiKeys::new(&config.api_keys)?,
+            policy: ArcSwap::from_pointee(Policy::build(config)?),
             trusted_proxies: config.trusted_proxies.clone(),
             limiter: ratelimit::Limiter::default(),
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
@@ -127,6 +65,36 @@ impl Gateway {
             idempotency: idempotency::Idempotency::default(),
         })
     }
+}
+
+/// On each SIGHUP, reloads the streams and API keys from `path`; counted
+/// in `cartorio_gateway_reloads_total{outcome}`. Connections are untouched:
+/// requests in flight finish under the policy they started with.
+fn reload_on_sighup(
+    gateway: Arc<Gateway>,
+    path: std::path::PathBuf,
+    shutdown: cartorio_platform::Shutdown,
+) -> anyhow::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                got = hangups.recv() => if got.is_none() { return },
+                _ = shutdown.wait() => return,
+            }
+            let loaded = cartorio_platform::config::load_toml::<GatewayConfig>(&path)
+                .and_then(|config| gateway.reload(&config));
+            let outcome = match loaded {
+                Ok(()) => "ok",
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), path = %path.display(), "reload refused; the previous streams and keys stay");
+                    "refused"
+                }
+            };
+            metrics::counter!("cartorio_gateway_reloads_total", "outcome" => outcome).increment(1);
+        }
+    });
+    Ok(())
 }
 
 /// How often a TLS listener looks for a renewed certificate.
@@ -186,6 +154,9 @@ pub async fn run(
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<()> {
     let gateway = Arc::new(Gateway::build(config)?);
+    if let Some(path) = &config.reload_from {
+        reload_on_sighup(gateway.clone(), path.clone(), shutdown.clone())?;
+    }
     let sweeper = {
         let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
         tokio::spawn(async move {

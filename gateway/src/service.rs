@@ -3,7 +3,7 @@
 //! its own module; this file only wires them and turns decisions into HTTP
 //! answers and metrics.
 
-use crate::auth::AuthError;
+use crate::auth::{ApiKeys, AuthError};
 use crate::idempotency::{self, Recorded};
 use crate::instruments::Outcome;
 use crate::ratelimit::{Busy, Decision, Gcra};
@@ -55,11 +55,13 @@ impl Handler for GatewayService {
         let Some(name) = path.strip_prefix("/v1/ingest/") else {
             return problem(StatusCode::NOT_FOUND, "no_route", "no such route", json!({}));
         };
-        let Some(stream) = self.gateway.streams.get(name) else {
+        // One policy for the whole request, even if a reload lands meanwhile.
+        let policy = self.gateway.policy.load_full();
+        let Some(stream) = policy.streams.get(name) else {
             return problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
         };
         let (resp, outcome) = match req.method() {
-            &Method::POST => self.ingest(stream, req, peer).await,
+            &Method::POST => self.ingest(&policy.keys, stream, req, peer).await,
             _ => {
                 let mut resp =
                     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
@@ -90,13 +92,14 @@ type Refusal = (Response<Body>, Outcome);
 impl GatewayService {
     async fn ingest(
         &self,
+        keys: &ApiKeys,
         stream: &Stream,
         req: Request<RequestBody>,
         peer: SocketAddr,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
         let (parts, body) = req.into_parts();
-        let admitted = match self.admit(stream, &parts, peer).await {
+        let admitted = match self.admit(keys, stream, &parts, peer).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 drain(body).await;
@@ -128,6 +131,7 @@ impl GatewayService {
     /// Stages 1 to 3 (and the idempotency check): who, may they, not too fast.
     async fn admit(
         &self,
+        keys: &ApiKeys,
         stream: &Stream,
         parts: &http::request::Parts,
         peer: SocketAddr,
@@ -139,7 +143,7 @@ impl GatewayService {
         // 2. Authenticate.
         let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
         let identity =
-            g.keys.identify(&parts.headers, client_cert.as_deref(), &stream.name, &stream.mtls_identities);
+            keys.identify(&parts.headers, client_cert.as_deref(), &stream.name, &stream.mtls_identities);
         let client = match identity {
             Ok(client) => client,
             Err(AuthError::Unauthenticated) => {

@@ -1,0 +1,92 @@
+//! What a gateway enforces, compiled from its TOML: the streams and the API
+//! keys. Swapped whole on SIGHUP (`reload`), so a request sees one policy.
+
+use crate::{GatewayConfig, auth, config, forward, instruments, ratelimit, validate, waf};
+use anyhow::{Context, bail};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WafMode {
+    Block,
+    DetectOnly,
+    Off,
+}
+
+/// A stream, compiled from its config.
+pub struct Stream {
+    pub name: String,
+    pub gcra: ratelimit::Gcra,
+    pub max_body_bytes: usize,
+    pub content_types: Vec<String>,
+    pub schema: Option<validate::Schema>,
+    pub schema_version: String,
+    pub waf_mode: WafMode,
+    pub waf_threshold: u32,
+    pub waf_limits: waf::extract::InspectionLimits,
+    pub mtls_identities: Vec<String>,
+    /// Forward accepted payloads here instead of storing them.
+    pub upstream: Option<forward::Upstream>,
+    pub(crate) metrics: instruments::StreamMetrics,
+}
+
+/// The streams by name, and the API keys.
+pub struct Policy {
+    pub streams: HashMap<String, Stream>,
+    pub keys: auth::ApiKeys,
+}
+
+impl Policy {
+    pub fn build(config: &GatewayConfig) -> anyhow::Result<Self> {
+        waf::compile_rules();
+        let mut streams = HashMap::new();
+        for s in &config.streams {
+            if !config::valid_stream_name(&s.name) {
+                bail!("stream name {:?} must be 1 to 64 of a-z 0-9 _ -", s.name);
+            }
+            if s.rate_per_sec.is_nan() || s.rate_per_sec <= 0.0 || s.burst == 0 {
+                bail!("stream {}: rate_per_sec and burst must be positive", s.name);
+            }
+            let schema = match &s.schema_file {
+                Some(path) => {
+                    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    let json = serde_json::from_slice(&text)
+                        .with_context(|| format!("{} is not JSON", path.display()))?;
+                    Some(validate::Schema::compile(&json).with_context(|| format!("stream {}", s.name))?)
+                }
+                None => None,
+            };
+            let waf_mode = match s.waf.mode.as_str() {
+                "block" => WafMode::Block,
+                "detect" => WafMode::DetectOnly,
+                "off" => WafMode::Off,
+                other => bail!("stream {}: waf mode {other:?} (block, detect, off)", s.name),
+            };
+            if !(1..=waf::extract::JSON_NESTING).contains(&s.waf.max_depth) {
+                bail!("stream {}: waf max_depth must be 1 to {}", s.name, waf::extract::JSON_NESTING);
+            }
+            let stream = Stream {
+                name: s.name.clone(),
+                gcra: ratelimit::Gcra::new(s.rate_per_sec, s.burst),
+                max_body_bytes: s.max_body_bytes,
+                content_types: s.content_types.iter().map(|t| validate::media_type(t)).collect(),
+                schema,
+                schema_version: s.schema_version.clone(),
+                waf_mode,
+                waf_threshold: s.waf.threshold,
+                waf_limits: s.waf.limits(),
+                mtls_identities: s.mtls_identities.clone(),
+                upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
+                metrics: instruments::StreamMetrics::register(&s.name),
+            };
+            if streams.insert(s.name.clone(), stream).is_some() {
+                bail!("stream {} is configured twice", s.name);
+            }
+        }
+        for key in &config.api_keys {
+            if let Some(unknown) = key.streams.iter().find(|s| !streams.contains_key(*s)) {
+                bail!("API key {:?} names an unknown stream {unknown:?}", key.id);
+            }
+        }
+        Ok(Self { streams, keys: auth::ApiKeys::new(&config.api_keys)? })
+    }
+}
