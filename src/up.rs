@@ -221,9 +221,19 @@ fn start_alone<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<(T
     Ok((config, shutdown))
 }
 
+/// `metrics_listen` of a service run alone: a listener of its own for `/metrics`.
+async fn spawn_metrics_listener(addr: Option<SocketAddr>, shutdown: &Shutdown) -> anyhow::Result<()> {
+    if let Some(addr) = addr {
+        let listener = bind(addr, "metrics").await?;
+        tokio::spawn(cartorio_platform::http::serve_metrics(listener, shutdown.clone()));
+    }
+    Ok(())
+}
+
 pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     let (config, shutdown): (ResponderConfig, _) = start_alone(path)?;
     let listener = bind(config.listen, "responder").await?;
+    spawn_metrics_listener(config.metrics_listen, &shutdown).await?;
     cartorio_responder::run(config, listener, None, Arc::new(Notify::new()), shutdown).await
 }
 
@@ -292,6 +302,7 @@ fn parse_hash(name: &str) -> Result<HashAlg, String> {
 
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let (file, shutdown): (ControlFile, _) = start_alone(path)?;
+    spawn_metrics_listener(file.metrics_listen, &shutdown).await?;
     let (listen, config) = file.into_config();
     let acme_listen = config.acme.as_ref().map(|acme| acme.listen);
     let control = Control::open(config, true)?;

@@ -243,3 +243,36 @@ fn readyz_on_control_and_gateway_names_each_component_and_fails_with_it() {
     assert_eq!(readyz(&up.gateway).0, 200);
     assert!(up.stop());
 }
+
+/// `metrics_listen` in the responder's and control's TOML: a listener of
+/// its own serving `/metrics` and `/healthz`, and nothing else.
+#[test]
+fn responder_and_control_serve_metrics_on_their_metrics_listen() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let store = tmp.path().join("store");
+    let data = tmp.path().join("data");
+    let services = [
+        ("responder", format!("[store]\nkind = \"local\"\npath = {:?}\n", store.display().to_string())),
+        (
+            "control",
+            format!("data_dir = {:?}\nocsp_url = \"http://127.0.0.1:9\"\n", data.display().to_string()),
+        ),
+    ];
+    for (service, rest) in services {
+        let (port, metrics_port) = (free_port(), free_port());
+        let config =
+            format!("listen = \"127.0.0.1:{port}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n{rest}");
+        let dir = tmp.path().join(service);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let _running = start_alone(service, &dir, &config, port);
+        let metrics = format!("127.0.0.1:{metrics_port}");
+        let (status, _, body) =
+            http(&metrics, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+        let text = String::from_utf8_lossy(&body).into_owned();
+        assert_eq!(status, 200, "{service}: {text}");
+        assert!(text.contains("cartorio_build_info{"), "{service}: {text}");
+        let (status, _, _) =
+            http(&metrics, "GET /v1/certificates HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+        assert_eq!(status, 404, "{service}'s metrics listener serves only metrics");
+    }
+}

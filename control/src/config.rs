@@ -69,6 +69,10 @@ impl ControlConfig {
 #[serde(deny_unknown_fields)]
 pub struct ControlFile {
     pub listen: SocketAddr,
+    /// Also serve `/metrics` (and `/healthz`) on this address, for a
+    /// scraper on a private network.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub ocsp_url: String,
     /// Base URL of `/crl/...` and `/ca/...` (absent: `ocsp_url`).

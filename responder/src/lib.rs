@@ -50,6 +50,10 @@ pub struct ResponderConfig {
     /// Serving threads per listener; 0 (default) is one per core.
     #[serde(default)]
     pub threads: usize,
+    /// Also serve `/metrics` (and `/healthz`) on this address, for a
+    /// scraper on a private network.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +97,7 @@ impl ResponderConfig {
             tsa: None,
             tls: None,
             threads: 0,
+            metrics_listen: None,
         }
     }
 }
