@@ -159,8 +159,7 @@ impl Source {
             None => {
                 let dir = DataDir::new(&self.data_dir);
                 let (current, older) = demo_keks(&dir);
-                let older = older.iter().map(|f| Kek::from_file(f)).collect::<anyhow::Result<_>>()?;
-                let keyring = Keyring::new(Kek::from_file(&current)?, older);
+                let keyring = Keyring::with_older_files(Kek::from_file(&current)?, &older)?;
                 Ok((StoreConfig::Local { path: dir.store() }.open(), Some(Arc::new(keyring))))
             }
         }
@@ -228,7 +227,8 @@ async fn rewrap_all(
     Ok((rewrapped, seen))
 }
 
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
+/// `bytes` random octets as hex (API keys, key ids).
+pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
     use ring::rand::SecureRandom;
     let mut raw = vec![0u8; bytes];
     ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("no randomness"))?;

@@ -270,14 +270,7 @@ fn demo_gateway(dir: &DataDir) -> anyhow::Result<(GatewayConfig, String)> {
 }
 
 fn random_key() -> anyhow::Result<String> {
-    Ok(format!("cart_demo_{}", random_hex(24)?))
-}
-
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    use ring::rand::SecureRandom;
-    let mut raw = vec![0u8; bytes];
-    ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("no randomness"))?;
-    Ok(hex::encode(raw))
+    Ok(format!("cart_demo_{}", crate::gateway_cmd::random_hex(24)?))
 }
 
 /// `[acme]` as `up`'s flags set it: the responder's TLS certificate (for

@@ -20,6 +20,19 @@ fn cartorio(args: &[&str]) -> (bool, String) {
     (out.status.success(), text(&out))
 }
 
+/// `cartorio restore` of `archive` into `into`, opened with the passphrase in `passphrase`.
+fn restore(archive: &Path, into: &Path, passphrase: &Path) -> (bool, String) {
+    cartorio(&[
+        "restore",
+        "--from",
+        path(archive),
+        "--data-dir",
+        path(into),
+        "--passphrase-file",
+        path(passphrase),
+    ])
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
@@ -79,39 +92,15 @@ fn a_backup_taken_during_issuance_restores_and_serves() {
     assert_eq!(mode & 0o077, 0, "the backup holds private keys: mode {mode:o}");
 
     // Refusals leave everything as it was.
-    let (ok, out) = cartorio(&[
-        "restore",
-        "--from",
-        path(&archive),
-        "--data-dir",
-        path(&data),
-        "--passphrase-file",
-        path(&passphrase),
-    ]);
+    let (ok, out) = restore(&archive, &data, &passphrase);
     assert!(!ok && out.contains("not empty"), "{out}");
     let wrong = tmp.path().join("wrong");
     std::fs::write(&wrong, "incorrect horse battery").expect("wrong passphrase");
-    let (ok, out) = cartorio(&[
-        "restore",
-        "--from",
-        path(&archive),
-        "--data-dir",
-        path(&restored),
-        "--passphrase-file",
-        path(&wrong),
-    ]);
+    let (ok, out) = restore(&archive, &restored, &wrong);
     assert!(!ok && out.contains("does not open"), "{out}");
     assert!(!restored.exists(), "a failed restore left {}", restored.display());
 
-    let (ok, out) = cartorio(&[
-        "restore",
-        "--from",
-        path(&archive),
-        "--data-dir",
-        path(&restored),
-        "--passphrase-file",
-        path(&passphrase),
-    ]);
+    let (ok, out) = restore(&archive, &restored, &passphrase);
     assert!(ok, "{out}");
     assert!(up.stop(), "up on the original directory stopped cleanly");
 

@@ -33,18 +33,11 @@ fn demo_ingest(up: &Up, n: usize) -> String {
 
 /// Every payload under DIR/raw of a bulk decrypt, sorted.
 fn opened(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).expect("dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if !path.to_string_lossy().ends_with(".meta.json") {
-                found.push(std::fs::read_to_string(&path).expect("payload"));
-            }
-        }
-    }
+    let mut found: Vec<String> = walk_files(dir)
+        .into_iter()
+        .filter(|f| !f.ends_with(".meta.json"))
+        .map(|f| std::fs::read_to_string(f).expect("payload"))
+        .collect();
     found.sort();
     found
 }

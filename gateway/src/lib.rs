@@ -131,12 +131,7 @@ pub fn keyring(config: &GatewayConfig) -> anyhow::Result<Option<Arc<envelope::Ke
         (None, Some(kms)) => envelope::Kek::kms(kms),
         _ => bail!("[encryption] takes one of kek_file or [encryption.kms]"),
     };
-    let older = encryption
-        .old_kek_files
-        .iter()
-        .map(|f| envelope::Kek::from_file(f))
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Some(Arc::new(envelope::Keyring::new(current, older))))
+    Ok(Some(Arc::new(envelope::Keyring::with_older_files(current, &encryption.old_kek_files)?)))
 }
 
 /// Whether the ingest listeners on `addrs` answer `/metrics`: as configured,

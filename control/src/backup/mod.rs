@@ -258,8 +258,7 @@ fn unpack(plain: impl Read, root: &Path) -> anyhow::Result<Vec<FileEntry>> {
         if archive::is_private(mode) {
             crate::paths::write_private(&path, &bytes)?;
         } else {
-            std::fs::create_dir_all(path.parent().unwrap_or(root))?;
-            std::fs::write(&path, &bytes)?;
+            crate::paths::write_public(&path, &bytes)?;
         }
         if relative != Path::new(archive::CONTENTS) {
             restored.push(FileEntry {

@@ -3,6 +3,7 @@
 //! `cartorio gateway rewrap` has moved every object to the current one.
 
 use super::Kek;
+use std::path::PathBuf;
 
 pub struct Keyring {
     current: Kek,
@@ -12,6 +13,12 @@ pub struct Keyring {
 impl Keyring {
     pub fn new(current: Kek, older: Vec<Kek>) -> Self {
         Self { current, older }
+    }
+
+    /// `current`, and the local KEKs in the files `older`.
+    pub fn with_older_files(current: Kek, older: &[PathBuf]) -> anyhow::Result<Self> {
+        let older = older.iter().map(|f| Kek::from_file(f)).collect::<anyhow::Result<_>>()?;
+        Ok(Self::new(current, older))
     }
 
     pub fn current(&self) -> &Kek {

@@ -167,6 +167,21 @@ fn binding(parts: &Parts<'_>, id: &str) -> Option<String> {
     (parts.derivation == Derivation::Own).then(|| id.to_owned())
 }
 
+/// Opens `parts` with whichever KEK of the keyring sealed them: the data
+/// key and the authenticated payload.
+async fn open_parts(
+    keyring: &Keyring,
+    stream: &str,
+    id: &str,
+    parts: &Parts<'_>,
+) -> Result<([u8; KEY_LEN], Vec<u8>), EnvelopeError> {
+    let kek = kek_for(keyring, parts)?;
+    let dek = kek.open_data_key(stream, binding(parts, id).as_deref(), parts.wrapped).await?;
+    let payload =
+        open_with(&object_key(&dek, parts.derivation, stream, id)?, &aad("payload", stream, id), parts.body)?;
+    Ok((dek, payload))
+}
+
 /// Decrypts an envelope made by [`seal`] for the same stream and id, with
 /// whichever KEK of the keyring sealed it.
 pub async fn open(
@@ -176,9 +191,7 @@ pub async fn open(
     envelope: &[u8],
 ) -> Result<Vec<u8>, EnvelopeError> {
     let parts = parse(envelope)?;
-    let kek = kek_for(keyring, &parts)?;
-    let dek = kek.open_data_key(stream, binding(&parts, id).as_deref(), parts.wrapped).await?;
-    open_with(&object_key(&dek, parts.derivation, stream, id)?, &aad("payload", stream, id), parts.body)
+    Ok(open_parts(keyring, stream, id, &parts).await?.1)
 }
 
 /// The envelope with its data key wrapped under the keyring's current KEK
@@ -195,9 +208,8 @@ pub async fn rewrap(
     if parts.kek_id == current.id().as_bytes() {
         return Ok(None);
     }
+    let (dek, _) = open_parts(keyring, stream, id, &parts).await?;
     let bound = binding(&parts, id);
-    let dek = kek_for(keyring, &parts)?.open_data_key(stream, bound.as_deref(), parts.wrapped).await?;
-    open_with(&object_key(&dek, parts.derivation, stream, id)?, &aad("payload", stream, id), parts.body)?;
     let wrapped = current.wrap_data_key(stream, bound.as_deref(), &dek).await?;
     Ok(Some(assemble(current.id(), &wrapped, parts.derivation, parts.body)?))
 }
