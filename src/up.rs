@@ -7,6 +7,7 @@ use cartorio_control::presigner::OcspPolicy;
 use cartorio_control::{Control, ControlConfig, ControlFile};
 use cartorio_gateway::GatewayConfig;
 use cartorio_pkix::hash::HashAlg;
+use cartorio_platform::access_log::AccessLog;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
@@ -78,6 +79,11 @@ pub struct UpArgs {
     /// serving `/metrics` while they are on loopback.
     #[arg(long)]
     metrics_listen: Option<SocketAddr>,
+    /// Access log of every listener: `all`, `refusals` or `off`. Default:
+    /// `refusals` on the OCSP and TSA listeners (the hot paths), `all` on
+    /// the gateway, the control API and ACME.
+    #[arg(long)]
+    access_log: Option<AccessLog>,
     /// Dangerous: issue Cartorio's own certificates (OCSP signer, TSA,
     /// responder TLS) for this many seconds, to watch them renewed (at two
     /// thirds of it) in minutes. Caps OCSP responses' validity with it.
@@ -118,6 +124,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ..OcspPolicy::default()
     };
     config.acme = Some(acme_config(&args, &dir, acme_listener.local_addr()?));
+    if let Some(mode) = args.access_log {
+        config.access_log = mode;
+    }
     let control = Control::open(config, true)?;
     let acme = control.acme(acme_listener.local_addr()?)?.context("the ACME server")?;
 
@@ -129,7 +138,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "acme": acme.urls().directory(),
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
-    let (gateway, demo_key) = demo_gateway(&dir)?;
+    let (mut gateway, demo_key) = demo_gateway(&dir)?;
     let clock = ClockPolicy::new(args.tsa_accuracy_ms, args.danger_tsa_trust_system_clock);
     print_welcome(&dir, &endpoints, &demo_key, &clock.state().describe(clock));
 
@@ -140,6 +149,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     tsa.danger_trust_system_clock = args.danger_tsa_trust_system_clock;
     tsa.listen = args.tsa_listen;
     tsa.log_sync = !args.tsa_log_no_sync;
+    if let Some(mode) = args.access_log {
+        (responder.access_log, tsa.access_log, gateway.access_log) = (mode, mode, mode);
+    }
     responder.tsa = Some(tsa);
     responder.tls = Some(TlsListen {
         listen: tls_listener.local_addr()?,
@@ -286,6 +298,9 @@ fn acme_config(args: &UpArgs, dir: &DataDir, bound: SocketAddr) -> cartorio_cont
     acme.validation.dns_server = args.acme_dns_server;
     acme.validation.http_port = args.acme_http_port;
     acme.validation.tls_port = args.acme_tls_port;
+    if let Some(mode) = args.access_log {
+        acme.access_log = mode;
+    }
     acme
 }
 

@@ -11,6 +11,7 @@ use crate::roles::{self, Operation, Role};
 use crate::{Control, RevokeError};
 use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
+use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::http::PeerCertificate;
 use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, problem_with, response};
 use cartorio_platform::tls::TlsFiles;
@@ -71,16 +72,19 @@ impl AdminService {
     }
 
     /// The role of a request: its verified client certificate's, else its
-    /// bearer token's.
-    async fn role(&self, req: &Request<RequestBody>) -> Option<Role> {
+    /// bearer token's; and who that is for the access log (the subject's
+    /// CN, or `bearer:{role}`: never the token).
+    async fn role(&self, req: &Request<RequestBody>) -> Option<(Role, String)> {
         if let Some(cn) = req
             .extensions()
             .get::<PeerCertificate>()
             .and_then(|cert| CertificateView::parse(&cert.0).ok()?.subject_common_name())
         {
             let role = self.client_roles.get(&cn).copied();
-            if self.control.audit_certificate_login(cn, role).await && role.is_some() {
-                return role;
+            if self.control.audit_certificate_login(cn.clone(), role).await
+                && let Some(role) = role
+            {
+                return Some((role, format!("cn={cn}")));
             }
         }
         let token = req
@@ -89,7 +93,8 @@ impl AdminService {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::to_owned)?;
-        self.control.authenticate(token).await
+        let role = self.control.authenticate(token).await?;
+        Some((role, format!("bearer:{}", role.name())))
     }
 }
 
@@ -104,22 +109,40 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
 
 impl Handler for AdminService {
     async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
+        let mut note = AccessNote::default();
+        let mut resp = self.answer(req, &mut note).await;
+        note.attach(&mut resp);
+        resp
+    }
+}
+
+impl AdminService {
+    async fn answer(&self, req: Request<RequestBody>, note: &mut AccessNote) -> Response<Body> {
         if req.method() == Method::GET
             && let Some(resp) = common_route(req.uri().path())
         {
+            note.route = if req.uri().path() == "/healthz" { "healthz" } else { "metrics" };
             return resp;
         }
         // Unauthenticated, as a load balancer probes it; it names components, never secrets.
         if req.method() == Method::GET && req.uri().path() == "/readyz" {
             let (ready, doc) = crate::readiness::readyz(&self.control).await;
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            (note.route, note.outcome) = ("readyz", if ready { "ready" } else { "not_ready" });
             return json(status, doc);
         }
         let control = self.control.clone();
         let role = self.role(&req).await;
         metrics::counter!("cartorio_admin_auth_total", "outcome" => if role.is_some() { "ok" } else { "denied" })
             .increment(1);
-        let Some(role) = role else {
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let method = req.method().clone();
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let operation = operation(&method, &segments);
+        note.route = operation.and_then(roles::template).unwrap_or("");
+        let Some((role, identity)) = role else {
+            note.outcome = "unauthenticated";
             let mut resp = problem(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -128,14 +151,13 @@ impl Handler for AdminService {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
             return resp;
         };
-        let path = req.uri().path().to_owned();
-        let query = req.uri().query().unwrap_or("").to_owned();
-        let method = req.method().clone();
-        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let Some(operation) = operation(&method, &segments) else {
+        note.identity = Some(identity);
+        let Some(operation) = operation else {
+            note.outcome = "no_route";
             return problem(StatusCode::NOT_FOUND, "no_route", "no such route");
         };
         if !roles::allows(role, operation) {
+            note.outcome = "forbidden";
             let detail = format!("the {} role may not do this", role.name());
             return problem(StatusCode::FORBIDDEN, "forbidden", &detail);
         }

@@ -6,6 +6,7 @@ use crate::paths::DataDir;
 use crate::presigner::OcspPolicy;
 use crate::profile::ProfileConfig;
 use cartorio_pkix::hash::HashAlg;
+use cartorio_platform::access_log::AccessLog;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub struct ControlConfig {
     pub profiles: BTreeMap<String, ProfileConfig>,
     /// The ACME server; `None`: none.
     pub acme: Option<crate::acme::AcmeConfig>,
+    /// Access log of the admin API listener.
+    pub access_log: AccessLog,
 }
 
 impl ControlConfig {
@@ -52,6 +55,7 @@ impl ControlConfig {
             own_certificates: crate::renewal::Lifetimes::default(),
             profiles: BTreeMap::new(),
             acme: None,
+            access_log: AccessLog::All,
         }
     }
 
@@ -104,6 +108,13 @@ pub struct ControlFile {
     /// The ACME server (`[acme]`); absent: none.
     #[serde(default)]
     pub acme: Option<crate::acme::AcmeConfig>,
+    /// Access log of the admin API: `all` (default), `refusals` or `off`.
+    #[serde(default = "all_requests")]
+    pub access_log: AccessLog,
+}
+
+fn all_requests() -> AccessLog {
+    AccessLog::All
 }
 
 fn default_validity() -> i64 {
@@ -133,6 +144,7 @@ impl ControlFile {
             own_certificates: self.own_certificates,
             profiles: self.profiles,
             acme: self.acme,
+            access_log: self.access_log,
         };
         (self.listen, config)
     }

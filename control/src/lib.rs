@@ -32,6 +32,7 @@ pub mod roles;
 
 use anyhow::Context;
 use cartorio_pkix::csr::VerifiedCsr;
+use cartorio_platform::access_log::{AccessLogged, Listener};
 use cartorio_platform::clock::unix_seconds;
 use cartorio_platform::{ObjectStore, Shutdown, http};
 pub use config::{ControlConfig, ControlFile};
@@ -540,6 +541,8 @@ impl Control {
             None => (http::Connections::default(), Default::default()),
         };
         let service = admin::AdminService::new(self.clone(), roles);
+        let listener_name = Listener { service: "control", name: "control" };
+        let service = AccessLogged::new(service, listener_name, self.inner.config.access_log);
         let presigner = self.presigner(on_publish).await?;
         let presign_task = tokio::spawn(presigner.run(self.inner.presign.clone(), shutdown.clone()));
         tokio::spawn(self.clone().renew_own_certificates(shutdown.clone()));

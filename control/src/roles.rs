@@ -55,6 +55,11 @@ pub const ROUTES: &[(&str, &str, Operation, &[Role])] = &[
     ("GET", "/v1/audit/verify", Operation::AuditVerify, &[Role::Auditor]),
 ];
 
+/// The OpenAPI path template of `operation` (the access log's route).
+pub fn template(operation: Operation) -> Option<&'static str> {
+    ROUTES.iter().find(|(_, _, op, _)| *op == operation).map(|(_, template, _, _)| *template)
+}
+
 /// Whether `role` may perform `operation`.
 pub fn allows(role: Role, operation: Operation) -> bool {
     role == Role::Admin || ROUTES.iter().any(|(_, _, op, roles)| *op == operation && roles.contains(&role))

@@ -2,6 +2,7 @@
 //! keys and streams. Checked once at start; the pipeline only sees the
 //! compiled form ([`crate::Gateway`]).
 
+use cartorio_platform::access_log::AccessLog;
 use cartorio_platform::store::StoreConfig;
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -56,6 +57,13 @@ pub struct GatewayConfig {
     /// `127.0.0.1:9464` or an address only the monitoring network reaches.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Access log of the ingest listeners: `all` (default), `refusals` or `off`.
+    #[serde(default = "default_access_log")]
+    pub access_log: AccessLog,
+}
+
+fn default_access_log() -> AccessLog {
+    AccessLog::All
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +289,7 @@ impl GatewayConfig {
             }],
             expose_metrics: None,
             metrics_listen: None,
+            access_log: default_access_log(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod waf;
 
 use anyhow::bail;
 use arc_swap::ArcSwap;
+use cartorio_platform::access_log::{AccessLog, AccessLogged, Listener};
 use cartorio_platform::http::{self, Connections};
 use cartorio_platform::http3;
 pub use config::GatewayConfig;
@@ -105,6 +106,7 @@ const CERT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 async fn spawn_tls(
     tls: &config::GatewayTls,
     proxy_protocol: bool,
+    access_log: AccessLog,
     service: service::GatewayService,
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
@@ -113,13 +115,19 @@ async fn spawn_tls(
     let connections = Connections { tls: Some(tls.files.acceptor(&certs)?), proxy_protocol };
     tokio::spawn(cartorio_platform::tls::watch(certs.clone(), CERT_POLL, shutdown.clone(), "gateway-tls"));
     if !tls.http3 {
+        let service = logged(service, "gateway-tls", access_log);
         return Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")));
     }
     let addr = listener.local_addr()?;
     let endpoint = http3::endpoint(addr, &tls.files, &certs)?;
-    tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "gateway-h3"));
-    let service = http3::AltSvc::new(service, addr.port());
+    let h3 = logged(service.clone(), "gateway-h3", access_log);
+    tokio::spawn(http3::serve(endpoint, h3, shutdown.clone(), "gateway-h3"));
+    let service = logged(http3::AltSvc::new(service, addr.port()), "gateway-tls", access_log);
     Ok(tokio::spawn(http::serve_with(listener, connections, service, shutdown, "gateway-tls")))
+}
+
+fn logged<H>(service: H, name: &'static str, mode: AccessLog) -> AccessLogged<H> {
+    AccessLogged::new(service, Listener { service: "gateway", name }, mode)
 }
 
 /// The keyring of `config`, when payloads are to be sealed: the current
@@ -177,10 +185,14 @@ pub async fn run(
     };
     let service = service::GatewayService::new(gateway, expose_metrics);
     let tls_task = match &config.tls {
-        Some(tls) => Some(spawn_tls(tls, config.proxy_protocol, service.clone(), shutdown.clone()).await?),
+        Some(tls) => Some(
+            spawn_tls(tls, config.proxy_protocol, config.access_log, service.clone(), shutdown.clone())
+                .await?,
+        ),
         None => None,
     };
     let connections = Connections { tls: None, proxy_protocol: config.proxy_protocol };
+    let service = logged(service, "gateway", config.access_log);
     http::serve_with(listener, connections, service, shutdown, "gateway").await;
     if let Some(task) = tls_task {
         let _ = task.await;

@@ -13,6 +13,7 @@ use crate::validate::{Invalid, check_content, media_type};
 use crate::waf::{self, RequestView};
 use crate::{Gateway, Stream, WafMode};
 use bytes::Bytes;
+use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::clock::unix_micros;
 use cartorio_platform::http::{
     Body, Handler, PeerCertificate, RequestBody, common_route, problem_with as problem, response,
@@ -42,26 +43,36 @@ impl Handler for GatewayService {
         let path = req.uri().path();
         if req.method() == Method::GET
             && (self.expose_metrics || path != "/metrics")
-            && let Some(resp) = common_route(path)
+            && let Some(mut resp) = common_route(path)
         {
+            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return resp;
         }
         if req.method() == Method::GET && path == "/readyz" {
             let sink = &self.gateway.sink;
             let (ready, doc) = crate::readiness::readyz(sink.store(), sink.sealed()).await;
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            return response(status, "application/json", doc.to_string());
+            let mut resp = response(status, "application/json", doc.to_string());
+            AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+            return resp;
         }
         let Some(name) = path.strip_prefix("/v1/ingest/") else {
-            return problem(StatusCode::NOT_FOUND, "no_route", "no such route", json!({}));
+            let mut resp = problem(StatusCode::NOT_FOUND, "no_route", "no such route", json!({}));
+            AccessNote::new("", "no_route").attach(&mut resp);
+            return resp;
         };
         // One policy for the whole request, even if a reload lands meanwhile.
         let policy = self.gateway.policy.load_full();
         let Some(stream) = policy.streams.get(name) else {
-            return problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
+            let mut resp = problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
+            // The name is the client's, not the configuration's: not logged.
+            AccessNote::new("ingest", "unknown_stream").attach(&mut resp);
+            return resp;
         };
-        let (resp, outcome) = match req.method() {
-            &Method::POST => self.ingest(&policy.keys, stream, req, peer).await,
+        let mut note =
+            AccessNote { route: "ingest", route_param: Some(stream.name.clone()), ..Default::default() };
+        let (mut resp, outcome) = match req.method() {
+            &Method::POST => self.ingest(&policy.keys, stream, req, peer, &mut note).await,
             _ => {
                 let mut resp =
                     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
@@ -70,6 +81,8 @@ impl Handler for GatewayService {
             }
         };
         stream.metrics.record(outcome, started.elapsed().as_secs_f64());
+        note.outcome = outcome.label();
+        note.attach(&mut resp);
         resp
     }
 }
@@ -96,18 +109,19 @@ impl GatewayService {
         stream: &Stream,
         req: Request<RequestBody>,
         peer: SocketAddr,
+        note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
         let (parts, body) = req.into_parts();
-        let admitted = match self.admit(keys, stream, &parts, peer).await {
+        let admitted = match self.admit(keys, stream, &parts, peer, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 drain(body).await;
                 return refusal;
             }
         };
-        let Admitted { client, client_ip, now_micros, remaining, record, .. } = &admitted;
-        let result = self.accept(stream, &parts, body, client, client_ip.to_string(), *now_micros).await;
+        let result = self.accept(stream, &parts, body, &admitted, note).await;
+        let Admitted { remaining, record, .. } = &admitted;
         let (mut resp, outcome) = result;
         rate_limit_headers(resp.headers_mut(), &stream.gcra, *remaining, 0);
         if let Some(record) = record
@@ -135,11 +149,13 @@ impl GatewayService {
         stream: &Stream,
         parts: &http::request::Parts,
         peer: SocketAddr,
+        note: &mut AccessNote,
     ) -> Result<Admitted, Refusal> {
         let g = &self.gateway;
         // 1. Identify.
         let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
+        note.client = Some(client_ip);
         // 2. Authenticate.
         let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
         let identity =
@@ -164,6 +180,7 @@ impl GatewayService {
                 ));
             }
         };
+        note.identity = Some(client.clone());
         // 3. Rate-limit: in-flight caps, then the stream's GCRA.
         let slot = match g.in_flight.enter(&client) {
             Ok(slot) => slot,
@@ -241,14 +258,18 @@ impl GatewayService {
         stream: &Stream,
         parts: &http::request::Parts,
         body: RequestBody,
-        client: &str,
-        client_ip: String,
-        now_micros: i64,
+        admitted: &Admitted,
+        note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
+        let (client, client_ip, now_micros) =
+            (admitted.client.as_str(), admitted.client_ip.to_string(), admitted.now_micros);
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
         let payload = match read_body(body, declared, stream.max_body_bytes, g.min_body_rate).await {
-            Ok(payload) => payload,
+            Ok(payload) => {
+                note.bytes_in = Some(payload.len() as u64);
+                payload
+            }
             Err(ReadError::TooLarge) => {
                 let detail = format!("bodies on this stream are limited to {} bytes", stream.max_body_bytes);
                 return (
@@ -311,6 +332,7 @@ impl GatewayService {
         if let Err(invalid) = checked {
             let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
             self.quarantine(&key, payload.clone(), &meta(Some(invalid.reason()), vec![])).await;
+            (note.reason, note.object) = (Some(invalid.reason().to_owned()), Some(key));
             return (invalid_response(&invalid), Outcome::Invalid);
         }
         let mut headers = inspected_headers(&parts.headers);
@@ -330,9 +352,11 @@ impl GatewayService {
         stream.metrics.findings(&inspection);
         if stream.waf_mode != WafMode::Off && inspection.blocked(stream.waf_threshold) {
             let rules = inspection.rule_ids();
+            note.rules.clone_from(&rules);
             if stream.waf_mode == WafMode::Block {
                 let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
                 self.quarantine(&key, payload.clone(), &meta(Some("attack_signature"), rules.clone())).await;
+                (note.reason, note.object) = (Some("attack_signature".to_owned()), Some(key));
                 let detail = "the payload matches attack signatures";
                 let extra = json!({ "rules": rules, "score": inspection.score });
                 return (
@@ -349,6 +373,7 @@ impl GatewayService {
                 let key = object_key(Zone::Quarantine, &stream.name, now_micros, &id);
                 self.quarantine(&key, payload.clone(), &meta(Some("uninspectable"), inspection.rule_ids()))
                     .await;
+                (note.reason, note.object) = (Some(cap.label().to_owned()), Some(key));
                 let detail = format!("the payload is beyond this stream's inspection limit {}", cap.label());
                 let extra = json!({ "limit": cap.label() });
                 return (

@@ -3,6 +3,7 @@
 //! Process-wide state (the metrics recorder, the tracing subscriber) lives
 //! here and nowhere else.
 
+pub mod access_log;
 pub mod background;
 pub mod client;
 pub mod clock;

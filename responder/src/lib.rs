@@ -16,6 +16,7 @@ pub mod service;
 pub mod tsa;
 
 use arc_swap::ArcSwap;
+use cartorio_platform::access_log::{AccessLog, AccessLogged, Listener};
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::{Shutdown, http, http3};
 use serde::Deserialize;
@@ -54,6 +55,14 @@ pub struct ResponderConfig {
     /// scraper on a private network.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Access log of the OCSP listeners (plain, TLS, HTTP/3): `refusals`
+    /// (default: the hot path logs what went wrong), `all` or `off`.
+    #[serde(default = "default_access_log")]
+    pub access_log: AccessLog,
+}
+
+fn default_access_log() -> AccessLog {
+    AccessLog::Refusals
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,6 +107,7 @@ impl ResponderConfig {
             tls: None,
             threads: 0,
             metrics_listen: None,
+            access_log: default_access_log(),
         }
     }
 }
@@ -162,19 +172,25 @@ pub async fn run(
                     let addr = listener.local_addr()?;
                     let endpoint = http3::endpoint(addr, &tls.files, &certs)?;
                     tracing::info!(service = "responder-h3", %addr, "listening (UDP)");
-                    tokio::spawn(http3::serve(endpoint, service.clone(), shutdown.clone(), "responder-h3"));
+                    let h3 = logged(service.clone(), "responder-h3", config.access_log);
+                    tokio::spawn(http3::serve(endpoint, h3, shutdown.clone(), "responder-h3"));
                     let service = http3::AltSvc::new(service.clone(), addr.port());
+                    let service = logged(service, "responder-tls", config.access_log);
                     tokio::spawn(serve_tls(listener, acceptor, threads, service, shutdown))
                 }
-                false => tokio::spawn(serve_tls(listener, acceptor, threads, service.clone(), shutdown)),
+                false => {
+                    let service = logged(service.clone(), "responder-tls", config.access_log);
+                    tokio::spawn(serve_tls(listener, acceptor, threads, service, shutdown))
+                }
             };
             Some(task)
         }
         None => None,
     };
-    let tsa_task = match config.tsa.as_ref().and_then(|t| t.listen) {
-        Some(addr) => {
-            let (listener, tsa_service) = (http::bind(addr, "tsa").await?, service.tsa_only());
+    let tsa_task = match config.tsa.as_ref().and_then(|t| t.listen.map(|addr| (addr, t.access_log))) {
+        Some((addr, access_log)) => {
+            let listener = http::bind(addr, "tsa").await?;
+            let tsa_service = logged(service.tsa_only(), "tsa", access_log);
             let shutdown = shutdown.clone();
             Some(tokio::spawn(async move {
                 http::serve_per_core(listener, Default::default(), threads, tsa_service, shutdown, "tsa")
@@ -183,6 +199,7 @@ pub async fn run(
         }
         None => None,
     };
+    let service = logged(service, "responder", config.access_log);
     http::serve_per_core(listener, Default::default(), threads, service, shutdown, "responder").await?;
     if let Some(task) = tsa_task {
         task.await??;
@@ -213,6 +230,10 @@ async fn watch_tsa(tsa: Arc<tsa::Tsa>, shutdown: Shutdown) {
             _ = shutdown.wait() => return,
         }
     }
+}
+
+fn logged<H>(service: H, name: &'static str, mode: AccessLog) -> AccessLogged<H> {
+    AccessLogged::new(service, Listener { service: "responder", name }, mode)
 }
 
 async fn serve_tls<H: http::Handler>(

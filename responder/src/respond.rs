@@ -27,6 +27,12 @@ impl Outcome {
             Self::TryLater => "try_later",
         }
     }
+
+    /// An answer that is not a certificate's status: the request was
+    /// refused or could not be served (the access log's `refusals`).
+    pub fn is_refusal(self) -> bool {
+        matches!(self, Self::Unauthorized | Self::Malformed | Self::TryLater)
+    }
 }
 
 /// How the response may be cached.

@@ -10,6 +10,7 @@ use crate::tsa::Tsa;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use cartorio_pkix::ocsp::decode_get_path;
+use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::http::{Body, Handler, RequestBody, common_route, response};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
@@ -75,8 +76,10 @@ impl OcspService {
 
     async fn time_stamp(&self, tsa: &Tsa, req: Request<RequestBody>) -> Response<Body> {
         let body = read_limited(req, MAX_TSA_REQUEST).await;
-        let der = tsa.answer(body.as_deref()).await;
-        response(StatusCode::OK, TIMESTAMP_REPLY, der)
+        let (der, outcome) = tsa.answer(body.as_deref()).await;
+        let mut resp = response(StatusCode::OK, TIMESTAMP_REPLY, der);
+        AccessNote::new("tsa", outcome).refused(outcome != "granted").attach(&mut resp);
+        resp
     }
 
     /// `GET /readyz`, or `/readyz/{component}` for one component (a load
@@ -92,7 +95,9 @@ impl OcspService {
         };
         let (ready, doc) = readiness::readyz(&self.index.load(), &self.loader, tsa, ocsp, now);
         let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-        response(status, "application/json", doc.to_string())
+        let mut resp = response(status, "application/json", doc.to_string());
+        AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+        resp
     }
 
     async fn route(&self, req: Request<RequestBody>) -> (Response<Body>, Endpoint) {
@@ -106,8 +111,9 @@ impl OcspService {
             };
         }
         if req.method() == Method::GET
-            && let Some(resp) = common_route(path)
+            && let Some(mut resp) = common_route(path)
         {
+            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return (resp, Endpoint::Other);
         }
         if let (false, Some(published), Some((key, kind))) =
@@ -117,7 +123,13 @@ impl OcspService {
             return match *req.method() {
                 Method::GET | Method::HEAD => {
                     let object = published.get(&key, kind, self.index.load().generation).await;
-                    (serve_published(object, kind, if_none_match(&req), head, self.cache), Endpoint::Other)
+                    let mut resp = serve_published(object, kind, if_none_match(&req), head, self.cache);
+                    let route = match kind {
+                        published::Kind::Crl => "crl",
+                        published::Kind::CaCertificate => "ca",
+                    };
+                    AccessNote::new(route, "").attach(&mut resp);
+                    (resp, Endpoint::Other)
                 }
                 _ => {
                     let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "use GET\n");
@@ -156,7 +168,7 @@ impl OcspService {
                     Some(der) => self.answer(&der, if_none_match.as_ref().map(HeaderValue::as_bytes)),
                     None => respond::malformed(),
                 };
-                (self.to_http(answer), Endpoint::Post)
+                (self.to_http(answer, "ocsp_post"), Endpoint::Post)
             }
             Method::GET | Method::HEAD => {
                 let answer = match decode_get_path(encoded, self.limits.max_request_bytes) {
@@ -165,7 +177,7 @@ impl OcspService {
                     }
                     Err(_) => respond::malformed(),
                 };
-                (self.to_http(answer), Endpoint::Get)
+                (self.to_http(answer, "ocsp_get"), Endpoint::Get)
             }
             _ => {
                 let mut resp = response(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n");
@@ -281,9 +293,12 @@ fn if_none_match(req: &Request<RequestBody>) -> Option<HeaderValue> {
 }
 
 impl OcspService {
-    fn to_http(&self, answer: Answer) -> Response<Body> {
-        self.metrics.outcome(answer.outcome);
-        to_http(answer, &self.capped_cache_control)
+    fn to_http(&self, answer: Answer, route: &'static str) -> Response<Body> {
+        let outcome = answer.outcome;
+        self.metrics.outcome(outcome);
+        let mut resp = to_http(answer, &self.capped_cache_control);
+        AccessNote::new(route, outcome.label()).refused(outcome.is_refusal()).attach(&mut resp);
+        resp
     }
 }
 

@@ -1,6 +1,7 @@
 //! `[acme]`: where the ACME server listens, what it offers, how it
 //! validates, and its limits. `up` fills it from its flags.
 
+use cartorio_platform::access_log::AccessLog;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -10,6 +11,9 @@ use std::path::PathBuf;
 pub struct AcmeConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Access log of the ACME listener: `all` (default), `refusals` or `off`.
+    #[serde(default = "all_requests")]
+    pub access_log: AccessLog,
     /// The URL clients reach the server at (`https://{listen}` by default);
     /// every URL the server hands out and checks in requests is under it.
     #[serde(default)]
@@ -129,6 +133,7 @@ impl AcmeConfig {
             authz_lifetime_secs: default_authz_lifetime(),
             validation: ValidationConfig::default(),
             limits: Limits::default(),
+            access_log: AccessLog::All,
         }
     }
 
@@ -162,6 +167,10 @@ impl AcmeConfig {
         );
         Ok(())
     }
+}
+
+fn all_requests() -> AccessLog {
+    AccessLog::All
 }
 
 fn default_listen() -> SocketAddr {

@@ -35,6 +35,7 @@ use crate::profile::Profile;
 use crate::registry::acme::AcmeStore;
 use anyhow::Context;
 use cartorio_platform::Shutdown;
+use cartorio_platform::access_log::{AccessLogged, Listener};
 use cartorio_platform::clock::unix_seconds;
 use cartorio_platform::http::{self, Body};
 use http_body_util::Full;
@@ -226,7 +227,12 @@ impl Acme {
         for challenge in unfinished {
             self.inner.validator.start(self.clone(), challenge);
         }
-        let service = routes::AcmeService::new(self);
+        let mode = self.inner.config.access_log;
+        let service = AccessLogged::new(
+            routes::AcmeService::new(self),
+            Listener { service: "control", name: "acme" },
+            mode,
+        );
         http::serve_with(listener, http::Connections::tls(acceptor), service, shutdown, "acme").await;
         Ok(())
     }

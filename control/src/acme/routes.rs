@@ -5,6 +5,7 @@
 use super::problem::{AcmeResult, Kind, Problem};
 use super::request::{self, KeyRule};
 use super::{Acme, Reply, ReplyBody, account, ari, order, respond, revoke};
+use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::http::{Body, Handler, RequestBody};
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
@@ -84,15 +85,18 @@ impl Handler for AcmeService {
     async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path().to_owned();
         if req.method() == Method::GET
-            && let Some(resp) = cartorio_platform::http::common_route(&path)
+            && let Some(mut resp) = cartorio_platform::http::common_route(&path)
         {
+            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return resp;
         }
         // The control plane's readiness: ACME issues through its registry and signers.
         if req.method() == Method::GET && path == "/readyz" {
             let (ready, doc) = crate::readiness::readyz(self.acme.control()).await;
             let status = if ready { http::StatusCode::OK } else { http::StatusCode::SERVICE_UNAVAILABLE };
-            return cartorio_platform::http::response(status, "application/json", doc.to_string());
+            let mut resp = cartorio_platform::http::response(status, "application/json", doc.to_string());
+            AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+            return resp;
         }
         let acme = &self.acme;
         let resource = resource(&path);
@@ -104,6 +108,13 @@ impl Handler for AcmeService {
         let name = resource.as_ref().map_or("none", name_of);
         metrics::counter!("cartorio_acme_requests_total", "resource" => name, "status" => status.to_string())
             .increment(1);
+        let note = match &outcome {
+            Ok(_) => AccessNote::new(resource.as_ref().map_or("", name_of), "ok"),
+            Err(problem) => AccessNote {
+                reason: Some(problem.kind.name().to_owned()),
+                ..AccessNote::new(resource.as_ref().map_or("", name_of), "problem")
+            },
+        };
         // The directory and renewal information are plain GETs: no nonce.
         let nonce = match resource {
             Some(Resource::Directory | Resource::RenewalInfo(_)) => None,
@@ -112,7 +123,9 @@ impl Handler for AcmeService {
                 Err(problem) => return respond(Err(problem), None, acme.urls()),
             },
         };
-        respond(outcome, nonce, acme.urls())
+        let mut resp = respond(outcome, nonce, acme.urls());
+        note.attach(&mut resp);
+        resp
     }
 }
 

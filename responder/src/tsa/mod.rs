@@ -33,6 +33,8 @@ pub struct Tsa {
 }
 
 /// Outcome label for metrics: `granted` or the failInfo name.
+use cartorio_platform::access_log::AccessLog;
+
 pub type OutcomeLabel = &'static str;
 
 impl Tsa {
@@ -47,10 +49,11 @@ impl Tsa {
 
     /// The complete TimeStampResp for a request body (`None` when the body
     /// was over the size limit); the outcome is counted.
-    pub async fn answer(&self, body: Option<&[u8]>) -> Vec<u8> {
+    /// The reply's DER and its outcome label (`granted` or a failInfo's).
+    pub async fn answer(&self, body: Option<&[u8]>) -> (Vec<u8>, OutcomeLabel) {
         let (der, outcome) = self.respond(body).await;
         self.metrics.outcome(outcome);
-        der
+        (der, outcome)
     }
 
     async fn respond(&self, body: Option<&[u8]>) -> (Vec<u8>, OutcomeLabel) {
@@ -175,6 +178,13 @@ pub struct TsaConfig {
     /// time-stamps only (beside `/tsa` on the responder's listeners).
     #[serde(default)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Access log of that listener: `refusals` (default), `all` or `off`.
+    #[serde(default = "default_access_log")]
+    pub access_log: AccessLog,
+}
+
+fn default_access_log() -> AccessLog {
+    AccessLog::Refusals
 }
 
 fn default_policies() -> Vec<String> {
@@ -207,6 +217,7 @@ impl TsaConfig {
             policies: default_policies(),
             danger_trust_system_clock: false,
             listen: None,
+            access_log: default_access_log(),
         }
     }
 

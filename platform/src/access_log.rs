@@ -1,0 +1,283 @@
+//! Access logs: one line per request on every listener, written by a
+//! wrapper around the listener's handler ([`AccessLogged`]).
+//!
+//! The wrapper knows what HTTP knows (method, protocol, status, bytes,
+//! latency, the client address after the PROXY protocol); the handler adds
+//! what only it knows (the route, the authenticated identity, the decision
+//! and its reason, WAF rule ids, a quarantine object) as an [`AccessNote`]
+//! in the response's extensions. Every request gets an id, returned as
+//! `X-Request-Id` and carried by its line, so a client's complaint leads to
+//! the line. Never a payload, a key, a token or a password: the note has no
+//! field that could hold one, and the raw path (an OCSP request, a
+//! time-stamp imprint) is replaced by the route.
+//!
+//! Lines go through `tracing` (target `cartorio::access`, level info), so
+//! they follow `--log-format`: one JSON object per line for a SIEM.
+
+use crate::http::{Body, Handler, RequestBody};
+use http::{HeaderValue, Request, Response, Version, header};
+use hyper::body::Body as _;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// The `tracing` target of access lines (`RUST_LOG=warn,cartorio::access=info`
+/// keeps them while quieting the rest).
+pub const TARGET: &str = "cartorio::access";
+
+/// Which requests a listener logs (`access_log = "all" | "refusals" | "off"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    All,
+    /// Only requests refused or failed: 4xx, 5xx, or a refusal the protocol
+    /// answers with 200 (an OCSP `unauthorized`, a time-stamp `rejection`).
+    Refusals,
+    /// No line and no `X-Request-Id`: the wrapper is not even on the path.
+    Off,
+}
+
+impl std::str::FromStr for AccessLog {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "all" => Ok(Self::All),
+            "refusals" => Ok(Self::Refusals),
+            "off" => Ok(Self::Off),
+            other => Err(format!("unknown access log mode {other:?}: all, refusals or off")),
+        }
+    }
+}
+
+/// What a handler tells the access log about a request.
+#[derive(Debug, Clone, Default)]
+pub struct AccessNote {
+    /// The route template (`ocsp_get`, `ingest/{stream}` ...), never the raw path.
+    pub route: &'static str,
+    /// Variable part of the route when bounded by configuration (a stream name).
+    pub route_param: Option<String>,
+    /// Who the request authenticated as: an API key id, an account, a
+    /// certificate subject; never the credential itself.
+    pub identity: Option<String>,
+    /// The client as the handler established it (trusted `X-Forwarded-For`).
+    pub client: Option<IpAddr>,
+    /// How it ended, in the handler's words (`good`, `accepted`, `waf_blocked` ...).
+    pub outcome: &'static str,
+    /// A finer reason code than the outcome, when there is one.
+    pub reason: Option<String>,
+    /// WAF rule ids that matched.
+    pub rules: Vec<u32>,
+    /// Where a refused payload was kept (quarantine object key).
+    pub object: Option<String>,
+    /// A refusal the HTTP status does not show (a protocol error in a 200).
+    pub refused: bool,
+    /// Body bytes read, when the handler counted them (else Content-Length).
+    pub bytes_in: Option<u64>,
+}
+
+impl AccessNote {
+    pub fn new(route: &'static str, outcome: &'static str) -> Self {
+        Self { route, outcome, ..Self::default() }
+    }
+
+    pub fn refused(mut self, refused: bool) -> Self {
+        self.refused = refused;
+        self
+    }
+
+    /// Puts the note on `resp` for the wrapper to find.
+    pub fn attach(self, resp: &mut Response<Body>) {
+        resp.extensions_mut().insert(self);
+    }
+}
+
+/// Which listener a wrapper logs for.
+#[derive(Debug, Clone, Copy)]
+pub struct Listener {
+    /// The component: `responder`, `gateway`, `control`.
+    pub service: &'static str,
+    /// The listener: `responder-tls`, `gateway-h3`, `acme` ...
+    pub name: &'static str,
+}
+
+/// `inner` with an access line per request, as `mode` says.
+#[derive(Clone)]
+pub struct AccessLogged<H> {
+    inner: H,
+    listener: Listener,
+    mode: AccessLog,
+}
+
+impl<H> AccessLogged<H> {
+    pub fn new(inner: H, listener: Listener, mode: AccessLog) -> Self {
+        Self { inner, listener, mode }
+    }
+}
+
+impl<H: Handler> Handler for AccessLogged<H> {
+    async fn handle(&self, req: Request<RequestBody>, peer: SocketAddr) -> Response<Body> {
+        if self.mode == AccessLog::Off {
+            return self.inner.handle(req, peer).await;
+        }
+        let started = Instant::now();
+        let method = req.method().clone();
+        let version = req.version();
+        let declared_in = content_length(req.headers());
+        let id = RequestId::next();
+        let mut resp = self.inner.handle(req, peer).await;
+        let note = resp.extensions_mut().remove::<AccessNote>().unwrap_or_default();
+        resp.headers_mut().insert("x-request-id", id.header_value());
+        let status = resp.status();
+        let refused = note.refused || status.is_client_error() || status.is_server_error();
+        if self.mode == AccessLog::All || refused {
+            let line = Line {
+                listener: self.listener,
+                protocol: protocol(version),
+                method: method.as_str(),
+                status: status.as_u16(),
+                latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                bytes_in: note.bytes_in.or(declared_in).unwrap_or(0),
+                bytes_out: resp.body().size_hint().exact().unwrap_or(0),
+                client: note.client.unwrap_or(peer.ip()),
+                request_id: &id,
+                note: &note,
+            };
+            line.emit();
+        }
+        resp
+    }
+}
+
+/// One access line's fields.
+struct Line<'a> {
+    listener: Listener,
+    protocol: &'static str,
+    method: &'a str,
+    status: u16,
+    latency_us: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    client: IpAddr,
+    request_id: &'a RequestId,
+    note: &'a AccessNote,
+}
+
+impl Line<'_> {
+    fn emit(&self) {
+        let note = self.note;
+        let route: std::borrow::Cow<'_, str> = match (note.route, &note.route_param) {
+            ("", _) => "unrouted".into(),
+            (route, None) => route.into(),
+            (route, Some(param)) => format!("{route}/{param}").into(),
+        };
+        let rules = (!note.rules.is_empty())
+            .then(|| note.rules.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+        let outcome = match (note.outcome, self.status < 400) {
+            ("", true) => "ok",
+            ("", false) => "refused",
+            (outcome, _) => outcome,
+        };
+        tracing::info!(
+            target: TARGET,
+            service = self.listener.service,
+            listener = self.listener.name,
+            protocol = self.protocol,
+            method = self.method,
+            route = &*route,
+            status = self.status,
+            latency_us = self.latency_us,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            client = %self.client,
+            identity = note.identity.as_deref(),
+            outcome,
+            reason = note.reason.as_deref(),
+            rules = rules.as_deref(),
+            object = note.object.as_deref(),
+            request_id = self.request_id.as_str(),
+            "access"
+        );
+    }
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP",
+    }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// A request id: 8 hex digits drawn at start (tells processes apart) and a
+/// 12-digit counter, 20 characters; unique per process for 2^48 requests.
+/// Never taken from the request: a client could otherwise make its lines
+/// collide with another's.
+struct RequestId([u8; 20]);
+
+static PROCESS_PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+impl RequestId {
+    fn next() -> Self {
+        let prefix = *PROCESS_PREFIX.get_or_init(random_u32);
+        let n = NEXT_ID.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff_ffff;
+        let value = (u128::from(prefix) << 48) | u128::from(n);
+        let mut out = [b'0'; 20];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let nibble = (value >> (4 * (19 - i))) & 0xf;
+            *slot = b"0123456789abcdef"[nibble as usize];
+        }
+        Self(out)
+    }
+
+    fn as_str(&self) -> &str {
+        // Hex digits only, by construction.
+        std::str::from_utf8(&self.0).unwrap_or("-")
+    }
+
+    fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.0).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+fn random_u32() -> u32 {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 4];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    u32::from_be_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_hex_of_fixed_length() {
+        let (a, b) = (RequestId::next(), RequestId::next());
+        assert_ne!(a.as_str(), b.as_str());
+        assert_eq!(a.as_str().len(), 20);
+        assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a.as_str()[..8], b.as_str()[..8], "one process prefix");
+    }
+
+    #[test]
+    fn modes_parse_from_toml_and_the_command_line() {
+        #[derive(Deserialize)]
+        struct Listener {
+            access_log: AccessLog,
+        }
+        let parsed: Listener = toml::from_str("access_log = \"refusals\"").expect("TOML");
+        assert_eq!(parsed.access_log, AccessLog::Refusals);
+        assert!(toml::from_str::<Listener>("access_log = \"some\"").is_err());
+        assert_eq!("off".parse::<AccessLog>(), Ok(AccessLog::Off));
+        assert!("none".parse::<AccessLog>().is_err());
+    }
+}
