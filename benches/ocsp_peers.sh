@@ -20,6 +20,7 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 CERTS=${CERTS:-100}
 P_CARTORIO=18180 P_NGINX=18181 P_NGINX_H2=18182 P_OPENSSL=18183 P_CFSSL=18184
+P_LOG_OFF=18185 P_LOG_REFUSALS=18186 P_LOG_ALL=18187
 for tool in wrk h2load nginx cfssl openssl; do
   command -v "$tool" >/dev/null || { echo "$tool is missing (see the header of this script)" >&2; exit 1; }
 done
@@ -115,6 +116,21 @@ check nginx "$work/check-$P_NGINX.der"
 check openssl "$work/check-$P_OPENSSL.der"
 check cfssl "$work/check-$P_CFSSL.der"
 
+# --- the access log's cost: the same responder with access_log off, refusals, all --
+for mode in off refusals all; do
+  port_var="P_LOG_${mode^^}"
+  cat > "$work/responder-$mode.toml" <<TOML
+listen = "127.0.0.1:${!port_var}"
+access_log = "$mode"
+[store]
+kind = "local"
+path = "$data/store"
+TOML
+  $bin --log-format json responder --config "$work/responder-$mode.toml" 2>"$work/responder-$mode.log" &
+  pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:${!port_var}/readyz" >/dev/null && break; sleep 0.1; done
+done
+
 # --- load -------------------------------------------------------------------
 results="$work/results.txt"; : > "$results"
 run_wrk() { # label url script
@@ -160,3 +176,16 @@ echo "                 p99 per round (cartorio vs nginx): $p99s"
 echo "cartorio/nginx   HTTP/2 GET req/s:   $(ratio cartorio-h2-get nginx-h2-get)"
 echo "cartorio/cfssl   POST req/s:         $(ratio cartorio-post cfssl-post)   (goal >= 3.5)"
 echo "cartorio/openssl POST req/s:         $(ratio cartorio-post openssl-post)"
+
+# Access log on and off, alternating (issue 19: logging costs the hot path <= 5%).
+for r in $(seq "$ROUNDS"); do
+  for mode in off refusals all; do
+    port_var="P_LOG_${mode^^}"
+    run_wrk "log-$mode-$r" "http://127.0.0.1:${!port_var}" benches/wrk/get_paths.lua
+  done
+done
+logged=$(grep -c '"target":"cartorio::access"' "$work/responder-all.log" || true)
+[ "$logged" -gt 0 ] || { echo "access_log = all wrote no line" >&2; exit 1; }
+median_ratio() { for r in $(seq "$ROUNDS"); do ratio "$1-$r" "$2-$r"; echo; done | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "access log refusals/off OCSP GET req/s: $(median_ratio log-refusals log-off) median of $ROUNDS rounds (default; goal >= 0.95)"
+echo "access log all/off      OCSP GET req/s: $(median_ratio log-all log-off) median of $ROUNDS rounds ($logged lines written)"

@@ -54,6 +54,9 @@ sys.exit(moto.__version__ != '$MOTO_VERSION' or m.version('rfc3161-client') != '
     "pyHanko==$PYHANKO_VERSION"
 fi
 export PATH="$venv/bin:$PATH"
+# What the processes tests start against moto sign with (the SDK's default
+# credential chain reads them first); never instance metadata on a CI host.
+export AWS_ACCESS_KEY_ID=cartorio-test AWS_SECRET_ACCESS_KEY=cartorio-test AWS_EC2_METADATA_DISABLED=true
 
 # PostgreSQL for the registry's second backend: a throwaway cluster on
 # loopback; every registry test runs on it as well as on SQLite. fsync off:

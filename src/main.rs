@@ -251,7 +251,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let result = runtime.block_on(run(cli.command));
+    // The last requests' access lines are still queued for their writer.
+    cartorio_platform::access_log::flush(std::time::Duration::from_secs(2));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // A request refused for a rule it broke: 2, as a usage error.
         Err(error) if error.downcast_ref::<cartorio_control::cli::Refused>().is_some() => {

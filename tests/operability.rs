@@ -74,6 +74,10 @@ fn up_logs_json_lines_off_a_terminal_and_text_when_asked() {
 const RARE_SERIES: &[(&str, &str)] = &[
     ("cartorio_hsm_faults_total", "only with a PKCS#11 token (tests/ceremony.rs drives one)"),
     (
+        "cartorio_gateway_kms_calls_total",
+        "only with [encryption.kms] (tests/aws_credentials.rs, tests/gateway_end_to_end.rs)",
+    ),
+    (
         "cartorio_gateway_waf_uninspectable_total",
         "only past a stream's inspection caps (tests/gateway_inspection.rs)",
     ),

@@ -4,6 +4,7 @@
 //! here and nowhere else.
 
 pub mod access_log;
+pub mod aws;
 pub mod background;
 pub mod client;
 pub mod clock;

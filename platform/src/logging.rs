@@ -53,8 +53,17 @@ impl LogFormat {
 pub fn init(format: LogFormat, service: &'static str, default_level: &str) -> LogFormat {
     let terminal = std::io::stderr().is_terminal();
     let format = format.resolve(terminal);
+    let _ = CURRENT.set((format, service));
     install(format, service, default_level, terminal, std::io::stderr);
     format
+}
+
+static CURRENT: std::sync::OnceLock<(LogFormat, &'static str)> = std::sync::OnceLock::new();
+
+/// The format and service [`init`] installed (text and `cartorio` before
+/// it ran): for lines written beside `tracing`, the access log's.
+pub fn current() -> (LogFormat, &'static str) {
+    CURRENT.get().copied().unwrap_or((LogFormat::Text, "cartorio"))
 }
 
 fn install<W>(format: LogFormat, service: &'static str, default_level: &str, ansi: bool, writer: W)

@@ -1,11 +1,11 @@
 //! The S3 object store (aws-sdk-s3): path-style addressing and checksums
 //! only when an operation requires them, so S3-compatible servers work too;
-//! SSE-KMS headers when configured; multipart uploads above 8 MiB. TLS is
-//! rustls with the ring provider. Credentials come from the standard
-//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (/ `AWS_SESSION_TOKEN`).
+//! SSE-KMS headers when configured; multipart uploads above 8 MiB. TLS and
+//! credentials as for every AWS client here ([`crate::aws`]).
 
+use crate::aws::{credentials, http_client};
 use crate::store::{Precondition, StoreError, Version};
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use bytes::Bytes;
@@ -35,27 +35,6 @@ fn default_region() -> String {
     "us-east-1".into()
 }
 
-/// The HTTP client AWS SDK clients use here: rustls with the ring provider.
-pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https()
-}
-
-/// Credentials from the standard variables (`AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
-pub fn env_credentials() -> Credentials {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    Credentials::new(
-        env("AWS_ACCESS_KEY_ID").unwrap_or_default(),
-        env("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
-        env("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
-    )
-}
-
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -74,7 +53,7 @@ impl S3Store {
             .behavior_version_latest()
             .region(Region::new(config.region.clone()))
             .force_path_style(true)
-            .credentials_provider(env_credentials())
+            .credentials_provider(credentials(&config.region))
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .http_client(http_client());

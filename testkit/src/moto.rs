@@ -18,9 +18,23 @@ impl Drop for Moto {
 }
 
 /// Starts `moto_server` on `port` and waits until it accepts connections.
+/// The processes a test starts against it sign with the credentials
+/// `scripts/test.sh` exports (moto takes any unless told to check).
 pub fn start_moto(port: u16) -> Moto {
+    assert!(
+        std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
+        "AWS_ACCESS_KEY_ID is not set: scripts/test.sh exports test credentials for moto"
+    );
+    start_moto_with_env(port, &[])
+}
+
+/// As [`start_moto`], with `env` for the server: `INITIAL_NO_AUTH_ACTION_COUNT`
+/// makes it check every request's signature against the IAM users it holds
+/// once that many requests have been served.
+pub fn start_moto_with_env(port: u16, env: &[(&str, &str)]) -> Moto {
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

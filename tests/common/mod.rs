@@ -321,9 +321,24 @@ pub fn start_alone(service: &str, dir: &Path, config: &str, port: u16) -> Alone 
 /// As [`start_alone`], with `prefix` sent before the health probe (a PROXY
 /// protocol header, for listeners that require one).
 pub fn start_alone_probed(service: &str, dir: &Path, config: &str, port: u16, prefix: &str) -> Alone {
+    start_alone_with(service, dir, config, port, prefix, |_| {})
+}
+
+/// As [`start_alone_probed`], with the command adjusted by `adjust` (its
+/// environment, say) before it starts.
+pub fn start_alone_with(
+    service: &str,
+    dir: &Path,
+    config: &str,
+    port: u16,
+    prefix: &str,
+    adjust: impl FnOnce(&mut Command),
+) -> Alone {
     let file = dir.join(format!("{service}.toml"));
     std::fs::write(&file, config).expect("config");
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    adjust(&mut command);
+    let child = command
         .arg(service)
         .arg("--config")
         .arg(&file)

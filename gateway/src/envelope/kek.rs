@@ -69,11 +69,11 @@ fn record_kms_call<T, E>(op: &'static str, started: Instant, result: &Result<T, 
 impl Kek {
     /// A KEK in KMS: data keys come from `GenerateDataKey` and are opened by `Decrypt`.
     pub fn kms(config: &KmsConfig) -> Self {
-        use cartorio_platform::s3::{env_credentials, http_client};
+        use cartorio_platform::aws::{credentials, http_client};
         let mut builder = aws_sdk_kms::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk_kms::config::Region::new(config.region.clone()))
-            .credentials_provider(env_credentials())
+            .credentials_provider(credentials(&config.region))
             .http_client(http_client());
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
