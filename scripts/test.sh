@@ -20,12 +20,24 @@ command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The age CLI opens `cartorio backup`'s archives (tests/backup_restore.rs).
 command -v age >/dev/null 2>&1 || need+=(age)
+# systemd-analyze verify, systemd-sysusers and systemd-tmpfiles check the
+# Debian package's units and user (tests/debian_package.rs).
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)   # the gateway unit's ExecReload=
+# cargo-deb's Depends: $auto asks dpkg-shlibdeps.
+command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   echo "installing: ${need[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+# cargo-deb builds the Debian package (tests/debian_package.rs), pinned.
+CARGO_DEB_VERSION=3.8.0
+if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
+  cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION"
 fi
 
 # Python tools, in a virtualenv of their own so the system Python stays
