@@ -1,13 +1,15 @@
 #!/bin/sh
-# The compose `pki` step, run once the control node is healthy (its first
-# start created the CA in CARTORIO_DATA_DIR and the registry in PostgreSQL):
+# The compose `pki` step, run after `ca` (`cartorio control --init` created
+# the CA in CARTORIO_DATA_DIR and the registry in PostgreSQL) and before
+# anything serves:
 #
 # - for each entry NAME=DNS[,DNS...] of TLS_CERTS, a P-256 key and a
 #   certificate from the control's `tls` CA (profile `server`, 90 days) for
 #   those names and 127.0.0.1 (the health checks inside each container):
 #   TLS_DIR/NAME.pem (leaf, then the issuing CA) and TLS_DIR/NAME.key;
-#   issued again when missing or within 30 days of expiry, so every
-#   `docker compose up` renews them (the services reload changed files);
+#   issued (by `cartorio issue` on the registry directly) again when
+#   missing or within 30 days of expiry, so every `docker compose up`
+#   renews them (the services reload changed files);
 # - TLS_DIR/root.pem (the root clients trust) and TLS_DIR/trust.pem (the
 #   system's roots plus it: SSL_CERT_FILE of the services, so their S3
 #   client trusts the S3 server's certificate);
@@ -22,7 +24,7 @@ umask 077
 
 pki="$CARTORIO_DATA_DIR/pki"
 for file in root.pem issuer.pem tsa-key.pk8 tsa-chain.pem; do
-  [ -s "$pki/$file" ] || { echo "pki-init: $pki/$file missing: has the control node started?" >&2; exit 1; }
+  [ -s "$pki/$file" ] || { echo "pki-init: $pki/$file missing: has the ca step (cartorio control --init) run?" >&2; exit 1; }
 done
 
 install -m 0644 "$pki/root.pem" "$TLS_DIR/root.pem"

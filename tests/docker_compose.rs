@@ -50,7 +50,7 @@ fn the_compose_deployment_comes_up_and_serves_over_tls() {
     for name in compose.start_order() {
         let service = &compose.services[name];
         for (dependency, on) in &service.depends_on {
-            if on.condition == Condition::ServiceHealthy
+            if on.condition == Condition::Healthy
                 && let Some(dep) = running.iter_mut().find(|r| r.name == *dependency)
             {
                 runner.wait_healthy(dep, STARTUP);
@@ -83,13 +83,34 @@ fn the_compose_deployment_comes_up_and_serves_over_tls() {
 fn check_static(compose: &Compose, image: &Image) {
     assert!(!image.user.starts_with("root") && !image.user.starts_with("0"), "the image runs as root");
     for (name, service) in &compose.services {
-        let (_, tag) = service.image.rsplit_once(':').unwrap_or_else(|| panic!("{name}: image without a tag"));
-        assert!(tag.chars().any(|c| c.is_ascii_digit()) && tag != "latest", "{name}: pin {}", service.image);
+        // Pulled images are pinned to a version; ours is built here.
+        let (_, tag) =
+            service.image.rsplit_once(':').unwrap_or_else(|| panic!("{name}: image without a tag"));
+        let pinned = tag.chars().any(|c| c.is_ascii_digit()) && tag != "latest";
+        assert!(pinned || service.is_cartorio(), "{name}: pin {}", service.image);
+        // Compose restarts a one-shot step that has done its job, unless told not to.
+        let restart = service.restart.as_deref();
+        match compose.is_one_shot(name) {
+            true => assert_eq!(restart, Some("no"), "{name} is a one-shot step"),
+            false => assert!(restart.is_some_and(|r| r != "no"), "{name}: restart policy {restart:?}"),
+        }
+        for mount in service.mounts() {
+            match &mount.source {
+                Source::Volume(volume) => assert!(compose.volumes.contains_key(volume), "{name}: {volume}"),
+                Source::Bind(file) => {
+                    assert!(mount.read_only, "{name}: {} is mounted writable", file.display())
+                }
+            }
+        }
         if !service.is_cartorio() {
             continue;
         }
         let build = service.build.as_ref().expect("build");
-        assert_eq!((build.context.as_str(), build.dockerfile.as_str()), ("..", "docker/Dockerfile"), "{name}");
+        assert_eq!(
+            (build.context.as_str(), build.dockerfile.as_str()),
+            ("..", "docker/Dockerfile"),
+            "{name}"
+        );
         // Every volume a Cartorio service mounts is declared by the image,
         // which creates it owned by its user.
         for mount in service.mounts() {
@@ -99,7 +120,10 @@ fn check_static(compose: &Compose, image: &Image) {
         }
         if !compose.is_one_shot(name) {
             let check = service.health_command().unwrap_or_else(|| panic!("{name} has no health check"));
-            assert!(check.iter().any(|a| a.starts_with("https://") && a.ends_with("/readyz")), "{name}: {check:?}");
+            assert!(
+                check.iter().any(|a| a.starts_with("https://") && a.ends_with("/readyz")),
+                "{name}: {check:?}"
+            );
         }
     }
 }
@@ -128,11 +152,7 @@ impl Deployment<'_> {
     fn curl(&self, service: &str, path: &str, extra: &[&str]) -> (u16, String) {
         let port = self.tls_port(service);
         let aliases = &self.rewriter.compose.services[service].networks["default"].aliases;
-        // The control's admin API is reached by 127.0.0.1 (see control.toml).
-        let host = match service {
-            "control" => "127.0.0.1".to_owned(),
-            _ => aliases.first().expect("an alias").clone(),
-        };
+        let host = aliases.first().unwrap_or_else(|| panic!("{service} has no network alias"));
         let out = run(Command::new("curl")
             .args(["-sS", "-w", "\n%{http_code}", "--cacert"])
             .arg(self.root_pem())
@@ -149,7 +169,12 @@ impl Deployment<'_> {
         for (name, service) in &self.rewriter.compose.services {
             if service.is_cartorio() && !self.rewriter.compose.is_one_shot(name) {
                 let (status, body) = self.curl(name, "/readyz", &[]);
-                assert_eq!(status, 200, "{name} /readyz: {body}\n{}", tail(&self.root.join(format!("{name}.log"))));
+                assert_eq!(
+                    status,
+                    200,
+                    "{name} /readyz: {body}\n{}",
+                    tail(&self.root.join(format!("{name}.log")))
+                );
                 serde_json::from_str::<serde_json::Value>(&body).expect("readyz JSON");
             }
         }
@@ -169,7 +194,14 @@ impl Deployment<'_> {
         let (status, body) = self.curl(
             "control",
             "/v1/certificates?profile=server",
-            &["-H", &auth, "-H", "Content-Type: application/pkcs10", "--data-binary", &format!("@{}", csr.display())],
+            &[
+                "-H",
+                &auth,
+                "-H",
+                "Content-Type: application/pkcs10",
+                "--data-binary",
+                &format!("@{}", csr.display()),
+            ],
         );
         assert_eq!(status, 201, "issue: {body}");
         let issued: serde_json::Value = serde_json::from_str(&body).expect("issue JSON");

@@ -17,6 +17,7 @@ pub fn docker_dir() -> PathBuf {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Compose {
+    #[allow(dead_code)] // the project name changes nothing a local run sees
     pub name: String,
     pub services: BTreeMap<String, Service>,
     pub volumes: BTreeMap<String, serde_norway::Value>,
@@ -39,6 +40,7 @@ pub struct Service {
     #[serde(default)]
     pub volumes: Vec<String>,
     #[serde(default)]
+    #[allow(dead_code)] // host publication: nothing on the compose network
     pub ports: Vec<String>,
     #[serde(default)]
     pub depends_on: BTreeMap<String, DependsOn>,
@@ -62,11 +64,13 @@ pub struct DependsOn {
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
 pub enum Condition {
-    ServiceStarted,
-    ServiceHealthy,
-    ServiceCompletedSuccessfully,
+    #[serde(rename = "service_started")]
+    Started,
+    #[serde(rename = "service_healthy")]
+    Healthy,
+    #[serde(rename = "service_completed_successfully")]
+    CompletedSuccessfully,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,13 +80,18 @@ pub struct Healthcheck {
     pub test: Vec<String>,
     #[serde(default)]
     pub disable: bool,
+    /// Docker's pacing; the test polls until its own deadline instead.
     #[serde(default)]
+    #[allow(dead_code)]
     pub interval: Option<String>,
     #[serde(default)]
+    #[allow(dead_code)]
     pub timeout: Option<String>,
     #[serde(default)]
+    #[allow(dead_code)]
     pub retries: Option<u32>,
     #[serde(default)]
+    #[allow(dead_code)]
     pub start_period: Option<String>,
 }
 
@@ -140,9 +149,9 @@ impl Compose {
 
     /// Whether another service waits for `name` to exit successfully.
     pub fn is_one_shot(&self, name: &str) -> bool {
-        self.services.values().any(|s| {
-            s.depends_on.get(name).is_some_and(|d| d.condition == Condition::ServiceCompletedSuccessfully)
-        })
+        self.services
+            .values()
+            .any(|s| s.depends_on.get(name).is_some_and(|d| d.condition == Condition::CompletedSuccessfully))
     }
 
     /// Which service answers to `host` on the compose network, when only one
@@ -152,7 +161,9 @@ impl Compose {
         let owners: Vec<&str> = self
             .services
             .iter()
-            .filter(|(name, s)| *name == host || s.networks.values().any(|n| n.aliases.iter().any(|a| a == host)))
+            .filter(|(name, s)| {
+                *name == host || s.networks.values().any(|n| n.aliases.iter().any(|a| a == host))
+            })
             .map(|(name, _)| name.as_str())
             .collect();
         match owners.as_slice() {
@@ -232,18 +243,15 @@ impl Image {
             joined
                 .lines()
                 .filter_map(|l| l.strip_prefix(keyword))
-                .last()
+                .next_back()
                 .unwrap_or_else(|| panic!("Dockerfile has no {keyword}"))
                 .trim()
                 .to_owned()
         };
         let json = |text: String| -> Vec<String> {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("Dockerfile: {text}: not a JSON array: {e}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("Dockerfile: {text}: not a JSON array: {e}"))
         };
-        Image {
-            entrypoint: json(last("ENTRYPOINT ")),
-            user: last("USER "),
-            volumes: json(last("VOLUME ")),
-        }
+        Image { entrypoint: json(last("ENTRYPOINT ")), user: last("USER "), volumes: json(last("VOLUME ")) }
     }
 }

@@ -11,8 +11,13 @@ use std::time::{Duration, Instant};
 
 /// Variables the services read that must come from compose.yaml alone,
 /// never from the environment the test runs in.
-const CLEARED: &[&str] =
-    &["CARTORIO_DATABASE_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "SSL_CERT_FILE"];
+const CLEARED: &[&str] = &[
+    "CARTORIO_DATABASE_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "SSL_CERT_FILE",
+];
 
 pub struct Runner<'a> {
     pub rewriter: &'a Rewriter<'a>,
@@ -43,8 +48,9 @@ pub fn tail(log: &Path) -> String {
 impl Runner<'_> {
     /// The command compose would run for `argv` in `service`'s container.
     fn command(&self, service: &str, argv: &[String]) -> Command {
-        let argv: Vec<String> = argv.iter().map(|a| self.rewriter.compose_string(service, a)).collect();
-        let (program, args) = argv.split_first().unwrap_or_else(|| panic!("{service}: an empty command line"));
+        let argv = self.rewriter.command_line(service, argv);
+        let (program, args) =
+            argv.split_first().unwrap_or_else(|| panic!("{service}: an empty command line"));
         let program = match self.image.entrypoint.first() == Some(program) {
             true => crate::common::BIN.to_owned(),
             false => program.clone(),
@@ -73,7 +79,9 @@ impl Runner<'_> {
         let entrypoint = match (&spec.entrypoint, spec.is_cartorio()) {
             (Some(entrypoint), _) => entrypoint.clone(),
             (None, true) => self.image.entrypoint.clone(),
-            (None, false) => panic!("{service}: a third-party image's entrypoint must be stated in compose.yaml"),
+            (None, false) => {
+                panic!("{service}: a third-party image's entrypoint must be stated in compose.yaml")
+            }
         };
         [entrypoint, spec.command.clone().unwrap_or_default()].concat()
     }
@@ -117,6 +125,17 @@ impl Runner<'_> {
         }
     }
 
+    /// The body behind a failing health check's URL (/readyz names the
+    /// component that is not ready), for the failure message.
+    fn what_it_says(&self, service: &str, check: &[String]) -> String {
+        let argv = self.rewriter.command_line(service, check);
+        let Some(url) = argv.iter().find(|a| a.starts_with("https://")) else {
+            return String::new();
+        };
+        let out = Command::new("curl").args(["-sk", "--max-time", "5", url]).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+    }
+
     /// Runs `running`'s compose health check until it passes; fails the
     /// test when the service exits first or `within` passes.
     pub fn wait_healthy(&self, running: &mut Running, within: Duration) {
@@ -136,9 +155,10 @@ impl Runner<'_> {
             }
             assert!(
                 Instant::now() < deadline,
-                "{service} never passed its health check {check:?}: {}{}\n{}",
+                "{service} never passed its health check {check:?}: {}{}\nit says: {}\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr),
+                self.what_it_says(&service, &check),
                 tail(&running.log)
             );
             std::thread::sleep(Duration::from_millis(200));

@@ -14,7 +14,10 @@
 //!    strings become `127.0.0.1:P`, and `HOST:N` for a compose host name
 //!    that one service answers to becomes that service's `127.0.0.1:P`, P
 //!    a loopback port of the test's for each (service, N). A host name
-//!    without a port (a certificate's name) is left alone.
+//!    without a port (a certificate's name) is left alone. On a command
+//!    line, where host and port may be arguments of their own (moto's
+//!    `-H 0.0.0.0 -p 5000`), an argument `0.0.0.0` becomes `127.0.0.1` and
+//!    the number after `-p` or `--port` becomes P.
 //!
 //! Files of docker/ get one more, named in [`Rewriter::file`]: the TSA
 //! trusts the clock of this machine, whose kernel does not report it
@@ -65,12 +68,28 @@ impl<'a> Rewriter<'a> {
         self.rewrite(service, &unescaped.replace('\u{0}', "$"))
     }
 
+    /// A command line of compose.yaml (entrypoint and command, or a health check).
+    pub fn command_line(&self, service: &str, argv: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(argv.len());
+        for arg in argv {
+            let after_port_flag = out.last().is_some_and(|flag| flag == "-p" || flag == "--port");
+            let rewritten = match (arg.as_str(), arg.parse::<u16>()) {
+                ("0.0.0.0", _) => "127.0.0.1".to_owned(),
+                (_, Ok(port)) if after_port_flag => self.port(service, port).to_string(),
+                _ => self.compose_string(service, arg),
+            };
+            out.push(rewritten);
+        }
+        out
+    }
+
     /// A file of docker/ as `service` sees it.
     pub fn file(&self, service: &str, text: &str) -> String {
         // The one substitution that is not an address: this machine's
         // kernel reports its clock unsynchronised, and the TSA (rightly)
         // refuses to time-stamp then. A host running compose has NTP.
-        self.rewrite(service, text).replace("danger_trust_system_clock = false", "danger_trust_system_clock = true")
+        self.rewrite(service, text)
+            .replace("danger_trust_system_clock = false", "danger_trust_system_clock = true")
     }
 
     /// Creates the service's volumes and rewritten files (rules 3 and 1-4).
@@ -89,10 +108,12 @@ impl<'a> Rewriter<'a> {
         }
     }
 
+    /// Addresses first and the database URL last: the cluster's own
+    /// `127.0.0.1:PORT` must not be taken for one of the service's.
     fn rewrite(&self, service: &str, text: &str) -> String {
-        let text = self.database_urls(text);
+        let text = self.addresses(service, text);
         let text = self.paths(service, &text);
-        self.addresses(service, &text)
+        self.database_urls(&text)
     }
 
     /// Rule 2.
@@ -140,10 +161,12 @@ impl<'a> Rewriter<'a> {
         let mut out = String::new();
         let mut rest = text;
         'scan: while let Some(c) = rest.chars().next() {
-            let at_boundary = out.chars().last().is_none_or(|p| !(p.is_ascii_alphanumeric() || p == '.' || p == '-'));
+            let at_boundary =
+                out.chars().last().is_none_or(|p| !(p.is_ascii_alphanumeric() || p == '.' || p == '-'));
             if at_boundary {
                 for (host, owner) in &hosts {
-                    let Some(after) = rest.strip_prefix(host.as_str()).and_then(|r| r.strip_prefix(':')) else {
+                    let Some(after) = rest.strip_prefix(host.as_str()).and_then(|r| r.strip_prefix(':'))
+                    else {
                         continue;
                     };
                     let digits = after.bytes().take_while(u8::is_ascii_digit).count();
@@ -187,5 +210,8 @@ mod tests {
         assert!(out.contains("url = \"postgres://postgres@127.0.0.1:1/db\""), "{out}");
         assert!(out.contains("/tmp/root/volumes/tsa/issued.log"), "{out}");
         assert!(out.ends_with("name = s3.cartorio.internal"), "a name without a port stays: {out}");
+        let argv: Vec<String> = ["-H", "0.0.0.0", "-p", "5000", "-c", "5000"].map(String::from).to_vec();
+        let out = rw.command_line("s3", &argv);
+        assert_eq!(out, ["-H", "127.0.0.1", "-p", &p.to_string(), "-c", "5000"], "{out:?}");
     }
 }
