@@ -142,6 +142,12 @@ enum Command {
     Control {
         #[arg(long)]
         config: PathBuf,
+        /// Create what a first start creates (the CA in data_dir, the
+        /// registry's schema, the admin token), then exit without serving:
+        /// a deployment issues its services' TLS certificates from the CA
+        /// before the stores the node needs are up.
+        #[arg(long)]
+        init: bool,
     },
 }
 
@@ -341,7 +347,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Gateway { config: None, action: None } => {
             anyhow::bail!("cartorio gateway needs --config FILE (or a subcommand: decrypt)")
         }
-        Command::Control { config } => up::run_control(&config).await,
+        Command::Control { config, init: true } => up::init_control(&config).await,
+        Command::Control { config, init: false } => up::run_control(&config).await,
         Command::Acme { action: AcmeAction::Eab { action: EabAction::Create { data_dir, kid } } } => {
             let key = cartorio_control::cli::acme_eab_create(&DataDir::new(data_dir), kid).await?;
             println!("kid      {}\nhmac_key {}", key.kid, key.hmac_key);

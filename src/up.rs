@@ -323,6 +323,17 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     control.run(listener, Arc::new(Notify::new()), shutdown).await
 }
 
+/// `cartorio control --config FILE --init`: the CA, registry and admin
+/// token of a first start, and nothing served (the store is not touched).
+pub async fn init_control(path: &Path) -> anyhow::Result<()> {
+    let file: ControlFile = load_toml(path)?;
+    let (_, config) = file.into_config();
+    let dir = config.data_dir.root().display().to_string();
+    Control::open(config, true)?;
+    println!("control plane initialised in {dir}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

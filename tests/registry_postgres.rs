@@ -49,6 +49,8 @@ fn a_control_node_on_postgres_issues_revokes_and_verifies() {
     let addr = format!("127.0.0.1:{port}");
     let token = std::fs::read_to_string(data.join("control/admin-token")).expect("admin token");
     let token = token.trim();
+    let (status, body) = call(&addr, "GET", "/readyz", token, "text/plain", b"");
+    assert_eq!(status, 200, "the registry probe answers on PostgreSQL: {body}");
 
     let csr = std::fs::read(make_csr(tmp.path(), "pg", "pg.example.test")).expect("csr");
     let (status, body) =

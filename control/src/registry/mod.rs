@@ -148,7 +148,8 @@ impl Registry {
     /// (id, name, certificate DER) of every issuer.
     /// Whether the database answers a query (`/readyz`).
     pub fn ping(&mut self) -> anyhow::Result<()> {
-        let answered: Vec<i64> = self.db.query("SELECT 1", &[], |r| r.get(0))?;
+        // BIGINT: PostgreSQL types a bare 1 as int4, which is no i64.
+        let answered: Vec<i64> = self.db.query("SELECT CAST(1 AS BIGINT)", &[], |r| r.get(0))?;
         anyhow::ensure!(answered == [1], "the registry answered {answered:?} to SELECT 1");
         Ok(())
     }
