@@ -57,6 +57,9 @@ pub struct GatewayConfig {
     /// `127.0.0.1:9464` or an address only the monitoring network reaches.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Per-address limits and network lists, applied before authentication.
+    #[serde(default)]
+    pub addresses: crate::addresses::AddressConfig,
     /// Access log of the ingest listeners: `all` (default), `refusals` or `off`.
     #[serde(default = "default_access_log")]
     pub access_log: AccessLog,
@@ -134,6 +137,12 @@ pub struct StreamConfig {
     /// Forward accepted payloads here instead of storing them.
     #[serde(default)]
     pub upstream: Option<UpstreamConfig>,
+    /// Networks that may post to this stream (one per line); absent: any.
+    #[serde(default)]
+    pub allow_file: Option<PathBuf>,
+    /// Networks that may not post to this stream; wins over `allow_file`.
+    #[serde(default)]
+    pub deny_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -286,9 +295,12 @@ impl GatewayConfig {
                 waf: WafConfig::default(),
                 mtls_identities: Vec::new(),
                 upstream: None,
+                allow_file: None,
+                deny_file: None,
             }],
             expose_metrics: None,
             metrics_listen: None,
+            addresses: Default::default(),
             access_log: default_access_log(),
         }
     }

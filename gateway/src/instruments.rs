@@ -22,9 +22,13 @@ pub enum Outcome {
     MethodNotAllowed,
     /// Beyond the stream's inspection caps: refused, not passed unread.
     Uninspectable,
+    /// The client's address is on a deny list, or off an allow list.
+    AddressDenied,
+    /// The client's address (or its network prefix) is over its rate.
+    AddressLimited,
 }
 
-const OUTCOMES: [Outcome; 14] = [
+const OUTCOMES: [Outcome; 16] = [
     Outcome::Accepted,
     Outcome::Replayed,
     Outcome::Unauthenticated,
@@ -39,6 +43,8 @@ const OUTCOMES: [Outcome; 14] = [
     Outcome::SinkUnavailable,
     Outcome::MethodNotAllowed,
     Outcome::Uninspectable,
+    Outcome::AddressDenied,
+    Outcome::AddressLimited,
 ];
 
 impl Outcome {
@@ -58,6 +64,8 @@ impl Outcome {
             Outcome::SinkUnavailable => "sink_unavailable",
             Outcome::MethodNotAllowed => "method_not_allowed",
             Outcome::Uninspectable => "uninspectable",
+            Outcome::AddressDenied => "address_denied",
+            Outcome::AddressLimited => "address_limited",
         }
     }
 

@@ -3,6 +3,7 @@
 //! sink | quarantine, one module a stage, each deciding without I/O where it
 //! can; `service` wires them to HTTP.
 
+pub mod addresses;
 pub mod auth;
 pub mod config;
 pub mod envelope;
@@ -10,6 +11,7 @@ pub mod forward;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
+pub mod netlist;
 pub mod policy;
 pub mod ratelimit;
 pub mod read;
@@ -37,6 +39,8 @@ use tokio::net::TcpListener;
 pub struct Gateway {
     pub policy: ArcSwap<Policy>,
     pub trusted_proxies: Vec<IpNet>,
+    /// Stage 0: lists and limits by client address.
+    pub addresses: addresses::Addresses,
     pub limiter: ratelimit::Limiter,
     pub in_flight: Arc<ratelimit::InFlight>,
     pub min_body_rate: u64,
@@ -59,6 +63,7 @@ impl Gateway {
         Ok(Self {
             policy: ArcSwap::from_pointee(Policy::build(config)?),
             trusted_proxies: config.trusted_proxies.clone(),
+            addresses: addresses::Addresses::build(&config.addresses)?,
             limiter: ratelimit::Limiter::default(),
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
             min_body_rate: config.min_body_bytes_per_sec,
@@ -149,8 +154,28 @@ fn exposes_metrics<'a>(configured: Option<bool>, mut addrs: impl Iterator<Item =
     configured.unwrap_or_else(|| addrs.all(|a| a.ip().is_loopback()))
 }
 
-/// Serves the gateway on `listener` until `shutdown`, sweeping idle
-/// rate-limit keys every 10 seconds.
+/// Every 2 s, swaps in network list files changed on disk; every 10 s,
+/// drops idle rate-limit keys.
+async fn housekeeping(gateway: Arc<Gateway>, shutdown: cartorio_platform::Shutdown) {
+    for tick in 1u64.. {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = shutdown.wait() => return,
+        }
+        gateway.addresses.lists.reload();
+        for stream in gateway.policy.load().streams.values() {
+            stream.lists.reload();
+        }
+        if tick.is_multiple_of(5) {
+            let now =
+                u64::try_from(cartorio_platform::clock::unix_micros()).unwrap_or(0).saturating_mul(1000);
+            gateway.limiter.sweep(now);
+            gateway.addresses.sweep(now);
+        }
+    }
+}
+
+/// Serves the gateway on `listener` until `shutdown`, with [`housekeeping`].
 pub async fn run(
     config: &GatewayConfig,
     listener: TcpListener,
@@ -160,20 +185,7 @@ pub async fn run(
     if let Some(path) = &config.reload_from {
         reload_on_sighup(gateway.clone(), path.clone(), shutdown.clone())?;
     }
-    let sweeper = {
-        let (gateway, shutdown) = (gateway.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
-                    _ = shutdown.wait() => return,
-                }
-                let now =
-                    u64::try_from(cartorio_platform::clock::unix_micros()).unwrap_or(0).saturating_mul(1000);
-                gateway.limiter.sweep(now);
-            }
-        })
-    };
+    let sweeper = tokio::spawn(housekeeping(gateway.clone(), shutdown.clone()));
     let ingest_addrs = [listener.local_addr().ok(), config.tls.as_ref().map(|t| t.listen)];
     let expose_metrics = exposes_metrics(config.expose_metrics, ingest_addrs.iter().flatten());
     let metrics_task = match config.metrics_listen {

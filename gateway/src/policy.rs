@@ -1,7 +1,7 @@
 //! What a gateway enforces, compiled from its TOML: the streams and the API
 //! keys. Swapped whole on SIGHUP (`reload`), so a request sees one policy.
 
-use crate::{GatewayConfig, auth, config, forward, instruments, ratelimit, validate, waf};
+use crate::{GatewayConfig, auth, config, forward, instruments, netlist, ratelimit, validate, waf};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
 
@@ -26,6 +26,8 @@ pub struct Stream {
     pub mtls_identities: Vec<String>,
     /// Forward accepted payloads here instead of storing them.
     pub upstream: Option<forward::Upstream>,
+    /// The networks that may (not) post here.
+    pub lists: netlist::Lists,
     pub(crate) metrics: instruments::StreamMetrics,
 }
 
@@ -76,6 +78,8 @@ impl Policy {
                 waf_limits: s.waf.limits(),
                 mtls_identities: s.mtls_identities.clone(),
                 upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
+                lists: netlist::Lists::open(s.allow_file.as_deref(), s.deny_file.as_deref())
+                    .with_context(|| format!("stream {}", s.name))?,
                 metrics: instruments::StreamMetrics::register(&s.name),
             };
             if streams.insert(s.name.clone(), stream).is_some() {

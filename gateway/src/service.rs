@@ -3,9 +3,11 @@
 //! its own module; this file only wires them and turns decisions into HTTP
 //! answers and metrics.
 
+use crate::addresses::{Refused, Unauthenticated};
 use crate::auth::{ApiKeys, AuthError};
 use crate::idempotency::{self, Recorded};
 use crate::instruments::Outcome;
+use crate::netlist::Listed;
 use crate::ratelimit::{Busy, Decision, Gcra};
 use crate::read::{ReadError, read_body};
 use crate::sink::{Meta, SinkError, Zone, object_id, object_key, rfc3339_micros};
@@ -63,16 +65,43 @@ impl Handler for GatewayService {
         };
         // One policy for the whole request, even if a reload lands meanwhile.
         let policy = self.gateway.policy.load_full();
-        let Some(stream) = policy.streams.get(name) else {
+        let stream = policy.streams.get(name);
+        // 0. Admission by address: before the stream is named (a denied
+        // address learns nothing), authentication and the body.
+        let client_ip = self.client_ip(req.headers(), peer);
+        let mut note = AccessNote {
+            route: "ingest",
+            // The name is the client's until it names a stream: not logged.
+            route_param: stream.map(|s| s.name.clone()),
+            client: Some(client_ip),
+            ..Default::default()
+        };
+        let now_ns = u64::try_from(unix_micros()).unwrap_or(0).saturating_mul(1000);
+        let by_address = self.gateway.addresses.admit(client_ip, now_ns).and_then(|()| match stream {
+            Some(stream) => stream.lists.check(client_ip).map_err(Refused::Listed),
+            None => Ok(()),
+        });
+        let unauthenticated = by_address.and_then(|()| self.gateway.addresses.enter_unauthenticated());
+        let unauthenticated = match unauthenticated {
+            Ok(place) => place,
+            Err(refused) => {
+                let (mut resp, outcome) = address_refusal(refused, &mut note);
+                if let Some(stream) = stream {
+                    stream.metrics.record(outcome, started.elapsed().as_secs_f64());
+                }
+                note.outcome = outcome.label();
+                note.attach(&mut resp);
+                return resp;
+            }
+        };
+        let Some(stream) = stream else {
             let mut resp = problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
-            // The name is the client's, not the configuration's: not logged.
-            AccessNote::new("ingest", "unknown_stream").attach(&mut resp);
+            note.outcome = "unknown_stream";
+            note.attach(&mut resp);
             return resp;
         };
-        let mut note =
-            AccessNote { route: "ingest", route_param: Some(stream.name.clone()), ..Default::default() };
         let (mut resp, outcome) = match req.method() {
-            &Method::POST => self.ingest(&policy.keys, stream, req, peer, &mut note).await,
+            &Method::POST => self.ingest(&policy.keys, stream, req, peer, unauthenticated, &mut note).await,
             _ => {
                 let mut resp =
                     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
@@ -84,6 +113,47 @@ impl Handler for GatewayService {
         note.outcome = outcome.label();
         note.attach(&mut resp);
         resp
+    }
+}
+
+impl GatewayService {
+    /// The client: the peer (after the PROXY protocol), or the address a
+    /// trusted proxy's `X-Forwarded-For` names.
+    fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> std::net::IpAddr {
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        crate::identify::client_ip(peer.ip(), forwarded, &self.gateway.trusted_proxies)
+    }
+}
+
+/// The answer to a request refused by address (stage 0).
+fn address_refusal(refused: Refused, note: &mut AccessNote) -> (Response<Body>, Outcome) {
+    match refused {
+        Refused::Listed(listed) => {
+            note.reason = Some(match listed {
+                Listed::Denied => "deny_list".to_owned(),
+                Listed::NotAllowed => "not_on_allow_list".to_owned(),
+            });
+            let detail = "requests from this address are not accepted here";
+            (problem(StatusCode::FORBIDDEN, "address_denied", detail, json!({})), Outcome::AddressDenied)
+        }
+        Refused::RateLimited { prefix, retry_after } => {
+            note.reason = Some(if prefix { "prefix_rate" } else { "address_rate" }.to_owned());
+            let secs = retry_after.div_ceil(1_000_000_000).max(1);
+            let detail = match prefix {
+                true => "requests from this network over its limit",
+                false => "requests from this address over its limit",
+            };
+            let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "address_rate_limited", detail, json!({}));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            (resp, Outcome::AddressLimited)
+        }
+        Refused::Busy => {
+            note.reason = Some("unauthenticated_in_flight".to_owned());
+            let detail = "too many requests waiting to authenticate";
+            let mut resp = problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", detail, json!({}));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            (resp, Outcome::Shed)
+        }
     }
 }
 
@@ -109,11 +179,12 @@ impl GatewayService {
         stream: &Stream,
         req: Request<RequestBody>,
         peer: SocketAddr,
+        unauthenticated: Unauthenticated,
         note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
         let (parts, body) = req.into_parts();
-        let admitted = match self.admit(keys, stream, &parts, peer, note).await {
+        let admitted = match self.admit(keys, stream, &parts, peer, unauthenticated, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 drain(body).await;
@@ -149,13 +220,12 @@ impl GatewayService {
         stream: &Stream,
         parts: &http::request::Parts,
         peer: SocketAddr,
+        unauthenticated: Unauthenticated,
         note: &mut AccessNote,
     ) -> Result<Admitted, Refusal> {
         let g = &self.gateway;
         // 1. Identify.
-        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        let client_ip = crate::identify::client_ip(peer.ip(), forwarded, &g.trusted_proxies);
-        note.client = Some(client_ip);
+        let client_ip = self.client_ip(&parts.headers, peer);
         // 2. Authenticate.
         let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
         let identity =
@@ -181,6 +251,7 @@ impl GatewayService {
             }
         };
         note.identity = Some(client.clone());
+        drop(unauthenticated);
         // 3. Rate-limit: in-flight caps, then the stream's GCRA.
         let slot = match g.in_flight.enter(&client) {
             Ok(slot) => slot,

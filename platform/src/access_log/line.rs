@@ -46,10 +46,10 @@ impl Line<'_> {
         let mut client = String::with_capacity(40);
         let _ = write!(client, "{}", self.client);
         let note = self.note;
-        let route = match (note.route, &note.route_param) {
-            ("", _) => "unrouted".to_owned(),
-            (route, None) => route.to_owned(),
-            (route, Some(param)) => format!("{route}/{param}"),
+        let route: std::borrow::Cow<'_, str> = match (note.route, &note.route_param) {
+            ("", _) => "unrouted".into(),
+            (route, None) => route.into(),
+            (route, Some(param)) => format!("{route}/{param}").into(),
         };
         let rules = note.rules.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         let outcome = match (note.outcome, self.status < 400) {
@@ -112,8 +112,15 @@ impl Line<'_> {
     }
 }
 
-/// `s` as a JSON string (serde_json's escaping, into the line's buffer).
+/// `s` as a JSON string. Nearly every value (routes, ids, addresses) has
+/// nothing to escape and is copied as is; the rest goes through serde_json.
 fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     match serde_json::to_string(s) {
         Ok(quoted) => out.push_str(&quoted),
         Err(_) => out.push_str("\"\""),

@@ -1,7 +1,8 @@
 //! The access log's writer: a thread of its own that takes rendered lines
-//! from a bounded queue and writes them to stderr in batches of whole lines
-//! (at most [`BATCH`] bytes a write, so a pipe never interleaves a line with
-//! another writer's). A serving thread never waits on stderr: when the
+//! from a bounded queue and writes them to stderr in batches of whole lines:
+//! at most [`PIPE_BATCH`] bytes a write to a pipe or socket (a write that
+//! size is atomic there, so a line never interleaves with another
+//! writer's), [`FILE_BATCH`] to a regular file. A serving thread never waits on stderr: when the
 //! queue is full (the reader of stderr stalls) lines are dropped and
 //! counted in `cartorio_access_log_dropped_total`, as a lossy non-blocking
 //! writer does; a request is never slowed for its log line.
@@ -14,8 +15,10 @@ use std::time::{Duration, Instant};
 
 /// Lines queued at most (about 16 MiB of typical lines).
 const QUEUE: usize = 32 * 1024;
-/// Largest write: PIPE_BUF on Linux, so a batch is atomic on a pipe.
-const BATCH: usize = 4096;
+/// Largest write to a pipe or socket: PIPE_BUF on Linux.
+const PIPE_BATCH: usize = 4096;
+/// Largest write to a regular file (appends there do not interleave).
+const FILE_BATCH: usize = 64 * 1024;
 
 struct Queue {
     sender: SyncSender<Vec<u8>>,
@@ -30,7 +33,7 @@ fn queue() -> &'static Queue {
         let (sender, receiver) = sync_channel(QUEUE);
         let spawned = std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || drain(receiver, &mut std::io::stderr()));
+            .spawn(move || drain(receiver, &mut std::io::stderr(), batch_size()));
         if let Err(error) = spawned {
             tracing::error!(%error, "no access log writer thread: access lines are dropped");
         }
@@ -61,15 +64,23 @@ pub fn flush(timeout: Duration) {
     }
 }
 
+/// The batch size stderr takes: [`FILE_BATCH`] when it is a regular file.
+fn batch_size() -> usize {
+    match std::fs::metadata("/proc/self/fd/2") {
+        Ok(meta) if meta.file_type().is_file() => FILE_BATCH,
+        _ => PIPE_BATCH,
+    }
+}
+
 /// The writer thread: one line blocks, then whatever else is queued joins
-/// it up to [`BATCH`] bytes; written when the batch is full or the queue empty.
-fn drain(receiver: Receiver<Vec<u8>>, out: &mut impl Write) {
-    let mut batch = Vec::with_capacity(BATCH);
+/// it up to `max` bytes; written when the batch is full or the queue empty.
+fn drain(receiver: Receiver<Vec<u8>>, out: &mut impl Write, max: usize) {
+    let mut batch = Vec::with_capacity(max);
     let mut lines = 0usize;
     while let Ok(first) = receiver.recv() {
         let mut next = Some(first);
         while let Some(line) = next.take() {
-            if !batch.is_empty() && batch.len() + line.len() > BATCH {
+            if !batch.is_empty() && batch.len() + line.len() > max {
                 write_batch(out, &mut batch, &mut lines);
             }
             batch.extend_from_slice(&line);
@@ -105,10 +116,10 @@ mod tests {
         }
         drop(sender);
         let mut out = Writes::default();
-        drain(receiver, &mut out);
+        drain(receiver, &mut out, PIPE_BATCH);
         assert!(out.0.len() >= 3, "12 lines of 900 bytes take several writes: {}", out.0.len());
         for write in &out.0 {
-            assert!(write.len() <= BATCH && write.ends_with(b"\n"), "{} bytes", write.len());
+            assert!(write.len() <= PIPE_BATCH && write.ends_with(b"\n"), "{} bytes", write.len());
         }
         assert_eq!(out.0.concat(), lines.concat(), "every line, in order");
     }
