@@ -20,6 +20,7 @@ command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The age CLI opens `cartorio backup`'s archives (tests/backup_restore.rs).
 command -v age >/dev/null 2>&1 || need+=(age)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # systemd-analyze verify, systemd-sysusers and systemd-tmpfiles check the
 # Debian package's units and user (tests/debian_package.rs).
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)

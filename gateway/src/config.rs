@@ -57,6 +57,10 @@ pub struct GatewayConfig {
     /// `127.0.0.1:9464` or an address only the monitoring network reaches.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where per-(key, stream) rate limits are counted: this process
+    /// (default) or Redis, shared by every gateway.
+    #[serde(default)]
+    pub ratelimit: crate::shared_limit::RateLimitConfig,
     /// Per-address limits and network lists, applied before authentication.
     #[serde(default)]
     pub addresses: crate::addresses::AddressConfig,
@@ -301,6 +305,7 @@ impl GatewayConfig {
             expose_metrics: None,
             metrics_listen: None,
             addresses: Default::default(),
+            ratelimit: Default::default(),
             access_log: default_access_log(),
         }
     }

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod read;
 pub mod readiness;
 pub mod service;
+pub mod shared_limit;
 pub mod sink;
 pub mod validate;
 pub mod waf;
@@ -42,6 +43,8 @@ pub struct Gateway {
     /// Stage 0: lists and limits by client address.
     pub addresses: addresses::Addresses,
     pub limiter: ratelimit::Limiter,
+    /// The per-(key, stream) limits on Redis, when configured.
+    pub shared: Option<shared_limit::SharedLimiter>,
     pub in_flight: Arc<ratelimit::InFlight>,
     pub min_body_rate: u64,
     pub sink: sink::Sink,
@@ -65,6 +68,7 @@ impl Gateway {
             trusted_proxies: config.trusted_proxies.clone(),
             addresses: addresses::Addresses::build(&config.addresses)?,
             limiter: ratelimit::Limiter::default(),
+            shared: shared_limit::SharedLimiter::build(&config.ratelimit)?,
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
             min_body_rate: config.min_body_bytes_per_sec,
             sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, keyring(config)?),

@@ -50,6 +50,16 @@ impl Gcra {
         }
     }
 
+    /// Nanoseconds between requests at the sustained rate.
+    pub fn interval_ns(&self) -> u64 {
+        self.interval
+    }
+
+    /// How far ahead of now a key's TAT may run, in nanoseconds.
+    pub fn tolerance_ns(&self) -> u64 {
+        self.tolerance
+    }
+
     /// Seconds a burst takes to refill (the policy's window).
     pub fn window_secs(&self) -> u64 {
         self.tolerance.div_ceil(1_000_000_000).max(1)

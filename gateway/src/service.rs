@@ -10,6 +10,7 @@ use crate::instruments::Outcome;
 use crate::netlist::Listed;
 use crate::ratelimit::{Busy, Decision, Gcra};
 use crate::read::{ReadError, read_body};
+use crate::shared_limit::Shared;
 use crate::sink::{Meta, SinkError, Zone, object_id, object_key, rfc3339_micros};
 use crate::validate::{Invalid, check_content, media_type};
 use crate::waf::{self, RequestView};
@@ -274,8 +275,25 @@ impl GatewayService {
         };
         let now_micros = unix_micros();
         let now_ns = u64::try_from(now_micros).unwrap_or(0).saturating_mul(1000);
-        let remaining = match g.limiter.check(&(client.as_str(), stream.name.as_str()), &stream.gcra, now_ns)
-        {
+        let decision = match &g.shared {
+            Some(shared) => shared.check(&client, &stream.name, &stream.gcra, now_ns, &g.limiter).await,
+            None => Shared::Decided(g.limiter.check(
+                &(client.as_str(), stream.name.as_str()),
+                &stream.gcra,
+                now_ns,
+            )),
+        };
+        let decision = match decision {
+            Shared::Decided(decision) => decision,
+            Shared::Unavailable => {
+                let detail = "the shared rate limit cannot be checked now";
+                let mut resp =
+                    problem(StatusCode::SERVICE_UNAVAILABLE, "rate_limit_unavailable", detail, json!({}));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Err((resp, Outcome::Shed));
+            }
+        };
+        let remaining = match decision {
             Decision::Allow { remaining, .. } => remaining,
             Decision::Deny { retry_after } => {
                 let secs = retry_after.div_ceil(1_000_000_000).max(1);
