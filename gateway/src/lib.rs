@@ -16,6 +16,7 @@ pub mod policy;
 pub mod ratelimit;
 pub mod read;
 pub mod readiness;
+mod refusal;
 pub mod service;
 pub mod shared_limit;
 pub mod sink;
