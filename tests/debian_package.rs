@@ -407,23 +407,37 @@ fn packaged_configs_start_the_services() {
         )
     };
 
+    // Ready once its first look at the store is done: asked until then.
+    let ready = |port: u16| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, _, body) = get(port, "/readyz");
+            if status == 200 || std::time::Instant::now() > deadline {
+                return (status, String::from_utf8_lossy(&body).into_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+
     // The control plane first: it makes the CA and the store the others read.
     let control_port = free_port();
     let control = config("control", &[("127.0.0.1:8070", control_port)]);
     let _control = start_alone("control", tmp.path(), &control, control_port);
-    assert_eq!(get(control_port, "/readyz").0, 200, "control /readyz");
+    let (status, body) = ready(control_port);
+    assert_eq!(status, 200, "control /readyz: {body}");
     assert!(state.join("pki/root.pem").is_file(), "control made its CA in the state directory");
 
     let responder_port = free_port();
     let responder = config("responder", &[("127.0.0.1:8080", responder_port)]);
     let _responder = start_alone("responder", tmp.path(), &responder, responder_port);
-    let (status, _, body) = get(responder_port, "/readyz");
-    assert_eq!(status, 200, "responder /readyz: {}", String::from_utf8_lossy(&body));
+    let (status, body) = ready(responder_port);
+    assert_eq!(status, 200, "responder /readyz: {body}");
 
     let (gateway_port, metrics_port) = (free_port(), free_port());
     let gateway = config("gateway", &[("127.0.0.1:8090", gateway_port), ("127.0.0.1:9464", metrics_port)]);
     let _gateway = start_alone("gateway", tmp.path(), &gateway, gateway_port);
-    assert_eq!(get(gateway_port, "/readyz").0, 200, "gateway /readyz");
+    let (status, body) = ready(gateway_port);
+    assert_eq!(status, 200, "gateway /readyz: {body}");
     assert_eq!(get(metrics_port, "/healthz").0, 200, "gateway metrics listener");
     // No API key ships: nothing is let in until the operator adds one.
     let (status, _, _) =
