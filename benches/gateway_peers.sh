@@ -140,30 +140,6 @@ sqli="{\"id\":\"evt-999999\",\"ts\":\"2026-11-21T10:00:00Z\",\"source\":\"checko
 keys=()
 for _ in 1 2 3 4; do keys+=("$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"); done
 head -c 24 /dev/urandom | base64 | tr '+/' '-_' > "$work/upstream-token"
-cat > "$work/ingest.lua" <<'LUA'
--- POSTs the records of $BODIES_FILE (one per line) to $INGEST_PATH in
--- rotation, each with the next of the comma-separated $API_KEYS as bearer.
-local bodies, keys, reqs = {}, {}, {}
-for line in io.lines(os.getenv("BODIES_FILE")) do bodies[#bodies + 1] = line end
-for k in string.gmatch(os.getenv("API_KEYS"), "[^,]+") do keys[#keys + 1] = k end
-local i = 0
-function init(args)
-  for n = 1, #bodies do
-    reqs[n] = wrk.format("POST", os.getenv("INGEST_PATH"), {
-      ["Host"] = "ingest.example.test",
-      ["User-Agent"] = "cartorio-bench/1",
-      ["Accept"] = "application/json",
-      ["Content-Type"] = "application/json",
-      ["Authorization"] = "Bearer " .. keys[n % #keys + 1],
-    }, bodies[n])
-  end
-  i = math.random(#reqs)
-end
-function request()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-LUA
 
 # --- upstream, plain nginx, nginx + ModSecurity + CRS --------------------------
 mkdir -p "$work/nginx-tmp"
@@ -280,7 +256,7 @@ results="$work/results.txt"; : > "$results"
 run_wrk() { # label port path -> appends "label rps p50 p99 non2xx requests" to $results
   local out="$work/wrk-$1.txt" rps p50 p99 bad reqs errs
   BODIES_FILE="$work/bodies.jsonl" API_KEYS=$(cat "$work/keys.txt") INGEST_PATH=$3 \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$work/ingest.lua" \
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s benches/wrk/ingest.lua \
     "http://127.0.0.1:$2" > "$out" 2>&1 || true
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
   p50=$(awk '$1 == "50%" {print $2}' "$out"); p99=$(awk '$1 == "99%" {print $2}' "$out")
