@@ -111,7 +111,10 @@ impl Handler for AdminService {
     async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         let mut note = AccessNote::default();
         let mut resp = self.answer(req, &mut note).await;
-        note.attach(&mut resp);
+        // `/healthz` and `/metrics` come with their own note.
+        if resp.extensions().get::<AccessNote>().is_none() {
+            note.attach(&mut resp);
+        }
         resp
     }
 }
@@ -121,14 +124,13 @@ impl AdminService {
         if req.method() == Method::GET
             && let Some(resp) = common_route(req.uri().path())
         {
-            note.route = if req.uri().path() == "/healthz" { "healthz" } else { "metrics" };
             return resp;
         }
         // Unauthenticated, as a load balancer probes it; it names components, never secrets.
         if req.method() == Method::GET && req.uri().path() == "/readyz" {
             let (ready, doc) = crate::readiness::readyz(&self.control).await;
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            (note.route, note.outcome) = ("readyz", if ready { "ready" } else { "not_ready" });
+            *note = AccessNote::readiness(ready);
             return json(status, doc);
         }
         let control = self.control.clone();

@@ -46,9 +46,8 @@ impl Handler for GatewayService {
         let path = req.uri().path();
         if req.method() == Method::GET
             && (self.expose_metrics || path != "/metrics")
-            && let Some(mut resp) = common_route(path)
+            && let Some(resp) = common_route(path)
         {
-            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return resp;
         }
         if req.method() == Method::GET && path == "/readyz" {
@@ -56,7 +55,7 @@ impl Handler for GatewayService {
             let (ready, doc) = crate::readiness::readyz(sink.store(), sink.sealed()).await;
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let mut resp = response(status, "application/json", doc.to_string());
-            AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+            AccessNote::readiness(ready).attach(&mut resp);
             return resp;
         }
         let Some(name) = path.strip_prefix("/v1/ingest/") else {
@@ -102,7 +101,9 @@ impl Handler for GatewayService {
             return resp;
         };
         let (mut resp, outcome) = match req.method() {
-            &Method::POST => self.ingest(&policy.keys, stream, req, peer, unauthenticated, &mut note).await,
+            &Method::POST => {
+                self.ingest(&policy.keys, stream, req, client_ip, unauthenticated, &mut note).await
+            }
             _ => {
                 let mut resp =
                     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
@@ -147,13 +148,13 @@ impl GatewayService {
         keys: &ApiKeys,
         stream: &Stream,
         req: Request<RequestBody>,
-        peer: SocketAddr,
+        client_ip: std::net::IpAddr,
         unauthenticated: Unauthenticated,
         note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
         let (parts, body) = req.into_parts();
-        let admitted = match self.admit(keys, stream, &parts, peer, unauthenticated, note).await {
+        let admitted = match self.admit(keys, stream, &parts, client_ip, unauthenticated, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 drain(body).await;
@@ -188,13 +189,12 @@ impl GatewayService {
         keys: &ApiKeys,
         stream: &Stream,
         parts: &http::request::Parts,
-        peer: SocketAddr,
+        client_ip: std::net::IpAddr,
         unauthenticated: Unauthenticated,
         note: &mut AccessNote,
     ) -> Result<Admitted, Refusal> {
         let g = &self.gateway;
-        // 1. Identify.
-        let client_ip = self.client_ip(&parts.headers, peer);
+        // 1. Identified before stage 0 (`client_ip`).
         // 2. Authenticate.
         let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
         let identity =

@@ -2,6 +2,7 @@
 //! (prior knowledge) on the same port, graceful shutdown that lets requests
 //! in flight finish.
 
+use crate::access_log::AccessNote;
 use crate::proxy_protocol::{self, ProxyError};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
@@ -347,15 +348,19 @@ impl Handler for MetricsOnly {
     }
 }
 
-/// `GET /healthz` and `GET /metrics`, served by every listener.
+/// `GET /healthz` and `GET /metrics`, served by every listener, each with
+/// its route for the access log.
 pub fn common_route(path: &str) -> Option<Response<Body>> {
-    match path {
-        "/healthz" => Some(response(StatusCode::OK, "text/plain", "ok\n")),
-        "/metrics" => {
-            Some(response(StatusCode::OK, "text/plain; version=0.0.4", crate::telemetry::render_metrics()))
-        }
-        _ => None,
-    }
+    let (mut resp, route) = match path {
+        "/healthz" => (response(StatusCode::OK, "text/plain", "ok\n"), "healthz"),
+        "/metrics" => (
+            response(StatusCode::OK, "text/plain; version=0.0.4", crate::telemetry::render_metrics()),
+            "metrics",
+        ),
+        _ => return None,
+    };
+    AccessNote::new(route, "").attach(&mut resp);
+    Some(resp)
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ impl OcspService {
         let (ready, doc) = readiness::readyz(&self.index.load(), &self.loader, tsa, ocsp, now);
         let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         let mut resp = response(status, "application/json", doc.to_string());
-        AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+        AccessNote::readiness(ready).attach(&mut resp);
         resp
     }
 
@@ -111,9 +111,8 @@ impl OcspService {
             };
         }
         if req.method() == Method::GET
-            && let Some(mut resp) = common_route(path)
+            && let Some(resp) = common_route(path)
         {
-            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return (resp, Endpoint::Other);
         }
         if let (false, Some(published), Some((key, kind))) =

@@ -85,9 +85,8 @@ impl Handler for AcmeService {
     async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
         let path = req.uri().path().to_owned();
         if req.method() == Method::GET
-            && let Some(mut resp) = cartorio_platform::http::common_route(&path)
+            && let Some(resp) = cartorio_platform::http::common_route(&path)
         {
-            AccessNote::new(if path == "/healthz" { "healthz" } else { "metrics" }, "").attach(&mut resp);
             return resp;
         }
         // The control plane's readiness: ACME issues through its registry and signers.
@@ -95,7 +94,7 @@ impl Handler for AcmeService {
             let (ready, doc) = crate::readiness::readyz(self.acme.control()).await;
             let status = if ready { http::StatusCode::OK } else { http::StatusCode::SERVICE_UNAVAILABLE };
             let mut resp = cartorio_platform::http::response(status, "application/json", doc.to_string());
-            AccessNote::new("readyz", if ready { "ready" } else { "not_ready" }).attach(&mut resp);
+            AccessNote::readiness(ready).attach(&mut resp);
             return resp;
         }
         let acme = &self.acme;

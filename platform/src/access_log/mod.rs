@@ -88,6 +88,11 @@ impl AccessNote {
         Self { route, outcome, ..Self::default() }
     }
 
+    /// The note of a `/readyz` answer.
+    pub fn readiness(ready: bool) -> Self {
+        Self::new("readyz", if ready { "ready" } else { "not_ready" })
+    }
+
     pub fn refused(mut self, refused: bool) -> Self {
         self.refused = refused;
         self
