@@ -177,6 +177,29 @@ client_ca = "{pki}/ca.pem"
         403,
         "an auditor may not issue"
     );
+    // A refusal is read by the client even while it is still uploading: the
+    // server reads the body (bounded) before answering, so its close does not
+    // reset the connection under the answer.
+    let upload = tmp.path().join("upload.bin");
+    std::fs::write(&upload, vec![b'A'; 60 * 1024]).expect("upload");
+    for _ in 0..10 {
+        assert_eq!(
+            call(
+                &pki,
+                port,
+                "POST",
+                "/v1/certificates?profile=server",
+                Some("audit-bob"),
+                None,
+                Some(&upload)
+            ),
+            403
+        );
+        assert_eq!(
+            call(&pki, port, "POST", "/v1/certificates?profile=server", None, None, Some(&upload)),
+            401
+        );
+    }
     assert_eq!(call(&pki, port, "GET", "/v1/crl", Some("stranger"), None, None), 401, "no role for that CN");
     assert_eq!(call(&pki, port, "GET", "/v1/crl", None, None, None), 401, "nothing presented");
 

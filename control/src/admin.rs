@@ -13,7 +13,9 @@ use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
 use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::http::PeerCertificate;
-use cartorio_platform::http::{Body, Handler, RequestBody, common_route, problem, problem_with, response};
+use cartorio_platform::http::{
+    Body, Handler, RequestBody, common_route, discard_body, problem, problem_with, response,
+};
 use cartorio_platform::tls::TlsFiles;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -145,6 +147,7 @@ impl AdminService {
         note.route = operation.and_then(roles::template).unwrap_or("");
         let Some((role, identity)) = role else {
             note.outcome = "unauthenticated";
+            discard_body(req.into_body()).await;
             let mut resp = problem(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -156,10 +159,12 @@ impl AdminService {
         note.identity = Some(identity);
         let Some(operation) = operation else {
             note.outcome = "no_route";
+            discard_body(req.into_body()).await;
             return problem(StatusCode::NOT_FOUND, "no_route", "no such route");
         };
         if !roles::allows(role, operation) {
             note.outcome = "forbidden";
+            discard_body(req.into_body()).await;
             let detail = format!("the {} role may not do this", role.name());
             return problem(StatusCode::FORBIDDEN, "forbidden", &detail);
         }

@@ -19,7 +19,8 @@ use bytes::Bytes;
 use cartorio_platform::access_log::AccessNote;
 use cartorio_platform::clock::unix_micros;
 use cartorio_platform::http::{
-    Body, Handler, PeerCertificate, RequestBody, common_route, problem_with as problem, response,
+    Body, Handler, PeerCertificate, RequestBody, common_route, discard_body, problem_with as problem,
+    response,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use serde_json::json;
@@ -85,6 +86,12 @@ impl Handler for GatewayService {
         let unauthenticated = match unauthenticated {
             Ok(place) => place,
             Err(refused) => {
+                // A client over its address's rate may be a well-behaved one
+                // that retries: it reads the 429 (and Retry-After). Listed and
+                // over-the-in-flight-cap requests are cut at once.
+                if matches!(refused, Refused::RateLimited { .. }) {
+                    discard_body(req.into_body()).await;
+                }
                 let (mut resp, outcome) = address_refusal(refused, &mut note);
                 if let Some(stream) = stream {
                     stream.metrics.record(outcome, started.elapsed().as_secs_f64());
@@ -95,6 +102,7 @@ impl Handler for GatewayService {
             }
         };
         let Some(stream) = stream else {
+            discard_body(req.into_body()).await;
             let mut resp = problem(StatusCode::NOT_FOUND, "unknown_stream", "no such stream", json!({}));
             note.outcome = "unknown_stream";
             note.attach(&mut resp);
@@ -157,7 +165,7 @@ impl GatewayService {
         let admitted = match self.admit(keys, stream, &parts, client_ip, unauthenticated, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
-                drain(body).await;
+                discard_body(body).await;
                 return refusal;
             }
         };
@@ -483,24 +491,6 @@ impl GatewayService {
             Err(SinkError::Seal(error)) => tracing::warn!(%error, "quarantine sealing failed"),
         }
     }
-}
-
-/// Reads and drops what is left of a refused request's body, up to 64 KiB
-/// and one second, before the refusal is sent: an HTTP/2 client still
-/// uploading would otherwise see its stream reset instead of the answer
-/// (nginx discards bodies the same way). Bigger or slower bodies are cut.
-async fn drain(mut body: RequestBody) {
-    use http_body_util::BodyExt;
-    let discard = async {
-        let mut seen = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, |d| d.len());
-            if seen > 64 * 1024 {
-                return;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), discard).await;
 }
 
 /// The headers the WAF looks at (never credentials).

@@ -298,6 +298,25 @@ pub async fn serve_per_core<H: Handler>(
     .map_err(std::io::Error::other)
 }
 
+/// Reads and drops what is left of a refused request's body, up to 64 KiB
+/// and one second, before the refusal is sent: a client still uploading
+/// would otherwise see its HTTP/2 stream or its HTTP/1.1 connection reset
+/// (unread bytes at close make the kernel send RST) instead of the answer
+/// (nginx discards bodies the same way). Bigger or slower bodies are cut.
+pub async fn discard_body(mut body: RequestBody) {
+    use http_body_util::BodyExt;
+    let discard = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > 64 * 1024 {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), discard).await;
+}
+
 pub fn response(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;
