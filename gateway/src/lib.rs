@@ -11,6 +11,7 @@ pub mod forward;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
+pub mod lease;
 pub mod netlist;
 pub mod policy;
 pub mod ratelimit;
@@ -175,6 +176,9 @@ async fn housekeeping(gateway: Arc<Gateway>, shutdown: cartorio_platform::Shutdo
             let now =
                 u64::try_from(cartorio_platform::clock::unix_micros()).unwrap_or(0).saturating_mul(1000);
             gateway.limiter.sweep(now);
+            if let Some(shared) = &gateway.shared {
+                shared.sweep(now);
+            }
             gateway.addresses.sweep(now);
         }
     }

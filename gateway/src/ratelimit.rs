@@ -70,7 +70,7 @@ const SHARDS: usize = 64;
 /// A shard sweeps its expired keys every this many insertions.
 const SWEEP_EVERY: usize = 4096;
 
-fn key_hash(key: &impl Hash) -> u64 {
+pub(crate) fn key_hash(key: &impl Hash) -> u64 {
     static STATE: OnceLock<foldhash::quality::RandomState> = OnceLock::new();
     STATE.get_or_init(Default::default).hash_one(key)
 }

@@ -5,11 +5,15 @@
 //! Keys are hash-tagged by stream (`{rl:STREAM}:KEY`), so a Redis Cluster
 //! keeps a stream's keys on one slot and the script's single key is legal.
 //!
+//! A gateway leases a few tokens at a time and remembers refusals until
+//! their Retry-After (`lease`), so most decisions need no round trip.
+//!
 //! When Redis is slow or down, `on_backend_error` decides: `deny` (503 with
 //! Retry-After: no admission without the shared count) or `local` (this
 //! process's own limiter, as if alone); both counted in
 //! `cartorio_gateway_ratelimit_backend_errors_total`.
 
+use crate::lease::{Leases, Local};
 use crate::ratelimit::{Decision, Gcra, Limiter};
 use serde::Deserialize;
 use std::time::Duration;
@@ -28,6 +32,14 @@ pub struct RateLimitConfig {
     /// How long a decision may wait for Redis before it is an error.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How long tokens leased from Redis stay valid in this process (the
+    /// local fast path, `lease`); 0 asks Redis for every decision.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+fn default_lease_ms() -> u64 {
+    10
 }
 
 fn default_timeout_ms() -> u64 {
@@ -41,6 +53,7 @@ impl Default for RateLimitConfig {
             url: None,
             on_backend_error: OnBackendError::Deny,
             timeout_ms: default_timeout_ms(),
+            lease_ms: default_lease_ms(),
         }
     }
 }
@@ -64,21 +77,24 @@ pub enum OnBackendError {
 }
 
 /// GCRA in microseconds (Lua numbers are doubles: exact below 2^53, which
-/// microseconds since 1970 are and nanoseconds are not). Returns
-/// `{1, remaining}` or `{0, retry_after_us}`.
+/// microseconds since 1970 are and nanoseconds are not), taking up to
+/// ARGV[3] tokens at once (a lease, `lease`): as many as fit under the
+/// burst. Returns `{granted, remaining}`, or `{0, retry_after_us}`.
 const GCRA_SCRIPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-local new_tat = math.max(tat, now) + interval
-local ahead = new_tat - now
-if ahead > tolerance then
-  return {0, ahead - tolerance}
+local wanted = tonumber(ARGV[3])
+local base = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local room = math.floor((tolerance - (base - now)) / interval)
+if room < 1 then
+  return {0, base + interval - now - tolerance}
 end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
-return {1, math.floor((tolerance - ahead) / interval)}
+local granted = math.min(wanted, room)
+local new_tat = base + granted * interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {granted, room - granted}
 ";
 
 /// The shared limiter: a connection (re-established by itself) and the script.
@@ -88,6 +104,7 @@ pub struct SharedLimiter {
     script: redis::Script,
     on_error: OnBackendError,
     timeout: Duration,
+    leases: Leases,
 }
 
 /// A decision, or none because the backend could not give one and the
@@ -112,10 +129,12 @@ impl SharedLimiter {
             script: redis::Script::new(GCRA_SCRIPT),
             on_error: config.on_backend_error,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
+            leases: Leases::new(config.lease_ms.saturating_mul(1_000_000)),
         }))
     }
 
-    /// The decision for `client` on `stream`; `local` serves when Redis
+    /// The decision for `client` on `stream`: from a lease or a remembered
+    /// refusal when there is one, else from Redis; `local` serves when Redis
     /// cannot and the configuration says so.
     pub async fn check(
         &self,
@@ -125,9 +144,29 @@ impl SharedLimiter {
         now_ns: u64,
         local: &Limiter,
     ) -> Shared {
-        match tokio::time::timeout(self.timeout, self.ask(client, stream, gcra)).await {
-            Ok(Ok(decision)) => Shared::Decided(decision),
+        let hash = Leases::hash(&(client, stream));
+        let tokens = match self.leases.take(hash, gcra, now_ns) {
+            Local::Allow { remaining } => return Shared::Decided(Decision::Allow { tat: 0, remaining }),
+            Local::Deny { retry_after } => return Shared::Decided(Decision::Deny { retry_after }),
+            Local::Ask { tokens } => tokens,
+        };
+        match tokio::time::timeout(self.timeout, self.ask(client, stream, gcra, tokens)).await {
+            Ok(Ok(reply)) => {
+                let decision = match reply {
+                    (0, retry_after_us) => {
+                        let retry_after = retry_after_us.saturating_mul(1000);
+                        self.leases.denied(hash, retry_after, now_ns);
+                        Decision::Deny { retry_after }
+                    }
+                    (granted, remaining) => {
+                        self.leases.granted(hash, granted, remaining, now_ns);
+                        Decision::Allow { tat: 0, remaining: remaining + granted - 1 }
+                    }
+                };
+                Shared::Decided(decision)
+            }
             failed => {
+                self.leases.failed(hash);
                 let error = match failed {
                     Ok(Err(error)) => error.to_string(),
                     _ => "timed out".to_owned(),
@@ -147,7 +186,19 @@ impl SharedLimiter {
         }
     }
 
-    async fn ask(&self, client: &str, stream: &str, gcra: &Gcra) -> redis::RedisResult<Decision> {
+    /// Drops lease entries with nothing left to decide.
+    pub fn sweep(&self, now_ns: u64) {
+        self.leases.sweep(now_ns);
+    }
+
+    /// Up to `tokens` tokens: `(granted, remaining)`, or `(0, retry_after_us)`.
+    async fn ask(
+        &self,
+        client: &str,
+        stream: &str,
+        gcra: &Gcra,
+        tokens: u64,
+    ) -> redis::RedisResult<(u64, u64)> {
         let connection = self
             .connection
             .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone()))
@@ -158,16 +209,12 @@ impl SharedLimiter {
         // process).
         let digest = ring::digest::digest(&ring::digest::SHA256, client.as_bytes());
         let key = format!("{{rl:{stream}}}:{}", hex::encode(&digest.as_ref()[..16]));
-        let (allowed, value): (u8, u64) = self
-            .script
+        self.script
             .key(key)
             .arg((gcra.interval_ns() / 1000).max(1))
             .arg((gcra.tolerance_ns() / 1000).max(1))
+            .arg(tokens.max(1))
             .invoke_async(&mut connection)
-            .await?;
-        Ok(match allowed {
-            1 => Decision::Allow { tat: 0, remaining: value },
-            _ => Decision::Deny { retry_after: value.saturating_mul(1000) },
-        })
+            .await
     }
 }
