@@ -19,23 +19,45 @@ use crate::ratelimit::{Gcra, key_hash};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
+use tokio::sync::watch;
 
 const SHARDS: usize = 64;
 /// The most tokens one lease asks for.
 const MAX_LEASE: u64 = 256;
 
 /// What the local state can decide without Redis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Local {
     /// A leased token was spent; the shared remaining as last seen.
     Allow { remaining: u64 },
     /// Refused until the Retry-After Redis gave (ns from now).
     Deny { retry_after: u64 },
-    /// Ask Redis for `tokens` (one for this request, the rest for later).
-    Ask { tokens: u64 },
+    /// Ask Redis for `tokens` (one for this request, the rest for later);
+    /// the request waiting on this lease wake when `asking` drops.
+    Ask { tokens: u64, asking: Option<Asking> },
+    /// Another request is leasing for this key: wait for it, then take again.
+    Wait(watch::Receiver<()>),
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+/// Held while a lease request is on its way; dropping it (answer, error or
+/// cancellation) wakes the requests waiting for it.
+#[derive(Debug)]
+pub struct Asking {
+    _wakes: watch::Sender<()>,
+}
+
+impl PartialEq for Local {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Local::Allow { remaining: a }, Local::Allow { remaining: b }) => a == b,
+            (Local::Deny { retry_after: a }, Local::Deny { retry_after: b }) => a == b,
+            (Local::Ask { tokens: a, .. }, Local::Ask { tokens: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
 struct Entry {
     /// Leased tokens not yet spent, valid until `expires`.
     tokens: u64,
@@ -49,9 +71,9 @@ struct Entry {
     seen: u64,
     since: u64,
     seen_before: u64,
-    /// A lease request is in flight: others ask for one token only, so a
-    /// crowd arriving on an empty lease does not lease a crowd of batches.
-    asking: bool,
+    /// A lease request is in flight: others wait for it rather than each
+    /// making a round trip of its own (or leasing a batch each).
+    asking: Option<watch::Receiver<()>>,
 }
 
 /// Leases by key hash, sharded like the local limiter.
@@ -99,11 +121,19 @@ impl Leases {
                 entry.tokens -= 1;
                 return Local::Allow { remaining: entry.remaining + entry.tokens };
             }
-            if entry.asking || window == 0 {
-                return Local::Ask { tokens: 1 };
+            if window == 0 {
+                return Local::Ask { tokens: 1, asking: None };
             }
-            entry.asking = true;
-            Local::Ask { tokens: lease_size(entry.seen.max(entry.seen_before), gcra, window) }
+            // A lease on its way (its sender alive): wait for it.
+            if let Some(asking) = &entry.asking
+                && asking.has_changed().is_ok()
+            {
+                return Local::Wait(asking.clone());
+            }
+            let (sender, receiver) = watch::channel(());
+            entry.asking = Some(receiver);
+            let tokens = lease_size(entry.seen.max(entry.seen_before), gcra, window);
+            Local::Ask { tokens, asking: Some(Asking { _wakes: sender }) }
         })
     }
 
@@ -113,7 +143,7 @@ impl Leases {
         let window = self.window;
         self.with(hash, |map| {
             let entry = map.entry(hash).or_default();
-            entry.asking = false;
+            entry.asking = None;
             if entry.expires <= now {
                 entry.tokens = 0;
             }
@@ -127,7 +157,7 @@ impl Leases {
     pub fn denied(&self, hash: u64, retry_after: u64, now: u64) {
         self.with(hash, |map| {
             let entry = map.entry(hash).or_default();
-            entry.asking = false;
+            entry.asking = None;
             entry.denied_until = entry.denied_until.max(now.saturating_add(retry_after));
         });
     }
@@ -136,7 +166,7 @@ impl Leases {
     pub fn failed(&self, hash: u64) {
         self.with(hash, |map| {
             if let Some(entry) = map.get_mut(&hash) {
-                entry.asking = false;
+                entry.asking = None;
             }
         });
     }
@@ -147,7 +177,7 @@ impl Leases {
         for shard in self.shards.iter() {
             let mut map = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             map.retain(|_, e| {
-                e.asking
+                e.asking.as_ref().is_some_and(|a| a.has_changed().is_ok())
                     || e.denied_until > now
                     || (e.tokens > 0 && e.expires > now)
                     || e.since + window > now
@@ -179,6 +209,10 @@ mod tests {
 
     const MS: u64 = 1_000_000;
 
+    fn ask(tokens: u64) -> Local {
+        Local::Ask { tokens, asking: None }
+    }
+
     #[test]
     fn a_rare_key_leases_one_token_at_a_time() {
         let leases = Leases::new(10 * MS);
@@ -186,7 +220,7 @@ mod tests {
         let h = Leases::hash(&"k");
         for i in 0..5 {
             let now = 1_000 * MS + i * 100 * MS;
-            assert_eq!(leases.take(h, &gcra, now), Local::Ask { tokens: 1 });
+            assert_eq!(leases.take(h, &gcra, now), ask(1));
             leases.granted(h, 1, 900, now);
         }
     }
@@ -196,23 +230,19 @@ mod tests {
         let leases = Leases::new(10 * MS);
         let gcra = Gcra::new(100_000.0, 10_000);
         let h = Leases::hash(&"k");
-        // 50 decisions in 1 ms: lease 50.
         let t0 = 1_000 * MS;
-        assert_eq!(leases.take(h, &gcra, t0), Local::Ask { tokens: 1 });
-        leases.granted(h, 1, 9_000, t0);
-        for i in 0..48 {
-            // Each asks for what the window has seen so far.
-            assert_eq!(leases.take(h, &gcra, t0 + i * 20_000), Local::Ask { tokens: i + 2 });
+        for i in 0..49 {
+            // Each asks for what the window has seen so far (each ask failed).
+            assert_eq!(leases.take(h, &gcra, t0 + i * 20_000), ask(i + 1));
             leases.failed(h);
         }
-        let Local::Ask { tokens } = leases.take(h, &gcra, t0 + MS) else { panic!("expected an ask") };
-        assert_eq!(tokens, 50);
-        leases.granted(h, tokens, 5_000, t0 + MS);
-        for _ in 1..tokens {
+        assert_eq!(leases.take(h, &gcra, t0 + MS), ask(50));
+        leases.granted(h, 50, 5_000, t0 + MS);
+        for _ in 1..50 {
             assert!(matches!(leases.take(h, &gcra, t0 + 2 * MS), Local::Allow { .. }));
         }
         // 100 decisions in this window: the next lease is 100.
-        assert_eq!(leases.take(h, &gcra, t0 + 2 * MS), Local::Ask { tokens: 100 });
+        assert_eq!(leases.take(h, &gcra, t0 + 2 * MS), ask(100));
     }
 
     #[test]
@@ -242,20 +272,34 @@ mod tests {
         // 10k/s, burst 20: 100 a window, but a quarter of the burst is 5.
         assert_eq!(lease_size(1000, &Gcra::new(10_000.0, 20), 10 * MS), 5);
         assert_eq!(lease_size(3, &Gcra::new(10_000.0, 2000), 10 * MS), 3);
+        assert_eq!(lease_size(100_000, &Gcra::new(1e7, 1_000_000), 10 * MS), MAX_LEASE);
     }
 
-    #[test]
-    fn concurrent_askers_ask_for_one_token_while_a_lease_is_on_its_way() {
+    #[tokio::test]
+    async fn requests_arriving_while_a_lease_is_on_its_way_wait_for_it() {
         let leases = Leases::new(10 * MS);
         let gcra = Gcra::new(100_000.0, 10_000);
         let h = Leases::hash(&"k");
-        for i in 0..100 {
-            let _ = leases.take(h, &gcra, i * 1_000);
-        }
-        leases.granted(h, 1, 100, 100_000);
-        assert!(matches!(leases.take(h, &gcra, 200_000), Local::Ask { tokens } if tokens > 1));
-        assert_eq!(leases.take(h, &gcra, 200_001), Local::Ask { tokens: 1 });
+        let Local::Ask { tokens: 1, asking: Some(asking) } = leases.take(h, &gcra, MS) else {
+            panic!("the first request asks")
+        };
+        let Local::Wait(mut waiting) = leases.take(h, &gcra, MS + 1) else { panic!("the second waits") };
+        leases.granted(h, 5, 100, MS + 2);
+        drop(asking);
+        assert!(waiting.changed().await.is_err(), "woken when the lease is in");
+        assert!(matches!(leases.take(h, &gcra, MS + 3), Local::Allow { remaining: 103 }));
+    }
+
+    #[test]
+    fn an_ask_abandoned_on_its_way_does_not_hold_the_others() {
+        let leases = Leases::new(10 * MS);
+        let gcra = Gcra::new(100_000.0, 10_000);
+        let h = Leases::hash(&"k");
+        let first = leases.take(h, &gcra, MS);
+        assert!(matches!(leases.take(h, &gcra, MS + 1), Local::Wait(_)));
+        drop(first);
+        assert!(matches!(leases.take(h, &gcra, MS + 2), Local::Ask { asking: Some(_), .. }));
         leases.sweep(u64::MAX / 2);
-        assert!(!leases.is_empty(), "an entry with a lease on its way stays");
+        assert!(leases.is_empty());
     }
 }

@@ -145,10 +145,20 @@ impl SharedLimiter {
         local: &Limiter,
     ) -> Shared {
         let hash = Leases::hash(&(client, stream));
-        let tokens = match self.leases.take(hash, gcra, now_ns) {
-            Local::Allow { remaining } => return Shared::Decided(Decision::Allow { tat: 0, remaining }),
-            Local::Deny { retry_after } => return Shared::Decided(Decision::Deny { retry_after }),
-            Local::Ask { tokens } => tokens,
+        let mut waits = 0;
+        let (tokens, _asking) = loop {
+            match self.leases.take(hash, gcra, now_ns) {
+                Local::Allow { remaining } => return Shared::Decided(Decision::Allow { tat: 0, remaining }),
+                Local::Deny { retry_after } => return Shared::Decided(Decision::Deny { retry_after }),
+                Local::Ask { tokens, asking } => break (tokens, asking),
+                // Twice at most: a lease smaller than the crowd waiting for
+                // it leaves the rest to ask for themselves.
+                Local::Wait(mut lease) if waits < 2 => {
+                    waits += 1;
+                    let _ = tokio::time::timeout(self.timeout, lease.changed()).await;
+                }
+                Local::Wait(_) => break (1, None),
+            }
         };
         match tokio::time::timeout(self.timeout, self.ask(client, stream, gcra, tokens)).await {
             Ok(Ok(reply)) => {
