@@ -6,7 +6,6 @@ mod common;
 use cartorio_testkit::moto::boto3;
 use common::gateway::*;
 use common::*;
-use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -262,28 +261,6 @@ content_types = ["text/plain"]
         let id = receipt["id"].as_str().expect("id");
         let (_, stored, meta) = find_object(&store, "raw", "logs", id).expect("stored");
         assert_eq!((stored.as_slice(), meta["client_ip"].as_str()), (&b"line"[..], Some(client)));
-    }
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate for
-/// `client_cn` (clientAuth), made with openssl in `dir`.
-fn make_pki(dir: &Path, client_cn: &str) {
-    let sh = |script: &str| {
-        let out = run(Command::new("sh").arg("-c").arg(script).current_dir(dir));
-        assert!(out.status.success(), "{script}: {}", text(&out));
-    };
-    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-    sh(&format!("openssl req -x509 {ec} -keyout ca.key -out ca.pem -subj '/CN=Test CA' -days 2 2>/dev/null"));
-    for (name, cn, ext) in [
-        ("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
-        ("client", client_cn, "extendedKeyUsage=clientAuth"),
-    ] {
-        std::fs::write(dir.join(format!("{name}.ext")), format!("basicConstraints=CA:FALSE\n{ext}\n"))
-            .expect("ext");
-        sh(&format!("openssl req -new {ec} -keyout {name}.key -out {name}.csr -subj '/CN={cn}' 2>/dev/null"));
-        sh(&format!(
-            "openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile {name}.ext -out {name}.pem 2>/dev/null"
-        ));
     }
 }
 

@@ -2,7 +2,8 @@
 //! "redis"`), with a real `redis-server` on loopback: two gateways driven
 //! with one key at 10x its rate admit the rate once, not twice; when Redis
 //! stops, `on_backend_error` decides (503 + Retry-After, or this process's
-//! own limit), and the shared limit is back when Redis is.
+//! own limit), and the shared limit is back when Redis is. Idempotency
+//! claims, the quarantine quota and usage plans are shared the same way.
 
 mod common;
 
@@ -13,8 +14,22 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn config(d: &Path, port: u16, redis: &str, on_error: &str, rate: f64, burst: u32) -> String {
+    config_with(port, redis, on_error, rate, burst, "", &d.join(format!("store-{port}")))
+}
+
+/// As [`config`], with top-level settings `top` and the store at `store`.
+fn config_with(
+    port: u16,
+    redis: &str,
+    on_error: &str,
+    rate: f64,
+    burst: u32,
+    top: &str,
+    store: &Path,
+) -> String {
     format!(
         r#"listen = "127.0.0.1:{port}"
+{top}
 [ratelimit]
 backend = "redis"
 url = "{redis}"
@@ -33,7 +48,7 @@ rate_per_sec = {rate:.1}
 burst = {burst}
 content_types = ["text/plain"]
 "#,
-        store = d.join(format!("store-{port}")).display(),
+        store = store.display(),
         hash = hex::encode(openssl_sha256(b"k-shared"))
     )
 }
@@ -112,5 +127,152 @@ fn a_redis_outage_is_refused_or_local_as_configured_and_heals() {
     }
     drop((deny, local));
     let metrics = std::fs::read_to_string(tmp.path().join("deny/gateway.log")).expect("log");
-    assert!(metrics.contains("rate limit backend unavailable"), "the outage is logged");
+    assert!(metrics.contains("shared backend (Redis) unavailable"), "the outage is logged");
+}
+
+fn post_keyed(addr: &str, key: &str, body: &[u8]) -> (u16, String, String) {
+    ingest(addr, "metered", Some("k-shared"), "text/plain", body, &[&format!("Idempotency-Key: {key}")])
+}
+
+#[test]
+fn idempotency_claims_and_the_quarantine_quota_hold_across_gateways() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    // Two gateways on one Redis and one store; a 2 s TTL, a 100-byte quota.
+    let top = "quarantine_quota_bytes = 100\nidempotency_ttl_secs = 2";
+    let store = tmp.path().join("store");
+    let config_of = |p: u16| config_with(p, &url, "deny", 1000.0, 1000, top, &store);
+    let (a, addr_a) = start(tmp.path(), "a", config_of);
+    let (b, addr_b) = start(tmp.path(), "b", config_of);
+
+    // The first request runs on A; its retry on B gets the same result.
+    let (status, _, first) = post_keyed(&addr_a, "order-1", b"one");
+    assert_eq!(status, 202, "{first}");
+    let (status, headers, again) = post_keyed(&addr_b, "order-1", b"one");
+    assert_eq!((status, again.as_str()), (202, first.as_str()));
+    assert!(headers.contains("idempotent-replayed: true"), "{headers}");
+    // Another body under the same key: 422, on either gateway.
+    for addr in [&addr_a, &addr_b] {
+        let (status, _, body) = post_keyed(addr, "order-1", b"two");
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(json(&body)["reason"], "idempotency_key_reused");
+    }
+    // A claim held by a gateway still running the request: 409 for the same
+    // body, 422 for another (the claim is written as a gateway would).
+    let record = hex::encode(openssl_sha256(b"shared\0order-2"));
+    let body_sha = hex::encode(openssl_sha256(b"three"));
+    let shared_key = format!("{{idem:metered}}:{record}");
+    redis.cli(&["SET", &shared_key, &format!("pending {body_sha}"), "PX", "60000"]);
+    let (status, _, body) = post_keyed(&addr_b, "order-2", b"three");
+    assert_eq!((status, json(&body)["reason"].as_str()), (409, Some("idempotency_key_in_use")), "{body}");
+    assert_eq!(post_keyed(&addr_a, "order-2", b"four").0, 422);
+    // A settled key lives for the TTL on Redis, then the key is free again.
+    let first_key = format!("{{idem:metered}}:{}", hex::encode(openssl_sha256(b"shared\0order-1")));
+    assert!(redis.cli(&["GET", &first_key]).starts_with("done "), "settled on Redis");
+    let ttl: i64 = redis.cli(&["PTTL", &first_key]).parse().expect("a TTL");
+    assert!((1..=2000).contains(&ttl), "expires with idempotency_ttl_secs: {ttl} ms");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(post_keyed(&addr_b, "order-1", b"two").0, 202, "after the TTL the key is new");
+
+    // The quarantine quota (100 bytes a day) is shared: A keeps 60 bytes, B
+    // may not keep 60 more. Both refuse the payload (415) all the same.
+    let rejected = [b'x'; 60];
+    for addr in [&addr_a, &addr_b] {
+        let (status, _, _) = ingest(addr, "metered", Some("k-shared"), "application/json", &rejected, &[]);
+        assert_eq!(status, 415);
+    }
+    drop((a, b));
+    let kept =
+        walk(&tmp.path().join("store/quarantine")).iter().filter(|p| !p.ends_with(".meta.json")).count();
+    assert_eq!(kept, 1, "one payload within the shared quota");
+    let used = redis.cli(&["--scan", "--pattern", "{cartorio:quarantine}:*"]);
+    assert_eq!(redis.cli(&["GET", &used]), "60");
+}
+
+/// The files under `dir`, recursively, as strings.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    files
+}
+
+#[test]
+fn a_usage_plan_counts_a_key_once_over_two_gateways() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let redis = Redis::start(free_port());
+    let url = redis.url();
+    let config_of = |p: u16| {
+        config(tmp.path(), p, &url, "deny", 1000.0, 1000)
+            .replace("streams = [\"metered\"]", "streams = [\"metered\"]\nplan = \"trial\"")
+            + "[[plans]]\nname = \"trial\"\nrequests_per_day = 5\nbytes_per_month = 1000000\n"
+    };
+    let (a, addr_a) = start(tmp.path(), "a", config_of);
+    let (b, addr_b) = start(tmp.path(), "b", config_of);
+    let mut statuses = Vec::new();
+    let mut last_headers = String::new();
+    for i in 0..6 {
+        let (status, headers, body) = post(if i % 2 == 0 { &addr_a } else { &addr_b });
+        if status == 202 {
+            // The day's quota (5) is tighter than the stream's burst (1000).
+            assert!(headers.contains(&format!("ratelimit: \"day\";r={};t=", 4 - i)), "{headers}");
+        } else {
+            assert_eq!(json(&body)["reason"], "quota_exceeded", "{body}");
+        }
+        statuses.push(status);
+        last_headers = headers;
+    }
+    assert_eq!(statuses, [202, 202, 202, 202, 202, 429]);
+    assert!(last_headers.contains("ratelimit: \"day\";r=0;t="), "{last_headers}");
+    let retry_after: u64 = last_headers
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Retry-After");
+    assert!((1..=86_400).contains(&retry_after), "until midnight UTC: {retry_after}");
+    assert!(
+        last_headers.contains("ratelimit-policy: \"stream\";q=1000;w=1, \"day\";q=5;w=86400"),
+        "{last_headers}"
+    );
+    drop((a, b));
+}
+
+#[test]
+fn redis_over_tls_with_a_password_and_a_client_certificate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let pki = tmp.path().join("pki");
+    std::fs::create_dir_all(&pki).expect("pki");
+    make_pki(&pki, "gateway");
+    let redis = Redis::start_tls(free_port(), &pki, "s3cret");
+    let tls = |password: &str, client_cert: bool| {
+        let url = format!("rediss://:{password}@127.0.0.1:{}", redis.port);
+        let mut config = config(tmp.path(), 0, &url, "deny", 1000.0, 1000);
+        let mut files = format!("ca_file = \"{}\"\n", pki.join("ca.pem").display());
+        if client_cert {
+            files += &format!(
+                "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+                pki.join("client.pem").display(),
+                pki.join("client.key").display()
+            );
+        }
+        config = config.replace("timeout_ms = 200\n", &format!("timeout_ms = 2000\n{files}"));
+        move |port: u16| config.replace("127.0.0.1:0\"", &format!("127.0.0.1:{port}\""))
+    };
+    let (good, good_addr) = start(tmp.path(), "good", tls("s3cret", true));
+    let (status, _, body) = post(&good_addr);
+    assert_eq!(status, 202, "decided on Redis over TLS: {body}");
+    let (bad_password, bad_password_addr) = start(tmp.path(), "bad-password", tls("wrong", true));
+    let (no_cert, no_cert_addr) = start(tmp.path(), "no-cert", tls("s3cret", false));
+    for addr in [&bad_password_addr, &no_cert_addr] {
+        let (status, _, body) = post(addr);
+        assert_eq!((status, json(&body)["reason"].as_str()), (503, Some("rate_limit_unavailable")), "{body}");
+    }
+    drop((good, bad_password, no_cert));
 }

@@ -127,6 +127,7 @@ mod tests {
             id: "alice".into(),
             sha256: key_sha256("s3cret"),
             streams: vec!["a".into()],
+            plan: None,
         }])
         .expect("keys")
     }
@@ -177,7 +178,7 @@ mod tests {
 
     #[test]
     fn malformed_configured_hashes_are_refused() {
-        let bad = ApiKeyConfig { id: "x".into(), sha256: "abc".into(), streams: vec![] };
+        let bad = ApiKeyConfig { id: "x".into(), sha256: "abc".into(), streams: vec![], plan: None };
         assert!(ApiKeys::new(&[bad]).is_err());
     }
 }

@@ -35,9 +35,14 @@ pub struct GatewayConfig {
     /// Slowest accepted body upload, in bytes per second (after a 5 s grace).
     #[serde(default = "default_min_body_rate")]
     pub min_body_bytes_per_sec: u64,
-    /// Bytes the quarantine may hold (counted since start).
+    /// Bytes the quarantine may take per UTC day (over all gateways when
+    /// `[ratelimit] backend = "redis"`).
     #[serde(default = "default_quarantine_quota")]
     pub quarantine_quota_bytes: u64,
+    /// How long an Idempotency-Key is remembered (its result replayed, another
+    /// body under it refused).
+    #[serde(default = "default_idempotency_ttl")]
+    pub idempotency_ttl_secs: u64,
     /// A TLS listener too (HTTP/2 or HTTP/1.1 by ALPN, HTTP/3 on the same
     /// port over UDP), with client certificates when `client_ca` is set.
     #[serde(default)]
@@ -47,6 +52,9 @@ pub struct GatewayConfig {
     pub encryption: Option<EncryptionConfig>,
     #[serde(default)]
     pub api_keys: Vec<ApiKeyConfig>,
+    /// Usage plans (quotas per key per day and month) API keys may name.
+    #[serde(default)]
+    pub plans: Vec<crate::usage::PlanConfig>,
     pub streams: Vec<StreamConfig>,
     /// Serve `/metrics` on the ingest listeners too. Default: only when
     /// every ingest listener is on a loopback address (as under `up`); a
@@ -111,6 +119,9 @@ pub struct ApiKeyConfig {
     pub sha256: String,
     /// Streams the key may post to.
     pub streams: Vec<String>,
+    /// The `[[plans]]` entry whose quotas apply to the key.
+    #[serde(default)]
+    pub plan: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +236,9 @@ fn default_min_body_rate() -> u64 {
 fn default_quarantine_quota() -> u64 {
     1 << 30
 }
+fn default_idempotency_ttl() -> u64 {
+    24 * 3600
+}
 fn default_max_body() -> usize {
     1 << 20
 }
@@ -282,12 +296,15 @@ impl GatewayConfig {
             max_per_client: 256,
             min_body_bytes_per_sec: default_min_body_rate(),
             quarantine_quota_bytes: default_quarantine_quota(),
+            idempotency_ttl_secs: default_idempotency_ttl(),
             encryption: Some(EncryptionConfig { kek_file: Some(kek_file), kms: None, old_kek_files }),
             api_keys: vec![ApiKeyConfig {
                 id: "demo".into(),
                 sha256: key_sha256,
                 streams: vec!["demo".into()],
+                plan: None,
             }],
+            plans: Vec::new(),
             streams: vec![StreamConfig {
                 name: "demo".into(),
                 rate_per_sec: 5000.0,

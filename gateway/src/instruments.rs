@@ -26,9 +26,11 @@ pub enum Outcome {
     AddressDenied,
     /// The client's address (or its network prefix) is over its rate.
     AddressLimited,
+    /// The API key's usage plan is spent for the day or month.
+    QuotaExceeded,
 }
 
-const OUTCOMES: [Outcome; 16] = [
+const OUTCOMES: [Outcome; 17] = [
     Outcome::Accepted,
     Outcome::Replayed,
     Outcome::Unauthenticated,
@@ -45,6 +47,7 @@ const OUTCOMES: [Outcome; 16] = [
     Outcome::Uninspectable,
     Outcome::AddressDenied,
     Outcome::AddressLimited,
+    Outcome::QuotaExceeded,
 ];
 
 impl Outcome {
@@ -66,6 +69,7 @@ impl Outcome {
             Outcome::Uninspectable => "uninspectable",
             Outcome::AddressDenied => "address_denied",
             Outcome::AddressLimited => "address_limited",
+            Outcome::QuotaExceeded => "quota_exceeded",
         }
     }
 

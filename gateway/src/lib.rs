@@ -14,13 +14,17 @@ mod instruments;
 pub mod lease;
 pub mod netlist;
 pub mod policy;
+pub mod quota;
+pub mod rate_headers;
 pub mod ratelimit;
 pub mod read;
 pub mod readiness;
+pub mod redis_link;
 mod refusal;
 pub mod service;
 pub mod shared_limit;
 pub mod sink;
+pub mod usage;
 pub mod validate;
 pub mod waf;
 
@@ -51,6 +55,8 @@ pub struct Gateway {
     pub min_body_rate: u64,
     pub sink: sink::Sink,
     pub idempotency: idempotency::Idempotency,
+    /// Usage plans' counts, here or on Redis.
+    pub usage: usage::Usage,
 }
 
 impl Gateway {
@@ -65,16 +71,22 @@ impl Gateway {
     }
 
     pub fn build(config: &GatewayConfig) -> anyhow::Result<Self> {
+        let redis = redis_link::RedisLink::build(&config.ratelimit)?.map(Arc::new);
+        let sink = sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, keyring(config)?)
+            .with_shared_quota(redis.clone());
         Ok(Self {
             policy: ArcSwap::from_pointee(Policy::build(config)?),
             trusted_proxies: config.trusted_proxies.clone(),
             addresses: addresses::Addresses::build(&config.addresses)?,
             limiter: ratelimit::Limiter::default(),
-            shared: shared_limit::SharedLimiter::build(&config.ratelimit)?,
+            shared: redis
+                .clone()
+                .map(|link| shared_limit::SharedLimiter::new(link, config.ratelimit.lease_ms)),
             in_flight: ratelimit::InFlight::new(config.max_in_flight, config.max_per_client),
             min_body_rate: config.min_body_bytes_per_sec,
-            sink: sink::Sink::new(config.store.open(), config.quarantine_quota_bytes, keyring(config)?),
-            idempotency: idempotency::Idempotency::default(),
+            sink,
+            idempotency: idempotency::Idempotency::new(redis.clone(), config.idempotency_ttl_secs),
+            usage: usage::Usage::new(redis),
         })
     }
 }

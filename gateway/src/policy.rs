@@ -1,9 +1,10 @@
 //! What a gateway enforces, compiled from its TOML: the streams and the API
 //! keys. Swapped whole on SIGHUP (`reload`), so a request sees one policy.
 
-use crate::{GatewayConfig, auth, config, forward, instruments, netlist, ratelimit, validate, waf};
+use crate::{GatewayConfig, auth, config, forward, instruments, netlist, ratelimit, usage, validate, waf};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WafMode {
@@ -31,10 +32,11 @@ pub struct Stream {
     pub(crate) metrics: instruments::StreamMetrics,
 }
 
-/// The streams by name, and the API keys.
+/// The streams by name, the API keys, and the usage plans by key id.
 pub struct Policy {
     pub streams: HashMap<String, Stream>,
     pub keys: auth::ApiKeys,
+    pub plans: HashMap<String, Arc<usage::Plan>>,
 }
 
 impl Policy {
@@ -86,11 +88,23 @@ impl Policy {
                 bail!("stream {} is configured twice", s.name);
             }
         }
+        let mut named = HashMap::new();
+        for plan in &config.plans {
+            if named.insert(plan.name.clone(), Arc::new(usage::Plan::new(plan))).is_some() {
+                bail!("plan {:?} is configured twice", plan.name);
+            }
+        }
+        let mut plans = HashMap::new();
         for key in &config.api_keys {
             if let Some(unknown) = key.streams.iter().find(|s| !streams.contains_key(*s)) {
                 bail!("API key {:?} names an unknown stream {unknown:?}", key.id);
             }
+            if let Some(name) = &key.plan {
+                let plan =
+                    named.get(name).with_context(|| format!("API key {:?}: no plan {name:?}", key.id))?;
+                plans.insert(key.id.clone(), plan.clone());
+            }
         }
-        Ok(Self { streams, keys: auth::ApiKeys::new(&config.api_keys)? })
+        Ok(Self { streams, keys: auth::ApiKeys::new(&config.api_keys)?, plans })
     }
 }

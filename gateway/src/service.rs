@@ -4,14 +4,17 @@
 //! answers and metrics.
 
 use crate::addresses::{Refused, Unauthenticated};
-use crate::auth::{ApiKeys, AuthError};
-use crate::idempotency::{self, Recorded};
+use crate::auth::AuthError;
+use crate::idempotency::{self, Begin, Recorded};
 use crate::instruments::Outcome;
-use crate::ratelimit::{Busy, Decision, Gcra};
+use crate::policy::Policy;
+use crate::rate_headers::rate_limit_headers;
+use crate::ratelimit::{Busy, Decision};
 use crate::read::{ReadError, read_body};
-use crate::refusal::{address_refusal, invalid_response, unavailable};
+use crate::refusal::{address_refusal, idempotency_refusal, invalid_response, quota_refusal, unavailable};
 use crate::shared_limit::Shared;
 use crate::sink::{Meta, SinkError, Zone, object_id, object_key, rfc3339_micros};
+use crate::usage::{Plan, Quota, QuotaState};
 use crate::validate::{check_content, media_type};
 use crate::waf::{self, RequestView};
 use crate::{Gateway, Stream, WafMode};
@@ -109,9 +112,7 @@ impl Handler for GatewayService {
             return resp;
         };
         let (mut resp, outcome) = match req.method() {
-            &Method::POST => {
-                self.ingest(&policy.keys, stream, req, client_ip, unauthenticated, &mut note).await
-            }
+            &Method::POST => self.ingest(&policy, stream, req, client_ip, unauthenticated, &mut note).await,
             _ => {
                 let mut resp =
                     problem(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST", json!({}));
@@ -142,10 +143,14 @@ struct Admitted {
     now_micros: i64,
     /// Requests left in the client's burst.
     remaining: u64,
+    /// The key's quotas after this request.
+    quotas: Vec<QuotaState>,
+    /// The plan whose bytes quota counts the body once read (its length
+    /// was not declared).
+    unmetered: Option<Arc<Plan>>,
     /// Where an Idempotency-Key's result is kept.
     record: Option<String>,
     _slot: crate::ratelimit::Slot,
-    _claim: Option<idempotency::Claim>,
 }
 
 type Refusal = (Response<Body>, Outcome);
@@ -153,7 +158,7 @@ type Refusal = (Response<Body>, Outcome);
 impl GatewayService {
     async fn ingest(
         &self,
-        keys: &ApiKeys,
+        policy: &Policy,
         stream: &Stream,
         req: Request<RequestBody>,
         client_ip: std::net::IpAddr,
@@ -162,18 +167,17 @@ impl GatewayService {
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
         let (parts, body) = req.into_parts();
-        let admitted = match self.admit(keys, stream, &parts, client_ip, unauthenticated, note).await {
+        let admitted = match self.admit(policy, stream, &parts, client_ip, unauthenticated, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {
                 discard_body(body).await;
                 return refusal;
             }
         };
-        let result = self.accept(stream, &parts, body, &admitted, note).await;
-        let Admitted { remaining, record, .. } = &admitted;
-        let (mut resp, outcome) = result;
-        rate_limit_headers(resp.headers_mut(), &stream.gcra, *remaining, 0);
-        if let Some(record) = record
+        let mut claim = None;
+        let (mut resp, outcome) = self.accept(stream, &parts, body, &admitted, &mut claim, note).await;
+        rate_limit_headers(resp.headers_mut(), &stream.gcra, admitted.remaining, 0, &admitted.quotas);
+        if let Some(claim) = claim
             && outcome.is_final()
         {
             let recorded = Recorded {
@@ -185,8 +189,10 @@ impl GatewayService {
                     .unwrap_or("application/json")
                     .to_owned(),
                 body: String::from_utf8_lossy(&body_bytes(&resp)).into_owned(),
+                request_sha256: String::new(),
+                recorded_at: 0,
             };
-            g.idempotency.remember(g.sink.store(), record, &recorded).await;
+            g.idempotency.finish(g.sink.store(), claim, recorded, now_secs()).await;
         }
         (resp, outcome)
     }
@@ -194,7 +200,7 @@ impl GatewayService {
     /// Stages 1 to 3 (and the idempotency check): who, may they, not too fast.
     async fn admit(
         &self,
-        keys: &ApiKeys,
+        policy: &Policy,
         stream: &Stream,
         parts: &http::request::Parts,
         client_ip: std::net::IpAddr,
@@ -205,8 +211,12 @@ impl GatewayService {
         // 1. Identified before stage 0 (`client_ip`).
         // 2. Authenticate.
         let client_cert = parts.extensions.get::<PeerCertificate>().map(|c| c.0.clone());
-        let identity =
-            keys.identify(&parts.headers, client_cert.as_deref(), &stream.name, &stream.mtls_identities);
+        let identity = policy.keys.identify(
+            &parts.headers,
+            client_cert.as_deref(),
+            &stream.name,
+            &stream.mtls_identities,
+        );
         let client = match identity {
             Ok(client) => client,
             Err(AuthError::Unauthenticated) => {
@@ -275,10 +285,20 @@ impl GatewayService {
                 let secs = retry_after.div_ceil(1_000_000_000).max(1);
                 let detail = "request rate over this stream's limit";
                 let mut resp = problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail, json!({}));
-                rate_limit_headers(resp.headers_mut(), &stream.gcra, 0, secs);
+                rate_limit_headers(resp.headers_mut(), &stream.gcra, 0, secs, &[]);
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return Err((resp, Outcome::RateLimited));
             }
+        };
+        // The key's usage plan: one more request, and its declared bytes.
+        let plan = policy.plans.get(&client).cloned();
+        let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        let quotas = match &plan {
+            Some(plan) => match g.usage.admit(&client, plan, declared.unwrap_or(0), now_secs()).await {
+                Quota::Allow(states) => states,
+                refused => return Err(quota_refusal(refused, &stream.gcra, remaining)),
+            },
+            None => Vec::new(),
         };
         // Idempotency: a retry gets the first result.
         let record = match parts.headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
@@ -294,25 +314,8 @@ impl GatewayService {
                 ));
             }
         };
-        let claim = match &record {
-            Some(record) => {
-                if let Some(first) = g.idempotency.recall(g.sink.store(), record).await {
-                    return Err((replay(first), Outcome::Replayed));
-                }
-                match g.idempotency.claim(record) {
-                    Some(claim) => Some(claim),
-                    None => {
-                        let detail = "a request with this Idempotency-Key is in progress";
-                        return Err((
-                            problem(StatusCode::CONFLICT, "idempotency_key_in_use", detail, json!({})),
-                            Outcome::Invalid,
-                        ));
-                    }
-                }
-            }
-            None => None,
-        };
-        Ok(Admitted { client, client_ip, now_micros, remaining, record, _slot: slot, _claim: claim })
+        let unmetered = plan.filter(|_| declared.is_none());
+        Ok(Admitted { client, client_ip, now_micros, remaining, quotas, unmetered, record, _slot: slot })
     }
 }
 
@@ -324,6 +327,7 @@ impl GatewayService {
         parts: &http::request::Parts,
         body: RequestBody,
         admitted: &Admitted,
+        claim: &mut Option<idempotency::Claim>,
         note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let g = &self.gateway;
@@ -333,6 +337,9 @@ impl GatewayService {
         let payload = match read_body(body, declared, stream.max_body_bytes, g.min_body_rate).await {
             Ok(payload) => {
                 note.bytes_in = Some(payload.len() as u64);
+                if let Some(plan) = &admitted.unmetered {
+                    g.usage.add_bytes(client, plan, payload.len() as u64, now_secs()).await;
+                }
                 payload
             }
             Err(ReadError::TooLarge) => {
@@ -369,6 +376,13 @@ impl GatewayService {
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let media = media_type(content_type);
         let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &payload));
+        // Idempotency: a retry of the same body gets the first result.
+        if let Some(record) = &admitted.record {
+            match g.idempotency.begin(g.sink.store(), record, &sha256, now_secs()).await {
+                Begin::Claimed(held) => *claim = Some(held),
+                refused => return idempotency_refusal(refused),
+            }
+        }
         let id = match object_id(u64::try_from(now_micros / 1000).unwrap_or(0)) {
             Ok(id) => id,
             Err(_) => return unavailable(),
@@ -504,27 +518,6 @@ fn inspected_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
-fn rate_limit_headers(headers: &mut HeaderMap, gcra: &Gcra, remaining: u64, reset_secs: u64) {
-    let policy = format!("\"stream\";q={};w={}", gcra.burst, gcra.window_secs());
-    let state = format!("\"stream\";r={remaining};t={reset_secs}");
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-}
-
-fn replay(first: Recorded) -> Response<Body> {
-    let status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::OK);
-    let mut resp = response(status, "application/json", first.body);
-    if let Ok(content_type) = HeaderValue::from_str(&first.content_type) {
-        resp.headers_mut().insert(header::CONTENT_TYPE, content_type);
-    }
-    resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
-}
-
 fn body_bytes(resp: &Response<Body>) -> Bytes {
     use hyper::body::Body as _;
     // A `Full` body is ready at once: polling it never waits.
@@ -535,4 +528,8 @@ fn body_bytes(resp: &Response<Body>) -> Bytes {
         std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
         _ => Bytes::new(),
     }
+}
+
+fn now_secs() -> u64 {
+    u64::try_from(cartorio_platform::clock::unix_seconds()).unwrap_or(0)
 }

@@ -15,8 +15,9 @@
 
 use crate::lease::{Leases, Local};
 use crate::ratelimit::{Decision, Gcra, Limiter};
+use crate::redis_link::RedisLink;
 use serde::Deserialize;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// `[ratelimit]` in the gateway's TOML.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,9 +25,19 @@ use std::time::Duration;
 pub struct RateLimitConfig {
     #[serde(default)]
     pub backend: Backend,
-    /// `redis://[user:password@]host:port[/db]` (AUTH from the URL).
+    /// `redis://[user:password@]host:port[/db]` (AUTH from the URL), or
+    /// `rediss://...` for TLS.
     #[serde(default)]
     pub url: Option<String>,
+    /// With `rediss://`: the CA certificates (PEM) Redis's certificate must
+    /// chain to (default: the system's), and a client certificate and key
+    /// (PEM) when Redis requires them (`tls-auth-clients yes`).
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub cert_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
     #[serde(default)]
     pub on_backend_error: OnBackendError,
     /// How long a decision may wait for Redis before it is an error.
@@ -51,6 +62,9 @@ impl Default for RateLimitConfig {
         Self {
             backend: Backend::Local,
             url: None,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
             on_backend_error: OnBackendError::Deny,
             timeout_ms: default_timeout_ms(),
             lease_ms: default_lease_ms(),
@@ -97,13 +111,10 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return {granted, room - granted}
 ";
 
-/// The shared limiter: a connection (re-established by itself) and the script.
+/// The shared limiter: the Redis link, the script and the leases.
 pub struct SharedLimiter {
-    client: redis::Client,
-    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    link: Arc<RedisLink>,
     script: redis::Script,
-    on_error: OnBackendError,
-    timeout: Duration,
     leases: Leases,
 }
 
@@ -115,22 +126,12 @@ pub enum Shared {
 }
 
 impl SharedLimiter {
-    pub fn build(config: &RateLimitConfig) -> anyhow::Result<Option<Self>> {
-        if config.backend == Backend::Local {
-            return Ok(None);
-        }
-        let url = config
-            .url
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("[ratelimit] backend = \"redis\" needs url"))?;
-        Ok(Some(Self {
-            client: redis::Client::open(url).map_err(|e| anyhow::anyhow!("[ratelimit] url: {e}"))?,
-            connection: tokio::sync::OnceCell::new(),
+    pub fn new(link: Arc<RedisLink>, lease_ms: u64) -> Self {
+        Self {
+            link,
             script: redis::Script::new(GCRA_SCRIPT),
-            on_error: config.on_backend_error,
-            timeout: Duration::from_millis(config.timeout_ms.max(1)),
-            leases: Leases::new(config.lease_ms.saturating_mul(1_000_000)),
-        }))
+            leases: Leases::new(lease_ms.saturating_mul(1_000_000)),
+        }
     }
 
     /// The decision for `client` on `stream`: from a lease or a remembered
@@ -155,40 +156,25 @@ impl SharedLimiter {
                 // it leaves the rest to ask for themselves.
                 Local::Wait(mut lease) if waits < 2 => {
                     waits += 1;
-                    let _ = tokio::time::timeout(self.timeout, lease.changed()).await;
+                    let _ = tokio::time::timeout(self.link.timeout, lease.changed()).await;
                 }
                 Local::Wait(_) => break (1, None),
             }
         };
-        match tokio::time::timeout(self.timeout, self.ask(client, stream, gcra, tokens)).await {
-            Ok(Ok(reply)) => {
-                let decision = match reply {
-                    (0, retry_after_us) => {
-                        let retry_after = retry_after_us.saturating_mul(1000);
-                        self.leases.denied(hash, retry_after, now_ns);
-                        Decision::Deny { retry_after }
-                    }
-                    (granted, remaining) => {
-                        self.leases.granted(hash, granted, remaining, now_ns);
-                        Decision::Allow { tat: 0, remaining: remaining + granted - 1 }
-                    }
-                };
-                Shared::Decided(decision)
+        match self.ask(client, stream, gcra, tokens).await {
+            Ok((0, retry_after_us)) => {
+                let retry_after = retry_after_us.saturating_mul(1000);
+                self.leases.denied(hash, retry_after, now_ns);
+                Shared::Decided(Decision::Deny { retry_after })
             }
-            failed => {
+            Ok((granted, remaining)) => {
+                self.leases.granted(hash, granted, remaining, now_ns);
+                Shared::Decided(Decision::Allow { tat: 0, remaining: remaining + granted - 1 })
+            }
+            Err(error) => {
                 self.leases.failed(hash);
-                let error = match failed {
-                    Ok(Err(error)) => error.to_string(),
-                    _ => "timed out".to_owned(),
-                };
-                tracing::warn!(%error, "rate limit backend unavailable");
-                let fallback = match self.on_error {
-                    OnBackendError::Deny => "deny",
-                    OnBackendError::Local => "local",
-                };
-                metrics::counter!("cartorio_gateway_ratelimit_backend_errors_total", "fallback" => fallback)
-                    .increment(1);
-                match self.on_error {
+                self.link.failed("ratelimit", &error);
+                match self.link.on_error {
                     OnBackendError::Deny => Shared::Unavailable,
                     OnBackendError::Local => Shared::Decided(local.check(&(client, stream), gcra, now_ns)),
                 }
@@ -202,29 +188,17 @@ impl SharedLimiter {
     }
 
     /// Up to `tokens` tokens: `(granted, remaining)`, or `(0, retry_after_us)`.
-    async fn ask(
-        &self,
-        client: &str,
-        stream: &str,
-        gcra: &Gcra,
-        tokens: u64,
-    ) -> redis::RedisResult<(u64, u64)> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone()))
-            .await?;
-        let mut connection = connection.clone();
+    async fn ask(&self, client: &str, stream: &str, gcra: &Gcra, tokens: u64) -> Result<(u64, u64), String> {
         // A digest stands for the client (no API key id in Redis), the same
         // in every gateway process (the local limiter's hash is seeded per
         // process).
         let digest = ring::digest::digest(&ring::digest::SHA256, client.as_bytes());
         let key = format!("{{rl:{stream}}}:{}", hex::encode(&digest.as_ref()[..16]));
-        self.script
-            .key(key)
+        let mut invocation = self.script.key(key);
+        invocation
             .arg((gcra.interval_ns() / 1000).max(1))
             .arg((gcra.tolerance_ns() / 1000).max(1))
-            .arg(tokens.max(1))
-            .invoke_async(&mut connection)
-            .await
+            .arg(tokens.max(1));
+        self.link.run(invocation).await
     }
 }

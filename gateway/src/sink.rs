@@ -5,13 +5,14 @@
 //! so a 202 is only ever sent for a payload already on disk.
 
 use crate::envelope::{self, Keyring};
+use crate::quota::QuarantineQuota;
+use crate::redis_link::RedisLink;
 use anyhow::Context;
 use bytes::Bytes;
 use cartorio_platform::ObjectStore;
 use cartorio_platform::store::StoreError;
 use serde::Serialize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which prefix an object goes under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +78,7 @@ pub fn rfc3339_micros(unix_micros: i64) -> String {
 
 pub struct Sink {
     store: ObjectStore,
-    quarantine_quota: u64,
-    quarantined: AtomicU64,
+    quota: QuarantineQuota,
     /// When set, payloads are stored sealed (see [`crate::envelope`]).
     keyring: Option<Arc<Keyring>>,
 }
@@ -93,7 +93,15 @@ pub enum SinkError {
 
 impl Sink {
     pub fn new(store: ObjectStore, quarantine_quota: u64, keyring: Option<Arc<Keyring>>) -> Self {
-        Self { store, quarantine_quota, quarantined: AtomicU64::new(0), keyring }
+        Self { store, quota: QuarantineQuota::new(quarantine_quota, None), keyring }
+    }
+
+    /// Counts the quarantine quota over every gateway on `shared` (Redis).
+    pub fn with_shared_quota(mut self, shared: Option<Arc<RedisLink>>) -> Self {
+        if shared.is_some() {
+            self.quota = QuarantineQuota::new(self.quota.limit(), shared);
+        }
+        self
     }
 
     /// Writes the payload, then its metadata; both are durable on return.
@@ -105,10 +113,8 @@ impl Sink {
         meta: &Meta<'_>,
     ) -> Result<(), SinkError> {
         if zone == Zone::Quarantine {
-            let size = payload.len() as u64;
-            let used = self.quarantined.fetch_add(size, Ordering::AcqRel);
-            if used + size > self.quarantine_quota {
-                self.quarantined.fetch_sub(size, Ordering::AcqRel);
+            let now = u64::try_from(cartorio_platform::clock::unix_seconds()).unwrap_or(0);
+            if !self.quota.take(payload.len() as u64, now).await {
                 return Err(SinkError::QuotaExceeded);
             }
         }

@@ -9,18 +9,52 @@ use std::time::{Duration, Instant};
 pub struct Redis {
     child: Option<Child>,
     pub port: u16,
+    /// Arguments beyond the port (TLS, a password).
+    extra: Vec<String>,
 }
 
 impl Redis {
     /// Starts a server on `port` and waits until it accepts connections.
     pub fn start(port: u16) -> Self {
-        let mut redis = Self { child: None, port };
+        Self::start_with(port, Vec::new())
+    }
+
+    /// A server speaking only TLS on `port`, with the PEM files in `dir`
+    /// (`server.pem`/`server.key`, clients' CA `ca.pem`), requiring client
+    /// certificates and the password `password`.
+    pub fn start_tls(port: u16, dir: &std::path::Path, password: &str) -> Self {
+        let file = |name: &str| dir.join(name).display().to_string();
+        let extra = [
+            ("--port", "0".to_owned()),
+            ("--tls-port", port.to_string()),
+            ("--tls-cert-file", file("server.pem")),
+            ("--tls-key-file", file("server.key")),
+            ("--tls-ca-cert-file", file("ca.pem")),
+            ("--tls-auth-clients", "yes".to_owned()),
+            ("--requirepass", password.to_owned()),
+        ];
+        Self::start_with(port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect())
+    }
+
+    fn start_with(port: u16, extra: Vec<String>) -> Self {
+        let mut redis = Self { child: None, port, extra };
         redis.restart();
         redis
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli` against it; its standard output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("redis-cli: {e}"));
+        assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// Kills the server (an outage).
@@ -45,6 +79,7 @@ impl Redis {
                 "--appendonly",
                 "no",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
