@@ -7,7 +7,7 @@
 
 mod common;
 
-use cartorio_testkit::redis::Redis;
+use cartorio_testkit::redis::{Redis, RedisCluster};
 use common::gateway::{ingest, json, openssl_sha256};
 use common::*;
 use std::path::Path;
@@ -275,4 +275,36 @@ fn redis_over_tls_with_a_password_and_a_client_certificate() {
         assert_eq!((status, json(&body)["reason"].as_str()), (503, Some("rate_limit_unavailable")), "{body}");
     }
     drop((good, bad_password, no_cert));
+}
+
+#[test]
+fn a_redis_cluster_holds_each_scripts_keys_on_one_slot() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cluster = RedisCluster::start(tmp.path(), [free_port(), free_port(), free_port()]);
+    let url = cluster.url();
+    let store = tmp.path().join("store");
+    let config_of = |p: u16| {
+        config_with(p, &url, "deny", 1.0, 3, "", &store)
+            .replace("backend = \"redis\"", "backend = \"redis\"\ncluster = true")
+            .replace("streams = [\"metered\"]", "streams = [\"metered\"]\nplan = \"trial\"")
+            + "[[plans]]\nname = \"trial\"\nrequests_per_month = 100\n"
+    };
+    let (a, addr_a) = start(tmp.path(), "a", config_of);
+    let (b, addr_b) = start(tmp.path(), "b", config_of);
+    // A burst of 3 shared by both gateways: the fourth and fifth are refused.
+    let statuses: Vec<u16> = (0..5).map(|i| post(if i % 2 == 0 { &addr_a } else { &addr_b }).0).collect();
+    assert_eq!(statuses, [202, 202, 202, 429, 429]);
+    let (status, _, body) = post_keyed(&addr_b, "k-1", b"x");
+    assert_eq!(status, 429, "still over the rate: {body}");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(post_keyed(&addr_b, "k-1", b"x").0, 202);
+    std::thread::sleep(Duration::from_millis(1100));
+    let (status, headers, _) = post_keyed(&addr_a, "k-1", b"x");
+    assert!(status == 202 && headers.contains("idempotent-replayed: true"), "{status} {headers}");
+    drop((a, b));
+    // Each family of keys lives on the node of its hash tag.
+    for pattern in ["{rl:metered}:*", "{idem:metered}:*", "{quota:*"] {
+        let per_node = cluster.keys_per_node(pattern);
+        assert_eq!(per_node.iter().filter(|n| **n > 0).count(), 1, "{pattern}: {per_node:?}");
+    }
 }

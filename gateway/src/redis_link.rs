@@ -9,8 +9,8 @@ use crate::shared_limit::{Backend, OnBackendError, RateLimitConfig};
 use std::time::Duration;
 
 pub struct RedisLink {
-    client: redis::Client,
-    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    client: Client,
+    connection: tokio::sync::OnceCell<Connection>,
     pub on_error: OnBackendError,
     pub timeout: Duration,
 }
@@ -26,7 +26,10 @@ impl RedisLink {
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("[ratelimit] backend = \"redis\" needs url"))?;
         Ok(Some(Self {
-            client: client(url, config)?,
+            client: match config.cluster {
+                true => Client::Cluster(cluster_client(url, config)?),
+                false => Client::Single(client(url, config)?),
+            },
             connection: tokio::sync::OnceCell::new(),
             on_error: config.on_backend_error,
             timeout: Duration::from_millis(config.timeout_ms.max(1)),
@@ -39,12 +42,11 @@ impl RedisLink {
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
         let call = async {
-            let connection = self
-                .connection
-                .get_or_try_init(|| redis::aio::ConnectionManager::new(self.client.clone()))
-                .await?;
-            let mut connection = connection.clone();
-            invocation.invoke_async(&mut connection).await
+            let connection = self.connection.get_or_try_init(|| self.client.connect()).await?;
+            match connection.clone() {
+                Connection::Single(mut single) => invocation.invoke_async(&mut single).await,
+                Connection::Cluster(mut cluster) => invocation.invoke_async(&mut cluster).await,
+            }
         };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
@@ -65,9 +67,35 @@ impl RedisLink {
     }
 }
 
-/// The client for `url`: TLS (`rediss://`) with the configured CA and client
-/// certificate when there are files, else as the URL says.
-fn client(url: &str, config: &RateLimitConfig) -> anyhow::Result<redis::Client> {
+/// One server, or a Redis Cluster found from a seed node. Every script
+/// names keys of one hash tag, so a cluster runs it on a single slot.
+#[allow(clippy::large_enum_variant)] // One per process, built once.
+enum Client {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// Connections that reconnect by themselves (a cluster's follows its slots).
+#[derive(Clone)]
+enum Connection {
+    Single(redis::aio::ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Client {
+    async fn connect(&self) -> redis::RedisResult<Connection> {
+        Ok(match self {
+            Client::Single(client) => {
+                Connection::Single(redis::aio::ConnectionManager::new(client.clone()).await?)
+            }
+            Client::Cluster(client) => Connection::Cluster(client.get_async_connection().await?),
+        })
+    }
+}
+
+/// The TLS files of a `rediss://` url: the CA and the client certificate,
+/// when configured (else the system's roots, and no client certificate).
+fn tls_files(url: &str, config: &RateLimitConfig) -> anyhow::Result<Option<redis::TlsCertificates>> {
     let read = |path: &std::path::Path| {
         std::fs::read(path).map_err(|e| anyhow::anyhow!("[ratelimit] {}: {e}", path.display()))
     };
@@ -78,16 +106,27 @@ fn client(url: &str, config: &RateLimitConfig) -> anyhow::Result<redis::Client> 
         (None, None) => None,
         _ => anyhow::bail!("[ratelimit] cert_file and key_file go together"),
     };
-    let tls_files = client_tls.is_some() || config.ca_file.is_some();
-    if tls_files && !url.starts_with("rediss://") {
+    if (client_tls.is_some() || config.ca_file.is_some()) && !url.starts_with("rediss://") {
         anyhow::bail!("[ratelimit] ca_file, cert_file and key_file need a rediss:// url");
     }
-    let client = match tls_files {
-        true => {
-            let root_cert = config.ca_file.as_deref().map(read).transpose()?;
-            redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls, root_cert })
-        }
-        false => redis::Client::open(url),
+    let root_cert = config.ca_file.as_deref().map(read).transpose()?;
+    Ok((root_cert.is_some() || client_tls.is_some())
+        .then_some(redis::TlsCertificates { client_tls, root_cert }))
+}
+
+fn client(url: &str, config: &RateLimitConfig) -> anyhow::Result<redis::Client> {
+    let client = match tls_files(url, config)? {
+        Some(certificates) => redis::Client::build_with_tls(url, certificates),
+        None => redis::Client::open(url),
     };
     client.map_err(|e| anyhow::anyhow!("[ratelimit] url: {e}"))
+}
+
+/// A cluster client seeded by `url` (the other nodes are discovered).
+fn cluster_client(url: &str, config: &RateLimitConfig) -> anyhow::Result<redis::cluster::ClusterClient> {
+    let mut builder = redis::cluster::ClusterClientBuilder::new([url]);
+    if let Some(certificates) = tls_files(url, config)? {
+        builder = builder.certs(certificates);
+    }
+    builder.build().map_err(|e| anyhow::anyhow!("[ratelimit] url: {e}"))
 }

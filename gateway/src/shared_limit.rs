@@ -38,6 +38,9 @@ pub struct RateLimitConfig {
     pub cert_file: Option<std::path::PathBuf>,
     #[serde(default)]
     pub key_file: Option<std::path::PathBuf>,
+    /// `url` is one node of a Redis Cluster; the others are discovered.
+    #[serde(default)]
+    pub cluster: bool,
     #[serde(default)]
     pub on_backend_error: OnBackendError,
     /// How long a decision may wait for Redis before it is an error.
@@ -65,6 +68,7 @@ impl Default for RateLimitConfig {
             ca_file: None,
             cert_file: None,
             key_file: None,
+            cluster: false,
             on_backend_error: OnBackendError::Deny,
             timeout_ms: default_timeout_ms(),
             lease_ms: default_lease_ms(),

@@ -36,7 +36,7 @@ impl Redis {
         Self::start_with(port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect())
     }
 
-    fn start_with(port: u16, extra: Vec<String>) -> Self {
+    pub fn start_with(port: u16, extra: Vec<String>) -> Self {
         let mut redis = Self { child: None, port, extra };
         redis.restart();
         redis
@@ -96,5 +96,57 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A three-node Redis Cluster (primaries only) on loopback, its state in
+/// `dir`; killed when dropped.
+pub struct RedisCluster {
+    pub nodes: Vec<Redis>,
+}
+
+impl RedisCluster {
+    pub fn start(dir: &std::path::Path, ports: [u16; 3]) -> Self {
+        let nodes: Vec<Redis> = ports
+            .iter()
+            .map(|port| {
+                // The bus port is given: the default (port + 10000) may be
+                // past 65535 for an ephemeral port.
+                let bus = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .expect("a free port for the cluster bus");
+                let extra = [
+                    ("--cluster-enabled", "yes".to_owned()),
+                    ("--cluster-port", bus.to_string()),
+                    ("--cluster-config-file", dir.join(format!("nodes-{port}.conf")).display().to_string()),
+                    ("--dir", dir.display().to_string()),
+                ];
+                Redis::start_with(*port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect())
+            })
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(out.status.success(), "cluster create: {}", String::from_utf8_lossy(&out.stdout));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nodes.iter().all(|n| n.cli(&["cluster", "info"]).contains("cluster_state:ok")) {
+            assert!(Instant::now() < deadline, "the cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { nodes }
+    }
+
+    pub fn url(&self) -> String {
+        self.nodes[0].url()
+    }
+
+    /// Keys matching `pattern` on each node.
+    pub fn keys_per_node(&self, pattern: &str) -> Vec<usize> {
+        self.nodes.iter().map(|n| n.cli(&["--scan", "--pattern", pattern]).lines().count()).collect()
     }
 }
