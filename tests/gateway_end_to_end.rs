@@ -78,12 +78,18 @@ fn demo_stream_accepts_validates_and_refuses() {
     let quarantined = std::fs::read_dir(store.join("quarantine/demo")).map(|d| d.count()).unwrap_or(0);
     assert!(quarantined > 0, "rejected payloads quarantined");
 
-    // Attack signatures: 403 with the rule ids, payload quarantined with them.
+    // Attack signatures: 403 with an incident id (the rule ids stay with the
+    // operator: the quarantined payload's metadata and the access log).
     let sqli = r#"{"id":"e4","ts":"2026-11-21T10:00:00Z","source":"t","message":"1' OR '1'='1' UNION SELECT password FROM users --"}"#;
     let (status, _, body) = ingest(&gw, "demo", Some(&key), "application/json", sqli.as_bytes(), &[]);
     let problem = json(&body);
     assert_eq!((status, problem["reason"].as_str()), (403, Some("attack_signature")), "{body}");
-    assert!(problem["rules"].as_array().is_some_and(|r| !r.is_empty()), "{body}");
+    assert!(problem.get("rules").is_none(), "rules are not exposed by default: {body}");
+    let incident = problem["incident"].as_str().expect("an incident id").to_owned();
+    let meta =
+        find_file(&store.join("quarantine/demo"), &format!("{incident}.meta.json")).expect("quarantined");
+    let meta = json(&std::fs::read_to_string(meta).expect("meta"));
+    assert!(meta["rules"].as_array().is_some_and(|r| !r.is_empty()), "{meta}");
 
     // Size: refused on the declared length alone.
     let head = "POST /v1/ingest/demo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n";
@@ -506,4 +512,19 @@ fn metrics_move_to_their_own_listener_when_asked() {
     assert_eq!(get(&metrics_addr, "/healthz").0, 200);
     assert_eq!(get(&metrics_addr, "/v1/ingest/s").0, 404, "the metrics listener takes no payloads");
     drop(gateway);
+}
+
+/// The first file named `name` under `dir`.
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
 }

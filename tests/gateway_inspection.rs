@@ -81,6 +81,7 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
     let stream = |name: &str, mode: &str| {
         format!(
             "[[streams]]\nname = \"{name}\"\nrate_per_sec = 1000.0\nburst = 1000\ncontent_types = [\"application/json\"]\n\
+             expose_rules = true\n\
              [streams.waf]\nmode = \"{mode}\"\nmax_values = 50\nmax_value_bytes = 1024\nmax_depth = 4\n"
         )
     };
@@ -124,6 +125,16 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
         assert_eq!(status, 202, "{reply}");
     }
     assert_eq!(quarantined_with_reason(&store, "capped", "uninspectable"), 3, "each refusal quarantined");
+    // This stream exposes the rule ids of an attack-signature 403.
+    let attack = serde_json::json!([SQLI]).to_string();
+    let (status, _, reply) =
+        ingest(&addr, "capped", Some("k-caps"), "application/json", attack.as_bytes(), &[]);
+    let problem = json(&reply);
+    assert_eq!(status, 403, "{reply}");
+    assert!(
+        problem["rules"].as_array().is_some_and(|r| !r.is_empty()) && problem["incident"].is_string(),
+        "{reply}"
+    );
 
     let (_, _, metrics) = http(&addr, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
     let metrics = String::from_utf8_lossy(&metrics);

@@ -158,6 +158,11 @@ pub struct StreamConfig {
     /// Networks that may not post to this stream; wins over `allow_file`.
     #[serde(default)]
     pub deny_file: Option<PathBuf>,
+    /// Whether a 403 for attack signatures names the rules that fired
+    /// (default: only an incident id, which the access log line carries
+    /// with the rule ids, so clients cannot probe the rules one by one).
+    #[serde(default)]
+    pub expose_rules: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -318,6 +323,7 @@ impl GatewayConfig {
                 upstream: None,
                 allow_file: None,
                 deny_file: None,
+                expose_rules: false,
             }],
             expose_metrics: None,
             metrics_listen: None,

@@ -4,13 +4,16 @@
 //! can; `service` wires them to HTTP.
 
 pub mod addresses;
+pub mod admission;
 pub mod auth;
 pub mod config;
+pub mod ctx;
 pub mod envelope;
 pub mod forward;
 pub mod idempotency;
 pub mod identify;
 mod instruments;
+pub mod intake;
 pub mod lease;
 pub mod netlist;
 pub mod policy;

@@ -29,6 +29,8 @@ pub struct Stream {
     pub upstream: Option<forward::Upstream>,
     /// The networks that may (not) post here.
     pub lists: netlist::Lists,
+    /// Whether an attack-signature 403 names the rules.
+    pub expose_rules: bool,
     pub(crate) metrics: instruments::StreamMetrics,
 }
 
@@ -82,6 +84,7 @@ impl Policy {
                 upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
                 lists: netlist::Lists::open(s.allow_file.as_deref(), s.deny_file.as_deref())
                     .with_context(|| format!("stream {}", s.name))?,
+                expose_rules: s.expose_rules,
                 metrics: instruments::StreamMetrics::register(&s.name),
             };
             if streams.insert(s.name.clone(), stream).is_some() {

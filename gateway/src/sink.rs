@@ -5,6 +5,7 @@
 //! so a 202 is only ever sent for a payload already on disk.
 
 use crate::envelope::{self, Keyring};
+use crate::intake::Validated;
 use crate::quota::QuarantineQuota;
 use crate::redis_link::RedisLink;
 use anyhow::Context;
@@ -104,14 +105,18 @@ impl Sink {
         self
     }
 
+    /// Stores an accepted payload (only a [`Validated`] one) under `key`.
+    pub async fn accept(&self, key: &str, validated: &Validated, meta: &Meta<'_>) -> Result<(), SinkError> {
+        self.write(Zone::Raw, key, validated.received().payload.clone(), meta).await
+    }
+
+    /// Keeps a refused payload under `key`, within the day's quota.
+    pub async fn quarantine(&self, key: &str, payload: Bytes, meta: &Meta<'_>) -> Result<(), SinkError> {
+        self.write(Zone::Quarantine, key, payload, meta).await
+    }
+
     /// Writes the payload, then its metadata; both are durable on return.
-    pub async fn write(
-        &self,
-        zone: Zone,
-        key: &str,
-        payload: Bytes,
-        meta: &Meta<'_>,
-    ) -> Result<(), SinkError> {
+    async fn write(&self, zone: Zone, key: &str, payload: Bytes, meta: &Meta<'_>) -> Result<(), SinkError> {
         if zone == Zone::Quarantine {
             let now = u64::try_from(cartorio_platform::clock::unix_seconds()).unwrap_or(0);
             if !self.quota.take(payload.len() as u64, now).await {
