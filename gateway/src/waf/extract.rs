@@ -170,44 +170,48 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
     }
 }
 
-/// Text nodes and attribute values of an XML document. Element and attribute
-/// names are markup chosen by the schema, not data, so they are skipped.
+/// The data of an XML document, read by quick-xml: text (with its character
+/// and entity references as written, in one piece), CDATA, attribute
+/// values, processing instructions, and the DOCTYPE, where XXE entities are
+/// declared. Element and attribute names are the schema's markup, not data,
+/// and comments reach no application. What does not parse is inspected raw
+/// from where parsing stopped: never skipped.
 fn xml<'a>(out: &mut Values<'a>, location: Location, doc: &'a [u8]) {
-    let mut i = 0;
-    while i < doc.len() {
-        let rest = doc.get(i..).unwrap_or_default();
-        let Some(lt) = rest.iter().position(|&b| b == b'<') else {
-            out.push(location, rest, false);
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    reader.config_mut().check_end_names = false;
+    let mut text = Vec::new();
+    let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
+    loop {
+        if out.full() {
             return;
-        };
-        out.push(location, rest.get(..lt).unwrap_or_default(), false);
-        let tag = rest.get(lt..).unwrap_or_default();
-        if let Some(cdata) = tag.strip_prefix(b"<![CDATA[") {
-            let end = find(cdata, b"]]>").unwrap_or(cdata.len());
-            out.push(location, cdata.get(..end).unwrap_or_default(), false);
-            i += lt + 9 + end + 3;
-            continue;
         }
-        let close = if tag.starts_with(b"<!--") { find(tag, b"-->").map(|p| p + 2) } else { find(tag, b">") };
-        let end = close.unwrap_or(tag.len());
-        if !tag.starts_with(b"<!") && !tag.starts_with(b"<?") {
-            attribute_values(out, location, tag.get(..end).unwrap_or_default());
+        let position = usize::try_from(reader.buffer_position()).unwrap_or(0);
+        let event = reader.read_event();
+        if !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
+            out.push_cow(location, Cow::Owned(std::mem::take(&mut text)), false);
         }
-        i += lt + end + 1;
-    }
-}
-
-/// Quoted values inside one tag.
-fn attribute_values<'a>(out: &mut Values<'a>, location: Location, tag: &'a [u8]) {
-    let mut i = 0;
-    while let Some(&b) = tag.get(i) {
-        if b == b'"' || b == b'\'' {
-            let rest = tag.get(i + 1..).unwrap_or_default();
-            let end = rest.iter().position(|&c| c == b).unwrap_or(rest.len());
-            out.push(location, rest.get(..end).unwrap_or_default(), false);
-            i += end + 2;
-        } else {
-            i += 1;
+        match event {
+            Ok(Event::Text(t)) => text.extend_from_slice(t.into_inner().as_bytes()),
+            Ok(Event::GeneralRef(r)) => {
+                text.push(b'&');
+                text.extend_from_slice(r.as_bytes());
+                text.push(b';');
+            }
+            Ok(Event::CData(c)) => out.push_cow(location, owned(c.into_inner()), false),
+            Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
+            Ok(Event::PI(p)) => out.push_cow(location, owned(p.into_inner()), false),
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                for attribute in e.attributes().with_checks(false).flatten() {
+                    out.push_cow(location, owned(attribute.value), false);
+                }
+            }
+            Ok(Event::Eof) => return,
+            Ok(Event::End(_) | Event::Comment(_) | Event::Decl(_)) => {}
+            Err(_) => {
+                out.push(location, doc.get(position..).unwrap_or_default(), false);
+                return;
+            }
         }
     }
 }
@@ -446,6 +450,18 @@ mod tests {
         let r =
             req(Some("application/xml"), br#"<?xml version="1.0"?><a b="v1">t<![CDATA[c]]><!-- x --></a>"#);
         assert_eq!(collect(&r), ["v1", "t", "c"]);
+        // The DOCTYPE (XXE), text with its references in one piece, and a
+        // document that stops parsing: the rest is inspected raw.
+        let r = req(
+            Some("application/xml"),
+            br#"<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r a="&lt;b">&lt;script&gt;&x;</r><p q="1""#,
+        );
+        let got = collect(&r);
+        assert_eq!(
+            got,
+            ["r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]", "&lt;b", "&lt;script&gt;&x;", "<p q=\"1\""],
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -7,20 +7,20 @@ fn query(q: &str) -> Inspection {
     inspect(&RequestView { query: Some(q), ..RequestView::default() })
 }
 
-fn json(body: &str) -> Inspection {
+fn typed(content_type: &str, body: &str) -> Inspection {
     inspect(&RequestView {
-        content_type: Some("application/json"),
+        content_type: Some(content_type),
         body: body.as_bytes(),
         ..RequestView::default()
     })
 }
 
+fn json(body: &str) -> Inspection {
+    typed("application/json", body)
+}
+
 fn text(body: &str) -> Inspection {
-    inspect(&RequestView {
-        content_type: Some("text/plain"),
-        body: body.as_bytes(),
-        ..RequestView::default()
-    })
+    typed("text/plain", body)
 }
 
 #[track_caller]
@@ -304,4 +304,10 @@ fn developer_prose_passes_and_its_attack_twins_block() {
     blocks(query("x=count(/child::node())"), Class::Sqli);
     blocks(query("x='%23mysql"), Class::Sqli);
     passes(json(r#"{"message":"pass '--add-udeb' to dh_makeshlibs; see 'man 2 syscall'"}"#));
+}
+
+#[test]
+fn xxe_in_a_doctype_is_seen() {
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+    blocks(typed("application/xml", xxe), Class::Xss);
 }
