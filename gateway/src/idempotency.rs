@@ -62,7 +62,8 @@ pub struct Idempotency {
 pub struct Claim {
     key: String,
     request_sha256: String,
-    in_flight: InFlight,
+    /// This process's claims, when the claim is one of them.
+    in_flight: Option<InFlight>,
     shared: Option<Arc<RedisLink>>,
     settle: Option<redis::Script>,
 }
@@ -180,14 +181,18 @@ impl Idempotency {
         }
         held.insert(record.to_owned(), sha256.to_owned());
         drop(held);
-        Ok(self.claim(record, sha256, false))
+        let mut claim = self.claim(record, sha256, false);
+        claim.in_flight = Some(self.in_flight.clone());
+        Ok(claim)
     }
 
+    /// A claim settled on Redis when `shared`, else held by no one (the
+    /// caller marks a local one).
     fn claim(&self, record: &str, sha256: &str, shared: bool) -> Claim {
         Claim {
             key: record.to_owned(),
             request_sha256: sha256.to_owned(),
-            in_flight: self.in_flight.clone(),
+            in_flight: None,
             shared: self.shared.clone().filter(|_| shared),
             settle: shared.then(|| self.settle_script.clone()),
         }
@@ -222,7 +227,11 @@ impl Idempotency {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+        // Only a local claim is in this process's set: another's entry for
+        // the same key (taken while Redis was down) stays.
+        if let Some(in_flight) = &self.in_flight {
+            in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+        }
         // Not finished: free the shared claim so a retry may run (it would
         // expire by itself in two minutes otherwise).
         if let (Some(link), Some(script)) = (self.shared.take(), self.settle.take())
@@ -283,6 +292,17 @@ mod tests {
         assert!(matches!(first, Begin::Claimed(_)));
         drop(first);
         assert!(matches!(idem.begin(&store, &record, "bb", 10).await, Begin::Claimed(_)));
+    }
+
+    #[tokio::test]
+    async fn only_a_local_claim_frees_the_local_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let idem = Idempotency::new(None, 3600);
+        let record = record_key("demo", "alice", "k3");
+        let Begin::Claimed(_held) = idem.begin(&store, &record, "aa", 10).await else { panic!("first") };
+        drop(idem.claim(&record, "aa", false));
+        assert!(matches!(idem.begin(&store, &record, "aa", 10).await, Begin::InProgress), "still held");
     }
 
     #[test]
