@@ -86,8 +86,10 @@ fn demo_stream_accepts_validates_and_refuses() {
     assert_eq!((status, problem["reason"].as_str()), (403, Some("attack_signature")), "{body}");
     assert!(problem.get("rules").is_none(), "rules are not exposed by default: {body}");
     let incident = problem["incident"].as_str().expect("an incident id").to_owned();
-    let meta =
-        find_file(&store.join("quarantine/demo"), &format!("{incident}.meta.json")).expect("quarantined");
+    let meta = walk_files(&store.join("quarantine/demo"))
+        .into_iter()
+        .find(|f| f.ends_with(&format!("/{incident}.meta.json")))
+        .expect("quarantined");
     let meta = json(&std::fs::read_to_string(meta).expect("meta"));
     assert!(meta["rules"].as_array().is_some_and(|r| !r.is_empty()), "{meta}");
 
@@ -512,19 +514,4 @@ fn metrics_move_to_their_own_listener_when_asked() {
     assert_eq!(get(&metrics_addr, "/healthz").0, 200);
     assert_eq!(get(&metrics_addr, "/v1/ingest/s").0, 404, "the metrics listener takes no payloads");
     drop(gateway);
-}
-
-/// The first file named `name` under `dir`.
-fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            if let Some(found) = find_file(&path, name) {
-                return Some(found);
-            }
-        } else if path.file_name().is_some_and(|n| n == name) {
-            return Some(path);
-        }
-    }
-    None
 }

@@ -75,19 +75,6 @@ fn a_rotated_kek_keeps_old_objects_readable_until_rewrap_moves_them() {
     }
 }
 
-fn walk_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path.to_string_lossy().into_owned());
-        }
-    }
-    out
-}
-
 fn kms_gateway_config(port: u16, store: &Path, kms: &str, old_kek: Option<&Path>) -> String {
     let old =
         old_kek.map(|f| format!("old_kek_files = [{:?}]\n", f.display().to_string())).unwrap_or_default();

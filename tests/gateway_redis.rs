@@ -183,25 +183,13 @@ fn idempotency_claims_and_the_quarantine_quota_hold_across_gateways() {
         assert_eq!(status, 415);
     }
     drop((a, b));
-    let kept =
-        walk(&tmp.path().join("store/quarantine")).iter().filter(|p| !p.ends_with(".meta.json")).count();
+    let kept = walk_files(&tmp.path().join("store/quarantine"))
+        .iter()
+        .filter(|p| !p.ends_with(".meta.json"))
+        .count();
     assert_eq!(kept, 1, "one payload within the shared quota");
     let used = redis.cli(&["--scan", "--pattern", "{cartorio:quarantine}:*"]);
     assert_eq!(redis.cli(&["GET", &used]), "60");
-}
-
-/// The files under `dir`, recursively, as strings.
-fn walk(dir: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }
 
 #[test]

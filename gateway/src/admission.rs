@@ -55,7 +55,7 @@ pub async fn admit(
     };
     // The key's usage plan: one more request, and its declared bytes.
     let plan = policy.plans.get(&client).cloned();
-    let declared = ctx.declared_length();
+    let declared = ctx.declared_length;
     let quotas = match &plan {
         Some(plan) => match g.usage.admit(&client, plan, declared.unwrap_or(0), now_secs()).await {
             Quota::Allow(states) => states,

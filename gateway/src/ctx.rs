@@ -16,12 +16,21 @@ pub struct IngestCtx<'a> {
     pub parts: &'a http::request::Parts,
     /// The client (after the PROXY protocol or a trusted X-Forwarded-For).
     pub client_ip: IpAddr,
+    /// The body length the client declared, when it did (read once: the
+    /// plan counts it at admission, the read is bounded by it).
+    pub declared_length: Option<u64>,
 }
 
-impl IngestCtx<'_> {
-    /// The body length the client declared, when it did.
-    pub fn declared_length(&self) -> Option<u64> {
-        self.parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok())
+impl<'a> IngestCtx<'a> {
+    pub fn new(
+        gateway: &'a Gateway,
+        stream: &'a Stream,
+        parts: &'a http::request::Parts,
+        client_ip: IpAddr,
+    ) -> Self {
+        let declared_length =
+            parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        Self { gateway, stream, parts, client_ip, declared_length }
     }
 
     /// The metadata stored beside the payload.

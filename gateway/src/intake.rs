@@ -39,7 +39,7 @@ pub async fn read(
     note: &mut AccessNote,
 ) -> Result<Received, Refusal> {
     let (g, stream) = (ctx.gateway, ctx.stream);
-    let payload = read_body(body, ctx.declared_length(), stream.max_body_bytes, g.min_body_rate)
+    let payload = read_body(body, ctx.declared_length, stream.max_body_bytes, g.min_body_rate)
         .await
         .map_err(|e| match e {
             ReadError::TooLarge => Refusal::TooLarge { limit: stream.max_body_bytes },

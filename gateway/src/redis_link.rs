@@ -67,6 +67,13 @@ impl RedisLink {
     }
 }
 
+/// What stands for `id` (an API key id, a client) in Redis key names: the
+/// first 16 octets of its SHA-256 in hex, the same in every gateway process,
+/// so no identity is stored in Redis in the clear.
+pub fn key_tag(id: &str) -> String {
+    hex::encode(&ring::digest::digest(&ring::digest::SHA256, id.as_bytes()).as_ref()[..16])
+}
+
 /// One server, or a Redis Cluster found from a seed node. Every script
 /// names keys of one hash tag, so a cluster runs it on a single slot.
 #[allow(clippy::large_enum_variant)] // One per process, built once.

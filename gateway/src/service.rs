@@ -136,7 +136,7 @@ impl GatewayService {
         note: &mut AccessNote,
     ) -> (Response<Body>, Outcome) {
         let (parts, body) = req.into_parts();
-        let ctx = IngestCtx { gateway: &self.gateway, stream, parts: &parts, client_ip };
+        let ctx = IngestCtx::new(&self.gateway, stream, &parts, client_ip);
         let admitted = match admission::admit(&ctx, policy, unauthenticated, note).await {
             Ok(admitted) => admitted,
             Err(refusal) => {

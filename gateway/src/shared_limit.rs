@@ -193,11 +193,8 @@ impl SharedLimiter {
 
     /// Up to `tokens` tokens: `(granted, remaining)`, or `(0, retry_after_us)`.
     async fn ask(&self, client: &str, stream: &str, gcra: &Gcra, tokens: u64) -> Result<(u64, u64), String> {
-        // A digest stands for the client (no API key id in Redis), the same
-        // in every gateway process (the local limiter's hash is seeded per
-        // process).
-        let digest = ring::digest::digest(&ring::digest::SHA256, client.as_bytes());
-        let key = format!("{{rl:{stream}}}:{}", hex::encode(&digest.as_ref()[..16]));
+        // Not the local limiter's hash: that one is seeded per process.
+        let key = format!("{{rl:{stream}}}:{}", crate::redis_link::key_tag(client));
         let mut invocation = self.script.key(key);
         invocation
             .arg((gcra.interval_ns() / 1000).max(1))

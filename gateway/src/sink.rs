@@ -117,11 +117,8 @@ impl Sink {
 
     /// Writes the payload, then its metadata; both are durable on return.
     async fn write(&self, zone: Zone, key: &str, payload: Bytes, meta: &Meta<'_>) -> Result<(), SinkError> {
-        if zone == Zone::Quarantine {
-            let now = u64::try_from(cartorio_platform::clock::unix_seconds()).unwrap_or(0);
-            if !self.quota.take(payload.len() as u64, now).await {
-                return Err(SinkError::QuotaExceeded);
-            }
+        if zone == Zone::Quarantine && !self.quota.take(payload.len() as u64, crate::ctx::now_secs()).await {
+            return Err(SinkError::QuotaExceeded);
         }
         let mut meta_json = serde_json::to_value(meta).unwrap_or_default();
         let payload = match &self.keyring {

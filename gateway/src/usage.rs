@@ -241,9 +241,8 @@ impl Usage {
         force: bool,
         periods: &[PeriodNow; 2],
     ) -> Result<Result<[Option<u64>; 2], (usize, bool)>, String> {
-        // A digest stands for the key id, hash-tagged so both periods share a slot.
-        let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-        let tag = hex::encode(&digest.as_ref()[..16]);
+        // Hash-tagged by key, so both periods share a slot.
+        let tag = crate::redis_link::key_tag(key);
         let mut invocation = self.script.key(format!("{{quota:{tag}}}:d:{}", periods[0].id));
         invocation.key(format!("{{quota:{tag}}}:m:{}", periods[1].id)).arg(add.0).arg(add.1);
         for (requests, bytes) in &plan.limits {

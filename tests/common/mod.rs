@@ -421,3 +421,17 @@ pub fn make_pki(dir: &Path, client_cn: &str) {
         ));
     }
 }
+
+/// Every file under `dir`, recursively, as strings.
+pub fn walk_files(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
