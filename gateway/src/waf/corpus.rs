@@ -1,8 +1,10 @@
 //! The OWASP CRS regression corpus (`../shared/corpora/waf/crs-requests.jsonl`)
-//! as requests the WAF inspects: one JSON object per line with `id`,
-//! `class`, `label` (`attack` or `benign`), `uri`, `headers` and `body`.
-//! Read by the corpus test and by the detection benchmark, which replays the
-//! same lines through nginx + ModSecurity + CRS.
+//! and the evaluation corpus built by `benches/waf_corpora.py`, as requests
+//! the WAF inspects: one JSON object per line with `id`, `class`, `label`
+//! (`attack` or `benign`), `uri`, `headers` and `body`, and in the built
+//! corpus the `part` (`tuning` or `validation`) a line belongs to. Read by
+//! the corpus tests and by the detection benchmark, which replays the same
+//! lines through nginx + ModSecurity + CRS.
 
 use super::RequestView;
 
@@ -12,6 +14,8 @@ pub struct Case {
     pub id: String,
     pub class: String,
     pub attack: bool,
+    /// `tuning` or `validation`; `None` in the CRS corpus, which has no split.
+    pub part: Option<String>,
     pub path: String,
     pub query: Option<String>,
     /// (lowercase name, value).
@@ -42,6 +46,7 @@ impl Case {
             id: v["id"].as_str()?.to_string(),
             class: v["class"].as_str()?.to_string(),
             attack: v["label"].as_str()? == "attack",
+            part: v["part"].as_str().map(str::to_string),
             path,
             query,
             headers,

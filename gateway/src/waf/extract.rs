@@ -259,9 +259,9 @@ fn multipart<'a>(out: &mut Values<'a>, body: &'a [u8], boundary: &str) {
         for line in head.lines() {
             let lower = line.to_ascii_lowercase();
             if lower.starts_with("content-disposition:") {
-                for key in ["name", "filename"] {
+                for (key, location) in [("name", Location::Body), ("filename", Location::FileName)] {
                     if let Some(v) = header_param(line, key) {
-                        out.push_cow(Location::Body, Cow::Owned(v.as_bytes().to_vec()), false);
+                        out.push_cow(location, Cow::Owned(v.as_bytes().to_vec()), false);
                     }
                 }
             } else if let Some(v) = lower.strip_prefix("content-type:") {

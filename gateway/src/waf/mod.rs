@@ -8,7 +8,9 @@
 //! forwarding and standard negotiation/caching ones (never Authorization,
 //! X-Api-Key or X-Forwarded-*). Each
 //! value is decoded to a fixed point ([`decode`]) and matched against the
-//! signature tables ([`rules`]) and judged by the SQL lexer ([`sqltok`]). Every rule that fires adds its score once per
+//! signature tables ([`rules`]), judged by the SQL lexer ([`sqltok`]) and
+//! libinjection's tokenizing detectors ([`tokenized`]), and its URLs' hosts
+//! checked for internal addresses ([`ssrf`]). Every rule that fires adds its score once per
 //! request; a request whose total reaches the threshold is an attack.
 //!
 //! All work is bounded (by the body limit, or a stream's tighter caps in
@@ -24,6 +26,8 @@ pub mod extract;
 mod offsite;
 pub mod rules;
 pub mod sqltok;
+mod ssrf;
+pub mod tokenized;
 
 use rules::{ENGINE, View};
 
@@ -35,6 +39,7 @@ pub const DEFAULT_THRESHOLD: u32 = 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Class {
     Sqli,
+    Nosql,
     Xss,
     Rce,
     Lfi,
@@ -43,12 +48,14 @@ pub enum Class {
     Java,
     Template,
     Protocol,
+    Ssrf,
     Generic,
 }
 
 impl Class {
-    pub const ALL: [Class; 10] = [
+    pub const ALL: [Class; 12] = [
         Class::Sqli,
+        Class::Nosql,
         Class::Xss,
         Class::Rce,
         Class::Lfi,
@@ -57,12 +64,14 @@ impl Class {
         Class::Java,
         Class::Template,
         Class::Protocol,
+        Class::Ssrf,
         Class::Generic,
     ];
 
     pub fn label(&self) -> &'static str {
         match self {
             Class::Sqli => "sqli",
+            Class::Nosql => "nosql",
             Class::Xss => "xss",
             Class::Rce => "rce",
             Class::Lfi => "lfi",
@@ -71,6 +80,7 @@ impl Class {
             Class::Java => "java",
             Class::Template => "template",
             Class::Protocol => "protocol",
+            Class::Ssrf => "ssrf",
             Class::Generic => "generic",
         }
     }
@@ -83,6 +93,8 @@ pub enum Location {
     Query,
     Body,
     Header,
+    /// A multipart part's file name: what a server may store the upload as.
+    FileName,
 }
 
 impl Location {
@@ -92,6 +104,7 @@ impl Location {
             Location::Query => "query",
             Location::Body => "body",
             Location::Header => "header",
+            Location::FileName => "filename",
         }
     }
 }
@@ -239,6 +252,12 @@ fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result:
     }
     if sqltok::looks_like_sql(views.get(View::Sql)) {
         result.add(&rules::SQL_SHAPE, location);
+    }
+    for rule in tokenized::judge(decoded, location) {
+        result.add(rule, location);
+    }
+    if ssrf::targets_internal(views.get(View::Norm), location) {
+        result.add(&ssrf::INTERNAL_URL, location);
     }
     if site.is_some_and(|host| offsite::points_off_site(views.get(View::Norm), host)) {
         result.add(&rules::OFFSITE_URL, location);

@@ -39,7 +39,7 @@ fn sqli() {
     blocks(query("id=1%27%20UNION%2F**%2FSELECT%20password%20FROM%20users--"), Class::Sqli);
     blocks(query("id=1'+or+'1'='1"), Class::Sqli);
     blocks(json(r#"{"q":"x'; WAITFOR DELAY '0:0:5'--"}"#), Class::Sqli);
-    blocks(query("u[$ne]=1"), Class::Sqli);
+    blocks(query("u[$ne]=1"), Class::Nosql);
     passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
     passes(json(r#"{"name":"O'Brien","note":"it's 'fine' or not"}"#));
 }

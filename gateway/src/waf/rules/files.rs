@@ -58,13 +58,18 @@ pub fn rules() -> Vec<Rule> {
             r"\b(include|require|include_once|require_once)\s*\(?\s*['`\x22]?\s*(https?|ftps?|php|data|expect|zip|phar)\s*:\s*//",
         ),
         // A URL whose query ends in `?`: the classic `?file=http://evil/x.txt?`.
-        rule(
-            5003,
-            Rfi,
-            CRITICAL,
-            Norm,
-            r"^\s*(https?|ftps?)\s*:\s*//[^?#\s]*\?+$|(https?|ftps?)\s*:\s*//[^\s]*\.(txt|php|sh|pl|py)\?+$",
-        ),
+        // In a query argument only: API payloads carry such URLs as data
+        // (GitHub's avatar URLs end in `?`).
+        Rule {
+            scope: Scope::Query,
+            ..rule(
+                5003,
+                Rfi,
+                CRITICAL,
+                Norm,
+                r"^\s*(https?|ftps?)\s*:\s*//[^?#\s]*\?+$|(https?|ftps?)\s*:\s*//[^\s]*\.(txt|php|sh|pl|py)\?+$",
+            )
+        },
         // Userinfo tricks that make the host differ from what it looks like.
         rule(
             5004,
@@ -86,7 +91,10 @@ pub fn rules() -> Vec<Rule> {
             )
         },
         Rule { scope: Scope::Path, ..rule(5006, Rfi, CRITICAL, Norm, r"/(https?|ftps?|file)\s*:\s*//") },
-        rule(5007, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?)\s*(:\s*//)?[^\s?]*\?+\s*$"),
+        Rule {
+            scope: Scope::Query,
+            ..rule(5007, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?)\s*(:\s*//)?[^\s?]*\?+\s*$")
+        },
         // Java's archive and Python's local-file URL schemes: a fetch of
         // them reads a remote archive or a local file.
         rule(5008, Rfi, CRITICAL, Norm, r"^\s*(jar\s*:\s*(https?|ftps?|file)\s*:|local_file\s*:|netdoc\s*:)"),

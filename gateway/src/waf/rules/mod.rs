@@ -53,18 +53,26 @@ pub enum Scope {
     NotPath,
     /// Everywhere but headers (a Referer naming an internal host is normal).
     NotHeader,
-    /// Only headers (file names sent as `X-Filename`).
+    /// Only query arguments: what a server-side include or fetch reads from
+    /// the URL (`?page=http://evil/x.txt?`), where the gateway's API takes
+    /// no URLs; in payload bodies URLs are data.
+    Query,
+    /// Only headers (URLs in `Referer`, `X-Original-Url`...).
     Header,
+    /// File names: a multipart part's, or one sent in a header (`X-Filename`).
+    FileName,
 }
 
 impl Scope {
-    fn allows(self, loc: Location) -> bool {
+    pub(crate) fn allows(self, loc: Location) -> bool {
         match self {
             Scope::Any => true,
             Scope::Path => loc == Location::Path,
             Scope::NotPath => loc != Location::Path,
             Scope::NotHeader => loc != Location::Header,
+            Scope::Query => loc == Location::Query,
             Scope::Header => loc == Location::Header,
+            Scope::FileName => matches!(loc, Location::FileName | Location::Header),
         }
     }
 }

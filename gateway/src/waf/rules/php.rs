@@ -75,7 +75,7 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Uploads of executable PHP files (headers, multipart file names).
         Rule {
-            scope: Scope::NotPath,
+            scope: Scope::FileName,
             ..rule(
                 6008,
                 Php,
@@ -168,7 +168,7 @@ pub fn rules() -> Vec<Rule> {
         // A PHP file name with trailing dots in a header, which Windows
         // strips on save (`x.php....`), and `.phtml`.
         Rule {
-            scope: Scope::Header,
+            scope: Scope::FileName,
             ..rule(6023, Php, CRITICAL, Norm, r"\.(php[0-9]*|phtml|phar|pht)\.{2,}\s*$|\.phtml\s*$")
         },
     ]

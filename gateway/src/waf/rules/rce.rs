@@ -39,17 +39,23 @@ pub fn rules() -> Vec<Rule> {
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
         },
-        // A whole value that is a command line: the command then a separator,
-        // a short line (up to eight words, none opening with `(`), or a
-        // shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare word
-        // could be a field name (`uname`), and a sentence that opens with a
-        // tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
+        // A whole value that is a command line: the command then a separator
+        // or a shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare
+        // word could be a field name (`uname`), and a sentence that opens with
+        // a tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
         super::Rule {
             pattern: format!(
-                r"^\s*{PREFIX}{AT_START}(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*){{1,8}}\s*$|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+                r"^\s*{PREFIX}{AT_START}(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
             )
             .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")
+        },
+        // Or a short line (up to eight words, none opening with `(`) typed as
+        // commands are, in lower case: "Python library implementing the full
+        // Github API v3" is a description, `python -c ...` a command.
+        super::Rule {
+            pattern: format!(r#"^\s*{PREFIX}['"]?{AT_START}['"]?(\s+[^\s(]\S*){{1,8}}\s*$"#).into(),
+            ..rule(3023, Rce, CRITICAL, Raw, "")
         },
         // Command substitution and process substitution. Case-sensitive:
         // commands are lower case, Makefile variables (`$(MAKE)`, `$(CC)`)
@@ -127,7 +133,16 @@ pub fn rules() -> Vec<Rule> {
         // Variables expanding to commands: `a=nc&&$a`, `$0`, `${PATH}`.
         rule(3013, Rce, CRITICAL, Cmd, r"(&&|;|\|)\s*\$[a-z_]\w*\b|\$\{?(path|home|shell|user|ifs|0)\}?\s*[;/]|\$\{[a-z_]+\}[a-z]"),
         // Glob brackets inside a path or command: `/etc/pas[s]wd`, `[u]name`.
-        rule(3015, Rce, CRITICAL, Cmd, r"/\w*\[[!^]?[a-z/]+\]\w*|\b\[[!^]?[a-z]\][a-z]{2,}\b"),
+        // The path starts the value or a word, and a bracket holds a glob's
+        // one letter, range or pair, or slashes: a URL's `/users/stale[bot]`
+        // is neither.
+        rule(
+            3015,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"(^|[\s;|&<>`(=])(/[\w?*.-]*)*/[\w?*]*\[[!^]?([a-z](-[a-z])?|[a-z]{2}|[a-z/]*/[a-z/]*)\][\w?*]*|\b\[[!^]?[a-z]\][a-z]{2,}\b",
+        ),
         // Mail protocol commands smuggled after a line break (SMTP, IMAP,
         // POP3 injection): the value itself starts a new protocol line.
         rule(

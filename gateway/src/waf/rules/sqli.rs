@@ -3,7 +3,7 @@
 //! block comments are already spaces.
 
 use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Norm, View::Sql, WARNING, rule};
-use crate::waf::Class::Sqli;
+use crate::waf::Class::{Nosql, Sqli};
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -175,13 +175,15 @@ pub fn rules() -> Vec<Rule> {
         ),
         // A quote closed, a short expression, and a comment to end of value.
         rule(1027, Sqli, CRITICAL, Sql, r#"['"`][^'"`]{0,60}(--|#)\s*$"#),
-        // NoSQL (MongoDB) operators as keys or bracketed parameter names.
+        // NoSQL (MongoDB) operators as keys, bracketed parameter names, or
+        // keys of a JSON object written into a value (`{"$gt": ""}`,
+        // `{$where: ...}`, `, $ne: 1`).
         rule(
             1028,
-            Sqli,
+            Nosql,
             CRITICAL,
             Sql,
-            r"(^\s*|\[\s*)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull)\b",
+            r#"(^\s*|\[\s*|[{,]\s*["']?)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull|options|comment|search)\b"#,
         ),
         rule(
             1029,

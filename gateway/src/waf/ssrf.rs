@@ -1,0 +1,266 @@
+//! Server-side request forgery: a URL whose host is this machine, its
+//! private network or a cloud metadata service, in any spelling an URL
+//! parser accepts. Not a regex over spellings (`127.1`, `0x7f000001`,
+//! `2130706433`, `0177.0.0.1`, `[::ffff:127.0.0.1]`, `[0:0::1]`,
+//! `127.0.0.1.nip.io` ...): the host is parsed as `inet_aton` and an IPv6
+//! parser would, and the address it names is checked against the ranges a
+//! server can reach but the internet cannot.
+
+use super::rules::{CRITICAL, Rule, Scope, View};
+use super::{Class, Location};
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A URL to an internal address. Headers are left out: a `Referer` or
+/// `Origin` naming an internal host is what browsers on an intranet send.
+pub static INTERNAL_URL: Rule = Rule {
+    id: 9530,
+    class: Class::Ssrf,
+    score: CRITICAL,
+    view: View::Norm,
+    scope: Scope::NotHeader,
+    pattern: Cow::Borrowed(""),
+};
+
+/// Schemes a server-side fetch, include or proxy may follow.
+const SCHEMES: [&str; 16] = [
+    "http", "https", "ftp", "ftps", "sftp", "tftp", "gopher", "dict", "ldap", "ldaps", "ws", "wss", "smtp",
+    "telnet", "netdoc", "jar",
+];
+
+/// Names that resolve to loopback or to metadata services wherever they are
+/// looked up (public wildcard DNS for `127.0.0.1` included).
+const INTERNAL_NAMES: [&str; 9] = [
+    "localhost",
+    "metadata",
+    "instance-data",
+    "metadata.google.internal",
+    "localtest.me",
+    "lvh.me",
+    "vcap.me",
+    "lacolhost.com",
+    "kubernetes.default",
+];
+
+/// Suffixes of names that are never public.
+const INTERNAL_SUFFIXES: [&str; 6] =
+    [".localhost", ".internal", ".localdomain", ".local", ".svc", ".cluster.local"];
+
+/// Public DNS services that answer with the address written in the name
+/// (`10.0.0.1.nip.io`, `app-127-0-0-1.sslip.io`, `7f000001.nip.io`).
+const ADDRESS_IN_NAME: [&str; 4] = [".nip.io", ".sslip.io", ".xip.io", ".nip.direct"];
+
+/// Whether a normalised value holds a URL to an internal address.
+pub fn targets_internal(norm: &str, location: Location) -> bool {
+    INTERNAL_URL.scope.allows(location) && hosts(norm).any(host_is_internal)
+}
+
+/// The host of every `scheme:[//][userinfo@]host[:port]` in the value.
+fn hosts(norm: &str) -> impl Iterator<Item = &str> {
+    norm.match_indices(':').filter_map(move |(colon, _)| {
+        let before = norm.get(..colon)?;
+        let scheme_start =
+            before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'));
+        let scheme = before.get(scheme_start.map_or(0, |i| i + 1)..)?;
+        if !SCHEMES.contains(&scheme) {
+            return None;
+        }
+        let rest = norm.get(colon + 1..)?.trim_start_matches(['/', '\\', ' ']);
+        let end = rest.find(['/', '?', '#', '\\', ' ', '"', '\'', '<', '>']).unwrap_or(rest.len());
+        let authority = rest.get(..end)?;
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        Some(strip_port(host_port))
+    })
+}
+
+fn strip_port(host_port: &str) -> &str {
+    if let Some(inner) = host_port.strip_prefix('[') {
+        return inner.split(']').next().unwrap_or(inner);
+    }
+    match host_port.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => host_port,
+    }
+}
+
+fn host_is_internal(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.is_empty() {
+        return false;
+    }
+    if INTERNAL_NAMES.iter().any(|n| host == *n || host.ends_with(&format!(".{n}")))
+        || INTERNAL_SUFFIXES.iter().any(|s| host.ends_with(s))
+    {
+        return true;
+    }
+    if let Some(named) = ADDRESS_IN_NAME.iter().find_map(|s| host.strip_suffix(s)) {
+        return address_in_name(named).is_some_and(v4_is_internal);
+    }
+    if let Some(v4) = inet_aton(host) {
+        return v4_is_internal(v4);
+    }
+    let v6 = host.split('%').next().unwrap_or(host);
+    v6.parse::<Ipv6Addr>().is_ok_and(v6_is_internal)
+}
+
+/// The address a wildcard-DNS name carries: its last four dotted or dashed
+/// numbers, or a last label of eight hex digits.
+fn address_in_name(name: &str) -> Option<Ipv4Addr> {
+    let last = name.rsplit(['.', '-']).take(4).collect::<Vec<_>>();
+    if let [d, c, b, a] = last.as_slice()
+        && let Ok(v4) = format!("{a}.{b}.{c}.{d}").parse()
+    {
+        return Some(v4);
+    }
+    let label = name.rsplit('.').next()?;
+    let label = label.rsplit('-').next()?;
+    (label.len() == 8).then(|| u32::from_str_radix(label, 16).ok().map(Ipv4Addr::from)).flatten()
+}
+
+/// An IPv4 address as `inet_aton` (and so curl, browsers' URL parsers and
+/// most HTTP clients) reads it: one to four parts, each decimal, octal
+/// (`0` prefix) or hexadecimal (`0x`), the last filling the remaining bytes.
+fn inet_aton(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 || parts.iter().any(|p| p.is_empty()) {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        values.push(number(part)?);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|v| *v > 255) {
+        return None;
+    }
+    let spare_bytes = 4 - leading.len();
+    if spare_bytes < 4 && u64::from(*last) >= 1u64 << (8 * spare_bytes) {
+        return None;
+    }
+    let mut addr: u32 = 0;
+    for (i, v) in leading.iter().enumerate() {
+        addr |= v << (24 - 8 * i);
+    }
+    Some(Ipv4Addr::from(addr | last))
+}
+
+fn number(part: &str) -> Option<u32> {
+    if let Some(hex) = part.strip_prefix("0x") {
+        return if hex.is_empty() { Some(0) } else { u32::from_str_radix(hex, 16).ok() };
+    }
+    if part.len() > 1 && part.starts_with('0') {
+        return u32::from_str_radix(part, 8).ok();
+    }
+    part.parse().ok()
+}
+
+fn v4_is_internal(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT, Alibaba's metadata
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 198 && (b == 18 || b == 19))
+}
+
+fn v6_is_internal(ip: Ipv6Addr) -> bool {
+    let seg = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return v4_is_internal(v4);
+    }
+    let embedded_low = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+    let compat = seg[..6].iter().all(|s| *s == 0) && seg[6] != 0;
+    let nat64 = seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|s| *s == 0);
+    if compat || nat64 {
+        return v4_is_internal(embedded_low);
+    }
+    if seg[0] == 0x2002 {
+        let v4 = Ipv4Addr::new((seg[1] >> 8) as u8, seg[1] as u8, (seg[2] >> 8) as u8, seg[2] as u8);
+        return v4_is_internal(v4);
+    }
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (seg[0] & 0xfe00) == 0xfc00 // unique local, AWS's fd00:ec2::254
+        || (seg[0] & 0xffc0) == 0xfe80 // link-local
+        || (seg[0] & 0xffc0) == 0xfec0 // site-local, deprecated but routed by some stacks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn internal(value: &str) -> bool {
+        targets_internal(value, Location::Query)
+    }
+
+    #[test]
+    fn internal_hosts_in_any_spelling() {
+        for url in [
+            "http://127.0.0.1/",
+            "http://127.1/admin",
+            "http://0/",
+            "http://0.0.0.0:8080/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0x7f.0x0.0x0.0x1/",
+            "http://0177.0.0.01/",
+            "http://017700000001/",
+            "http://[::1]:22/",
+            "http://[0:0:0:0:0:0:0:1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:7f00:1::]/",
+            "http://[fe80::1%25eth0]/",
+            "http://[fd00:ec2::254]/latest/meta-data/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.100.100.200/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://localhost:6379/",
+            "http://app.localhost/",
+            "http://evil.example@127.0.0.1/",
+            "http://user:pass@10.0.0.5:8443/x",
+            "http://192.168.0.1/",
+            "http://172.16.5.4/",
+            "http://127.0.0.1.nip.io/",
+            "http://app-10-0-0-1.sslip.io/",
+            "http://7f000001.nip.io/",
+            "http://localtest.me/",
+            "gopher://127.0.0.1:6379/_info",
+            "dict://localhost:11211/stat",
+            "http:127.0.0.1",
+            "http:/\\127.0.0.1/",
+            "see http://localhost./x",
+            "url=https://10.1.2.3",
+        ] {
+            assert!(internal(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn public_hosts_and_non_urls_are_not() {
+        for value in [
+            "https://0.gravatar.com/avatar/b68de5ae?d=https%3a%2f%2fidenticons.github.com%2ff.png",
+            "https://api.github.com/users/stale%5bbot%5d",
+            "http://8.8.8.8/",
+            "http://[2001:db8::1]/",
+            "http://1.2.3.4.example.com/",
+            "http://10.example.com/",
+            "http://172.32.0.1/",
+            "https://example.com:8443/path?x=127.0.0.1",
+            "version 127.0.0.1 was released",
+            "ratio 10:1",
+            "mailto:user@localhost",
+            "http://256.1.1.1/",
+            "http://8.8.8.8.nip.io/",
+        ] {
+            assert!(!internal(value), "{value}");
+        }
+        assert!(!targets_internal("http://localhost/", Location::Header));
+    }
+}

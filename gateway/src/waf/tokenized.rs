@@ -1,0 +1,238 @@
+//! libinjection's detectors: a value is tokenized as SQL in each quoting
+//! context (bare, after `'`, after `"`) and the folded token types matched
+//! against fingerprints of known injections; for XSS it is parsed as HTML
+//! in each context (text, attribute values) and judged by the tags,
+//! attributes and URLs it would create. Both generalise beyond the strings
+//! the signature tables were written for, which is why they are here.
+//!
+//! The detectors are libinjection 3.9.2's, through a patched copy of the
+//! `libinjectionrs` port (`third_party/libinjectionrs/PATCHES.md`), whose
+//! verdicts `tests/waf_libinjection.rs` compares with the C library's.
+
+use super::rules::{CRITICAL, ERROR, Rule, View, rule};
+use super::{Class, Location};
+use std::borrow::Cow;
+
+/// libinjection's SQLi verdict on a value that has something of SQL about
+/// it: a quote, a comment or a keyword an injection needs (the rule id the
+/// access log carries).
+pub static SQLI: Rule = rule(1200, Class::Sqli, CRITICAL, View::Raw, "");
+
+/// libinjection's SQLi verdict on a value with none of those. The tokenizer
+/// reads prose as SQL too (`pkg (1.0-1) unstable; urgency=medium` is
+/// `nok(1`): measured on the tuning part, such verdicts were never the only
+/// evidence against an attack but were on 0.3% of Debian's prose, so they
+/// need another rule to agree.
+pub static SQLI_UNANCHORED: Rule = rule(1201, Class::Sqli, ERROR, View::Raw, "");
+
+/// libinjection's XSS verdict on a value with markup or a script URL.
+pub static XSS: Rule = rule(2200, Class::Xss, CRITICAL, View::Raw, "");
+
+/// libinjection's XSS verdict on a value without (`style=color:red`).
+pub static XSS_UNANCHORED: Rule = rule(2201, Class::Xss, ERROR, View::Raw, "");
+
+/// The XSS parser's cost grows with the markup it meets (~0.5 ms per KiB of
+/// `<`); a long value is judged in overlapping windows instead, so the cost
+/// stays linear and every payload shorter than the overlap is seen whole.
+const XSS_WINDOW: usize = 4096;
+const XSS_OVERLAP: usize = 2048;
+
+/// The rules a decoded value triggers. The path is not judged: routes
+/// (`/v1/ingest/a-b`) are not data, and traversal rules read it.
+pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'static Rule> {
+    let judged = location != Location::Path && worth_judging(decoded);
+    let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
+    let sqli = (judged && libinjectionrs::detect_sqli(&input).is_injection())
+        .then(|| if sql_anchor(&input) { &SQLI } else { &SQLI_UNANCHORED });
+    let xss = (judged && xss_in(&without_processing_instructions(&input)))
+        .then(|| if markup_anchor(&input) { &XSS } else { &XSS_UNANCHORED });
+    sqli.into_iter().chain(xss)
+}
+
+/// Words without which no SQL injection reads or changes data; with the
+/// quotes and comments, what makes a verdict [`SQLI`] rather than
+/// [`SQLI_UNANCHORED`].
+const SQL_WORDS: [&[u8]; 24] = [
+    b"select",
+    b"union",
+    b"insert",
+    b"update",
+    b"delete",
+    b"drop",
+    b"exec",
+    b"execute",
+    b"sleep",
+    b"benchmark",
+    b"waitfor",
+    b"or",
+    b"and",
+    b"xor",
+    b"having",
+    b"order",
+    b"group",
+    b"like",
+    b"null",
+    b"into",
+    b"load_file",
+    b"information_schema",
+    b"declare",
+    b"case",
+];
+
+fn sql_anchor(input: &[u8]) -> bool {
+    if input.iter().any(|b| matches!(b, b'\'' | b'"' | b'`' | b'#' | b'@'))
+        || input.windows(2).any(|w| w == b"--" || w == b"/*")
+    {
+        return true;
+    }
+    input
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|word| SQL_WORDS.iter().any(|k| word.eq_ignore_ascii_case(k)))
+}
+
+fn markup_anchor(input: &[u8]) -> bool {
+    let lower = input.to_ascii_lowercase();
+    lower.contains(&b'<')
+        || [&b"script:"[..], b"data:", b"expression("].iter().any(|p| lower.windows(p.len()).any(|w| w == *p))
+}
+
+/// A value of letters, digits and `_` alone is one SQL token and no markup:
+/// neither detector can fire on it (checked over a dictionary in the tests),
+/// and such values are most of what an API carries.
+fn worth_judging(decoded: &[u8]) -> bool {
+    !decoded.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+}
+
+/// The C library reads NUL as whitespace where the port does not
+/// (PATCHES.md): `1'\0or\01=1` must tokenize as it would in C.
+fn without_nul(decoded: &[u8]) -> Cow<'_, [u8]> {
+    if decoded.contains(&0) {
+        Cow::Owned(decoded.iter().map(|&b| if b == 0 { b' ' } else { b }).collect())
+    } else {
+        Cow::Borrowed(decoded)
+    }
+}
+
+/// `<?xml version="1.0"?>` and `<?xml-stylesheet ...?>` are what XML
+/// documents open with; a browser reads `<?...>` as a bogus comment, never as
+/// markup, but the XSS detector flags it. Removed before judging (what
+/// follows them still is judged, and the PHP rules read `<?php`).
+fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
+    if !input.windows(2).any(|w| w == b"<?") {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(start) = rest.windows(2).position(|w| w == b"<?") {
+        out.extend_from_slice(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start + 2..).unwrap_or_default();
+        match after.iter().position(|&b| b == b'>') {
+            Some(end) => rest = after.get(end + 1..).unwrap_or_default(),
+            None => {
+                // Unclosed: judged as written.
+                out.extend_from_slice(rest.get(start..).unwrap_or_default());
+                rest = &[];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
+}
+
+fn xss_in(input: &[u8]) -> bool {
+    if !input.iter().any(|b| matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=' | b':')) {
+        // Without these no tag, attribute or URL scheme can start: the
+        // detector has nothing to judge (and would spend time saying so).
+        return false;
+    }
+    if input.len() <= XSS_WINDOW {
+        return libinjectionrs::detect_xss(input).is_injection();
+    }
+    let step = XSS_WINDOW - XSS_OVERLAP;
+    (0..input.len())
+        .step_by(step)
+        // A window starting within the last overlap lies inside the previous one.
+        .take_while(|start| start + XSS_OVERLAP < input.len())
+        .any(|start| {
+            let end = (start + XSS_WINDOW).min(input.len());
+            input.get(start..end).is_some_and(|w| libinjectionrs::detect_xss(w).is_injection())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(value: &str) -> Vec<u32> {
+        judge(value.as_bytes(), Location::Query).map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn unanchored_verdicts_need_corroboration() {
+        assert_eq!(ids("xcb-util-cursor (0.1.4-1) unstable; urgency=medium"), [1201]);
+        assert_eq!(ids("style=color:red;background:white"), [2201]);
+        assert!(ids(r#"<?xml version="1.0" encoding="UTF-8"?><order><id>12345</id></order>"#).is_empty());
+        assert_eq!(ids(r#"<?xml version="1.0"?><svg onload=alert(1)>"#), [2200]);
+        // A bogus comment ends at the first `>`, as in a browser.
+        assert_eq!(ids("<?x y?><img src=x onerror=alert(1)>"), [2200]);
+        assert_eq!(SQLI_UNANCHORED.score + XSS_UNANCHORED.score, 2 * ERROR);
+    }
+
+    #[test]
+    fn finds_what_signatures_miss() {
+        assert_eq!(ids("1' OR '1'='1"), [1200]);
+        assert_eq!(ids("-1 UNION ALL SELECT NULL,NULL--"), [1200]);
+        assert_eq!(ids("1'\0or\x001=1-- -"), [1200], "NUL is whitespace, as in C");
+        assert_eq!(ids("<img src=x onerror=alert(1)>"), [2200]);
+        assert!(ids("<svg/onload=prompt`1`>").contains(&2200));
+    }
+
+    #[test]
+    fn passes_plain_text_and_routes() {
+        for benign in
+            ["hello world", "O'Reilly", "user@example.com", "a < b and c > d", "https://example.com/a?b=c"]
+        {
+            assert!(ids(benign).is_empty(), "{benign}");
+        }
+        assert_eq!(judge(b"/v1/1' or '1'='1", Location::Path).count(), 0);
+    }
+
+    #[test]
+    fn single_words_are_never_judged_injections() {
+        // Why `worth_judging` may skip them: no keyword, number or short
+        // word, in either case, is an injection.
+        let keywords = [
+            "select",
+            "UNION",
+            "sleep",
+            "0x41",
+            "or",
+            "script",
+            "alert",
+            "null",
+            "drop",
+            "exec",
+            "benchmark",
+        ];
+        let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').chain(['_']).collect();
+        let short = alphabet.iter().flat_map(|a| alphabet.iter().map(move |b| format!("{a}{b}")));
+        for w in
+            keywords.iter().map(|k| k.to_string()).chain(alphabet.iter().map(char::to_string)).chain(short)
+        {
+            assert!(!libinjectionrs::detect_sqli(w.as_bytes()).is_injection(), "{w}");
+            assert!(!libinjectionrs::detect_xss(w.as_bytes()).is_injection(), "{w}");
+        }
+    }
+
+    #[test]
+    fn long_values_are_judged_in_windows() {
+        let mut long = "lorem ipsum = dolor ".repeat(1000);
+        long.push_str("<script>alert(1)</script>");
+        long.push_str(&"x".repeat(5000));
+        assert_eq!(ids(&long), [2200]);
+        let mut at_boundary = "a=b ".repeat(511);
+        at_boundary.push_str("<img src=x onerror=alert(1)>");
+        at_boundary.push_str(&" c".repeat(3000));
+        assert!(ids(&at_boundary).contains(&2200));
+    }
+}
