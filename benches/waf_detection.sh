@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Detection side by side: every request of the OWASP CRS regression corpus
-# (../shared/corpora/waf/crs-requests.jsonl) through the gateway's WAF and
-# through nginx + ModSecurity v3 + the OWASP CRS (Debian packages, the same
-# set-up as benches/gateway_peers.sh), per class: attacks blocked and
-# benign requests passed. ModSecurity's verdict is its 403; a 400 is nginx
-# refusing a malformed request before ModSecurity saw it (counted apart).
+# Detection side by side: every request of the evaluation corpus through the
+# gateway's WAF and through nginx + ModSecurity v3 + the OWASP CRS (Debian
+# packages, the same set-up as benches/gateway_peers.sh): attacks blocked
+# and benign requests passed, per part (tuning, validation), per source and
+# class, and per class over all sources. ModSecurity's verdict is its 403; a
+# 400 is nginx refusing a malformed request before ModSecurity saw it
+# (counted apart).
 #
-# The corpus holds the CRS's tests for every paranoia level; ModSecurity
-# runs at PARANOIA (default 1, what Debian ships and the issue compares).
+# The corpus is built by benches/waf_corpora.py (the CRS regression corpus,
+# wfuzz, sqlmap, wapiti and the naughty strings as attacks; GitHub API
+# traffic, Debian prose and the naughty strings as benign), split into a
+# tuning and a validation part by a committed seed. Rules are changed by
+# looking at the tuning part; figures are quoted from the validation part.
+# CORPUS=file replays another file in the same format (the CRS corpus alone:
+# CORPUS=../shared/corpora/waf/crs-requests.jsonl, where every line is one
+# part, "-").
 #
 #   bash benches/waf_detection.sh
 #   PARANOIA=2 bash benches/waf_detection.sh
@@ -16,8 +23,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PARANOIA=${PARANOIA:-1}
-CORPUS=${CORPUS:-../shared/corpora/waf/crs-requests.jsonl}
-[ -f "$CORPUS" ] || CORPUS=/work/shared/corpora/waf/crs-requests.jsonl
 . benches/lib/modsecurity.sh
 modsec_install
 
@@ -26,6 +31,10 @@ bin=${CARGO_TARGET_DIR:-target}/release/waf-corpus
 
 work=$(mktemp -d)
 chmod 711 "$work"
+if [ -z "${CORPUS:-}" ]; then
+  CORPUS=$work/corpus.jsonl
+  python3 benches/waf_corpora.py "$CORPUS"
+fi
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -77,26 +86,30 @@ awk '
   FILENAME == ARGV[1] { status[$1] = $2; next }
   FILENAME == ARGV[2] { form[$1] = $2; next }
   {
-    c = $2; attack = ($3 == "attack"); mine = $4; s = status[$1]; theirs = (s == 403); f = (form[$1] == 403)
-    classes[c] = 1; refused400 += (s == 400); lost += (s == 0 || s == "")
-    if (attack) { a[c]++; ca[c] += mine; ma[c] += theirs; fa[c] += f }
-    else { b[c]++; cb[c] += !mine; mb[c] += !theirs; fb[c] += !f }
+    part = $7; family = $2; sub(/^[^\/]*\//, "", family); sub(/-(json|xml)$/, "", family)
+    tally(part, $2, $3 == "attack", $4, status[$1] == 403, form[$1] == 403)
+    tally(part, "= " family, $3 == "attack", $4, status[$1] == 403, form[$1] == 403)
+    tally(part, "= all", $3 == "attack", $4, status[$1] == 403, form[$1] == 403)
+    refused400 += (status[$1] == 400); lost += (status[$1] == 0 || status[$1] == "")
   }
-  function pct(n, d) { return d ? 100 * n / d : 0 }
-  function row(c) {
-    return sprintf("%-17s %7d %8.1f%% %8.1f%% %8.1f%%   %6d %8.1f%% %8.1f%% %8.1f%%", c, a[c], pct(ca[c], a[c]),
-      pct(ma[c], a[c]), pct(fa[c], a[c]), b[c], pct(cb[c], b[c]), pct(mb[c], b[c]), pct(fb[c], b[c]))
+  function tally(part, c, attack, mine, theirs, f,   k) {
+    k = part SUBSEP c; keys[k] = 1
+    if (attack) { a[k]++; ca[k] += mine; ma[k] += theirs; fa[k] += f }
+    else { b[k]++; cb[k] += !mine; mb[k] += !theirs; fb[k] += !f }
   }
+  function pct(n, d) { return d ? sprintf("%8.1f%%", 100 * n / d) : "        -" }
   END {
-    printf "%-17s %7s %9s %9s %9s   %6s %9s %9s %9s\n", "", "", "cartorio", "modsec", "modsec*", "", "cartorio", "modsec", "modsec*"
-    printf "%-17s %7s %9s %9s %9s   %6s %9s %9s %9s\n", "class", "attacks", "blocked", "blocked", "blocked", "benign", "passed", "passed", "passed"
-    for (c in classes) {
-      print row(c) | "sort"
-      a["all"] += a[c]; ca["all"] += ca[c]; ma["all"] += ma[c]; fa["all"] += fa[c]
-      b["all"] += b[c]; cb["all"] += cb[c]; mb["all"] += mb[c]; fb["all"] += fb[c]
+    for (k in keys) {
+      split(k, pc, SUBSEP)
+      line = sprintf("%-11s %-28s %7d %s %s %s   %6d %s %s %s", pc[1], pc[2], a[k], pct(ca[k], a[k]), pct(ma[k], a[k]),
+        pct(fa[k], a[k]), b[k], pct(cb[k], b[k]), pct(mb[k], b[k]), pct(fb[k], b[k]))
+      print line | "sort"
     }
+    printf "%-11s %-28s %7s %9s %9s %9s   %6s %9s %9s %9s\n", "", "", "", "cartorio", "modsec", "modsec*", "", "cartorio", "modsec", "modsec*"
+    printf "%-11s %-28s %7s %9s %9s %9s   %6s %9s %9s %9s\n", "part", "source/class", "attacks", "blocked", "blocked", "blocked", "benign", "passed", "passed", "passed"
+    fflush()
     close("sort")
-    print row("all")
+    print "rows \"= class\" sum a class over every source; \"= all\" the whole part"
     print "modsec*: bodies sent without a Content-Type declared a form, as the gateway reads them"
     printf "nginx refused %d requests as malformed (400) before ModSecurity; %d got no answer\n", refused400, lost
   }' "$work/modsec.txt" "$work/modsec-form.txt" "$work/cartorio.txt"

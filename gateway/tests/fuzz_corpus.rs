@@ -12,6 +12,11 @@ fn waf_inspect_corpus() {
 }
 
 #[test]
+fn waf_tokenized_corpus() {
+    replay("waf_tokenized", cartorio_gateway::waf::tokenized::fuzz_check);
+}
+
+#[test]
 fn envelope_open_corpus() {
     replay("envelope_open", cartorio_gateway::envelope::fuzz_check);
 }

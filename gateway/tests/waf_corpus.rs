@@ -89,7 +89,7 @@ fn pct(n: usize, d: usize) -> f64 {
 /// (`$(MAKE)` is make's), a command word needs a shell-looking argument or
 /// a short command line, and brace lists must name a command, a path or
 /// an option: 249 -> 56 of those 30,000 lines
-/// (`bash benches/waf_payload_lists.sh` measures the same on Debian's text).
+/// (`bash benches/waf_detection.sh` measures the same on Debian's text, split).
 const DETECTION_FLOORS: &[(&str, f64)] = &[
     ("sqli", 92.0),
     ("xss", 92.0),

@@ -142,10 +142,12 @@ fn pairs<'a>(out: &mut Values<'a>, location: Location, text: &'a [u8]) {
 
 /// Every string value and object key of a JSON document, iteratively (no
 /// recursion on input). Structure deeper than the stream follows is not
-/// skipped: the request is marked as beyond [`Cap::Depth`].
+/// skipped: the request is marked as beyond [`Cap::Depth`]. A `prototype`
+/// key inside a `constructor` object is given as the path
+/// `constructor.prototype` too: prototype pollution that no key alone shows.
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
-    let mut stack = vec![(doc, 0usize)];
-    while let Some((v, depth)) = stack.pop() {
+    let mut stack = vec![(doc, 0usize, false)];
+    while let Some((v, depth, in_constructor)) = stack.pop() {
         if out.full() {
             break;
         }
@@ -157,12 +159,16 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
         match v {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
             serde_json::Value::Array(items) => {
-                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1)));
+                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false)));
             }
             serde_json::Value::Object(map) => {
                 for (k, item) in map {
+                    if in_constructor && k == "prototype" {
+                        out.push(Location::Body, b"constructor.prototype", false);
+                    }
+                    let constructor = k == "constructor";
                     out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
-                    stack.push((item, depth + 1));
+                    stack.push((item, depth + 1, constructor));
                 }
             }
             _ => {}

@@ -23,6 +23,7 @@
 pub mod corpus;
 pub mod decode;
 pub mod extract;
+mod nested;
 mod offsite;
 pub mod rules;
 pub mod sqltok;
@@ -236,6 +237,9 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
         inspect_value(&decoded, value.location, site, &mut result);
         if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
             inspect_value(inner, value.location, site, &mut result);
+        }
+        for inner in nested::json_strings(&decoded) {
+            inspect_value(inner.as_bytes(), value.location, site, &mut result);
         }
     }
     result

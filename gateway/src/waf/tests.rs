@@ -40,6 +40,8 @@ fn sqli() {
     blocks(query("id=1'+or+'1'='1"), Class::Sqli);
     blocks(json(r#"{"q":"x'; WAITFOR DELAY '0:0:5'--"}"#), Class::Sqli);
     blocks(query("u[$ne]=1"), Class::Nosql);
+    blocks(query(r#"filter={"user":{"$gt":""}}"#), Class::Nosql);
+    blocks(json(r#"{"q":"{\"name\": \"x' or '1'='1\"}"}"#), Class::Sqli);
     passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
     passes(json(r#"{"name":"O'Brien","note":"it's 'fine' or not"}"#));
 }
@@ -111,6 +113,8 @@ fn protocol_and_generic() {
     blocks(query("a=x%00.png"), Class::Protocol);
     blocks(query("u=http://169.254.169.254/latest/meta-data"), Class::Generic);
     blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);
+    blocks(json(r#"{"a":{"constructor":{"prototype":{"admin":true}}}}"#), Class::Generic);
+    passes(json(r#"{"constructor":"Ada","prototype":"v2"}"#));
     passes(text("Line one.\nLine two: more text.\n"));
 }
 

@@ -159,6 +159,23 @@ fn xss_in(input: &[u8]) -> bool {
         })
 }
 
+/// Property checked by the `waf_tokenized` fuzz target and its corpus
+/// replay: any input is judged without panicking, the same way twice, with
+/// at most one verdict per detector, and a NUL byte weighs as a space.
+pub fn fuzz_check(data: &[u8]) {
+    let ids = |d: &[u8]| judge(d, Location::Body).map(|r| r.id).collect::<Vec<_>>();
+    let first = ids(data);
+    assert_eq!(first, ids(data), "deterministic");
+    assert!(
+        first.len() <= 2 && first.windows(2).all(|w| w[0] / 1000 != w[1] / 1000),
+        "one verdict per detector"
+    );
+    let spaced: Vec<u8> = data.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+    if worth_judging(data) == worth_judging(&spaced) {
+        assert_eq!(first, ids(&spaced), "NUL is a space");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
