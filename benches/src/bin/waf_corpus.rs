@@ -43,7 +43,7 @@ fn explain_values(case: &Case, headers: &[(&str, &str)]) {
         let ins = waf::inspect(&alone);
         if !ins.findings.is_empty() {
             let shown: String = String::from_utf8_lossy(&value.bytes).chars().take(160).collect();
-            eprintln!("{} {:?} {}", case.id, ins.rule_ids(), shown.replace('\n', "\\n"));
+            eprintln!("{} {} {:?} {}", case.id, ins.score, ins.rule_ids(), shown.replace('\n', "\\n"));
         }
     }
 }

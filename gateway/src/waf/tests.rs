@@ -315,3 +315,29 @@ fn xxe_in_a_doctype_is_seen() {
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     blocks(typed("application/xml", xxe), Class::Xss);
 }
+
+#[test]
+fn weak_signs_add_up_within_one_value_only() {
+    // 1030 (a quoted word before a SQL keyword) and 3059 (a shell path) warn.
+    passes(json(
+        r#"{"a":"Merge branch 'topic' into develop","b":"Replace /usr/bin/ruby with the full path"}"#,
+    ));
+    let one = json(r#"{"a":"Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path"}"#);
+    assert!(one.blocked(DEFAULT_THRESHOLD), "{one:?}");
+}
+
+#[test]
+fn prose_mentions_paths_and_calls_in_passing() {
+    passes(json(
+        r#"{"body":"The linker fails:\n\n../../../libs/poco/lib/libPocoNet.a was not found\nfrom the project generator, so copy(file) in the build script never runs"}"#,
+    ));
+    blocks(query("f=../../../libs/poco/lib/libPocoNet.a"), Class::Lfi);
+    blocks(query("f=copy($_GET['a'],'x.php')"), Class::Php);
+    // Strong signs still count in prose.
+    blocks(
+        json(
+            r#"{"body":"a long text of many words that reads as prose to the waf, then a path:\n../../../../etc/passwd"}"#,
+        ),
+        Class::Lfi,
+    );
+}

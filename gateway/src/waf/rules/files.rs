@@ -2,24 +2,24 @@
 //! files, restricted paths, and URLs that point the server at attacker
 //! content.
 
-use super::{CRITICAL, Rule, Scope, View::Norm, WARNING, rule};
+use super::{CRITICAL, Rule, Scope, View::Norm, View::Short, WARNING, rule};
 use crate::waf::Class::{Lfi, Rfi};
 
 pub fn rules() -> Vec<Rule> {
     vec![
         // Two traversal steps (`../../`, `..\..\`, `.../.../`); one step alone
         // is common in prose about relative paths, so it only warns.
-        rule(4001, Lfi, CRITICAL, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
+        rule(4001, Lfi, CRITICAL, Short, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
         // The same steps with the separator or the dots written as hex text
         // (`..0x2f..0x2f`, `0x2e0x2e/0x2e0x2e/`), which some decoders expand.
         rule(
             4010,
             Lfi,
             CRITICAL,
-            Norm,
+            Short,
             r"(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])|(\.\.|0x2e0x2e)(0x2f|0x5c)",
         ),
-        rule(4002, Lfi, WARNING, Norm, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
+        rule(4002, Lfi, WARNING, Short, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).
         rule(4008, Lfi, CRITICAL, Norm, r"\.\.[/\\]+\.[a-z]|\.\.;[/\\.]|^\.\.\\"),

@@ -39,9 +39,17 @@ pub enum View {
     Cmd,
     /// Decoded text as is: case and line breaks preserved.
     Raw,
+    /// `Norm` of a value short enough to be a path, a command or a code
+    /// fragment; empty for prose (several lines, or many words), which
+    /// mentions relative paths (`../../libs/x.a` in a build log), tools and
+    /// functions in passing and cannot itself be opened or run. Rules for
+    /// weak signs of those read it; strong signs are read everywhere.
+    Short,
+    /// `Cmd` of a value that is not prose, as `Short` is `Norm`.
+    ShortCmd,
 }
 
-const VIEWS: [View; 4] = [View::Norm, View::Sql, View::Cmd, View::Raw];
+const VIEWS: [View; 6] = [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd];
 
 /// Where in the request a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, WARNING, rule};
+use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::ShortCmd, WARNING, rule};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
@@ -37,7 +37,9 @@ pub fn rules() -> Vec<Rule> {
                 r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)(]|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
-            ..rule(3022, Rce, CRITICAL, Cmd, "")
+            // Weak commands are words too (`cat`, `id`, `echo`): in prose
+            // (`the `mu` package`) they are read only in short values.
+            ..rule(3022, Rce, CRITICAL, ShortCmd, "")
         },
         // A whole value that is a command line: the command then a separator
         // or a shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare
@@ -154,7 +156,9 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Shell function definitions: fork bombs `:(){ :|:& };:` and
         // Shellshock's `() {`.
-        rule(3018, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{[^}]*[|&;][^}]*\}|^\s*\(\s*\)\s*\{"),
+        // (A fork bomb's body pipes the function into itself in the background;
+        // C and JavaScript bodies after `() {` are code, not attacks.)
+        rule(3018, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{\s*[\w:.]+\s*\|\s*[\w:.]+\s*&\s*;?\s*\}|^\s*\(\s*\)\s*\{"),
         // Evasions with no use outside a shell: empty substitutions inside a
         // word, `$?`/`$_` splices, arithmetic expansions.
         rule(
