@@ -127,15 +127,26 @@ impl<'a> Values<'a> {
     }
 }
 
-/// `a=1&b=2` pairs; names and values both become values.
-fn pairs<'a>(out: &mut Values<'a>, location: Location, text: &'a [u8]) {
+/// `a=1&b=2` pairs; names and values both become values, borrowed from the
+/// request when the text is.
+fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, [u8]>) {
+    match text {
+        Cow::Borrowed(text) => for_each_field(text, |field| out.push(location, field, true)),
+        Cow::Owned(text) => {
+            for_each_field(&text, |field| out.push_cow(location, Cow::Owned(field.to_vec()), true))
+        }
+    }
+}
+
+/// The names and values of `a=1&b=2`, in order.
+fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8])) {
     for pair in text.split(|&b| b == b'&') {
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) => {
-                out.push(location, pair.get(..eq).unwrap_or_default(), true);
-                out.push(location, pair.get(eq + 1..).unwrap_or_default(), true);
+                field(pair.get(..eq).unwrap_or_default());
+                field(pair.get(eq + 1..).unwrap_or_default());
             }
-            None => out.push(location, pair, true),
+            None => field(pair),
         }
     }
 }
@@ -182,7 +193,7 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
 /// declared. Element and attribute names are the schema's markup, not data,
 /// and comments reach no application. What does not parse is inspected raw
 /// from where parsing stopped: never skipped.
-fn xml<'a>(out: &mut Values<'a>, location: Location, doc: &'a [u8]) {
+fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(doc);
     reader.config_mut().check_end_names = false;
@@ -215,15 +226,12 @@ fn xml<'a>(out: &mut Values<'a>, location: Location, doc: &'a [u8]) {
             Ok(Event::Eof) => return,
             Ok(Event::End(_) | Event::Comment(_) | Event::Decl(_)) => {}
             Err(_) => {
-                out.push(location, doc.get(position..).unwrap_or_default(), false);
+                let rest = doc.get(position..).unwrap_or_default();
+                out.push_cow(location, Cow::Owned(rest.to_vec()), false);
                 return;
             }
         }
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Value of `param=` in a header such as Content-Type, unquoted.
@@ -239,77 +247,139 @@ fn media_type(ct: &str) -> String {
     ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
-/// multipart/form-data: each part's field name, file name and body; the body
-/// is read according to the part's own content type, one level deep.
-fn multipart<'a>(out: &mut Values<'a>, body: &'a [u8], boundary: &str) {
-    let delim = format!("--{boundary}");
-    let mut parts: Vec<&'a [u8]> = Vec::new();
-    let mut rest = body;
-    while let Some(pos) = find(rest, delim.as_bytes()) {
-        parts.push(rest.get(..pos).unwrap_or_default());
-        rest = rest.get(pos + delim.len()..).unwrap_or_default();
+/// multipart/form-data, read by `multer` (the parser of axum and of most
+/// Rust servers, so parts are what a backend would see): each part's field
+/// name, file name and body, the body read according to the part's own
+/// content type, one level deep. Where multer stops on malformed input, the
+/// whole body is inspected raw from there: never skipped.
+fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
+    let mut parts = multipart_parts(body, boundary);
+    if parts.malformed && parts.parts.is_empty() && !body.windows(2).any(|w| w == b"\r\n") {
+        // Bare line feeds: multer wants CRLF, but PHP, Python and many
+        // other servers accept LF alone; read the parts they would read.
+        let crlf: Vec<u8> =
+            body.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
+        parts = multipart_parts(&crlf, boundary);
     }
-    for part in parts.into_iter().skip(1) {
+    for part in &parts.parts {
         if out.full() {
             return;
         }
-        let (head, content) = match find(part, b"\r\n\r\n") {
-            Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 4..).unwrap_or_default()),
-            None => match find(part, b"\n\n") {
-                Some(p) => (part.get(..p).unwrap_or_default(), part.get(p + 2..).unwrap_or_default()),
-                None => continue,
-            },
-        };
-        let head = String::from_utf8_lossy(head);
-        let mut part_ct = None;
-        for line in head.lines() {
-            let lower = line.to_ascii_lowercase();
-            if lower.starts_with("content-disposition:") {
-                for (key, location) in [("name", Location::Body), ("filename", Location::FileName)] {
-                    if let Some(v) = header_param(line, key) {
-                        out.push_cow(location, Cow::Owned(v.as_bytes().to_vec()), false);
-                    }
-                }
-            } else if let Some(v) = lower.strip_prefix("content-type:") {
-                part_ct = Some(v.trim().to_string());
-            }
+        if let Some(name) = &part.name {
+            out.push_cow(Location::Body, Cow::Owned(name.clone().into_bytes()), false);
         }
-        let content =
-            content.strip_suffix(b"\r\n").or_else(|| content.strip_suffix(b"\n")).unwrap_or(content);
-        typed_body(out, content, part_ct.as_deref(), false);
+        if let Some(file_name) = &part.file_name {
+            out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);
+        }
+        typed_body(out, Cow::Owned(part.content.to_vec()), part.content_type.as_deref(), false);
+    }
+    if parts.malformed {
+        out.push_cow(Location::Body, Cow::Owned(without_framing(body, boundary)), false);
     }
 }
 
+/// A multipart body that did not parse, as text without its framing: the
+/// delimiter lines and part headers (`Content-Disposition:` on a line of
+/// its own is the format, not a header injected into a value).
+fn without_framing(body: &[u8], boundary: &str) -> Vec<u8> {
+    let delimiter = format!("--{boundary}");
+    let mut text = Vec::with_capacity(body.len());
+    for line in body.split(|&b| b == b'\n') {
+        let lower = line.trim_ascii_start().to_ascii_lowercase();
+        let framing = line.starts_with(delimiter.as_bytes())
+            || [&b"content-disposition:"[..], b"content-type:", b"content-transfer-encoding:"]
+                .iter()
+                .any(|h| lower.starts_with(h));
+        if !framing {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+    }
+    text
+}
+
+struct Part {
+    name: Option<String>,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    content: bytes::Bytes,
+}
+
+struct Parts {
+    parts: Vec<Part>,
+    /// multer refused the body at some point; `parts` holds what came before.
+    malformed: bool,
+}
+
+/// Runs multer over a body already in memory. The stream is ready at once,
+/// so the future never waits: `block_on` returns without parking.
+fn multipart_parts(body: &[u8], boundary: &str) -> Parts {
+    let chunk = bytes::Bytes::copy_from_slice(body);
+    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(chunk) });
+    let mut reader = multer::Multipart::new(stream, boundary);
+    futures_executor::block_on(async move {
+        let mut parts = Vec::new();
+        loop {
+            match reader.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().map(str::to_string);
+                    let file_name = field.file_name().map(str::to_string);
+                    let content_type = field.content_type().map(ToString::to_string);
+                    match field.bytes().await {
+                        Ok(content) => parts.push(Part { name, file_name, content_type, content }),
+                        Err(_) => return Parts { parts, malformed: true },
+                    }
+                }
+                Ok(None) => return Parts { parts, malformed: false },
+                Err(_) => return Parts { parts, malformed: true },
+            }
+        }
+    })
+}
+
 /// Reads a body according to its media type.
-fn typed_body<'a>(out: &mut Values<'a>, body: &'a [u8], content_type: Option<&str>, allow_multipart: bool) {
+fn typed_body<'a>(
+    out: &mut Values<'a>,
+    body: Cow<'a, [u8]>,
+    content_type: Option<&str>,
+    allow_multipart: bool,
+) {
     let ct = content_type.unwrap_or_default();
     let media = media_type(ct);
     if media == "application/json" || media.ends_with("+json") {
-        match serde_json::from_slice::<serde_json::Value>(body) {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(doc) => json(out, doc),
-            Err(_) => out.push(Location::Body, body, false),
+            Err(_) => out.push_cow(Location::Body, body, false),
         }
     } else if media == "application/x-www-form-urlencoded" {
         pairs(out, Location::Body, body);
     } else if media.starts_with("multipart/") && allow_multipart {
         match header_param(ct, "boundary") {
-            Some(b) if !b.is_empty() => multipart(out, body, b),
-            _ => out.push(Location::Body, body, false),
+            Some(b) if !b.is_empty() => multipart(out, &body, b),
+            _ => out.push_cow(Location::Body, body, false),
         }
     } else if media.ends_with("/xml") || media.ends_with("+xml") {
-        xml(out, Location::Body, body);
+        xml(out, Location::Body, &body);
     } else if media.is_empty() {
         // No declared type: clients that omit it almost always send a form.
         // A trailing line break (curl and most tools add one) is not a
         // multi-line body.
-        let trimmed = body.trim_ascii_end();
+        let trimmed_len = body.trim_ascii_end().len();
+        let trimmed = body.get(..trimmed_len).unwrap_or_default();
         if trimmed.contains(&b'=') && !trimmed.contains(&b'\n') && keys_are_names(trimmed) {
-            pairs(out, Location::Body, trimmed);
+            let form = match body {
+                Cow::Borrowed(b) => Cow::Borrowed(b.get(..trimmed_len).unwrap_or_default()),
+                Cow::Owned(mut b) => {
+                    b.truncate(trimmed_len);
+                    Cow::Owned(b)
+                }
+            };
+            pairs(out, Location::Body, form);
         } else {
-            out.push(Location::Body, body, true);
+            out.push_cow(Location::Body, body, true);
         }
     } else {
-        out.push(Location::Body, body, false);
+        out.push_cow(Location::Body, body, false);
     }
 }
 
@@ -384,9 +454,9 @@ pub fn values_within<'a>(req: &RequestView<'a>, limits: InspectionLimits) -> Ext
         out.push(Location::Path, path.as_bytes(), false);
     }
     if let Some(q) = req.query {
-        pairs(&mut out, Location::Query, q.as_bytes());
+        pairs(&mut out, Location::Query, Cow::Borrowed(q.as_bytes()));
     }
-    typed_body(&mut out, req.body, req.content_type, true);
+    typed_body(&mut out, Cow::Borrowed(req.body), req.content_type, true);
     for &(name, value) in req.headers {
         if !inspected_header(name) {
             continue;
@@ -475,6 +545,44 @@ mod tests {
         let body = b"--B\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nhello\r\n--B--\r\n";
         let got = collect(&req(Some("multipart/form-data; boundary=B"), body));
         assert!(got.contains(&"hello".to_string()) && got.contains(&"f".to_string()), "{got:?}");
+    }
+
+    #[test]
+    fn multipart_as_a_server_reads_it() {
+        // A file part with its own type, a JSON part read as JSON, the file
+        // name as a location of its own.
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"shell.php\"\r\n\
+Content-Type: application/json\r\n\r\n{\"k\":\"v1\"}\r\n--B\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\nv2\r\n--B--\r\n";
+        let values = values(&req(Some("multipart/form-data; boundary=\"B\""), body));
+        let shown: Vec<(Location, String)> =
+            values.iter().map(|v| (v.location, String::from_utf8_lossy(&v.bytes).into_owned())).collect();
+        for expected in [
+            (Location::Body, "doc"),
+            (Location::FileName, "shell.php"),
+            (Location::Body, "k"),
+            (Location::Body, "v1"),
+            (Location::Body, "n"),
+            (Location::Body, "v2"),
+        ] {
+            assert!(shown.contains(&(expected.0, expected.1.to_string())), "{expected:?} in {shown:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_multipart_is_inspected_raw() {
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n' or 1=1-- (never closed)";
+        let got = collect(&req(Some("multipart/form-data; boundary=B"), body));
+        assert!(
+            got.iter().any(|v| v.contains("' or 1=1--") && !v.contains("Content-Disposition")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn multipart_with_bare_line_feeds() {
+        let body = b"--B\nContent-Disposition: form-data; name=\"a\"; filename=\"x.txt\"\n\nhello\n--B--\n";
+        let got = collect(&req(Some("multipart/form-data; boundary=B"), body));
+        assert_eq!(got, ["a", "x.txt", "hello"]);
     }
 
     #[test]
