@@ -194,6 +194,8 @@ struct Views {
     cmd: Option<String>,
     /// See [`View::Short`].
     prose: bool,
+    /// See [`View::Spliced`].
+    spliced: Option<String>,
 }
 
 impl Views {
@@ -203,7 +205,8 @@ impl Views {
         let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
         let cmd = shell_unquote(&norm);
         let prose = is_prose(&raw);
-        Views { raw, norm, sql, cmd, prose }
+        let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
+        Views { raw, norm, sql, cmd, prose, spliced }
     }
 
     fn get(&self, view: View) -> &str {
@@ -215,6 +218,7 @@ impl Views {
             View::Short | View::ShortCmd if self.prose => "",
             View::Short => &self.norm,
             View::ShortCmd => self.get(View::Cmd),
+            View::Spliced => self.spliced.as_deref().unwrap_or_default(),
         }
     }
 }
@@ -229,6 +233,44 @@ const PROSE_WORDS_MULTILINE: usize = 8;
 fn is_prose(raw: &str) -> bool {
     let words = raw.split_whitespace().take(PROSE_WORDS).count();
     words >= PROSE_WORDS || (words >= PROSE_WORDS_MULTILINE && raw.trim().contains('\n'))
+}
+
+/// English contractions (`I'd`, `don't`, `we'll`): one apostrophe and a
+/// suffix, not a splice (`I'd` would read as the command `id`).
+fn is_contraction(word: &[u8]) -> bool {
+    let quotes = word.iter().filter(|&&c| matches!(c, b'\'' | b'"' | b'\\' | b'^')).count();
+    let suffix = word.iter().rposition(|&c| c == b'\'').and_then(|i| word.get(i + 1..)).unwrap_or_default();
+    quotes == 1 && [&b"d"[..], b"s", b"t", b"ll", b"re", b"ve", b"m"].contains(&suffix)
+}
+
+/// Each word spliced with quotes, backslashes or carets (`'i'fconfig`,
+/// `c""at`, `w^ho`, a leading `\ls`) unquoted, with the rest of the value
+/// after it, one per line; `None` when no word is. "Don't" and "O'Brien" are
+/// spliced too, and read `dont ...`: rules on this view anchor at a line's
+/// start, so only a spliced word that is a command matters.
+fn spliced_words(norm: &str) -> Option<String> {
+    let b = norm.as_bytes();
+    let is_quote = |c: u8| matches!(c, b'\'' | b'"' | b'\\' | b'^');
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < b.len() {
+        let end =
+            (start..b.len()).find(|&i| !(b[i].is_ascii_alphanumeric() || is_quote(b[i]))).unwrap_or(b.len());
+        let word = &b[start..end];
+        let inner_quote = word.iter().enumerate().any(|(k, &c)| {
+            is_quote(c)
+                && word[..k].iter().any(u8::is_ascii_alphanumeric)
+                && word[k + 1..].iter().any(u8::is_ascii_alphanumeric)
+        });
+        let escaped_start =
+            word.first() == Some(&b'\\') && word.get(1).is_some_and(u8::is_ascii_alphanumeric);
+        if (inner_quote && !is_contraction(word)) || escaped_start {
+            let rest: String = norm.get(start..).unwrap_or_default().chars().take(200).collect();
+            lines.push(shell_unquote(&rest).unwrap_or(rest));
+        }
+        start = end + 1;
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// What a shell does to quoting before running a word: `c'a't`, `c"a"t`,
@@ -276,6 +318,9 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
         for inner in nested::json_strings(&decoded) {
             inspect_value(inner.as_bytes(), value.location, site, &mut one);
         }
+        for payload in nested::data_url_payloads(&decoded) {
+            inspect_value(&payload, value.location, site, &mut one);
+        }
         result.merge_value(one);
     }
     result
@@ -285,7 +330,7 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
 /// off-site URL check when the request's own host is given.
 fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
     let views = Views::new(decoded);
-    for view in [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd] {
+    for view in [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd, View::Spliced] {
         for rule in ENGINE.matches(view, views.get(view), location) {
             result.add(rule, location);
         }

@@ -1,6 +1,7 @@
 //! Encodings inside a value: a query argument or a JSON string that is
 //! itself a JSON document (`filter={"user":{"$ne":null}}`, a stringified
-//! payload in a message field). Signatures anchored at the start of a value
+//! payload in a message field), and `data:` URLs in base64
+//! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it). Signatures anchored at the start of a value
 //! and the tokenizing detectors judge where an injected string begins, so
 //! the document's own strings and keys are inspected as values too, one
 //! level deep (a document in a document in a value is inspected as text).
@@ -46,9 +47,79 @@ pub fn json_strings(decoded: &[u8]) -> Vec<String> {
     out
 }
 
+/// Longest base64 `data:` URL payload decoded.
+const MAX_DATA_URL: usize = 64 * 1024;
+
+/// The decoded payloads of the base64 `data:` URLs in a value (a media type
+/// or none: `data:text/plain;base64,...`, `data:;base64,...`) that are text.
+/// What does not decode, or decodes to binary, is left to the signatures
+/// that read the URL as written.
+pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    if !decoded.windows(5).any(|w| w.eq_ignore_ascii_case(b"data:")) {
+        return Vec::new();
+    }
+    let lower = decoded.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = find(lower.get(from..).unwrap_or_default(), b"data:") {
+        let start = from + at + b"data:".len();
+        from = start;
+        let Some(comma) = lower.get(start..).and_then(|rest| rest.iter().take(128).position(|&b| b == b','))
+        else {
+            continue;
+        };
+        let header = lower.get(start..start + comma).unwrap_or_default();
+        if !header.trim_ascii_end().ends_with(b";base64") {
+            continue;
+        }
+        let body = decoded.get(start + comma + 1..).unwrap_or_default();
+        let len = body
+            .iter()
+            .take(MAX_DATA_URL)
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')))
+            .unwrap_or(body.len().min(MAX_DATA_URL));
+        let text = body.get(..len).unwrap_or_default();
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
+        // Text only: an image's bytes hold NULs and anything else by
+        // chance, and what an interpreter would run is text.
+        if let Ok(payload) = engine.decode(text)
+            && std::str::from_utf8(&payload)
+                .is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()))
+        {
+            out.push(payload);
+        }
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::json_strings;
+    use super::{data_url_payloads, json_strings};
+
+    #[test]
+    fn base64_data_urls_give_their_payloads() {
+        assert_eq!(
+            data_url_payloads(b"x=data:;base64,PD9waHAgZWNobyAxOyA/Pg=="),
+            [b"<?php echo 1; ?>".to_vec()]
+        );
+        assert_eq!(data_url_payloads(b"DATA:text/html;base64,PHNjcmlwdD4"), [b"<script>".to_vec()]);
+        assert!(data_url_payloads(b"data:text/plain,hello").is_empty());
+        assert!(
+            data_url_payloads(b"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB").is_empty(),
+            "binary"
+        );
+        assert!(data_url_payloads(b"metadata: none; base64, no").is_empty());
+    }
 
     #[test]
     fn documents_in_values_give_their_strings() {

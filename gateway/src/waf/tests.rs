@@ -341,3 +341,20 @@ fn prose_mentions_paths_and_calls_in_passing() {
         Class::Lfi,
     );
 }
+
+#[test]
+fn spliced_command_words() {
+    blocks(query("a='i'fconfig"), Class::Rce);
+    blocks(query("a='i'p%20a"), Class::Rce);
+    blocks(query("a=w%5Cho'am'i"), Class::Rce);
+    blocks(query("a=%5Cls"), Class::Rce);
+    passes(json(r#"{"m":"I'd be surprised if it's done; we'll see what O'Brien's team says"}"#));
+}
+
+#[test]
+fn base64_data_urls_are_read() {
+    blocks(query("f=data:;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOyA/Pg=="), Class::Php);
+    passes(json(
+        r#"{"avatar":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"}"#,
+    ));
+}

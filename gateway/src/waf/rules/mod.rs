@@ -47,9 +47,15 @@ pub enum View {
     Short,
     /// `Cmd` of a value that is not prose, as `Short` is `Norm`.
     ShortCmd,
+    /// The words spliced with quotes or escapes (`'i'fconfig`, `w\ho'am'i`,
+    /// `\ls`), each unquoted with the rest of the value on a line of its own;
+    /// empty when there is none. Nobody writes a command that way but to slip
+    /// it past a filter.
+    Spliced,
 }
 
-const VIEWS: [View; 6] = [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd];
+const VIEWS: [View; 7] =
+    [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd, View::Spliced];
 
 /// Where in the request a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

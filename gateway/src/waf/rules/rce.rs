@@ -3,7 +3,9 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::ShortCmd, WARNING, rule};
+use super::{
+    CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::ShortCmd, View::Spliced, WARNING, rule,
+};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
@@ -27,6 +29,12 @@ const PREFIX: &str =
 pub fn rules() -> Vec<Rule> {
     let sep = r"(;|&&?|\|\|?|`|\$\(|<\(|>\(|\$\{)";
     vec![
+        // A command word spliced with quotes or escapes, alone or leading a
+        // line: `'i'fconfig`, `'i'p a`, `\ls`, `c""at x`.
+        super::Rule {
+            pattern: format!(r"(?m)^\s*{PREFIX}({STRONG}|{WEAK}|{AT_START})(\s|$|[;&|<>`)(])").into(),
+            ..rule(3061, Rce, CRITICAL, Spliced, "")
+        },
         // A command after a separator: `;id`, `| cat x`, `&& wget`.
         super::Rule {
             pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
