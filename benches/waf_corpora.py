@@ -74,7 +74,8 @@ def fetch_debs(cache, names):
             if not debs:
                 cmd = ["apt-get", "download", "-o", "APT::Sandbox::User=root", name]
                 if subprocess.run(cmd, cwd=cache, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode:
-                    subprocess.run(["apt-get", "update", "-qq"], check=True)
+                    sudo = [] if os.geteuid() == 0 else ["sudo"]
+                    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
                     subprocess.run(cmd, cwd=cache, check=True, stdout=subprocess.DEVNULL)
                 debs = glob.glob(os.path.join(cache, f"{name}_*.deb"))
             subprocess.run(["dpkg-deb", "-x", debs[0], root], check=True)

@@ -94,6 +94,18 @@ export CARTORIO_TEST_HSM_TOKEN=cartorio-test CARTORIO_TEST_HSM_PIN=1234
 softhsm2-util --init-token --free --label "$CARTORIO_TEST_HSM_TOKEN" \
   --so-pin 5678 --pin "$CARTORIO_TEST_HSM_PIN" >/dev/null
 
+# The WAF's evaluation corpus (tests/waf_validation.rs reads its validation
+# part): Debian's wfuzz, sqlmap and wapiti packages, PyGithub's sdist and the
+# naughty strings, downloaded once into ~/.cache/cartorio-waf-corpora.
+echo "== WAF evaluation corpus"
+case "${CARGO_TARGET_DIR:-target}" in
+  /*) waf_corpus="$CARGO_TARGET_DIR/waf-corpora/corpus.jsonl" ;;
+  *) waf_corpus="$(pwd)/${CARGO_TARGET_DIR:-target}/waf-corpora/corpus.jsonl" ;;
+esac
+mkdir -p "$(dirname "$waf_corpus")"
+python3 benches/waf_corpora.py "$waf_corpus"
+export CARTORIO_WAF_CORPUS="$waf_corpus"
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 
