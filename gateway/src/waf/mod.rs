@@ -42,6 +42,7 @@ pub const DEFAULT_THRESHOLD: u32 = 5;
 pub enum Class {
     Sqli,
     Nosql,
+    Ldap,
     Xss,
     Rce,
     Lfi,
@@ -55,9 +56,10 @@ pub enum Class {
 }
 
 impl Class {
-    pub const ALL: [Class; 12] = [
+    pub const ALL: [Class; 13] = [
         Class::Sqli,
         Class::Nosql,
+        Class::Ldap,
         Class::Xss,
         Class::Rce,
         Class::Lfi,
@@ -74,6 +76,7 @@ impl Class {
         match self {
             Class::Sqli => "sqli",
             Class::Nosql => "nosql",
+            Class::Ldap => "ldap",
             Class::Xss => "xss",
             Class::Rce => "rce",
             Class::Lfi => "lfi",

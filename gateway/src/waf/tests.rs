@@ -358,3 +358,46 @@ fn base64_data_urls_are_read() {
         r#"{"avatar":"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"}"#,
     ));
 }
+
+#[test]
+fn nosql_operators_and_server_side_javascript() {
+    for q in [
+        "username[$ne]=toto&password[$ne]=toto",
+        "user[$regex]=^adm&pass[$gt]=",
+        "q=true, $where: '1 == 1'",
+        "q=' || 'a'=='a",
+        "q=admin' || '1'=='1",
+        "q=';return 'a'=='a' && ''=='",
+        "q=1; return true",
+        "q=' && this.password.match(/.*/)//",
+        "q=db.users.find()",
+        "q=';sleep(5000);'",
+        "q=||1==1",
+        "q=function() { return true }",
+    ] {
+        let ins = query(q);
+        assert!(ins.blocked(DEFAULT_THRESHOLD), "{q}: {ins:?}");
+    }
+    blocks(json(r#"{"username":{"$ne":null},"password":{"$ne":null}}"#), Class::Nosql);
+    blocks(json(r#"{"filter":"{\"$where\": \"this.a == 1\"}"}"#), Class::Nosql);
+    blocks(query("q=' %26%26 this.password == 'x"), Class::Nosql);
+    passes(json(
+        r#"{"note":"The price went from $5 to $7 last week, and in the handler the check this.value == 'x' compares the field with a constant, which is how the old code did it","a":"a == b"}"#,
+    ));
+}
+
+#[test]
+fn ldap_filters_closed_in_a_value() {
+    for q in [
+        "u=*)(uid=*))(|(uid=*",
+        "u=admin*)((|userPassword=*)",
+        "u=*()|%26'",
+        "u=*)(%26",
+        "u=x)(cn=*",
+        "u=*))%00",
+    ] {
+        let ins = query(q);
+        assert!(ins.blocked(DEFAULT_THRESHOLD), "{q}: {ins:?}");
+    }
+    passes(json(r#"{"m":"Call me (after 5)(or before 6) at the office; see (a)(b) above"}"#));
+}

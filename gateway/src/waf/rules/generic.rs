@@ -3,7 +3,7 @@
 //! (CRLF header injection, request smuggling, NUL bytes, LDAP filters).
 
 use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, WARNING, rule};
-use crate::waf::Class::{Generic, Protocol, Template};
+use crate::waf::Class::{Generic, Ldap, Protocol, Template};
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -92,10 +92,21 @@ pub fn rules() -> Vec<Rule> {
         // (A whole well-formed filter is data; a value that closes one is not.)
         rule(
             9003,
-            Protocol,
+            Ldap,
             CRITICAL,
             Norm,
             r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?|^\s*\*\s*\(\s*[|&!]\s*\(",
+        ),
+        // A filter closed and another opened around an attribute test
+        // anywhere in the value (`admin*)((|userPassword=*)`, `x)(cn=*`),
+        // an empty filter joined to another (`*()|&'`, `*)(&`), or a
+        // wildcard closing filters before a NUL or the end (`*))%00`).
+        rule(
+            9007,
+            Ldap,
+            CRITICAL,
+            Norm,
+            r"\)\s*\(+\s*[|&!]\s*\(*\s*[\w-]+\s*[<>~]?=|\)\s*\(\s*[\w-]+\s*[<>~]?=\s*\*|\*\s*\(\s*\)\s*[|&]|\*\s*\)\s*\(\s*[|&!]|\*\s*\)\s*\)+\s*(\x00|$)",
         ),
         // A line break still encoded after decoding (`%250d%250a`): sent to
         // pass a filter that decodes once. (Decoded line breaks before a

@@ -2,7 +2,7 @@
 //! catalog access and dangerous procedures. Read over the `Sql` view, where
 //! block comments are already spaces.
 
-use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Norm, View::Sql, WARNING, rule};
+use super::{CRITICAL, ERROR, NOTICE, Rule, Scope, View::Norm, View::Short, View::Sql, WARNING, rule};
 use crate::waf::Class::{Nosql, Sqli};
 
 pub fn rules() -> Vec<Rule> {
@@ -185,6 +185,20 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"(^\s*|\[\s*|[{,]\s*["']?)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull|options|comment|search)\b"#,
         ),
+        // Server-side JavaScript in a query a database evaluates (MongoDB's
+        // $where, mapReduce): a string closed into `return true`, JavaScript
+        // equality tautologies (`'a'=='a'`, `||1==1`: SQL has no `==`), a
+        // field matched against anything, shell helpers, busy loops.
+        rule(
+            1080,
+            Nosql,
+            CRITICAL,
+            Norm,
+            r#"['"]\s*;\s*return\b|^\s*\d*\s*;\s*return\s*\(?\s*(true|false|1|0|this|['"])|['"]\w*['"]\s*===?\s*['"]|\|\|\s*\(?\s*\d+\s*===?\s*\d+|\bthis\s*\.\s*\w+\s*(\.\s*(match|test|search|indexof|startswith|endswith|includes)\s*\(|\[\s*\d+\s*\]\s*===?)|\bdb\s*\.\s*(\w+\s*\.\s*)?(find\w*|insert\w*|update\w*|remove|delete\w*|drop\w*|getcollection\w*|getsiblingdb|eval|aggregate|createuser|runcommand|adminCommand|mapreduce)\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+(true|1|this)\b|\bdo\s*\{[^}]{0,60}\}\s*while\s*\(|\bsleep\s*\(\s*\d{3,}\s*\)"#,
+        ),
+        // A document field compared in JavaScript (`' && this.pass == 'x`):
+        // in a short value; prose about code says it in passing.
+        rule(1081, Nosql, CRITICAL, Short, r#"\bthis\s*\.\s*\w+\s*[!=]==?\s*['"/]"#),
         rule(
             1029,
             Sqli,
