@@ -110,11 +110,14 @@ fn inspect(parts: &http::request::Parts, stream: &Stream, received: &Received) -
         headers.push(("host".to_owned(), authority.as_str().to_owned()));
     }
     let header_refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // The whole header, parameters included: a multipart body is read by
+    // its boundary, which the normalised media type has lost.
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let view = RequestView {
         path: Some(parts.uri.path()),
         query: parts.uri.query(),
         headers: &header_refs,
-        content_type: Some(&received.media),
+        content_type: Some(content_type.unwrap_or(&received.media)),
         body: &received.payload,
     };
     waf::inspect_within(&view, stream.waf_limits)

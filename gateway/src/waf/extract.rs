@@ -130,12 +130,31 @@ impl<'a> Values<'a> {
 /// `a=1&b=2` pairs; names and values both become values, borrowed from the
 /// request when the text is.
 fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, [u8]>) {
+    for joined in repeated_fields_joined(&text) {
+        out.push_cow(location, Cow::Owned(joined), true);
+    }
     match text {
         Cow::Borrowed(text) => for_each_field(text, |field| out.push(location, field, true)),
         Cow::Owned(text) => {
             for_each_field(&text, |field| out.push_cow(location, Cow::Owned(field.to_vec()), true))
         }
     }
+}
+
+/// The values of each field named more than once, joined with `,` as
+/// ASP.NET joins them (`?id=1/*&id=*/union/*&id=*/select...` reaches the
+/// application as one value): HTTP parameter pollution, inspected whole.
+fn repeated_fields_joined(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut fields: std::collections::HashMap<&[u8], (usize, Vec<&[u8]>)> = std::collections::HashMap::new();
+    for (i, pair) in text.split(|&b| b == b'&').enumerate() {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+        let (name, value) = (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default());
+        fields.entry(name).or_insert_with(|| (i, Vec::new())).1.push(value);
+    }
+    let mut repeated: Vec<(usize, Vec<&[u8]>)> =
+        fields.into_values().filter(|(_, values)| values.len() > 1).collect();
+    repeated.sort_unstable_by_key(|(first, _)| *first);
+    repeated.into_iter().map(|(_, values)| values.join(&b","[..])).collect()
 }
 
 /// The names and values of `a=1&b=2`, in order.
@@ -254,12 +273,10 @@ fn media_type(ct: &str) -> String {
 /// whole body is inspected raw from there: never skipped.
 fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
     let mut parts = multipart_parts(body, boundary);
-    if parts.malformed && parts.parts.is_empty() && !body.windows(2).any(|w| w == b"\r\n") {
+    if parts.malformed && parts.parts.is_empty() {
         // Bare line feeds: multer wants CRLF, but PHP, Python and many
         // other servers accept LF alone; read the parts they would read.
-        let crlf: Vec<u8> =
-            body.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
-        parts = multipart_parts(&crlf, boundary);
+        parts = multipart_parts(&lf_to_crlf(body), boundary);
     }
     for part in &parts.parts {
         if out.full() {
@@ -268,41 +285,71 @@ fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
         if let Some(name) = &part.name {
             out.push_cow(Location::Body, Cow::Owned(name.clone().into_bytes()), false);
         }
-        if let Some(file_name) = &part.file_name {
+        for file_name in &part.file_names {
             out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);
         }
-        typed_body(out, Cow::Owned(part.content.to_vec()), part.content_type.as_deref(), false);
+        if let Some(content) = &part.content {
+            typed_body(out, Cow::Owned(content.to_vec()), part.content_type.as_deref(), false);
+        }
     }
     if parts.malformed {
-        out.push_cow(Location::Body, Cow::Owned(without_framing(body, boundary)), false);
+        let (text, header_values) = without_framing(body, boundary);
+        for value in header_values {
+            out.push_cow(Location::Body, Cow::Owned(value), false);
+        }
+        out.push_cow(Location::Body, Cow::Owned(text), false);
     }
 }
 
-/// A multipart body that did not parse, as text without its framing: the
-/// delimiter lines and part headers (`Content-Disposition:` on a line of
-/// its own is the format, not a header injected into a value).
-fn without_framing(body: &[u8], boundary: &str) -> Vec<u8> {
+/// Lone line feeds as CRLF.
+fn lf_to_crlf(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + body.len() / 16);
+    let mut previous = 0u8;
+    for &b in body {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    out
+}
+
+/// A multipart body that did not parse, as text without its framing (the
+/// delimiter lines and part header lines: `Content-Disposition:` on a line
+/// of its own is the format, not a header injected into a value), and the
+/// values of those header lines apart, since their parameters are data.
+fn without_framing(body: &[u8], boundary: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
+    const PART_HEADERS: [&[u8]; 3] =
+        [b"content-disposition:", b"content-type:", b"content-transfer-encoding:"];
     let delimiter = format!("--{boundary}");
+    let closing = format!("{delimiter}--");
     let mut text = Vec::with_capacity(body.len());
+    let mut header_values = Vec::new();
     for line in body.split(|&b| b == b'\n') {
-        let lower = line.trim_ascii_start().to_ascii_lowercase();
-        let framing = line.starts_with(delimiter.as_bytes())
-            || [&b"content-disposition:"[..], b"content-type:", b"content-transfer-encoding:"]
-                .iter()
-                .any(|h| lower.starts_with(h));
-        if !framing {
-            text.extend_from_slice(line);
-            text.push(b'\n');
+        let trimmed = line.trim_ascii();
+        if trimmed == delimiter.as_bytes() || trimmed == closing.as_bytes() {
+            continue;
+        }
+        match PART_HEADERS.iter().find(|h| trimmed.get(..h.len()).is_some_and(|p| p.eq_ignore_ascii_case(h)))
+        {
+            Some(h) => header_values.push(trimmed.get(h.len()..).unwrap_or_default().to_vec()),
+            None => {
+                text.extend_from_slice(line);
+                text.push(b'\n');
+            }
         }
     }
-    text
+    (text, header_values)
 }
 
 struct Part {
     name: Option<String>,
-    file_name: Option<String>,
+    /// `filename` and `filename*` (RFC 5987), as written.
+    file_names: Vec<String>,
     content_type: Option<String>,
-    content: bytes::Bytes,
+    /// `None` when multer stopped inside this part.
+    content: Option<bytes::Bytes>,
 }
 
 struct Parts {
@@ -312,7 +359,9 @@ struct Parts {
 }
 
 /// Runs multer over a body already in memory. The stream is ready at once,
-/// so the future never waits: `block_on` returns without parking.
+/// so the future never waits: `block_on` returns without parking. Names
+/// come from the part's Content-Disposition read here, case-insensitively
+/// and with `filename*` (multer reads neither, where PHP, Go and Python do).
 fn multipart_parts(body: &[u8], boundary: &str) -> Parts {
     let chunk = bytes::Bytes::copy_from_slice(body);
     let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(chunk) });
@@ -322,12 +371,22 @@ fn multipart_parts(body: &[u8], boundary: &str) -> Parts {
         loop {
             match reader.next_field().await {
                 Ok(Some(field)) => {
-                    let name = field.name().map(str::to_string);
-                    let file_name = field.file_name().map(str::to_string);
+                    let disposition = field
+                        .headers()
+                        .get(http::header::CONTENT_DISPOSITION)
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                        .unwrap_or_default();
+                    let name = header_param(&disposition, "name").map(str::to_string);
+                    let file_names = ["filename", "filename*"]
+                        .iter()
+                        .filter_map(|p| header_param(&disposition, p).map(str::to_string))
+                        .collect();
                     let content_type = field.content_type().map(ToString::to_string);
-                    match field.bytes().await {
-                        Ok(content) => parts.push(Part { name, file_name, content_type, content }),
-                        Err(_) => return Parts { parts, malformed: true },
+                    let content = field.bytes().await.ok();
+                    let stopped = content.is_none();
+                    parts.push(Part { name, file_names, content_type, content });
+                    if stopped {
+                        return Parts { parts, malformed: true };
                     }
                 }
                 Ok(None) => return Parts { parts, malformed: false },
@@ -576,6 +635,32 @@ Content-Type: application/json\r\n\r\n{\"k\":\"v1\"}\r\n--B\r\nContent-Dispositi
             got.iter().any(|v| v.contains("' or 1=1--") && !v.contains("Content-Disposition")),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn multipart_file_names_as_php_and_go_read_them() {
+        let body = b"--B\r\nContent-Disposition: form-data; NAME=\"a\"; FILENAME=\"shell.php\"\r\n\r\nx\r\n\
+--B\r\nContent-Disposition: form-data; name=\"b\"; filename*=UTF-8''other.phtml\r\n\r\ny\r\n--B--\r\n";
+        let values = values(&req(Some("multipart/form-data; boundary=B"), body));
+        let names: Vec<String> = values
+            .iter()
+            .filter(|v| v.location == Location::FileName)
+            .map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
+            .collect();
+        assert_eq!(names, ["shell.php", "UTF-8''other.phtml"]);
+    }
+
+    #[test]
+    fn multipart_framing_goes_but_header_parameters_stay() {
+        let (text, headers) = without_framing(b"--B\nContent-Type: x <?php system(1);?>\nbody\n--B--\n", "B");
+        assert_eq!(String::from_utf8_lossy(&text), "body\n\n");
+        assert_eq!(headers, [b" x <?php system(1);?>".to_vec()]);
+    }
+
+    #[test]
+    fn repeated_fields_are_also_read_joined() {
+        let r = RequestView { query: Some("id=1/*&x=2&id=*/union/*&id=*/select"), ..req(None, b"") };
+        assert!(collect(&r).contains(&"1/*,*/union/*,*/select".to_string()), "{:?}", collect(&r));
     }
 
     #[test]

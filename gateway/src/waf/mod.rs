@@ -30,8 +30,10 @@ pub mod rules;
 pub mod sqltok;
 mod ssrf;
 pub mod tokenized;
+mod views;
 
 use rules::{ENGINE, View};
+use views::Views;
 
 /// Anomaly score at which a request is blocked. One critical signature (5)
 /// suffices; weaker ones (3, 2) must corroborate each other.
@@ -189,108 +191,6 @@ pub struct RequestView<'a> {
     pub body: &'a [u8],
 }
 
-/// The renderings of one decoded value the rule views read.
-struct Views {
-    raw: String,
-    norm: String,
-    sql: Option<String>,
-    cmd: Option<String>,
-    /// See [`View::Short`].
-    prose: bool,
-    /// See [`View::Spliced`].
-    spliced: Option<String>,
-}
-
-impl Views {
-    fn new(decoded: &[u8]) -> Views {
-        let raw = String::from_utf8_lossy(decoded).into_owned();
-        let norm = decode::normalize(&raw);
-        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
-        let cmd = shell_unquote(&norm);
-        let prose = is_prose(&raw);
-        let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
-        Views { raw, norm, sql, cmd, prose, spliced }
-    }
-
-    fn get(&self, view: View) -> &str {
-        match view {
-            View::Raw => &self.raw,
-            View::Norm => &self.norm,
-            View::Sql => self.sql.as_deref().unwrap_or(&self.norm),
-            View::Cmd => self.cmd.as_deref().unwrap_or(&self.norm),
-            View::Short | View::ShortCmd if self.prose => "",
-            View::Short => &self.norm,
-            View::ShortCmd => self.get(View::Cmd),
-            View::Spliced => self.spliced.as_deref().unwrap_or_default(),
-        }
-    }
-}
-
-/// Words from which a value is prose rather than a path, on one line or
-/// over several.
-const PROSE_WORDS: usize = 24;
-const PROSE_WORDS_MULTILINE: usize = 8;
-
-/// Whether a value reads as text written for people: several lines with a
-/// few words, or many words. No path a server opens looks like that.
-fn is_prose(raw: &str) -> bool {
-    let words = raw.split_whitespace().take(PROSE_WORDS).count();
-    words >= PROSE_WORDS || (words >= PROSE_WORDS_MULTILINE && raw.trim().contains('\n'))
-}
-
-/// English contractions (`I'd`, `don't`, `we'll`): one apostrophe and a
-/// suffix, not a splice (`I'd` would read as the command `id`).
-fn is_contraction(word: &[u8]) -> bool {
-    let quotes = word.iter().filter(|&&c| matches!(c, b'\'' | b'"' | b'\\' | b'^')).count();
-    let suffix = word.iter().rposition(|&c| c == b'\'').and_then(|i| word.get(i + 1..)).unwrap_or_default();
-    quotes == 1 && [&b"d"[..], b"s", b"t", b"ll", b"re", b"ve", b"m"].contains(&suffix)
-}
-
-/// Each word spliced with quotes, backslashes or carets (`'i'fconfig`,
-/// `c""at`, `w^ho`, a leading `\ls`) unquoted, with the rest of the value
-/// after it, one per line; `None` when no word is. "Don't" and "O'Brien" are
-/// spliced too, and read `dont ...`: rules on this view anchor at a line's
-/// start, so only a spliced word that is a command matters.
-fn spliced_words(norm: &str) -> Option<String> {
-    let b = norm.as_bytes();
-    let is_quote = |c: u8| matches!(c, b'\'' | b'"' | b'\\' | b'^');
-    let mut lines = Vec::new();
-    let mut start = 0;
-    while start < b.len() {
-        let end =
-            (start..b.len()).find(|&i| !(b[i].is_ascii_alphanumeric() || is_quote(b[i]))).unwrap_or(b.len());
-        let word = &b[start..end];
-        let inner_quote = word.iter().enumerate().any(|(k, &c)| {
-            is_quote(c)
-                && word[..k].iter().any(u8::is_ascii_alphanumeric)
-                && word[k + 1..].iter().any(u8::is_ascii_alphanumeric)
-        });
-        let escaped_start =
-            word.first() == Some(&b'\\') && word.get(1).is_some_and(u8::is_ascii_alphanumeric);
-        if (inner_quote && !is_contraction(word)) || escaped_start {
-            let rest: String = norm.get(start..).unwrap_or_default().chars().take(200).collect();
-            lines.push(shell_unquote(&rest).unwrap_or(rest));
-        }
-        start = end + 1;
-    }
-    (!lines.is_empty()).then(|| lines.join("\n"))
-}
-
-/// What a shell does to quoting before running a word: `c'a't`, `c"a"t`,
-/// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
-/// `None` when there is nothing to undo.
-fn shell_unquote(norm: &str) -> Option<String> {
-    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<', '>']) {
-        return None;
-    }
-    let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
-    // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
-    // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`, `pi>()ng`.
-    let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
-    let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "").replace(">()", "");
-    Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
-}
-
 /// Compiles the rules now rather than on the first request (a debug build
 /// takes over a second; a release build some milliseconds).
 pub fn compile_rules() {
@@ -332,8 +232,8 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
 /// Runs every rule view and the SQL lexer over one decoded value, and the
 /// off-site URL check when the request's own host is given.
 fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
-    let views = Views::new(decoded);
-    for view in [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd, View::Spliced] {
+    let views = Views::new(decoded, location);
+    for view in views::ALL {
         for rule in ENGINE.matches(view, views.get(view), location) {
             result.add(rule, location);
         }
@@ -344,7 +244,7 @@ fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result:
     for rule in tokenized::judge(decoded, location) {
         result.add(rule, location);
     }
-    if ssrf::targets_internal(views.get(View::Norm), location) {
+    if ssrf::targets_internal(views.get(View::Norm), views.get(View::Raw), location) {
         result.add(&ssrf::INTERNAL_URL, location);
     }
     if site.is_some_and(|host| offsite::points_off_site(views.get(View::Norm), host)) {

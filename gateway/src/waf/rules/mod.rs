@@ -45,17 +45,12 @@ pub enum View {
     /// functions in passing and cannot itself be opened or run. Rules for
     /// weak signs of those read it; strong signs are read everywhere.
     Short,
-    /// `Cmd` of a value that is not prose, as `Short` is `Norm`.
-    ShortCmd,
     /// The words spliced with quotes or escapes (`'i'fconfig`, `w\ho'am'i`,
     /// `\ls`), each unquoted with the rest of the value on a line of its own;
     /// empty when there is none. Nobody writes a command that way but to slip
     /// it past a filter.
     Spliced,
 }
-
-const VIEWS: [View; 7] =
-    [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::ShortCmd, View::Spliced];
 
 /// Where in the request a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +178,7 @@ impl Engine {
     pub fn new() -> Result<Engine, Box<meta::BuildError>> {
         let all = all();
         let mut views = Vec::new();
-        for view in VIEWS {
+        for view in super::views::ALL {
             let rules: Vec<Rule> = all.iter().filter(|r| r.view == view).cloned().collect();
             views.push((view, compile(rules)?));
         }

@@ -6,15 +6,22 @@ use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, View::Short, View::Sql
 use crate::waf::Class::Php;
 
 /// PHP functions that run code or commands, touch files, sockets or the
-/// environment, or decode payloads.
-const PHP_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|ini_get|move_uploaded_file|array_map|array_filter|usort|uasort|assert_options|ob_start|register_shutdown_function|register_tick_function|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|mb_ereg_replace|iterator_apply|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|simplexml_load_\w+|include|require|include_once|require_once|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|fsockopen|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+";
-
-/// Those of them that are also ordinary words or common in other languages
+/// environment, or decode payloads. Split in two:
+///
+/// Those that are also ordinary words or common in other languages
 /// (`file`, `copy`, `extract`, `print_r`): read as calls only in short values.
 const PHP_WORD_FUNCTIONS: &str = r"ini_get|array_map|array_filter|usort|uasort|ob_start|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|iterator_apply|simplexml_load_\w+|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+";
 
 /// The others: calls of them are code wherever they appear.
-const PHP_CODE_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|move_uploaded_file|assert_options|register_shutdown_function|register_tick_function|mb_ereg_replace|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|include|require|include_once|require_once|fsockopen";
+const PHP_CODE_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|move_uploaded_file|assert_options|register_shutdown_function|register_tick_function|mb_ereg_replace|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|include|require|include_once|require_once";
+
+/// A call of one of `functions` with code-like arguments: a string, a
+/// variable, another call, `name);`, or cut off after `(`.
+fn php_call(functions: &str) -> String {
+    format!(
+        r#"\b({functions})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
+    )
+}
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -37,30 +44,18 @@ pub fn rules() -> Vec<Rule> {
         // call, `name);`, or cut off after `(`. Many of these names are
         // words (`file (1)`, `header (thanks, ...)`, `system (Linux)`), and
         // prose follows them with a bracketed aside instead.
-        Rule {
-            pattern: format!(
-                r#"\b({PHP_CODE_FUNCTIONS})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
-            )
-            .into(),
-            ..rule(6003, Php, CRITICAL, Norm, "")
-        },
-        Rule {
-            pattern: format!(
-                r#"\b({PHP_WORD_FUNCTIONS})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
-            )
-            .into(),
-            ..rule(6024, Php, CRITICAL, Short, "")
-        },
+        Rule { pattern: php_call(PHP_CODE_FUNCTIONS).into(), ..rule(6003, Php, CRITICAL, Norm, "") },
+        Rule { pattern: php_call(PHP_WORD_FUNCTIONS).into(), ..rule(6024, Php, CRITICAL, Short, "") },
         // A value that is nothing but one of those calls: `system(whoami)`.
         Rule {
-            pattern: format!(r"^\s*({PHP_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),
+            pattern: format!(r"^\s*({PHP_CODE_FUNCTIONS}|{PHP_WORD_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),
             ..rule(6018, Php, CRITICAL, Norm, "")
         },
         // A line comment between a function (or a variable) and its call:
         // `exec //x⏎ (ls)`, `$a #x⏎ ()`, with a code-like argument. Read over
         // the raw view, where the line break that ends the comment is still there.
         Rule {
-            pattern: format!(r#"(?is)(\b({PHP_FUNCTIONS})|\$[a-z_][a-z0-9_]*)\s*((//|#)[^\n]*\n\s*|/\*.*?\*/\s*)+\(\s*(['"$\[]|\)|[a-z_0-9]+\s*\))"#).into(),
+            pattern: format!(r#"(?is)(\b({PHP_CODE_FUNCTIONS}|{PHP_WORD_FUNCTIONS})|\$[a-z_][a-z0-9_]*)\s*((//|#)[^\n]*\n\s*|/\*.*?\*/\s*)+\(\s*(['"$\[]|\)|[a-z_0-9]+\s*\))"#).into(),
             ..rule(6019, Php, CRITICAL, Raw, "")
         },
         // Serialized PHP objects and arrays (`O:8:"stdClass":1:{`).

@@ -3,9 +3,7 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{
-    CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::ShortCmd, View::Spliced, WARNING, rule,
-};
+use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::Spliced, WARNING, rule};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
@@ -45,9 +43,7 @@ pub fn rules() -> Vec<Rule> {
                 r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)(]|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
-            // Weak commands are words too (`cat`, `id`, `echo`): in prose
-            // (`the `mu` package`) they are read only in short values.
-            ..rule(3022, Rce, CRITICAL, ShortCmd, "")
+            ..rule(3022, Rce, CRITICAL, Cmd, "")
         },
         // A whole value that is a command line: the command then a separator
         // or a shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare

@@ -1,0 +1,183 @@
+//! The renderings of one decoded value that the rules read (see
+//! [`View`]): as decoded, normalised, with SQL comments or shell quoting
+//! undone, blanked for prose, and the words spliced to hide a command.
+
+use super::Location;
+use super::decode;
+use super::rules::View;
+
+/// Every view, in the order the rules are matched.
+pub const ALL: [View; 6] = [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::Spliced];
+
+/// Words from which a value is prose rather than a path, on one line or
+/// over several.
+const PROSE_WORDS: usize = 24;
+const PROSE_WORDS_MULTILINE: usize = 8;
+
+/// Most spliced words given in [`View::Spliced`], and how much of the value
+/// after each: the view stays within a small multiple of the value.
+const MAX_SPLICED_WORDS: usize = 32;
+const SPLICED_TAIL_CHARS: usize = 200;
+
+pub struct Views {
+    raw: String,
+    norm: String,
+    sql: Option<String>,
+    cmd: Option<String>,
+    /// See [`View::Short`].
+    prose: bool,
+    /// See [`View::Spliced`].
+    spliced: Option<String>,
+}
+
+impl Views {
+    pub fn new(decoded: &[u8], location: Location) -> Views {
+        let raw = String::from_utf8_lossy(decoded).into_owned();
+        let norm = decode::normalize(&raw);
+        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
+        let cmd = shell_unquote(&norm);
+        // Query arguments and paths are short data, never prose.
+        let prose = location == Location::Body && is_prose(&raw);
+        let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
+        Views { raw, norm, sql, cmd, prose, spliced }
+    }
+
+    pub fn get(&self, view: View) -> &str {
+        match view {
+            View::Raw => &self.raw,
+            View::Norm => &self.norm,
+            View::Sql => self.sql.as_deref().unwrap_or(&self.norm),
+            View::Cmd => self.cmd.as_deref().unwrap_or(&self.norm),
+            View::Short if self.prose => "",
+            View::Short => &self.norm,
+            View::Spliced => self.spliced.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether a value reads as text written for people: several lines with a
+/// few words, or many words. No path a server opens looks like that. Only
+/// what comes before a NUL counts: a path cut there by the server
+/// (`../../.env%00` and padding) is not prose.
+fn is_prose(raw: &str) -> bool {
+    let text = raw.split('\0').next().unwrap_or_default();
+    let words = text.split_whitespace().take(PROSE_WORDS).count();
+    words >= PROSE_WORDS || (words >= PROSE_WORDS_MULTILINE && text.trim().contains('\n'))
+}
+
+/// The characters a shell removes from inside a word (`c'a't`, `c\at`,
+/// cmd.exe's `c^at`).
+fn is_shell_quote(c: u8) -> bool {
+    matches!(c, b'\'' | b'"' | b'\\' | b'^')
+}
+
+/// English contractions (`I'd`, `don't`, `we'll`, `O'Brien's`): one
+/// apostrophe and a suffix English puts there, not a splice. Narrow on
+/// purpose: `l's`, `wge't`, `se'd` are splices of `ls`, `wget`, `sed`.
+fn is_contraction(word: &[u8]) -> bool {
+    const PRONOUNS: [&[u8]; 10] =
+        [b"i", b"you", b"he", b"she", b"it", b"we", b"they", b"who", b"that", b"there"];
+    if word.iter().filter(|&&c| is_shell_quote(c)).count() != 1 {
+        return false;
+    }
+    let Some(at) = word.iter().position(|&c| c == b'\'') else { return false };
+    let (head, suffix) = (word.get(..at).unwrap_or_default(), word.get(at + 1..).unwrap_or_default());
+    let pronoun = PRONOUNS.iter().any(|p| head.eq_ignore_ascii_case(p));
+    match suffix {
+        b"t" => head.last().is_some_and(|c| c.eq_ignore_ascii_case(&b'n')) && head.len() >= 2,
+        b"s" => head.len() >= 2,
+        b"d" | b"ll" | b"re" | b"ve" | b"m" => pronoun,
+        _ => false,
+    }
+}
+
+/// Each word spliced with quotes, backslashes or carets (`'i'fconfig`,
+/// `c""at`, `w^ho`, a leading `\ls`) unquoted, with the rest of the value
+/// after it, one per line; `None` when no word is. "O'Brien" is spliced too,
+/// and reads `obrien ...`: rules on this view anchor at a line's start, so
+/// only a spliced word that is a command matters.
+fn spliced_words(norm: &str) -> Option<String> {
+    let b = norm.as_bytes();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < b.len() && lines.len() < MAX_SPLICED_WORDS {
+        let len = b
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || is_shell_quote(c)))
+            .unwrap_or(b.len() - start);
+        let word = b.get(start..start + len).unwrap_or_default();
+        // A quote strictly between the word's first and last letter or digit.
+        let first = word.iter().position(u8::is_ascii_alphanumeric);
+        let last = word.iter().rposition(u8::is_ascii_alphanumeric);
+        let inner_quote = match (first, last) {
+            (Some(first), Some(last)) => {
+                word.get(first..last).is_some_and(|w| w.iter().any(|&c| is_shell_quote(c)))
+            }
+            _ => false,
+        };
+        let escaped_start =
+            word.first() == Some(&b'\\') && word.get(1).is_some_and(u8::is_ascii_alphanumeric);
+        if (inner_quote && !is_contraction(word)) || escaped_start {
+            let rest: String =
+                norm.get(start..).unwrap_or_default().chars().take(SPLICED_TAIL_CHARS).collect();
+            lines.push(shell_unquote(&rest).unwrap_or(rest));
+        }
+        start += len + 1;
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// What a shell does to quoting before running a word: `c'a't`, `c"a"t`,
+/// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
+/// `None` when there is nothing to undo.
+pub(super) fn shell_unquote(norm: &str) -> Option<String> {
+    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<', '>']) {
+        return None;
+    }
+    let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
+    // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
+    // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`, `pi>()ng`.
+    let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
+    let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "").replace(">()", "");
+    Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contractions_and_splices() {
+        for word in ["i'd", "don't", "we'll", "it's", "brien's", "they're"] {
+            assert!(is_contraction(word.as_bytes()), "{word}");
+        }
+        for word in ["l's", "p's", "wge't", "se'd", "netsta't", "w'ho'ami"] {
+            assert!(!is_contraction(word.as_bytes()), "{word}");
+        }
+    }
+
+    #[test]
+    fn spliced_view_is_bounded() {
+        let value = "a'b ".repeat(100_000);
+        let view = spliced_words(&value).unwrap_or_default();
+        assert!(
+            view.lines().count() <= MAX_SPLICED_WORDS && view.len() <= MAX_SPLICED_WORDS * 201,
+            "{}",
+            view.len()
+        );
+        let quotes = "'".repeat(1 << 20);
+        assert!(spliced_words(&quotes).is_none(), "no letters: no word");
+    }
+
+    #[test]
+    fn prose_is_judged_before_a_nul_and_in_bodies_only() {
+        let padded = format!("../../app/.env\0{}", " word".repeat(30));
+        assert!(!is_prose(&padded));
+        let text = "word ".repeat(30);
+        assert!(is_prose(&text));
+        assert!(!Views::new(text.as_bytes(), Location::Query).get(View::Short).is_empty());
+        assert_eq!(Views::new(text.as_bytes(), Location::Body).get(View::Short), "");
+    }
+}
