@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 /// (see the closing note's table); a point under, so noise in a corpus
 /// rebuild does not fail the suite but a regression does.
 const ATTACK_FLOORS: &[(&str, f64)] = &[
-    ("sqli", 93.5),
+    ("sqli", 94.0),
     ("xss", 96.5),
     ("lfi", 99.0),
-    ("rce", 88.0),
+    ("rce", 89.5),
     ("java", 95.5),
     ("php", 97.5),
     ("generic", 97.0),
@@ -31,7 +31,7 @@ const ATTACK_FLOORS: &[(&str, f64)] = &[
 
 /// Minimum % of benign inputs passed per source (the CRS's benign lines
 /// are partly attacks other rules must not match: `tests/waf_corpus.rs`).
-const BENIGN_FLOORS: &[(&str, f64)] = &[("github", 93.5), ("debian-prose", 99.5), ("blns", 96.5)];
+const BENIGN_FLOORS: &[(&str, f64)] = &[("github", 95.0), ("debian-prose", 99.5), ("blns", 96.5)];
 
 fn corpus() -> PathBuf {
     if let Some(path) = std::env::var_os("CARTORIO_WAF_CORPUS") {
