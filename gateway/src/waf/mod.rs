@@ -233,8 +233,8 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
 /// off-site URL check when the request's own host is given.
 fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
     let views = Views::new(decoded, location);
-    for view in views::ALL {
-        for rule in ENGINE.matches(view, views.get(view), location) {
+    for (scan, text) in views.scans() {
+        for rule in ENGINE.matches(scan, text, location, views.is_prose()) {
             result.add(rule, location);
         }
     }

@@ -122,9 +122,9 @@ fn host_is_internal(host: &str) -> bool {
     if host.is_empty() {
         return false;
     }
-    if INTERNAL_NAMES.iter().any(|n| host == *n || host.ends_with(&format!(".{n}")))
-        || INTERNAL_SUFFIXES.iter().any(|s| host.ends_with(s))
-    {
+    let is_or_under =
+        |name: &str| host.strip_suffix(name).is_some_and(|head| head.is_empty() || head.ends_with('.'));
+    if INTERNAL_NAMES.iter().any(|n| is_or_under(n)) || INTERNAL_SUFFIXES.iter().any(|s| host.ends_with(s)) {
         return true;
     }
     if let Some(named) = ADDRESS_IN_NAME.iter().find_map(|s| host.strip_suffix(s)) {

@@ -4,10 +4,7 @@
 
 use super::Location;
 use super::decode;
-use super::rules::View;
-
-/// Every view, in the order the rules are matched.
-pub const ALL: [View; 6] = [View::Norm, View::Sql, View::Cmd, View::Raw, View::Short, View::Spliced];
+use super::rules::{Scan, View};
 
 /// Words from which a value is prose rather than a path, on one line or
 /// over several.
@@ -40,6 +37,27 @@ impl Views {
         let prose = location == Location::Body && is_prose(&raw);
         let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
         Views { raw, norm, sql, cmd, prose, spliced }
+    }
+
+    /// The passes that read every view of this value: one over the
+    /// normalised text for every view that reads as it does, then the views
+    /// that differ.
+    pub fn scans(&self) -> impl Iterator<Item = (Scan, &str)> {
+        let (sql, cmd) = (self.sql.is_none(), self.cmd.is_none());
+        [
+            Some((Scan::Norm { sql, cmd }, self.norm.as_str())),
+            self.sql.as_deref().map(|t| (Scan::Sql, t)),
+            self.cmd.as_deref().map(|t| (Scan::Cmd, t)),
+            Some((Scan::Raw, self.raw.as_str())),
+            self.spliced.as_deref().map(|t| (Scan::Spliced, t)),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// See [`View::Short`].
+    pub fn is_prose(&self) -> bool {
+        self.prose
     }
 
     pub fn get(&self, view: View) -> &str {

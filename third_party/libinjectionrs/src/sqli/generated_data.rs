@@ -9624,13 +9624,22 @@ pub const SQL_KEYWORDS: &[Keyword] = &[
 
 use crate::sqli::TokenType;
 
+/// The keyword table hashed (a binary search over its ~9,300 entries was a
+/// fifth of the gateway WAF's time on ordinary JSON records).
+static KEYWORD_INDEX: std::sync::LazyLock<std::collections::HashMap<&'static [u8], u8>> =
+    std::sync::LazyLock::new(|| SQL_KEYWORDS.iter().map(|k| (k.word.as_bytes(), k.token_type)).collect());
+
+fn keyword_type(upper: &[u8]) -> Option<u8> {
+    KEYWORD_INDEX.get(upper).copied()
+}
+
 pub fn keyword_exists(word: &str) -> bool {
     let wb = word.as_bytes();
     if wb.len() > 64 { return false; }
     let mut buf = [0u8; 64];
     for (d, s) in buf.iter_mut().zip(wb) { *d = s.to_ascii_uppercase(); }
     let upper = &buf[..wb.len()];
-    SQL_KEYWORDS.binary_search_by(|k| k.word.as_bytes().cmp(upper)).is_ok()
+    keyword_type(upper).is_some()
 }
 pub fn lookup_word(word: &str) -> TokenType {
     let wb = word.as_bytes();
@@ -9638,11 +9647,8 @@ pub fn lookup_word(word: &str) -> TokenType {
     let mut buf = [0u8; 64];
     for (d, s) in buf.iter_mut().zip(wb) { *d = s.to_ascii_uppercase(); }
     let upper = &buf[..wb.len()];
-    // Binary search through sorted keywords
-    let result = SQL_KEYWORDS.binary_search_by(|k| k.word.as_bytes().cmp(upper));
-    
-    if let Ok(idx) = result {
-        match SQL_KEYWORDS[idx].token_type {
+    if let Some(token_type) = keyword_type(upper) {
+        match token_type {
             b'k' => TokenType::Keyword,
             b'f' => TokenType::Function,
             b'U' => TokenType::Union,
