@@ -18,8 +18,11 @@ use cryptoki::types::AuthPin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-/// Attempts per operation before a fault is returned to the caller.
-const ATTEMPTS: u32 = 5;
+/// Attempts per operation before a fault is returned to the caller, with
+/// backoff doubling from 10 ms (1.3 s in all). Five (150 ms) were not
+/// always enough for SoftHSM2 while another process rewrote the token's
+/// files: a fresh-clone CI run saw "no initialized token" on all five.
+const ATTEMPTS: u32 = 8;
 
 pub struct Token {
     config: HsmConfig,
