@@ -10,7 +10,7 @@
 //! bounded by the stream's body limit (and the HTTP layer's header limit):
 //! every byte is matched a bounded number of times.
 
-use super::{Location, RequestView};
+use super::{Location, RequestView, multipart};
 use std::borrow::Cow;
 
 /// JSON nesting serde_json parses (its recursion limit). A deeper body is
@@ -254,7 +254,7 @@ fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
 }
 
 /// Value of `param=` in a header such as Content-Type, unquoted.
-fn header_param<'h>(header: &'h str, param: &str) -> Option<&'h str> {
+pub(super) fn header_param<'h>(header: &'h str, param: &str) -> Option<&'h str> {
     header.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case(param).then(|| v.trim().trim_matches('"'))
@@ -272,13 +272,8 @@ fn media_type(ct: &str) -> String {
 /// content type, one level deep. Where multer stops on malformed input, the
 /// whole body is inspected raw from there: never skipped.
 fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
-    let mut parts = multipart_parts(body, boundary);
-    if parts.malformed && parts.parts.is_empty() {
-        // Bare line feeds: multer wants CRLF, but PHP, Python and many
-        // other servers accept LF alone; read the parts they would read.
-        parts = multipart_parts(&lf_to_crlf(body), boundary);
-    }
-    for part in &parts.parts {
+    let parsed = multipart::read(body, boundary);
+    for part in &parsed.parts {
         if out.full() {
             return;
         }
@@ -292,108 +287,13 @@ fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
             typed_body(out, Cow::Owned(content.to_vec()), part.content_type.as_deref(), false);
         }
     }
-    if parts.malformed {
-        let (text, header_values) = without_framing(body, boundary);
+    if parsed.malformed {
+        let (text, header_values) = multipart::without_framing(body, boundary);
         for value in header_values {
             out.push_cow(Location::Body, Cow::Owned(value), false);
         }
         out.push_cow(Location::Body, Cow::Owned(text), false);
     }
-}
-
-/// Lone line feeds as CRLF.
-fn lf_to_crlf(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + body.len() / 16);
-    let mut previous = 0u8;
-    for &b in body {
-        if b == b'\n' && previous != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        previous = b;
-    }
-    out
-}
-
-/// A multipart body that did not parse, as text without its framing (the
-/// delimiter lines and part header lines: `Content-Disposition:` on a line
-/// of its own is the format, not a header injected into a value), and the
-/// values of those header lines apart, since their parameters are data.
-fn without_framing(body: &[u8], boundary: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
-    const PART_HEADERS: [&[u8]; 3] =
-        [b"content-disposition:", b"content-type:", b"content-transfer-encoding:"];
-    let delimiter = format!("--{boundary}");
-    let closing = format!("{delimiter}--");
-    let mut text = Vec::with_capacity(body.len());
-    let mut header_values = Vec::new();
-    for line in body.split(|&b| b == b'\n') {
-        let trimmed = line.trim_ascii();
-        if trimmed == delimiter.as_bytes() || trimmed == closing.as_bytes() {
-            continue;
-        }
-        match PART_HEADERS.iter().find(|h| trimmed.get(..h.len()).is_some_and(|p| p.eq_ignore_ascii_case(h)))
-        {
-            Some(h) => header_values.push(trimmed.get(h.len()..).unwrap_or_default().to_vec()),
-            None => {
-                text.extend_from_slice(line);
-                text.push(b'\n');
-            }
-        }
-    }
-    (text, header_values)
-}
-
-struct Part {
-    name: Option<String>,
-    /// `filename` and `filename*` (RFC 5987), as written.
-    file_names: Vec<String>,
-    content_type: Option<String>,
-    /// `None` when multer stopped inside this part.
-    content: Option<bytes::Bytes>,
-}
-
-struct Parts {
-    parts: Vec<Part>,
-    /// multer refused the body at some point; `parts` holds what came before.
-    malformed: bool,
-}
-
-/// Runs multer over a body already in memory. The stream is ready at once,
-/// so the future never waits: `block_on` returns without parking. Names
-/// come from the part's Content-Disposition read here, case-insensitively
-/// and with `filename*` (multer reads neither, where PHP, Go and Python do).
-fn multipart_parts(body: &[u8], boundary: &str) -> Parts {
-    let chunk = bytes::Bytes::copy_from_slice(body);
-    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(chunk) });
-    let mut reader = multer::Multipart::new(stream, boundary);
-    futures_executor::block_on(async move {
-        let mut parts = Vec::new();
-        loop {
-            match reader.next_field().await {
-                Ok(Some(field)) => {
-                    let disposition = field
-                        .headers()
-                        .get(http::header::CONTENT_DISPOSITION)
-                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                        .unwrap_or_default();
-                    let name = header_param(&disposition, "name").map(str::to_string);
-                    let file_names = ["filename", "filename*"]
-                        .iter()
-                        .filter_map(|p| header_param(&disposition, p).map(str::to_string))
-                        .collect();
-                    let content_type = field.content_type().map(ToString::to_string);
-                    let content = field.bytes().await.ok();
-                    let stopped = content.is_none();
-                    parts.push(Part { name, file_names, content_type, content });
-                    if stopped {
-                        return Parts { parts, malformed: true };
-                    }
-                }
-                Ok(None) => return Parts { parts, malformed: false },
-                Err(_) => return Parts { parts, malformed: true },
-            }
-        }
-    })
 }
 
 /// Reads a body according to its media type.
@@ -648,13 +548,6 @@ Content-Type: application/json\r\n\r\n{\"k\":\"v1\"}\r\n--B\r\nContent-Dispositi
             .map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
             .collect();
         assert_eq!(names, ["shell.php", "UTF-8''other.phtml"]);
-    }
-
-    #[test]
-    fn multipart_framing_goes_but_header_parameters_stay() {
-        let (text, headers) = without_framing(b"--B\nContent-Type: x <?php system(1);?>\nbody\n--B--\n", "B");
-        assert_eq!(String::from_utf8_lossy(&text), "body\n\n");
-        assert_eq!(headers, [b" x <?php system(1);?>".to_vec()]);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 pub mod corpus;
 pub mod decode;
 pub mod extract;
+mod multipart;
 mod nested;
 mod offsite;
 pub mod rules;
