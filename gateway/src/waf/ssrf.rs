@@ -66,6 +66,12 @@ pub fn targets_internal(norm: &str, raw: &str, location: Location) -> bool {
     if hosts(norm).any(|h| host_is_internal(&h)) {
         return true;
     }
+    // An ASCII value without tabs or line breaks reads the same both ways
+    // (the normalised value only lowercases it, drops controls and joins
+    // spaces, none of which can hide a host): one pass is enough.
+    if raw.is_ascii() && !raw.contains(['\t', '\r', '\n']) {
+        return false;
+    }
     let whatwg: String =
         raw.chars().filter(|c| !matches!(c, '\t' | '\r' | '\n')).collect::<String>().to_lowercase();
     whatwg != norm && hosts(&whatwg).any(|h| host_is_internal(&h))

@@ -159,7 +159,7 @@ pub(super) fn shell_unquote(norm: &str) -> Option<String> {
     // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`, `pi>()ng`.
     let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
     let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "").replace(">()", "");
-    Some(spaced.chars().filter(|c| !matches!(c, '\'' | '"' | '\\' | '^')).collect())
+    Some(spaced.chars().filter(|&c| !u8::try_from(c).is_ok_and(is_shell_quote)).collect())
 }
 
 #[cfg(test)]
