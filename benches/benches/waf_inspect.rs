@@ -21,6 +21,25 @@ fn record(i: usize) -> serde_json::Value {
     })
 }
 
+/// The 1 KiB event `benches/gateway_peers.sh` loads the gateway with:
+/// short identifiers, a nested object and a sentence-long message.
+fn gateway_peers_event() -> Vec<u8> {
+    let message = "The customer reviewed the basket, changed the delivery address to the office and \
+                   chose the express option before paying with a saved card. Stock was reserved in the \
+                   nearest warehouse and the confirmation email was queued for the morning batch. Nothing \
+                   unusual was noticed by the fraud checks, and the order moved on to picking and packing \
+                   with the usual priority for its region and the carrier chosen by the customer.";
+    serde_json::to_vec(&serde_json::json!({
+        "id": "evt-000042", "ts": "2026-11-21T10:00:42Z", "source": "catalog-api-0",
+        "level": "info", "kind": "order.created",
+        "attributes": {"host": "web-6", "region": "eu-central", "customer": "c-04217", "items": 7,
+            "total_cents": 12999, "currency": "EUR", "tags": ["promo", "new_customer"],
+            "trace_id": "4f1c9a0e7b2d45c8a1e3f5b7d9c0a2e4", "first_order": false},
+        "message": message,
+    }))
+    .expect("json")
+}
+
 /// Developer prose of the kind API payloads carry (issue bodies, commit
 /// messages), in one JSON document.
 fn prose_document(kib: usize) -> Vec<u8> {
@@ -47,10 +66,14 @@ fn benches(c: &mut Criterion) {
     let records: Vec<serde_json::Value> = (0..16).map(record).collect();
     let sixteen_kib = serde_json::to_vec(&records).expect("json");
     let prose = prose_document(16);
+    let event = gateway_peers_event();
     let mut group = c.benchmark_group("waf");
-    for (name, body) in
-        [("record_json", &one_kib), ("records_json_16", &sixteen_kib), ("prose_json_16k", &prose)]
-    {
+    for (name, body) in [
+        ("gateway_peers_event", &event),
+        ("record_json", &one_kib),
+        ("records_json_16", &sixteen_kib),
+        ("prose_json_16k", &prose),
+    ] {
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(name, |b| b.iter(|| inspect_json(black_box(body))));
     }

@@ -2,6 +2,8 @@
 //! signature matching. Every decoder is a pure function that never makes its
 //! input longer, so iterating them to a fixed point is bounded by the input.
 
+use std::borrow::Cow;
+
 /// How many decode rounds a value gets: enough for double and triple
 /// encoding, small enough to keep the cost linear in practice.
 pub const MAX_ROUNDS: usize = 3;
@@ -310,9 +312,9 @@ fn decodable(input: &[u8], plus_is_space: bool) -> bool {
 /// Applies every decoder until nothing changes, at most [`MAX_ROUNDS`] times.
 /// `+` means space only in the first round of form/query values: a `+` that
 /// came out of `%2B` is a literal plus.
-pub fn fixed_point(input: &[u8], plus_is_space: bool) -> Vec<u8> {
+pub fn fixed_point(input: &[u8], plus_is_space: bool) -> Cow<'_, [u8]> {
     if !decodable(input, plus_is_space) {
-        return input.to_vec();
+        return Cow::Borrowed(input);
     }
     let mut cur = input.to_vec();
     for n in 0..MAX_ROUNDS {
@@ -322,7 +324,18 @@ pub fn fixed_point(input: &[u8], plus_is_space: bool) -> Vec<u8> {
         }
         cur = next;
     }
-    cur
+    Cow::Owned(cur)
+}
+
+/// Whether `needle` (ASCII) occurs in `hay`, in any case. memchr finds the
+/// candidates for its first byte: most values have none, and a byte-by-byte
+/// window scan of every value was a tenth of the WAF's time on 1 KiB events.
+pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else { return true };
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, hay).any(|at| {
+        hay.get(at + 1..at + 1 + rest.len()).is_some_and(|candidate| candidate.eq_ignore_ascii_case(rest))
+    })
 }
 
 /// Lowercases, drops NULs and other control characters except line breaks,
@@ -400,8 +413,17 @@ pub fn strip_sql_comments(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn s(v: Vec<u8>) -> String {
-        String::from_utf8_lossy(&v).into_owned()
+    #[test]
+    fn finds_a_needle_in_any_case() {
+        assert!(contains_ignore_ascii_case(b"x DaTa:text/html", b"data:"));
+        assert!(contains_ignore_ascii_case(b"a%3Db", b"%3d"));
+        assert!(!contains_ignore_ascii_case(b"dat", b"data:"), "a candidate at the end");
+        assert!(!contains_ignore_ascii_case(b"d\xc3\xa1ta:", b"data:"));
+        assert!(contains_ignore_ascii_case(b"", b""));
+    }
+
+    fn s(v: impl AsRef<[u8]>) -> String {
+        String::from_utf8_lossy(v.as_ref()).into_owned()
     }
 
     #[test]
@@ -466,7 +488,7 @@ mod tests {
     fn values_without_a_decodable_byte_skip_the_decoders() {
         for (input, plus) in [(&b"plain text, 100 = 100"[..], true), (b"a+b", false), (b"<script>", true)] {
             assert!(!decodable(input, plus));
-            assert_eq!(fixed_point(input, plus), round(input, plus));
+            assert_eq!(*fixed_point(input, plus), *round(input, plus));
         }
         for (input, plus) in [(&b"%41"[..], false), (b"&lt;", false), (b"\\x41", false), (b"a+b", true)] {
             assert!(decodable(input, plus));

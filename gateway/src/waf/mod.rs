@@ -258,7 +258,7 @@ fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result:
 /// value would see the name first: the part after `=`, inspected as a value
 /// of its own. Only when the `=` itself came encoded (`%3d`).
 fn smuggled_pair_value<'d>(raw: &[u8], decoded: &'d [u8]) -> Option<&'d [u8]> {
-    let encoded_equals = raw.windows(3).any(|w| w.eq_ignore_ascii_case(b"%3d"));
+    let encoded_equals = decode::contains_ignore_ascii_case(raw, b"%3d");
     if !encoded_equals {
         return None;
     }

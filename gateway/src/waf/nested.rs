@@ -68,7 +68,7 @@ const URL_SAFE: base64::engine::GeneralPurpose =
 pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
     use base64::Engine;
     let finder = memchr::memmem::Finder::new(b"data:");
-    if !decoded.windows(5).any(|w| w.eq_ignore_ascii_case(b"data:")) {
+    if !super::decode::contains_ignore_ascii_case(decoded, b"data:") {
         return Vec::new();
     }
     let lower = decoded.to_ascii_lowercase();

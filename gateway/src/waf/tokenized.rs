@@ -10,7 +10,7 @@
 //! verdicts `tests/waf_libinjection.rs` compares with the C library's.
 
 use super::rules::{CRITICAL, Rule, View, rule};
-use super::{Class, Location};
+use super::{Class, Location, decode};
 use std::borrow::Cow;
 
 /// libinjection's SQLi verdict (the rule id the access log carries), asked
@@ -72,19 +72,31 @@ const SQL_WORDS: [&[u8]; 24] = [
 ];
 
 fn sql_anchor(input: &[u8]) -> bool {
-    if input.iter().any(|b| matches!(b, b'\'' | b'"' | b'`' | b'#' | b'@'))
-        || input.windows(2).any(|w| w == b"--" || w == b"/*")
+    if memchr::memchr3(b'\'', b'"', b'`', input).is_some()
+        || memchr::memchr2(b'#', b'@', input).is_some()
+        || decode::contains_ignore_ascii_case(input, b"--")
+        || decode::contains_ignore_ascii_case(input, b"/*")
     {
         return true;
     }
-    input
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-        .any(|word| SQL_WORDS.iter().any(|k| word.eq_ignore_ascii_case(k)))
+    input.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_')).any(is_sql_word)
+}
+
+/// One of [`SQL_WORDS`], in any case.
+fn is_sql_word(word: &[u8]) -> bool {
+    const LONGEST: usize = "information_schema".len();
+    let mut lower = [0u8; LONGEST];
+    let Some(into) = lower.get_mut(..word.len()).filter(|_| word.len() >= 2) else { return false };
+    into.copy_from_slice(word);
+    into.make_ascii_lowercase();
+    SQL_WORDS.contains(&&*into)
 }
 
 fn markup_anchor(input: &[u8]) -> bool {
-    let has = |needle: &[u8]| input.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle));
-    input.contains(&b'<') || has(b"script:") || has(b"data:") || has(b"expression(")
+    let has = |needle: &[u8]| decode::contains_ignore_ascii_case(input, needle);
+    memchr::memchr(b'<', input).is_some()
+        || (memchr::memchr(b':', input).is_some() && (has(b"script:") || has(b"data:")))
+        || (memchr::memchr(b'(', input).is_some() && has(b"expression("))
 }
 
 /// A value of letters, digits and `_` alone is one SQL token and no markup:

@@ -5,6 +5,7 @@
 use super::Location;
 use super::decode;
 use super::rules::{Scan, View};
+use std::borrow::Cow;
 
 /// Words from which a value is prose rather than a path, on one line or
 /// over several.
@@ -16,8 +17,9 @@ const PROSE_WORDS_MULTILINE: usize = 8;
 const MAX_SPLICED_WORDS: usize = 32;
 const SPLICED_TAIL_CHARS: usize = 200;
 
-pub struct Views {
-    raw: String,
+pub struct Views<'a> {
+    /// Borrowed unless the value is not UTF-8.
+    raw: Cow<'a, str>,
     norm: String,
     sql: Option<String>,
     cmd: Option<String>,
@@ -27,9 +29,9 @@ pub struct Views {
     spliced: Option<String>,
 }
 
-impl Views {
-    pub fn new(decoded: &[u8], location: Location) -> Views {
-        let raw = String::from_utf8_lossy(decoded).into_owned();
+impl<'a> Views<'a> {
+    pub fn new(decoded: &'a [u8], location: Location) -> Views<'a> {
+        let raw = String::from_utf8_lossy(decoded);
         let norm = decode::normalize(&raw);
         let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
         let cmd = shell_unquote(&norm);
@@ -48,7 +50,7 @@ impl Views {
             Some((Scan::Norm { sql, cmd }, self.norm.as_str())),
             self.sql.as_deref().map(|t| (Scan::Sql, t)),
             self.cmd.as_deref().map(|t| (Scan::Cmd, t)),
-            Some((Scan::Raw, self.raw.as_str())),
+            Some((Scan::Raw, &*self.raw)),
             self.spliced.as_deref().map(|t| (Scan::Spliced, t)),
         ]
         .into_iter()
@@ -151,7 +153,7 @@ fn spliced_words(norm: &str) -> Option<String> {
 /// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
 /// `None` when there is nothing to undo.
 pub(super) fn shell_unquote(norm: &str) -> Option<String> {
-    if !norm.contains(['\'', '"', '\\', '^', '$', '`', '<', '>']) {
+    if !norm.bytes().any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'^' | b'$' | b'`' | b'<' | b'>')) {
         return None;
     }
     let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
