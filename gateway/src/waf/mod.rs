@@ -31,6 +31,7 @@ pub mod rules;
 pub mod sqltok;
 mod ssrf;
 pub mod tokenized;
+mod verdicts;
 mod views;
 
 use rules::{ENGINE, View};
@@ -211,23 +212,35 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
     let mut result = Inspection { uninspectable: extracted.exceeded, ..Inspection::default() };
     let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
     for value in extracted.list {
-        let decoded = decode::fixed_point(&value.bytes, value.form);
         // Off-site URLs count in query arguments only; see [`offsite`].
         let site = host.filter(|_| value.location == Location::Query);
-        let mut one = Inspection::default();
-        inspect_value(&decoded, value.location, site, &mut one);
-        if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
-            inspect_value(inner, value.location, site, &mut one);
-        }
-        for inner in nested::json_strings(&decoded) {
-            inspect_value(inner.as_bytes(), value.location, site, &mut one);
-        }
-        for payload in nested::data_url_payloads(&decoded) {
-            inspect_value(&payload, value.location, site, &mut one);
-        }
+        let one = match site {
+            // The verdict depends on the request's host too: not remembered.
+            Some(_) => inspect_one(&value, site),
+            None => verdicts::remembered_or(&value.bytes, value.location, value.form, || {
+                inspect_one(&value, None)
+            }),
+        };
         result.merge_value(one);
     }
     result
+}
+
+/// The verdict on one extracted value: decoded, and what it nests.
+fn inspect_one(value: &extract::Value<'_>, site: Option<&str>) -> Inspection {
+    let decoded = decode::fixed_point(&value.bytes, value.form);
+    let mut one = Inspection::default();
+    inspect_value(&decoded, value.location, site, &mut one);
+    if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
+        inspect_value(inner, value.location, site, &mut one);
+    }
+    for inner in nested::json_strings(&decoded) {
+        inspect_value(inner.as_bytes(), value.location, site, &mut one);
+    }
+    for payload in nested::data_url_payloads(&decoded) {
+        inspect_value(&payload, value.location, site, &mut one);
+    }
+    one
 }
 
 /// Runs every rule view and the SQL lexer over one decoded value, and the
