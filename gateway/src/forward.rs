@@ -10,7 +10,16 @@ use http::Method;
 pub struct Upstream {
     url: String,
     bearer: Option<String>,
-    client: HttpClient,
+}
+
+thread_local! {
+    /// One connection pool per serving thread. The gateway serves on a
+    /// single-threaded runtime per core (`http::serve_per_core`), and a
+    /// pooled connection is driven by a task on the runtime that opened it:
+    /// shared, a request on one core would wake the other core for each
+    /// upstream exchange, and a core's runtime ending at shutdown would close
+    /// connections the other still drains through.
+    static CLIENT: HttpClient = HttpClient::default();
 }
 
 /// Why a forward was not acknowledged.
@@ -33,7 +42,7 @@ impl Upstream {
             "upstream URLs are http:// (got {:?})",
             config.url
         );
-        Ok(Self { url: config.url.clone(), bearer, client: HttpClient::default() })
+        Ok(Self { url: config.url.clone(), bearer })
     }
 
     /// POSTs the payload with its receipt as headers; Ok once the upstream took it.
@@ -43,8 +52,8 @@ impl Upstream {
         content_type: &str,
         receipt: &[(&str, &str)],
     ) -> Result<(), NotTaken> {
-        let reply = self
-            .client
+        let client = CLIENT.with(HttpClient::clone);
+        let reply = client
             .send(Method::POST, &self.url, self.bearer.as_deref(), content_type, receipt, payload)
             .await
             .map_err(|e| NotTaken(e.to_string()))?;

@@ -12,7 +12,9 @@
 //! libinjection's tokenizing detectors ([`tokenized`]), and its URLs' hosts
 //! checked for internal addresses ([`ssrf`]). Every rule that fires on a
 //! value adds its score once; a request with a value whose total reaches
-//! the threshold is an attack (see [`Inspection::score`]).
+//! the threshold is an attack (see [`Inspection::score`]). A value's
+//! verdict depends on nothing else, so those on short values are remembered
+//! per thread ([`verdicts`]).
 //!
 //! All work is bounded (by the body limit, or a stream's tighter caps in
 //! [`extract::InspectionLimits`]; at most [`decode::MAX_ROUNDS`] decode
