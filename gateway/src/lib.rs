@@ -232,7 +232,7 @@ pub async fn run(
     // One single-threaded runtime per core, as the responders: a request
     // never crosses cores. On the multi-threaded runtime the gateway spent a
     // quarter of its CPU waking threads (perf under benches/gateway_peers.sh);
-    // per core it served 1.6x the requests in the same run.
+    // per core it served 1.5 to 2 times the requests under the same load.
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     http::serve_per_core(listener, connections, threads, service, shutdown, "gateway").await?;
     if let Some(task) = tls_task {
