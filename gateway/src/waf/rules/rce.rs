@@ -33,6 +33,12 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r"(?m)^\s*{PREFIX}({STRONG}|{WEAK}|{AT_START})(\s|$|[;&|<>`)(])").into(),
             ..rule(3061, Rce, CRITICAL, Spliced, "")
         },
+        // Ruby's and Perl's command quotes: `%x(ls -al /)`, `%x{id}`,
+        // `qx/whoami/`, running a command word.
+        super::Rule {
+            pattern: format!(r#"(%x|\bqx)\s*[(\[{{<|!/]\s*['"]?\s*({STRONG}|{WEAK})(\s|$|['")\]}}>|!/;])"#).into(),
+            ..rule(3062, Rce, CRITICAL, Norm, "")
+        },
         // A command after a separator: `;id`, `| cat x`, `&& wget`.
         super::Rule {
             pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
