@@ -34,13 +34,11 @@ fn proxy_header_corpus() {
 #[ignore]
 fn waf_mutations() {
     let n: usize = std::env::var("WAF_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-    let mut seeds = Vec::new();
-    for target in ["waf_inspect", "waf_tokenized"] {
-        for entry in std::fs::read_dir(root.join(target)).expect("corpus").flatten() {
-            seeds.push(std::fs::read(entry.path()).expect("seed"));
-        }
-    }
+    let seeds: Vec<Vec<u8>> = ["waf_inspect", "waf_tokenized"]
+        .into_iter()
+        .flat_map(|target| cartorio_pkix::testing::corpus_files(env!("CARGO_MANIFEST_DIR"), target))
+        .map(|(_, data)| data)
+        .collect();
     const INTERESTING: &[u8] = b"'\"`<>=&;|()[]{}$%\\/\0\r\n-#*:?@.,^~!";
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {

@@ -123,7 +123,7 @@ fn without_nul(decoded: &[u8]) -> Cow<'_, [u8]> {
 /// breaks out), and the PHP rules read `<?php`.
 fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
     let opens = |w: &[u8]| w.len() >= 5 && w.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"<?xml"));
-    if !input.windows(5).any(opens) {
+    if !decode::contains_ignore_ascii_case(input, b"<?xml") {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());

@@ -153,7 +153,7 @@ fn spliced_words(norm: &str) -> Option<String> {
 /// `c\at` and cmd.exe's `c^at` all run `cat`; `$IFS` and `${IFS}` are spaces.
 /// `None` when there is nothing to undo.
 pub(super) fn shell_unquote(norm: &str) -> Option<String> {
-    if !norm.bytes().any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'^' | b'$' | b'`' | b'<' | b'>')) {
+    if !norm.bytes().any(|b| is_shell_quote(b) || matches!(b, b'$' | b'`' | b'<' | b'>')) {
         return None;
     }
     let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
