@@ -84,26 +84,26 @@ async fn check_limits(acme: &Acme, account_id: &str, ids: &[Identifier], renewal
     let limits = acme.config().limits.clone();
     let now = unix_seconds();
     let owner = account_id.to_owned();
-    let recent = acme.store(move |s| s.orders_since(&owner, now - HOUR)).await?;
+    // A renewal (ARI `replaces`) is exempt from the per-domain limit.
+    let mut domains: Vec<String> =
+        if renewal { Vec::new() } else { ids.iter().map(identifiers::registered_domain).collect() };
+    domains.sort();
+    domains.dedup();
+    let (recent, counts) = acme
+        .store(move |s| {
+            let recent = s.orders_since(&owner, now - HOUR)?;
+            let counts = domains
+                .into_iter()
+                .map(|d| Ok((s.issued_since(&d, now - WEEK)?, d)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok((recent, counts))
+        })
+        .await?;
     if recent >= limits.orders_per_account_per_hour {
         let detail =
             format!("at most {} new orders per account per hour", limits.orders_per_account_per_hour);
         return Err(Problem::rate_limited(detail, 600));
     }
-    if renewal {
-        return Ok(());
-    }
-    let mut domains: Vec<String> = ids.iter().map(identifiers::registered_domain).collect();
-    domains.sort();
-    domains.dedup();
-    let counts = acme
-        .store(move |s| {
-            domains
-                .into_iter()
-                .map(|d| Ok((s.issued_since(&d, now - WEEK)?, d)))
-                .collect::<anyhow::Result<Vec<_>>>()
-        })
-        .await?;
     if let Some((_, domain)) = counts.iter().find(|(n, _)| *n >= limits.certificates_per_domain_per_week) {
         let detail = format!(
             "at most {} certificates per registered domain per week: {domain} has had them",
@@ -284,10 +284,16 @@ async fn owned_authz(acme: &Acme, request: &Signed, id: &str) -> AcmeResult<(Aut
         })
         .await?;
     let (authz, challenges) = found.ok_or_else(Problem::not_found)?;
+    held_by(&authz, &account)?;
+    Ok((authz, challenges))
+}
+
+/// Only the account an authorization belongs to may see or act on it.
+fn held_by(authz: &Authz, account: &str) -> AcmeResult<()> {
     if authz.account_id != account {
         return Err(Problem::unauthorized("this authorization belongs to another account"));
     }
-    Ok((authz, challenges))
+    Ok(())
 }
 
 /// POST to an authorization: fetch it, or deactivate it.
@@ -311,9 +317,16 @@ pub async fn authz(acme: &Acme, request: Signed, id: &str) -> AcmeResult<Reply> 
 /// POST to a challenge: `{}` asks for its validation (once); a POST-as-GET
 /// fetches it.
 pub async fn challenge(acme: &Acme, request: Signed, id: &str) -> AcmeResult<Reply> {
-    let lookup = id.to_owned();
-    let challenge = acme.store(move |s| s.challenge(&lookup)).await?.ok_or_else(Problem::not_found)?;
-    let (authz, _) = owned_authz(acme, &request, &challenge.authz_id).await?;
+    let account = request.account()?.id.clone();
+    let (lookup, now) = (id.to_owned(), unix_seconds());
+    let found = acme
+        .store(move |s| {
+            let Some(challenge) = s.challenge(&lookup)? else { return Ok(None) };
+            Ok(s.authz(&challenge.authz_id, now)?.map(|authz| (challenge, authz)))
+        })
+        .await?;
+    let (challenge, authz) = found.ok_or_else(Problem::not_found)?;
+    held_by(&authz, &account)?;
     let mut shown = challenge;
     if !request.is_post_as_get() {
         let _: serde_json::Map<String, serde_json::Value> = request.payload()?;
