@@ -10,10 +10,17 @@
 # and >= 200 orders/s.
 #
 # Pebble runs at 4 concurrent accounts: its best rate on this machine
-# (1: 52, 2: 118, 4: 198 orders/s). At 8 and more, Pebble 2.4 (Debian)
+# (1: 52, 2: 118, 4: 198 to 302 orders/s). At 8 and more, Pebble 2.4 (Debian)
 # deadlocks within a second (goroutines blocked in db.MemoryStore's locks,
 # SIGQUIT dump) and completes nothing more; the load client's per-order
 # timeout (20 s) then counts the orders in flight as failed.
+#
+# Why 5x is out of reach on a 2-core machine (measured 2026-12-04): the
+# load client spends 0.44 ms CPU per order and the DNS server 0.11 ms, so at
+# 5 x 302 orders/s they alone take 0.83 of the 2 cores, leaving Cartorio at
+# most 0.77 ms per order. It spends 2.9 ms (Pebble 3.5 ms), of which P-256
+# arithmetic alone, the ES256 check of every request RFC 8555 requires plus
+# the certificate and OCSP signatures, is about 0.5 ms.
 #
 # Cartorio keeps its default limit of 300 orders per account and hour:
 # past about 30 s at 32 accounts, raise ACCOUNTS with SECONDS_EACH.
