@@ -26,6 +26,7 @@
 pub mod corpus;
 pub mod decode;
 pub mod extract;
+pub(crate) mod locality;
 mod multipart;
 mod nested;
 mod offsite;
@@ -173,11 +174,16 @@ impl Inspection {
     }
 
     fn add(&mut self, rule: &rules::Rule, location: Location) {
-        if self.findings.iter().any(|f| f.rule == rule.id) {
+        self.add_finding(Finding { rule: rule.id, class: rule.class, score: rule.score, location });
+    }
+
+    /// A rule counts once, however many values or views it fires on.
+    fn add_finding(&mut self, finding: Finding) {
+        if self.findings.iter().any(|f| f.rule == finding.rule) {
             return;
         }
-        self.score = self.score.saturating_add(rule.score);
-        self.findings.push(Finding { rule: rule.id, class: rule.class, score: rule.score, location });
+        self.score = self.score.saturating_add(finding.score);
+        self.findings.push(finding);
     }
 }
 
@@ -247,24 +253,31 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<&str>) -> Inspection {
 
 /// Runs every rule view and the SQL lexer over one decoded value, and the
 /// off-site URL check when the request's own host is given.
+/// In a long value, weak signs count only where they sit together
+/// ([`locality`]).
 fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
     let views = Views::new(decoded, location);
+    let mut here = Inspection::default();
     for (scan, text) in views.scans() {
         for rule in ENGINE.matches(scan, text, location, views.is_prose()) {
-            result.add(rule, location);
+            here.add(rule, location);
         }
     }
     if sqltok::looks_like_sql(views.get(View::Sql)) {
-        result.add(&rules::SQL_SHAPE, location);
+        here.add(&rules::SQL_SHAPE, location);
     }
     for rule in tokenized::judge(decoded, location) {
-        result.add(rule, location);
+        here.add(rule, location);
     }
     if ssrf::targets_internal(views.get(View::Norm), views.get(View::Raw), location) {
-        result.add(&ssrf::INTERNAL_URL, location);
+        here.add(&ssrf::INTERNAL_URL, location);
     }
     if site.is_some_and(|host| offsite::points_off_site(views.get(View::Norm), host)) {
-        result.add(&rules::OFFSITE_URL, location);
+        here.add(&rules::OFFSITE_URL, location);
+    }
+    let here = locality::weak_signs_together(decoded, location, views.is_prose(), here);
+    for finding in here.findings {
+        result.add_finding(finding);
     }
 }
 

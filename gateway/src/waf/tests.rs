@@ -74,6 +74,11 @@ fn rce() {
     );
     passes(text("Meeting at 10; time to find the root cause, then cut a release; more later."));
     passes(query("uname=john+doe&cmd=status"));
+    // cmd.exe's comparisons, not C's.
+    blocks(query("x=if%20(%251)==()%20goto%20end"), Class::Rce);
+    blocks(query("x=if%20%22%25a%25%22==%22b%22%20echo%20x"), Class::Rce);
+    passes(json(r#"{"body":"if (a == b) return;"}"#));
+    passes(json(r##"{"body":"#if defined TARGET_WIN32"}"##));
 }
 
 #[test]
@@ -332,6 +337,23 @@ fn weak_signs_add_up_within_one_value_only() {
     ));
     let one = json(r#"{"a":"Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path"}"#);
     assert!(one.blocked(DEFAULT_THRESHOLD), "{one:?}");
+}
+
+/// In a long value, weak signs add up only where they sit together
+/// (`locality`): the same two signs block in a short span of a long text
+/// and pass when a changelog's lines keep them apart.
+#[test]
+fn weak_signs_count_where_they_sit_together() {
+    let filler = "Fixed the build on the new toolchain and updated the docs.\n".repeat(12);
+    let apart =
+        format!("Merge branch 'topic' into develop\n{filler}Replace /usr/bin/ruby with the full path");
+    assert!(apart.len() > locality::LONG_VALUE);
+    passes(text(&apart));
+    let together =
+        format!("{filler}Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path");
+    blocks(text(&together), Class::Sqli);
+    // Critical signs count wherever they are.
+    blocks(text(&format!("{filler}{filler}1' UNION SELECT password FROM users--")), Class::Sqli);
 }
 
 #[test]

@@ -31,12 +31,17 @@ pub struct Views<'a> {
 
 impl<'a> Views<'a> {
     pub fn new(decoded: &'a [u8], location: Location) -> Views<'a> {
+        // Query arguments and paths are short data, never prose.
+        let prose = location == Location::Body && is_prose(&String::from_utf8_lossy(decoded));
+        Views::new_with_prose(decoded, prose)
+    }
+
+    /// The views of a part of a value, which is prose if the value is.
+    pub fn new_with_prose(decoded: &'a [u8], prose: bool) -> Views<'a> {
         let raw = String::from_utf8_lossy(decoded);
         let norm = decode::normalize(&raw);
         let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
         let cmd = shell_unquote(&norm);
-        // Query arguments and paths are short data, never prose.
-        let prose = location == Location::Body && is_prose(&raw);
         let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
         Views { raw, norm, sql, cmd, prose, spliced }
     }

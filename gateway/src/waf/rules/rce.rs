@@ -94,13 +94,15 @@ pub fn rules() -> Vec<Rule> {
             Cmd,
             r"\bcmd(\.exe)?\s*/[ckr]\b|\bpowershell(\.exe)?\b|\binvoke-(expression|webrequest|command|restmethod|item|wmimethod)\b|\biex\s*\(|new-object\s+(system\.)?net\.webclient|\bdownload(string|file|data)\s*\(|\bstart-process\b|\bnet\s+(user|localgroup|share|view|use|group|accounts|session|start|stop)\b|\breg\s+(add|query|delete|save|export)\b|\bcertutil\s+-|\bvssadmin\b|\bwevtutil\b|\bbcdboot\b|\bbcdedit\b|\bschtasks\b|\bsc\s+(create|config|start|stop)\b|\bwscript\b|\bcscript\b|\bforfiles\b|\bnetsh\b|\battrib\s+[+-]",
         ),
-        // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`.
+        // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`,
+        // `if (%1)==()`; not C's `if (a == b)` or `#if defined X`, which
+        // issue bodies quote.
         rule(
             3007,
             Rce,
             CRITICAL,
             Cmd,
-            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|\bif\s+(/i\s+)?(not\s+)?(\S+|\x22[^\x22]*\x22)\s*==\s*\S|\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
+            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|(^|[^#])\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|(^|[^#])\bif\s+(/i\s+)?(not\s+)?([^\s(]\S*|\([^\s()]*\)|\x22[^\x22]*\x22)\s*==\s*\S|(^|[^#])\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
         ),
         // Reading sensitive files with a command.
         rule(
