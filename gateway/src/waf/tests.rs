@@ -74,6 +74,9 @@ fn rce() {
     );
     passes(text("Meeting at 10; time to find the root cause, then cut a release; more later."));
     passes(query("uname=john+doe&cmd=status"));
+    // An empty substitution splices a word; reStructuredText's `` closes a literal.
+    blocks(query("x=;wh``oami"), Class::Rce);
+    passes(text("* ``Repository.get_archive_link`` will now NOT follow HTTP redirects"));
     // cmd.exe's comparisons, not C's.
     blocks(query("x=if%20(%251)==()%20goto%20end"), Class::Rce);
     blocks(query("x=if%20%22%25a%25%22==%22b%22%20echo%20x"), Class::Rce);
@@ -337,6 +340,11 @@ fn weak_signs_add_up_within_one_value_only() {
     ));
     let one = json(r#"{"a":"Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path"}"#);
     assert!(one.blocked(DEFAULT_THRESHOLD), "{one:?}");
+    // C's conditions: one weak sign, not two.
+    passes(text("if (alpha > 0 && version == 11) { glBlendEquation(mode); }"));
+    // A hex literal is data: a tag, a pointer in a crash log.
+    passes(query("tag=0xabad1dea"));
+    passes(text("Object 0x3478e0f0 of class NSCFArray autoreleased with no pool in place"));
 }
 
 /// In a long value, weak signs add up only where they sit together

@@ -172,13 +172,14 @@ pub fn rules() -> Vec<Rule> {
         // C and JavaScript bodies after `() {` are code, not attacks.)
         rule(3018, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{\s*[\w:.]+\s*\|\s*[\w:.]+\s*&\s*;?\s*\}|^\s*\(\s*\)\s*\{"),
         // Evasions with no use outside a shell: empty substitutions inside a
-        // word, `$?`/`$_` splices, arithmetic expansions.
+        // word, `$?`/`$_` splices, arithmetic expansions. (An empty `` ``
+        // before a space is reStructuredText's inline literal closing.)
         rule(
             3019,
             Rce,
             CRITICAL,
             Norm,
-            r"[a-z](``|\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ]|\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}",
+            r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}",
         ),
         // A wrapper and a command as the whole value: `time ifconfig`.
         super::Rule {

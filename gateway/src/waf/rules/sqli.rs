@@ -166,12 +166,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\b|\bis\b)"#,
         ),
+        // `&&x=`, `||(a==`: with a space after the operator that is 1004's,
+        // and C's `&& x == y` would count twice.
         rule(
             1026,
             Sqli,
             WARNING,
             Sql,
-            r#"(\|\||&&)\s*\(?\s*[\w@.]+\s*(==|!=|=|<>)|\s(or|and|xor)\s*$|\bnot\s*null\b|\bnotnull\b|\bisnull\b|\bcollate\s*['"\w]"#,
+            r#"(\|\||&&)(\(\s*)?[\w@.]+\s*(==|!=|=|<>)|\s(or|and|xor)\s*$|\bnot\s*null\b|\bnotnull\b|\bisnull\b|\bcollate\s*['"\w]"#,
         ),
         // A quote closed, a short expression, and a comment to end of value.
         rule(1027, Sqli, CRITICAL, Sql, r#"['"`][^'"`]{0,60}(--|#)\s*$"#),
