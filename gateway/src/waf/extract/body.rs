@@ -1,0 +1,179 @@
+//! A body read as its media type says: JSON, forms, multipart and XML by
+//! their parsers, anything else as one text.
+
+use super::form::{keys_are_names, pairs};
+use super::{Cap, Values};
+use crate::waf::{Location, multipart};
+use std::borrow::Cow;
+
+/// Reads a body according to its media type.
+pub(super) fn typed_body<'a>(
+    out: &mut Values<'a>,
+    body: Cow<'a, [u8]>,
+    content_type: Option<&str>,
+    allow_multipart: bool,
+) {
+    let ct = content_type.unwrap_or_default();
+    let media = media_type(ct);
+    if media == "application/json" || media.ends_with("+json") {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(doc) => json(out, doc),
+            Err(_) => out.push_cow(Location::Body, body, false),
+        }
+    } else if media == "application/x-www-form-urlencoded" {
+        pairs(out, Location::Body, body);
+    } else if media.starts_with("multipart/") && allow_multipart {
+        match header_param(ct, "boundary") {
+            Some(b) if !b.is_empty() => multipart(out, &body, b),
+            _ => out.push_cow(Location::Body, body, false),
+        }
+    } else if media.ends_with("/xml") || media.ends_with("+xml") {
+        xml(out, Location::Body, &body);
+    } else if media.is_empty() {
+        // No declared type: clients that omit it almost always send a form.
+        // A trailing line break (curl and most tools add one) is not a
+        // multi-line body.
+        let trimmed_len = body.trim_ascii_end().len();
+        let trimmed = body.get(..trimmed_len).unwrap_or_default();
+        if trimmed.contains(&b'=') && !trimmed.contains(&b'\n') && keys_are_names(trimmed) {
+            let form = match body {
+                Cow::Borrowed(b) => Cow::Borrowed(b.get(..trimmed_len).unwrap_or_default()),
+                Cow::Owned(mut b) => {
+                    b.truncate(trimmed_len);
+                    Cow::Owned(b)
+                }
+            };
+            pairs(out, Location::Body, form);
+        } else {
+            out.push_cow(Location::Body, body, true);
+        }
+    } else {
+        out.push_cow(Location::Body, body, false);
+    }
+}
+
+/// Every string value and object key of a JSON document, iteratively (no
+/// recursion on input). Structure deeper than the stream follows is not
+/// skipped: the request is marked as beyond [`Cap::Depth`]. A `prototype`
+/// key inside a `constructor` object is given as the path
+/// `constructor.prototype` too: prototype pollution that no key alone shows.
+fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
+    let mut stack = vec![(doc, 0usize, false)];
+    while let Some((v, depth, in_constructor)) = stack.pop() {
+        if out.full() {
+            break;
+        }
+        let nested = matches!(v, serde_json::Value::Array(_) | serde_json::Value::Object(_));
+        if nested && depth >= out.limits.max_depth {
+            out.exceed(Cap::Depth);
+            break;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
+            serde_json::Value::Array(items) => {
+                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false)));
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    if in_constructor && k == "prototype" {
+                        out.push(Location::Body, b"constructor.prototype", false);
+                    }
+                    let constructor = k == "constructor";
+                    out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
+                    stack.push((item, depth + 1, constructor));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The data of an XML document, read by quick-xml: text (with its character
+/// and entity references as written, in one piece), CDATA, attribute
+/// values, processing instructions, and the DOCTYPE, where XXE entities are
+/// declared. Element and attribute names are the schema's markup, not data,
+/// and comments reach no application. What does not parse is inspected raw
+/// from where parsing stopped: never skipped.
+fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(doc);
+    reader.config_mut().check_end_names = false;
+    let mut text = Vec::new();
+    let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
+    loop {
+        if out.full() {
+            return;
+        }
+        let position = usize::try_from(reader.buffer_position()).unwrap_or(0);
+        let event = reader.read_event();
+        if !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
+            out.push_cow(location, Cow::Owned(std::mem::take(&mut text)), false);
+        }
+        match event {
+            Ok(Event::Text(t)) => text.extend_from_slice(t.into_inner().as_bytes()),
+            Ok(Event::GeneralRef(r)) => {
+                text.push(b'&');
+                text.extend_from_slice(r.as_bytes());
+                text.push(b';');
+            }
+            Ok(Event::CData(c)) => out.push_cow(location, owned(c.into_inner()), false),
+            Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
+            Ok(Event::PI(p)) => out.push_cow(location, owned(p.into_inner()), false),
+            Ok(Event::Start(e) | Event::Empty(e)) => {
+                for attribute in e.attributes().with_checks(false).flatten() {
+                    out.push_cow(location, owned(attribute.value), false);
+                }
+            }
+            Ok(Event::Eof) => return,
+            Ok(Event::End(_) | Event::Comment(_) | Event::Decl(_)) => {}
+            Err(_) => {
+                let rest = doc.get(position..).unwrap_or_default();
+                out.push_cow(location, Cow::Owned(rest.to_vec()), false);
+                return;
+            }
+        }
+    }
+}
+
+/// multipart/form-data, read by `multer` (the parser of axum and of most
+/// Rust servers, so parts are what a backend would see): each part's field
+/// name, file name and body, the body read according to the part's own
+/// content type, one level deep. Where multer stops on malformed input, the
+/// whole body is inspected raw from there: never skipped.
+fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
+    let parsed = multipart::read(body, boundary);
+    for part in &parsed.parts {
+        if out.full() {
+            return;
+        }
+        if let Some(name) = &part.name {
+            out.push_cow(Location::Body, Cow::Owned(name.clone().into_bytes()), false);
+        }
+        for file_name in &part.file_names {
+            out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);
+        }
+        if let Some(content) = &part.content {
+            typed_body(out, Cow::Owned(content.to_vec()), part.content_type.as_deref(), false);
+        }
+    }
+    if parsed.malformed {
+        let (text, header_values) = multipart::without_framing(body, boundary);
+        for value in header_values {
+            out.push_cow(Location::Body, Cow::Owned(value), false);
+        }
+        out.push_cow(Location::Body, Cow::Owned(text), false);
+    }
+}
+
+/// Value of `param=` in a header such as Content-Type, unquoted.
+pub(crate) fn header_param<'h>(header: &'h str, param: &str) -> Option<&'h str> {
+    header.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim().eq_ignore_ascii_case(param).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// Media type without parameters, lowercased.
+fn media_type(ct: &str) -> String {
+    ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+}

@@ -1,0 +1,65 @@
+//! `a=1&b=2` text: query strings, form bodies and bodies sent without a
+//! type that read as forms.
+
+use super::Values;
+use crate::waf::Location;
+use std::borrow::Cow;
+
+/// `a=1&b=2` pairs; names and values both become values, borrowed from the
+/// request when the text is.
+pub(super) fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, [u8]>) {
+    for joined in repeated_fields_joined(&text) {
+        out.push_cow(location, Cow::Owned(joined), true);
+    }
+    match text {
+        Cow::Borrowed(text) => for_each_field(text, |field| out.push(location, field, true)),
+        Cow::Owned(text) => {
+            for_each_field(&text, |field| out.push_cow(location, Cow::Owned(field.to_vec()), true))
+        }
+    }
+}
+
+/// The values of each field named more than once, joined with `,` as
+/// ASP.NET joins them (`?id=1/*&id=*/union/*&id=*/select...` reaches the
+/// application as one value): HTTP parameter pollution, inspected whole.
+fn repeated_fields_joined(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut fields: std::collections::HashMap<&[u8], (usize, Vec<&[u8]>)> = std::collections::HashMap::new();
+    for (i, pair) in text.split(|&b| b == b'&').enumerate() {
+        let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+        let (name, value) = (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default());
+        fields.entry(name).or_insert_with(|| (i, Vec::new())).1.push(value);
+    }
+    let mut repeated: Vec<(usize, Vec<&[u8]>)> =
+        fields.into_values().filter(|(_, values)| values.len() > 1).collect();
+    repeated.sort_unstable_by_key(|(first, _)| *first);
+    repeated.into_iter().map(|(_, values)| values.join(&b","[..])).collect()
+}
+
+/// The names and values of `a=1&b=2`, in order.
+fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8])) {
+    for pair in text.split(|&b| b == b'&') {
+        match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => {
+                field(pair.get(..eq).unwrap_or_default());
+                field(pair.get(eq + 1..).unwrap_or_default());
+            }
+            None => field(pair),
+        }
+    }
+}
+
+/// A byte of a form field name as applications name fields: letters,
+/// digits and `_.-[]$`.
+pub fn field_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'[' | b']' | b'$')
+}
+
+/// Whether every key of an undeclared body read as a form looks like a
+/// field name (also percent-encoded, `+` for a space). A body such as
+/// `'admin', '1'='1'` is not a form: split at `=`, it would hide its shape.
+pub(super) fn keys_are_names(body: &[u8]) -> bool {
+    body.split(|&b| b == b'&').all(|pair| {
+        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        key.iter().all(|&b| field_name_byte(b) || matches!(b, b'%' | b'+'))
+    })
+}
