@@ -220,8 +220,9 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
     let mut result = Inspection { uninspectable: extracted.exceeded, ..Inspection::default() };
     let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
     for value in extracted.list {
-        // Off-site URLs count in query arguments only; see [`offsite`].
-        let site = host.filter(|_| value.location == Location::Query);
+        // Off-site URLs count in query arguments only, and not where a
+        // browser is sent next; see [`offsite`].
+        let site = host.filter(|_| value.location == Location::Query && !value.navigation);
         let one = match site {
             // The verdict depends on the request's host too: not remembered.
             Some(_) => inspect_one(&value, site),

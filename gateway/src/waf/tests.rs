@@ -294,6 +294,18 @@ fn query_urls_to_other_sites_block() {
     // URLs in a body are data, and without a known host there is no site.
     passes(json(r#"{"link":"https://evil.example/shell.txt"}"#));
     passes(query("x=https://evil.example/shell.txt"));
+    // Where a browser goes next is another site by design (RFC 6749's
+    // authorization request), but only that field's value is exempt, and
+    // an internal address there still blocks.
+    let authorize =
+        "response_type=code&client_id=abc&redirect_uri=https%3A%2F%2Fapp.example.org%2Fcb&state=xyz";
+    passes(with_host(authorize, "auth.example.com"));
+    passes(with_host("next=https://app.example.org/&RelayState=https://sp.example.net/x", "example.com"));
+    blocks(
+        with_host(&format!("{authorize}&page=https://evil.example/shell.txt"), "auth.example.com"),
+        Class::Rfi,
+    );
+    blocks(with_host("redirect_uri=http://169.254.169.254/latest/meta-data/", "example.com"), Class::Generic);
 }
 
 #[test]

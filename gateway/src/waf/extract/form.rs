@@ -12,11 +12,41 @@ pub(super) fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, 
         out.push_cow(location, Cow::Owned(joined), true);
     }
     match text {
-        Cow::Borrowed(text) => for_each_field(text, |field| out.push(location, field, true)),
-        Cow::Owned(text) => {
-            for_each_field(&text, |field| out.push_cow(location, Cow::Owned(field.to_vec()), true))
-        }
+        Cow::Borrowed(text) => for_each_field(text, |field, navigation| {
+            out.push_value(location, Cow::Borrowed(field), true, navigation)
+        }),
+        Cow::Owned(text) => for_each_field(&text, |field, navigation| {
+            out.push_value(location, Cow::Owned(field.to_vec()), true, navigation)
+        }),
     }
+}
+
+/// Fields whose value is where a browser is sent next, by the standards
+/// and frameworks that name them: OAuth 2.0's `redirect_uri` (RFC 6749),
+/// OAuth 1.0a's `oauth_callback` (RFC 5849), OpenID Connect's
+/// `post_logout_redirect_uri`, SAML's `RelayState`, CAS's `service`,
+/// Django's `next`, Rails' and GitHub's `return_to`, ASP.NET's `ReturnUrl`,
+/// WordPress's `redirect_to`, Google's `continue`. An authorization
+/// request names the client's own site there, never the server's.
+pub(super) const NAVIGATION_FIELDS: [&str; 14] = [
+    "redirect_uri",
+    "oauth_callback",
+    "post_logout_redirect_uri",
+    "relaystate",
+    "service",
+    "next",
+    "return_to",
+    "returnto",
+    "returnurl",
+    "return_url",
+    "redirect_to",
+    "redirect_url",
+    "redirect",
+    "continue",
+];
+
+fn is_navigation_field(name: &[u8]) -> bool {
+    NAVIGATION_FIELDS.iter().any(|field| name.eq_ignore_ascii_case(field.as_bytes()))
 }
 
 /// The values of each field named more than once, joined with `,` as
@@ -35,15 +65,17 @@ fn repeated_fields_joined(text: &[u8]) -> Vec<Vec<u8>> {
     repeated.into_iter().map(|(_, values)| values.join(&b","[..])).collect()
 }
 
-/// The names and values of `a=1&b=2`, in order.
-fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8])) {
+/// The names and values of `a=1&b=2`, in order, each with whether it is
+/// the value of a [`NAVIGATION_FIELDS`] field.
+fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8], bool)) {
     for pair in text.split(|&b| b == b'&') {
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) => {
-                field(pair.get(..eq).unwrap_or_default());
-                field(pair.get(eq + 1..).unwrap_or_default());
+                let name = pair.get(..eq).unwrap_or_default();
+                field(name, false);
+                field(pair.get(eq + 1..).unwrap_or_default(), is_navigation_field(name));
             }
-            None => field(pair),
+            None => field(pair, false),
         }
     }
 }

@@ -77,6 +77,12 @@ pub struct Value<'a> {
     pub bytes: Cow<'a, [u8]>,
     /// `+` encodes a space (query strings and form bodies).
     pub form: bool,
+    /// The value of a field named for where a browser goes next (OAuth's
+    /// `redirect_uri`, `return_to`, `next`: [`form::NAVIGATION_FIELDS`]). A
+    /// URL there is followed by the browser, not fetched or included by the
+    /// server: another site is what it names, not an inclusion
+    /// ([`crate::waf::offsite`]). Every other check still reads it.
+    pub navigation: bool,
 }
 
 /// Every value of a request, or as many as the caps allow and the first
@@ -112,6 +118,10 @@ impl<'a> Values<'a> {
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
+        self.push_value(location, bytes, form, false);
+    }
+
+    fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, navigation: bool) {
         let len = bytes.trim_ascii().len();
         if len == 0 || self.full() {
             return;
@@ -131,7 +141,7 @@ impl<'a> Values<'a> {
             Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
             Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
-        self.out.list.push(Value { location, bytes, form });
+        self.out.list.push(Value { location, bytes, form, navigation });
     }
 }
 
