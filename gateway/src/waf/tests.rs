@@ -117,6 +117,8 @@ fn java_and_templates() {
     );
     blocks(query("x=%24%7B%24%7Blower:j%7Dndi:ldap://e/a%7D"), Class::Java);
     blocks(json(r#"{"p":"java.lang.Runtime"}"#), Class::Java);
+    blocks(json(r#"{"p":"java.lang.Process"}"#), Class::Java);
+    blocks(query("c=org.apache.commons.beanutils.BeanComparator"), Class::Java);
     blocks(text("rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"), Class::Java);
     blocks(query("name={{7*7}}"), Class::Template);
     blocks(query("n={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);

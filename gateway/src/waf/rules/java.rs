@@ -68,12 +68,15 @@ pub fn base64_alternation(words: &[&str]) -> String {
 
 pub fn rules() -> Vec<Rule> {
     vec![
+        // Classes a gadget chain or an expression reaches for: Runtime.exec
+        // returns a java.lang.Process; Commons (Collections, BeanUtils,
+        // FileUpload, Text) and Struts carry the known chains.
         rule(
             7001,
             Java,
             CRITICAL,
             Norm,
-            r"\bjava\.(lang\.(runtime|processbuilder|system|reflect|class|classloader|thread|object|integer|string|invoke|management)|io\.\w+|net\.(url|socket|urlclassloader)\w*|beans\.\w+|rmi\.\w+|nio\.\w+|util\.(prefs|jar|zip|logging|concurrent\.executors)\b|security\.\w+|sql\.\w+)|\bjavax\.(script|naming|management|el|faces|xml\.transform|sql|crypto|imageio|swing)\b|\borg\.omg\.corba\b|\bsun\.(misc|reflect|rmi|tools)\b|\bcom\.sun\.(org\.apache|jndi|rowset|corba|jmx|net\.httpserver)\b|\borg\.apache\.(commons\.collections|xalan|tomcat|catalina|naming|bcel)\b|\bbsh\.interpreter\b|\bgroovy\.(lang|util)\b|\borg\.springframework\.(beans|context)\b|\bcom\.mchange\.v2\b|\borg\.codehaus\.groovy\b",
+            r"\bjava\.(lang\.(runtime|process|processbuilder|system|reflect|class|classloader|thread|object|integer|string|invoke|management)|io\.\w+|net\.(url|socket|urlclassloader)\w*|beans\.\w+|rmi\.\w+|nio\.\w+|util\.(prefs|jar|zip|logging|concurrent\.executors)\b|security\.\w+|sql\.\w+)|\bjavax\.(script|naming|management|el|faces|xml\.transform|sql|crypto|imageio|swing)\b|\borg\.omg\.corba\b|\bsun\.(misc|reflect|rmi|tools)\b|\bcom\.sun\.(org\.apache|jndi|rowset|corba|jmx|net\.httpserver)\b|\borg\.apache\.(commons|struts2?|xalan|tomcat|catalina|naming|bcel)\b|\bbsh\.interpreter\b|\bgroovy\.(lang|util)\b|\borg\.springframework\.(beans|context)\b|\bcom\.mchange\.v2\b|\borg\.codehaus\.groovy\b",
         ),
         rule(
             7002,
