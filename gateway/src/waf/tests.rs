@@ -77,6 +77,11 @@ fn rce() {
     // An empty substitution splices a word; reStructuredText's `` closes a literal.
     blocks(query("x=;wh``oami"), Class::Rce);
     passes(text("* ``Repository.get_archive_link`` will now NOT follow HTTP redirects"));
+    // C: calls after a `;`, and a class whose methods have bodies, are not
+    // shell commands or Shellshock's `() { :;};`.
+    passes(text("vprintf(format, args); printf(newline); fflush(stdout);"));
+    passes(text("class dot { public: dot(){ location.set(0,0); } ~dot(){} }; class app { void setup(); };"));
+    blocks(query("x=;printf%20-v%20a%20x"), Class::Rce);
     // cmd.exe's comparisons, not C's.
     blocks(query("x=if%20(%251)==()%20goto%20end"), Class::Rce);
     blocks(query("x=if%20%22%25a%25%22==%22b%22%20echo%20x"), Class::Rce);

@@ -44,9 +44,11 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
             ..rule(3001, Rce, CRITICAL, Cmd, "")
         },
+        // A word command's name with `(` right after it is a call in C, PHP
+        // or JavaScript (`; printf("%s", x)`), which a shell would refuse.
         super::Rule {
             pattern: format!(
-                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)(]|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
@@ -84,8 +86,9 @@ pub fn rules() -> Vec<Rule> {
         // A shell or binary path named in passing ("the default /bin/sh")
         // only warns; as the value's start or after a separator it is 3004.
         rule(3059, Rce, WARNING, Cmd, r"/(usr/)?(local/)?s?bin/[a-z]"),
-        // Shellshock.
-        rule(3005, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{.*;\s*\}\s*;"),
+        // Shellshock: a function definition with a short body, `() { :;};`
+        // (not C++'s `f() {...} ... };` a class later).
+        rule(3005, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{[^{}]{0,40};\s*\}\s*;"),
         // Windows: cmd and PowerShell verbs and LOLBins.
         rule(
             3006,
