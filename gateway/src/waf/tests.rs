@@ -359,6 +359,9 @@ fn weak_signs_add_up_within_one_value_only() {
     ));
     let one = json(r#"{"a":"Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path"}"#);
     assert!(one.blocked(DEFAULT_THRESHOLD), "{one:?}");
+    // A condition's tail, not English that opens with "And".
+    blocks(query("x=and%20password%20is%20not%20null"), Class::Sqli);
+    passes(text("And here is the reply I received from the support team"));
     // C's conditions: one weak sign, not two.
     passes(text("if (alpha > 0 && version == 11) { glBlendEquation(mode); }"));
     // A hex literal is data: a tag, a pointer in a crash log.
@@ -459,4 +462,7 @@ fn ldap_filters_closed_in_a_value() {
         assert!(ins.blocked(DEFAULT_THRESHOLD), "{q}: {ins:?}");
     }
     passes(json(r#"{"m":"Call me (after 5)(or before 6) at the office; see (a)(b) above"}"#));
+    passes(text(
+        "7 QuickTime CallComponentFunction(char**, ComponentParameters*, long (*)(), unsigned long) + 54",
+    ));
 }

@@ -91,13 +91,14 @@ pub fn rules() -> Vec<Rule> {
         ),
         rule(9002, Protocol, CRITICAL, Raw, r"\x00"),
         // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`, `*(|(mail=*))`.
-        // (A whole well-formed filter is data; a value that closes one is not.)
+        // (A whole well-formed filter is data; a value that closes one is not.
+        // C's function pointer `long (*)()` closes nothing.)
         rule(
             9003,
             Ldap,
             CRITICAL,
             Norm,
-            r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?|^\s*\*\s*\(\s*[|&!]\s*\(",
+            r"^[^(]*\)\s*[!|&]?\s*\(\s*[|&!]?\s*[\w-]+\s*[<>~]?=|(^|[^(\s])\s*\*\s*\)\s*\(|^[^(]*\)\s*\(\s*[|&!]\s*\)?|^\s*\*\s*\(\s*[|&!]\s*\(",
         ),
         // A filter closed and another opened around an attribute test
         // anywhere in the value (`admin*)((|userPassword=*)`, `x)(cn=*`),

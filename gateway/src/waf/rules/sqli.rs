@@ -158,13 +158,14 @@ pub fn rules() -> Vec<Rule> {
         rule(1023, Sqli, ERROR, Sql, r#"^\s*['"`]\s*\)*\s*(or|and|union|having|order|group|select|;)\b"#),
         rule(1024, Sqli, WARNING, Sql, r#"['"`]\s*(=|<>|!=|<|>)\s*['"`]|['"`]\s*\bis\s+(not\s+)?null\b"#),
         // A value that starts with a boolean operator and a comparison: the
-        // tail of a condition appended to the server's own.
+        // tail of a condition appended to the server's own. `is` and `like`
+        // only as SQL writes them: "And here is the reply" is English.
         rule(
             1025,
             Sqli,
             CRITICAL,
             Sql,
-            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\b|\bis\b)"#,
+            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\s*['"(\d]|\bis\s+(not\s+)?(null|true|false|unknown)\b)"#,
         ),
         // `&&x=`, `||(a==`: with a space after the operator that is 1004's,
         // and C's `&& x == y` would count twice.
