@@ -82,6 +82,9 @@ fn rce() {
     passes(text("vprintf(format, args); printf(newline); fflush(stdout);"));
     passes(text("class dot { public: dot(){ location.set(0,0); } ~dot(){} }; class app { void setup(); };"));
     blocks(query("x=;printf%20-v%20a%20x"), Class::Rce);
+    // Process substitution, not C++'s stream operator.
+    blocks(query("x=cat%20<(ls%20-la)"), Class::Rce);
+    passes(text("inline std::ostream& operator<<(std::ostream& os, ofMesh& data);"));
     // cmd.exe's comparisons, not C's.
     blocks(query("x=if%20(%251)==()%20goto%20end"), Class::Rce);
     blocks(query("x=if%20%22%25a%25%22==%22b%22%20echo%20x"), Class::Rce);
@@ -372,6 +375,17 @@ fn weak_signs_add_up_within_one_value_only() {
 /// In a long value, weak signs add up only where they sit together
 /// (`locality`): the same two signs block in a short span of a long text
 /// and pass when a changelog's lines keep them apart.
+#[test]
+fn code_and_markdown_that_name_attack_words() {
+    passes(json(r#"{"body":"lua 3.0.1 [php](https://github.com/advisories/GHSA-x) 2.0"}"#));
+    blocks(query("x=[php]system('id');[/php]"), Class::Php);
+    passes(json(r#"{"body":"necesita tener mysql en el $PATH (se tiene que estar ejecutando)"}"#));
+    blocks(query("x=%24OOO0000O0%20%2816%29"), Class::Php);
+    blocks(query("f=%24a(1)"), Class::Php);
+    passes(json(r#"{"body":"while (!ports_.empty()) { ports_.pop_back(); }"}"#));
+    blocks(query("x=while(!0){}"), Class::Generic);
+}
+
 #[test]
 fn weak_signs_count_where_they_sit_together() {
     let filler = "Fixed the build on the new toolchain and updated the docs.\n".repeat(12);

@@ -25,12 +25,13 @@ fn php_call(functions: &str) -> String {
 
 pub fn rules() -> Vec<Rule> {
     vec![
+        // PHP's open tags (`[php]` not before `(`: a Markdown link's text).
         rule(
             6001,
             Php,
             CRITICAL,
             Norm,
-            r"<\?\s*php\b|<\?=|<\?\s*$|<\?\s+[a-z_$][\w$]*\s*[($;\x22'\[]|<\?\s*(echo|print|system|eval|exec|include|require|passthru)\b|\[\?php\b|\[/?php\]|\{/?php\}",
+            r"<\?\s*php\b|<\?=|<\?\s*$|<\?\s+[a-z_$][\w$]*\s*[($;\x22'\[]|<\?\s*(echo|print|system|eval|exec|include|require|passthru)\b|\[\?php\b|\[/?php\]([^(]|$)|\{/?php\}",
         ),
         rule(
             6002,
@@ -72,13 +73,15 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\b(php|phar|zlib|glob|expect|zip|compress\.zlib|compress\.bzip2|ogg|rar|ssh2\.(shell|exec|tunnel|sftp|scp))://",
         ),
-        // Variable functions: `$a(1)`, `$_[...](...)`, `(system)(ls)`.
+        // Variable functions: `$a(1)`, `$O0O (16)`, `$_[...](...)`,
+        // `(system)(ls)`; not a variable named in prose, "`$PATH` (the search
+        // path)".
         rule(
             6006,
             Php,
             CRITICAL,
             Norm,
-            r"\$[a-z_]\w*\s*(\[[^\]]*\]\s*)*\(|\$_\s*\[|\(\s*['\x22]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['\x22]?\s*\)\s*\(|\$\{\s*['\x22]?\w+['\x22]?\s*\}\s*\(",
+            r"\$[a-z_]\w*(\[[^\]]*\]\s*)*\(|\$[a-z_]\w*\s+(\[[^\]]*\]\s*)*\(\s*['\x22$)\d]|\$_\s*\[|\(\s*['\x22]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['\x22]?\s*\)\s*\(|\$\{\s*['\x22]?\w+['\x22]?\s*\}\s*\(",
         ),
         rule(
             6007,

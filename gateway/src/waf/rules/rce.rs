@@ -71,10 +71,11 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r#"^\s*{PREFIX}['"]?{AT_START}['"]?(\s+[^\s(]\S*){{1,8}}\s*$"#).into(),
             ..rule(3023, Rce, CRITICAL, Raw, "")
         },
-        // Command substitution and process substitution. Case-sensitive:
+        // Command substitution and process substitution (not C++'s
+        // `operator<<(std::ostream&`). Case-sensitive:
         // commands are lower case, Makefile variables (`$(MAKE)`, `$(CC)`)
         // upper case.
-        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(]|<\(\s*[a-z]"#),
+        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(]|(^|[^<])<\(\s*[a-z]"#),
         // Shells and binaries by absolute path, and /dev/tcp redirections.
         rule(
             3004,
