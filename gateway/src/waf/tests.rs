@@ -141,6 +141,8 @@ fn protocol_and_generic() {
     blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);
     blocks(json(r#"{"a":{"constructor":{"prototype":{"admin":true}}}}"#), Class::Generic);
     passes(json(r#"{"constructor":"Ada","prototype":"v2"}"#));
+    // The same pollution written as JSON text inside a string value.
+    blocks(json(r#"{"settings":"{\"constructor\": {\"prototype\": {\"x\": 1}}}"}"#), Class::Generic);
     passes(text("Line one.\nLine two: more text.\n"));
 }
 
@@ -384,6 +386,13 @@ fn code_and_markdown_that_name_attack_words() {
     blocks(query("f=%24a(1)"), Class::Php);
     passes(json(r#"{"body":"while (!ports_.empty()) { ports_.pop_back(); }"}"#));
     blocks(query("x=while(!0){}"), Class::Generic);
+    // A word command alone in backquotes: a code span in prose, command
+    // substitution in a short value.
+    let prose = "Adds two forms of ofToString, which behave like the arguments to `printf` \
+                 with a width and a fill character, so that padded numbers need no sprintf call.";
+    passes(json(&format!(r#"{{"body":"{prose}"}}"#)));
+    blocks(query("name=x%60id%60"), Class::Rce);
+    blocks(json(r#"{"name":"`id`"}"#), Class::Rce);
 }
 
 #[test]

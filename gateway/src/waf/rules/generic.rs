@@ -38,13 +38,14 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\brequire\s*\(\s*['\x22`]?(child_process|fs|net|http|vm|os)|\bchild_process\b|\bprocess\s*\.\s*(mainmodule|binding|env|exit|kill|dlopen|stdout|cwd)\b|\brequire\s*\.\s*main\b|\.constructor\s*\.\s*_load\b|\bglobal\s*\.\s*process\b|\bmodule\s*\.\s*(constructor|require)\b|\b(execsync|spawnsync|execfilesync|readfilesync|writefilesync|readdirsync)\s*\(|\bnew\s+function\s*\(|\bfunction\s*\(\s*\)\s*\{|\beval\s*\(",
         ),
-        // Prototype pollution.
+        // Prototype pollution, also as JSON text inside a value, where the
+        // body walker's `constructor.prototype` path does not reach.
         rule(
             9502,
             Generic,
             CRITICAL,
             Norm,
-            r"__proto__|\bconstructor\s*(\.\s*|\[\s*['\x22]?)prototype\b|\[\s*['\x22]?constructor['\x22]?\s*\]",
+            r"__proto__|\bconstructor\s*(\.\s*|\[\s*['\x22]?)prototype\b|\[\s*['\x22]?constructor['\x22]?\s*\]|['\x22]constructor['\x22]\s*:\s*\{\s*['\x22]prototype['\x22]\s*:",
         ),
         // Perl and Ruby code execution.
         rule(

@@ -3,7 +3,9 @@
 //! cmd.exe batch language. Read over the `Cmd` view, where shell quoting
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
-use super::{CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::Spliced, WARNING, rule};
+use super::{
+    CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::Short, View::Spliced, WARNING, rule,
+};
 use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
@@ -48,10 +50,17 @@ pub fn rules() -> Vec<Rule> {
         // or JavaScript (`; printf("%s", x)`), which a shell would refuse.
         super::Rule {
             pattern: format!(
-                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>`)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
+        },
+        // Closed by a backquote, the word alone (`` `id` ``) is command
+        // substitution to a shell and a code span to Markdown, which prose
+        // (issue bodies, comments) writes: read where the value is not prose.
+        super::Rule {
+            pattern: format!(r"{sep}\s*{PREFIX}{WEAK}\s*`").into(),
+            ..rule(3064, Rce, CRITICAL, Short, "")
         },
         // A whole value that is a command line: the command then a separator
         // or a shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare
