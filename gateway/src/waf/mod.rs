@@ -249,6 +249,14 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<&str>) -> Inspection {
     for payload in nested::data_url_payloads(&decoded) {
         inspect_value(&payload, value.location, site, &mut one);
     }
+    // Base64 as a whole value, where state and sessions travel. Not in
+    // bodies: there it carries files (GitHub's API returns whole source
+    // files so), which are data, and reading them as text would block code.
+    if matches!(value.location, Location::Query | Location::Header)
+        && let Some(payload) = nested::base64_text(&decoded)
+    {
+        inspect_value(&decode::fixed_point(&payload, false), value.location, site, &mut one);
+    }
     one
 }
 

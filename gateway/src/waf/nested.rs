@@ -1,7 +1,8 @@
 //! Encodings inside a value: a query argument or a JSON string that is
 //! itself a JSON document (`filter={"user":{"$ne":null}}`, a stringified
-//! payload in a message field), and `data:` URLs in base64
-//! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it). Signatures anchored at the start of a value
+//! payload in a message field), `data:` URLs in base64
+//! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it), and
+//! cookies and query arguments that are base64 text as a whole. Signatures anchored at the start of a value
 //! and the tokenizing detectors judge where an injected string begins, so
 //! the document's own strings and keys are inspected as values too, one
 //! level deep (a document in a document in a value is inspected as text).
@@ -111,9 +112,61 @@ pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Shortest whole-value base64 decoded: 16 characters are 12 bytes, past
+/// which random tokens (hex digests, API keys) decode to text only by a
+/// rare chance, and a shorter payload holds little of an attack.
+const MIN_BASE64: usize = 16;
+
+/// Longest whole-value base64 decoded, in characters.
+const MAX_BASE64: usize = 8 * 1024;
+
+/// The text a value holds when the whole value is base64, standard or
+/// URL-safe (`cmVxdWlyZSgiY2hpbGRfcHJvY2VzcyIp...` is `require("child_process")...`):
+/// serialised sessions and state in cookies and query arguments that a
+/// server decodes and then deserialises or evaluates. Only text decodes:
+/// hex digests, random tokens and binary blobs (their bytes are not UTF-8,
+/// or hold controls) are left as written.
+pub fn base64_text(decoded: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = decoded.trim_ascii();
+    let body = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    if !(MIN_BASE64..=MAX_BASE64).contains(&text.len())
+        || !body.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
+    {
+        return None;
+    }
+    let engine = if body.iter().any(|b| matches!(b, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
+    let payload = engine.decode(text).ok()?;
+    let is_text =
+        std::str::from_utf8(&payload).is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
+    is_text.then_some(payload)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{data_url_payloads, json_strings};
+    use super::{base64_text, data_url_payloads, json_strings};
+
+    #[test]
+    fn whole_base64_values_give_their_text() {
+        assert_eq!(
+            base64_text(b"cmVxdWlyZSgiY2hpbGRfcHJvY2VzcyIpLmV4ZWMoJ3dob2FtaScpCg=="),
+            Some(b"require(\"child_process\").exec('whoami')\n".to_vec())
+        );
+        assert_eq!(
+            base64_text(b"eyJ1c2VyIjoiYWRhIn0"),
+            Some(br#"{"user":"ada"}"#.to_vec()),
+            "URL-safe, unpadded"
+        );
+        for not_text in [
+            &b"da39a3ee5e6b4b0d3255bfef95601890afd80709"[..],
+            b"4f3c2a1b9e8d7c6b5a4f3e2d",
+            b"short",
+            b"not base64 at all, a sentence",
+            b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+        ] {
+            assert_eq!(base64_text(not_text), None, "{}", String::from_utf8_lossy(not_text));
+        }
+    }
 
     #[test]
     fn base64_data_urls_give_their_payloads() {

@@ -437,6 +437,22 @@ fn spliced_command_words() {
 }
 
 #[test]
+fn whole_base64_cookies_and_arguments_are_read() {
+    let cookie = |value: &str| {
+        let headers = [("cookie", value)];
+        inspect(&RequestView { headers: &headers, ..RequestView::default() })
+    };
+    // node-serialize's session cookie: `require("child_process").exec('whoami')`.
+    blocks(cookie("profile=cmVxdWlyZSgiY2hpbGRfcHJvY2VzcyIpLmV4ZWMoJ3dob2FtaScpCg=="), Class::Generic);
+    passes(cookie("session=eyJ1c2VyIjoiYWRhIiwiY2FydCI6WzEsMiwzXX0; theme=ZGFyaw"));
+    // `' UNION SELECT password FROM users--` as a whole query argument.
+    blocks(query("state=JyBVTklPTiBTRUxFQ1QgcGFzc3dvcmQgRlJPTSB1c2Vycy0t"), Class::Sqli);
+    passes(query("sha=da39a3ee5e6b4b0d3255bfef95601890afd80709&token=Zm9vYmFyYmF6cXV4"));
+    // In a body, whole-value base64 is a file's content: data, not decoded.
+    passes(json(r#"{"content":"I2luY2x1ZGUgPHN0ZGlvLmg+CmludCBtYWluKCkgeyBzeXN0ZW0oImxzIC1sIik7IH0K"}"#));
+}
+
+#[test]
 fn base64_data_urls_are_read() {
     blocks(query("f=data:;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOyA/Pg=="), Class::Php);
     passes(json(
