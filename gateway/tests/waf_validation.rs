@@ -16,22 +16,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Minimum % of attacks blocked per class (over every source), for classes
-/// with at least 50 validation samples. Measured when the split was made
-/// (see the closing note's table); a point under, so noise in a corpus
-/// rebuild does not fail the suite but a regression does.
+/// with at least 50 validation samples. Measured as the rules improved (see
+/// the closing notes' tables; last raised at 4b8af25); about a point under,
+/// so noise in a corpus rebuild does not fail the suite but a regression does.
 const ATTACK_FLOORS: &[(&str, f64)] = &[
     ("sqli", 94.0),
     ("xss", 96.5),
     ("lfi", 99.0),
     ("rce", 89.5),
-    ("java", 95.5),
+    ("java", 97.5),
     ("php", 97.5),
-    ("generic", 97.0),
+    ("generic", 98.5),
 ];
 
 /// Minimum % of benign inputs passed per source (the CRS's benign lines
 /// are partly attacks other rules must not match: `tests/waf_corpus.rs`).
-const BENIGN_FLOORS: &[(&str, f64)] = &[("github", 95.0), ("debian-prose", 99.5), ("blns", 96.5)];
+const BENIGN_FLOORS: &[(&str, f64)] = &[("github", 96.0), ("debian-prose", 99.7), ("blns", 96.5)];
 
 fn corpus() -> PathBuf {
     if let Some(path) = std::env::var_os("CARTORIO_WAF_CORPUS") {
