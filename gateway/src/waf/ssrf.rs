@@ -194,6 +194,9 @@ fn number(part: &str) -> Option<u32> {
     part.parse().ok()
 }
 
+/// Of 0.0.0.0/8 only 0.0.0.0 itself reaches this host; the rest is not
+/// routed here (`HTTP:80/png`, a health-check target, reads as a URL to
+/// 0.0.0.80 in the URL standard's lenient parse).
 fn v4_is_internal(ip: Ipv4Addr) -> bool {
     let [a, b, ..] = ip.octets();
     ip.is_unspecified()
@@ -201,7 +204,6 @@ fn v4_is_internal(ip: Ipv4Addr) -> bool {
         || ip.is_private()
         || ip.is_link_local()
         || ip.is_broadcast()
-        || a == 0
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT, Alibaba's metadata
         || (a == 192 && b == 0 && ip.octets()[2] == 0)
         || (a == 198 && (b == 18 || b == 19))

@@ -100,6 +100,18 @@ fn lfi_and_rfi() {
     blocks(query("page=http://203.0.113.9/shell.txt?"), Class::Rfi);
     passes(text("logs are in /var/log/app.log and C:\\ProgramData\\app\\log.txt, see ../README"));
     passes(inspect(&RequestView { path: Some("/v1/ingest/events"), ..Default::default() }));
+    // A file URL names a path; a key file is read by its path. The benign
+    // twins are an AWS CLI argument and an EC2 key pair's name.
+    for attack in
+        ["u=file:///etc/hostname", "u=file:/c:/boot.ini", "u=file://localhost/home/a/x", "k=~/id_rsa"]
+    {
+        blocks(query(attack), Class::Lfi);
+    }
+    passes(json(r#"{"TableMappings":"file://mappingfile.json","KeyPair":"id_rsa"}"#));
+    passes(json(r#"{"title":"Corrupted file: /libs/quicktime/include/Icons.h"}"#));
+    // 0.0.0.0 is this host, 0.0.0.80 is routed nowhere near it.
+    blocks(query("u=http:0/admin"), Class::Ssrf);
+    passes(json(r#"{"HealthCheck":{"Target":"HTTP:80/png"}}"#));
 }
 
 #[test]

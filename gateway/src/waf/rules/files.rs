@@ -23,12 +23,14 @@ pub fn rules() -> Vec<Rule> {
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).
         rule(4008, Lfi, CRITICAL, Norm, r"\.\.[/\\]+\.[a-z]|\.\.;[/\\.]|^\.\.\\"),
+        // Restricted files; a key file by path only (`~/.ssh/id_rsa`,
+        // `/root/id_rsa`): a bare `id_rsa` is a key pair's name.
         rule(
             4003,
             Lfi,
             CRITICAL,
             Norm,
-            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|id_(rsa|dsa|ecdsa|ed25519)\b|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)",
+            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
         ),
         // Dotfiles and tool directories that must never be served.
         Rule {
@@ -41,12 +43,16 @@ pub fn rules() -> Vec<Rule> {
                 r"/(\.env|\.git|\.svn|\.hg|\.bzr|\.aws|\.ssh|\.docker|\.kube|\.fabric|\.vscode|\.idea|\.ds_store|\.htaccess|\.htpasswd|\.npmrc|\.pypirc|\.bash_history|\.config|\.terraform|\.circleci|\.travis\.yml|@fs/|\.well-known/\.\.)",
             )
         },
+        // A file URL names a path (`file:///etc/passwd`, `file:/etc`,
+        // `file://host/share`); `file://mappingfile.json` is a command-line
+        // tool's "read this local file" argument, not a URL a server follows,
+        // and "Corrupted file: /libs/x.h" is English.
         rule(
             4005,
             Lfi,
             CRITICAL,
             Norm,
-            r"\b(file|netdoc|jar)\s*:\s*//|\b(c|d):[/\\]+(windows|winnt|boot\.ini|inetpub|users[/\\][^/\\]+[/\\]ntuser)",
+            r"\b(file|netdoc):/[^/\s]|\b(file|netdoc)\s*:\s*//[^/\\\s?#]*[/\\]|\bjar\s*:\s*//|\b(c|d):[/\\]+(windows|winnt|boot\.ini|inetpub|users[/\\][^/\\]+[/\\]ntuser)",
         ),
         // A bare IP-literal URL as a whole value.
         rule(5001, Rfi, CRITICAL, Norm, r"^\s*(https?|ftps?|file)\s*:\s*//\s*\[?\d{1,3}(\.\d{1,3}){3}"),
