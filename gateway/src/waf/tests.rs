@@ -405,6 +405,12 @@ fn code_and_markdown_that_name_attack_words() {
     passes(json(&format!(r#"{{"body":"{prose}"}}"#)));
     blocks(query("name=x%60id%60"), Class::Rce);
     blocks(json(r#"{"name":"`id`"}"#), Class::Rce);
+    blocks(query("name=Ada%20%60id%60"), Class::Rce);
+    blocks(query("name=%60id%60%3Bx"), Class::Rce);
+    passes(json(r#"{"description":"The field `id` is guaranteed to be set."}"#));
+    // A glob's `/*/` segment is not an SQL comment; `DR/**/OP` is.
+    passes(json(r#"{"description":"Format: `projects/*/locations/*/keys/*`"}"#));
+    blocks(query("q=1%20DR/**/OP%20TABLE%20users"), Class::Sqli);
 }
 
 #[test]

@@ -57,9 +57,14 @@ pub fn rules() -> Vec<Rule> {
         },
         // Closed by a backquote, the word alone (`` `id` ``) is command
         // substitution to a shell and a code span to Markdown, which prose
-        // (issue bodies, comments) writes: read where the value is not prose.
+        // (issue bodies, comments) writes: read where the value is not prose,
+        // and not as a span between spaces ("the field `id` is set"), unless
+        // it ends the value or a shell operator follows.
         super::Rule {
-            pattern: format!(r"{sep}\s*{PREFIX}{WEAK}\s*`").into(),
+            pattern: format!(
+                r"(;|&&?|\|\|?|\$\(|<\(|>\(|\$\{{)\s*{PREFIX}{WEAK}\s*`|(^|\S)`\s*{PREFIX}{WEAK}\s*`|`\s*{PREFIX}{WEAK}\s*`\s*($|[;&|<>$`])"
+            )
+            .into(),
             ..rule(3064, Rce, CRITICAL, Short, "")
         },
         // A whole value that is a command line: the command then a separator
