@@ -197,6 +197,22 @@ fn hostile_inputs_do_not_panic() {
 
 /// Evasions the CRS's own tests exercise, each with a near miss.
 #[test]
+fn random_passwords_are_not_code() {
+    // Generated passwords hold `$(`, `$x(`, `$_` and `$!` by chance; the
+    // shell and PHP need them closed and spliced into lower-case words.
+    for password in ["LHA7LXZp$(w5el", "Hj(n$A(cHmG&5X", "$YWPX(I)q08cq", "c$_HVfBy4f62N*", "J$!BA4ckat(0HO"]
+    {
+        passes(json(&format!(r#"{{"password":"{password}"}}"#)));
+    }
+    for attack in
+        ["x=$(id)", "x=w$@hoami", "x=c$!at%20/etc/passwd", "x=uname$u%20-a", "x=$a(1);", "x=$f($_GET[c])"]
+    {
+        let class = if attack.contains("$a(") || attack.contains("$f(") { Class::Php } else { Class::Rce };
+        blocks(query(attack), class);
+    }
+}
+
+#[test]
 fn evasions() {
     // PostgreSQL casts and JSON operators, glued operators, CASE tails.
     blocks(query("id=password::int"), Class::Sqli);

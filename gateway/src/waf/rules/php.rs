@@ -75,13 +75,14 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Variable functions: `$a(1)`, `$O0O (16)`, `$_[...](...)`,
         // `(system)(ls)`; not a variable named in prose, "`$PATH` (the search
-        // path)".
+        // path)", nor a call left open or followed by a name, as PHP would
+        // refuse it (random passwords: `Hj(n$A(cHmG&5X`, `$YWPX(I)q08cq`).
         rule(
             6006,
             Php,
             CRITICAL,
             Norm,
-            r"\$[a-z_]\w*(\[[^\]]*\]\s*)*\(|\$[a-z_]\w*\s+(\[[^\]]*\]\s*)*\(\s*['\x22$)\d]|\$_\s*\[|\(\s*['\x22]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['\x22]?\s*\)\s*\(|\$\{\s*['\x22]?\w+['\x22]?\s*\}\s*\(",
+            r"\$[a-z_]\w*(\[[^\]]*\]\s*)*\([^)]*\)(\s|$|[;).,\]}+*/&|^?:=<>'\x22`-])|\$[a-z_]\w*\s+(\[[^\]]*\]\s*)*\(\s*['\x22$)\d]|\$_\s*\[|\(\s*['\x22]?\s*(system|exec|passthru|shell_exec|eval|assert|phpinfo|popen)\s*['\x22]?\s*\)\s*\(|\$\{\s*['\x22]?\w+['\x22]?\s*\}\s*\(",
         ),
         rule(
             6007,

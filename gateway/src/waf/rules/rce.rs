@@ -86,10 +86,11 @@ pub fn rules() -> Vec<Rule> {
             ..rule(3023, Rce, CRITICAL, Raw, "")
         },
         // Command substitution and process substitution (not C++'s
-        // `operator<<(std::ostream&`). Case-sensitive:
+        // `operator<<(std::ostream&`), closed as a shell needs it to run
+        // (a random password holds `$(w5el` by chance). Case-sensitive:
         // commands are lower case, Makefile variables (`$(MAKE)`, `$(CC)`)
         // upper case.
-        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(]|(^|[^<])<\(\s*[a-z]"#),
+        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(][^)]*\)|(^|[^<])<\(\s*[a-z][^)]*\)"#),
         // Shells and binaries by absolute path, and /dev/tcp redirections.
         rule(
             3004,
@@ -192,13 +193,10 @@ pub fn rules() -> Vec<Rule> {
         // Evasions with no use outside a shell: empty substitutions inside a
         // word, `$?`/`$_` splices, arithmetic expansions. (An empty `` ``
         // before a space is reStructuredText's inline literal closing.)
-        rule(
-            3019,
-            Rce,
-            CRITICAL,
-            Norm,
-            r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}",
-        ),
+        // Splices are read case-sensitively, inside a lower-case word as
+        // commands are written: random passwords hold `Y$_I` and `R$@j`.
+        rule(3019, Rce, CRITICAL, Raw, r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])"),
+        rule(3066, Rce, CRITICAL, Norm, r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}"),
         // A wrapper and a command as the whole value: `time ifconfig`.
         super::Rule {
             pattern: format!(r"^\s*(time|nohup|strace|ltrace|sudo|env|exec|nice|watch)\s+({STRONG}|{WEAK}|who|w|top)\s*$").into(),
@@ -290,8 +288,9 @@ pub fn rules() -> Vec<Rule> {
             r"^\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-[a-z-]+|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
         ),
         // An unset variable spliced into a command name (`uname$u -a`,
-        // `c$!at`), which the shell expands to nothing.
-        rule(3047, Rce, CRITICAL, Norm, r"[a-z]\$[a-z_][a-z0-9_]*\b\s+-[a-z]|[a-z]\$[!-][a-z]"),
+        // `c$!at`), which the shell expands to nothing; case-sensitive, as
+        // 3019 (`J$!BA4c` is a password).
+        rule(3047, Rce, CRITICAL, Raw, r"[a-z]\$[a-z_][a-z0-9_]*\b\s+-[a-z]|[a-z]\$[!-][a-z]"),
         // cmd.exe comparisons with quoted operands or `/i` glued to `if`,
         // which the Cmd view has unquoted.
         rule(3049, Rce, CRITICAL, Norm, r#"\bif\s*/i\s+\S+\s*==|\bif\s+(not\s+)?"[^"]*"\s*==\s*""#),
