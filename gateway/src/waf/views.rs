@@ -41,7 +41,16 @@ impl<'a> Views<'a> {
         let raw = String::from_utf8_lossy(decoded);
         let norm = decode::normalize(&raw);
         let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
-        let cmd = shell_unquote(&norm);
+        // A Markdown fence line (```` ```bash ````) is not command
+        // substitution: the command view reads the value without it, and
+        // reads what the fence holds as any other text.
+        let cmd = match without_fence_lines(&raw) {
+            Some(unfenced) => {
+                let unfenced = decode::normalize(&unfenced);
+                Some(shell_unquote(&unfenced).unwrap_or(unfenced))
+            }
+            None => shell_unquote(&norm),
+        };
         let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
         Views { raw, norm, sql, cmd, prose, spliced }
     }
@@ -88,6 +97,32 @@ fn is_prose(raw: &str) -> bool {
     let text = raw.split('\0').next().unwrap_or_default();
     let words = text.split_whitespace().take(PROSE_WORDS).count();
     words >= PROSE_WORDS || (words >= PROSE_WORDS_MULTILINE && text.trim().contains('\n'))
+}
+
+/// The value without its Markdown fence lines, as CommonMark reads them:
+/// up to three spaces, three or more backquotes, and an info string with no
+/// backquote (```` ```id``` ```` on one line is no fence, but substitution).
+/// `None` when there is none.
+fn without_fence_lines(raw: &str) -> Option<String> {
+    if !raw.contains("```") {
+        return None;
+    }
+    let is_fence = |line: &str| {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let rest = line.trim_start_matches(' ');
+        let ticks = rest.len() - rest.trim_start_matches('`').len();
+        indent <= 3 && ticks >= 3 && !rest.get(ticks..).unwrap_or_default().contains('`')
+    };
+    let mut fenced = false;
+    let kept: Vec<&str> = raw
+        .split('\n')
+        .map(|line| {
+            let fence = is_fence(line.trim_end_matches('\r'));
+            fenced |= fence;
+            if fence { "" } else { line }
+        })
+        .collect();
+    fenced.then(|| kept.join("\n"))
 }
 
 /// The characters a shell removes from inside a word (`c'a't`, `c\at`,
@@ -172,6 +207,15 @@ pub(super) fn shell_unquote(norm: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fence_lines_are_not_substitutions() {
+        let readme = "Install:\n\n```bash\nnpm install x\n```\n";
+        assert_eq!(without_fence_lines(readme).as_deref(), Some("Install:\n\n\nnpm install x\n\n"));
+        assert_eq!(without_fence_lines("```id```"), None, "one line: substitution, not a fence");
+        assert_eq!(without_fence_lines("    ```sh"), None, "indented four spaces: code, not a fence");
+        assert_eq!(without_fence_lines("no fence"), None);
+    }
 
     #[test]
     fn contractions_and_splices() {
