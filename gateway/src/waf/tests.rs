@@ -427,6 +427,11 @@ fn code_and_markdown_that_name_attack_words() {
     // A glob's `/*/` segment is not an SQL comment; `DR/**/OP` is.
     passes(json(r#"{"description":"Format: `projects/*/locations/*/keys/*`"}"#));
     blocks(query("q=1%20DR/**/OP%20TABLE%20users"), Class::Sqli);
+    // `SELECT *` as SQL goes on, and as English does.
+    for attack in ["1 union select * from users--", "x';select * from users u where 1", "-1 union select *"] {
+        blocks(json(&format!(r#"{{"q":"{attack}"}}"#)), Class::Sqli);
+    }
+    passes(json(r#"{"q":"Select * from the menu is not a valid choice, waiter."}"#));
 }
 
 #[test]

@@ -65,13 +65,16 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r"(;|\)|'|\x22)\s*(drop|alter|create|truncate|rename)\s+(table|database|schema|user|view|procedure|function|index|trigger|login)\b|;\s*(delete\s+from|insert\s+into|update\s+\S+\s+set|exec(ute)?\s+[\w.\[\]]*(xp_|sp_|master\.|@|\()|declare\s+@|shutdown\b|waitfor\b|select\s+(\*|@@|\S+\s*\(|\S+\s+from\b))",
         ),
-        // SELECT with SQL-only syntax right after it.
+        // SELECT with SQL-only syntax right after it. `SELECT *` needs what
+        // SQL lets follow it: a FROM clause that ends or goes on as SQL does,
+        // `INTO`, a comment or the end ("Select * from the menu is not a
+        // valid choice" is English).
         rule(
             1009,
             Sqli,
             CRITICAL,
             Sql,
-            r"\bselect\b\s*(\*|@@\w|top\s+\d|distinct\b|null\b|\(\s*select\b|(count|char|chr|concat|group_concat|version|user|database|schema|substring|ascii|if|case|cast|pg_sleep|sleep|load_file)\s*\()|\bselect\s+[\w.,`\x22\s]{1,80}\s+from\s+[\w.`\x22\[\]]+\s*(\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|--|#|;|\))",
+            r"\bselect\b\s*(\*\s*(from\s*[\w.`\x22\[\]()]+(\s+(as\s+)?[\w`\x22]+)?\s*($|\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|\bjoin\b|\binner\b|\bleft\b|\bright\b|\bcross\b|\bnatural\b|\bhaving\b|\binto\b|\bprocedure\b|--|#|;|\)|,)|\binto\b|$|,|--|#|;|\))|@@\w|top\s+\d|distinct\b|null\b|\(\s*select\b|(count|char|chr|concat|group_concat|version|user|database|schema|substring|ascii|if|case|cast|pg_sleep|sleep|load_file)\s*\()|\bselect\s+[\w.,`\x22\s]{1,80}\s+from\s+[\w.`\x22\[\]]+\s*(\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|--|#|;|\))",
         ),
         // A quote or number closed, then a comment cuts the rest of the query.
         rule(1010, Sqli, WARNING, Sql, r#"(['"`]|\d\))\s*\)*\s*(--|#|;\s*(--|#|$)|\{`)"#),
