@@ -148,6 +148,12 @@ fn java_and_templates() {
 #[test]
 fn protocol_and_generic() {
     blocks(query("a=x%0d%0aSet-Cookie:%20s=1"), Class::Protocol);
+    blocks(json(r#"{"name":"x\r\nLocation: https://evil.example/"}"#), Class::Protocol);
+    // A pasted transcript in a document is not a header smuggled in.
+    let transcript = "Listing gists returns the rate limit in the headers, as the following response \
+                      shows for the authenticated user:\nStatus: 200 OK\nX-RateLimit-Limit: 5000\n\
+                      X-RateLimit-Remaining: 4999\n";
+    passes(json(&serde_json::json!({ "body": transcript }).to_string()));
     blocks(query("a=x%00.png"), Class::Protocol);
     blocks(query("u=http://169.254.169.254/latest/meta-data"), Class::Generic);
     blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);

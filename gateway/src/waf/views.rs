@@ -84,6 +84,8 @@ impl<'a> Views<'a> {
             View::Cmd => self.cmd.as_deref().unwrap_or(&self.norm),
             View::Short if self.prose => "",
             View::Short => &self.norm,
+            View::RawShort if self.prose => "",
+            View::RawShort => &self.raw,
             View::Spliced => self.spliced.as_deref().unwrap_or_default(),
         }
     }

@@ -2,7 +2,7 @@
 //! targets, prototype pollution, and protocol attacks carried inside values
 //! (CRLF header injection, request smuggling, NUL bytes, LDAP filters).
 
-use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, WARNING, rule};
+use super::{CRITICAL, Rule, Scope, View::Norm, View::Raw, View::RawShort, WARNING, rule};
 use crate::waf::Class::{Generic, Ldap, Protocol, Template};
 
 pub fn rules() -> Vec<Rule> {
@@ -82,13 +82,23 @@ pub fn rules() -> Vec<Rule> {
                 r"\bwhile\s*\(\s*(true|1)\s*\)|\bfor\s*\(\s*;\s*;\s*\)|\bdata\s*:\s*((text|application|image/svg\+xml)[a-z0-9/+.-]*)?\s*;\s*base64\s*,|\blocalhost/",
             )
         },
-        // A request line or headers smuggled into a value.
+        // A request line or headers smuggled into a value. Not in prose: a
+        // document (an issue body, a forum post) pastes HTTP transcripts and
+        // writes "Location: New York" on a line of its own; query arguments
+        // and paths are never prose, and a body's short values are read.
         rule(
             9001,
             Protocol,
             CRITICAL,
+            RawShort,
+            r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S",
+        ),
+        rule(
+            9008,
+            Protocol,
+            CRITICAL,
             Raw,
-            r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S|http/\d\.\d\s*[\r\n]|[\r\n]\s*[\r\n]\s*<\s*(html|script|body)",
+            r"(?i)http/\d\.\d\s*[\r\n]|[\r\n]\s*[\r\n]\s*<\s*(html|script|body)",
         ),
         rule(9002, Protocol, CRITICAL, Raw, r"\x00"),
         // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`, `*(|(mail=*))`.

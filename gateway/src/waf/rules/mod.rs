@@ -45,6 +45,10 @@ pub enum View {
     /// functions in passing and cannot itself be opened or run. Rules for
     /// weak signs of those read it; strong signs are read everywhere.
     Short,
+    /// `Raw` of a value that is not prose, empty for prose (see `Short`):
+    /// line structure a rule needs, where a document's pasted transcript
+    /// (`Status: 200 OK` then `X-RateLimit-Limit: 5000`) is not an attack.
+    RawShort,
     /// The words spliced with quotes or escapes (`'i'fconfig`, `w\ho'am'i`,
     /// `\ls`), each unquoted with the rest of the value on a line of its own;
     /// empty when there is none. Nobody writes a command that way but to slip
@@ -163,7 +167,8 @@ impl Scan {
             (Scan::Norm { .. }, View::Norm | View::Short) => true,
             (Scan::Norm { sql, .. }, View::Sql) => sql,
             (Scan::Norm { cmd, .. }, View::Cmd) => cmd,
-            (Scan::Sql, View::Sql) | (Scan::Cmd, View::Cmd) | (Scan::Raw, View::Raw) => true,
+            (Scan::Sql, View::Sql) | (Scan::Cmd, View::Cmd) => true,
+            (Scan::Raw, View::Raw | View::RawShort) => true,
             (Scan::Spliced, View::Spliced) => true,
             _ => false,
         }
@@ -268,7 +273,7 @@ impl Engine {
             found
                 .iter()
                 .filter_map(|pattern| compiled.rules.get(pattern.as_usize()))
-                .filter(|r| r.scope.allows(loc) && !(prose && r.view == View::Short))
+                .filter(|r| r.scope.allows(loc) && !(prose && matches!(r.view, View::Short | View::RawShort)))
                 .collect()
         })
     }
