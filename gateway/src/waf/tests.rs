@@ -115,6 +115,22 @@ fn lfi_and_rfi() {
 }
 
 #[test]
+fn php_includes_and_node_requires() {
+    for attack in [
+        "f=include($_GET['p']);",
+        "f=require_once('/etc/passwd')",
+        "f=include('shell.php')",
+        "f=require('../../x')",
+    ] {
+        blocks(query(attack), Class::Php);
+    }
+    passes(json(r#"{"body":"const axios = require('axios');\nconst qs = require('querystring');"}"#));
+    // C's include is no PHP call (the traversal in it is the LFI rules' to judge).
+    let c_include = json(r##"{"body":"#include \"../../../libs/openFrameworks/ofMain.h\""}"##);
+    assert!(!c_include.classes().contains(&Class::Php), "{c_include:?}");
+}
+
+#[test]
 fn php() {
     blocks(query("x=%3C%3Fphp%20system($_GET['c']);%20?%3E"), Class::Php);
     blocks(json(r#"{"d":"O:8:\"stdClass\":1:{s:1:\"a\";i:1;}"}"#), Class::Php);

@@ -13,7 +13,7 @@ use crate::waf::Class::Php;
 const PHP_WORD_FUNCTIONS: &str = r"ini_get|array_map|array_filter|usort|uasort|ob_start|forward_static_call|func_get_args|get_defined_vars|extract|parse_str|iterator_apply|simplexml_load_\w+|var_dump|print_r|var_export|chr|ord|dirname|opendir|readdir|scandir|glob|file|unlink|rename|copy|mkdir|rmdir|chmod|chown|touch|tempnam|tmpfile|getenv|get_cfg_var|getcwd|getmyuid|php_uname|phpversion|error_reporting|set_time_limit|ignore_user_abort|header|setcookie|mail|serialize|hex2bin|bin2hex|strrev|convert_uudecode|str_replace|implode|explode|compact|constant|define|defined|function_exists|class_exists|method_exists|is_callable|reflectionfunction|pfsockopen|curl_init|curl_multi_exec|ldap_\w+|tidy_\w+|date_add|dl|apache_\w+|mysqli?_\w+|pg_\w+|ssh2_\w+|ftp_\w+|imap_\w+|socket_\w+|stream_\w+|gzopen|bzopen|finfo_\w+|get_\w+|set_\w+";
 
 /// The others: calls of them are code wherever they appear.
-const PHP_CODE_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|move_uploaded_file|assert_options|register_shutdown_function|register_tick_function|mb_ereg_replace|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec|include|require|include_once|require_once";
+const PHP_CODE_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|move_uploaded_file|assert_options|register_shutdown_function|register_tick_function|mb_ereg_replace|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec";
 
 /// A call of one of `functions` with code-like arguments: a string, a
 /// variable, another call, `name);`, or cut off after `(`.
@@ -46,6 +46,17 @@ pub fn rules() -> Vec<Rule> {
         // words (`file (1)`, `header (thanks, ...)`, `system (Linux)`), and
         // prose follows them with a bracketed aside instead.
         Rule { pattern: php_call(PHP_CODE_FUNCTIONS).into(), ..rule(6003, Php, CRITICAL, Norm, "") },
+        // `include` and `require` of what a server would load: a variable, a
+        // path from the root, up or on a drive, or a PHP file. A bare name is
+        // JavaScript's module (`require('axios')`, in every Node.js README),
+        // and `#include "../x.h"` is C's; URLs are 5002's.
+        rule(
+            6027,
+            Php,
+            CRITICAL,
+            Norm,
+            r#"(^|[^#\w])(include|require)(_once)?\s*\(?\s*(\$|['"`]\s*(/|\.\.|[a-z]:[/\\]|[^'"`]*\.(php\d?|phtml|inc)\b))"#,
+        ),
         Rule { pattern: php_call(PHP_WORD_FUNCTIONS).into(), ..rule(6024, Php, CRITICAL, Short, "") },
         // A value that is nothing but one of those calls: `system(whoami)`.
         Rule {
