@@ -67,7 +67,6 @@ const URL_SAFE: base64::engine::GeneralPurpose =
 /// it. What does not decode, or decodes to binary, is left to the
 /// signatures that read the URL as written.
 pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
-    use base64::Engine;
     let finder = memchr::memmem::Finder::new(b"data:");
     if !super::decode::contains_ignore_ascii_case(decoded, b"data:") {
         return Vec::new();
@@ -99,17 +98,23 @@ pub fn data_url_payloads(decoded: &[u8]) -> Vec<Vec<u8>> {
         }
         // The next `data:` is looked for after this payload, not inside it.
         from = start + comma + 1 + consumed;
-        let engine = if text.iter().any(|b| matches!(b, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
-        // Text only: an image's bytes hold NULs and anything else by
-        // chance, and what an interpreter would run is text.
-        if let Ok(payload) = engine.decode(&text)
-            && std::str::from_utf8(&payload)
-                .is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()))
-        {
+        if let Some(payload) = decoded_text(&text) {
             out.push(payload);
         }
     }
     out
+}
+
+/// Base64 (standard, or URL-safe when it holds `-` or `_`) decoded, if what
+/// it holds is text. Text only: an image's bytes hold NULs and anything else
+/// by chance, and what an interpreter would run is text.
+fn decoded_text(base64: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let engine = if base64.iter().any(|b| matches!(b, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
+    let payload = engine.decode(base64).ok()?;
+    let is_text =
+        std::str::from_utf8(&payload).is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
+    is_text.then_some(payload)
 }
 
 /// Shortest whole-value base64 decoded: 16 characters are 12 bytes, past
@@ -127,7 +132,6 @@ const MAX_BASE64: usize = 8 * 1024;
 /// hex digests, random tokens and binary blobs (their bytes are not UTF-8,
 /// or hold controls) are left as written.
 pub fn base64_text(decoded: &[u8]) -> Option<Vec<u8>> {
-    use base64::Engine;
     let text = decoded.trim_ascii();
     let body = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
     if !(MIN_BASE64..=MAX_BASE64).contains(&text.len())
@@ -135,11 +139,7 @@ pub fn base64_text(decoded: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
-    let engine = if body.iter().any(|b| matches!(b, b'-' | b'_')) { &URL_SAFE } else { &STANDARD };
-    let payload = engine.decode(text).ok()?;
-    let is_text =
-        std::str::from_utf8(&payload).is_ok_and(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
-    is_text.then_some(payload)
+    decoded_text(text)
 }
 
 #[cfg(test)]

@@ -82,9 +82,8 @@ impl<'a> Views<'a> {
             View::Norm => &self.norm,
             View::Sql => self.sql.as_deref().unwrap_or(&self.norm),
             View::Cmd => self.cmd.as_deref().unwrap_or(&self.norm),
-            View::Short if self.prose => "",
+            view if self.prose && view.blank_for_prose() => "",
             View::Short => &self.norm,
-            View::RawShort if self.prose => "",
             View::RawShort => &self.raw,
             View::Spliced => self.spliced.as_deref().unwrap_or_default(),
         }

@@ -56,6 +56,13 @@ pub enum View {
     Spliced,
 }
 
+impl View {
+    /// Whether the view is blank for prose ([`View::Short`], [`View::RawShort`]).
+    pub fn blank_for_prose(self) -> bool {
+        matches!(self, View::Short | View::RawShort)
+    }
+}
+
 /// Where in the request a rule applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -273,7 +280,7 @@ impl Engine {
             found
                 .iter()
                 .filter_map(|pattern| compiled.rules.get(pattern.as_usize()))
-                .filter(|r| r.scope.allows(loc) && !(prose && matches!(r.view, View::Short | View::RawShort)))
+                .filter(|r| r.scope.allows(loc) && !(prose && r.view.blank_for_prose()))
                 .collect()
         })
     }

@@ -27,7 +27,10 @@ const PREFIX: &str =
     r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval|\S*/)\s*)*";
 
 pub fn rules() -> Vec<Rule> {
-    let sep = r"(;|&&?|\|\|?|`|\$\(|<\(|>\(|\$\{)";
+    // Shell separators and openings of a substitution; the backquote apart
+    // for the rule that reads it as Markdown's code span too (3064).
+    let sep_but_backquote = r";|&&?|\|\|?|\$\(|<\(|>\(|\$\{";
+    let sep = format!("({sep_but_backquote}|`)");
     vec![
         // A command word spliced with quotes or escapes, alone or leading a
         // line: `'i'fconfig`, `'i'p a`, `\ls`, `c""at x`.
@@ -62,7 +65,7 @@ pub fn rules() -> Vec<Rule> {
         // it ends the value or a shell operator follows.
         super::Rule {
             pattern: format!(
-                r"(;|&&?|\|\|?|\$\(|<\(|>\(|\$\{{)\s*{PREFIX}{WEAK}\s*`|(^|\S)`\s*{PREFIX}{WEAK}\s*`|`\s*{PREFIX}{WEAK}\s*`\s*($|[;&|<>$`])"
+                r"({sep_but_backquote})\s*{PREFIX}{WEAK}\s*`|(^|\S)`\s*{PREFIX}{WEAK}\s*`|`\s*{PREFIX}{WEAK}\s*`\s*($|[;&|<>$`])"
             )
             .into(),
             ..rule(3064, Rce, CRITICAL, Short, "")
