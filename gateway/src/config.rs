@@ -196,6 +196,29 @@ pub struct WafConfig {
     /// JSON nesting followed (at most serde_json's 128).
     #[serde(default = "default_waf_depth")]
     pub max_depth: usize,
+    /// What the stream's fields may carry that rules would flag: see
+    /// [`crate::waf::exclusions`].
+    #[serde(default)]
+    pub exclusions: Vec<WafExclusionConfig>,
+}
+
+/// `[[streams.waf.exclusions]]`: findings of `rules` or `classes` (none:
+/// every rule) on values under `fields` (none: every field) in `locations`
+/// (none: all) do not count.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafExclusionConfig {
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// `path`, `query`, `body`, `header`, `filename`.
+    #[serde(default)]
+    pub locations: Vec<String>,
+    #[serde(default)]
+    pub rules: Vec<u32>,
+    /// `sqli`, `nosql`, `ldap`, `xss`, `rce`, `lfi`, `rfi`, `php`, `java`,
+    /// `template`, `protocol`, `ssrf`, `generic`.
+    #[serde(default)]
+    pub classes: Vec<String>,
 }
 
 impl Default for WafConfig {
@@ -207,6 +230,7 @@ impl Default for WafConfig {
             max_value_bytes: None,
             max_total_bytes: None,
             max_depth: default_waf_depth(),
+            exclusions: Vec::new(),
         }
     }
 }
@@ -219,6 +243,26 @@ impl WafConfig {
             max_total_bytes: self.max_total_bytes,
             max_depth: self.max_depth,
         }
+    }
+
+    /// The exclusions, checked: names of locations and classes, rule ids.
+    pub fn exclusions(&self) -> Result<crate::waf::exclusions::Exclusions, String> {
+        use crate::waf::exclusions::{Exclusion, Exclusions, class_named, location_named};
+        let mut list = Vec::with_capacity(self.exclusions.len());
+        for (i, e) in self.exclusions.iter().enumerate() {
+            let locations = e
+                .locations
+                .iter()
+                .map(|l| location_named(l).ok_or_else(|| format!("exclusion {i}: no location {l:?}")))
+                .collect::<Result<_, _>>()?;
+            let classes = e
+                .classes
+                .iter()
+                .map(|c| class_named(c).ok_or_else(|| format!("exclusion {i}: no class {c:?}")))
+                .collect::<Result<_, _>>()?;
+            list.push(Exclusion { fields: e.fields.clone(), locations, rules: e.rules.clone(), classes });
+        }
+        Exclusions::new(list)
     }
 }
 

@@ -120,7 +120,7 @@ fn inspect(parts: &http::request::Parts, stream: &Stream, received: &Received) -
         content_type: Some(content_type.unwrap_or(&received.media)),
         body: &received.payload,
     };
-    waf::inspect_within(&view, stream.waf_limits)
+    waf::inspect_for(&view, stream.waf_limits, &stream.waf_exclusions)
 }
 
 /// Keeps a refused payload in quarantine (within the quota); its key.

@@ -24,6 +24,7 @@ pub struct Stream {
     pub waf_mode: WafMode,
     pub waf_threshold: u32,
     pub waf_limits: waf::extract::InspectionLimits,
+    pub waf_exclusions: waf::exclusions::Exclusions,
     pub mtls_identities: Vec<String>,
     /// Forward accepted payloads here instead of storing them.
     pub upstream: Option<forward::Upstream>,
@@ -80,6 +81,10 @@ impl Policy {
                 waf_mode,
                 waf_threshold: s.waf.threshold,
                 waf_limits: s.waf.limits(),
+                waf_exclusions: s
+                    .waf
+                    .exclusions()
+                    .map_err(|e| anyhow::anyhow!("stream {}: waf {e}", s.name))?,
                 mtls_identities: s.mtls_identities.clone(),
                 upstream: s.upstream.as_ref().map(forward::Upstream::new).transpose()?,
                 lists: netlist::Lists::open(s.allow_file.as_deref(), s.deny_file.as_deref())

@@ -25,6 +25,7 @@
 
 pub mod corpus;
 pub mod decode;
+pub mod exclusions;
 pub mod extract;
 pub(crate) mod locality;
 mod multipart;
@@ -110,6 +111,9 @@ pub enum Location {
 }
 
 impl Location {
+    pub const ALL: [Location; 5] =
+        [Location::Path, Location::Query, Location::Body, Location::Header, Location::FileName];
+
     pub fn label(&self) -> &'static str {
         match self {
             Location::Path => "path",
@@ -216,7 +220,17 @@ pub fn inspect(req: &RequestView<'_>) -> Inspection {
 /// Inspects one request within a stream's caps: what they allow, and
 /// whether the request went beyond them.
 pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) -> Inspection {
-    let extracted = extract::values_within(req, limits);
+    inspect_for(req, limits, &exclusions::NONE)
+}
+
+/// Inspects one request as a stream says: within its caps, and without
+/// the findings its exclusions take from the fields they name.
+pub fn inspect_for(
+    req: &RequestView<'_>,
+    limits: extract::InspectionLimits,
+    exclusions: &exclusions::Exclusions,
+) -> Inspection {
+    let extracted = extract::values_for(req, limits, exclusions);
     let mut result = Inspection { uninspectable: extracted.exceeded, ..Inspection::default() };
     let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
     for value in extracted.list {
@@ -230,7 +244,7 @@ pub fn inspect_within(req: &RequestView<'_>, limits: extract::InspectionLimits) 
                 inspect_one(&value, None)
             }),
         };
-        result.merge_value(one);
+        result.merge_value(exclusions.apply(value.location, value.field_bits, one));
     }
     result
 }
@@ -329,7 +343,32 @@ pub fn fuzz_check(data: &[u8]) {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), ins.findings.len(), "a rule counts once");
+    // Exclusions only take findings away, and only their own.
+    let excluded = inspect_for(&req, extract::InspectionLimits::default(), &FUZZ_EXCLUSIONS);
+    assert!(excluded.score <= ins.score, "an exclusion never adds to a score");
+    assert!(excluded.findings.iter().all(|f| ids.contains(&f.rule)), "nor a finding");
 }
+
+/// Exclusions of each kind (by field, by location, of every rule), over
+/// field names the fuzzer finds quickly.
+static FUZZ_EXCLUSIONS: std::sync::LazyLock<exclusions::Exclusions> = std::sync::LazyLock::new(|| {
+    use exclusions::Exclusion;
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
+    exclusions::Exclusions::new(vec![
+        Exclusion {
+            fields: names(&["a", "q", "x-custom"]),
+            classes: vec![Class::Sqli, Class::Rce],
+            ..Exclusion::default()
+        },
+        Exclusion { fields: names(&["b", "id"]), ..Exclusion::default() },
+        Exclusion {
+            locations: vec![Location::Header],
+            rules: vec![tokenized::XSS.id],
+            ..Exclusion::default()
+        },
+    ])
+    .unwrap_or_default()
+});
 
 #[cfg(test)]
 mod tests;

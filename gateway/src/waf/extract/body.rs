@@ -57,9 +57,11 @@ pub(super) fn typed_body<'a>(
 /// skipped: the request is marked as beyond [`Cap::Depth`]. A `prototype`
 /// key inside a `constructor` object is given as the path
 /// `constructor.prototype` too: prototype pollution that no key alone shows.
+/// A value is under every key above it (for a stream's exclusions).
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
-    let mut stack = vec![(doc, 0usize, false)];
-    while let Some((v, depth, in_constructor)) = stack.pop() {
+    let around = out.bits;
+    let mut stack = vec![(doc, 0usize, false, around)];
+    while let Some((v, depth, in_constructor, bits)) = stack.pop() {
         if out.full() {
             break;
         }
@@ -68,24 +70,28 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
             out.exceed(Cap::Depth);
             break;
         }
+        out.bits = bits;
         match v {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
             serde_json::Value::Array(items) => {
-                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false)));
+                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false, bits)));
             }
             serde_json::Value::Object(map) => {
                 for (k, item) in map {
+                    out.bits = bits | out.exclusions.field_bits(Location::Body, k.as_bytes());
                     if in_constructor && k == "prototype" {
                         out.push(Location::Body, b"constructor.prototype", false);
                     }
                     let constructor = k == "constructor";
+                    let key_bits = out.bits;
                     out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
-                    stack.push((item, depth + 1, constructor));
+                    stack.push((item, depth + 1, constructor, key_bits));
                 }
             }
             _ => {}
         }
     }
+    out.bits = around;
 }
 
 /// The data of an XML document, read by quick-xml: text (with its character
@@ -93,12 +99,22 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
 /// values, processing instructions, and the DOCTYPE, where XXE entities are
 /// declared. Element and attribute names are the schema's markup, not data,
 /// and comments reach no application. What does not parse is inspected raw
-/// from where parsing stopped: never skipped.
+/// from where parsing stopped: never skipped. Text is under its elements,
+/// an attribute value under its element and its name (for a stream's
+/// exclusions).
 fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
+    let around = out.bits;
+    xml_under(out, location, doc);
+    out.bits = around;
+}
+
+fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(doc);
     reader.config_mut().check_end_names = false;
     let mut text = Vec::new();
+    // Field bits of the elements around, innermost last.
+    let mut open: Vec<u64> = Vec::new();
     let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
     loop {
         if out.full() {
@@ -119,13 +135,16 @@ fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             Ok(Event::CData(c)) => out.push_cow(location, owned(c.into_inner()), false),
             Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
             Ok(Event::PI(p)) => out.push_cow(location, owned(p.into_inner()), false),
-            Ok(Event::Start(e) | Event::Empty(e)) => {
-                for attribute in e.attributes().with_checks(false).flatten() {
-                    out.push_cow(location, owned(attribute.value), false);
-                }
+            Ok(Event::Start(e)) => {
+                let element = xml_attributes(out, location, &e);
+                open.push(std::mem::replace(&mut out.bits, element));
             }
+            Ok(Event::Empty(e)) => {
+                xml_attributes(out, location, &e);
+            }
+            Ok(Event::End(_)) => out.bits = open.pop().unwrap_or(out.bits),
             Ok(Event::Eof) => return,
-            Ok(Event::End(_) | Event::Comment(_) | Event::Decl(_)) => {}
+            Ok(Event::Comment(_) | Event::Decl(_)) => {}
             Err(_) => {
                 let rest = doc.get(position..).unwrap_or_default();
                 out.push_cow(location, Cow::Owned(rest.to_vec()), false);
@@ -133,6 +152,24 @@ fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             }
         }
     }
+}
+
+/// An element's attribute values, each under the element and its own name;
+/// the element's field bits.
+fn xml_attributes(
+    out: &mut Values<'_>,
+    location: Location,
+    element: &quick_xml::events::BytesStart<'_>,
+) -> u64 {
+    let around = out.bits;
+    let bits = around | out.exclusions.field_bits(location, element.local_name().into_inner().as_bytes());
+    for attribute in element.attributes().with_checks(false).flatten() {
+        out.bits =
+            bits | out.exclusions.field_bits(location, attribute.key.local_name().into_inner().as_bytes());
+        out.push_cow(location, Cow::Owned(attribute.value.into_owned().into_bytes()), false);
+    }
+    out.bits = around;
+    bits
 }
 
 /// multipart/form-data, read by `multer` (the parser of axum and of most
@@ -146,15 +183,16 @@ fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
         if out.full() {
             return;
         }
-        if let Some(name) = &part.name {
-            out.push_cow(Location::Body, Cow::Owned(name.clone().into_bytes()), false);
-        }
-        for file_name in &part.file_names {
-            out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);
-        }
-        if let Some(content) = &part.content {
-            typed_body(out, Cow::Owned(content.to_vec()), part.content_type.as_deref(), false);
-        }
+        let name = part.name.as_deref().unwrap_or_default();
+        out.under(Location::Body, name.as_bytes(), false, |out| {
+            out.push_cow(Location::Body, Cow::Owned(name.as_bytes().to_vec()), false);
+            for file_name in &part.file_names {
+                out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);
+            }
+            if let Some(content) = &part.content {
+                typed_body(out, Cow::Owned(content.to_vec()), part.content_type.as_deref(), false);
+            }
+        });
     }
     if parsed.malformed {
         let (text, header_values) = multipart::without_framing(body, boundary);

@@ -5,18 +5,22 @@ use super::Values;
 use crate::waf::Location;
 use std::borrow::Cow;
 
-/// `a=1&b=2` pairs; names and values both become values, borrowed from the
-/// request when the text is.
+/// `a=1&b=2` pairs; names and values both become values (under the
+/// field's name), borrowed from the request when the text is.
 pub(super) fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, [u8]>) {
-    for joined in repeated_fields_joined(&text) {
-        out.push_cow(location, Cow::Owned(joined), true);
+    for (name, joined) in repeated_fields_joined(&text) {
+        out.under(location, &name, true, |out| out.push_cow(location, Cow::Owned(joined), true));
     }
     match text {
-        Cow::Borrowed(text) => for_each_field(text, |field, navigation| {
-            out.push_value(location, Cow::Borrowed(field), true, navigation)
+        Cow::Borrowed(text) => for_each_field(text, |name, field, navigation| {
+            out.under(location, name, true, |out| {
+                out.push_value(location, Cow::Borrowed(field), true, navigation)
+            })
         }),
-        Cow::Owned(text) => for_each_field(&text, |field, navigation| {
-            out.push_value(location, Cow::Owned(field.to_vec()), true, navigation)
+        Cow::Owned(text) => for_each_field(&text, |name, field, navigation| {
+            out.under(location, name, true, |out| {
+                out.push_value(location, Cow::Owned(field.to_vec()), true, navigation)
+            })
         }),
     }
 }
@@ -52,30 +56,33 @@ fn is_navigation_field(name: &[u8]) -> bool {
 /// The values of each field named more than once, joined with `,` as
 /// ASP.NET joins them (`?id=1/*&id=*/union/*&id=*/select...` reaches the
 /// application as one value): HTTP parameter pollution, inspected whole.
-fn repeated_fields_joined(text: &[u8]) -> Vec<Vec<u8>> {
-    let mut fields: std::collections::HashMap<&[u8], (usize, Vec<&[u8]>)> = std::collections::HashMap::new();
+/// Each with the field's name.
+fn repeated_fields_joined(text: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    /// A field's first position and its values, in order.
+    type Seen<'t> = (usize, Vec<&'t [u8]>);
+    let mut fields: std::collections::HashMap<&[u8], Seen<'_>> = std::collections::HashMap::new();
     for (i, pair) in text.split(|&b| b == b'&').enumerate() {
         let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
         let (name, value) = (pair.get(..eq).unwrap_or_default(), pair.get(eq + 1..).unwrap_or_default());
         fields.entry(name).or_insert_with(|| (i, Vec::new())).1.push(value);
     }
-    let mut repeated: Vec<(usize, Vec<&[u8]>)> =
-        fields.into_values().filter(|(_, values)| values.len() > 1).collect();
-    repeated.sort_unstable_by_key(|(first, _)| *first);
-    repeated.into_iter().map(|(_, values)| values.join(&b","[..])).collect()
+    let mut repeated: Vec<(&[u8], Seen<'_>)> =
+        fields.into_iter().filter(|(_, (_, values))| values.len() > 1).collect();
+    repeated.sort_unstable_by_key(|(_, (first, _))| *first);
+    repeated.into_iter().map(|(name, (_, values))| (name.to_vec(), values.join(&b","[..]))).collect()
 }
 
-/// The names and values of `a=1&b=2`, in order, each with whether it is
-/// the value of a [`NAVIGATION_FIELDS`] field.
-fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8], bool)) {
+/// The names and values of `a=1&b=2`, in order, each with the field's
+/// name and whether it is the value of a [`NAVIGATION_FIELDS`] field.
+fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8], &'t [u8], bool)) {
     for pair in text.split(|&b| b == b'&') {
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) => {
                 let name = pair.get(..eq).unwrap_or_default();
-                field(name, false);
-                field(pair.get(eq + 1..).unwrap_or_default(), is_navigation_field(name));
+                field(name, name, false);
+                field(name, pair.get(eq + 1..).unwrap_or_default(), is_navigation_field(name));
             }
-            None => field(pair, false),
+            None => field(pair, pair, false),
         }
     }
 }

@@ -16,6 +16,7 @@ mod form;
 pub(crate) use body::header_param;
 pub use form::field_name_byte;
 
+use super::exclusions::{self, Exclusions};
 use super::{Location, RequestView};
 use body::typed_body;
 use form::pairs;
@@ -83,6 +84,9 @@ pub struct Value<'a> {
     /// server: another site is what it names, not an inclusion
     /// ([`crate::waf::offsite`]). Every other check still reads it.
     pub navigation: bool,
+    /// The stream's exclusions naming a field this value is under, one bit
+    /// each ([`Exclusions::field_bits`]); 0 where none does.
+    pub field_bits: u64,
 }
 
 /// Every value of a request, or as many as the caps allow and the first
@@ -93,16 +97,37 @@ pub struct Extracted<'a> {
     pub exceeded: Option<Cap>,
 }
 
-/// Collects values under a stream's caps.
+/// Collects values under a stream's caps, each with the exclusions that
+/// name a field it is under.
 struct Values<'a> {
     out: Extracted<'a>,
     total: usize,
     limits: InspectionLimits,
+    exclusions: &'a Exclusions,
+    /// Field bits of the value being read now (see [`Values::under`]).
+    bits: u64,
 }
 
 impl<'a> Values<'a> {
-    fn new(limits: InspectionLimits) -> Self {
-        Self { out: Extracted::default(), total: 0, limits }
+    fn new(limits: InspectionLimits, exclusions: &'a Exclusions) -> Self {
+        Self { out: Extracted::default(), total: 0, limits, exclusions, bits: 0 }
+    }
+
+    /// Reads what `read` pushes as under the field `name` too (still
+    /// percent-encoded where `encoded`): the bits of the exclusions naming
+    /// it join those of the fields around it.
+    fn under(&mut self, location: Location, name: &[u8], encoded: bool, read: impl FnOnce(&mut Self)) {
+        if !self.exclusions.by_field() {
+            return read(self);
+        }
+        let bits = match encoded {
+            true => self.exclusions.field_bits(location, &super::decode::percent(name, true)),
+            false => self.exclusions.field_bits(location, name),
+        };
+        let around = self.bits;
+        self.bits |= bits;
+        read(self);
+        self.bits = around;
     }
 
     fn full(&self) -> bool {
@@ -123,7 +148,7 @@ impl<'a> Values<'a> {
 
     fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, navigation: bool) {
         let len = bytes.trim_ascii().len();
-        if len == 0 || self.full() {
+        if len == 0 || self.full() || self.exclusions.skips(location, self.bits) {
             return;
         }
         let over = |cap: Option<usize>, n: usize| cap.is_some_and(|cap| n > cap);
@@ -141,7 +166,7 @@ impl<'a> Values<'a> {
             Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
             Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
-        self.out.list.push(Value { location, bytes, form, navigation });
+        self.out.list.push(Value { location, bytes, form, navigation, field_bits: self.bits });
     }
 }
 
@@ -194,7 +219,18 @@ pub fn values<'a>(req: &RequestView<'a>) -> Vec<Value<'a>> {
 /// Every value of a request, in request order, or as many as `limits`
 /// allow and the cap the request went beyond.
 pub fn values_within<'a>(req: &RequestView<'a>, limits: InspectionLimits) -> Extracted<'a> {
-    let mut out = Values::new(limits);
+    values_for(req, limits, &exclusions::NONE)
+}
+
+/// Every value of a request a stream's WAF reads, in request order: within
+/// its caps, each with the bits of the exclusions naming its fields, and
+/// none that an exclusion takes from every rule.
+pub fn values_for<'a>(
+    req: &RequestView<'a>,
+    limits: InspectionLimits,
+    exclusions: &'a Exclusions,
+) -> Extracted<'a> {
+    let mut out = Values::new(limits, exclusions);
     if let Some(path) = req.path {
         // Only the path's last segments carry data-like content; inspect it whole.
         out.push(Location::Path, path.as_bytes(), false);
@@ -207,19 +243,21 @@ pub fn values_within<'a>(req: &RequestView<'a>, limits: InspectionLimits) -> Ext
         if !inspected_header(name) {
             continue;
         }
-        if name == "cookie" {
-            for c in value.split(';') {
-                match c.split_once('=') {
-                    Some((k, v)) => {
-                        out.push(Location::Header, k.as_bytes(), false);
-                        out.push(Location::Header, v.as_bytes(), false);
+        out.under(Location::Header, name.as_bytes(), false, |out| {
+            if name == "cookie" {
+                for c in value.split(';') {
+                    match c.split_once('=') {
+                        Some((k, v)) => out.under(Location::Header, k.as_bytes(), false, |out| {
+                            out.push(Location::Header, k.as_bytes(), false);
+                            out.push(Location::Header, v.as_bytes(), false);
+                        }),
+                        None => out.push(Location::Header, c.as_bytes(), false),
                     }
-                    None => out.push(Location::Header, c.as_bytes(), false),
                 }
+            } else {
+                out.push(Location::Header, value.as_bytes(), false);
             }
-        } else {
-            out.push(Location::Header, value.as_bytes(), false);
-        }
+        });
     }
     out.out
 }

@@ -131,6 +131,23 @@ pub fn all() -> Vec<Rule> {
     v
 }
 
+/// Whether the WAF has a rule with this id: the tables' and those judged
+/// in code (the SQL lexer, libinjection, the URL checks). Exclusions may
+/// name only these, so a typo is refused rather than excluding nothing.
+pub fn known(id: u32) -> bool {
+    static IDS: LazyLock<Vec<u32>> = LazyLock::new(|| {
+        let in_code = [
+            &SQL_SHAPE,
+            &OFFSITE_URL,
+            &super::tokenized::SQLI,
+            &super::tokenized::XSS,
+            &super::ssrf::INTERNAL_URL,
+        ];
+        all().iter().chain(in_code).map(|r| r.id).collect()
+    });
+    IDS.contains(&id)
+}
+
 /// One compiled view: its patterns and, per pattern, the rule it came from.
 struct Compiled {
     set: Regex,
