@@ -157,8 +157,11 @@ fn java_and_templates() {
     blocks(query("c=org.apache.commons.beanutils.BeanComparator"), Class::Java);
     blocks(text("rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"), Class::Java);
     blocks(query("name={{7*7}}"), Class::Template);
+    blocks(query("name=*%7B7*7%7D"), Class::Template);
+    blocks(json(r#"{"p":"<%@ page import=\"java.io.*\" %>"}"#), Class::Java);
     blocks(query("n={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
     passes(json(r#"{"msg":"java.lang.NullPointerException at Foo.bar","greeting":"Hello {{name}}"}"#));
+    passes(json(r#"{"note":"Rated *{5 stars}* by 20% of users; see <%= link %>"}"#));
 }
 
 #[test]

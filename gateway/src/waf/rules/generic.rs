@@ -7,13 +7,14 @@ use crate::waf::Class::{Generic, Ldap, Protocol, Template};
 
 pub fn rules() -> Vec<Rule> {
     vec![
-        // Arithmetic probes: `{{7*7}}`, `${7*7}`, `<%= 7*7 %>`, `#{7*7}`.
+        // Arithmetic probes: `{{7*7}}`, `${7*7}`, `<%= 7*7 %>`, `#{7*7}`,
+        // and Thymeleaf's other expressions (`*{7*7}`, `@{..}`, `~{..}`).
         rule(
             8001,
             Template,
             CRITICAL,
             Norm,
-            r"(\{\{|\$\{|#\{|<%=?|\{%|\$\{\{|@\()\s*\d+\s*[*+/-]\s*\d+\s*(\}\}|\}|%>|%\}|\))",
+            r"(\{\{|\$\{|[#*@~]\{|<%=?|\{%|\$\{\{|@\()\s*\d+\s*[*+/-]\s*\d+\s*(\}\}|\}|%>|%\}|\))",
         ),
         // Jinja2/Twig/Freemarker/Velocity sandbox escapes.
         rule(

@@ -120,6 +120,9 @@ pub fn rules() -> Vec<Rule> {
             r"#_?memberaccess|@java\.lang\.|ognlcontext|ognlutil|#context\s*\[|#attr\s*\[|#application\s*[\[.]|#request\s*[\[.]|#parameters\s*[\[.]|#session\s*[\[.]|\(#[a-z_]+\s*=|%\{\s*#|\bdefault_member_access\b|@ognl\.|xwork2?\.|\bcom\.opensymphony\b|\.getclass\s*\(\s*\)\s*\.\s*forname|\bclass\.module\.classloader|\bclass\.classloader\b",
         ),
         rule(7009, Java, WARNING, Norm, r"<%@?\s*(page|include|taglib)\b|<jsp:|\bjava\.lang\b|\bjavax\.\w+"),
+        // A whole JSP directive, opened and closed: a page that imports
+        // classes or includes files (`<%@ page import="java.io.*" %>`).
+        rule(7012, Java, CRITICAL, Norm, r"<%@\s*(page|include|taglib|tag)\s+[a-z]+\s*=[^%]*%>"),
         rule(
             7010,
             Java,
