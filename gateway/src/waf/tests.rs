@@ -45,6 +45,9 @@ fn sqli() {
     blocks(json(r#"{"q":"{\"name\": \"x' or '1'='1\"}"}"#), Class::Sqli);
     passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
     passes(json(r#"{"name":"O'Brien","note":"it's 'fine' or not"}"#));
+    blocks(query("id=1;drop%20table%20users--"), Class::Sqli);
+    blocks(json(r#"{"q":"x'; DROP TABLE accounts; --"}"#), Class::Sqli);
+    passes(json(r#"{"note":"Drop table tennis rackets off at the front desk; select any two for free."}"#));
 }
 
 #[test]

@@ -122,12 +122,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r"\binsert\s+into\s+[\w.`\x22\[\]]+\s*(\(|values\b|select\b)|\bdelete\s+from\s+[\w.`\x22\[\]]+\s*(where\b|;|--|#)|\bupdate\s+[\w.`\x22\[\]]+\s+set\s+[\w.`\x22\[\]]+\s*=",
         ),
+        // A DROP statement ends after its names (or goes on with a clause
+        // or a condition): "drop table tennis rackets off" is an errand.
         rule(
             1018,
             Sqli,
             WARNING,
             Sql,
-            r"\bdrop\s+(table|database|schema|view|procedure|function|trigger|index)\s+(if\s+exists\s+)?[\w.`\x22\[\]]+",
+            r"\bdrop\s+(table|database|schema|view|procedure|function|trigger|index)\s+(if\s+exists\s+)?[\w.`\x22\[\]]+\s*($|[;#,)'\x22]|--|\b(and|or|cascade|restrict|purge|go|end)\b)",
         ),
         // Concatenation out of a string into a subquery or function.
         rule(
