@@ -54,8 +54,9 @@ fn count(metrics: &str, line_start: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn quarantined_with_reason(store: &Path, stream: &str, reason: &str) -> usize {
-    let mut found = 0;
+/// The metadata of every payload a stream quarantined.
+fn quarantined_metas(store: &Path, stream: &str) -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
     let mut stack = vec![store.join("quarantine").join(stream)];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
@@ -63,12 +64,15 @@ fn quarantined_with_reason(store: &Path, stream: &str, reason: &str) -> usize {
             if path.is_dir() {
                 stack.push(path);
             } else if path.to_string_lossy().ends_with(".meta.json") {
-                let meta = json(&std::fs::read_to_string(&path).expect("meta"));
-                found += usize::from(meta["reason"] == reason);
+                found.push(json(&std::fs::read_to_string(&path).expect("meta")));
             }
         }
     }
     found
+}
+
+fn quarantined_with_reason(store: &Path, stream: &str, reason: &str) -> usize {
+    quarantined_metas(store, stream).iter().filter(|meta| meta["reason"] == reason).count()
 }
 
 #[test]
@@ -175,6 +179,13 @@ fn exclusions_let_a_field_carry_what_its_operator_says_and_nothing_else() {
         let (status, _, reply) =
             ingest(&addr, "packages", Some("k-docs"), "application/json", package.as_bytes(), &[]);
         assert_eq!(status, 403, "an exclusion of another field changes nothing: {reply}");
+        // The quarantined metadata says where each rule fired: what an
+        // exclusion names.
+        let meta = quarantined_metas(&d.join("store"), "packages");
+        let findings = meta.first().map(|m| m["findings"].clone()).unwrap_or_default();
+        let fields: Vec<&str> =
+            findings.as_array().into_iter().flatten().filter_map(|f| f["field"].as_str()).collect();
+        assert!(!fields.is_empty() && fields.iter().all(|f| *f == "readme"), "{findings}");
     }
     let _gateway = start_alone("gateway", d, &stream("fields = [\"readme\"]\nclasses = [\"rce\"]"), port);
     let (status, _, reply) =

@@ -2,7 +2,7 @@
 //! ([`IngestCtx`]) they all read, what admission found ([`Admitted`]) and
 //! what the read produced ([`Received`]).
 
-use crate::sink::{Meta, rfc3339_micros};
+use crate::sink::{FindingMeta, Meta, rfc3339_micros};
 use crate::usage::{Plan, QuotaState};
 use crate::{Gateway, Stream};
 use bytes::Bytes;
@@ -39,7 +39,7 @@ impl<'a> IngestCtx<'a> {
         admitted: &'m Admitted,
         received: &'m Received,
         reason: Option<&'static str>,
-        rules: Vec<u32>,
+        findings: &'m [crate::waf::Finding],
     ) -> Meta<'m> {
         Meta {
             id: &received.id,
@@ -52,7 +52,8 @@ impl<'a> IngestCtx<'a> {
             received_at: rfc3339_micros(admitted.now_micros),
             schema_version: &self.stream.schema_version,
             reason,
-            rules,
+            rules: findings.iter().map(|f| f.rule).collect(),
+            findings: FindingMeta::of(findings),
         }
     }
 }

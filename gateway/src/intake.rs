@@ -74,7 +74,7 @@ pub async fn check(
         }
     });
     if let Err(invalid) = checked {
-        let object = quarantine(ctx, admitted, &received, Some(invalid.reason()), vec![]).await;
+        let object = quarantine(ctx, admitted, &received, Some(invalid.reason()), &[]).await;
         return Err(Refusal::Invalid { invalid, object });
     }
     let inspection = inspect(ctx.parts, stream, &received);
@@ -82,18 +82,20 @@ pub async fn check(
     if stream.waf_mode != WafMode::Off && inspection.blocked(stream.waf_threshold) {
         let rules = inspection.rule_ids();
         if stream.waf_mode == WafMode::Block {
-            let object = quarantine(ctx, admitted, &received, Some("attack_signature"), rules.clone()).await;
+            let object =
+                quarantine(ctx, admitted, &received, Some("attack_signature"), &inspection.findings).await;
             let incident = received.id.clone();
             let (score, expose_rules) = (inspection.score, stream.expose_rules);
             return Err(Refusal::Attack { rules, score, incident, object, expose_rules });
         }
-        tracing::warn!(stream = %stream.name, client = %admitted.client, score = inspection.score, ?rules, "attack signatures (detect only)");
+        let fields: Vec<String> = inspection.findings.iter().map(finding_place).collect();
+        tracing::warn!(stream = %stream.name, client = %admitted.client, score = inspection.score, ?rules, ?fields, "attack signatures (detect only)");
     }
     // What could not be inspected is refused, never passed unread.
     if let (Some(cap), WafMode::Block | WafMode::DetectOnly) = (inspection.uninspectable, stream.waf_mode) {
         if stream.waf_mode == WafMode::Block {
             let object =
-                quarantine(ctx, admitted, &received, Some("uninspectable"), inspection.rule_ids()).await;
+                quarantine(ctx, admitted, &received, Some("uninspectable"), &inspection.findings).await;
             return Err(Refusal::Uninspectable { cap, object });
         }
         tracing::warn!(stream = %stream.name, client = %admitted.client, limit = cap.label(), "beyond the inspection limits (detect only)");
@@ -123,16 +125,24 @@ fn inspect(parts: &http::request::Parts, stream: &Stream, received: &Received) -
     waf::inspect_for(&view, stream.waf_limits, &stream.waf_exclusions)
 }
 
+/// `1200@body:name`: a rule and where it fired, for a log line.
+fn finding_place(finding: &waf::Finding) -> String {
+    match &finding.field {
+        Some(field) => format!("{}@{}:{field}", finding.rule, finding.location.label()),
+        None => format!("{}@{}", finding.rule, finding.location.label()),
+    }
+}
+
 /// Keeps a refused payload in quarantine (within the quota); its key.
 async fn quarantine(
     ctx: &IngestCtx<'_>,
     admitted: &Admitted,
     received: &Received,
     reason: Option<&'static str>,
-    rules: Vec<u32>,
+    findings: &[waf::Finding],
 ) -> String {
     let key = object_key(Zone::Quarantine, &ctx.stream.name, admitted.now_micros, &received.id);
-    let meta: Meta<'_> = ctx.meta(admitted, received, reason, rules);
+    let meta: Meta<'_> = ctx.meta(admitted, received, reason, findings);
     match ctx.gateway.sink.quarantine(&key, received.payload.clone(), &meta).await {
         Ok(()) => {}
         Err(SinkError::QuotaExceeded) => {

@@ -215,7 +215,7 @@ async fn deliver(
         };
     }
     let key = object_key(Zone::Raw, &stream.name, admitted.now_micros, id);
-    let meta = ctx.meta(admitted, validated.received(), None, vec![]);
+    let meta = ctx.meta(admitted, validated.received(), None, &[]);
     match ctx.gateway.sink.accept(&key, &validated, &meta).await {
         Ok(()) => accepted(false),
         Err(error) => {

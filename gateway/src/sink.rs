@@ -50,6 +50,34 @@ pub struct Meta<'a> {
     pub reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<u32>,
+    /// Where each rule fired: what an operator names in an exclusion.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingMeta<'a>>,
+}
+
+/// One WAF finding as recorded beside a quarantined payload: its rule, the
+/// location and the field (never the value) it fired in.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingMeta<'a> {
+    pub rule: u32,
+    pub class: &'static str,
+    pub location: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+}
+
+impl<'a> FindingMeta<'a> {
+    pub fn of(findings: &'a [crate::waf::Finding]) -> Vec<Self> {
+        findings
+            .iter()
+            .map(|f| FindingMeta {
+                rule: f.rule,
+                class: f.class.label(),
+                location: f.location.label(),
+                field: f.field.as_deref(),
+            })
+            .collect()
+    }
 }
 
 /// A new object id: 48 bits of milliseconds then 80 random bits, in
@@ -239,6 +267,7 @@ mod tests {
             schema_version: "1",
             reason: Some("x"),
             rules: vec![],
+            findings: vec![],
         };
         sink.write(Zone::Quarantine, "q/a", Bytes::from_static(b"123456"), &meta).await.expect("fits");
         let full = sink.write(Zone::Quarantine, "q/b", Bytes::from_static(b"123456"), &meta).await;

@@ -153,7 +153,7 @@ mod tests {
     use super::*;
 
     fn finding(rule: u32, class: Class, score: u32) -> Finding {
-        Finding { rule, class, score, location: Location::Body }
+        Finding { rule, class, score, location: Location::Body, field: None }
     }
 
     fn inspection(findings: Vec<Finding>) -> Inspection {
@@ -211,6 +211,14 @@ mod tests {
         got.list.iter().map(|v| (String::from_utf8_lossy(&v.bytes).into_owned(), v.field_bits)).collect()
     }
 
+    /// The field each value is named by, by value.
+    fn names_by_value(req: &crate::waf::RequestView<'_>) -> Vec<(String, Option<String>)> {
+        let limits = crate::waf::extract::InspectionLimits::default();
+        let got = crate::waf::extract::values_for(req, limits, &NONE);
+        let text = |v: &crate::waf::extract::Value<'_>| String::from_utf8_lossy(&v.bytes).into_owned();
+        got.list.iter().map(|v| (text(v), v.name.label(&got.list))).collect()
+    }
+
     #[test]
     fn values_are_under_the_fields_around_them() {
         let ex = Exclusions::new(vec![
@@ -247,6 +255,26 @@ mod tests {
         ] {
             assert!(got.contains(&(value.to_string(), bits)), "{value} {bits} in {got:?}");
         }
+        let names = names_by_value(&req);
+        for (value, name) in [
+            ("/p", None),
+            ("no%74e", Some("note")),
+            ("e", Some("note")),
+            ("b", Some("k")),
+            ("a", Some("readme")),
+        ]
+        .into_iter()
+        .chain([
+            ("readme", Some("readme")),
+            ("g", Some("x-sig")),
+            ("h", Some("note")),
+            ("i", Some("y")),
+        ]) {
+            assert!(
+                names.contains(&(value.to_string(), name.map(str::to_string))),
+                "{value} {name:?} in {names:?}"
+            );
+        }
         let xml = br#"<r><note lang="en">t<b>u</b></note><x note="v">w</x></r>"#;
         let req = crate::waf::RequestView {
             content_type: Some("application/xml"),
@@ -281,7 +309,10 @@ mod tests {
         assert_eq!((passed.score, passed.findings.len()), (0, 0), "{passed:?}");
         let attack = serde_json::json!({"name": "1' UNION SELECT password FROM users--", "readme": readme});
         let attack = attack.to_string();
-        assert!(inspect_for(&json_request(attack.as_bytes()), limits, &ex).blocked(DEFAULT_THRESHOLD));
+        let found = inspect_for(&json_request(attack.as_bytes()), limits, &ex);
+        assert!(found.blocked(DEFAULT_THRESHOLD));
+        assert!(found.findings.iter().all(|f| f.field.as_deref() == Some("name")), "{found:?}");
+        assert!(flagged.findings.iter().all(|f| f.field.as_deref() == Some("readme")), "{flagged:?}");
     }
 
     #[test]

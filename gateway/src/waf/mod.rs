@@ -132,6 +132,10 @@ pub struct Finding {
     pub score: u32,
     /// Where the rule first fired.
     pub location: Location,
+    /// The field it fired in (a query argument's, a JSON key's... name,
+    /// at most 64 characters), where the value has one: what an operator
+    /// names in an exclusion.
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,7 +182,13 @@ impl Inspection {
     }
 
     fn add(&mut self, rule: &rules::Rule, location: Location) {
-        self.add_finding(Finding { rule: rule.id, class: rule.class, score: rule.score, location });
+        self.add_finding(Finding {
+            rule: rule.id,
+            class: rule.class,
+            score: rule.score,
+            location,
+            field: None,
+        });
     }
 
     /// A rule counts once, however many values or views it fires on.
@@ -233,18 +243,23 @@ pub fn inspect_for(
     let extracted = extract::values_for(req, limits, exclusions);
     let mut result = Inspection { uninspectable: extracted.exceeded, ..Inspection::default() };
     let host = req.headers.iter().find(|(name, _)| *name == "host").map(|&(_, value)| value);
-    for value in extracted.list {
+    for value in &extracted.list {
         // Off-site URLs count in query arguments only, and not where a
         // browser is sent next; see [`offsite`].
         let site = host.filter(|_| value.location == Location::Query && !value.navigation);
         let one = match site {
             // The verdict depends on the request's host too: not remembered.
-            Some(_) => inspect_one(&value, site),
-            None => verdicts::remembered_or(&value.bytes, value.location, value.form, || {
-                inspect_one(&value, None)
-            }),
+            Some(_) => inspect_one(value, site),
+            None => {
+                verdicts::remembered_or(&value.bytes, value.location, value.form, || inspect_one(value, None))
+            }
         };
-        result.merge_value(exclusions.apply(value.location, value.field_bits, one));
+        let mut one = exclusions.apply(value.location, value.field_bits, one);
+        if !one.findings.is_empty() {
+            let field = value.name.label(&extracted.list);
+            one.findings.iter_mut().for_each(|f| f.field.clone_from(&field));
+        }
+        result.merge_value(one);
     }
     result
 }

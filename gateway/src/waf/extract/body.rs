@@ -2,7 +2,7 @@
 //! their parsers, anything else as one text.
 
 use super::form::{keys_are_names, pairs};
-use super::{Cap, Values};
+use super::{Cap, FieldName, Values};
 use crate::waf::{Location, multipart};
 use std::borrow::Cow;
 
@@ -59,9 +59,9 @@ pub(super) fn typed_body<'a>(
 /// `constructor.prototype` too: prototype pollution that no key alone shows.
 /// A value is under every key above it (for a stream's exclusions).
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
-    let around = out.bits;
-    let mut stack = vec![(doc, 0usize, false, around)];
-    while let Some((v, depth, in_constructor, bits)) = stack.pop() {
+    let around = (out.bits, out.name.clone());
+    let mut stack = vec![(doc, 0usize, false, around.0, around.1.clone())];
+    while let Some((v, depth, in_constructor, bits, name)) = stack.pop() {
         if out.full() {
             break;
         }
@@ -71,27 +71,32 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
             break;
         }
         out.bits = bits;
+        out.name = name;
         match v {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
             serde_json::Value::Array(items) => {
-                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false, bits)));
+                let name = &out.name;
+                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false, bits, name.clone())));
             }
             serde_json::Value::Object(map) => {
+                let around_name = out.name.clone();
                 for (k, item) in map {
                     out.bits = bits | out.exclusions.field_bits(Location::Body, k.as_bytes());
                     if in_constructor && k == "prototype" {
-                        out.push(Location::Body, b"constructor.prototype", false);
+                        out.push_name(Location::Body, Cow::Borrowed(b"constructor.prototype"));
                     }
                     let constructor = k == "constructor";
                     let key_bits = out.bits;
-                    out.push_cow(Location::Body, Cow::Owned(k.into_bytes()), false);
-                    stack.push((item, depth + 1, constructor, key_bits));
+                    // A key names itself and what is under it.
+                    let named = out.push_name(Location::Body, Cow::Owned(k.into_bytes()));
+                    let named = named.unwrap_or_else(|| around_name.clone());
+                    stack.push((item, depth + 1, constructor, key_bits, named));
                 }
             }
             _ => {}
         }
     }
-    out.bits = around;
+    (out.bits, out.name) = around;
 }
 
 /// The data of an XML document, read by quick-xml: text (with its character
@@ -103,9 +108,9 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
 /// an attribute value under its element and its name (for a stream's
 /// exclusions).
 fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
-    let around = out.bits;
+    let around = (out.bits, out.name.clone());
     xml_under(out, location, doc);
-    out.bits = around;
+    (out.bits, out.name) = around;
 }
 
 fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
@@ -113,8 +118,8 @@ fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     let mut reader = quick_xml::Reader::from_reader(doc);
     reader.config_mut().check_end_names = false;
     let mut text = Vec::new();
-    // Field bits of the elements around, innermost last.
-    let mut open: Vec<u64> = Vec::new();
+    // Field bits and names of the elements around, innermost last.
+    let mut open = Vec::new();
     let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
     loop {
         if out.full() {
@@ -136,13 +141,17 @@ fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
             Ok(Event::PI(p)) => out.push_cow(location, owned(p.into_inner()), false),
             Ok(Event::Start(e)) => {
-                let element = xml_attributes(out, location, &e);
-                open.push(std::mem::replace(&mut out.bits, element));
+                let (bits, name) = xml_attributes(out, location, &e);
+                open.push((std::mem::replace(&mut out.bits, bits), std::mem::replace(&mut out.name, name)));
             }
             Ok(Event::Empty(e)) => {
                 xml_attributes(out, location, &e);
             }
-            Ok(Event::End(_)) => out.bits = open.pop().unwrap_or(out.bits),
+            Ok(Event::End(_)) => {
+                if let Some((bits, name)) = open.pop() {
+                    (out.bits, out.name) = (bits, name);
+                }
+            }
             Ok(Event::Eof) => return,
             Ok(Event::Comment(_) | Event::Decl(_)) => {}
             Err(_) => {
@@ -154,22 +163,24 @@ fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     }
 }
 
-/// An element's attribute values, each under the element and its own name;
-/// the element's field bits.
-fn xml_attributes(
-    out: &mut Values<'_>,
+/// An element's attribute values, each under the element and named by
+/// its attribute; the element's field bits and name.
+fn xml_attributes<'a>(
+    out: &mut Values<'a>,
     location: Location,
     element: &quick_xml::events::BytesStart<'_>,
-) -> u64 {
-    let around = out.bits;
-    let bits = around | out.exclusions.field_bits(location, element.local_name().into_inner().as_bytes());
+) -> (u64, FieldName<'a>) {
+    let around = (out.bits, out.name.clone());
+    let element_name = element.local_name().into_inner().as_bytes().to_vec();
+    let bits = around.0 | out.exclusions.field_bits(location, &element_name);
     for attribute in element.attributes().with_checks(false).flatten() {
-        out.bits =
-            bits | out.exclusions.field_bits(location, attribute.key.local_name().into_inner().as_bytes());
+        let name = attribute.key.local_name().into_inner().as_bytes().to_vec();
+        out.bits = bits | out.exclusions.field_bits(location, &name);
+        out.name = FieldName::Text(Cow::Owned(name), false);
         out.push_cow(location, Cow::Owned(attribute.value.into_owned().into_bytes()), false);
     }
-    out.bits = around;
-    bits
+    (out.bits, out.name) = around;
+    (bits, FieldName::Text(Cow::Owned(element_name), false))
 }
 
 /// multipart/form-data, read by `multer` (the parser of axum and of most
@@ -184,7 +195,7 @@ fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
             return;
         }
         let name = part.name.as_deref().unwrap_or_default();
-        out.under(Location::Body, name.as_bytes(), false, |out| {
+        out.under(Location::Body, Cow::Owned(name.as_bytes().to_vec()), false, |out| {
             out.push_cow(Location::Body, Cow::Owned(name.as_bytes().to_vec()), false);
             for file_name in &part.file_names {
                 out.push_cow(Location::FileName, Cow::Owned(file_name.clone().into_bytes()), false);

@@ -9,16 +9,16 @@ use std::borrow::Cow;
 /// field's name), borrowed from the request when the text is.
 pub(super) fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, [u8]>) {
     for (name, joined) in repeated_fields_joined(&text) {
-        out.under(location, &name, true, |out| out.push_cow(location, Cow::Owned(joined), true));
+        out.under(location, Cow::Owned(name), true, |out| out.push_cow(location, Cow::Owned(joined), true));
     }
     match text {
         Cow::Borrowed(text) => for_each_field(text, |name, field, navigation| {
-            out.under(location, name, true, |out| {
+            out.under(location, Cow::Borrowed(name), true, |out| {
                 out.push_value(location, Cow::Borrowed(field), true, navigation)
             })
         }),
         Cow::Owned(text) => for_each_field(&text, |name, field, navigation| {
-            out.under(location, name, true, |out| {
+            out.under(location, Cow::Owned(name.to_vec()), true, |out| {
                 out.push_value(location, Cow::Owned(field.to_vec()), true, navigation)
             })
         }),

@@ -87,6 +87,33 @@ pub struct Value<'a> {
     /// The stream's exclusions naming a field this value is under, one bit
     /// each ([`Exclusions::field_bits`]); 0 where none does.
     pub field_bits: u64,
+    /// The field it is the value (or the name) of, for logs.
+    pub name: FieldName<'a>,
+}
+
+/// The field a value belongs to, as the request names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FieldName<'a> {
+    #[default]
+    None,
+    /// This name; percent-encoded where `true` (query and form names).
+    Text(Cow<'a, [u8]>, bool),
+    /// The name is the value at this index of the list (a JSON key).
+    Value(usize),
+}
+
+impl FieldName<'_> {
+    /// The name as text for a log line: decoded, at most 64 characters.
+    pub fn label(&self, list: &[Value<'_>]) -> Option<String> {
+        let (bytes, encoded) = match self {
+            FieldName::None => return None,
+            FieldName::Text(text, encoded) => (text.as_ref(), *encoded),
+            FieldName::Value(i) => list.get(*i).map(|v| (v.bytes.as_ref(), v.form))?,
+        };
+        let decoded =
+            if encoded { Cow::Owned(super::decode::percent(bytes, true)) } else { Cow::Borrowed(bytes) };
+        Some(String::from_utf8_lossy(&decoded).chars().take(64).collect())
+    }
 }
 
 /// Every value of a request, or as many as the caps allow and the first
@@ -106,28 +133,34 @@ struct Values<'a> {
     exclusions: &'a Exclusions,
     /// Field bits of the value being read now (see [`Values::under`]).
     bits: u64,
+    /// The field of the value being read now.
+    name: FieldName<'a>,
 }
 
 impl<'a> Values<'a> {
     fn new(limits: InspectionLimits, exclusions: &'a Exclusions) -> Self {
-        Self { out: Extracted::default(), total: 0, limits, exclusions, bits: 0 }
+        Self { out: Extracted::default(), total: 0, limits, exclusions, bits: 0, name: FieldName::None }
     }
 
-    /// Reads what `read` pushes as under the field `name` too (still
-    /// percent-encoded where `encoded`): the bits of the exclusions naming
-    /// it join those of the fields around it.
-    fn under(&mut self, location: Location, name: &[u8], encoded: bool, read: impl FnOnce(&mut Self)) {
-        if !self.exclusions.by_field() {
-            return read(self);
-        }
-        let bits = match encoded {
-            true => self.exclusions.field_bits(location, &super::decode::percent(name, true)),
-            false => self.exclusions.field_bits(location, name),
+    /// Reads what `read` pushes as the field `name`'s (still percent-encoded
+    /// where `encoded`): named so, and under it for the exclusions (whose
+    /// bits join those of the fields around it).
+    fn under(
+        &mut self,
+        location: Location,
+        name: Cow<'a, [u8]>,
+        encoded: bool,
+        read: impl FnOnce(&mut Self),
+    ) {
+        let bits = match (self.exclusions.by_field(), encoded) {
+            (false, _) => 0,
+            (true, true) => self.exclusions.field_bits(location, &super::decode::percent(&name, true)),
+            (true, false) => self.exclusions.field_bits(location, &name),
         };
-        let around = self.bits;
+        let around = (self.bits, std::mem::replace(&mut self.name, FieldName::Text(name, encoded)));
         self.bits |= bits;
         read(self);
-        self.bits = around;
+        (self.bits, self.name) = around;
     }
 
     fn full(&self) -> bool {
@@ -140,6 +173,15 @@ impl<'a> Values<'a> {
 
     fn push(&mut self, location: Location, bytes: &'a [u8], form: bool) {
         self.push_cow(location, Cow::Borrowed(bytes), form);
+    }
+
+    /// Pushes a name (a JSON key) as a value named by itself; how what is
+    /// under it is named, if it was pushed.
+    fn push_name(&mut self, location: Location, bytes: Cow<'a, [u8]>) -> Option<FieldName<'a>> {
+        let at = self.out.list.len();
+        self.name = FieldName::Value(at);
+        self.push_cow(location, bytes, false);
+        (self.out.list.len() > at).then_some(FieldName::Value(at))
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
@@ -166,7 +208,8 @@ impl<'a> Values<'a> {
             Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
             Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
-        self.out.list.push(Value { location, bytes, form, navigation, field_bits: self.bits });
+        let name = self.name.clone();
+        self.out.list.push(Value { location, bytes, form, navigation, field_bits: self.bits, name });
     }
 }
 
@@ -243,14 +286,16 @@ pub fn values_for<'a>(
         if !inspected_header(name) {
             continue;
         }
-        out.under(Location::Header, name.as_bytes(), false, |out| {
+        out.under(Location::Header, Cow::Borrowed(name.as_bytes()), false, |out| {
             if name == "cookie" {
                 for c in value.split(';') {
                     match c.split_once('=') {
-                        Some((k, v)) => out.under(Location::Header, k.as_bytes(), false, |out| {
-                            out.push(Location::Header, k.as_bytes(), false);
-                            out.push(Location::Header, v.as_bytes(), false);
-                        }),
+                        Some((k, v)) => {
+                            out.under(Location::Header, Cow::Borrowed(k.trim().as_bytes()), false, |out| {
+                                out.push(Location::Header, k.as_bytes(), false);
+                                out.push(Location::Header, v.as_bytes(), false);
+                            })
+                        }
                         None => out.push(Location::Header, c.as_bytes(), false),
                     }
                 }
