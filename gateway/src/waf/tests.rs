@@ -68,6 +68,9 @@ fn rce() {
     blocks(json(r#"{"x":"%x('ls -al /')"}"#), Class::Rce);
     blocks(query("x=qx{whoami}"), Class::Rce);
     passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
+    blocks(query("x=%7C%20dir%20c%3A%5C"), Class::Rce);
+    blocks(json(r#"{"x":"& type c:\\windows\\win.ini"}"#), Class::Rce);
+    passes(json(r#"{"note":"Meeting moved; start at 9:30, call me: 555-0100"}"#));
     blocks(
         inspect(&RequestView {
             headers: &[("user-agent", "() { :;}; /bin/bash -c id")],

@@ -158,10 +158,12 @@ pub fn rules() -> Vec<Rule> {
         rule(3011, Rce, WARNING, Cmd, r"\s(>>?|<)\s*(/(etc|tmp|dev|var|proc|home|root|bin|usr)\b|\$|~)|<<<|\s2>&1|>\s*/dev/null"),
         // A separator followed by a command-looking word with an option.
         rule(3012, Rce, WARNING, Cmd, r"(;|&&|\|\|?|`)\s*[a-z][\w.-]{1,20}\s+(-{1,2}[a-z][\w-]*)(\s|$)"),
-        // An English-word command with a shell-looking argument: `; find / -perm`.
+        // An English-word command with a shell-looking argument: `; find / -perm`,
+        // or a cmd.exe command with a drive (`| dir c:\`, read without the
+        // backslash).
         super::Rule {
             pattern: format!(
-                r"{sep}\s*{PREFIX}{ENGLISH}\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\S+\.(sh|txt|php|py|pl|gz|tar|zip|conf|log|ini|exe|bat)\b)"
+                r"{sep}\s*{PREFIX}({ENGLISH}\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\S+\.(sh|txt|php|py|pl|gz|tar|zip|conf|log|ini|exe|bat)\b)|(dir|type|copy|move|del|ren|start|call|more|find|cd|tree|icacls|attrib)\s+[a-z]:(\s|$|/|\w))"
             )
             .into(),
             ..rule(3014, Rce, CRITICAL, Cmd, "")
