@@ -37,7 +37,7 @@ const XSS_OVERLAP: usize = 2048;
 pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'static Rule> {
     let judged = location != Location::Path && worth_judging(decoded);
     let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
-    let sqli = judged && sql_anchor(&input) && libinjectionrs::detect_sqli(&input).is_injection();
+    let sqli = judged && sql_anchor(&input) && sqli_in(&input);
     let xss = judged && markup_anchor(&input) && xss_in(&without_processing_instructions(&input));
     [(sqli, &SQLI), (xss, &XSS)].into_iter().filter_map(|(hit, rule)| hit.then_some(rule))
 }
@@ -144,6 +144,31 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// libinjection's SQLi verdict, but for a symbol quoted in text. Its
+/// weakest fingerprint, `sos` (a string, an operator, a string), is what
+/// prose that quotes one symbol reads as from inside a string: "Use `"*"`
+/// to include all fields", "escaping `'+'`", "the `'='` copy will fail".
+/// On the tuning part no attack was told by that verdict alone (every one
+/// it fired on was blocked by other rules) while it refused Debian
+/// changelog lines and GitHub issue bodies; an operator alone between the
+/// only two quotes of a kind is read as a quoted symbol.
+fn sqli_in(input: &[u8]) -> bool {
+    let verdict = libinjectionrs::detect_sqli(input);
+    verdict.is_injection()
+        && !(verdict.fingerprint.is_some_and(|f| f.as_str() == "sos") && quotes_a_symbol(input))
+}
+
+/// Whether the value's only two `'` (or `"`) enclose one or two operator
+/// characters and nothing else.
+fn quotes_a_symbol(input: &[u8]) -> bool {
+    [b'\'', b'"'].into_iter().any(|quote| {
+        let mut at = memchr::memchr_iter(quote, input);
+        let (Some(open), Some(close), None) = (at.next(), at.next(), at.next()) else { return false };
+        let inside = input.get(open + 1..close).unwrap_or_default();
+        (1..=2).contains(&inside.len()) && inside.iter().all(|b| b"+-*/%=<>!|&^~".contains(b))
+    })
+}
+
 fn xss_in(input: &[u8]) -> bool {
     if !input.iter().any(|b| matches!(b, b'<' | b'>' | b'"' | b'\'' | b'`' | b'=' | b':')) {
         // Without these no tag, attribute or URL scheme can start: the
@@ -209,6 +234,21 @@ mod tests {
         assert_eq!(ids("1'\0or\x001=1-- -"), [1200], "NUL is whitespace, as in C");
         assert_eq!(ids("<img src=x onerror=alert(1)>"), [2200]);
         assert!(ids("<svg/onload=prompt`1`>").contains(&2200));
+    }
+
+    #[test]
+    fn a_quoted_symbol_in_text_is_no_injection() {
+        for text in [
+            r#"Required. The fields to return. Use "*" to include all fields."#,
+            "- Fix syntax of dversionmangle by escaping '+'",
+            "but now the '=' copy will fail if the ROIs differ",
+        ] {
+            assert!(libinjectionrs::detect_sqli(text.as_bytes()).is_injection(), "libinjection flags {text}");
+            assert!(ids(text).is_empty(), "{text}");
+        }
+        // Other quotes, or more than a symbol between them, are judged.
+        assert_eq!(ids("x'||'y' or '1'='1"), [1200]);
+        assert_eq!(ids("1' OR '1'='1"), [1200]);
     }
 
     #[test]
