@@ -6,9 +6,10 @@
 //! apply there. Every other value is inspected by every rule.
 //!
 //! An exclusion matches a finding when the finding's value is under one of
-//! its `fields` (a query or form argument, a JSON key at any depth above
-//! the value, an XML element or attribute, a multipart part, a cookie or a
-//! header; none named: every value), in one of its `locations` (none: all)
+//! its `fields` (a query or form argument, a JSON path from the document's
+//! root with keys joined by dots and arrays passed through, an XML element
+//! or attribute, a multipart part, a cookie or a header; `*.key` for a key
+//! at any depth; none named: every value), in one of its `locations` (none: all)
 //! and the rule is one of its `rules` or `classes` (none named: every rule,
 //! and the value is not inspected at all). A finding an exclusion matches
 //! does not count; the value's score is what remains.
@@ -44,10 +45,24 @@ impl Exclusion {
         self.every_rule() || self.rules.contains(&finding.rule) || self.classes.contains(&finding.class)
     }
 
+    /// A flat name: a query or form argument, a header, a cookie, a part,
+    /// an XML element or attribute (`*.` changes nothing there).
     fn names(&self, location: Location, name: &[u8]) -> bool {
-        self.fields.iter().any(|field| match location {
-            Location::Header => field.as_bytes().eq_ignore_ascii_case(name),
-            _ => field.as_bytes() == name,
+        self.fields.iter().map(|field| field.strip_prefix("*.").unwrap_or(field)).any(
+            |field| match location {
+                Location::Header => field.as_bytes().eq_ignore_ascii_case(name),
+                _ => field.as_bytes() == name,
+            },
+        )
+    }
+
+    /// A JSON key at `path` from the document's root: the path itself, or
+    /// `*.key` at any depth. A key elsewhere does not borrow an exclusion
+    /// (`{"user": {"readme": ...}}` is not the `readme` field).
+    fn names_json(&self, path: &[u8], key: &[u8]) -> bool {
+        self.fields.iter().any(|field| match field.strip_prefix("*.") {
+            Some(anywhere) => anywhere.as_bytes() == key,
+            None => field.as_bytes() == path,
         })
     }
 }
@@ -100,14 +115,24 @@ impl Exclusions {
 
     /// One bit per exclusion naming `name` (decoded) in `location`.
     pub(crate) fn field_bits(&self, location: Location, name: &[u8]) -> u64 {
+        let name = name.trim_ascii();
+        self.bits_where(|exclusion| exclusion.names(location, name))
+    }
+
+    /// One bit per exclusion naming the JSON key `key` at `path` (keys
+    /// from the root joined by dots).
+    pub(crate) fn json_bits(&self, path: &[u8], key: &[u8]) -> u64 {
+        self.bits_where(|exclusion| exclusion.names_json(path, key))
+    }
+
+    fn bits_where(&self, names: impl Fn(&Exclusion) -> bool) -> u64 {
         if !self.by_field {
             return 0;
         }
-        let name = name.trim_ascii();
         self.list
             .iter()
             .enumerate()
-            .filter(|(_, exclusion)| exclusion.names(location, name))
+            .filter(|(_, exclusion)| names(exclusion))
             .fold(0, |bits, (i, _)| bits | (1 << i))
     }
 
@@ -260,12 +285,13 @@ mod tests {
             ("/p", None),
             ("no%74e", Some("note")),
             ("e", Some("note")),
-            ("b", Some("k")),
-            ("a", Some("readme")),
+            ("b", Some("docs.readme.k")),
+            ("a", Some("docs.readme")),
         ]
         .into_iter()
         .chain([
-            ("readme", Some("readme")),
+            ("readme", Some("docs.readme")),
+            ("docs", Some("docs")),
             ("g", Some("x-sig")),
             ("h", Some("note")),
             ("i", Some("y")),
@@ -290,6 +316,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(bits_by_value(&req, &ex), [("docs".to_string(), 1), ("z".to_string(), 1)]);
+    }
+
+    #[test]
+    fn json_fields_are_paths_from_the_root() {
+        let ex = Exclusions::new(vec![
+            exclusion(&["readme"], &[3022], &[]),
+            exclusion(&["package.readme"], &[3022], &[]),
+            exclusion(&["*.note"], &[3022], &[]),
+        ])
+        .expect("valid");
+        let body = br#"{"readme": "r1", "package": {"readme": "r2", "items": [{"note": "n1"}]}, "user": {"readme": "r3"}}"#;
+        let got = bits_by_value(&json_request(body), &ex);
+        for (value, bits) in [("r1", 1), ("r2", 2), ("n1", 4), ("r3", 0), ("package", 0)] {
+            assert!(got.contains(&(value.to_string(), bits)), "{value} {bits} in {got:?}");
+        }
     }
 
     fn json_request(body: &[u8]) -> crate::waf::RequestView<'_> {

@@ -132,9 +132,9 @@ pub struct Finding {
     pub score: u32,
     /// Where the rule first fired.
     pub location: Location,
-    /// The field it fired in (a query argument's, a JSON key's... name,
-    /// at most 64 characters), where the value has one: what an operator
-    /// names in an exclusion.
+    /// The field it fired in (a query argument's name, a JSON key's path
+    /// from the root, a header's name..., at most 64 characters), where
+    /// the value has one: what an operator names in an exclusion.
     pub field: Option<String>,
 }
 

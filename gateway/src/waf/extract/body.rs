@@ -57,11 +57,13 @@ pub(super) fn typed_body<'a>(
 /// skipped: the request is marked as beyond [`Cap::Depth`]. A `prototype`
 /// key inside a `constructor` object is given as the path
 /// `constructor.prototype` too: prototype pollution that no key alone shows.
-/// A value is under every key above it (for a stream's exclusions).
+/// A value is under every key above it (for a stream's exclusions, which
+/// name it by its path from the root: kept only where a stream has them).
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
     let around = (out.bits, out.name.clone());
-    let mut stack = vec![(doc, 0usize, false, around.0, around.1.clone())];
-    while let Some((v, depth, in_constructor, bits, name)) = stack.pop() {
+    let root: Option<std::rc::Rc<[u8]>> = None;
+    let mut stack = vec![(doc, 0usize, false, around.0, around.1.clone(), root)];
+    while let Some((v, depth, in_constructor, bits, name, path)) = stack.pop() {
         if out.full() {
             break;
         }
@@ -76,27 +78,46 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
             serde_json::Value::Array(items) => {
                 let name = &out.name;
-                stack.extend(items.into_iter().rev().map(|i| (i, depth + 1, false, bits, name.clone())));
+                stack.extend(
+                    items.into_iter().rev().map(|i| (i, depth + 1, false, bits, name.clone(), path.clone())),
+                );
             }
             serde_json::Value::Object(map) => {
                 let around_name = out.name.clone();
                 for (k, item) in map {
-                    out.bits = bits | out.exclusions.field_bits(Location::Body, k.as_bytes());
+                    let key_path = key_path(out, path.as_deref(), k.as_bytes());
+                    let named_here =
+                        key_path.as_ref().map_or(0, |p| out.exclusions.json_bits(p, k.as_bytes()));
+                    out.bits = bits | named_here;
                     if in_constructor && k == "prototype" {
-                        out.push_name(Location::Body, Cow::Borrowed(b"constructor.prototype"));
+                        out.name = around_name.clone();
+                        out.push_key(Cow::Borrowed(b"constructor.prototype"));
                     }
                     let constructor = k == "constructor";
                     let key_bits = out.bits;
                     // A key names itself and what is under it.
-                    let named = out.push_name(Location::Body, Cow::Owned(k.into_bytes()));
-                    let named = named.unwrap_or_else(|| around_name.clone());
-                    stack.push((item, depth + 1, constructor, key_bits, named));
+                    out.name = around_name.clone();
+                    let named =
+                        out.push_key(Cow::Owned(k.into_bytes())).unwrap_or_else(|| around_name.clone());
+                    stack.push((item, depth + 1, constructor, key_bits, named, key_path));
                 }
             }
             _ => {}
         }
     }
     (out.bits, out.name) = around;
+}
+
+/// The path of the key `key` under `parent` (keys joined by dots), where the
+/// stream's exclusions name fields; `None` where they do not (no cost).
+fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::rc::Rc<[u8]>> {
+    if !out.exclusions.by_field() {
+        return None;
+    }
+    Some(match parent {
+        Some(parent) => [parent, b".", key].concat().into(),
+        None => key.into(),
+    })
 }
 
 /// The data of an XML document, read by quick-xml: text (with its character

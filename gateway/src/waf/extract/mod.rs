@@ -98,22 +98,45 @@ pub enum FieldName<'a> {
     None,
     /// This name; percent-encoded where `true` (query and form names).
     Text(Cow<'a, [u8]>, bool),
-    /// The name is the value at this index of the list (a JSON key).
-    Value(usize),
+    /// A JSON key: the value at index `at` of the list, under the key at
+    /// `parent` (whose own name says what it is under), if any.
+    Key { at: usize, parent: Option<usize> },
 }
 
+/// JSON keys a label follows up from a value.
+const LABEL_DEPTH: usize = 16;
+
 impl FieldName<'_> {
-    /// The name as text for a log line: decoded, at most 64 characters.
+    /// The name as text for a log line, as an exclusion names it: decoded,
+    /// a JSON key with the keys above it (`package.readme`), at most 64
+    /// characters.
     pub fn label(&self, list: &[Value<'_>]) -> Option<String> {
-        let (bytes, encoded) = match self {
+        let text = match self {
             FieldName::None => return None,
-            FieldName::Text(text, encoded) => (text.as_ref(), *encoded),
-            FieldName::Value(i) => list.get(*i).map(|v| (v.bytes.as_ref(), v.form))?,
+            FieldName::Text(text, true) => super::decode::percent(text, true),
+            FieldName::Text(text, false) => text.to_vec(),
+            FieldName::Key { at, parent } => json_path(list, *at, *parent)?,
         };
-        let decoded =
-            if encoded { Cow::Owned(super::decode::percent(bytes, true)) } else { Cow::Borrowed(bytes) };
-        Some(String::from_utf8_lossy(&decoded).chars().take(64).collect())
+        Some(String::from_utf8_lossy(&text).chars().take(64).collect())
     }
+}
+
+/// The keys from the document's root down to the key at `at`, joined by
+/// dots. Parents come before their keys in the list, so the walk ends.
+fn json_path(list: &[Value<'_>], at: usize, parent: Option<usize>) -> Option<Vec<u8>> {
+    let mut keys = vec![list.get(at)?.bytes.as_ref()];
+    let (mut below, mut next) = (at, parent);
+    while let Some(up) = next.filter(|&up| up < below && keys.len() < LABEL_DEPTH) {
+        let key = list.get(up)?;
+        keys.push(&key.bytes);
+        next = match key.name {
+            FieldName::Key { at, parent } if at == up => parent,
+            _ => None,
+        };
+        below = up;
+    }
+    keys.reverse();
+    Some(keys.join(&b'.'))
 }
 
 /// Every value of a request, or as many as the caps allow and the first
@@ -175,13 +198,17 @@ impl<'a> Values<'a> {
         self.push_cow(location, Cow::Borrowed(bytes), form);
     }
 
-    /// Pushes a name (a JSON key) as a value named by itself; how what is
-    /// under it is named, if it was pushed.
-    fn push_name(&mut self, location: Location, bytes: Cow<'a, [u8]>) -> Option<FieldName<'a>> {
+    /// Pushes a JSON key, under the key being read now, as a value named by
+    /// itself; how what is under it is named, if it was pushed.
+    fn push_key(&mut self, bytes: Cow<'a, [u8]>) -> Option<FieldName<'a>> {
+        let parent = match self.name {
+            FieldName::Key { at, .. } => Some(at),
+            _ => None,
+        };
         let at = self.out.list.len();
-        self.name = FieldName::Value(at);
-        self.push_cow(location, bytes, false);
-        (self.out.list.len() > at).then_some(FieldName::Value(at))
+        self.name = FieldName::Key { at, parent };
+        self.push_cow(Location::Body, bytes, false);
+        (self.out.list.len() > at).then(|| self.name.clone())
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
