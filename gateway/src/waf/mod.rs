@@ -375,7 +375,7 @@ static FUZZ_EXCLUSIONS: std::sync::LazyLock<exclusions::Exclusions> = std::sync:
             classes: vec![Class::Sqli, Class::Rce],
             ..Exclusion::default()
         },
-        Exclusion { fields: names(&["b", "id"]), ..Exclusion::default() },
+        Exclusion { fields: names(&["b", "*.id", "a.b"]), ..Exclusion::default() },
         Exclusion {
             locations: vec![Location::Header],
             rules: vec![tokenized::XSS.id],
