@@ -96,7 +96,7 @@ impl Exclusions {
             if let Some(unknown) = exclusion.rules.iter().find(|id| !rules::known(**id)) {
                 return Err(format!("exclusion {i}: no rule {unknown}"));
             }
-            if exclusion.fields.iter().any(|f| f.is_empty()) {
+            if exclusion.fields.iter().any(|f| f.strip_prefix("*.").unwrap_or(f).is_empty()) {
                 return Err(format!("exclusion {i}: an empty field name"));
             }
         }
@@ -361,6 +361,7 @@ mod tests {
         assert!(Exclusions::new(vec![Exclusion::default()]).is_err(), "every rule everywhere is mode off");
         assert!(Exclusions::new(vec![exclusion(&["a"], &[99999], &[])]).is_err(), "unknown rule");
         assert!(Exclusions::new(vec![exclusion(&[""], &[], &[])]).is_err(), "empty field");
+        assert!(Exclusions::new(vec![exclusion(&["*."], &[], &[])]).is_err(), "empty key at any depth");
         assert!(Exclusions::new(vec![exclusion(&["a"], &[], &[]); MAX + 1]).is_err(), "too many");
         assert!(Exclusions::new(vec![exclusion(&["a"], &[], &[]); MAX]).is_ok());
         assert_eq!(location_named("query"), Some(Location::Query));
