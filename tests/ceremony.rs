@@ -15,9 +15,19 @@ struct Token {
     label: String,
 }
 
-fn token() -> Option<Token> {
+/// The test token is SoftHSM2's file store. Two `cartorio` processes
+/// creating keys on it while a third opens it once left the third unable to
+/// list its slots (`C_GetSlotList`: CKR_GENERAL_ERROR, in a CI run at
+/// dd4dc67): the tests that run processes against it take turns.
+static TOKEN_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The token, and this test's turn on it.
+fn token() -> Option<(Token, std::sync::MutexGuard<'static, ()>)> {
     match (std::env::var("CARTORIO_TEST_PKCS11_MODULE"), std::env::var("CARTORIO_TEST_HSM_TOKEN")) {
-        (Ok(module), Ok(label)) => Some(Token { module, label }),
+        (Ok(module), Ok(label)) => {
+            let turn = TOKEN_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Some((Token { module, label }, turn))
+        }
         _ => {
             eprintln!("SKIPPED: no SoftHSM2 token; run scripts/test.sh, which creates one");
             None
@@ -33,7 +43,7 @@ fn unique(prefix: &str) -> String {
 
 #[test]
 fn a_ceremony_makes_an_hsm_backed_ca_that_up_serves() {
-    let Some(token) = token() else { return };
+    let Some((token, _turn)) = token() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let (root_label, issuer_label, ocsp_label) = (unique("root"), unique("issuer"), unique("ocsp"));
@@ -143,7 +153,7 @@ lifetime_days = 365
 /// built-in issues from `documents`.
 #[test]
 fn a_ceremony_defines_several_issuing_cas() {
-    let Some(token) = token() else { return };
+    let Some((token, _turn)) = token() else { return };
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
     let (root_label, tls_label) = (unique("root"), unique("tls"));
