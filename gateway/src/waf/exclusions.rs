@@ -319,6 +319,31 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_part_kept_to_its_body_still_has_its_file_name_read() {
+        let mut body_only = exclusion(&["upload"], &[], &[]);
+        body_only.locations = vec![Location::Body];
+        let multipart = b"--B\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"shell.php\"\r\n\r\n<?php system($_GET['c']); ?>\r\n--B--\r\n";
+        let req = crate::waf::RequestView {
+            content_type: Some("multipart/form-data; boundary=B"),
+            body: multipart,
+            ..Default::default()
+        };
+        let limits = crate::waf::extract::InspectionLimits::default();
+        for (ex, file_name_read) in [(exclusion(&["upload"], &[], &[]), false), (body_only, true)] {
+            let ex = Exclusions::new(vec![ex]).expect("valid");
+            let values = crate::waf::extract::values_for(&req, limits, &ex).list;
+            assert_eq!(
+                values.iter().map(|v| v.location).collect::<Vec<_>>(),
+                if file_name_read { vec![Location::FileName] } else { vec![] }
+            );
+            assert_eq!(
+                crate::waf::inspect_for(&req, limits, &ex).blocked(crate::waf::DEFAULT_THRESHOLD),
+                file_name_read
+            );
+        }
+    }
+
+    #[test]
     fn json_fields_are_paths_from_the_root() {
         let ex = Exclusions::new(vec![
             exclusion(&["readme"], &[3022], &[]),
