@@ -90,15 +90,14 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
                         key_path.as_ref().map_or(0, |p| out.exclusions.json_bits(p, k.as_bytes()));
                     out.bits = bits | named_here;
                     if in_constructor && k == "prototype" {
-                        out.name = around_name.clone();
-                        out.push_key(Cow::Borrowed(b"constructor.prototype"));
+                        out.push_key(Cow::Borrowed(b"constructor.prototype"), &around_name);
                     }
                     let constructor = k == "constructor";
                     let key_bits = out.bits;
                     // A key names itself and what is under it.
-                    out.name = around_name.clone();
-                    let named =
-                        out.push_key(Cow::Owned(k.into_bytes())).unwrap_or_else(|| around_name.clone());
+                    let named = out
+                        .push_key(Cow::Owned(k.into_bytes()), &around_name)
+                        .unwrap_or_else(|| around_name.clone());
                     stack.push((item, depth + 1, constructor, key_bits, named, key_path));
                 }
             }

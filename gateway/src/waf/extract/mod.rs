@@ -198,10 +198,10 @@ impl<'a> Values<'a> {
         self.push_cow(location, Cow::Borrowed(bytes), form);
     }
 
-    /// Pushes a JSON key, under the key being read now, as a value named by
+    /// Pushes a JSON key, in the object named `under`, as a value named by
     /// itself; how what is under it is named, if it was pushed.
-    fn push_key(&mut self, bytes: Cow<'a, [u8]>) -> Option<FieldName<'a>> {
-        let parent = match self.name {
+    fn push_key(&mut self, bytes: Cow<'a, [u8]>, under: &FieldName<'a>) -> Option<FieldName<'a>> {
+        let parent = match *under {
             FieldName::Key { at, .. } => Some(at),
             _ => None,
         };
