@@ -139,6 +139,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     let (mut gateway, demo_key) = demo_gateway(&dir)?;
+    let checked_gateway = cartorio_gateway::Checked::new(&gateway)?;
     let clock = ClockPolicy::new(args.tsa_accuracy_ms, args.danger_tsa_trust_system_clock);
     print_welcome(&dir, &endpoints, &demo_key, &clock.state().describe(clock));
 
@@ -158,6 +159,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         files: TlsFiles { cert: dir.responder_tls_chain(), key: dir.responder_tls_key(), client_ca: None },
         http3: true,
     });
+    let responder = cartorio_responder::Checked::new(responder)?;
     let mut services = tokio::task::JoinSet::new();
     services.spawn(cartorio_responder::run(
         responder,
@@ -168,7 +170,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ));
     services.spawn({
         let shutdown = shutdown.clone();
-        async move { cartorio_gateway::run(&gateway, gateway_listener, shutdown).await }
+        async move { cartorio_gateway::run(&gateway, checked_gateway, gateway_listener, shutdown).await }
     });
     services.spawn({
         let (control, shutdown) = (control.clone(), shutdown.clone());
@@ -244,15 +246,18 @@ async fn spawn_metrics_listener(addr: Option<SocketAddr>, shutdown: &Shutdown) -
 
 pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     let (config, shutdown): (ResponderConfig, _) = start_alone(path)?;
-    let listener = bind(config.listen, "responder").await?;
-    spawn_metrics_listener(config.metrics_listen, &shutdown).await?;
-    cartorio_responder::run(config, listener, None, Arc::new(Notify::new()), shutdown).await
+    let (listen, metrics_listen) = (config.listen, config.metrics_listen);
+    let checked = cartorio_responder::Checked::new(config)?;
+    let listener = bind(listen, "responder").await?;
+    spawn_metrics_listener(metrics_listen, &shutdown).await?;
+    cartorio_responder::run(checked, listener, None, Arc::new(Notify::new()), shutdown).await
 }
 
 pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
     let (mut config, shutdown): (GatewayConfig, _) = start_alone(path)?;
     config.reload_from = Some(path.to_owned());
-    cartorio_gateway::run(&config, bind(config.listen, "gateway").await?, shutdown).await
+    let checked = cartorio_gateway::Checked::new(&config)?;
+    cartorio_gateway::run(&config, checked, bind(config.listen, "gateway").await?, shutdown).await
 }
 
 /// The gateway `up` runs: the `demo` stream, its schema written beside the
@@ -310,10 +315,11 @@ fn parse_hash(name: &str) -> Result<HashAlg, String> {
 
 pub async fn run_control(path: &Path) -> anyhow::Result<()> {
     let (file, shutdown): (ControlFile, _) = start_alone(path)?;
-    spawn_metrics_listener(file.metrics_listen, &shutdown).await?;
+    let metrics_listen = file.metrics_listen;
     let (listen, config) = file.into_config();
     let acme_listen = config.acme.as_ref().map(|acme| acme.listen);
     let control = Control::open(config, true)?;
+    spawn_metrics_listener(metrics_listen, &shutdown).await?;
     let listener = bind(listen, "control").await?;
     if let Some(addr) = acme_listen {
         let acme_listener = bind(addr, "acme").await.context("binding the ACME port")?;

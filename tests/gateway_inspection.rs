@@ -220,5 +220,9 @@ fn exclusions_let_a_field_carry_what_its_operator_says_and_nothing_else() {
             .expect("run the gateway");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && stderr.contains(said), "{exclusion}: {stderr}");
+        // Refused before the port is bound: a supervisor or a load balancer
+        // never sees it listening.
+        let logs = format!("{stderr}{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!logs.contains("listening"), "{exclusion}: {logs}");
     }
 }

@@ -431,4 +431,13 @@ fn rsa_3072_tsa_key_certified_by_the_control_plane() {
     assert!(text(&out).contains("Verification: OK"), "{}", text(&out));
     let shown = reply_text(d, &reply);
     assert!(shown.contains("TSA: DirName:/O=Cartorio Demo/CN=RSA TSA"), "{shown}");
+
+    // A key file that is not there: refused before any port is
+    // bound, so a supervisor never sees the responder listening.
+    let mismatched = config.replace("rsa.pk8", "missing.pk8");
+    std::fs::write(d.join("bad.toml"), mismatched).expect("config");
+    let out = run(Command::new(BIN).args(["responder", "--config", "bad.toml"]).current_dir(d));
+    let said = text(&out);
+    assert!(!out.status.success() && said.contains("missing.pk8"), "{said}");
+    assert!(!said.contains("listening"), "{said}");
 }

@@ -36,6 +36,7 @@ use arc_swap::ArcSwap;
 use cartorio_platform::access_log::{AccessLog, AccessLogged, Listener};
 use cartorio_platform::http::{self, Connections};
 use cartorio_platform::http3;
+use cartorio_platform::tls::LoadedTls;
 pub use config::GatewayConfig;
 use ipnet::IpNet;
 pub use policy::{Policy, Stream, WafMode};
@@ -131,14 +132,14 @@ const CERT_POLL: std::time::Duration = std::time::Duration::from_secs(5);
 /// `Alt-Svc`).
 async fn spawn_tls(
     tls: &config::GatewayTls,
+    LoadedTls { certs, acceptor }: LoadedTls,
     proxy_protocol: bool,
     access_log: AccessLog,
     service: service::GatewayService,
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = http::bind(tls.listen, "gateway-tls").await?;
-    let certs = tls.files.certs()?;
-    let connections = Connections { tls: Some(tls.files.acceptor(&certs)?), proxy_protocol };
+    let connections = Connections { tls: Some(acceptor), proxy_protocol };
     tokio::spawn(cartorio_platform::tls::watch(certs.clone(), CERT_POLL, shutdown.clone(), "gateway-tls"));
     if !tls.http3 {
         let service = logged(service, "gateway-tls", access_log);
@@ -199,13 +200,31 @@ async fn housekeeping(gateway: Arc<Gateway>, shutdown: cartorio_platform::Shutdo
     }
 }
 
-/// Serves the gateway on `listener` until `shutdown`, with [`housekeeping`].
+/// A gateway built from its configuration, with its TLS certificate read.
+/// Built before any port is bound, so a configuration that cannot be served
+/// never logs "listening".
+pub struct Checked {
+    gateway: Gateway,
+    tls: Option<LoadedTls>,
+}
+
+impl Checked {
+    pub fn new(config: &GatewayConfig) -> anyhow::Result<Self> {
+        let tls = config.tls.as_ref().map(|tls| tls.files.load()).transpose()?;
+        Ok(Self { gateway: Gateway::build(config)?, tls })
+    }
+}
+
+/// Serves the gateway `checked` from `config` on `listener` until
+/// `shutdown`, with [`housekeeping`].
 pub async fn run(
     config: &GatewayConfig,
+    checked: Checked,
     listener: TcpListener,
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<()> {
-    let gateway = Arc::new(Gateway::build(config)?);
+    let Checked { gateway, tls: tls_files } = checked;
+    let gateway = Arc::new(gateway);
     if let Some(path) = &config.reload_from {
         reload_on_sighup(gateway.clone(), path.clone(), shutdown.clone())?;
     }
@@ -220,12 +239,19 @@ pub async fn run(
         None => None,
     };
     let service = service::GatewayService::new(gateway, expose_metrics);
-    let tls_task = match &config.tls {
-        Some(tls) => Some(
-            spawn_tls(tls, config.proxy_protocol, config.access_log, service.clone(), shutdown.clone())
-                .await?,
+    let tls_task = match (&config.tls, tls_files) {
+        (Some(tls), Some(files)) => Some(
+            spawn_tls(
+                tls,
+                files,
+                config.proxy_protocol,
+                config.access_log,
+                service.clone(),
+                shutdown.clone(),
+            )
+            .await?,
         ),
-        None => None,
+        _ => None,
     };
     let connections = Connections { tls: None, proxy_protocol: config.proxy_protocol };
     let service = logged(service, "gateway", config.access_log);

@@ -136,7 +136,20 @@ pub async fn watch(
     }
 }
 
+/// TLS files read and an acceptor built from them: what a service checks
+/// before it binds its port.
+pub struct LoadedTls {
+    pub certs: Arc<ReloadingCert>,
+    pub acceptor: TlsAcceptor,
+}
+
 impl TlsFiles {
+    /// The certificate of these files and a TLS-over-TCP acceptor serving it.
+    pub fn load(&self) -> anyhow::Result<LoadedTls> {
+        let certs = self.certs()?;
+        Ok(LoadedTls { acceptor: self.acceptor(&certs)?, certs })
+    }
+
     /// A TLS-over-TCP acceptor offering HTTP/2 then HTTP/1.1 by ALPN,
     /// serving the certificate `certs` holds.
     pub fn acceptor(&self, certs: &Arc<ReloadingCert>) -> anyhow::Result<TlsAcceptor> {

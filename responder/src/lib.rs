@@ -18,6 +18,7 @@ pub mod tsa;
 use arc_swap::ArcSwap;
 use cartorio_platform::access_log::{AccessLog, AccessLogged, Listener};
 use cartorio_platform::store::StoreConfig;
+use cartorio_platform::tls::{LoadedTls, TlsAcceptor};
 use cartorio_platform::{Shutdown, http, http3};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -112,6 +113,23 @@ impl ResponderConfig {
     }
 }
 
+/// A responder configuration whose files have been read: the TSA's key and
+/// chain and the TLS certificate. Built before any port is bound, so a
+/// configuration that cannot be served never logs "listening".
+pub struct Checked {
+    config: ResponderConfig,
+    tsa: Option<Arc<tsa::Tsa>>,
+    tls: Option<LoadedTls>,
+}
+
+impl Checked {
+    pub fn new(config: ResponderConfig) -> anyhow::Result<Self> {
+        let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
+        let tls = config.tls.as_ref().map(|tls| tls.files.load()).transpose()?;
+        Ok(Self { config, tsa, tls })
+    }
+}
+
 /// Runs the responder on `listener` until `shutdown`. `reload` makes the
 /// loader look at the manifest at once (the control plane pokes it in `up`).
 /// With `config.tsa`, `POST /tsa` serves time-stamps.
@@ -119,13 +137,13 @@ impl ResponderConfig {
 /// `tls_listener` is bound by the caller (so it can report the address) when
 /// `config.tls` is set; `None` binds `config.tls.listen` here.
 pub async fn run(
-    config: ResponderConfig,
+    checked: Checked,
     listener: TcpListener,
     tls_listener: Option<TcpListener>,
     reload: Arc<Notify>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
+    let Checked { config, tsa, tls: tls_files } = checked;
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
     let status = Arc::new(readiness::LoaderStatus::default());
     let loader = loader::Loader::new(config.store.open(), index.clone(), status.clone());
@@ -150,12 +168,10 @@ pub async fn run(
         0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
         n => n,
     };
-    let tls_task = match &config.tls {
-        Some(tls) => {
+    let tls_task = match (&config.tls, tls_files) {
+        (Some(tls), Some(LoadedTls { certs, acceptor })) => {
             // Renewed certificates are picked up from the files (see
             // `cartorio_platform::tls`), for TCP and QUIC alike.
-            let certs = tls.files.certs()?;
-            let acceptor = tls.files.acceptor(&certs)?;
             tokio::spawn(cartorio_platform::tls::watch(
                 certs.clone(),
                 Duration::from_secs(5),
@@ -185,7 +201,7 @@ pub async fn run(
             };
             Some(task)
         }
-        None => None,
+        _ => None,
     };
     let tsa_task = match config.tsa.as_ref().and_then(|t| t.listen.map(|addr| (addr, t.access_log))) {
         Some((addr, access_log)) => {
@@ -238,7 +254,7 @@ fn logged<H>(service: H, name: &'static str, mode: AccessLog) -> AccessLogged<H>
 
 async fn serve_tls<H: http::Handler>(
     listener: TcpListener,
-    acceptor: cartorio_platform::tls::TlsAcceptor,
+    acceptor: TlsAcceptor,
     threads: usize,
     service: H,
     shutdown: Shutdown,

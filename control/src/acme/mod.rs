@@ -38,6 +38,7 @@ use cartorio_platform::Shutdown;
 use cartorio_platform::access_log::{AccessLogged, Listener};
 use cartorio_platform::clock::unix_seconds;
 use cartorio_platform::http::{self, Body};
+use cartorio_platform::tls::LoadedTls;
 use http_body_util::Full;
 use objects::Urls;
 use problem::{AcmeResult, Problem};
@@ -218,8 +219,7 @@ impl Acme {
             key: self.inner.config.tls_key.clone(),
             client_ca: None,
         };
-        let certs = files.certs()?;
-        let acceptor = files.acceptor(&certs)?;
+        let LoadedTls { certs, acceptor } = files.load()?;
         let interval = std::time::Duration::from_secs(5);
         tokio::spawn(cartorio_platform::tls::watch(certs, interval, shutdown.clone(), "acme"));
         let unfinished =
