@@ -2,7 +2,7 @@
 //! their parsers, anything else as one text.
 
 use super::form::{keys_are_names, pairs};
-use super::{Cap, FieldName, Values};
+use super::{Cap, Field, FieldName, Values};
 use crate::waf::{Location, multipart};
 use std::borrow::Cow;
 
@@ -60,10 +60,13 @@ pub(super) fn typed_body<'a>(
 /// A value is under every key above it (for a stream's exclusions, which
 /// name it by its path from the root: kept only where a stream has them).
 fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
-    let around = (out.bits, out.name.clone());
+    out.within(|out| json_within(out, doc));
+}
+
+fn json_within<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
     let root: Option<std::rc::Rc<[u8]>> = None;
-    let mut stack = vec![(doc, 0usize, false, around.0, around.1.clone(), root)];
-    while let Some((v, depth, in_constructor, bits, name, path)) = stack.pop() {
+    let mut stack = vec![(doc, 0usize, false, out.field.clone(), root)];
+    while let Some((v, depth, in_constructor, field, path)) = stack.pop() {
         if out.full() {
             break;
         }
@@ -72,39 +75,37 @@ fn json<'a>(out: &mut Values<'a>, doc: serde_json::Value) {
             out.exceed(Cap::Depth);
             break;
         }
-        out.bits = bits;
-        out.name = name;
+        out.field = field;
         match v {
             serde_json::Value::String(s) => out.push_cow(Location::Body, Cow::Owned(s.into_bytes()), false),
             serde_json::Value::Array(items) => {
-                let name = &out.name;
+                let field = &out.field;
                 stack.extend(
-                    items.into_iter().rev().map(|i| (i, depth + 1, false, bits, name.clone(), path.clone())),
+                    items.into_iter().rev().map(|i| (i, depth + 1, false, field.clone(), path.clone())),
                 );
             }
             serde_json::Value::Object(map) => {
-                let around_name = out.name.clone();
+                let Field { bits, name: around_name } = out.field.clone();
                 for (k, item) in map {
                     let key_path = key_path(out, path.as_deref(), k.as_bytes());
                     let named_here =
                         key_path.as_ref().map_or(0, |p| out.exclusions.json_bits(p, k.as_bytes()));
-                    out.bits = bits | named_here;
+                    out.field.bits = bits | named_here;
                     if in_constructor && k == "prototype" {
                         out.push_key(Cow::Borrowed(b"constructor.prototype"), &around_name);
                     }
                     let constructor = k == "constructor";
-                    let key_bits = out.bits;
                     // A key names itself and what is under it.
-                    let named = out
+                    let name = out
                         .push_key(Cow::Owned(k.into_bytes()), &around_name)
                         .unwrap_or_else(|| around_name.clone());
-                    stack.push((item, depth + 1, constructor, key_bits, named, key_path));
+                    let field = Field { bits: out.field.bits, name };
+                    stack.push((item, depth + 1, constructor, field, key_path));
                 }
             }
             _ => {}
         }
     }
-    (out.bits, out.name) = around;
 }
 
 /// The path of the key `key` under `parent` (keys joined by dots), where the
@@ -128,17 +129,15 @@ fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::
 /// an attribute value under its element and its name (for a stream's
 /// exclusions).
 fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
-    let around = (out.bits, out.name.clone());
-    xml_under(out, location, doc);
-    (out.bits, out.name) = around;
+    out.within(|out| xml_within(out, location, doc));
 }
 
-fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
+fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(doc);
     reader.config_mut().check_end_names = false;
     let mut text = Vec::new();
-    // Field bits and names of the elements around, innermost last.
+    // The fields of the elements around, innermost last.
     let mut open = Vec::new();
     let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
     loop {
@@ -161,15 +160,15 @@ fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
             Ok(Event::PI(p)) => out.push_cow(location, owned(p.into_inner()), false),
             Ok(Event::Start(e)) => {
-                let (bits, name) = xml_attributes(out, location, &e);
-                open.push((std::mem::replace(&mut out.bits, bits), std::mem::replace(&mut out.name, name)));
+                let element = xml_attributes(out, location, &e);
+                open.push(std::mem::replace(&mut out.field, element));
             }
             Ok(Event::Empty(e)) => {
                 xml_attributes(out, location, &e);
             }
             Ok(Event::End(_)) => {
-                if let Some((bits, name)) = open.pop() {
-                    (out.bits, out.name) = (bits, name);
+                if let Some(around) = open.pop() {
+                    out.field = around;
                 }
             }
             Ok(Event::Eof) => return,
@@ -184,23 +183,25 @@ fn xml_under(out: &mut Values<'_>, location: Location, doc: &[u8]) {
 }
 
 /// An element's attribute values, each under the element and named by
-/// its attribute; the element's field bits and name.
+/// its attribute; the element's field.
 fn xml_attributes<'a>(
     out: &mut Values<'a>,
     location: Location,
     element: &quick_xml::events::BytesStart<'_>,
-) -> (u64, FieldName<'a>) {
-    let around = (out.bits, out.name.clone());
+) -> Field<'a> {
     let element_name = element.local_name().into_inner().as_bytes().to_vec();
-    let bits = around.0 | out.exclusions.field_bits(location, &element_name);
-    for attribute in element.attributes().with_checks(false).flatten() {
-        let name = attribute.key.local_name().into_inner().as_bytes().to_vec();
-        out.bits = bits | out.exclusions.field_bits(location, &name);
-        out.name = FieldName::Text(Cow::Owned(name), false);
-        out.push_cow(location, Cow::Owned(attribute.value.into_owned().into_bytes()), false);
-    }
-    (out.bits, out.name) = around;
-    (bits, FieldName::Text(Cow::Owned(element_name), false))
+    let bits = out.field.bits | out.exclusions.field_bits(location, &element_name);
+    out.within(|out| {
+        for attribute in element.attributes().with_checks(false).flatten() {
+            let name = attribute.key.local_name().into_inner().as_bytes().to_vec();
+            out.field = Field {
+                bits: bits | out.exclusions.field_bits(location, &name),
+                name: FieldName::Text(Cow::Owned(name), false),
+            };
+            out.push_cow(location, Cow::Owned(attribute.value.into_owned().into_bytes()), false);
+        }
+    });
+    Field { bits, name: FieldName::Text(Cow::Owned(element_name), false) }
 }
 
 /// multipart/form-data, read by `multer` (the parser of axum and of most

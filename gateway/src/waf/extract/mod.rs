@@ -147,6 +147,15 @@ pub struct Extracted<'a> {
     pub exceeded: Option<Cap>,
 }
 
+/// The field the value being read now belongs to.
+#[derive(Debug, Clone, Default)]
+struct Field<'a> {
+    /// The exclusions naming this field or one around it, one bit each.
+    bits: u64,
+    /// Its name, for logs.
+    name: FieldName<'a>,
+}
+
 /// Collects values under a stream's caps, each with the exclusions that
 /// name a field it is under.
 struct Values<'a> {
@@ -154,15 +163,21 @@ struct Values<'a> {
     total: usize,
     limits: InspectionLimits,
     exclusions: &'a Exclusions,
-    /// Field bits of the value being read now (see [`Values::under`]).
-    bits: u64,
-    /// The field of the value being read now.
-    name: FieldName<'a>,
+    /// The field of the value being read now (see [`Values::under`]).
+    field: Field<'a>,
 }
 
 impl<'a> Values<'a> {
     fn new(limits: InspectionLimits, exclusions: &'a Exclusions) -> Self {
-        Self { out: Extracted::default(), total: 0, limits, exclusions, bits: 0, name: FieldName::None }
+        Self { out: Extracted::default(), total: 0, limits, exclusions, field: Field::default() }
+    }
+
+    /// Reads what `read` pushes in the field it starts with, and comes back
+    /// to the field around after it.
+    fn within(&mut self, read: impl FnOnce(&mut Self)) {
+        let around = self.field.clone();
+        read(self);
+        self.field = around;
     }
 
     /// Reads what `read` pushes as the field `name`'s (still percent-encoded
@@ -180,10 +195,10 @@ impl<'a> Values<'a> {
             (true, true) => self.exclusions.field_bits(location, &super::decode::percent(&name, true)),
             (true, false) => self.exclusions.field_bits(location, &name),
         };
-        let around = (self.bits, std::mem::replace(&mut self.name, FieldName::Text(name, encoded)));
-        self.bits |= bits;
-        read(self);
-        (self.bits, self.name) = around;
+        self.within(|values| {
+            values.field = Field { bits: values.field.bits | bits, name: FieldName::Text(name, encoded) };
+            read(values);
+        });
     }
 
     fn full(&self) -> bool {
@@ -206,9 +221,9 @@ impl<'a> Values<'a> {
             _ => None,
         };
         let at = self.out.list.len();
-        self.name = FieldName::Key { at, parent };
+        self.field.name = FieldName::Key { at, parent };
         self.push_cow(Location::Body, bytes, false);
-        (self.out.list.len() > at).then(|| self.name.clone())
+        (self.out.list.len() > at).then(|| self.field.name.clone())
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
@@ -217,7 +232,7 @@ impl<'a> Values<'a> {
 
     fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, navigation: bool) {
         let len = bytes.trim_ascii().len();
-        if len == 0 || self.full() || self.exclusions.skips(location, self.bits) {
+        if len == 0 || self.full() || self.exclusions.skips(location, self.field.bits) {
             return;
         }
         let over = |cap: Option<usize>, n: usize| cap.is_some_and(|cap| n > cap);
@@ -235,8 +250,8 @@ impl<'a> Values<'a> {
             Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
             Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
-        let name = self.name.clone();
-        self.out.list.push(Value { location, bytes, form, navigation, field_bits: self.bits, name });
+        let Field { bits: field_bits, name } = self.field.clone();
+        self.out.list.push(Value { location, bytes, form, navigation, field_bits, name });
     }
 }
 
