@@ -38,6 +38,11 @@ impl Fault {
         }
     }
 
+    /// The fault of the PKCS#11 error under `error`'s context, if any.
+    pub fn under(error: &anyhow::Error) -> Option<Self> {
+        error.downcast_ref::<Error>().map(Self::of)
+    }
+
     pub fn retryable(self) -> bool {
         self != Self::Permanent
     }
@@ -57,5 +62,13 @@ mod tests {
         assert_eq!(of(RvError::DeviceRemoved), Fault::Module);
         assert_eq!(of(RvError::MechanismInvalid), Fault::Permanent);
         assert!(!Fault::Permanent.retryable());
+    }
+
+    #[test]
+    fn a_fault_is_found_under_its_context() {
+        let slot_list = Error::Pkcs11(RvError::GeneralError, Function::GetSlotList);
+        let error = anyhow::Error::new(slot_list).context("C_GetSlotList");
+        assert_eq!(Fault::under(&error), Some(Fault::Module));
+        assert_eq!(Fault::under(&anyhow::anyhow!("no initialized PKCS#11 token labelled")), None);
     }
 }

@@ -130,8 +130,20 @@ impl Token {
         let mut state = self.state();
         loop {
             let (context, generation) = self.module.context()?;
-            if generation != state.generation || state.slot.is_none() {
-                self.adopt(&mut state, &context, generation)?;
+            if (generation != state.generation || state.slot.is_none())
+                && let Err(error) = self.adopt(&mut state, &context, generation)
+            {
+                // C_GetSlotList or C_GetTokenInfo failing as a module
+                // does (SoftHSM2 answered CKR_GENERAL_ERROR while another
+                // process rewrote its token directory): the next attempt
+                // initializes the module again, as after a failed
+                // operation. A token missing from the list is not a
+                // module fault: resetting would cut every other token's
+                // sessions for a wrong label.
+                if Fault::under(&error) == Some(Fault::Module) {
+                    self.module.reset(generation);
+                }
+                return Err(error);
             }
             if let Some(session) = state.idle.pop() {
                 state.leased += 1;
