@@ -165,7 +165,7 @@ fn sqli_in(input: &[u8]) -> bool {
     let fingerprint = verdict.fingerprint.as_ref().map_or("", |f| f.as_str());
     verdict.is_injection()
         && !(fingerprint == "sos" && quotes_a_symbol(input))
-        && !(words_alone(input) && !fingerprint.contains(['U', '&', 'B', 'v']))
+        && (!words_alone(input) || fingerprint.contains(['U', '&', 'B', 'v']))
 }
 
 /// Letters, whitespace and sentence punctuation (`.,!?`) only.
