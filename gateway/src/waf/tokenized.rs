@@ -150,8 +150,8 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// to include all fields", "escaping `'+'`", "the `'='` copy will fail".
 /// On the tuning part no attack was told by that verdict alone (every one
 /// it fired on was blocked by other rules) while it refused Debian
-/// changelog lines and GitHub issue bodies; an operator alone between the
-/// only two quotes of a kind is read as a quoted symbol.
+/// changelog lines and GitHub issue bodies; quotes of a kind that each
+/// enclose an operator alone are read as quoted symbols.
 ///
 /// And for words alone: a sentence of letters, spaces and `.,!?` reads as
 /// keywords and barewords ("What is the use case for this" is `nTEnn`:
@@ -173,14 +173,17 @@ fn words_alone(input: &[u8]) -> bool {
     input.iter().all(|b| b.is_ascii_alphabetic() || b.is_ascii_whitespace() || b".,!?".contains(b))
 }
 
-/// Whether the value's only two `'` (or `"`) enclose one or two operator
-/// characters and nothing else.
+/// Whether the value's `'` (or `"`) pair up, each pair enclosing one or
+/// two operator characters and nothing else: "'-' and '+' are accepted".
 fn quotes_a_symbol(input: &[u8]) -> bool {
     [b'\'', b'"'].into_iter().any(|quote| {
-        let mut at = memchr::memchr_iter(quote, input);
-        let (Some(open), Some(close), None) = (at.next(), at.next(), at.next()) else { return false };
-        let inside = input.get(open + 1..close).unwrap_or_default();
-        (1..=2).contains(&inside.len()) && inside.iter().all(|b| b"+-*/%=<>!|&^~".contains(b))
+        let at: Vec<usize> = memchr::memchr_iter(quote, input).collect();
+        !at.is_empty()
+            && at.len().is_multiple_of(2)
+            && at.chunks_exact(2).all(|pair| {
+                let inside = input.get(pair[0] + 1..pair[1]).unwrap_or_default();
+                (1..=2).contains(&inside.len()) && inside.iter().all(|b| b"+-*/%=<>!|&^~".contains(b))
+            })
     })
 }
 
@@ -257,6 +260,7 @@ mod tests {
             r#"Required. The fields to return. Use "*" to include all fields."#,
             "- Fix syntax of dversionmangle by escaping '+'",
             "but now the '=' copy will fail if the ROIs differ",
+            "Only lowercase characters, numbers and '-' are accepted. The '-' character cannot be the first.",
         ] {
             assert!(libinjectionrs::detect_sqli(text.as_bytes()).is_injection(), "libinjection flags {text}");
             assert!(ids(text).is_empty(), "{text}");
