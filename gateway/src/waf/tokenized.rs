@@ -160,12 +160,29 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// (`x union select null`, `a or null is null`, `x having true`); a
 /// fingerprint without one is not taken. Of the corpus's values of words
 /// alone (2,286, both parts), libinjection flagged none, attack or benign.
+///
+/// And for a number before a comment (`1c`: `1 --`, `-1#`): libinjection
+/// folds arithmetic, so "20% off -- today only" (`20 % off`) reads as a
+/// number too. A word between the number and the comment is prose.
 fn sqli_in(input: &[u8]) -> bool {
     let verdict = libinjectionrs::detect_sqli(input);
     let fingerprint = verdict.fingerprint.as_ref().map_or("", |f| f.as_str());
     verdict.is_injection()
         && !(fingerprint == "sos" && quotes_a_symbol(input))
         && (!words_alone(input) || fingerprint.contains(['U', '&', 'B', 'v']))
+        && !(fingerprint == "1c" && word_before_comment(input))
+}
+
+/// Whether a word of three letters or more comes before the first `--`,
+/// `#` or `/*`.
+fn word_before_comment(input: &[u8]) -> bool {
+    let comment = [&b"--"[..], b"#", b"/*"]
+        .iter()
+        .filter_map(|marker| memchr::memmem::find(input, marker))
+        .min()
+        .unwrap_or(input.len());
+    let before = input.get(..comment).unwrap_or_default();
+    before.split(|b| !b.is_ascii_alphabetic()).any(|word| word.len() >= 3)
 }
 
 /// Letters, whitespace and sentence punctuation (`.,!?`) only.
@@ -279,6 +296,17 @@ mod tests {
         for attack in
             ["x union select null", "anything OR x IS NULL", "admin or null is null", "x having true"]
         {
+            assert_eq!(ids(attack), [1200], "{attack}");
+        }
+    }
+
+    #[test]
+    fn a_percentage_before_a_dash_is_no_comment() {
+        for text in ["100% satisfied -- 5 stars", "5% discount -- buy now", "20%off -- today only"] {
+            assert!(libinjectionrs::detect_sqli(text.as_bytes()).is_injection(), "libinjection flags {text}");
+            assert!(ids(text).is_empty(), "{text}");
+        }
+        for attack in ["1 --", "-1 --", "1 /* x */", "0x41 -- -", "1e3--"] {
             assert_eq!(ids(attack), [1200], "{attack}");
         }
     }
