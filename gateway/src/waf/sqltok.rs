@@ -181,6 +181,8 @@ struct Shape {
     /// `=`, `<`, `>`, `!=`, `||`, `&&`, `::`, `<@`, ...
     cmp: u32,
     quotes: u32,
+    /// Closed `'...'` or `"..."` literals of letters and spaces alone.
+    quoted_words: u32,
     comments: u32,
     semis: u32,
 }
@@ -239,6 +241,13 @@ fn lex(text: &str) -> Shape {
             // A string literal is one token, whatever it holds.
             let rest = text.get(i + len..).unwrap_or_default();
             if let Some(end) = rest.find(c).filter(|&e| e <= 200) {
+                let inside = rest.get(..end).unwrap_or_default();
+                if c != '`'
+                    && inside.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
+                    && inside.bytes().all(|b| b.is_ascii_alphabetic() || b == b' ')
+                {
+                    s.quoted_words += 1;
+                }
                 i += len + end + len;
                 s.quotes += 1;
                 continue;
@@ -293,6 +302,12 @@ pub fn looks_like_sql(text: &str) -> bool {
     // `concat(`, `now(`, `select(user(`: function calls and nothing else.
     if s.funcs >= 1 && s.words == 0 {
         return true;
+    }
+    // `Is it "color" or "colour"?`, `Select "Monthly" or "Annual" billing`:
+    // quoted words joined by keywords, and nothing else of SQL, are prose.
+    let quotes_are_words = s.quotes > 0 && s.quotes == 2 * s.quoted_words;
+    if quotes_are_words && s.cmp + s.funcs + s.comments + s.semis + s.nums == 0 {
+        return false;
     }
     // `IS NULL`, `not regexp`, `42 like 42`, `1=1`, `'a'='a'`: operators and
     // operands only, no word of prose.
@@ -349,6 +364,8 @@ mod tests {
             "1 union select null, 2 --",
             "select(user(",
             "or '{\"b\":2}'::jsonb <@ '{\"a\":1}'",
+            "or '[1,2]' ? '1'",
+            "from `db`.`t` limit",
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
@@ -371,6 +388,9 @@ mod tests {
             "+55 (11) 98765-4321",
             "https://example.com/a?x=1&y=2",
             "sean.o'brien@example.ie",
+            "is it \"color\" or \"colour\"?",
+            "select \"monthly\" or \"annual\" billing.",
+            "answer 'true' or 'false'.",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }
