@@ -426,6 +426,21 @@ fn a_search_for_a_tool_is_no_command_line() {
 }
 
 #[test]
+fn quoted_operators_and_options_in_prose() {
+    for line in [
+        "RE: [JIRA] (PROJ-123) Login fails when password contains '&' or '<'",
+        "Is it \"color\" or \"colour\"?",
+        "Ask for \"SELECT\" or \"Premium\" tier at checkout.",
+        "100% satisfied -- 5 stars",
+        "What is the use case for this",
+    ] {
+        passes(json(&serde_json::json!({ "message": line }).to_string()));
+    }
+    blocks(query("name=x%27%3D%27x%27%20or%20%27a"), Class::Sqli);
+    blocks(query("id=1%20--"), Class::Sqli);
+}
+
+#[test]
 fn xxe_in_a_doctype_is_seen() {
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     blocks(typed("application/xml", xxe), Class::Xss);

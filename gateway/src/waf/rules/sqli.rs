@@ -161,7 +161,15 @@ pub fn rules() -> Vec<Rule> {
             r"\b0x[0-9a-f]{8,}\b|\bunhex\s*\(|\bhex\s*\(|\bsubstr(ing)?\s*\(|\bascii\s*\(|\bconvert\s*\(|\bcast\s*\(.{1,60}\bas\b",
         ),
         rule(1023, Sqli, ERROR, Sql, r#"^\s*['"`]\s*\)*\s*(or|and|union|having|order|group|select|;)\b"#),
-        rule(1024, Sqli, WARNING, Sql, r#"['"`]\s*(=|<>|!=|<|>)\s*['"`]|['"`]\s*\bis\s+(not\s+)?null\b"#),
+        // Quotes around a comparison (`x'='x`, `1' <> '2`), unless they
+        // quote the operator alone between spaces: "contains '&' or '<'".
+        rule(
+            1024,
+            Sqli,
+            WARNING,
+            Sql,
+            r#"\S['"`]\s*(=|<>|!=|<|>)\s*['"`]|['"`]\s*(=|<>|!=|<|>)\s*['"`]\S|['"`]\s*\bis\s+(not\s+)?null\b"#,
+        ),
         // A value that starts with a boolean operator and a comparison: the
         // tail of a condition appended to the server's own. `is` and `like`
         // only as SQL writes them: "And here is the reply" is English.
@@ -214,12 +222,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+['"`(]*\s*\d+\s*['"`)]*\s*(=|==|<=>|<>|!=|<|>)|\bxor\b\s*['"`\d(]|\bset\s+@@?\w+|\)\s*as\s+['"`]?\w+['"`]?\s+from\b"#,
         ),
+        // A quote and a keyword (`' union`, `"from`), not a keyword quoted
+        // as a word ("SELECT" or "Premium").
         rule(
             1030,
             Sqli,
             WARNING,
             Sql,
-            r#"(['"]\s*|`)(not|collate|glob|is|in|between|sounds\s+like|union|select|having|limit|procedure|into|from|where)\b|(;|--)\s*(update|drop|alter|create|truncate|delete|insert|select|shutdown|rename|grant|revoke)\b|\(\s*select\b"#,
+            r#"(['"]\s*|`)(not|collate|glob|is|in|between|sounds\s+like|union|select|having|limit|procedure|into|from|where)\b([^'"`]|$)|(;|--)\s*(update|drop|alter|create|truncate|delete|insert|select|shutdown|rename|grant|revoke)\b|\(\s*select\b"#,
         ),
         rule(
             1031,
