@@ -139,9 +139,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     let (mut gateway, demo_key) = demo_gateway(&dir)?;
-    let checked_gateway = cartorio_gateway::Checked::new(&gateway)?;
-    let clock = ClockPolicy::new(args.tsa_accuracy_ms, args.danger_tsa_trust_system_clock);
-    print_welcome(&dir, &endpoints, &demo_key, &clock.state().describe(clock));
 
     let reload = Arc::new(Notify::new());
     let mut responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
@@ -160,6 +157,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         http3: true,
     });
     let responder = cartorio_responder::Checked::new(responder)?;
+    let gateway = cartorio_gateway::Checked::new(gateway)?;
+    let clock = ClockPolicy::new(args.tsa_accuracy_ms, args.danger_tsa_trust_system_clock);
+    print_welcome(&dir, &endpoints, &demo_key, &clock.state().describe(clock));
     let mut services = tokio::task::JoinSet::new();
     services.spawn(cartorio_responder::run(
         responder,
@@ -168,10 +168,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         reload.clone(),
         shutdown.clone(),
     ));
-    services.spawn({
-        let shutdown = shutdown.clone();
-        async move { cartorio_gateway::run(&gateway, checked_gateway, gateway_listener, shutdown).await }
-    });
+    services.spawn(cartorio_gateway::run(gateway, gateway_listener, shutdown.clone()));
     services.spawn({
         let (control, shutdown) = (control.clone(), shutdown.clone());
         async move { control.run(control_listener, reload, shutdown).await }
@@ -256,8 +253,9 @@ pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
 pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
     let (mut config, shutdown): (GatewayConfig, _) = start_alone(path)?;
     config.reload_from = Some(path.to_owned());
-    let checked = cartorio_gateway::Checked::new(&config)?;
-    cartorio_gateway::run(&config, checked, bind(config.listen, "gateway").await?, shutdown).await
+    let listen = config.listen;
+    let checked = cartorio_gateway::Checked::new(config)?;
+    cartorio_gateway::run(checked, bind(listen, "gateway").await?, shutdown).await
 }
 
 /// The gateway `up` runs: the `demo` stream, its schema written beside the

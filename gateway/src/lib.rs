@@ -204,32 +204,39 @@ async fn housekeeping(gateway: Arc<Gateway>, shutdown: cartorio_platform::Shutdo
 /// Built before any port is bound, so a configuration that cannot be served
 /// never logs "listening".
 pub struct Checked {
+    config: GatewayConfig,
     gateway: Gateway,
-    tls: Option<LoadedTls>,
+    /// The TLS listener's configuration (taken from `config`) and its files.
+    tls: Option<(config::GatewayTls, LoadedTls)>,
 }
 
 impl Checked {
-    pub fn new(config: &GatewayConfig) -> anyhow::Result<Self> {
-        let tls = config.tls.as_ref().map(|tls| tls.files.load()).transpose()?;
-        Ok(Self { gateway: Gateway::build(config)?, tls })
+    pub fn new(mut config: GatewayConfig) -> anyhow::Result<Self> {
+        let tls = match config.tls.take() {
+            Some(tls) => {
+                let loaded = tls.files.load()?;
+                Some((tls, loaded))
+            }
+            None => None,
+        };
+        Ok(Self { gateway: Gateway::build(&config)?, config, tls })
     }
 }
 
-/// Serves the gateway `checked` from `config` on `listener` until
-/// `shutdown`, with [`housekeeping`].
+/// Serves the `checked` gateway on `listener` until `shutdown`, with
+/// [`housekeeping`].
 pub async fn run(
-    config: &GatewayConfig,
     checked: Checked,
     listener: TcpListener,
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<()> {
-    let Checked { gateway, tls: tls_files } = checked;
+    let Checked { config, gateway, tls } = checked;
     let gateway = Arc::new(gateway);
     if let Some(path) = &config.reload_from {
         reload_on_sighup(gateway.clone(), path.clone(), shutdown.clone())?;
     }
     let sweeper = tokio::spawn(housekeeping(gateway.clone(), shutdown.clone()));
-    let ingest_addrs = [listener.local_addr().ok(), config.tls.as_ref().map(|t| t.listen)];
+    let ingest_addrs = [listener.local_addr().ok(), tls.as_ref().map(|(t, _)| t.listen)];
     let expose_metrics = exposes_metrics(config.expose_metrics, ingest_addrs.iter().flatten());
     let metrics_task = match config.metrics_listen {
         Some(addr) => {
@@ -239,10 +246,10 @@ pub async fn run(
         None => None,
     };
     let service = service::GatewayService::new(gateway, expose_metrics);
-    let tls_task = match (&config.tls, tls_files) {
-        (Some(tls), Some(files)) => Some(
+    let tls_task = match tls {
+        Some((tls, files)) => Some(
             spawn_tls(
-                tls,
+                &tls,
                 files,
                 config.proxy_protocol,
                 config.access_log,
@@ -251,7 +258,7 @@ pub async fn run(
             )
             .await?,
         ),
-        _ => None,
+        None => None,
     };
     let connections = Connections { tls: None, proxy_protocol: config.proxy_protocol };
     let service = logged(service, "gateway", config.access_log);

@@ -119,13 +119,20 @@ impl ResponderConfig {
 pub struct Checked {
     config: ResponderConfig,
     tsa: Option<Arc<tsa::Tsa>>,
-    tls: Option<LoadedTls>,
+    /// The TLS listener's configuration (taken from `config`) and its files.
+    tls: Option<(TlsListen, LoadedTls)>,
 }
 
 impl Checked {
-    pub fn new(config: ResponderConfig) -> anyhow::Result<Self> {
+    pub fn new(mut config: ResponderConfig) -> anyhow::Result<Self> {
         let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
-        let tls = config.tls.as_ref().map(|tls| tls.files.load()).transpose()?;
+        let tls = match config.tls.take() {
+            Some(tls) => {
+                let loaded = tls.files.load()?;
+                Some((tls, loaded))
+            }
+            None => None,
+        };
         Ok(Self { config, tsa, tls })
     }
 }
@@ -135,7 +142,7 @@ impl Checked {
 /// With `config.tsa`, `POST /tsa` serves time-stamps.
 ///
 /// `tls_listener` is bound by the caller (so it can report the address) when
-/// `config.tls` is set; `None` binds `config.tls.listen` here.
+/// the configuration has `tls`; `None` binds its `listen` here.
 pub async fn run(
     checked: Checked,
     listener: TcpListener,
@@ -143,7 +150,7 @@ pub async fn run(
     reload: Arc<Notify>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let Checked { config, tsa, tls: tls_files } = checked;
+    let Checked { config, tsa, tls } = checked;
     let index = Arc::new(ArcSwap::from_pointee(Index::default()));
     let status = Arc::new(readiness::LoaderStatus::default());
     let loader = loader::Loader::new(config.store.open(), index.clone(), status.clone());
@@ -168,8 +175,8 @@ pub async fn run(
         0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
         n => n,
     };
-    let tls_task = match (&config.tls, tls_files) {
-        (Some(tls), Some(LoadedTls { certs, acceptor })) => {
+    let tls_task = match tls {
+        Some((tls, LoadedTls { certs, acceptor })) => {
             // Renewed certificates are picked up from the files (see
             // `cartorio_platform::tls`), for TCP and QUIC alike.
             tokio::spawn(cartorio_platform::tls::watch(
@@ -201,7 +208,7 @@ pub async fn run(
             };
             Some(task)
         }
-        _ => None,
+        None => None,
     };
     let tsa_task = match config.tsa.as_ref().and_then(|t| t.listen.map(|addr| (addr, t.access_log))) {
         Some((addr, access_log)) => {
