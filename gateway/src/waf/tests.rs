@@ -208,8 +208,43 @@ fn findings_count_each_rule_once() {
 #[test]
 fn secrets_are_not_inspected() {
     let headers =
-        [("authorization", "Basic ' or 1=1--"), ("x-api-key", "<script>"), ("x-forwarded-for", "../../")];
+        [("authorization", "Basic ' or 1=1--"), ("x-api-key", "<script>"), ("x-forwarded-proto", "../../")];
     assert_eq!(inspect(&RequestView { headers: &headers, ..Default::default() }).score, 0);
+}
+
+#[test]
+fn an_uploaded_php_file_is_refused_with_or_without_directories() {
+    let upload = |file_name: &str| {
+        let body = format!(
+            "--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"{file_name}\"\r\n\
+             Content-Type: text/plain\r\n\r\nplease block me\r\n--B--\r\n"
+        );
+        typed("multipart/form-data; boundary=B", &body)
+    };
+    for name in ["shell.php", "something/dangerous.php", "uploads\\x.phtml", "a/b/.htaccess"] {
+        blocks(upload(name), Class::Php);
+    }
+    for name in ["report.pdf", "php/notes.txt", "docs/php.ini.md"] {
+        passes(upload(name));
+    }
+    // A header's URL naming a PHP page is no upload.
+    let referer = [("x-original-url", "https://example.com/index.php")];
+    passes(inspect(&RequestView { headers: &referer, ..Default::default() }));
+}
+
+#[test]
+fn a_client_written_forwarded_for_is_read_and_proxy_headers_pass() {
+    let with = |headers: &[(&str, &str)]| inspect(&RequestView { headers, ..Default::default() });
+    let attack = with(&[("x-forwarded-for", "<?=phpinfo()?>, 203.0.113.7")]);
+    assert!(attack.blocked(DEFAULT_THRESHOLD), "{attack:?}");
+    let proxied = with(&[
+        ("x-forwarded-for", "203.0.113.7, 2001:db8::1, unknown, 10.0.0.2"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "api.example.com:443"),
+        ("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43"),
+        ("via", "1.1 vegur"),
+    ]);
+    assert_eq!(proxied.score, 0, "{proxied:?}");
 }
 
 #[test]

@@ -81,6 +81,9 @@ pub enum Scope {
     Header,
     /// File names: a multipart part's, or one sent in a header (`X-Filename`).
     FileName,
+    /// A multipart part's file name only: there a path is the sender's
+    /// choice, where a header's value may be a URL.
+    Upload,
 }
 
 impl Scope {
@@ -93,6 +96,7 @@ impl Scope {
             Scope::Query => loc == Location::Query,
             Scope::Header => loc == Location::Header,
             Scope::FileName => matches!(loc, Location::FileName | Location::Header),
+            Scope::Upload => loc == Location::FileName,
         }
     }
 }

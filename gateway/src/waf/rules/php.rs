@@ -113,6 +113,19 @@ pub fn rules() -> Vec<Rule> {
                 r"^[^/:?=]*\.\s*(php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
             )
         },
+        // The same, with directories before it: a browser sends the base
+        // name alone, a client writing `uploads/../shell.php` or
+        // `x/dangerous.php` hopes the server keeps the path.
+        Rule {
+            scope: Scope::Upload,
+            ..rule(
+                6028,
+                Php,
+                CRITICAL,
+                Norm,
+                r"[/\\][^/\\]*\.\s*(php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
+            )
+        },
         rule(
             6009,
             Php,
