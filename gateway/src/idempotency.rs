@@ -164,13 +164,10 @@ impl Idempotency {
                 // it, and this request runs again).
                 None => Some(Ok(self.claim(record, sha256, false))),
             },
-            Err(error) => {
-                link.failed("idempotency", &error);
-                match link.on_error {
-                    OnBackendError::Deny => Some(Err(Begin::Unavailable)),
-                    OnBackendError::Local => None,
-                }
-            }
+            Err(error) => match link.failed("idempotency", &error) {
+                OnBackendError::Deny => Some(Err(Begin::Unavailable)),
+                OnBackendError::Local => None,
+            },
         }
     }
 
@@ -219,7 +216,8 @@ impl Idempotency {
             let mut invocation = script.key(shared_key(&claim.key));
             invocation.arg(&claim.request_sha256).arg(self.ttl_secs.saturating_mul(1000));
             if let Err(error) = link.run::<u8>(invocation).await {
-                link.failed("idempotency", &error);
+                // Settling is best effort: the claim expires by itself.
+                let _ = link.failed("idempotency", &error);
             }
         }
     }
@@ -242,7 +240,7 @@ impl Drop for Claim {
                 let mut invocation = script.key(key);
                 invocation.arg(sha256).arg(0u64);
                 if let Err(error) = link.run::<u8>(invocation).await {
-                    link.failed("idempotency", &error);
+                    let _ = link.failed("idempotency", &error);
                 }
             });
         }

@@ -44,8 +44,7 @@ impl QuarantineQuota {
             match link.run::<u8>(invocation).await {
                 Ok(taken) => return taken == 1,
                 Err(error) => {
-                    link.failed("quarantine_quota", &error);
-                    if link.on_error == OnBackendError::Deny {
+                    if link.failed("quarantine_quota", &error) == OnBackendError::Deny {
                         return false;
                     }
                 }

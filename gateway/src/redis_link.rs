@@ -11,7 +11,7 @@ use std::time::Duration;
 pub struct RedisLink {
     client: Client,
     connection: tokio::sync::OnceCell<Connection>,
-    pub on_error: OnBackendError,
+    on_error: OnBackendError,
     pub timeout: Duration,
 }
 
@@ -55,8 +55,9 @@ impl RedisLink {
         }
     }
 
-    /// Logs and counts a failed call made for `what`.
-    pub fn failed(&self, what: &'static str, error: &str) {
+    /// Logs and counts a failed call made for `what`; what the caller falls
+    /// back to (`on_backend_error`): refuse, or decide in this process.
+    pub fn failed(&self, what: &'static str, error: &str) -> OnBackendError {
         tracing::warn!(%error, what, "shared backend (Redis) unavailable");
         let fallback = match self.on_error {
             OnBackendError::Deny => "deny",
@@ -64,6 +65,7 @@ impl RedisLink {
         };
         metrics::counter!("cartorio_gateway_ratelimit_backend_errors_total", "use" => what, "fallback" => fallback)
             .increment(1);
+        self.on_error
     }
 }
 

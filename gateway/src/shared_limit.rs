@@ -177,8 +177,7 @@ impl SharedLimiter {
             }
             Err(error) => {
                 self.leases.failed(hash);
-                self.link.failed("ratelimit", &error);
-                match self.link.on_error {
+                match self.link.failed("ratelimit", &error) {
                     OnBackendError::Deny => Shared::Unavailable,
                     OnBackendError::Local => Shared::Decided(local.check(&(client, stream), gcra, now_ns)),
                 }

@@ -166,13 +166,10 @@ impl Usage {
         let decided = match &self.shared {
             Some(link) => match self.count_shared(link, key, plan, add, force, &periods).await {
                 Ok(decided) => decided,
-                Err(error) => {
-                    link.failed("usage", &error);
-                    match link.on_error {
-                        OnBackendError::Deny => return Quota::Unavailable,
-                        OnBackendError::Local => self.count_local(key, plan, add, force, &periods),
-                    }
-                }
+                Err(error) => match link.failed("usage", &error) {
+                    OnBackendError::Deny => return Quota::Unavailable,
+                    OnBackendError::Local => self.count_local(key, plan, add, force, &periods),
+                },
             },
             None => self.count_local(key, plan, add, force, &periods),
         };
