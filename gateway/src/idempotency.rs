@@ -217,7 +217,7 @@ impl Idempotency {
             invocation.arg(&claim.request_sha256).arg(self.ttl_secs.saturating_mul(1000));
             if let Err(error) = link.run::<u8>(invocation).await {
                 // Settling is best effort: the claim expires by itself.
-                let _ = link.failed("idempotency", &error);
+                link.failed("idempotency", &error);
             }
         }
     }
@@ -240,7 +240,7 @@ impl Drop for Claim {
                 let mut invocation = script.key(key);
                 invocation.arg(sha256).arg(0u64);
                 if let Err(error) = link.run::<u8>(invocation).await {
-                    let _ = link.failed("idempotency", &error);
+                    link.failed("idempotency", &error);
                 }
             });
         }

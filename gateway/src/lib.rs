@@ -212,13 +212,7 @@ pub struct Checked {
 
 impl Checked {
     pub fn new(mut config: GatewayConfig) -> anyhow::Result<Self> {
-        let tls = match config.tls.take() {
-            Some(tls) => {
-                let loaded = tls.files.load()?;
-                Some((tls, loaded))
-            }
-            None => None,
-        };
+        let tls = config.tls.take().map(|tls| tls.files.load().map(|loaded| (tls, loaded))).transpose()?;
         Ok(Self { gateway: Gateway::build(&config)?, config, tls })
     }
 }

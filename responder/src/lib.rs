@@ -126,13 +126,7 @@ pub struct Checked {
 impl Checked {
     pub fn new(mut config: ResponderConfig) -> anyhow::Result<Self> {
         let tsa = config.tsa.as_ref().map(tsa::TsaConfig::build).transpose()?.map(Arc::new);
-        let tls = match config.tls.take() {
-            Some(tls) => {
-                let loaded = tls.files.load()?;
-                Some((tls, loaded))
-            }
-            None => None,
-        };
+        let tls = config.tls.take().map(|tls| tls.files.load().map(|loaded| (tls, loaded))).transpose()?;
         Ok(Self { config, tsa, tls })
     }
 }
