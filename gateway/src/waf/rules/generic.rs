@@ -22,7 +22,7 @@ pub fn rules() -> Vec<Rule> {
             Template,
             CRITICAL,
             Norm,
-            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(",
+            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b",
         ),
         rule(
             8003,

@@ -6,6 +6,7 @@
 //! once per view whatever the rule count.
 
 mod files;
+mod formats;
 mod generic;
 mod java;
 mod php;
@@ -132,6 +133,7 @@ pub fn all() -> Vec<Rule> {
     v.extend(php::rules());
     v.extend(java::rules());
     v.extend(generic::rules());
+    v.extend(formats::rules());
     v
 }
 

@@ -48,6 +48,7 @@ fn messages_pass(lines: &[&str]) {
     }
 }
 
+mod formats;
 mod prose;
 
 #[test]
