@@ -165,5 +165,9 @@ pub fn rules() -> Vec<Rule> {
         ),
         // An event-handler attribute name alone (`onmouseover=`).
         rule(2027, Xss, CRITICAL, Norm, r"^\s*on[a-z]{3,30}\s*=\s*$"),
+        // A dialog called as a tagged template (`alert`1``), the call
+        // written without parentheses. (Markdown's `alert` quotes the name
+        // itself, so a backtick or a word before it is left to rule 2005.)
+        rule(2028, Xss, CRITICAL, Norm, r"(^|[^\x60\w.])(alert|prompt|confirm|eval)\x60[^\x60\s]{0,20}\x60"),
     ]
 }

@@ -72,6 +72,8 @@ fn xss() {
     blocks(json(r#"{"bio":"<img src=x onerror=alert(1)>"}"#), Class::Xss);
     blocks(query("u=jav%26%23x09%3Bascript:alert(1)"), Class::Xss);
     blocks(text("&lt;svg/onload=alert(document.cookie)&gt;"), Class::Xss);
+    blocks(query("q=alert%601%60"), Class::Xss);
+    messages_pass(&["Call `alert`, then `prompt`/`confirm` in the demo."]);
     passes(text("I wrote a script in JavaScript and the onboarding went well; 3 < 4 > 2."));
 }
 
