@@ -216,6 +216,16 @@ fn lex(text: &str) -> Shape {
             while bytes.get(i).is_some_and(|&c| is_word_byte(c)) {
                 i += 1;
             }
+            // Letters joined by hyphens are one word: a language or region
+            // tag (`or-IN`, `IN-AS`) or a compound, never two keywords.
+            if b.is_ascii_alphabetic() {
+                while bytes.get(i) == Some(&b'-') && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+                    i += 1;
+                    while bytes.get(i).is_some_and(|&c| is_word_byte(c)) {
+                        i += 1;
+                    }
+                }
+            }
             let word = text.get(start..i).unwrap_or_default().trim_matches('.');
             let next = bytes.get(i..).unwrap_or_default().iter().find(|c| !c.is_ascii_whitespace());
             if word.is_empty() {
@@ -366,6 +376,7 @@ mod tests {
             "or '{\"b\":2}'::jsonb <@ '{\"a\":1}'",
             "or '[1,2]' ? '1'",
             "from `db`.`t` limit",
+            "1 or-1=1",
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
@@ -391,6 +402,9 @@ mod tests {
             "is it \"color\" or \"colour\"?",
             "select \"monthly\" or \"annual\" billing.",
             "answer 'true' or 'false'.",
+            "or-in",
+            "in-as",
+            "is-in",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }

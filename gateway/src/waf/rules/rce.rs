@@ -233,13 +233,14 @@ pub fn rules() -> Vec<Rule> {
         rule(3032, Rce, CRITICAL, Norm, r"/(etc|usr|bin|sbin|var|proc|dev|tmp|root|home)/[^\s;|&]*\[[a-z0-9-]{2,}\]"),
         // Bash's /dev/tcp reverse shell, however the /dev is spelled.
         rule(3033, Rce, CRITICAL, Norm, r"/(tcp|udp)/[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]"),
-        // sqlite3 shell dot-commands after a statement separator.
+        // sqlite3 shell dot-commands after a statement separator (`.sh` with
+        // its command: alone it is a file extension).
         rule(
             3024,
             Rce,
             CRITICAL,
             Norm,
-            r"(^|[;\n&|]|\\n)\s*['\x22\\]*\.\s*['\x22\\]*(shell|system)\s+\S|(^|[;\n&|]|\\n)\s*\.(sh|databases|dump|import|output)\b",
+            r"(^|[;\n&|]|\\n)\s*['\x22\\]*\.\s*['\x22\\]*(shell|system)\s+\S|(^|[;\n&|]|\\n)\s*\.(sh\s+\S|(databases|dump|import|output)\b)",
         ),
         rule(3035, Rce, CRITICAL, Cmd, r"\bfind\s+\S+.*\s-(exec|execdir|ok)\s"),
         rule(3036, Rce, CRITICAL, Cmd, r"(^|[;&|]\s*)cd\s+/?(etc|tmp|bin|usr|var|root|dev|proc)\b\s*[;&|]"),

@@ -59,6 +59,8 @@ fn sqli() {
     blocks(query("u[$ne]=1"), Class::Nosql);
     blocks(query(r#"filter={"user":{"$gt":""}}"#), Class::Nosql);
     blocks(json(r#"{"q":"{\"name\": \"x' or '1'='1\"}"}"#), Class::Sqli);
+    // Language and region tags whose parts are SQL keywords (Odia, Assam).
+    passes(query("locale=or-IN&alt=as-IN&region=IN-OR"));
     passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
     passes(json(r#"{"name":"O'Brien","note":"it's 'fine' or not"}"#));
     blocks(query("id=1;drop%20table%20users--"), Class::Sqli);
@@ -85,6 +87,8 @@ fn rce() {
     blocks(query("x=;c'a't+/e??/p*d"), Class::Rce);
     blocks(json(r#"{"x":"%x('ls -al /')"}"#), Class::Rce);
     blocks(query("x=qx{whoami}"), Class::Rce);
+    blocks(query("x=;%0a.sh%20id"), Class::Rce);
+    passes(query("ext=.sh&type=application/x-sh"));
     passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
     blocks(query("x=%7C%20dir%20c%3A%5C"), Class::Rce);
     blocks(json(r#"{"x":"& type c:\\windows\\win.ini"}"#), Class::Rce);
