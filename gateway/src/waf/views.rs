@@ -197,12 +197,43 @@ pub(super) fn shell_unquote(norm: &str) -> Option<String> {
     if !norm.bytes().any(|b| is_shell_quote(b) || matches!(b, b'$' | b'`' | b'<' | b'>')) {
         return None;
     }
-    let spaced = norm.replace("${ifs}", " ").replace("$ifs", " ");
+    let spaced = without_gnu_quotes(norm).replace("${ifs}", " ").replace("$ifs", " ");
     // Empty expansions splice words: `c$@at`, `c$*at`, `c$$at`.
     // Empty substitutions do the same: `ping``x`, `pi$()ng`, `c<()at`, `pi>()ng`.
     let spaced = spaced.replace("$@", "").replace("$*", "").replace("$$", "");
     let spaced = spaced.replace("``", "").replace("$()", "").replace("<()", "").replace(">()", "");
     Some(spaced.chars().filter(|&c| !u8::try_from(c).is_ok_and(is_shell_quote)).collect())
+}
+
+/// `norm` with GNU-style quotes around a word (`` `rsh' ``, as Texinfo
+/// and old manuals write) taken off: a backquote closed by an apostrophe is
+/// no substitution a shell runs (it refuses the unmatched backquote), and
+/// read as one it puts a command after a separator.
+fn without_gnu_quotes(norm: &str) -> Cow<'_, str> {
+    let b = norm.as_bytes();
+    let is_word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-');
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(at) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'`')) {
+        let start = i + at;
+        let len = b.get(start + 1..).unwrap_or_default().iter().take_while(|c| is_word(c)).count();
+        let end = start + 1 + len;
+        if len > 0 && b.get(end) == Some(&b'\'') {
+            let kept = out.get_or_insert_with(String::new);
+            kept.push_str(norm.get(copied..start).unwrap_or_default());
+            kept.push_str(norm.get(start + 1..end).unwrap_or_default());
+            copied = end + 1;
+        }
+        i = end.max(start + 1);
+    }
+    match out {
+        Some(mut kept) => {
+            kept.push_str(norm.get(copied..).unwrap_or_default());
+            Cow::Owned(kept)
+        }
+        None => Cow::Borrowed(norm),
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +247,16 @@ mod tests {
         assert_eq!(without_fence_lines("```id```"), None, "one line: substitution, not a fence");
         assert_eq!(without_fence_lines("    ```sh"), None, "indented four spaces: code, not a fence");
         assert_eq!(without_fence_lines("no fence"), None);
+    }
+
+    #[test]
+    fn gnu_quotes_are_not_substitutions() {
+        assert_eq!(
+            without_gnu_quotes("# kerberized `rsh' (v5), see `man'"),
+            "# kerberized rsh (v5), see man"
+        );
+        assert_eq!(without_gnu_quotes("a;`id`"), "a;`id`");
+        assert_eq!(without_gnu_quotes("`' `"), "`' `");
     }
 
     #[test]

@@ -127,14 +127,16 @@ pub fn rules() -> Vec<Rule> {
         // pass a filter that decodes once. (Decoded line breaks before a
         // header name are rule 9001; any `word:` after one is ordinary text.)
         rule(9004, Protocol, WARNING, Raw, r"%0[ad]"),
-        // Node's globals by index, and loops that never end: `while(1)`,
-        // `while(!0)`, not C's `while (!queue.empty())`.
+        // Node's globals by index (`process['env']`, `global[x]`; a space
+        // before an unquoted index is prose: "Wireless Module [AR9271]"),
+        // and loops that never end: `while(1)`, `while(!0)`, not C's
+        // `while (!queue.empty())`.
         rule(
             9506,
             Generic,
             CRITICAL,
             Norm,
-            r"_\$\$nd_func\$\$_|\b(process|console|global|require|module|globalthis)\s*\[\s*['\x22`]?[a-z]|\bwhile\s*\(\s*(!\s*(!|0|false|null|undefined|nan|\[|\{|\x22\x22|''|``)|\+|-|\[|\{|`|\x22\x22|true|1\b|infinity|\(|new\b)[^)]{0,20}\)+\s*(;|\{|$)",
+            r"_\$\$nd_func\$\$_|\b(process|console|global|require|module|globalthis)(\s*\[\s*['\x22`][a-z]|\[[a-z])|\bwhile\s*\(\s*(!\s*(!|0|false|null|undefined|nan|\[|\{|\x22\x22|''|``)|\+|-|\[|\{|`|\x22\x22|true|1\b|infinity|\(|new\b)[^)]{0,20}\)+\s*(;|\{|$)",
         ),
         Rule {
             pattern: super::java::base64_alternation(&["_$$ND_FUNC$$_"]).into(),

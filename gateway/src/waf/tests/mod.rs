@@ -89,6 +89,8 @@ fn rce() {
     blocks(query("x=qx{whoami}"), Class::Rce);
     blocks(query("x=;%0a.sh%20id"), Class::Rce);
     passes(query("ext=.sh&type=application/x-sh"));
+    // Texinfo's quotes are not command substitution.
+    passes(query("service=kshell%09544/tcp%09%23%20Kerberized%20%60rsh%27%20(v5)"));
     passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
     blocks(query("x=%7C%20dir%20c%3A%5C"), Class::Rce);
     blocks(json(r#"{"x":"& type c:\\windows\\win.ini"}"#), Class::Rce);
@@ -206,6 +208,8 @@ fn protocol_and_generic() {
     blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);
     blocks(json(r#"{"a":{"constructor":{"prototype":{"admin":true}}}}"#), Class::Generic);
     passes(json(r#"{"constructor":"Ada","prototype":"v2"}"#));
+    passes(json(r#"{"device":"AW-NU137 802.11bgn Wireless Module [Atheros AR9271]"}"#));
+    blocks(query("x=global[String.fromCharCode(112)]&y=process%20[%27env%27]"), Class::Generic);
     // The same pollution written as JSON text inside a string value.
     blocks(json(r#"{"settings":"{\"constructor\": {\"prototype\": {\"x\": 1}}}"}"#), Class::Generic);
     passes(text("Line one.\nLine two: more text.\n"));
