@@ -264,6 +264,10 @@ fn lex(text: &str) -> Shape {
             }
         } else if b == b';' {
             s.semis += 1;
+        } else if let Some(len) = number_format_len(bytes.get(i..).unwrap_or_default()) {
+            // `#,##0.00`: an ICU/Excel number pattern, not a `#` comment.
+            i += len;
+            continue;
         } else if b == b'#' || (b == b'-' && bytes.get(i + 1) == Some(&b'-')) {
             s.comments += 1;
             i += 1;
@@ -295,6 +299,15 @@ fn lex(text: &str) -> Shape {
         i += len;
     }
     s
+}
+
+/// The length of a number pattern (`#,##0.00`, `#0.###`) at the start of
+/// `rest`: `#` and `0` placeholders, grouping and decimal marks, with at
+/// least one of each placeholder. `None` when `rest` does not start with one.
+fn number_format_len(rest: &[u8]) -> Option<usize> {
+    let len = rest.iter().take_while(|c| matches!(c, b'#' | b'0' | b',' | b'.')).count();
+    let run = rest.get(..len)?;
+    (rest.first() == Some(&b'#') && len >= 3 && run.contains(&b'0')).then_some(len)
 }
 
 /// Whether a normalised value (lowercase, comments stripped) is shaped like
@@ -377,6 +390,7 @@ mod tests {
             "or '[1,2]' ? '1'",
             "from `db`.`t` limit",
             "1 or-1=1",
+            "1 or 1=1#,",
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
@@ -405,6 +419,8 @@ mod tests {
             "or-in",
             "in-as",
             "is-in",
+            "#,##0.00\u{a0}\u{a4};(#,##0.00\u{a0}\u{a4})",
+            "\u{a4}#,##0.00;(\u{a4}#,##0.00)",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }
