@@ -153,7 +153,9 @@ pub fn rules() -> Vec<Rule> {
         ),
         rule(9509, Generic, CRITICAL, Norm, r"\bprocess\s*\.\s*(spawn|exec|execfile|fork)\s*\("),
         // A URL whose host is an IP address in a disguise no one types:
-        // one integer, octal or hex parts, IPv4-mapped IPv6.
+        // one integer, octal or hex parts, IPv4-mapped IPv6. Without `//`
+        // only the schemes a WHATWG parser reads a host after
+        // (`http:2130706433`); `after:84300550` is a cursor.
         Rule {
             scope: Scope::NotHeader,
             ..rule(
@@ -161,7 +163,7 @@ pub fn rules() -> Vec<Rule> {
                 Generic,
                 CRITICAL,
                 Norm,
-                r"^[a-z][a-z0-9+.-]{1,10}:(//)?([^/\s@]*@)?(\[::ffff:[0-9a-f:.]+\]|0x[0-9a-f]{8,}|[0-9]{8,10}|0[0-9]{1,3}(\.0*[0-9]{1,3}){3}|0[0-9]{9,}|[0-9]{1,3}\.[0-9]{5,8})([:/]|$)",
+                r"^([a-z][a-z0-9+.-]{1,10}://|(https?|ftp|wss?|file):)([^/\s@]*@)?(\[::ffff:[0-9a-f:.]+\]|0x[0-9a-f]{8,}|[0-9]{8,10}|0[0-9]{1,3}(\.0*[0-9]{1,3}){3}|0[0-9]{9,}|[0-9]{1,3}\.[0-9]{5,8})([:/]|$)",
             )
         },
         // Names that resolve to this host or its container runtime.
