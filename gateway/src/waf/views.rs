@@ -41,6 +41,12 @@ impl<'a> Views<'a> {
         let raw = String::from_utf8_lossy(decoded);
         let norm = decode::normalize(&raw);
         let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
+        // Prose quotes terms ("only build active archs" is not checked);
+        // the SQL rules read it without those quotes.
+        let sql = match prose.then(|| without_quoted_terms(sql.as_deref().unwrap_or(&norm))).flatten() {
+            Some(unquoted) => Some(unquoted),
+            None => sql,
+        };
         // A Markdown fence line (```` ```bash ````) is not command
         // substitution: the command view reads the value without it, and
         // reads what the fence holds as any other text.
@@ -205,6 +211,70 @@ pub(super) fn shell_unquote(norm: &str) -> Option<String> {
     Some(spaced.chars().filter(|&c| !u8::try_from(c).is_ok_and(is_shell_quote)).collect())
 }
 
+/// Longest quoted term [`without_quoted_terms`] takes.
+const MAX_QUOTED_TERM: usize = 80;
+
+/// `text` without the quotes around its quoted terms, `None` when it has
+/// none. A term opens at the start or after a space or bracket, right
+/// before a letter or digit, and closes at the next quote of its kind that
+/// is not an apostrophe inside a word (`'don't'`), after a letter, digit
+/// or `.,!?` and before the end, a space or punctuation: "reproduction,"
+/// and "distribution", `'port' not specified`, Texinfo's `` `using' is ``. A quote that an injection
+/// closes follows a value (`admin' or`, `1'='1`) and opens no term.
+fn without_quoted_terms(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let in_word = |at: usize| {
+        at > 0
+            && b.get(at - 1).is_some_and(u8::is_ascii_alphanumeric)
+            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let opens = |at: usize| {
+        (at == 0 || b.get(at - 1).is_some_and(|c| c.is_ascii_whitespace() || b"([{".contains(c)))
+            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let closes = |at: usize| {
+        b.get(at.wrapping_sub(1)).is_some_and(|c| c.is_ascii_alphanumeric() || b".,!?".contains(c))
+            && b.get(at + 1).is_none_or(|c| c.is_ascii_whitespace() || b".,;:!?)]}".contains(c))
+    };
+    let mut dropped = Vec::new();
+    let mut at = 0;
+    while let Some(open) = b.get(at..).and_then(|r| r.iter().position(|c| b"'\"`".contains(c))) {
+        let open = at + open;
+        at = open + 1;
+        // Texinfo's `term' closes with an apostrophe.
+        let quote = match b.get(open) {
+            Some(b'`') => b'\'',
+            quote => quote.copied().unwrap_or_default(),
+        };
+        if !opens(open) {
+            continue;
+        }
+        let close = b
+            .get(open + 1..)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .take(MAX_QUOTED_TERM)
+            .find(|&(i, &c)| c == quote && !in_word(open + 1 + i))
+            .map(|(i, _)| open + 1 + i);
+        if let Some(close) = close.filter(|&close| closes(close)) {
+            dropped.extend([open, close]);
+            at = close + 1;
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for &at in &dropped {
+        out.push_str(text.get(copied..at).unwrap_or_default());
+        copied = at + 1;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
 /// `norm` with GNU-style quotes around a word (`` `rsh' ``, as Texinfo
 /// and old manuals write) taken off: a backquote closed by an apostrophe is
 /// no substitution a shell runs (it refuses the unmatched backquote), and
@@ -247,6 +317,21 @@ mod tests {
         assert_eq!(without_fence_lines("```id```"), None, "one line: substitution, not a fence");
         assert_eq!(without_fence_lines("    ```sh"), None, "indented four spaces: code, not a fence");
         assert_eq!(without_fence_lines("no fence"), None);
+    }
+
+    #[test]
+    fn quoted_terms_lose_their_quotes() {
+        let text = r#"the terms "reproduce," "reproduction," and "distribution" have; 'port' not specified"#;
+        assert_eq!(
+            without_quoted_terms(text).as_deref(),
+            Some("the terms reproduce, reproduction, and distribution have; port not specified")
+        );
+        assert_eq!(without_quoted_terms("say 'don't' or (\"yes\")").as_deref(), Some("say don't or (yes)"));
+        assert_eq!(without_quoted_terms("where `using' is").as_deref(), Some("where using is"));
+        for injection in ["admin' or '1'='1", "x\" or \"a\"=\"a", "1' union select 'a", "'a'='a' --"] {
+            let kept = without_quoted_terms(injection).unwrap_or_default();
+            assert!(kept.is_empty() || kept.contains(['\'', '"']), "{injection}: {kept}");
+        }
     }
 
     #[test]

@@ -76,13 +76,15 @@ pub fn rules() -> Vec<Rule> {
                 r"^\s*(https?|ftps?)\s*:\s*//[^?#\s]*\?+$|(https?|ftps?)\s*:\s*//[^\s]*\.(txt|php|sh|pl|py)\?+$",
             )
         },
-        // Userinfo tricks that make the host differ from what it looks like.
+        // Userinfo tricks that make the host differ from what it looks like,
+        // and Java's `url:` prefix (`url:file:///etc/passwd`; "URL: https://"
+        // with a space is a label in text).
         rule(
             5004,
             Rfi,
             CRITICAL,
             Norm,
-            r"^\s*(https?|ftps?)\s*:\s*//[^\s@]*@[^\s@]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url\s*:\s*[a-z]+://",
+            r"^\s*(https?|ftps?)\s*:\s*//[^\s@]*@[^\s@]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url:[a-z]+://",
         ),
         // Dot-directories and backup/data files requested as paths
         // (`.well-known` is the one legitimate dot-directory).

@@ -125,16 +125,16 @@ fn code_and_markdown_that_name_attack_words() {
 
 /// In a long value, weak signs add up only where they sit together
 /// (`locality`): the same two signs block in a short span of a long text
-/// and pass when a changelog's lines keep them apart.
+/// and pass when a changelog's lines keep them apart. (A stray quote
+/// before a keyword: a quoted term, `'topic' into`, is no sign at all.)
 #[test]
 fn weak_signs_count_where_they_sit_together() {
     let filler = "Fixed the build on the new toolchain and updated the docs.\n".repeat(12);
-    let apart =
-        format!("Merge branch 'topic' into develop\n{filler}Replace /usr/bin/ruby with the full path");
+    let apart = format!("Merge branch topic' into develop\n{filler}Replace /usr/bin/ruby with the full path");
     assert!(apart.len() > locality::LONG_VALUE);
     passes(text(&apart));
     let together =
-        format!("{filler}Merge branch 'topic' into develop; Replace /usr/bin/ruby with the full path");
+        format!("{filler}Merge branch topic' into develop; Replace /usr/bin/ruby with the full path");
     blocks(text(&together), Class::Sqli);
     // Critical signs count wherever they are.
     blocks(text(&format!("{filler}{filler}1' UNION SELECT password FROM users--")), Class::Sqli);
@@ -154,4 +154,21 @@ fn prose_mentions_paths_and_calls_in_passing() {
         ),
         Class::Lfi,
     );
+}
+
+/// Prose quotes the terms it defines or names; a keyword after the closing
+/// quote is English, not SQL after a string an injection closed.
+#[test]
+fn quoted_terms_in_prose_are_words() {
+    messages_pass(&[
+        "1. Definitions. The terms \"reproduce,\" \"reproduction,\" and \"distribution\" in this license \
+         have the same meaning here as under U.S. copyright law, and apply to every part of the work.",
+        "If you try and make an app which is armv7 and \"only build active archs\" is not checked, or \
+         \"valid architectures\" or \"arch\" in the target, you get an error.",
+        "`You' refers to the licensee, or person using the project, where `using' is a generic term, and \
+         `program' or `executable' in the text means the project's binary.",
+    ]);
+    let padding = "and the rest of this long sentence is ordinary text ".repeat(3);
+    blocks(message(&format!("{padding} admin' or '1'='1")), Class::Sqli);
+    blocks(message(&format!("{padding} x' union select password from users where 'a' in 'a")), Class::Sqli);
 }
