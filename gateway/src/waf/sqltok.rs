@@ -244,6 +244,10 @@ fn lex(text: &str) -> Shape {
             }
             continue;
         }
+        if let Some(len) = markdown_mark_len(bytes, i) {
+            i += len;
+            continue;
+        }
         let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else { break };
         let len = c.len_utf8();
         if is_quote(c) {
@@ -299,6 +303,21 @@ fn lex(text: &str) -> Shape {
         i += len;
     }
     s
+}
+
+/// The length of a Markdown mark at `at`: a code fence's backquotes (three
+/// or more, which quote no SQL identifier) or a heading's `#`s opening the
+/// value, before a space (`## Installation`, not a `#` comment). (Lines are
+/// joined by the normalisation, so only the first heading is seen as one.)
+fn markdown_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = bytes.get(at..)?;
+    let first = *rest.first()?;
+    let len = rest.iter().take_while(|&&c| c == first).count();
+    match first {
+        b'`' if len >= 3 => Some(len),
+        b'#' if at == 0 && len <= 6 && rest.get(len) == Some(&b' ') => Some(len),
+        _ => None,
+    }
 }
 
 /// The length of a number pattern (`#,##0.00`, `#0.###`) at the start of
@@ -391,6 +410,7 @@ mod tests {
             "from `db`.`t` limit",
             "1 or-1=1",
             "1 or 1=1#,",
+            "1 or 1=1 # x",
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
@@ -421,6 +441,7 @@ mod tests {
             "is-in",
             "#,##0.00\u{a0}\u{a4};(#,##0.00\u{a0}\u{a4})",
             "\u{a4}#,##0.00;(\u{a4}#,##0.00)",
+            "## installation\n\n```sh\n$ npm install body-parser\n```",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }

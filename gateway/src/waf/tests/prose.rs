@@ -172,3 +172,17 @@ fn quoted_terms_in_prose_are_words() {
     blocks(message(&format!("{padding} admin' or '1'='1")), Class::Sqli);
     blocks(message(&format!("{padding} x' union select password from users where 'a' in 'a")), Class::Sqli);
 }
+
+/// README sections as package registries serve them: a heading and a
+/// fenced command are Markdown, not `#` comments and quoted identifiers.
+#[test]
+fn markdown_fences_and_headings_are_not_sql() {
+    for body in [
+        "## Installation\n\n```sh\n$ npm install body-parser\n```",
+        "## Install\n\n```bash\nnpm install semver\n````",
+        "## Importing\n\n```js\nimport PropTypes from 'prop-types'; // ES6\nvar PropTypes = require('prop-types'); // ES5\n```",
+    ] {
+        passes(json(&serde_json::json!({ "body": body }).to_string()));
+    }
+    blocks(query("id=1%20or%201%3D1%20%23%20x"), Class::Sqli);
+}
