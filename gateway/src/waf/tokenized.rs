@@ -161,6 +161,8 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// fingerprint without one is not taken. Of the corpus's values of words
 /// alone (2,286, both parts), libinjection flagged none, attack or benign.
 ///
+/// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable.
+///
 /// And for a number before a comment (`1c`: `1 --`, `-1#`): libinjection
 /// folds arithmetic, so "20% off -- today only" (`20 % off`) reads as a
 /// number too. A word between the number and the comment is prose.
@@ -171,6 +173,18 @@ fn sqli_in(input: &[u8]) -> bool {
         && !(fingerprint == "sos" && quotes_a_symbol(input))
         && (!words_alone(input) || fingerprint.contains(['U', '&', 'B', 'v']))
         && !(fingerprint == "1c" && word_before_comment(input))
+        && !(fingerprint.contains('v') && bare_at_signs(input))
+}
+
+/// Whether the value has an `@` and every one names nothing: no letter,
+/// digit, `_`, `@`, `$`, `.` or quote after it. libinjection reads a lone
+/// `@` as a variable, so a password such as `Summer2024!@#` is `novc`; an
+/// injection uses a variable by its name (`@q`, `@@version`). (`v` is also
+/// how libinjection folds `NULL`, judged as before.)
+fn bare_at_signs(input: &[u8]) -> bool {
+    let named =
+        |at: usize| input.get(at + 1).is_some_and(|c| c.is_ascii_alphanumeric() || b"_@$.`'\"".contains(c));
+    memchr::memchr(b'@', input).is_some() && !memchr::memchr_iter(b'@', input).any(named)
 }
 
 /// Whether a word of three letters or more comes before the first `--`,
@@ -307,6 +321,20 @@ mod tests {
             assert!(ids(text).is_empty(), "{text}");
         }
         for attack in ["1 --", "-1 --", "1 /* x */", "0x41 -- -", "1e3--"] {
+            assert_eq!(ids(attack), [1200], "{attack}");
+        }
+    }
+
+    #[test]
+    fn a_lone_at_sign_is_no_variable() {
+        for password in ["SomeKindOfPassword123!@#", "Summer2024!@#"] {
+            assert!(
+                libinjectionrs::detect_sqli(password.as_bytes()).is_injection(),
+                "libinjection flags {password}"
+            );
+            assert!(ids(password).is_empty(), "{password}");
+        }
+        for attack in ["1;declare @q varchar(99);exec master.dbo.xp_dirtree @q;--", "1 or @@version#"] {
             assert_eq!(ids(attack), [1200], "{attack}");
         }
     }
