@@ -246,7 +246,9 @@ pub fn inspect_for(
     for value in &extracted.list {
         // Off-site URLs count in query arguments only, and not where a
         // browser is sent next; see [`offsite`].
-        let site = host.filter(|_| value.location == Location::Query && !value.navigation);
+        let site = host
+            .filter(|_| value.location == Location::Query && value.url_role != extract::UrlRole::Navigation)
+            .map(|host| offsite::Site { host, names_a_file: value.url_role == extract::UrlRole::Inclusion });
         let one = match site {
             // The verdict depends on the request's host too: not remembered.
             Some(_) => inspect_one(value, site),
@@ -265,7 +267,7 @@ pub fn inspect_for(
 }
 
 /// The verdict on one extracted value: decoded, and what it nests.
-fn inspect_one(value: &extract::Value<'_>, site: Option<&str>) -> Inspection {
+fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> Inspection {
     let decoded = decode::fixed_point(&value.bytes, value.form);
     let mut one = Inspection::default();
     inspect_value(&decoded, value.location, site, &mut one);
@@ -293,7 +295,12 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<&str>) -> Inspection {
 /// off-site URL check when the request's own host is given.
 /// In a long value, weak signs count only where they sit together
 /// ([`locality`]).
-fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result: &mut Inspection) {
+fn inspect_value(
+    decoded: &[u8],
+    location: Location,
+    site: Option<offsite::Site<'_>>,
+    result: &mut Inspection,
+) {
     let views = Views::new(decoded, location);
     let mut here = Inspection::default();
     for (scan, text) in views.scans() {
@@ -310,7 +317,7 @@ fn inspect_value(decoded: &[u8], location: Location, site: Option<&str>, result:
     if ssrf::targets_internal(views.get(View::Norm), views.get(View::Raw), location) {
         here.add(&ssrf::INTERNAL_URL, location);
     }
-    if site.is_some_and(|host| offsite::points_off_site(views.get(View::Norm), host)) {
+    if site.is_some_and(|site| offsite::points_off_site(views.get(View::Norm), site)) {
         here.add(&rules::OFFSITE_URL, location);
     }
     let here = locality::weak_signs_together(decoded, location, views.is_prose(), here);

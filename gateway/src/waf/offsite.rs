@@ -1,24 +1,41 @@
-//! A URL in a query argument that points at another site: the classic
-//! remote file inclusion `?page=http://evil.example/shell.txt` (CRS rule
-//! 931130). Not a regex: it compares the URL's authority with the request's
-//! own `Host`, so it runs only where both are known. The gateway's API takes
-//! no URLs in its query, and payload bodies (where URLs are data) are left
-//! to the signature tables.
+//! A URL in a query argument that points at another site and has the shape
+//! of something a server includes or fetches: the classic remote file
+//! inclusion `?page=http://evil.example/shell.txt` (CRS rules 931100-931130).
+//! Not a regex: it compares the URL's authority with the request's own
+//! `Host`, so it runs only where both are known. Payload bodies (where URLs
+//! are data) are left to the signature tables.
+//!
+//! Any off-site URL (CRS 931130, paranoia level 2) is too wide: APIs take
+//! links in their queries (`?url=https://example.com/page`, a homepage, a
+//! share link), and 52% of the string values of GitHub's webhook examples,
+//! sent as query arguments, were refused by it. What an inclusion needs is
+//! a script or text file (`.php`, `.txt`), a URL cut short by `?`, an
+//! address instead of a name, credentials, or a scheme other than HTTP(S).
+
+/// Where a query value was sent: the request's own host, and whether the
+/// value's field names a file the application opens
+/// ([`crate::waf::extract::UrlRole::Inclusion`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Site<'h> {
+    pub host: &'h str,
+    pub names_a_file: bool,
+}
 
 /// Whether `value` (a normalised query value) is an absolute URL whose
-/// authority is neither `host` nor a subdomain of it. A port counts: a
-/// different port on the same name is another server.
-pub fn points_off_site(value: &str, host: &str) -> bool {
-    let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+/// authority is neither the site's host nor a subdomain of it, in a field
+/// that names a file or with the shape of an inclusion ([`includable`]). A
+/// port counts: a different port on the same name is another server.
+pub fn points_off_site(value: &str, site: Site<'_>) -> bool {
+    let host = site.host.trim().trim_end_matches('.').to_ascii_lowercase();
     if host.is_empty() {
         return false;
     }
-    match url_authority(value) {
-        Some(authority) if !authority.is_empty() => {
-            let authority = authority.trim_end_matches('.');
+    match url_parts(value) {
+        Some(url) if !url.host.is_empty() => {
+            let authority = url.host.trim_end_matches('.');
             let same = authority == host
                 || authority.strip_suffix(host.as_str()).is_some_and(|head| head.ends_with('.'));
-            !same
+            !same && (site.names_a_file || includable(&url))
         }
         _ => false,
     }
@@ -27,45 +44,106 @@ pub fn points_off_site(value: &str, host: &str) -> bool {
 /// Schemes an include or a fetch on the server follows.
 const FETCHED_SCHEMES: [&str; 5] = ["http", "https", "ftp", "ftps", "file"];
 
-/// The host and port of `scheme://[userinfo@]authority/...`, after an
-/// optional `url:` or `jar:` wrapper; `None` when the value is no such URL.
-fn url_authority(value: &str) -> Option<&str> {
-    let value = value.trim_start();
+/// Extensions of files a server runs or reads as code or configuration when
+/// it includes them.
+const INCLUDED_EXTENSIONS: [&str; 19] = [
+    "php", "php3", "php4", "php5", "php7", "phtml", "inc", "txt", "asp", "aspx", "jsp", "pl", "cgi", "sh",
+    "py", "rb", "ini", "conf", "cfg",
+];
+
+/// An absolute URL, split as [`points_off_site`] reads it.
+struct UrlParts<'v> {
+    scheme: &'v str,
+    /// `host[:port]`, without user information.
+    host: &'v str,
+    userinfo: bool,
+    /// Everything after the authority.
+    rest: &'v str,
+}
+
+/// The parts of `scheme://[userinfo@]authority/...`, after an optional
+/// `url:` or `jar:` wrapper; `None` when the value is no such URL.
+fn url_parts(value: &str) -> Option<UrlParts<'_>> {
+    let value = value.trim();
     let value = value.strip_prefix("url:").or_else(|| value.strip_prefix("jar:")).unwrap_or(value);
-    let (scheme, rest) = value.split_once("://")?;
+    let (scheme, after) = value.split_once("://")?;
     if !FETCHED_SCHEMES.contains(&scheme) {
         return None;
     }
-    let end = rest.find(['/', '?', '#', '\\', ' ']).unwrap_or(rest.len());
-    let authority = rest.get(..end)?;
-    Some(authority.rsplit_once('@').map_or(authority, |(_, host)| host))
+    let end = after.find(['/', '?', '#', '\\', ' ']).unwrap_or(after.len());
+    let authority = after.get(..end)?;
+    let (userinfo, host) = authority.rsplit_once('@').map_or((false, authority), |(_, host)| (true, host));
+    Some(UrlParts { scheme, host, userinfo, rest: after.get(end..).unwrap_or_default() })
+}
+
+/// Whether an off-site URL has what an inclusion needs (see the module's
+/// documentation), rather than being a link.
+fn includable(url: &UrlParts<'_>) -> bool {
+    let name = url.host.rsplit_once(':').map_or(url.host, |(name, _)| name);
+    let address = name.starts_with('[') || name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let path = url.rest.split(['?', '#']).next().unwrap_or_default();
+    let file = path.rsplit(['/', '\\']).next().unwrap_or_default();
+    let extension = file.rsplit_once('.').map(|(_, ext)| ext);
+    !url.scheme.starts_with("http")
+        || url.userinfo
+        || address
+        || url.rest.ends_with('?')
+        || extension.is_some_and(|ext| INCLUDED_EXTENSIONS.contains(&ext))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::points_off_site;
+    use super::{Site, points_off_site};
+
+    fn off_site(value: &str, host: &str) -> bool {
+        points_off_site(value, Site { host, names_a_file: false })
+    }
 
     #[test]
-    fn other_hosts_and_ports_are_off_site() {
-        assert!(points_off_site("https://evil.example/x.txt", "localhost"));
-        assert!(points_off_site("ftp://foo.bar", "localhost"));
-        assert!(points_off_site("https://example.com.evil.com/", "example.com"));
-        assert!(points_off_site("https://example.com:1234/", "example.com"));
-        assert!(points_off_site("http://example.com@evil.com/", "example.com"));
-        assert!(points_off_site("url:file://foo.bar", "localhost"));
+    fn inclusions_from_other_hosts_and_ports_are_off_site() {
+        assert!(off_site("https://evil.example/x.txt", "localhost"));
+        assert!(off_site("ftp://foo.bar", "localhost"));
+        assert!(off_site("https://example.com.evil.com/shell.php", "example.com"));
+        assert!(off_site("https://example.com:1234/c99.php?cmd=id", "example.com"));
+        assert!(off_site("http://example.com@evil.com/", "example.com"));
+        assert!(off_site("url:file://foo.bar", "localhost"));
+        assert!(off_site("http://66.240.183.75/crash", "localhost"));
+        assert!(off_site("https://[2001:db8::1]/", "localhost"));
+        assert!(off_site("http://evil.example/page?", "localhost"));
+    }
+
+    #[test]
+    fn links_to_other_sites_are_not_inclusions() {
+        for link in [
+            "https://example.com",
+            "https://lists.debian.org/debian-devel/2021/11/msg00176.html",
+            "https://api.github.com/repos/octo/hello/issues?labels=bug",
+            "https://github.com/octo/hello/blob/main/readme.md",
+            "https://bit.ly/34xloxa",
+        ] {
+            assert!(!off_site(link, "localhost"), "{link}");
+        }
+    }
+
+    #[test]
+    fn any_other_site_in_a_field_naming_a_file_is_an_inclusion() {
+        let site = Site { host: "localhost", names_a_file: true };
+        assert!(points_off_site("https://foo.bar", site));
+        assert!(!points_off_site("https://localhost/", site));
+        assert!(!points_off_site("index.html", site));
     }
 
     #[test]
     fn the_site_itself_and_non_urls_are_not() {
-        assert!(!points_off_site("https://example.com/", "example.com"));
-        assert!(!points_off_site("http://www.example.com/some/path", "example.com"));
-        assert!(!points_off_site("http://foo:bar@example.com/", "Example.com"));
-        assert!(!points_off_site("https://evilexample.com.example.com/", "example.com"));
-        assert!(!points_off_site("file:///etc/passwd", "example.com"));
-        assert!(!points_off_site("see https://evil.example/", "example.com"));
-        assert!(!points_off_site("a plain value", "example.com"));
-        assert!(!points_off_site("https://evil.example/", ""));
-        assert!(!points_off_site("lz77://some_file.lz", "example.com"));
-        assert!(!points_off_site("data://text/plain;base64,eA==", "example.com"));
+        assert!(!off_site("https://example.com/", "example.com"));
+        assert!(!off_site("http://www.example.com/some/path", "example.com"));
+        assert!(!off_site("http://foo:bar@example.com/", "Example.com"));
+        assert!(!off_site("https://evilexample.com.example.com/", "example.com"));
+        assert!(!off_site("file:///etc/passwd", "example.com"));
+        assert!(!off_site("see https://evil.example/", "example.com"));
+        assert!(!off_site("a plain value", "example.com"));
+        assert!(!off_site("https://evil.example/", ""));
+        assert!(!off_site("lz77://some_file.lz", "example.com"));
+        assert!(!off_site("data://text/plain;base64,eA==", "example.com"));
     }
 }

@@ -1,7 +1,7 @@
 //! `a=1&b=2` text: query strings, form bodies and bodies sent without a
 //! type that read as forms.
 
-use super::Values;
+use super::{UrlRole, Values};
 use crate::waf::Location;
 use std::borrow::Cow;
 
@@ -12,14 +12,14 @@ pub(super) fn pairs<'a>(out: &mut Values<'a>, location: Location, text: Cow<'a, 
         out.under(location, Cow::Owned(name), true, |out| out.push_cow(location, Cow::Owned(joined), true));
     }
     match text {
-        Cow::Borrowed(text) => for_each_field(text, |name, field, navigation| {
+        Cow::Borrowed(text) => for_each_field(text, |name, field, url_role| {
             out.under(location, Cow::Borrowed(name), true, |out| {
-                out.push_value(location, Cow::Borrowed(field), true, navigation)
+                out.push_value(location, Cow::Borrowed(field), true, url_role)
             })
         }),
-        Cow::Owned(text) => for_each_field(&text, |name, field, navigation| {
+        Cow::Owned(text) => for_each_field(&text, |name, field, url_role| {
             out.under(location, Cow::Owned(name.to_vec()), true, |out| {
-                out.push_value(location, Cow::Owned(field.to_vec()), true, navigation)
+                out.push_value(location, Cow::Owned(field.to_vec()), true, url_role)
             })
         }),
     }
@@ -49,8 +49,55 @@ pub(super) const NAVIGATION_FIELDS: [&str; 14] = [
     "continue",
 ];
 
-fn is_navigation_field(name: &[u8]) -> bool {
-    NAVIGATION_FIELDS.iter().any(|field| name.eq_ignore_ascii_case(field.as_bytes()))
+/// Fields that name a file the application opens: the parameters of the
+/// inclusion flaws CRS rule 931110 lists (`_CONF[path]`,
+/// `mosConfig_absolute_path`, ...) and the names such parameters usually
+/// have.
+pub(super) const INCLUSION_FIELDS: [&str; 26] = [
+    "_conf[path]",
+    "mosconfig_absolute_path",
+    "_server[document_root]",
+    "gallery_basedir",
+    "path[docroot]",
+    "appserv_root",
+    "config[root_dir]",
+    "include",
+    "inc",
+    "file",
+    "filename",
+    "page",
+    "template",
+    "tpl",
+    "path",
+    "dir",
+    "root",
+    "folder",
+    "document",
+    "doc",
+    "module",
+    "load",
+    "require",
+    "conf",
+    "config",
+    "layout",
+];
+
+/// What a URL in the field `name` is for.
+fn url_role(name: &[u8]) -> UrlRole {
+    // `_CONF%5Bpath%5D` is `_CONF[path]` to the application.
+    let name = if name.contains(&b'%') {
+        Cow::Owned(crate::waf::decode::percent(name, true))
+    } else {
+        Cow::Borrowed(name)
+    };
+    let named = |fields: &[&str]| fields.iter().any(|field| name.eq_ignore_ascii_case(field.as_bytes()));
+    if named(&NAVIGATION_FIELDS) {
+        UrlRole::Navigation
+    } else if named(&INCLUSION_FIELDS) {
+        UrlRole::Inclusion
+    } else {
+        UrlRole::Data
+    }
 }
 
 /// The values of each field named more than once, joined with `,` as
@@ -73,16 +120,16 @@ fn repeated_fields_joined(text: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// The names and values of `a=1&b=2`, in order, each with the field's
-/// name and whether it is the value of a [`NAVIGATION_FIELDS`] field.
-fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8], &'t [u8], bool)) {
+/// name and what a URL in it is for.
+fn for_each_field<'t>(text: &'t [u8], mut field: impl FnMut(&'t [u8], &'t [u8], UrlRole)) {
     for pair in text.split(|&b| b == b'&') {
         match pair.iter().position(|&b| b == b'=') {
             Some(eq) => {
                 let name = pair.get(..eq).unwrap_or_default();
-                field(name, name, false);
-                field(name, pair.get(eq + 1..).unwrap_or_default(), is_navigation_field(name));
+                field(name, name, UrlRole::Data);
+                field(name, pair.get(eq + 1..).unwrap_or_default(), url_role(name));
             }
-            None => field(pair, pair, false),
+            None => field(pair, pair, UrlRole::Data),
         }
     }
 }

@@ -78,17 +78,31 @@ pub struct Value<'a> {
     pub bytes: Cow<'a, [u8]>,
     /// `+` encodes a space (query strings and form bodies).
     pub form: bool,
-    /// The value of a field named for where a browser goes next (OAuth's
-    /// `redirect_uri`, `return_to`, `next`: [`form::NAVIGATION_FIELDS`]). A
-    /// URL there is followed by the browser, not fetched or included by the
-    /// server: another site is what it names, not an inclusion
-    /// ([`crate::waf::offsite`]). Every other check still reads it.
-    pub navigation: bool,
+    /// What a URL in this value is for, by its field's name.
+    pub url_role: UrlRole,
     /// The stream's exclusions naming a field this value is under, one bit
     /// each ([`Exclusions::field_bits`]); 0 where none does.
     pub field_bits: u64,
     /// The field it is the value (or the name) of, for logs.
     pub name: FieldName<'a>,
+}
+
+/// What a URL in a query or form field is for, by the field's name; read
+/// by the off-site URL check ([`crate::waf::offsite`]) alone: every other
+/// check reads every value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UrlRole {
+    /// Any other field: a URL there is data, an inclusion only by its shape.
+    #[default]
+    Data,
+    /// Where a browser goes next (OAuth's `redirect_uri`, `return_to`,
+    /// `next`: [`form::NAVIGATION_FIELDS`]): followed by the browser, not
+    /// fetched or included by the server, so another site is what it names.
+    Navigation,
+    /// A file the application opens (`page`, `include`, `template`, and the
+    /// names of known inclusion flaws: [`form::INCLUSION_FIELDS`]): a URL to
+    /// another site there is an inclusion whatever its shape.
+    Inclusion,
 }
 
 /// The field a value belongs to, as the request names it.
@@ -227,10 +241,10 @@ impl<'a> Values<'a> {
     }
 
     fn push_cow(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool) {
-        self.push_value(location, bytes, form, false);
+        self.push_value(location, bytes, form, UrlRole::Data);
     }
 
-    fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, navigation: bool) {
+    fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, url_role: UrlRole) {
         let len = bytes.trim_ascii().len();
         if len == 0 || self.full() || self.exclusions.skips(location, self.field.bits) {
             return;
@@ -251,7 +265,7 @@ impl<'a> Values<'a> {
             Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
         };
         let Field { bits: field_bits, name } = self.field.clone();
-        self.out.list.push(Value { location, bytes, form, navigation, field_bits, name });
+        self.out.list.push(Value { location, bytes, form, url_role, field_bits, name });
     }
 }
 

@@ -407,8 +407,14 @@ fn query_urls_to_other_sites_block() {
         inspect(&RequestView { query: Some(q), headers: &headers, ..RequestView::default() })
     };
     blocks(with_host("x=https://evil.example/shell.txt", "localhost"), Class::Rfi);
-    blocks(with_host("x=https://example.com:1234/", "example.com"), Class::Rfi);
+    blocks(with_host("x=https://example.com:1234/c99.php", "example.com"), Class::Rfi);
     passes(with_host("x=https://www.example.com/a", "example.com"));
+    // A link to another site is data; in a field naming a file, or cut
+    // short by `?`, it is an inclusion.
+    passes(with_host("url=https://lists.debian.org/debian-devel/2021/11/msg00176.html", "example.com"));
+    blocks(with_host("_CONF%5Bpath%5D=https://foo.bar", "example.com"), Class::Rfi);
+    blocks(with_host("page=https://evil.example/", "example.com"), Class::Rfi);
+    blocks(with_host("x=https://evil.example/x?", "example.com"), Class::Rfi);
     // URLs in a body are data, and without a known host there is no site.
     passes(json(r#"{"link":"https://evil.example/shell.txt"}"#));
     passes(query("x=https://evil.example/shell.txt"));
