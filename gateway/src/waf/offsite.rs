@@ -10,7 +10,10 @@
 //! share link), and 52% of the string values of GitHub's webhook examples,
 //! sent as query arguments, were refused by it. What an inclusion needs is
 //! a script or text file (`.php`, `.txt`), a URL cut short by `?`, an
-//! address instead of a name, credentials, or a scheme other than HTTP(S).
+//! address instead of a name, credentials, or a scheme other than HTTP(S);
+//! or nothing but a host, which is what out-of-band probes send
+//! (`?x=http://canary.example`) and what the CRS tests (5 of the 1,097
+//! URL values of those webhook examples were such homepages).
 
 /// Where a query value was sent: the request's own host, and whether the
 /// value's field names a file the application opens
@@ -87,6 +90,7 @@ fn includable(url: &UrlParts<'_>) -> bool {
     !url.scheme.starts_with("http")
         || url.userinfo
         || address
+        || matches!(url.rest, "" | "/")
         || url.rest.ends_with('?')
         || extension.is_some_and(|ext| INCLUDED_EXTENSIONS.contains(&ext))
 }
@@ -110,12 +114,14 @@ mod tests {
         assert!(off_site("http://66.240.183.75/crash", "localhost"));
         assert!(off_site("https://[2001:db8::1]/", "localhost"));
         assert!(off_site("http://evil.example/page?", "localhost"));
+        assert!(off_site("http://canary.example", "localhost"));
+        assert!(off_site("https://example.com.evil.com/", "example.com"));
     }
 
     #[test]
     fn links_to_other_sites_are_not_inclusions() {
         for link in [
-            "https://example.com",
+            "https://example.com/about",
             "https://lists.debian.org/debian-devel/2021/11/msg00176.html",
             "https://api.github.com/repos/octo/hello/issues?labels=bug",
             "https://github.com/octo/hello/blob/main/readme.md",
