@@ -205,9 +205,12 @@ fn words_alone(input: &[u8]) -> bool {
 }
 
 /// Whether the value's `'` (or `"`) pair up, each pair enclosing one or
-/// two operator characters and nothing else: "'-' and '+' are accepted".
+/// two operator characters and nothing else, in text: "'-' and '+' are
+/// accepted". A value of quoted symbols alone (`'-'`, `'&'`) is no text but
+/// the login bypass (`WHERE name=''-''` compares with 0).
 fn quotes_a_symbol(input: &[u8]) -> bool {
-    [b'\'', b'"'].into_iter().any(|quote| {
+    let text = input.iter().any(|b| b.is_ascii_alphanumeric());
+    text && [b'\'', b'"'].into_iter().any(|quote| {
         let at: Vec<usize> = memchr::memchr_iter(quote, input).collect();
         !at.is_empty()
             && at.len().is_multiple_of(2)
@@ -299,6 +302,10 @@ mod tests {
         // Other quotes, or more than a symbol between them, are judged.
         assert_eq!(ids("x'||'y' or '1'='1"), [1200]);
         assert_eq!(ids("1' OR '1'='1"), [1200]);
+        // Quoted symbols alone are the login bypass list's, not text.
+        for bypass in ["'-'", "'&'", "\"*\"", "'^'"] {
+            assert_eq!(ids(bypass), [1200], "{bypass}");
+        }
     }
 
     #[test]

@@ -473,6 +473,10 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"^\s*'\s*(#|--(\s|$))|^\s*'\s*(sleep|benchmark|pg_sleep)\s*\(?\s*[0-9]+\s*\)?\s*'\s*$|\b(child|descendant|ancestor|parent|following|preceding|self|attribute)(-or-self|-sibling)?::(node|text|comment|\*)\s*(\(|\b)",
         ),
+        // A value opening with a logic operator, a boolean and a comment
+        // (`or true--`, `and false#`): a condition with nothing before it,
+        // appended to a query.
+        rule(1074, Sqli, CRITICAL, Sql, r"^\s*(or|and|xor|\|\||&&)\s+(not\s+)?(true|false)\s*(--|#|;)"),
         // The float that hangs Java's and PHP's parsers (CVE-2010-4476).
         rule(1051, Sqli, CRITICAL, Norm, r"\b2\.2250738585072011e-308\b"),
     ]

@@ -59,6 +59,7 @@ fn sqli() {
     blocks(query("u[$ne]=1"), Class::Nosql);
     blocks(query(r#"filter={"user":{"$gt":""}}"#), Class::Nosql);
     blocks(json(r#"{"q":"{\"name\": \"x' or '1'='1\"}"}"#), Class::Sqli);
+    blocks(query("user=or%20true--&name=%27-%27"), Class::Sqli);
     // Language and region tags whose parts are SQL keywords (Odia, Assam).
     passes(query("locale=or-IN&alt=as-IN&region=IN-OR"));
     passes(text("Please select the union reps from the list and drop them a note; order by Friday."));
