@@ -4,7 +4,8 @@
 //! (`c'a't`, `c\at`, `c^at`, `$IFS`) is already undone.
 
 use super::{
-    CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::Short, View::Spliced, WARNING, rule,
+    CRITICAL, Rule, Scope, View::Cmd, View::Norm, View::Raw, View::RawShort, View::Short, View::Spliced,
+    WARNING, rule,
 };
 use crate::waf::Class::Rce;
 
@@ -60,6 +61,14 @@ pub fn rules() -> Vec<Rule> {
         super::Rule {
             pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
             ..rule(3001, Rce, CRITICAL, Cmd, "")
+        },
+        // A command on a line of its own after a value (`127.0.0.1%0awhoami`,
+        // `%0aid`): a line break ends a shell command as `;` does. The
+        // normalised views join lines, so this reads the value as decoded;
+        // not prose, whose lines open with words.
+        super::Rule {
+            pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$)").into(),
+            ..rule(3067, Rce, CRITICAL, RawShort, "")
         },
         // A word command's name with `(` right after it is a call in C, PHP
         // or JavaScript (`; printf("%s", x)`), which a shell would refuse.

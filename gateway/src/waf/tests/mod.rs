@@ -89,6 +89,8 @@ fn rce() {
     blocks(json(r#"{"x":"%x('ls -al /')"}"#), Class::Rce);
     blocks(query("x=qx{whoami}"), Class::Rce);
     blocks(query("x=;%0a.sh%20id"), Class::Rce);
+    blocks(query("ip=127.0.0.1%0awhoami&x=%0aid"), Class::Rce);
+    passes(json(r#"{"address":"Flat 2\nCat Street\nBashley","note":"Ids:\nls-1, ls-2"}"#));
     passes(query("ext=.sh&type=application/x-sh"));
     // Texinfo's quotes are not command substitution.
     passes(query("service=kshell%09544/tcp%09%23%20Kerberized%20%60rsh%27%20(v5)"));
