@@ -31,6 +31,7 @@ pub(crate) mod locality;
 mod multipart;
 mod nested;
 mod offsite;
+mod quoting;
 pub mod rules;
 pub mod sqltok;
 mod ssrf;

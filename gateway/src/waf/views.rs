@@ -4,6 +4,7 @@
 
 use super::Location;
 use super::decode;
+use super::quoting::{without_code_spans, without_fence_lines, without_gnu_quotes, without_quoted_terms};
 use super::rules::{Scan, View};
 use std::borrow::Cow;
 
@@ -40,12 +41,15 @@ impl<'a> Views<'a> {
     pub fn new_with_prose(decoded: &'a [u8], prose: bool) -> Views<'a> {
         let raw = String::from_utf8_lossy(decoded);
         let norm = decode::normalize(&raw);
-        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(&norm));
-        // Prose quotes terms ("only build active archs" is not checked);
-        // the SQL rules read it without those quotes.
-        let sql = match prose.then(|| without_quoted_terms(sql.as_deref().unwrap_or(&norm))).flatten() {
+        // Prose quotes terms ("only build active archs" is not checked)
+        // and names code in spans (`base64`): the SQL and command rules
+        // read it without those quotes (see `quoting`).
+        let spans_off = if prose { without_code_spans(&norm) } else { None };
+        let prose_norm = spans_off.as_deref().unwrap_or(&norm);
+        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(prose_norm));
+        let sql = match prose.then(|| without_quoted_terms(sql.as_deref().unwrap_or(prose_norm))).flatten() {
             Some(unquoted) => Some(unquoted),
-            None => sql,
+            None => sql.or_else(|| spans_off.clone()),
         };
         // A Markdown fence line (```` ```bash ````) is not command
         // substitution: the command view reads the value without it, and
@@ -53,9 +57,14 @@ impl<'a> Views<'a> {
         let cmd = match without_fence_lines(&raw) {
             Some(unfenced) => {
                 let unfenced = decode::normalize(&unfenced);
+                let unfenced =
+                    if prose { without_code_spans(&unfenced).unwrap_or(unfenced) } else { unfenced };
                 Some(shell_unquote(&unfenced).unwrap_or(unfenced))
             }
-            None => shell_unquote(&norm),
+            None => match spans_off {
+                Some(spans_off) => Some(shell_unquote(&spans_off).unwrap_or(spans_off)),
+                None => shell_unquote(&norm),
+            },
         };
         let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
         Views { raw, norm, sql, cmd, prose, spliced }
@@ -104,32 +113,6 @@ fn is_prose(raw: &str) -> bool {
     let text = raw.split('\0').next().unwrap_or_default();
     let words = text.split_whitespace().take(PROSE_WORDS).count();
     words >= PROSE_WORDS || (words >= PROSE_WORDS_MULTILINE && text.trim().contains('\n'))
-}
-
-/// The value without its Markdown fence lines, as CommonMark reads them:
-/// up to three spaces, three or more backquotes, and an info string with no
-/// backquote (```` ```id``` ```` on one line is no fence, but substitution).
-/// `None` when there is none.
-fn without_fence_lines(raw: &str) -> Option<String> {
-    if !raw.contains("```") {
-        return None;
-    }
-    let is_fence = |line: &str| {
-        let indent = line.len() - line.trim_start_matches(' ').len();
-        let rest = line.trim_start_matches(' ');
-        let ticks = rest.len() - rest.trim_start_matches('`').len();
-        indent <= 3 && ticks >= 3 && !rest.get(ticks..).unwrap_or_default().contains('`')
-    };
-    let mut fenced = false;
-    let kept: Vec<&str> = raw
-        .split('\n')
-        .map(|line| {
-            let fence = is_fence(line.trim_end_matches('\r'));
-            fenced |= fence;
-            if fence { "" } else { line }
-        })
-        .collect();
-    fenced.then(|| kept.join("\n"))
 }
 
 /// The characters a shell removes from inside a word (`c'a't`, `c\at`,
@@ -211,138 +194,9 @@ pub(super) fn shell_unquote(norm: &str) -> Option<String> {
     Some(spaced.chars().filter(|&c| !u8::try_from(c).is_ok_and(is_shell_quote)).collect())
 }
 
-/// Longest quoted term [`without_quoted_terms`] takes.
-const MAX_QUOTED_TERM: usize = 80;
-
-/// `text` without the quotes around its quoted terms, `None` when it has
-/// none. A term opens at the start or after a space or bracket, right
-/// before a letter or digit, and closes at the next quote of its kind that
-/// is not an apostrophe inside a word (`'don't'`), after a letter, digit
-/// or `.,!?` and before the end, a space or punctuation: "reproduction,"
-/// and "distribution", `'port' not specified`, Texinfo's `` `using' is ``. A quote that an injection
-/// closes follows a value (`admin' or`, `1'='1`) and opens no term.
-fn without_quoted_terms(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let in_word = |at: usize| {
-        at > 0
-            && b.get(at - 1).is_some_and(u8::is_ascii_alphanumeric)
-            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
-    };
-    let opens = |at: usize| {
-        (at == 0 || b.get(at - 1).is_some_and(|c| c.is_ascii_whitespace() || b"([{".contains(c)))
-            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
-    };
-    let closes = |at: usize| {
-        b.get(at.wrapping_sub(1)).is_some_and(|c| c.is_ascii_alphanumeric() || b".,!?".contains(c))
-            && b.get(at + 1).is_none_or(|c| c.is_ascii_whitespace() || b".,;:!?)]}".contains(c))
-    };
-    let mut dropped = Vec::new();
-    let mut at = 0;
-    while let Some(open) = b.get(at..).and_then(|r| r.iter().position(|c| b"'\"`".contains(c))) {
-        let open = at + open;
-        at = open + 1;
-        // Texinfo's `term' closes with an apostrophe.
-        let quote = match b.get(open) {
-            Some(b'`') => b'\'',
-            quote => quote.copied().unwrap_or_default(),
-        };
-        if !opens(open) {
-            continue;
-        }
-        let close = b
-            .get(open + 1..)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .take(MAX_QUOTED_TERM)
-            .find(|&(i, &c)| c == quote && !in_word(open + 1 + i))
-            .map(|(i, _)| open + 1 + i);
-        if let Some(close) = close.filter(|&close| closes(close)) {
-            dropped.extend([open, close]);
-            at = close + 1;
-        }
-    }
-    if dropped.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for &at in &dropped {
-        out.push_str(text.get(copied..at).unwrap_or_default());
-        copied = at + 1;
-    }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    Some(out)
-}
-
-/// `norm` with GNU-style quotes around a word (`` `rsh' ``, as Texinfo
-/// and old manuals write) taken off: a backquote closed by an apostrophe is
-/// no substitution a shell runs (it refuses the unmatched backquote), and
-/// read as one it puts a command after a separator.
-fn without_gnu_quotes(norm: &str) -> Cow<'_, str> {
-    let b = norm.as_bytes();
-    let is_word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-');
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    let mut i = 0;
-    while let Some(at) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'`')) {
-        let start = i + at;
-        let len = b.get(start + 1..).unwrap_or_default().iter().take_while(|c| is_word(c)).count();
-        let end = start + 1 + len;
-        if len > 0 && b.get(end) == Some(&b'\'') {
-            let kept = out.get_or_insert_with(String::new);
-            kept.push_str(norm.get(copied..start).unwrap_or_default());
-            kept.push_str(norm.get(start + 1..end).unwrap_or_default());
-            copied = end + 1;
-        }
-        i = end.max(start + 1);
-    }
-    match out {
-        Some(mut kept) => {
-            kept.push_str(norm.get(copied..).unwrap_or_default());
-            Cow::Owned(kept)
-        }
-        None => Cow::Borrowed(norm),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fence_lines_are_not_substitutions() {
-        let readme = "Install:\n\n```bash\nnpm install x\n```\n";
-        assert_eq!(without_fence_lines(readme).as_deref(), Some("Install:\n\n\nnpm install x\n\n"));
-        assert_eq!(without_fence_lines("```id```"), None, "one line: substitution, not a fence");
-        assert_eq!(without_fence_lines("    ```sh"), None, "indented four spaces: code, not a fence");
-        assert_eq!(without_fence_lines("no fence"), None);
-    }
-
-    #[test]
-    fn quoted_terms_lose_their_quotes() {
-        let text = r#"the terms "reproduce," "reproduction," and "distribution" have; 'port' not specified"#;
-        assert_eq!(
-            without_quoted_terms(text).as_deref(),
-            Some("the terms reproduce, reproduction, and distribution have; port not specified")
-        );
-        assert_eq!(without_quoted_terms("say 'don't' or (\"yes\")").as_deref(), Some("say don't or (yes)"));
-        assert_eq!(without_quoted_terms("where `using' is").as_deref(), Some("where using is"));
-        for injection in ["admin' or '1'='1", "x\" or \"a\"=\"a", "1' union select 'a", "'a'='a' --"] {
-            let kept = without_quoted_terms(injection).unwrap_or_default();
-            assert!(kept.is_empty() || kept.contains(['\'', '"']), "{injection}: {kept}");
-        }
-    }
-
-    #[test]
-    fn gnu_quotes_are_not_substitutions() {
-        assert_eq!(
-            without_gnu_quotes("# kerberized `rsh' (v5), see `man'"),
-            "# kerberized rsh (v5), see man"
-        );
-        assert_eq!(without_gnu_quotes("a;`id`"), "a;`id`");
-        assert_eq!(without_gnu_quotes("`' `"), "`' `");
-    }
 
     #[test]
     fn contractions_and_splices() {

@@ -186,3 +186,19 @@ fn markdown_fences_and_headings_are_not_sql() {
     }
     blocks(query("id=1%20or%201%3D1%20%23%20x"), Class::Sqli);
 }
+
+/// Issue bodies and API descriptions name commands and code in Markdown
+/// spans; a span is a word of the sentence, not a substitution or a quote.
+#[test]
+fn markdown_code_spans_in_prose_are_words() {
+    messages_pass(&[
+        "I found a bug in the cleanAllExamples.sh script: it only cleans the first example it encounters, \
+         because there's a `cd ..` missing after each one, and `rm -rf obj/` then runs in the wrong place.",
+        "Behaves like `\"%04d\"` or `\"%04f\"` arguments to `printf`, with `width=4` and `fill='0'` in this \
+         example. Use it to align numbers in tables, or anywhere a fixed width helps the reader.",
+        "The encoding used for `content` in this request. Currently, `\"utf-8\"` and `\"base64\"` are \
+         supported, and any other value is refused with a validation error naming the field.",
+    ]);
+    blocks(query("host=a%60id%60"), Class::Rce);
+    blocks(message("x;`whoami`"), Class::Rce);
+}

@@ -1,0 +1,244 @@
+//! How text quotes what it names: quoted terms ("reproduction," and
+//! "distribution"), Texinfo's `` `term' ``, Markdown's code spans and fences.
+//! Read as SQL or as a command line, those quotes would close strings and
+//! open substitutions; the views take them off where the text is prose (or,
+//! for fences and Texinfo's quotes, which no shell runs, everywhere).
+
+use std::borrow::Cow;
+
+/// The value without its Markdown fence lines, as CommonMark reads them:
+/// up to three spaces, three or more backquotes, and an info string with no
+/// backquote (```` ```id``` ```` on one line is no fence, but substitution).
+/// `None` when there is none.
+pub(super) fn without_fence_lines(raw: &str) -> Option<String> {
+    if !raw.contains("```") {
+        return None;
+    }
+    let is_fence = |line: &str| {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let rest = line.trim_start_matches(' ');
+        let ticks = rest.len() - rest.trim_start_matches('`').len();
+        indent <= 3 && ticks >= 3 && !rest.get(ticks..).unwrap_or_default().contains('`')
+    };
+    let mut fenced = false;
+    let kept: Vec<&str> = raw
+        .split('\n')
+        .map(|line| {
+            let fence = is_fence(line.trim_end_matches('\r'));
+            fenced |= fence;
+            if fence { "" } else { line }
+        })
+        .collect();
+    fenced.then(|| kept.join("\n"))
+}
+
+/// Longest quoted term [`without_quoted_terms`] takes.
+const MAX_QUOTED_TERM: usize = 80;
+
+/// `text` without the quotes around its quoted terms, `None` when it has
+/// none. A term opens at the start or after a space or bracket, right
+/// before a letter or digit, and closes at the next quote of its kind that
+/// is not an apostrophe inside a word (`'don't'`), after a letter, digit
+/// or `.,!?` and before the end, a space or punctuation: "reproduction,"
+/// and "distribution", `'port' not specified`, Texinfo's `` `using' is ``. A quote that an injection
+/// closes follows a value (`admin' or`, `1'='1`) and opens no term.
+pub(super) fn without_quoted_terms(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let in_word = |at: usize| {
+        at > 0
+            && b.get(at - 1).is_some_and(u8::is_ascii_alphanumeric)
+            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let opens = |at: usize| {
+        (at == 0 || b.get(at - 1).is_some_and(|c| c.is_ascii_whitespace() || b"([{".contains(c)))
+            && b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let closes = |at: usize| {
+        b.get(at.wrapping_sub(1)).is_some_and(|c| c.is_ascii_alphanumeric() || b".,!?".contains(c))
+            && b.get(at + 1).is_none_or(|c| c.is_ascii_whitespace() || b".,;:!?)]}".contains(c))
+    };
+    let mut dropped = Vec::new();
+    let mut at = 0;
+    while let Some(open) = b.get(at..).and_then(|r| r.iter().position(|c| b"'\"`".contains(c))) {
+        let open = at + open;
+        at = open + 1;
+        // Texinfo's `term' closes with an apostrophe.
+        let quote = match b.get(open) {
+            Some(b'`') => b'\'',
+            quote => quote.copied().unwrap_or_default(),
+        };
+        if !opens(open) {
+            continue;
+        }
+        let close = b
+            .get(open + 1..)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .take(MAX_QUOTED_TERM)
+            .find(|&(i, &c)| c == quote && !in_word(open + 1 + i))
+            .map(|(i, _)| open + 1 + i);
+        if let Some(close) = close.filter(|&close| closes(close)) {
+            dropped.extend([open, close]);
+            at = close + 1;
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for &at in &dropped {
+        out.push_str(text.get(copied..at).unwrap_or_default());
+        copied = at + 1;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
+/// `norm` with GNU-style quotes around a word (`` `rsh' ``, as Texinfo
+/// and old manuals write) taken off: a backquote closed by an apostrophe is
+/// no substitution a shell runs (it refuses the unmatched backquote), and
+/// read as one it puts a command after a separator.
+pub(super) fn without_gnu_quotes(norm: &str) -> Cow<'_, str> {
+    let b = norm.as_bytes();
+    let is_word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-');
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(at) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'`')) {
+        let start = i + at;
+        let len = b.get(start + 1..).unwrap_or_default().iter().take_while(|c| is_word(c)).count();
+        let end = start + 1 + len;
+        if len > 0 && b.get(end) == Some(&b'\'') {
+            let kept = out.get_or_insert_with(String::new);
+            kept.push_str(norm.get(copied..start).unwrap_or_default());
+            kept.push_str(norm.get(start + 1..end).unwrap_or_default());
+            copied = end + 1;
+        }
+        i = end.max(start + 1);
+    }
+    match out {
+        Some(mut kept) => {
+            kept.push_str(norm.get(copied..).unwrap_or_default());
+            Cow::Owned(kept)
+        }
+        None => Cow::Borrowed(norm),
+    }
+}
+
+/// Longest code span [`without_code_spans`] takes.
+const MAX_CODE_SPAN: usize = 80;
+
+/// `text` (normalised prose) with each Markdown code span replaced by the
+/// word `code`, `None` when it has none. A span opens with one or two
+/// backquotes at the start or after a space, bracket or quote, before a
+/// non-space, and closes at the next run of as many, after a non-space and
+/// before the end, a space or punctuation: "the `admin:org` scope",
+/// "`\"utf-8\"` and `\"base64\"` are supported", "like `mkdir -p`". Prose
+/// names code so, and what a span holds is no part of the sentence's SQL or
+/// command line (its quotes close nothing); an injected `` `id` `` comes
+/// after a value (`a`id``, `;`id``), which opens no span. The normalised
+/// view still reads every span.
+pub(super) fn without_code_spans(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut at = 0;
+    while let Some(open) = b.get(at..).and_then(|r| r.iter().position(|&c| c == b'`')) {
+        let open = at + open;
+        let ticks = b.get(open..).unwrap_or_default().iter().take_while(|&&c| c == b'`').count();
+        at = open + ticks;
+        let opens = (open == 0
+            || b.get(open - 1).is_some_and(|c| c.is_ascii_whitespace() || b"([{\"'".contains(c)))
+            && b.get(open + ticks).is_some_and(|c| !c.is_ascii_whitespace());
+        if ticks > 2 || !opens {
+            continue;
+        }
+        let Some(close) = closing_run(b, open + ticks, ticks) else { continue };
+        let end = close + ticks;
+        let closes = b.get(close.wrapping_sub(1)).is_some_and(|c| !c.is_ascii_whitespace())
+            && b.get(end).is_none_or(|c| c.is_ascii_whitespace() || b".,;:!?)]}\"'".contains(c));
+        if closes {
+            spans.push((open, end));
+            at = end;
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in spans {
+        out.push_str(text.get(copied..start).unwrap_or_default());
+        out.push_str("code");
+        copied = end;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Some(out)
+}
+
+/// Where the first run of exactly `ticks` backquotes at or after `from`
+/// starts, within [`MAX_CODE_SPAN`] bytes.
+fn closing_run(b: &[u8], from: usize, ticks: usize) -> Option<usize> {
+    let mut at = from;
+    while at < from + MAX_CODE_SPAN {
+        let start = at + b.get(at..)?.iter().position(|&c| c == b'`')?;
+        let run = b.get(start..)?.iter().take_while(|&&c| c == b'`').count();
+        if run == ticks {
+            return (start < from + MAX_CODE_SPAN).then_some(start);
+        }
+        at = start + run;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fence_lines_are_not_substitutions() {
+        let readme = "Install:\n\n```bash\nnpm install x\n```\n";
+        assert_eq!(without_fence_lines(readme).as_deref(), Some("Install:\n\n\nnpm install x\n\n"));
+        assert_eq!(without_fence_lines("```id```"), None, "one line: substitution, not a fence");
+        assert_eq!(without_fence_lines("    ```sh"), None, "indented four spaces: code, not a fence");
+        assert_eq!(without_fence_lines("no fence"), None);
+    }
+
+    #[test]
+    fn quoted_terms_lose_their_quotes() {
+        let text = r#"the terms "reproduce," "reproduction," and "distribution" have; 'port' not specified"#;
+        assert_eq!(
+            without_quoted_terms(text).as_deref(),
+            Some("the terms reproduce, reproduction, and distribution have; port not specified")
+        );
+        assert_eq!(without_quoted_terms("say 'don't' or (\"yes\")").as_deref(), Some("say don't or (yes)"));
+        assert_eq!(without_quoted_terms("where `using' is").as_deref(), Some("where using is"));
+        for injection in ["admin' or '1'='1", "x\" or \"a\"=\"a", "1' union select 'a", "'a'='a' --"] {
+            let kept = without_quoted_terms(injection).unwrap_or_default();
+            assert!(kept.is_empty() || kept.contains(['\'', '"']), "{injection}: {kept}");
+        }
+    }
+
+    #[test]
+    fn gnu_quotes_are_not_substitutions() {
+        assert_eq!(
+            without_gnu_quotes("# kerberized `rsh' (v5), see `man'"),
+            "# kerberized rsh (v5), see man"
+        );
+        assert_eq!(without_gnu_quotes("a;`id`"), "a;`id`");
+        assert_eq!(without_gnu_quotes("`' `"), "`' `");
+    }
+
+    #[test]
+    fn code_spans_are_words() {
+        assert_eq!(
+            without_code_spans("the `admin:org` scope; `\"base64\"`, or ``a`b``, like `mkdir -p`.")
+                .as_deref(),
+            Some("the code scope; code, or code, like code.")
+        );
+        for substitution in ["a`id`", ";`id`", "x=`whoami`", "```sh", "` id`"] {
+            assert_eq!(without_code_spans(substitution), None, "{substitution}");
+        }
+    }
+}
