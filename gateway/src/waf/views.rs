@@ -45,27 +45,8 @@ impl<'a> Views<'a> {
         // and names code in spans (`base64`): the SQL and command rules
         // read it without those quotes (see `quoting`).
         let spans_off = if prose { without_code_spans(&norm) } else { None };
-        let prose_norm = spans_off.as_deref().unwrap_or(&norm);
-        let sql = norm.contains("/*").then(|| decode::strip_sql_comments(prose_norm));
-        let sql = match prose.then(|| without_quoted_terms(sql.as_deref().unwrap_or(prose_norm))).flatten() {
-            Some(unquoted) => Some(unquoted),
-            None => sql.or_else(|| spans_off.clone()),
-        };
-        // A Markdown fence line (```` ```bash ````) is not command
-        // substitution: the command view reads the value without it, and
-        // reads what the fence holds as any other text.
-        let cmd = match without_fence_lines(&raw) {
-            Some(unfenced) => {
-                let unfenced = decode::normalize(&unfenced);
-                let unfenced =
-                    if prose { without_code_spans(&unfenced).unwrap_or(unfenced) } else { unfenced };
-                Some(shell_unquote(&unfenced).unwrap_or(unfenced))
-            }
-            None => match spans_off {
-                Some(spans_off) => Some(shell_unquote(&spans_off).unwrap_or(spans_off)),
-                None => shell_unquote(&norm),
-            },
-        };
+        let sql = sql_view(&norm, spans_off.as_deref(), prose);
+        let cmd = cmd_view(&raw, &norm, spans_off, prose);
         let spliced = if cmd.is_some() { spliced_words(&norm) } else { None };
         Views { raw, norm, sql, cmd, prose, spliced }
     }
@@ -103,6 +84,37 @@ impl<'a> Views<'a> {
             View::Spliced => self.spliced.as_deref().unwrap_or_default(),
         }
     }
+}
+
+/// What the SQL rules read, when it differs from `norm`: block comments
+/// replaced by a space, and in prose code spans (`spans_off`, `norm`
+/// without them) and quoted terms taken off.
+fn sql_view(norm: &str, spans_off: Option<&str>, prose: bool) -> Option<String> {
+    let text = spans_off.unwrap_or(norm);
+    let uncommented = norm.contains("/*").then(|| decode::strip_sql_comments(text));
+    let text = uncommented.as_deref().unwrap_or(text);
+    match prose.then(|| without_quoted_terms(text)).flatten() {
+        Some(unquoted) => Some(unquoted),
+        None => uncommented.or_else(|| spans_off.map(str::to_owned)),
+    }
+}
+
+/// What the command rules read, when it differs from `norm`: shell quoting
+/// undone, without Markdown fence lines (```` ```bash ```` is no command
+/// substitution; what the fence holds is read as any other text) and, in
+/// prose, without code spans.
+fn cmd_view(raw: &str, norm: &str, spans_off: Option<String>, prose: bool) -> Option<String> {
+    let text = match without_fence_lines(raw) {
+        Some(unfenced) => {
+            let unfenced = decode::normalize(&unfenced);
+            if prose { without_code_spans(&unfenced).unwrap_or(unfenced) } else { unfenced }
+        }
+        None => match spans_off {
+            Some(spans_off) => spans_off,
+            None => return shell_unquote(norm),
+        },
+    };
+    Some(shell_unquote(&text).unwrap_or(text))
 }
 
 /// Whether a value reads as text written for people: several lines with a
