@@ -161,7 +161,8 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// fingerprint without one is not taken. Of the corpus's values of words
 /// alone (2,286, both parts), libinjection flagged none, attack or benign.
 ///
-/// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable.
+/// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable,
+/// and a path glob's last `/*` ([`path_glob`]), which it reads as a comment.
 ///
 /// And for a number before a comment (`1c`: `1 --`, `-1#`): libinjection
 /// folds arithmetic, so "20% off -- today only" (`20 % off`) reads as a
@@ -174,6 +175,22 @@ fn sqli_in(input: &[u8]) -> bool {
         && (!words_alone(input) || fingerprint.contains(['U', '&', 'B', 'v']))
         && !(fingerprint == "1c" && word_before_comment(input))
         && !(fingerprint.contains('v') && bare_at_signs(input))
+        && !(fingerprint == "nc" && path_glob(input))
+}
+
+/// Whether the value is a path glob (`feature/*`, `src/**`, `docker/*`):
+/// names joined by `/` ending in `/*`. libinjection reads the last `/*` as
+/// a comment after a bareword (`nc`); branch patterns and file rules are
+/// written so, and an injection closes a string first (`admin'/*`).
+fn path_glob(input: &[u8]) -> bool {
+    let stars = input.iter().rev().take_while(|&&b| b == b'*').count();
+    let Some(names) = input.get(..input.len() - stars).and_then(|rest| rest.strip_suffix(b"/")) else {
+        return false;
+    };
+    (1..=2).contains(&stars)
+        && !names.is_empty()
+        && names.iter().all(|b| b.is_ascii_alphanumeric() || b"_.-/*".contains(b))
+        && names.first().is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// Whether the value has an `@` and every one names nothing: no letter,
@@ -328,6 +345,16 @@ mod tests {
             assert!(ids(text).is_empty(), "{text}");
         }
         for attack in ["1 --", "-1 --", "1 /* x */", "0x41 -- -", "1e3--"] {
+            assert_eq!(ids(attack), [1200], "{attack}");
+        }
+    }
+
+    #[test]
+    fn a_path_glob_is_no_comment() {
+        for glob in ["feature/*", "docker/*", "src/**", "refs/heads/release-1.2/*"] {
+            assert!(ids(glob).is_empty(), "{glob}");
+        }
+        for attack in ["admin'/*", "1 or 1=1/*", "x' or 1=1 /*"] {
             assert_eq!(ids(attack), [1200], "{attack}");
         }
     }
