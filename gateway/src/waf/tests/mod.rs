@@ -92,6 +92,9 @@ fn rce() {
     blocks(query("ip=127.0.0.1%0awhoami&x=%0aid"), Class::Rce);
     passes(json(r#"{"address":"Flat 2\nCat Street\nBashley","note":"Ids:\nls-1, ls-2"}"#));
     passes(query("ext=.sh&type=application/x-sh"));
+    // Chef's tools by name; a French county seat or a Dutch head chef is no tool.
+    blocks(query("code=chef-shell"), Class::Rce);
+    passes(json(r#"{"kind":"chef-lieu","tag":"chef-kok","title":"chef-d'oeuvre"}"#));
     // Texinfo's quotes are not command substitution.
     passes(query("service=kshell%09544/tcp%09%23%20Kerberized%20%60rsh%27%20(v5)"));
     passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
