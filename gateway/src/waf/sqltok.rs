@@ -272,6 +272,10 @@ fn lex(text: &str) -> Shape {
             // `#,##0.00`: an ICU/Excel number pattern, not a `#` comment.
             i += len;
             continue;
+        } else if b == b'-' && bytes.get(i..i + 4) == Some(b"----") {
+            // A rule line (`+------+`, a title's underline), not a comment.
+            i += bytes.get(i..).unwrap_or_default().iter().take_while(|&&c| c == b'-').count();
+            continue;
         } else if b == b'#' || (b == b'-' && bytes.get(i + 1) == Some(&b'-')) {
             s.comments += 1;
             i += 1;
@@ -442,6 +446,7 @@ mod tests {
             "#,##0.00\u{a0}\u{a4};(#,##0.00\u{a0}\u{a4})",
             "\u{a4}#,##0.00;(\u{a4}#,##0.00)",
             "## installation\n\n```sh\n$ npm install body-parser\n```",
+            "+------------+ | disclaimer | +------------+",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }

@@ -92,12 +92,13 @@ pub fn rules() -> Vec<Rule> {
             ..rule(3064, Rce, CRITICAL, Short, "")
         },
         // A whole value that is a command line: the command then a separator
-        // or a shell-looking argument (`-x`, a path, `$`, `~`, a URL). A bare
+        // or a shell-looking argument (`-x`, `--flag`, a path, `$`, `~`, a URL;
+        // not a line of dashes under a title). A bare
         // word could be a field name (`uname`), and a sentence that opens with
         // a tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
         super::Rule {
             pattern: format!(
-                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-{{1,2}}[a-z0-9]|/|\$|~|\.{{1,2}}/|[a-z]+://))"
             )
             .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")

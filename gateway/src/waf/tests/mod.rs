@@ -95,6 +95,8 @@ fn rce() {
     // Chef's tools by name; a French county seat or a Dutch head chef is no tool.
     blocks(query("code=chef-shell"), Class::Rce);
     passes(json(r#"{"kind":"chef-lieu","tag":"chef-kok","title":"chef-d'oeuvre"}"#));
+    passes(json(r#"{"license":"PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2\n-----------------"}"#));
+    blocks(query("q=python%20x.py%20--exec"), Class::Rce);
     // Texinfo's quotes are not command substitution.
     passes(query("service=kshell%09544/tcp%09%23%20Kerberized%20%60rsh%27%20(v5)"));
     passes(json(r#"{"fmt":"print it with %x (hex) or %d (decimal)"}"#));
