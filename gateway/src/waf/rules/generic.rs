@@ -24,6 +24,10 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b",
         ),
+        // Template delimiters of different engines run together
+        // (`${{<%[%'"}}%\.`): the polyglot that probes which engine renders a
+        // value. No template writes two openers with nothing between them.
+        rule(8004, Template, CRITICAL, Norm, r"(\$\{|\{\{|<%|\[%|#\{)[^\w\s]{0,3}(<%|\[%|#\{|\$\{)"),
         rule(
             8003,
             Template,

@@ -194,6 +194,8 @@ fn java_and_templates() {
     blocks(json(r#"{"p":"java.lang.Process"}"#), Class::Java);
     blocks(query("c=org.apache.commons.beanutils.BeanComparator"), Class::Java);
     blocks(text("rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"), Class::Java);
+    blocks(query("t=%24%7B%7B%3C%25%5B%25%27%22%7D%7D%25%5C."), Class::Template);
+    passes(json(r#"{"ref":"${{ github.ref }}","tpl":"{{#each items}}{{name}}{{/each}}"}"#));
     blocks(query("name={{7*7}}"), Class::Template);
     blocks(query("name=*%7B7*7%7D"), Class::Template);
     blocks(json(r#"{"p":"<%@ page import=\"java.io.*\" %>"}"#), Class::Java);
