@@ -98,6 +98,18 @@ pub fn rules() -> Vec<Rule> {
             RawShort,
             r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S",
         ),
+        // The same header after a character whose low byte is a line
+        // break (`嘊嘍`, U+560A U+560D, `%E5%98%8A%E5%98%8D`): HTTP stacks
+        // that write header values as Latin-1 keep only that byte. In UTF-8
+        // (the engine matches bytes) those are the two- and three-byte
+        // sequences whose code point ends in 0x0A or 0x0D.
+        rule(
+            9009,
+            Protocol,
+            CRITICAL,
+            RawShort,
+            r"(?i)([\xE0-\xEF][\x80\x84\x88\x8C\x90\x94\x98\x9C\xA0\xA4\xA8\xAC\xB0\xB4\xB8\xBC][\x8A\x8D]|[\xC4\xC8\xCC\xD0\xD4\xD8\xDC][\x8A\x8D]){1,2}\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|x-[\w-]+)\s*:",
+        ),
         rule(
             9008,
             Protocol,

@@ -207,6 +207,8 @@ fn java_and_templates() {
 #[test]
 fn protocol_and_generic() {
     blocks(query("a=x%0d%0aSet-Cookie:%20s=1"), Class::Protocol);
+    blocks(query("a=%E5%98%8A%E5%98%8DSet-Cookie:crlf=injection"), Class::Protocol);
+    passes(json(r#"{"title":"上海 Location: 上 floor","note":"嘊嘍"}"#));
     blocks(json(r#"{"name":"x\r\nLocation: https://evil.example/"}"#), Class::Protocol);
     // A pasted transcript in a document is not a header smuggled in.
     let transcript = "Listing gists returns the rate limit in the headers, as the following response \
