@@ -79,21 +79,11 @@ pub(super) fn without_quoted_terms(text: &str) -> Option<String> {
             .find(|&(i, &c)| c == quote && !in_word(open + 1 + i))
             .map(|(i, _)| open + 1 + i);
         if let Some(close) = close.filter(|&close| closes(close)) {
-            dropped.extend([open, close]);
+            dropped.extend([(open, open + 1), (close, close + 1)]);
             at = close + 1;
         }
     }
-    if dropped.is_empty() {
-        return None;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    for &at in &dropped {
-        out.push_str(text.get(copied..at).unwrap_or_default());
-        copied = at + 1;
-    }
-    out.push_str(text.get(copied..).unwrap_or_default());
-    Some(out)
+    (!dropped.is_empty()).then(|| replaced(text, &dropped, ""))
 }
 
 /// `norm` with GNU-style quotes around a word (`` `rsh' ``, as Texinfo
@@ -103,28 +93,18 @@ pub(super) fn without_quoted_terms(text: &str) -> Option<String> {
 pub(super) fn without_gnu_quotes(norm: &str) -> Cow<'_, str> {
     let b = norm.as_bytes();
     let is_word = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'+' | b'-');
-    let mut out: Option<String> = None;
-    let mut copied = 0;
+    let mut dropped = Vec::new();
     let mut i = 0;
     while let Some(at) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'`')) {
         let start = i + at;
         let len = b.get(start + 1..).unwrap_or_default().iter().take_while(|c| is_word(c)).count();
         let end = start + 1 + len;
         if len > 0 && b.get(end) == Some(&b'\'') {
-            let kept = out.get_or_insert_with(String::new);
-            kept.push_str(norm.get(copied..start).unwrap_or_default());
-            kept.push_str(norm.get(start + 1..end).unwrap_or_default());
-            copied = end + 1;
+            dropped.extend([(start, start + 1), (end, end + 1)]);
         }
         i = end.max(start + 1);
     }
-    match out {
-        Some(mut kept) => {
-            kept.push_str(norm.get(copied..).unwrap_or_default());
-            Cow::Owned(kept)
-        }
-        None => Cow::Borrowed(norm),
-    }
+    if dropped.is_empty() { Cow::Borrowed(norm) } else { Cow::Owned(replaced(norm, &dropped, "")) }
 }
 
 /// Longest code span [`without_code_spans`] takes.
@@ -163,18 +143,21 @@ pub(super) fn without_code_spans(text: &str) -> Option<String> {
             at = end;
         }
     }
-    if spans.is_empty() {
-        return None;
-    }
+    (!spans.is_empty()).then(|| replaced(text, &spans, "code"))
+}
+
+/// `text` with each of the byte ranges `ranges` (in order, not
+/// overlapping, on character boundaries) replaced by `with`.
+fn replaced(text: &str, ranges: &[(usize, usize)], with: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
-    for (start, end) in spans {
+    for &(start, end) in ranges {
         out.push_str(text.get(copied..start).unwrap_or_default());
-        out.push_str("code");
+        out.push_str(with);
         copied = end;
     }
     out.push_str(text.get(copied..).unwrap_or_default());
-    Some(out)
+    out
 }
 
 /// Where the first run of exactly `ticks` backquotes at or after `from`
