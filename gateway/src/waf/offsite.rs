@@ -82,8 +82,8 @@ fn url_parts(value: &str) -> Option<UrlParts<'_>> {
 /// Whether an off-site URL has what an inclusion needs (see the module's
 /// documentation), rather than being a link.
 fn includable(url: &UrlParts<'_>) -> bool {
-    let name = url.host.rsplit_once(':').map_or(url.host, |(name, _)| name);
-    let address = name.starts_with('[') || name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let name = super::ssrf::strip_port(url.host);
+    let address = url.host.starts_with('[') || name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     let (path, query) = url.rest.split_once('?').unwrap_or((url.rest, ""));
     let path = path.split('#').next().unwrap_or_default();
     let file = path.rsplit(['/', '\\']).next().unwrap_or_default();

@@ -114,7 +114,7 @@ fn authority_hosts(rest: &str) -> Vec<String> {
 
 /// The host of `host[:port]`: inside the brackets of an IPv6 literal, or
 /// before the first colon (`127.0.0.1:80:8080` is 127.0.0.1 to Python).
-fn strip_port(host_port: &str) -> &str {
+pub(super) fn strip_port(host_port: &str) -> &str {
     if let Some(inner) = host_port.strip_prefix('[') {
         return inner.split(']').next().unwrap_or(inner);
     }
