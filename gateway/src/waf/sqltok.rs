@@ -244,7 +244,7 @@ fn lex(text: &str) -> Shape {
             }
             continue;
         }
-        if let Some(len) = markdown_mark_len(bytes, i) {
+        if let Some(len) = text_mark_len(bytes, i) {
             i += len;
             continue;
         }
@@ -271,10 +271,6 @@ fn lex(text: &str) -> Shape {
         } else if let Some(len) = number_format_len(bytes.get(i..).unwrap_or_default()) {
             // `#,##0.00`: an ICU/Excel number pattern, not a `#` comment.
             i += len;
-            continue;
-        } else if b == b'-' && bytes.get(i..i + 4) == Some(b"----") {
-            // A rule line (`+------+`, a title's underline), not a comment.
-            i += bytes.get(i..).unwrap_or_default().iter().take_while(|&&c| c == b'-').count();
             continue;
         } else if b == b'#' || (b == b'-' && bytes.get(i + 1) == Some(&b'-')) {
             s.comments += 1;
@@ -309,17 +305,20 @@ fn lex(text: &str) -> Shape {
     s
 }
 
-/// The length of a Markdown mark at `at`: a code fence's backquotes (three
-/// or more, which quote no SQL identifier) or a heading's `#`s opening the
-/// value, before a space (`## Installation`, not a `#` comment). (Lines are
-/// joined by the normalisation, so only the first heading is seen as one.)
-fn markdown_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
+/// The length of a text mark at `at`: a code fence's backquotes (three
+/// or more, which quote no SQL identifier), a heading's `#`s opening the
+/// value, before a space (`## Installation`, not a `#` comment), or a rule
+/// line of four or more dashes (`+------+`, a title's underline, not a `--`
+/// comment). (Lines are joined by the normalisation, so only the first
+/// heading is seen as one.)
+fn text_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
     let rest = bytes.get(at..)?;
     let first = *rest.first()?;
     let len = rest.iter().take_while(|&&c| c == first).count();
     match first {
         b'`' if len >= 3 => Some(len),
         b'#' if at == 0 && len <= 6 && rest.get(len) == Some(&b' ') => Some(len),
+        b'-' if len >= 4 => Some(len),
         _ => None,
     }
 }
