@@ -201,7 +201,8 @@ fn path_glob(input: &[u8]) -> bool {
 fn bare_at_signs(input: &[u8]) -> bool {
     let named =
         |at: usize| input.get(at + 1).is_some_and(|c| c.is_ascii_alphanumeric() || b"_@$.`'\"".contains(c));
-    memchr::memchr(b'@', input).is_some() && !memchr::memchr_iter(b'@', input).any(named)
+    let mut ats = memchr::memchr_iter(b'@', input).peekable();
+    ats.peek().is_some() && !ats.any(named)
 }
 
 /// Whether a word of three letters or more comes before the first `--`,
