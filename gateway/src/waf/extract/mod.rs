@@ -245,7 +245,8 @@ impl<'a> Values<'a> {
     }
 
     fn push_value(&mut self, location: Location, bytes: Cow<'a, [u8]>, form: bool, url_role: UrlRole) {
-        let len = bytes.trim_ascii().len();
+        let span = inspected_span(&bytes);
+        let len = span.len();
         if len == 0 || self.full() || self.exclusions.skips(location, self.field.bits) {
             return;
         }
@@ -261,12 +262,25 @@ impl<'a> Values<'a> {
         }
         self.total += len;
         let bytes = match bytes {
-            Cow::Borrowed(b) => Cow::Borrowed(b.trim_ascii()),
-            Cow::Owned(b) => Cow::Owned(b.trim_ascii().to_vec()),
+            Cow::Borrowed(b) => Cow::Borrowed(b.get(span).unwrap_or_default()),
+            Cow::Owned(b) => Cow::Owned(b.get(span).unwrap_or_default().to_vec()),
         };
         let Field { bits: field_bits, name } = self.field.clone();
         self.out.list.push(Value { location, bytes, form, url_role, field_bits, name });
     }
+}
+
+/// The part of a value the rules read: without the whitespace around it,
+/// but from the last line break before its first word, kept. A decoded
+/// value that opens on a new line (`"\nid"` in JSON) is a command on a
+/// line of its own to a shell, as `%0aid` is in a query, where the break
+/// is still encoded when the value is trimmed.
+fn inspected_span(bytes: &[u8]) -> std::ops::Range<usize> {
+    let end = bytes.trim_ascii_end().len();
+    let first_word = bytes.len() - bytes.trim_ascii_start().len();
+    let leading = bytes.get(..first_word.min(end)).unwrap_or_default();
+    let start = leading.iter().rposition(|b| matches!(b, b'\n' | b'\r')).unwrap_or(first_word);
+    start.min(end)..end
 }
 
 /// Whether a header carries client data worth inspecting: every header but
@@ -492,6 +506,16 @@ Content-Type: application/json\r\n\r\n{\"k\":\"v1\"}\r\n--B\r\nContent-Dispositi
         let body = b"--B\nContent-Disposition: form-data; name=\"a\"; filename=\"x.txt\"\n\nhello\n--B--\n";
         let got = collect(&req(Some("multipart/form-data; boundary=B"), body));
         assert_eq!(got, ["a", "x.txt", "hello"]);
+    }
+
+    #[test]
+    fn values_are_trimmed_but_keep_the_line_break_before_their_first_word() {
+        let span = |v: &[u8]| String::from_utf8_lossy(&v[inspected_span(v)]).into_owned();
+        assert_eq!(span(b"  id \n"), "id");
+        assert_eq!(span(b"\nid"), "\nid");
+        assert_eq!(span(b" \r\n \n  ls -la\n"), "\n  ls -la");
+        assert_eq!(span(b" \n\t "), "");
+        assert_eq!(span(b""), "");
     }
 
     #[test]

@@ -115,13 +115,15 @@ pub fn rules() -> Vec<Rule> {
         ),
         // More files an attacker reads or plants: Docker secrets, database
         // dumps in archives, kernel tables under /proc, Vite's `/@id/`
-        // module loader, and a redirection into a system directory.
+        // module loader, a redirection into a system directory, a server
+        // log as the whole value (the file a log-poisoning include reads) and
+        // Windows's system directories by variable (`%SYSTEMROOT%\\`).
         rule(
             4009,
             Lfi,
             CRITICAL,
             Norm,
-            r"\.docker[/\\]secrets|^[^/\s]*\.(sql|db|sqlite3?|dump|bak)\.(zip|gz|tgz|tar|7z|rar|bz2|xz)\s*$|(^|/)proc/(interrupts|ioports|iomem|kallsyms|modules|partitions|swaps|devices|filesystems|kcore|vmstat|zoneinfo|slabinfo|diskstats|stat)\b|/@id/__x00__|^\s*>\s*/(tmp|etc|var|dev)/",
+            r"\.docker[/\\]secrets|^[^/\s]*\.(sql|db|sqlite3?|dump|bak)\.(zip|gz|tgz|tar|7z|rar|bz2|xz)\s*$|(^|/)proc/(interrupts|ioports|iomem|kallsyms|modules|partitions|swaps|devices|filesystems|kcore|vmstat|zoneinfo|slabinfo|diskstats|stat)\b|/@id/__x00__|^\s*>\s*/(tmp|etc|var|dev)/|^\s*/var/log/(apache2?|httpd|nginx|auth\.log|syslog|messages|secure|mail\.log|lastlog|wtmp|btmp)\b|%(systemroot|windir|comspec|systemdrive)%",
         ),
         // A URL whose host is a bare IPv6 address, and a `file?` probe.
         rule(

@@ -1,11 +1,13 @@
 //! Injections into data formats that a downstream program evaluates rather
 //! than stores: spreadsheet formulas (CSV injection), YAML tags that build
-//! objects on load, TeX commands that run programs, and XPath predicates.
-//! Each is a sign no ordinary value carries; none of them appears in the
-//! benign sources (corpus, npm READMEs, Google API descriptions, boto3
-//! shapes) when they were written.
+//! objects on load, TeX commands that run programs, XPath predicates,
+//! server- and edge-side include directives, pickles that import a command
+//! runner, and PostgreSQL's `COPY ... TO PROGRAM`. Each is a sign no
+//! ordinary value carries; none of them appears in the benign sources
+//! (corpus, npm READMEs, Google API descriptions, boto3 shapes, the
+//! held-out webhook and OpenAPI sets) when they were written.
 
-use super::{CRITICAL, Rule, View::Norm, rule};
+use super::{CRITICAL, Rule, View::Norm, View::Raw, View::Sql, rule};
 use crate::waf::Class::{Generic, Rce, Sqli};
 
 pub fn rules() -> Vec<Rule> {
@@ -43,5 +45,27 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"['\x22]\s*\)*\s*\]\s*(\|\s*/|/\s*(\.\.|\*|[a-z-]+::))|\|\s*//\*|//\*\s*\[|\bcontains\s*\(\s*[*.]\s*,|\b(doc|document|unparsed-text)\s*\(\s*['\x22]([a-z]+:)?//",
         ),
+        // Server-side and edge-side includes: an SSI directive
+        // (`<!--#exec cmd="id" -->`) or an ESI tag (`<esi:include src=`),
+        // which a server or CDN runs when it serves the stored value.
+        rule(
+            9525,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"<!--\s*#\s*(exec|include|echo|printenv|config|set|fsize|flastmod|if|elif)\b|<\s*esi\s*:\s*(include|vars|inline|choose|when|otherwise|remove|comment|try|attempt|except|debug|assign|eval|text)\b",
+        ),
+        // A pickle (protocol 0) that imports a function able to run a
+        // command (`cos\nsystem\n(S'id'\ntR.`): unpickling it calls it.
+        rule(
+            9526,
+            Rce,
+            CRITICAL,
+            Raw,
+            r"(?m)^c(os|posix|nt|subprocess|builtins|__builtin__|commands|pty|socket|runpy)\r?\n(system|popen|exec|eval|call|check_output|check_call|run|getoutput|getstatusoutput|spawnv?p?|execv?p?e?|_run_code)\r?$",
+        ),
+        // PostgreSQL's `COPY ... TO PROGRAM 'id'`: a statement that runs a
+        // shell command.
+        rule(9527, Sqli, CRITICAL, Sql, r#"\bcopy\b[^;]{0,200}\b(to|from)\s+program\s*['"$]"#),
     ]
 }

@@ -16,13 +16,14 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"(\{\{|\$\{|[#*@~]\{|<%=?|\{%|\$\{\{|@\()\s*\d+\s*[*+/-]\s*\d+\s*(\}\}|\}|%>|%\}|\))",
         ),
-        // Jinja2/Twig/Freemarker/Velocity sandbox escapes.
+        // Jinja2/Twig/Freemarker/Velocity sandbox escapes, and Handlebars's
+        // (`{{#with split as |conslist|}}{{this.pop}}`).
         rule(
             8002,
             Template,
             CRITICAL,
             Norm,
-            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b",
+            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b|\{\{#with\s+split\s+as\b|\bstring\.sub\.apply\b|\{\{\s*this\.(pop|push)\s*\}\}",
         ),
         // Template delimiters of different engines run together
         // (`${{<%[%'"}}%\.`): the polyglot that probes which engine renders a

@@ -111,13 +111,14 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\$\{[^}]{0,50}\$\{|\$\{\s*(jndi|lower|upper|env|sys|java|date|main|ctx|bundle|spring|k8s|docker|log4j|web|marker|sd|map|base64|event|jvmrunargs|script|dns|ldap|rmi|::-)\s*:|\bjndi\s*:\s*(ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\s*:",
         ),
-        // OGNL / Struts / EL expressions.
+        // OGNL / Struts / EL expressions, and EL's implicit objects
+        // (`${applicationScope}`, `#{facesContext.externalContext}`).
         rule(
             7008,
             Java,
             CRITICAL,
             Norm,
-            r"#_?memberaccess|@java\.lang\.|ognlcontext|ognlutil|#context\s*\[|#attr\s*\[|#application\s*[\[.]|#request\s*[\[.]|#parameters\s*[\[.]|#session\s*[\[.]|\(#[a-z_]+\s*=|%\{\s*#|\bdefault_member_access\b|@ognl\.|xwork2?\.|\bcom\.opensymphony\b|\.getclass\s*\(\s*\)\s*\.\s*forname|\bclass\.module\.classloader|\bclass\.classloader\b",
+            r"#_?memberaccess|@java\.lang\.|ognlcontext|ognlutil|#context\s*\[|#attr\s*\[|#application\s*[\[.]|#request\s*[\[.]|#parameters\s*[\[.]|#session\s*[\[.]|\(#[a-z_]+\s*=|%\{\s*#|\bdefault_member_access\b|@ognl\.|xwork2?\.|\bcom\.opensymphony\b|\.getclass\s*\(\s*\)\s*\.\s*forname|\bclass\.module\.classloader|\bclass\.classloader\b|[$#]\{\s*(applicationscope|sessionscope|requestscope|pagescope|pagecontext|facescontext|initparam)\b",
         ),
         rule(7009, Java, WARNING, Norm, r"<%@?\s*(page|include|taglib)\b|<jsp:|\bjava\.lang\b|\bjavax\.\w+"),
         // A whole JSP directive, opened and closed: a page that imports

@@ -140,7 +140,7 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\$\w+\s*=\s*['\x22]?(system|exec|passthru|shell_exec|assert|eval|base64_decode|create_function|str_rot13)['\x22]?\s*;",
         ),
-        rule(6011, Php, CRITICAL, Norm, r"\$\s+\{|\$\{\s*['\x22]|\$\{\s*[a-z_]\w*\s*\}\s*\("),
+        rule(6011, Php, CRITICAL, Norm, r"\$\s+\{|\$\{\s*['\x22]|\$\{\s*[a-z_]\w*\s*\}\s*\(|\$\{\s*@\s*[a-z_]\w*\s*\("),
         // Function names as strings or array items, called: `"system"(ls)`,
         // `[system][0](ls)`, `($y)('uname')`, `(sy.(st).em)(...)`. Read over
         // the comment-free view: PHP drops `/* */` as SQL does.

@@ -147,13 +147,14 @@ pub fn rules() -> Vec<Rule> {
         // HTML comment the page opened around reflected input.
         rule(2024, Xss, CRITICAL, Norm, r"^\s*-->\s*$|^\s*-->\s*=|=\s*-->\s*$"),
         // Breaking out of a string into a call and commenting out the rest
-        // (`x";settimeout(name, 1)//`).
+        // (`x";settimeout(name, 1)//`), or into an expression whose other
+        // operand is a dialog (`\"-alert(1)}//`).
         rule(
             2025,
             Xss,
             CRITICAL,
             Norm,
-            r#"['"]\s*;\s*(settimeout|setinterval|alert|eval|prompt|confirm|fetch)\s*\(.*//"#,
+            r#"['"]\s*;\s*(settimeout|setinterval|alert|eval|prompt|confirm|fetch)\s*\(.*//|['"]\s*[-+*/|&^]\s*(alert|prompt|confirm)\s*\([^()]*\)\s*([-+*/|&^;}]|//)"#,
         ),
         // A JavaScript module import as the whole value.
         rule(

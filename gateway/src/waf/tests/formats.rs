@@ -39,3 +39,40 @@ fn xpath_predicates_closed_by_a_value_block() {
 fn twig_sandbox_escapes_block() {
     blocks(query("t=%7B%7B_self.env.registerUndefinedFilterCallback(%22exec%22)%7D%7D"), Class::Template);
 }
+
+#[test]
+fn server_and_edge_side_includes_block() {
+    blocks(json(r#"{"bio":"<!--#printenv -->"}"#), Class::Generic);
+    blocks(query("q=%3Cesi%3Ainclude%20src%3D%22%2Fadmin%22%2F%3E"), Class::Generic);
+    blocks(json(r#"{"bio":"<esi:vars>$(HTTP_COOKIE)</esi:vars>"}"#), Class::Generic);
+    passes(json(r#"{"bio":"<!-- #region helpers --> see esi: the docs"}"#));
+}
+
+#[test]
+fn pickles_and_copy_to_program_block() {
+    blocks(json(r#"{"state":"cos\nsystem\n(S'id'\ntR."}"#), Class::Rce);
+    blocks(query("id=1%3Bcopy%20%28select%20%27%27%29%20to%20program%20%27id%27"), Class::Sqli);
+    passes(json(r#"{"note":"copy the installer to Program Files and run it"}"#));
+}
+
+#[test]
+fn template_expressions_reaching_the_runtime_block() {
+    blocks(json(r#"{"name":"${applicationScope}"}"#), Class::Java);
+    blocks(query("q=%24%7B%40system%28id%29%7D"), Class::Php);
+    blocks(
+        json(
+            r#"{"t":"{{#with \"s\" as |string|}}{{#with split as |conslist|}}{{this.pop}}{{/with}}{{/with}}"}"#,
+        ),
+        Class::Template,
+    );
+    passes(json(r#"{"t":"{{#with author as |a|}}{{a.name}}{{/with}}"}"#));
+}
+
+#[test]
+fn a_command_on_the_line_a_json_string_opens_blocks() {
+    // `%0aid` in a query keeps its break through trimming; the same value
+    // decoded from JSON must too.
+    blocks(json(r#"{"host":"\nid"}"#), Class::Rce);
+    blocks(json(r#"{"host":"\r\n  whoami"}"#), Class::Rce);
+    passes(json(r#"{"title":"\nIdentity card"}"#));
+}

@@ -76,6 +76,7 @@ fn xss() {
     blocks(query("u=jav%26%23x09%3Bascript:alert(1)"), Class::Xss);
     blocks(text("&lt;svg/onload=alert(document.cookie)&gt;"), Class::Xss);
     blocks(query("q=alert%601%60"), Class::Xss);
+    blocks(query("q=%5C%22-alert%281%29%7D%2F%2F"), Class::Xss);
     messages_pass(&["Call `alert`, then `prompt`/`confirm` in the demo."]);
     passes(text("I wrote a script in JavaScript and the onboarding went well; 3 < 4 > 2."));
 }
@@ -137,6 +138,8 @@ fn lfi_and_rfi() {
     blocks(inspect(&RequestView { path: Some("/.git/config"), ..Default::default() }), Class::Lfi);
     blocks(query("page=http://203.0.113.9/shell.txt?"), Class::Rfi);
     passes(text("logs are in /var/log/app.log and C:\\ProgramData\\app\\log.txt, see ../README"));
+    blocks(query("file=%2Fvar%2Flog%2Fapache2%2Faccess.log"), Class::Lfi);
+    blocks(json(r#"{"path":"%SYSTEMROOT%\\system32\\cmd.exe"}"#), Class::Lfi);
     passes(inspect(&RequestView { path: Some("/v1/ingest/events"), ..Default::default() }));
     // A file URL names a path; a key file is read by its path. The benign
     // twins are an AWS CLI argument and an EC2 key pair's name.
