@@ -70,6 +70,12 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$)").into(),
             ..rule(3067, Rce, CRITICAL, RawShort, "")
         },
+        // A command in a subshell glued to a separator (`;(id)`,
+        // `|(cat /etc/hosts)`); legal lists write "; (vi) You may" with a space.
+        super::Rule {
+            pattern: format!(r"[;&|]\(\s*{PREFIX}({STRONG}|{WEAK})(\s+[^)]*)?\s*\)").into(),
+            ..rule(3068, Rce, CRITICAL, Cmd, "")
+        },
         // A word command's name with `(` right after it is a call in C, PHP
         // or JavaScript (`; printf("%s", x)`), which a shell would refuse.
         super::Rule {
@@ -226,8 +232,9 @@ pub fn rules() -> Vec<Rule> {
         // before a space is reStructuredText's inline literal closing.)
         // Splices are read case-sensitively, inside a lower-case word as
         // commands are written: random passwords hold `Y$_I` and `R$@j`.
-        rule(3019, Rce, CRITICAL, Raw, r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])"),
-        rule(3066, Rce, CRITICAL, Norm, r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}"),
+        // One opening the value splices nothing before it (`$@id`).
+        rule(3019, Rce, CRITICAL, Raw, r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)"),
+        rule(3066, Rce, CRITICAL, Norm, r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}|\$\{[a-z_]\w*:\d+:\d+\}"),
         // A wrapper and a command as the whole value: `time ifconfig`.
         super::Rule {
             pattern: format!(r"^\s*(time|nohup|strace|ltrace|sudo|env|exec|nice|watch)\s+({STRONG}|{WEAK}|who|w|top)\s*$").into(),

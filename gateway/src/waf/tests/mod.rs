@@ -327,6 +327,12 @@ fn evasions() {
     blocks(query("s=1;.sh%20whoami"), Class::Rce);
     blocks(query("c=%7Bnc,-nlvp,777%7D"), Class::Rce);
     blocks(query("s=/etc/[m-z]asswd"), Class::Rce);
+    // Substring expansions building a path, an empty splice opening the
+    // value, a subshell glued to a separator; a legal list's "; (vi)" passes.
+    blocks(query("p=%24%7BPATH%3A0%3A1%7Detc%24%7BPATH%3A0%3A1%7Dpasswd"), Class::Rce);
+    blocks(query("c=%24%40id"), Class::Rce);
+    blocks(query("c=x%3B%28id%29"), Class::Rce);
+    passes(text("the date of any change;\n  (vi) You may not impose any further restrictions"));
     blocks(query("code=;c89%20-wrapper%20sh,-c,id%20."), Class::Rce);
     assert_eq!(shell_unquote("pi>()ng").as_deref(), Some("ping"));
     blocks(query("arg=;flock%20-u%20/%20whoami"), Class::Rce);
