@@ -27,6 +27,7 @@ pub mod corpus;
 pub mod decode;
 pub mod exclusions;
 pub mod extract;
+mod filters;
 pub(crate) mod locality;
 mod multipart;
 mod nested;
@@ -192,6 +193,12 @@ impl Inspection {
         });
     }
 
+    /// Takes back the findings of one class, and their scores.
+    fn drop_class(&mut self, class: Class) {
+        self.findings.retain(|f| f.class != class);
+        self.score = self.findings.iter().map(|f| f.score).fold(0, u32::saturating_add);
+    }
+
     /// A rule counts once, however many values or views it fires on.
     fn add_finding(&mut self, finding: Finding) {
         if self.findings.iter().any(|f| f.rule == finding.rule) {
@@ -315,6 +322,12 @@ fn inspect_value(
     for rule in tokenized::judge(decoded, location) {
         here.add(rule, location);
     }
+    // A query filter an API takes (`state = "ACTIVE" AND env = "prod"`)
+    // is written with SQL's words; see [`filters`].
+    if here.findings.iter().any(|f| f.class == Class::Sqli) && filters::is_query_filter(views.get(View::Raw))
+    {
+        here.drop_class(Class::Sqli);
+    }
     if ssrf::targets_internal(views.get(View::Norm), views.get(View::Raw), location) {
         here.add(&ssrf::INTERNAL_URL, location);
     }
@@ -330,10 +343,12 @@ fn inspect_value(
 /// A whole form pair sent percent-encoded (`pay%3D%26%26(...`) decodes to
 /// `name=value` in one value, where signatures anchored at the start of a
 /// value would see the name first: the part after `=`, inspected as a value
-/// of its own. Only when the `=` itself came encoded (`%3d`).
+/// of its own. Only when the `=` itself came encoded (`%3d`), and not in a
+/// query filter of several comparisons (`type%3D%22vm%22%20AND%20...`),
+/// whose `=` compares.
 fn smuggled_pair_value<'d>(raw: &[u8], decoded: &'d [u8]) -> Option<&'d [u8]> {
     let encoded_equals = decode::contains_ignore_ascii_case(raw, b"%3d");
-    if !encoded_equals {
+    if !encoded_equals || std::str::from_utf8(decoded).is_ok_and(filters::is_joined_query_filter) {
         return None;
     }
     let eq = decoded.iter().position(|&b| b == b'=')?;

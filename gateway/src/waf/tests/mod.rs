@@ -69,6 +69,18 @@ fn sqli() {
     passes(json(r#"{"note":"Drop table tennis rackets off at the front desk; select any two for free."}"#));
 }
 
+/// Query filters APIs take (AIP-160, JQL, OData, CEL) are SQL's words
+/// without an injection's shape; see `waf::filters`.
+#[test]
+fn query_filters_pass_and_injections_shaped_like_them_do_not() {
+    passes(query("filter=resource.type%3D%22gce_instance%22%20AND%20severity%3E%3DERROR"));
+    passes(json(r#"{"jql":"project = ABC AND assignee = currentUser() ORDER BY priority DESC"}"#));
+    passes(json(r#"{"filter":"(state = \"OPEN\" OR state = \"PENDING\") AND owner = \"alice\""}"#));
+    blocks(query("filter=id%20%3D%201%20AND%20x%20%3D%20sleep(5)"), Class::Sqli);
+    blocks(json(r#"{"filter":"state = 'x' OR 'a'='a'"}"#), Class::Sqli);
+    blocks(json(r#"{"filter":"id = 1 UNION SELECT password FROM users"}"#), Class::Sqli);
+}
+
 #[test]
 fn xss() {
     blocks(query("q=%3Cscript%3Ealert(1)%3C/script%3E"), Class::Xss);
