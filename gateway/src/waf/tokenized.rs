@@ -37,7 +37,7 @@ const XSS_OVERLAP: usize = 2048;
 pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'static Rule> {
     let judged = location != Location::Path && worth_judging(decoded);
     let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
-    let sqli = judged && sql_anchor(&input) && sqli_in(&input);
+    let sqli = judged && sql_anchor(&input) && !number_mask(&input) && sqli_in(&input);
     let xss = judged && markup_anchor(&input) && xss_in(&without_processing_instructions(&input));
     [(sqli, &SQLI), (xss, &XSS)].into_iter().filter_map(|(hit, rule)| hit.then_some(rule))
 }
@@ -90,6 +90,18 @@ fn is_sql_word(word: &[u8]) -> bool {
     into.copy_from_slice(word);
     into.make_ascii_lowercase();
     SQL_WORDS.contains(&&*into)
+}
+
+/// A phone or number mask (`(050) ###-##-##`, `+7 (###) ###-####`): digits,
+/// spaces, `()+-.` and placeholders in runs of two or more. A `#` alone
+/// would be MySQL's comment (`1) #`); runs of them are Faker's and
+/// libphonenumber's digit placeholders.
+fn number_mask(input: &[u8]) -> bool {
+    let mask_byte =
+        |b: &u8| b.is_ascii_digit() || matches!(b, b'#' | b' ' | b'(' | b')' | b'+' | b'-' | b'.');
+    input.iter().all(mask_byte)
+        && input.windows(2).any(|w| w == b"##")
+        && input.split(|&b| b != b'#').all(|run| run.is_empty() || run.len() >= 2)
 }
 
 fn markup_anchor(input: &[u8]) -> bool {
@@ -295,6 +307,17 @@ mod tests {
         assert_eq!(ids(r#"<?xml version="1.0"?><svg onload=alert(1)>"#), [2200]);
         assert_eq!(ids("<?xml y?><img src=x onerror=alert(1)>"), [2200]);
         assert!(ids(r#"<? " autofocus onfocus=alert(1) x=">"#).contains(&2200), "only XML declarations go");
+    }
+
+    #[test]
+    fn number_masks_are_no_comments() {
+        for mask in ["(050) ###-##-##", "(098) ### ####", "(024) ### ####"] {
+            assert!(libinjectionrs::detect_sqli(mask.as_bytes()).is_injection(), "libinjection flags {mask}");
+            assert!(ids(mask).is_empty(), "{mask}");
+        }
+        for comment in ["1) #", "1 ) ) #", "1)#"] {
+            assert_eq!(ids(comment), [1200], "{comment}");
+        }
     }
 
     #[test]

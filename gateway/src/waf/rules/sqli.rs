@@ -76,8 +76,9 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r"\bselect\b\s*(\*\s*(from\s*[\w.`\x22\[\]()]+(\s+(as\s+)?[\w`\x22]+)?\s*($|\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|\bjoin\b|\binner\b|\bleft\b|\bright\b|\bcross\b|\bnatural\b|\bhaving\b|\binto\b|\bprocedure\b|--|#|;|\)|,)|\binto\b|$|,|--|#|;|\))|@@\w|top\s+\d|distinct\b|null\b|\(\s*select\b|(count|char|chr|concat|group_concat|version|user|database|schema|substring|ascii|if|case|cast|pg_sleep|sleep|load_file)\s*\()|\bselect\s+[\w.,`\x22\s]{1,80}\s+from\s+[\w.`\x22\[\]]+\s*(\bwhere\b|\blimit\b|\border\b|\bgroup\b|\bunion\b|--|#|;|\))",
         ),
-        // A quote or number closed, then a comment cuts the rest of the query.
-        rule(1010, Sqli, WARNING, Sql, r#"(['"`]|\d\))\s*\)*\s*(--|#|;\s*(--|#|$)|\{`)"#),
+        // A quote or number closed, then a comment cuts the rest of the query
+        // (`##` is a digit placeholder: `(050) ###-##-##`).
+        rule(1010, Sqli, WARNING, Sql, r#"(['"`]|\d\))\s*\)*\s*(--|#([^#]|$)|;\s*(--|#|$)|\{`)"#),
         // Character-building and string functions typical of payloads.
         rule(
             1011,
