@@ -211,7 +211,8 @@ const SEPARATOR_LOOKALIKES: [([u8; 3], u8); 9] = [
 ];
 
 /// Maps ASCII lookalikes back to ASCII: fullwidth forms (U+FF01..U+FF5E),
-/// overlong two-byte UTF-8 (`C0 AE` for `.`), and three-byte overlongs.
+/// overlong two-byte UTF-8 (`C0 AE` for `.`), and three- and four-byte
+/// overlongs (`E0 80 AE`, `F0 80 80 AE`).
 /// These are what path and filter bypasses rely on.
 pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
@@ -232,6 +233,12 @@ pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
                 i += 3;
                 continue;
             }
+        }
+        let b3 = input.get(i + 3).copied().unwrap_or(0);
+        if b == 0xF0 && b1 == 0x80 && b2 & 0xFE == 0x80 && cont(b3) {
+            out.push(((b2 & 0x01) << 6) | (b3 & 0x3F));
+            i += 4;
+            continue;
         }
         // Ideographic full stops (U+3002 and halfwidth U+FF61): IDNA maps
         // them to the `.` between a host's labels.
@@ -475,6 +482,8 @@ mod tests {
     #[test]
     fn lookalike_decoding() {
         assert_eq!(s(ascii_lookalikes(&[0xC0, 0xAE, 0xC0, 0xAF])), "./");
+        assert_eq!(s(ascii_lookalikes(&[0xF0, 0x80, 0x80, 0xAE, 0xE0, 0x80, 0xAF])), "./");
+        assert_eq!(s(ascii_lookalikes("𐀀".as_bytes())), "𐀀", "a real four-byte character stays");
         assert_eq!(s(ascii_lookalikes("ｓｃｒｉｐｔ".as_bytes())), "script");
         assert_eq!(s(ascii_lookalikes("é".as_bytes())), "é");
         assert_eq!(s(ascii_lookalikes("①②⑦.⓪.⓪.①".as_bytes())), "127.0.0.1");

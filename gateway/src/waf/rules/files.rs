@@ -7,9 +7,9 @@ use crate::waf::Class::{Lfi, Rfi};
 
 pub fn rules() -> Vec<Rule> {
     vec![
-        // Two traversal steps (`../../`, `..\..\`, `.../.../`); one step alone
+        // Two traversal steps (`../../`, `..\..\`, `.../.../`, `....\/`); one step alone
         // is common in prose about relative paths, so it only warns.
-        rule(4001, Lfi, CRITICAL, Short, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]+(\.{1,3}[/\\]+)*\.{2,3}([/\\]|$)"),
+        rule(4001, Lfi, CRITICAL, Short, r"(^|[/\\=\s:;,'`|])\.{2,4}[/\\]+(\.{1,4}[/\\]+)*\.{2,4}([/\\]|$)"),
         // The same steps with the separator or the dots written as hex text
         // (`..0x2f..0x2f`, `0x2e0x2e/0x2e0x2e/`), which some decoders expand.
         rule(
@@ -30,7 +30,7 @@ pub fn rules() -> Vec<Rule> {
             Lfi,
             CRITICAL,
             Norm,
-            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
+            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|web-inf[/\\]|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
         ),
         // Dotfiles and tool directories that must never be served.
         Rule {
