@@ -42,9 +42,22 @@ const INTERNAL_NAMES: [&str; 9] = [
     "kubernetes.default",
 ];
 
-/// Suffixes of names that are never public.
-const INTERNAL_SUFFIXES: [&str; 6] =
-    [".localhost", ".internal", ".localdomain", ".local", ".svc", ".cluster.local"];
+/// Suffixes of names that are never public: reserved (`.localhost`,
+/// `.home.arpa`), service discovery's (`.svc`, `.consul`), and the private
+/// ones ICANN will not delegate (`.corp`, `.lan`, `.intranet`).
+const INTERNAL_SUFFIXES: [&str; 11] = [
+    ".localhost",
+    ".internal",
+    ".localdomain",
+    ".local",
+    ".svc",
+    ".cluster.local",
+    ".consul",
+    ".home.arpa",
+    ".corp",
+    ".lan",
+    ".intranet",
+];
 
 /// Public DNS services that answer with the address written in the name
 /// (`10.0.0.1.nip.io`, `app-127-0-0-1.sslip.io`, `7f000001.nip.io`).
@@ -60,7 +73,8 @@ const MAX_URLS: usize = 64;
 /// the normalised value and, as the URL standard does, from the decoded
 /// value with its tabs and line breaks removed (`localh%09ost`).
 pub fn targets_internal(norm: &str, raw: &str, location: Location) -> bool {
-    if !INTERNAL_URL.scope.allows(location) || !(norm.contains(':') || norm.contains("//")) {
+    let url_like = norm.contains(':') || norm.contains("//") || norm.contains("\\\\");
+    if !INTERNAL_URL.scope.allows(location) || !url_like {
         return false;
     }
     if hosts(norm).any(|h| host_is_internal(&h)) {
@@ -79,11 +93,12 @@ pub fn targets_internal(norm: &str, raw: &str, location: Location) -> bool {
 
 /// The hosts a URL parser could connect to, for every `scheme://` (any
 /// scheme), every `scheme:host` of the fetched schemes, and a value opening
-/// with `//host`. Where parsers disagree (`a.com\@127.0.0.1`,
+/// with `//host` or a UNC path's `\\\\host` (which Windows fetches over SMB). Where parsers disagree (`a.com\@127.0.0.1`,
 /// `a.com#@127.0.0.1`: the URL standard reads `a.com`, RFC 3986 parsers such
 /// as PHP's and urllib3 read `127.0.0.1`), both are given.
 fn hosts(text: &str) -> impl Iterator<Item = String> + '_ {
-    let relative = text.trim_start().strip_prefix("//").map(authority_hosts);
+    let opening = text.trim_start();
+    let relative = opening.strip_prefix("//").or_else(|| opening.strip_prefix("\\\\")).map(authority_hosts);
     let absolute = text.match_indices(':').filter_map(move |(colon, _)| {
         let before = text.get(..colon)?;
         let scheme_start =
@@ -289,6 +304,8 @@ mod tests {
             "http://127.0.0.1:80:8080/",
             "imap://127.0.0.1/",
             "//169.254.169.254/latest/meta-data/",
+            "\\\\127.0.0.1\\share",
+            "http://consul.service.consul:8500/",
             "http://\u{ff11}\u{ff12}\u{ff17}\u{ff0e}\u{ff10}\u{ff0e}\u{ff10}\u{ff0e}\u{ff11}/",
             "HTTP://LOCALHOST/",
         ] {

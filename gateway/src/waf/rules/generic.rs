@@ -36,6 +36,15 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\{\{[^}]*[(\[.|][^}]*\}\}|\$\{[^}]*[(\[][^}]*\}|#\{[^}]*[(\[.][^}]*\}",
         ),
+        // Out-of-band interaction hosts that scanners plant to see whether a
+        // value is fetched, resolved or logged (`x.oastify.com`).
+        rule(
+            9531,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"[./@]?\b(burpcollaborator\.net|oastify\.com|interact\.sh|oast\.(pro|live|site|online|fun|me)|dnslog\.cn|ceye\.io|canarytokens\.com)\b",
+        ),
         // Node.js code injection.
         rule(
             9501,

@@ -237,6 +237,8 @@ fn protocol_and_generic() {
     blocks(query("u=http://169.254.169.254/latest/meta-data"), Class::Generic);
     blocks(query("u=http:2130706433/&v=gopher://0x7f000001:70/"), Class::Generic);
     passes(json(r#"{"position":"after:84300550","since":"date:20261204"}"#));
+    blocks(json(r#"{"callback":"http://x1.oastify.com/a","share":"\\\\10.0.0.5\\c$"}"#), Class::Generic);
+    passes(json(r#"{"Aliases":["accounting.corp.example.com"]}"#));
     blocks(json(r#"{"__proto__":{"admin":true}}"#), Class::Generic);
     blocks(json(r#"{"a":{"constructor":{"prototype":{"admin":true}}}}"#), Class::Generic);
     passes(json(r#"{"constructor":"Ada","prototype":"v2"}"#));
