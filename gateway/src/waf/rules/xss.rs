@@ -18,12 +18,15 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r#"(^|[\s"'`;/])on(error|load|click|dblclick|mouse\w+|focus\w*|blur|key\w+|submit|change|input|toggle|begin|end|animation\w+|transition\w+|pointer\w+|wheel|scroll|resize|unload|beforeunload|hashchange|message|pageshow|popstate|drag\w*|drop|copy|cut|paste|select|play\w*|pause|auriga\w*|afterprint|beforeprint|contextmenu|readystatechange|show|start|finish|bounce|repeat|invalid|search|abort|canplay\w*|zoom|webkit\w+|auxclick|formdata|touch\w+|seek\w*|volumechange|timeupdate|loadstart|loadeddata|loadedmetadata|progress|emptied|ratechange|stalled|suspend|waiting|durationchange|playing|ended)\s*="#,
         ),
+        // A script URL: the scheme then code (`javascript:alert(1)`,
+        // `javascript: void(0)`) or nothing; a title's colon before words is prose
+        // ("JavaScript: The Good Parts").
         rule(
             2004,
             Xss,
             CRITICAL,
             Norm,
-            r"(javascript|vbscript|livescript|mocha|jscript)\s*:\s*[^\s]|(javascript|vbscript)\s*:\s*(alert|eval|prompt|confirm|document|window|this)\b",
+            r#"(javascript|vbscript|livescript|mocha|jscript)\s*:(\S|\s*$|\s+\S*[(.=\[`'"/;:&%\\])|(javascript|vbscript)\s*:\s*(alert|eval|prompt|confirm|document|window|this)\b"#,
         ),
         rule(
             2005,
@@ -98,7 +101,7 @@ pub fn rules() -> Vec<Rule> {
             Xss,
             CRITICAL,
             Norm,
-            r"!entity\s+%?\s*\w+\s+(system|public)\b|<\?import\b|j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:|\(!\[\]\+\[\]\)|\[\]\[\(|\b(window|self|top|parent|globalthis|frames|document)\s*\[\s*['\x22`]",
+            r#"!entity\s+%?\s*\w+\s+(system|public)\b|<\?import\b|j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:(\S|\s*$|\s+\S*[(.=\[`'"/;:&%\\])|\(!\[\]\+\[\]\)|\[\]\[\(|\b(window|self|top|parent|globalthis|frames|document)\s*\[\s*['\x22`]"#,
         ),
         // Tagged templates calling a sink: `[].sort.call`${alert}1``.
         rule(

@@ -89,6 +89,9 @@ fn xss() {
     blocks(text("&lt;svg/onload=alert(document.cookie)&gt;"), Class::Xss);
     blocks(query("q=alert%601%60"), Class::Xss);
     blocks(query("q=%5C%22-alert%281%29%7D%2F%2F"), Class::Xss);
+    blocks(json(r#"{"href":"javascript: void(document.location='//evil.example')"}"#), Class::Xss);
+    blocks(query("ja%26newline%3Bvascript%3A%20=x"), Class::Xss);
+    passes(json(r#"{"title":"Javascript: The Good Parts is a classic book."}"#));
     messages_pass(&["Call `alert`, then `prompt`/`confirm` in the demo."]);
     passes(text("I wrote a script in JavaScript and the onboarding went well; 3 < 4 > 2."));
 }
