@@ -2,13 +2,30 @@
 //! than stores: spreadsheet formulas (CSV injection), YAML tags that build
 //! objects on load, TeX commands that run programs, XPath predicates,
 //! server- and edge-side include directives, pickles that import a command
-//! runner, and PostgreSQL's `COPY ... TO PROGRAM`. Each is a sign no
+//! runner, .NET's and Ruby's serialized gadgets, and PostgreSQL's
+//! `COPY ... TO PROGRAM`. Each is a sign no
 //! ordinary value carries; none of them appears in the benign sources
 //! (corpus, npm READMEs, Google API descriptions, boto3 shapes, the
 //! held-out webhook and OpenAPI sets) when they were written.
 
 use super::{CRITICAL, Rule, View::Norm, View::Raw, View::Sql, rule};
 use crate::waf::Class::{Generic, Rce, Sqli};
+
+/// Classes that .NET's and Ruby's deserialization chains instantiate, as
+/// they are written in a serialized stream.
+const SERIALIZED_GADGETS: &[&str] = &[
+    "ObjectDataProvider",
+    "System.Diagnostics.Process",
+    "TypeConfuseDelegate",
+    "TextFormattingRunProperties",
+    "System.Windows.Forms",
+    "ActiveSupport::Deprecation",
+    "Gem::Installer",
+    "Gem::Requirement",
+    "Gem::StubSpecification",
+    "Net::BufferedIO",
+    "Net::WriteAdapter",
+];
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -64,6 +81,18 @@ pub fn rules() -> Vec<Rule> {
             Raw,
             r"(?m)^c(os|posix|nt|subprocess|builtins|__builtin__|commands|pty|socket|runpy)\r?\n(system|popen|exec|eval|call|check_output|check_call|run|getoutput|getstatusoutput|spawnv?p?|execv?p?e?|_run_code)\r?$",
         ),
+        // Objects built on load by Ruby's JSON (`json_class`, as a key or in
+        // JSON text), and .NET's and
+        // Ruby's serialized gadgets in base64: BinaryFormatter's stream
+        // header, and the classes ysoserial.net's and Ruby's chains name.
+        super::Rule {
+            pattern: format!(
+                r#"(?i:\bjson_class['"]?\s*:|^\s*json_class\s*$)|AAEAAAD/////|{}"#,
+                super::java::base64_alternation(SERIALIZED_GADGETS)
+            )
+            .into(),
+            ..rule(9528, Generic, CRITICAL, Raw, "")
+        },
         // PostgreSQL's `COPY ... TO PROGRAM 'id'`: a statement that runs a
         // shell command.
         rule(9527, Sqli, CRITICAL, Sql, r#"\bcopy\b[^;]{0,200}\b(to|from)\s+program\s*['"$]"#),

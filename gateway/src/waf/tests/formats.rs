@@ -76,3 +76,22 @@ fn a_command_on_the_line_a_json_string_opens_blocks() {
     blocks(json(r#"{"host":"\r\n  whoami"}"#), Class::Rce);
     passes(json(r#"{"title":"\nIdentity card"}"#));
 }
+
+#[test]
+fn serialized_gadgets_of_dotnet_and_ruby_block() {
+    blocks(query("s=BAhvOkBBY3RpdmVTdXBwb3J0OjpEZXByZWNhdGlvbg%3D%3D"), Class::Generic);
+    blocks(
+        json(r#"{"state":"AAEAAAD/////AQAAAAAAAAAMAgAAAF9TeXN0ZW0uV2luZG93cy5Gb3Jtcw=="}"#),
+        Class::Generic,
+    );
+    blocks(json(r#"{"json_class":"Gem::Installer","i":"x"}"#), Class::Generic);
+    // A Rails session cookie is Marshal data too; no gadget, no finding.
+    passes(query("s=BAh7B0kiD3Nlc3Npb25faWQGOgZFVEkiJTQ2"));
+}
+
+#[test]
+fn mail_headers_after_an_address_block() {
+    blocks(json(r#"{"email":"victim@example.com\r\nBcc: attacker@evil.example"}"#), Class::Protocol);
+    blocks(query("email=victim%40example.com%0ACc%3Aattacker%40evil.example"), Class::Protocol);
+    passes(json(r#"{"contact":"alice@example.com","note":"To: the whole team"}"#));
+}
