@@ -246,7 +246,13 @@ fn quotes_a_symbol(input: &[u8]) -> bool {
             && at.len().is_multiple_of(2)
             && at.chunks_exact(2).all(|pair| {
                 let inside = input.get(pair[0] + 1..pair[1]).unwrap_or_default();
-                (1..=2).contains(&inside.len()) && inside.iter().all(|b| b"+-*/%=<>!|&^~".contains(b))
+                // Glued to words on both sides it joins them (`1'-'1`).
+                let word_at =
+                    |i: Option<usize>| i.and_then(|i| input.get(i)).is_some_and(u8::is_ascii_alphanumeric);
+                let joins = word_at(pair[0].checked_sub(1)) && word_at(Some(pair[1] + 1));
+                (1..=2).contains(&inside.len())
+                    && inside.iter().all(|b| b"+-*/%=<>!|&^~".contains(b))
+                    && !joins
             })
     })
 }
@@ -344,7 +350,7 @@ mod tests {
         assert_eq!(ids("x'||'y' or '1'='1"), [1200]);
         assert_eq!(ids("1' OR '1'='1"), [1200]);
         // Quoted symbols alone are the login bypass list's, not text.
-        for bypass in ["'-'", "'&'", "\"*\"", "'^'"] {
+        for bypass in ["'-'", "'&'", "\"*\"", "'^'", "1'-'1", "x'+'y"] {
             assert_eq!(ids(bypass), [1200], "{bypass}");
         }
     }
