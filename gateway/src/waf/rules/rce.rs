@@ -318,13 +318,14 @@ pub fn rules() -> Vec<Rule> {
             r"^\s*((time|nohup|sudo|env|exec|nice)\s+)*(perf|ll|flock|bsdtar|zstdcat|zstd|xzcat|lz4cat|lzcat|bzcat|zcat|aa-[a-z-]+|ssh-copy-id|rmt-dump|python[23](\.[0-9]+)?|kill|alias|env)\s+(--?[a-z0-9][a-z0-9_-]*|/[a-z])|^\s*set\s+[-+]o\s+[a-z]+\s*$|^\s*alias\s+([-+]\S*\s+)*\S+=|^\s*python[23]\.[0-9]+\s+[a-z]+\s*$|^\s*(time|nohup|sudo|env|nice)\s+bsdtar\b|\bflock\s+-[a-z0-9_]+\s+\S+\s+[a-z0-9_]+",
         ),
         // Package installs and administration tools as the whole value
-        // (`pip install x`, `chef-shell`, `code=ansible-console`).
+        // (`pip install x`, `chef-shell`, `code=ansible-console`,
+        // `;ssh-copy-id user@server`: arguments with a shell's punctuation).
         rule(
             3045,
             Rce,
             CRITICAL,
             Cmd,
-            r"^\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
+            r"^\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*(\s+[\w.~]*[-@/:][\w.@/:~-]*)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
         ),
         // An unset variable spliced into a command name (`uname$u -a`,
         // `c$!at`), which the shell expands to nothing; case-sensitive, as

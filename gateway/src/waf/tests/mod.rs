@@ -352,6 +352,9 @@ fn evasions() {
     blocks(query("p=%24%7BPATH%3A0%3A1%7Detc%24%7BPATH%3A0%3A1%7Dpasswd"), Class::Rce);
     blocks(query("c=%24%40id"), Class::Rce);
     blocks(query("c=x%3B%28id%29"), Class::Rce);
+    blocks(query("arg=;ssh-copy-id%20user@server"), Class::Rce);
+    blocks(query("param=aa-disable%20php-fpm"), Class::Rce);
+    passes(json(r#"{"title":"ssh-copy-id release notes"}"#));
     passes(text("the date of any change;\n  (vi) You may not impose any further restrictions"));
     blocks(query("code=;c89%20-wrapper%20sh,-c,id%20."), Class::Rce);
     assert_eq!(shell_unquote("pi>()ng").as_deref(), Some("ping"));
