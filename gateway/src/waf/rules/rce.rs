@@ -232,8 +232,16 @@ pub fn rules() -> Vec<Rule> {
         // before a space is reStructuredText's inline literal closing.)
         // Splices are read case-sensitively, inside a lower-case word as
         // commands are written: random passwords hold `Y$_I` and `R$@j`.
-        // One opening the value splices nothing before it (`$@id`).
-        rule(3019, Rce, CRITICAL, Raw, r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)"),
+        // One opening the value splices nothing before it (`$@id`); a
+        // substitution inside a command after a separator (`;w`u`hoami`)
+        // runs a word that prints nothing.
+        rule(
+            3019,
+            Rce,
+            CRITICAL,
+            Raw,
+            r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)|[;&|]\s*[a-z]+`[a-z0-9]{1,8}`[a-z]",
+        ),
         rule(3066, Rce, CRITICAL, Norm, r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}|\$\{[a-z_]\w*:\d+:\d+\}"),
         // A wrapper and a command as the whole value: `time ifconfig`.
         super::Rule {
@@ -284,13 +292,20 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\b(regedit|reg)(\.exe)?\s.*\bhk(ey_(current_user|local_machine|classes_root|users|current_config)|lm|cu|cr)\b|\b(iwmi|invoke-wmimethod|gwmi|get-wmiobject|invoke-cimmethod)\b.*\bwin32_[a-z]",
         ),
-        // A value that is only a separator and a reconnaissance command.
+        // A command after a separator writing into a system directory
+        // (`;echo x > /tmp/x`, `| cat key >> /root/.ssh/authorized_keys`).
+        super::Rule {
+            pattern: format!(r"{sep}\s*{PREFIX}({STRONG}|{WEAK}|{ENGLISH})\s[^;&|\n]{{0,80}}>>?\s*/(tmp|etc|var|dev|root|home)/").into(),
+            ..rule(3069, Rce, CRITICAL, Cmd, "")
+        },
+        // A value that is only a separator and a reconnaissance command
+        // (Unix's, or cmd.exe's: `& dir`, `| ver`).
         rule(
             3030,
             Rce,
             CRITICAL,
             Cmd,
-            r"^\s*[;&|]+\s*(who|whoami|id|ls|top|htop|lastlog|last|set|env|printenv|uname|ps|aptitude|ifconfig|netstat|w|pwd|hostname)\s*$",
+            r"^\s*[;&|]+\s*(who|whoami|id|ls|top|htop|lastlog|last|set|env|printenv|uname|ps|aptitude|ifconfig|netstat|w|pwd|hostname|dir|ver|vol|ipconfig|systeminfo|tasklist)\s*$",
         ),
         // Process substitution and a variable run as a shell.
         rule(3041, Rce, CRITICAL, Norm, r"[<>]\(\s*(tee|cat|sh|bash|curl|wget|nc|ls|id)\b|\$[a-z_][a-z0-9_]*\s+-c\s+['\x22]"),

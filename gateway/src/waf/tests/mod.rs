@@ -353,6 +353,10 @@ fn evasions() {
     blocks(query("c=%24%40id"), Class::Rce);
     blocks(query("c=x%3B%28id%29"), Class::Rce);
     blocks(query("arg=;ssh-copy-id%20user@server"), Class::Rce);
+    blocks(query("c=%3Bw%60u%60hoami"), Class::Rce);
+    blocks(query("c=%26%20dir"), Class::Rce);
+    blocks(json(r#"{"c":";echo vulnerable > /tmp/x"}"#), Class::Rce);
+    passes(json(r#"{"doc":"Redirect the output > /tmp/build.log to keep it."}"#));
     blocks(query("param=aa-disable%20php-fpm"), Class::Rce);
     passes(json(r#"{"title":"ssh-copy-id release notes"}"#));
     passes(text("the date of any change;\n  (vi) You may not impose any further restrictions"));
