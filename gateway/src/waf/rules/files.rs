@@ -23,14 +23,15 @@ pub fn rules() -> Vec<Rule> {
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).
         rule(4008, Lfi, CRITICAL, Norm, r"\.\.[/\\]+\.[a-z]|\.\.;[/\\.]|^\.\.\\"),
-        // Restricted files; a key file by path only (`~/.ssh/id_rsa`,
+        // Restricted files, `/etc/./passwd` and `/etc//passwd` as a kernel
+        // resolves them; a key file by path only (`~/.ssh/id_rsa`,
         // `/root/id_rsa`): a bare `id_rsa` is a key pair's name.
         rule(
             4003,
             Lfi,
             CRITICAL,
             Norm,
-            r"(^|[/\\\s=:])(etc[/\\](passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|web-inf[/\\]|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
+            r"(^|[/\\\s=:])(etc[/\\]+(\.[/\\]+)*(passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|web-inf[/\\]|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
         ),
         // Dotfiles and tool directories that must never be served.
         Rule {

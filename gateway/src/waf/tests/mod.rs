@@ -157,6 +157,7 @@ fn lfi_and_rfi() {
     blocks(query("file=....%5C/....%5C/x"), Class::Lfi);
     blocks(query("file=%f0%80%80%ae%f0%80%80%ae/%f0%80%80%ae%f0%80%80%ae/x"), Class::Lfi);
     blocks(query("file=..%0d/..%0d/WEB-INF/web.xml"), Class::Lfi);
+    blocks(json(r#"{"a":"/etc/./passwd","b":"/etc//shadow"}"#), Class::Lfi);
     blocks(json(r#"{"path":"%SYSTEMROOT%\\system32\\cmd.exe"}"#), Class::Lfi);
     passes(inspect(&RequestView { path: Some("/v1/ingest/events"), ..Default::default() }));
     // A file URL names a path; a key file is read by its path. The benign
