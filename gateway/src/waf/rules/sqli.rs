@@ -173,13 +173,14 @@ pub fn rules() -> Vec<Rule> {
         ),
         // A value that starts with a boolean operator and a comparison: the
         // tail of a condition appended to the server's own. `is` and `like`
-        // only as SQL writes them: "And here is the reply" is English.
+        // only as SQL writes them: "And here is the reply" is English. Or
+        // that is the operator and a number alone (`or 88`).
         rule(
             1025,
             Sqli,
             CRITICAL,
             Sql,
-            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\s*['"(\d]|\bis\s+(not\s+)?(null|true|false|unknown)\b)"#,
+            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\s*['"(\d]|\bis\s+(not\s+)?(null|true|false|unknown)\b)|^\s*(or|and|xor)\s+[-+]?\d+(\.\d+)?\s*$"#,
         ),
         // `&&x=`, `||(a==`: with a space after the operator that is 1004's,
         // and C's `&& x == y` would count twice.

@@ -53,6 +53,8 @@ mod prose;
 
 #[test]
 fn sqli() {
+    blocks(query("id=or%2088"), Class::Sqli);
+    passes(json(r#"{"answer":"1 or 2","note":"or 88 more"}"#));
     blocks(query("id=1%27%20UNION%2F**%2FSELECT%20password%20FROM%20users--"), Class::Sqli);
     blocks(query("id=1'+or+'1'='1"), Class::Sqli);
     blocks(json(r#"{"q":"x'; WAITFOR DELAY '0:0:5'--"}"#), Class::Sqli);
