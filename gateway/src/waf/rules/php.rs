@@ -68,6 +68,9 @@ pub fn rules() -> Vec<Rule> {
         // break-out (a quote or `;`), a call, `;`, and a comment that ends
         // the value: what makes the injected call the last thing that runs.
         rule(6026, Php, CRITICAL, Short, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)\s*$"#),
+        // A call concatenated into the string it breaks out of, as the whole
+        // value (`'.print(md5(1)).'`): PHP's and Perl's `.` joins strings.
+        rule(6030, Php, CRITICAL, Short, r#"^\s*(['"])\s*\.\s*[a-z_]\w*\s*\(.{0,200}\)\s*\.\s*['"]\s*$"#),
         // A line comment between a function (or a variable) and its call:
         // `exec //x⏎ (ls)`, `$a #x⏎ ()`, with a code-like argument. Read over
         // the raw view, where the line break that ends the comment is still there.

@@ -85,6 +85,13 @@ pub fn rules() -> Vec<Rule> {
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
         },
+        // A separator glued between a word and a command, or a substitution
+        // glued to a word (`a|echo x`, `a&&id`, ``a`echo x` ``), in a value
+        // that is not prose: text writes "R&D" and "A | B" with spaces.
+        super::Rule {
+            pattern: format!(r"[a-z0-9](&&?|\|\|?|;)({STRONG}|{WEAK})\s+\S|[a-z0-9]`\s*({STRONG}|{WEAK})\s+[^`]{{1,40}}`").into(),
+            ..rule(3070, Rce, CRITICAL, Short, "")
+        },
         // Closed by a backquote, the word alone (`` `id` ``) is command
         // substitution to a shell and a code span to Markdown, which prose
         // (issue bodies, comments) writes: read where the value is not prose,

@@ -358,6 +358,10 @@ fn evasions() {
     blocks(query("arg=;ssh-copy-id%20user@server"), Class::Rce);
     blocks(query("c=%3Bw%60u%60hoami"), Class::Rce);
     blocks(query("c=%26%20dir"), Class::Rce);
+    blocks(query("c=a%7Cecho%20CMX"), Class::Rce);
+    blocks(json(r#"{"c":"a`echo CMX`"}"#), Class::Rce);
+    blocks(query("c=%27.print%28md5%281%29%29.%27"), Class::Php);
+    passes(json(r#"{"t":"R&D | Sales; id card","u":"AT&T"}"#));
     blocks(json(r#"{"c":";echo vulnerable > /tmp/x"}"#), Class::Rce);
     passes(json(r#"{"doc":"Redirect the output > /tmp/build.log to keep it."}"#));
     blocks(query("param=aa-disable%20php-fpm"), Class::Rce);
