@@ -54,13 +54,15 @@ pub fn rules() -> Vec<Rule> {
         // An XPath predicate closed by a quote and the path carried on
         // (`')] | //user/*`, `']/../*`, `')]/parent::*`), and node tests no
         // value needs (`//*[`, `contains(*,`), and XPath's and XSLT's fetches
-        // of a remote document (`doc('//evil.example/')`).
+        // of a remote document (`doc('//evil.example/')`, a remote
+        // `<?xml-stylesheet href=`) or of the processor's name
+        // (`system-property('xsl:vendor')`).
         rule(
             9524,
             Sqli,
             CRITICAL,
             Norm,
-            r"['\x22]\s*\)*\s*\]\s*(\|\s*/|/\s*(\.\.|\*|[a-z-]+::))|\|\s*//\*|//\*\s*\[|\bcontains\s*\(\s*[*.]\s*,|\b(doc|document|unparsed-text)\s*\(\s*['\x22]([a-z]+:)?//",
+            r"['\x22]\s*\)*\s*\]\s*(\|\s*/|/\s*(\.\.|\*|[a-z-]+::))|\|\s*//\*|//\*\s*\[|\bcontains\s*\(\s*[*.]\s*,|\b(doc|document|unparsed-text)\s*\(\s*['\x22]([a-z]+:)?//|\bsystem-property\s*\(\s*['\x22]xsl:|<\?xml-stylesheet\b[^>]*\bhref\s*=\s*['\x22]?\s*([a-z]+:)?//",
         ),
         // Server-side and edge-side includes: an SSI directive
         // (`<!--#exec cmd="id" -->`) or an ESI tag (`<esi:include src=`),
@@ -93,6 +95,17 @@ pub fn rules() -> Vec<Rule> {
             .into(),
             ..rule(9528, Generic, CRITICAL, Raw, "")
         },
+        // A document type whose definition is fetched from a URL
+        // (`<!DOCTYPE r SYSTEM "http://evil.example/e.dtd">`, read from an
+        // XML body as the declaration's inside): the parser makes the request.
+        // A relative `note.dtd` or a public identifier is a schema's name.
+        rule(
+            9529,
+            Generic,
+            CRITICAL,
+            Norm,
+            r#"(^\s*|<!doctype\s+)[\w:.-]+\s+system\s+['"]\s*(https?|ftps?|file|gopher|jar|netdoc|php|expect|data)\s*:"#,
+        ),
         // PostgreSQL's `COPY ... TO PROGRAM 'id'`: a statement that runs a
         // shell command.
         rule(9527, Sqli, CRITICAL, Sql, r#"\bcopy\b[^;]{0,200}\b(to|from)\s+program\s*['"$]"#),

