@@ -111,7 +111,7 @@ fn tokens(text: &str) -> Option<Vec<Token<'_>>> {
                 i += 1;
                 continue;
             }
-            b'"' | b'\'' => (Token::Quoted, quoted_len(b.get(i..)?)?),
+            b'"' | b'\'' => (Token::Quoted, plain_quoted_len(b.get(i..)?)?),
             b'(' => (Token::Open, 1),
             b')' => (Token::Close, 1),
             b',' => (Token::Comma, 1),
@@ -144,6 +144,25 @@ fn tokens(text: &str) -> Option<Vec<Token<'_>>> {
 
 fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')
+}
+
+/// The length of the quoted value `s` opens, if what it quotes is plain
+/// (`"In Progress"`, `"2021-01-01T00:00:00Z"`, `'O''Brien'`): no other
+/// quote, comparison, statement end, comment or `or`/`and` inside. A value
+/// placed inside the server's own string would break out at the first
+/// quote, and `a = ' or b = '` reads there as `'a = ' or b = ''`.
+fn plain_quoted_len(s: &[u8]) -> Option<usize> {
+    let len = quoted_len(s)?;
+    let inside = s.get(1..len - 1)?;
+    let quote = s.first()?;
+    let unquoted: Vec<u8> =
+        inside.iter().filter(|&b| b != quote && *b != b'\\').map(u8::to_ascii_lowercase).collect();
+    let sql_mark = unquoted.iter().any(|b| b"'\"`=<>;#".contains(b))
+        || unquoted.windows(2).any(|w| w == b"/*")
+        || unquoted
+            .split(|b| !b.is_ascii_alphanumeric())
+            .any(|w| matches!(w, b"or" | b"and" | b"union" | b"select"));
+    (!sql_mark).then_some(len)
 }
 
 /// The length of the quoted string `s` opens, its quote doubled or
@@ -343,6 +362,8 @@ mod tests {
             "id = 1 AND x = sleep(5)",
             "id = 1 AND x = sleep('5' + 1)",
             "score between 1 and sleep(5)",
+            "a = ' or b = '",
+            r#"name = "x\" OR \"1\"=\"1""#,
             "a = a",
             "id = 1 or b = b",
             "name = 'x' -- comment",
