@@ -16,7 +16,9 @@
 //! `#`, `/*`), calls with arguments (`sleep(5)`), arithmetic and
 //! concatenation.
 
-/// Words no filter holds unquoted, and every SQL injection one of.
+/// Words no filter holds unquoted, and every SQL injection one of; and the
+/// functions that read a file or fetch a document (XPath's `doc()`, MySQL's
+/// `load_file()`), which a filter's call with a quoted argument could name.
 const SQL_ONLY: &[&str] = &[
     "select",
     "union",
@@ -49,6 +51,14 @@ const SQL_ONLY: &[&str] = &[
     "create",
     "grant",
     "shutdown",
+    "pg_sleep",
+    "load_file",
+    "extractvalue",
+    "updatexml",
+    "doc",
+    "document",
+    "unparsed-text",
+    "collection",
 ];
 
 /// Comparisons written as words: OData (`eq`, `gt`), SCIM (`co`, `sw`),
@@ -363,6 +373,8 @@ mod tests {
             "id = 1 AND x = sleep('5' + 1)",
             "score between 1 and sleep(5)",
             "a = ' or b = '",
+            r#"a = doc("//evil.example/x")"#,
+            "a = load_file('/etc/passwd')",
             r#"name = "x\" OR \"1\"=\"1""#,
             "a = a",
             "id = 1 or b = b",
