@@ -149,6 +149,17 @@ pub fn rules() -> Vec<Rule> {
         // A comment closer as the whole value or a form key: it ends an
         // HTML comment the page opened around reflected input.
         rule(2024, Xss, CRITICAL, Norm, r"^\s*-->\s*$|^\s*-->\s*=|=\s*-->\s*$"),
+        // A value that opens by closing what the page put it in: an
+        // attribute (`"><h1>`) or a raw-text element (`</textarea><`,
+        // `</title>`), then markup of its own; and `<plaintext>`, which
+        // turns the rest of a page into text.
+        rule(
+            2029,
+            Xss,
+            CRITICAL,
+            Norm,
+            r#"^\W{0,2}['"]\s*/?>\s*<\s*[a-z!/]|^\s*</\s*(textarea|title|style|script|noscript|xmp|iframe|noembed|noframes|option|select)\s*>\s*<|<\s*plaintext\b"#,
+        ),
         // Breaking out of a string into a call and commenting out the rest
         // (`x";settimeout(name, 1)//`), or into an expression whose other
         // operand is a dialog (`\"-alert(1)}//`).

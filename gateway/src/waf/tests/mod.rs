@@ -94,6 +94,9 @@ fn xss() {
     blocks(json(r#"{"href":"javascript: void(document.location='//evil.example')"}"#), Class::Xss);
     blocks(query("ja%26newline%3Bvascript%3A%20=x"), Class::Xss);
     passes(json(r#"{"title":"Javascript: The Good Parts is a classic book."}"#));
+    blocks(query("q=%22%3E%3Ch1%3Einjected%3C%2Fh1%3E"), Class::Xss);
+    blocks(json(r#"{"bio":"</textarea><h1>x</h1>"}"#), Class::Xss);
+    passes(json(r#"{"html":"<html><head><title>Hi</title></head><body><p>x</p></body></html>"}"#));
     messages_pass(&["Call `alert`, then `prompt`/`confirm` in the demo."]);
     passes(text("I wrote a script in JavaScript and the onboarding went well; 3 < 4 > 2."));
 }
