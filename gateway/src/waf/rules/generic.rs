@@ -14,16 +14,19 @@ pub fn rules() -> Vec<Rule> {
             Template,
             CRITICAL,
             Norm,
-            r"(\{\{|\$\{|[#*@~]\{|<%=?|\{%|\$\{\{|@\()\s*\d+\s*[*+/-]\s*\d+\s*(\}\}|\}|%>|%\}|\))",
+            r#"(\{\{|\$\{|[#*@~]\{|<%=?|\{%|\$\{\{|@\()\s*['"]?\d+['"]?\s*[*+/-]\s*['"]?\d+['"]?\s*(\}\}|\}|%>|%\}|\))"#,
         ),
         // Jinja2/Twig/Freemarker/Velocity sandbox escapes, and Handlebars's
-        // (`{{#with split as |conslist|}}{{this.pop}}`).
+        // (`{{#with split as |conslist|}}{{this.pop}}`); Freemarker's
+        // directives and data model, Smarty's `{$smarty.`, Django's secret,
+        // Twig's `dump(app)` and a filter that runs a command, Razor's code
+        // blocks and .NET's process class.
         rule(
             8002,
             Template,
             CRITICAL,
             Norm,
-            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b|\{\{#with\s+split\s+as\b|\bstring\.sub\.apply\b|\{\{\s*this\.(pop|push)\s*\}\}",
+            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b|\{\{#with\s+split\s+as\b|\bstring\.sub\.apply\b|\{\{\s*this\.(pop|push)\s*\}\}|<#(list|include|import|attempt|macro|function|setting)\b|\.data_model\b|\{\$smarty\.|\bsettings\.secret_key\b|\bdump\s*\(\s*app\b|\bapp\.request\.server\b|\{\{[^}]*\|\s*(system|exec|passthru|shell_exec|popen|proc_open)\s*(\}\}|\()|\bsystem\.diagnostics\.process\b|(^|\s)@\{\s*var\s",
         ),
         // Template delimiters of different engines run together
         // (`${{<%[%'"}}%\.`): the polyglot that probes which engine renders a

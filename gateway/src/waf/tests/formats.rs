@@ -95,3 +95,19 @@ fn mail_headers_after_an_address_block() {
     blocks(query("email=victim%40example.com%0ACc%3Aattacker%40evil.example"), Class::Protocol);
     passes(json(r#"{"contact":"alice@example.com","note":"To: the whole team"}"#));
 }
+
+#[test]
+fn template_probes_of_more_engines_block() {
+    for probe in [
+        "{{7*'7'}}",
+        "{$smarty.version}",
+        "<#list .data_model?keys as k>${k}</#list>",
+        "{{ 'id' | system }}",
+        "{{dump(app)}}",
+        "@System.Diagnostics.Process.Start(\"cmd.exe\",\"/c whoami\")",
+    ] {
+        blocks(json(&serde_json::json!({ "t": probe }).to_string()), Class::Template);
+    }
+    // Helm's and Go's templates in a chart's values are data.
+    passes(json(r#"{"image":"{{ .Values.image.repository }}:{{ .Values.image.tag }}"}"#));
+}
