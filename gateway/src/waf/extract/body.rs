@@ -243,9 +243,32 @@ fn multipart(out: &mut Values<'_>, body: &[u8], boundary: &str) {
 
 /// Value of `param=` in a header such as Content-Type, unquoted.
 pub(crate) fn header_param<'h>(header: &'h str, param: &str) -> Option<&'h str> {
-    header.split(';').skip(1).find_map(|p| {
+    parameters(header).skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
         k.trim().eq_ignore_ascii_case(param).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// A header's `;`-separated parts, a `;` inside a quoted string (RFC 9110
+/// 5.6.4, with `\` escapes) kept in its part: `filename="x.jpg;.php"` is
+/// one file name to PHP, Go and Python, and must be one to the WAF too.
+fn parameters(header: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(header);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        let end = text.char_indices().find_map(|(i, c)| {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                ';' if !quoted => return Some(i),
+                _ => {}
+            }
+            None
+        });
+        rest = end.and_then(|i| text.get(i + 1..));
+        Some(end.and_then(|i| text.get(..i)).unwrap_or(text))
     })
 }
 

@@ -493,6 +493,12 @@ Content-Type: application/json\r\n\r\n{\"k\":\"v1\"}\r\n--B\r\nContent-Dispositi
             .map(|v| String::from_utf8_lossy(&v.bytes).into_owned())
             .collect();
         assert_eq!(names, ["shell.php", "UTF-8''other.phtml"]);
+        // A `;` inside the quotes is part of the name, as those servers read it.
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.jpg;.php\"\r\n\r\nx\r\n--B--\r\n";
+        let quoted = super::values(&req(Some("multipart/form-data; boundary=B"), body));
+        let names: Vec<&[u8]> =
+            quoted.iter().filter(|v| v.location == Location::FileName).map(|v| &*v.bytes).collect();
+        assert_eq!(names, [&b"x.jpg;.php"[..]]);
     }
 
     #[test]

@@ -126,6 +126,19 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\.docker[/\\]secrets|^[^/\s]*\.(sql|db|sqlite3?|dump|bak)\.(zip|gz|tgz|tar|7z|rar|bz2|xz)\s*$|(^|/)proc/(interrupts|ioports|iomem|kallsyms|modules|partitions|swaps|devices|filesystems|kcore|vmstat|zoneinfo|slabinfo|diskstats|stat)\b|/@id/__x00__|^\s*>\s*/(tmp|etc|var|dev)/|^\s*/var/log/(apache2?|httpd|nginx|auth\.log|syslog|messages|secure|mail\.log|lastlog|wtmp|btmp)\b|%(systemroot|windir|comspec|systemdrive)%",
         ),
+        // A script's name with `;` and an image's extension after it
+        // (`shell.asp;.jpg`): IIS runs it as the script, an upload filter
+        // sees an image.
+        Rule {
+            scope: Scope::NotPath,
+            ..rule(
+                4011,
+                Lfi,
+                CRITICAL,
+                Norm,
+                r"^[^/:?=]*\.(asp|aspx|asa|cer|cdx|ashx|php\d?|phtml|jsp)\s*;[^/]*\.[a-z0-9]{2,5}\s*$",
+            )
+        },
         // A URL whose host is a bare IPv6 address, and a `file?` probe.
         rule(
             5009,
