@@ -93,9 +93,10 @@ pub fn targets_internal(norm: &str, raw: &str, location: Location) -> bool {
 
 /// The hosts a URL parser could connect to, for every `scheme://` (any
 /// scheme), every `scheme:host` of the fetched schemes, and a value opening
-/// with `//host` or a UNC path's `\\\\host` (which Windows fetches over SMB). Where parsers disagree (`a.com\@127.0.0.1`,
-/// `a.com#@127.0.0.1`: the URL standard reads `a.com`, RFC 3986 parsers such
-/// as PHP's and urllib3 read `127.0.0.1`), both are given.
+/// with `//host` or a UNC path's `\\host` (which Windows fetches over SMB).
+/// Where parsers disagree (`a.com\@127.0.0.1`, `a.com#@127.0.0.1`: the URL
+/// standard reads `a.com`, RFC 3986 parsers such as PHP's and urllib3 read
+/// `127.0.0.1`), both are given.
 fn hosts(text: &str) -> impl Iterator<Item = String> + '_ {
     let opening = text.trim_start();
     let relative = opening.strip_prefix("//").or_else(|| opening.strip_prefix("\\\\")).map(authority_hosts);

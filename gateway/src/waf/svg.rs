@@ -120,10 +120,10 @@ fn inert_attribute(name: &[u8], value: &[u8]) -> bool {
     if name.starts_with(b"xmlns") && !SVG_NAMESPACES.contains(&value) {
         return false;
     }
-    let value = value.to_ascii_lowercase();
-    let has = |needle: &[u8]| value.windows(needle.len()).any(|w| w == needle);
+    let has = |needle: &[u8]| super::decode::contains_ignore_ascii_case(value, needle);
     let outside_reference = value.windows(4).enumerate().any(|(at, w)| {
-        w == b"url(" && value.get(at + 4..).is_none_or(|rest| !rest.trim_ascii_start().starts_with(b"#"))
+        w.eq_ignore_ascii_case(b"url(")
+            && value.get(at + 4..).is_none_or(|rest| !rest.trim_ascii_start().starts_with(b"#"))
     });
     !(value.contains(&b'&') || has(b"script") || has(b"expression") || has(b"@import") || outside_reference)
 }

@@ -160,7 +160,9 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
             // A processing instruction keeps its markup (`<?xml-stylesheet
             // href=".."?>`): the rules read it as written.
-            Ok(Event::PI(p)) => out.push_cow(location, wrapped("<?", &p.into_inner(), "?>"), false),
+            Ok(Event::PI(p)) => {
+                out.push_cow(location, Cow::Owned(format!("<?{}?>", p.into_inner()).into_bytes()), false)
+            }
             Ok(Event::Start(e)) => {
                 let element = xml_attributes(out, location, &e);
                 open.push(std::mem::replace(&mut out.field, element));
@@ -182,10 +184,6 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             }
         }
     }
-}
-
-fn wrapped<'a>(open: &str, inner: &str, close: &str) -> Cow<'a, [u8]> {
-    Cow::Owned([open, inner, close].concat().into_bytes())
 }
 
 /// An element's attribute values, each under the element and named by
