@@ -11,7 +11,7 @@ use crate::waf::Class::Rce;
 
 /// Command names that are not English words: seeing one after a separator
 /// is enough.
-const STRONG: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|nc\.traditional|nc\.openbsd|bash|zsh|ksh|csh|tcsh|dash|sh|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|awk|sed|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|scp|rsync|smbclient|sqlite3|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|gdb|objdump|readelf|hexdump|openssl|nc|cmd(\.exe)?|ansible[\w-]*|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|crictl|virsh|g\+\+|gunzip|bzip2|7z|zcat|zgrep|bzcat|lzcat|egrep|fgrep|xargs|mkdir|rmdir|chroot|nsenter|setcap|getcap|systemctl|journalctl|launchctl|osascript|apt-get|jshell|jjs|php-cgi|rlogin|rsh|rexec|aria2c|rmt-tar)";
+const STRONG: &str = r"(whoami|uname|ifconfig|ipconfig|wget|curl|ncat|netcat|nc\.traditional|nc\.openbsd|bash|zsh|ksh|csh|tcsh|dash|sh|nmap|chmod|chown|chgrp|nslookup|telnet|base64|xxd|gawk|awk|sed|crontab|sudo|useradd|usermod|busybox|powershell|pwsh|certutil|bitsadmin|mshta|rundll32|regsvr32|wmic|systeminfo|tasklist|taskkill|netstat|socat|xterm|nohup|printenv|jrunscript|iptables|lsof|pkill|killall|mkfifo|tcpdump|traceroute|getent|sshpass|ssh-keygen|sftp|scp|rsync|smbclient|sqlite3|redis-cli|cpulimit|chattr|dmesg|modprobe|insmod|visudo|chpasswd|kubectl|cscli|strace|ltrace|gdb|objdump|readelf|hexdump|openssl|nc|cmd(\.exe)?|ansible[\w-]*|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|crictl|virsh|g\+\+|gunzip|bzip2|7z|zcat|zgrep|bzcat|lzcat|egrep|fgrep|xargs|mkdir|rmdir|chroot|nsenter|setcap|getcap|systemctl|journalctl|launchctl|osascript|apt-get|jshell|jjs|php-cgi|rlogin|rsh|rexec|aria2c|rmt-tar|findstr|icacls|cacls|takeown|nltest|dsquery|cmdkey|qwinsta|quser|esentutl|msiexec|installutil|regasm|regsvcs|cmstp|msbuild|odbcconf|diskshadow|ntdsutil|certreq)";
 /// Commands whose names are also words, names or languages ("ruby",
 /// "ping", "cat"): after a separator they need a shell-looking argument.
 const WEAK: &str = r"(python[23]?(\.\d+)?|perl|ruby|php\d?|mysql|psql|node|nodejs|lua|tftp|ftp|ssh|ls|cat|id|pwd|rm|env|ps|wc|tac|nl|knife|terraform|vagrant|docker|podman|gcc|unzip|gzip|vim|nano|emacs|dpkg|rpm|yum|dnf|apk|npm|npx|pip\d?|irb|groovy|lynx|finger|uptime|hostname|passwd|printf|sleep|echo|ping|whois|dig|host|ip|arp|route|cp|mv|ln|cd|su|vi|ed|ex|dd|od|rev|uniq|diff|tar|zip|rmt|shutdown|reboot|poweroff|halt)";
@@ -249,7 +249,37 @@ pub fn rules() -> Vec<Rule> {
             Raw,
             r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)|[;&|]\s*[a-z]+`[a-z0-9]{1,8}`[a-z]",
         ),
-        rule(3066, Rce, CRITICAL, Norm, r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}|\$\{[a-z_]\w*:\d+:\d+\}"),
+        // `$[...]` arithmetic, `${IFS}` and friends braced, a substring of a
+        // variable, and `$IFS` glued to a command word (`echo$IFS"x"`).
+        rule(
+            3066,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}|\$\{[a-z_]\w*:\d+:\d+\}|[a-z]\$ifs\b",
+        ),
+        // Argument injection: an option smuggled into a command the
+        // application runs: ssh's `-o ProxyCommand=`, git's `--upload-pack`,
+        // tar's `--checkpoint-action=exec` and `--to-command`, or an option
+        // writing a script into a web root (sendmail's `-X` log file,
+        // `--output=/var/www/html/x.php`).
+        rule(
+            3071,
+            Rce,
+            CRITICAL,
+            Norm,
+            r"(^|\s)-o\s*['\x22]?proxycommand\s*=|--(upload|receive)-pack\s*[= ]\s*\S|--checkpoint-action\s*=\s*exec|--(use-compress-program|to-command|rsh)\s*=\s*\S|(^|\s)(-[a-z]|--[a-z][a-z-]*=?)\s*(/var/www|/srv/www|/usr/share/nginx/html|c:\\inetpub)\S*\.(php\d?|phtml|phar|jspx?|aspx?|ashx|cgi|pl)\b",
+        ),
+        // PowerShell's Verb-Noun cmdlets opening a value after a separator
+        // (`|| Get-Process`, `; Invoke-Item x`), or after `;` and `&` within
+        // it; a pipe inside a value is PowerShell's own (`| Select-Object`).
+        rule(
+            3072,
+            Rce,
+            CRITICAL,
+            Cmd,
+            r"(^\s*[;&|]+|[;&]|\$\()\s*(get|set|new|remove|invoke|start|stop|copy|move|out|add|clear|export|import|convertto|convertfrom|test|enable|disable|restart|expand|compress|register|resolve|send)-[a-z]{3,}\b",
+        ),
         // A wrapper and a command as the whole value: `time ifconfig`.
         super::Rule {
             pattern: format!(r"^\s*(time|nohup|strace|ltrace|sudo|env|exec|nice|watch)\s+({STRONG}|{WEAK}|who|w|top)\s*$").into(),

@@ -149,6 +149,15 @@ fn rce() {
     blocks(query("x=if%20%22%25a%25%22==%22b%22%20echo%20x"), Class::Rce);
     passes(json(r#"{"body":"if (a == b) return;"}"#));
     passes(json(r##"{"body":"#if defined TARGET_WIN32"}"##));
+    // Argument injection, PowerShell's cmdlets after a separator, Windows
+    // tools, `$IFS` glued to a word; a PowerShell pipeline in prose passes.
+    for attack in
+        ["-o ProxyCommand=id", "x -X /var/www/html/x.php", "|| Get-Process", "| findstr /si pass *.xml"]
+    {
+        blocks(json(&format!(r#"{{"x":"{attack}"}}"#)), Class::Rce);
+    }
+    blocks(query("x=echo$IFS%22pwned%22"), Class::Rce);
+    passes(json(r#"{"doc":"Get-Process | Select-Object Name, Id"}"#));
 }
 
 #[test]
@@ -467,6 +476,9 @@ fn query_urls_to_other_sites_block() {
     blocks(with_host("x=https://evil.example/shell.txt", "localhost"), Class::Rfi);
     blocks(with_host("x=https://example.com:1234/c99.php", "example.com"), Class::Rfi);
     passes(with_host("x=https://www.example.com/a", "example.com"));
+    // A homepage is a link; a host dressed as the site's own is not.
+    passes(with_host("website=https://www.weston.com/", "example.com"));
+    blocks(with_host("x=https://example.com.evil.com/", "example.com"), Class::Rfi);
     // A link to another site is data; in a field naming a file, or cut
     // short by `?`, it is an inclusion.
     passes(with_host("url=https://lists.debian.org/debian-devel/2021/11/msg00176.html", "example.com"));
