@@ -170,7 +170,9 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// USE, CASE). Made of words only, an injection still needs a logic
 /// operator, a UNION, a GROUP/HAVING/ORDER clause or a variable
 /// (`x union select null`, `a or null is null`, `x having true`); a
-/// fingerprint without one is not taken. Of the corpus's values of words
+/// fingerprint without one is not taken. LIMIT folds as a clause too, but
+/// alone it is prose's word ("Thrown when the limit on the number of
+/// objects": `nknBn`): a clause needs BY or HAVING ([`clause_word`]). Of the corpus's values of words
 /// alone (2,286, both parts), libinjection flagged none, attack or benign.
 ///
 /// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable,
@@ -179,12 +181,19 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// And for a number before a comment (`1c`: `1 --`, `-1#`): libinjection
 /// folds arithmetic, so "20% off -- today only" (`20 % off`) reads as a
 /// number too. A word between the number and the comment is prose.
+/// Beyond this length a `sos` reading is text quoting words on both sides
+/// of an operator ("`SNAPSHOT` and/or `CONTINUOUS`" in an API's
+/// documentation): the detector folds whole paragraphs into its strings.
+const SOS_PROSE: usize = 512;
+
 fn sqli_in(input: &[u8]) -> bool {
     let verdict = libinjectionrs::detect_sqli(input);
     let fingerprint = verdict.fingerprint.as_ref().map_or("", |f| f.as_str());
     verdict.is_injection()
-        && !(fingerprint == "sos" && quotes_a_symbol(input))
-        && (!words_alone(input) || fingerprint.contains(['U', '&', 'B', 'v']))
+        && !(fingerprint == "sos" && (quotes_a_symbol(input) || input.len() > SOS_PROSE))
+        && (!words_alone(input)
+            || fingerprint.contains(['U', '&', 'v'])
+            || (fingerprint.contains('B') && clause_word(input)))
         && !(fingerprint == "1c" && word_before_comment(input))
         && !(fingerprint.contains('v') && bare_at_signs(input))
         && !(fingerprint == "nc" && path_glob(input))
@@ -227,6 +236,13 @@ fn word_before_comment(input: &[u8]) -> bool {
         .unwrap_or(input.len());
     let before = input.get(..comment).unwrap_or_default();
     before.split(|b| !b.is_ascii_alphabetic()).any(|word| word.len() >= 3)
+}
+
+/// Whether one of the words is BY or HAVING (GROUP BY, ORDER BY, HAVING).
+fn clause_word(input: &[u8]) -> bool {
+    input
+        .split(|b| !b.is_ascii_alphabetic())
+        .any(|word| word.eq_ignore_ascii_case(b"by") || word.eq_ignore_ascii_case(b"having"))
 }
 
 /// Letters, whitespace and sentence punctuation (`.,!?`) only.
@@ -356,11 +372,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_text_quoting_words_around_an_operator_is_no_injection() {
+        let filler = "The recovery point will be determined by the value you choose. ".repeat(8);
+        let doc =
+            format!("<p>{filler} Valid values: \"<code>SNAPSHOT</code>\" and/or \"<code>X</code>\".</p>");
+        assert!(libinjectionrs::detect_sqli(doc.as_bytes()).is_injection(), "libinjection flags it");
+        assert!(ids(&doc).is_empty());
+        assert_eq!(ids("x'||'y"), [1200]);
+    }
+
+    #[test]
     fn words_alone_need_what_an_injection_of_words_needs() {
         let prose = "What is the use case for this";
         assert!(libinjectionrs::detect_sqli(prose.as_bytes()).is_injection(), "libinjection flags it");
         assert!(ids(prose).is_empty());
         assert!(ids("The use case most closely describing the audio content to be recognized.").is_empty());
+        // LIMIT folds as a clause; prose says "the limit".
+        let limit = "Thrown when the limit on the number of objects or operations has been exceeded.";
+        assert!(libinjectionrs::detect_sqli(limit.as_bytes()).is_injection(), "libinjection flags it");
+        assert!(ids(limit).is_empty());
         for attack in
             ["x union select null", "anything OR x IS NULL", "admin or null is null", "x having true"]
         {

@@ -25,13 +25,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"(\bor\b|\band\b|\bxor\b|\bhaving\b|\bwhere\b|\|\||&&)\s*[(\s]*(\d+|'[^']*'|"[^"]*"|null|true|false)\s*[)\s]*(=|<=>|<>|!=|<|>|\blike\b|\bis\b)\s*[(\s]*(\d+|'[^']*'|"[^"]*"|null|true|false)"#,
         ),
-        // Tautology against a column: `or id=1`, `and user like`.
+        // Tautology against a column: `or id=1`, `and user like`; not a
+        // word before a tag ("or contact <a href=...>").
         rule(
             1004,
             Sqli,
             WARNING,
             Sql,
-            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+[(\s]*[a-z_@][\w.@]*\s*[)\s]*(=|<=>|<>|!=|<|>|\blike\b|\brlike\b|\bregexp\b|\bin\s*\(|\bbetween\b|\bis\s+(not\s+)?null\b)"#,
+            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+[(\s]*[a-z_@][\w.@]*\s*[)\s]*(=|<=>|<>|!=|<([^a-z/!]|$)|>|\blike\b|\brlike\b|\bregexp\b|\bin\s*\(|\bbetween\b|\bis\s+(not\s+)?null\b)"#,
         ),
         // Time-based blind injection.
         rule(
@@ -217,12 +218,16 @@ pub fn rules() -> Vec<Rule> {
         // A document field compared in JavaScript (`' && this.pass == 'x`):
         // in a short value; prose about code says it in passing.
         rule(1081, Nosql, CRITICAL, Short, r#"\bthis\s*\.\s*\w+\s*[!=]==?\s*['"/]"#),
+        // A boolean operator before a number compared, XOR, a variable set,
+        // and a call or a closed subquery aliased in a select list
+        // (`count(*) as n from`, `) as x from`; not prose's "score (MQCS)
+        // as provided from", where the parenthesis opened in the value).
         rule(
             1029,
             Sqli,
             CRITICAL,
             Sql,
-            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+['"`(]*\s*\d+\s*['"`)]*\s*(=|==|<=>|<>|!=|<|>)|\bxor\b\s*['"`\d(]|\bset\s+@@?\w+|\)\s*as\s+['"`]?\w+['"`]?\s+from\b"#,
+            r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+['"`(]*\s*\d+\s*['"`)]*\s*(=|==|<=>|<>|!=|<|>)|\bxor\b\s*['"`\d(]|\bset\s+@@?\w+|(^[^(]*|[\w$]\([^()]*)\)\s*as\s+['"`]?\w+['"`]?\s+from\b"#,
         ),
         // A quote and a keyword (`' union`, `"from`), not a keyword quoted
         // as a word ("SELECT" or "Premium").
