@@ -245,9 +245,9 @@ fn clause_word(input: &[u8]) -> bool {
         .any(|word| word.eq_ignore_ascii_case(b"by") || word.eq_ignore_ascii_case(b"having"))
 }
 
-/// Letters, whitespace and sentence punctuation (`.,!?`) only.
+/// Letters, whitespace and sentence punctuation (`.,!?:`) only.
 fn words_alone(input: &[u8]) -> bool {
-    input.iter().all(|b| b.is_ascii_alphabetic() || b.is_ascii_whitespace() || b".,!?".contains(b))
+    input.iter().all(|b| b.is_ascii_alphabetic() || b.is_ascii_whitespace() || b".,!?:".contains(b))
 }
 
 /// Whether the value's `'` (or `"`) pair up, each pair enclosing one or

@@ -77,10 +77,12 @@ pub fn rules() -> Vec<Rule> {
             ..rule(3068, Rce, CRITICAL, Cmd, "")
         },
         // A word command's name with `(` right after it is a call in C, PHP
-        // or JavaScript (`; printf("%s", x)`), which a shell would refuse.
+        // or JavaScript (`; printf("%s", x)`), which a shell would refuse;
+        // and a version after it is prose ("; Python 3.6 is the minimum"),
+        // where an address or a count is an argument (`;ping 10.0.0.1`).
         super::Rule {
             pattern: format!(
-                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d+(\s|$|[;&|<>)]|(\.\d+){{2,}})|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")
@@ -156,14 +158,14 @@ pub fn rules() -> Vec<Rule> {
             r"\bcmd(\.exe)?\s*/[ckr]\b|\bpowershell(\.exe)?\b|\binvoke-(expression|webrequest|command|restmethod|item|wmimethod)\b|\biex\s*\(|new-object\s+(system\.)?net\.webclient|\bdownload(string|file|data)\s*\(|\bstart-process\b|\bnet\s+(user|localgroup|share|view|use|group|accounts|session|start|stop)\b|\breg\s+(add|query|delete|save|export)\b|\bcertutil\s+-|\bvssadmin\b|\bwevtutil\b|\bbcdboot\b|\bbcdedit\b|\bschtasks\b|\bsc\s+(create|config|start|stop)\b|\bwscript\b|\bcscript\b|\bforfiles\b|\bnetsh\b|\battrib\s+[+-]",
         ),
         // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`,
-        // `if (%1)==()`; not C's `if (a == b)` or `#if defined X`, which
-        // issue bodies quote.
+        // `if (%1)==()`; not C's `if (a == b)`, `#if defined X` or Python's
+        // `if __name__ == '__main__':`, which issue bodies quote.
         rule(
             3007,
             Rce,
             CRITICAL,
             Cmd,
-            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|(^|[^#])\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|(^|[^#])\bif\s+(/i\s+)?(not\s+)?([^\s(]\S*|\([^\s()]*\)|\x22[^\x22]*\x22)\s*==\s*\S|(^|[^#])\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
+            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|(^|[^#])\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|(^|[^#])\bif\s+(/i\s+)?(not\s+)?([^\s(]\S*|\([^\s()]*\)|\x22[^\x22]*\x22)\s*==\s*[^\s:]+(\s|$)|(^|[^#])\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
         ),
         // Reading sensitive files with a command.
         rule(
@@ -369,15 +371,18 @@ pub fn rules() -> Vec<Rule> {
             Cmd,
             r"^\s*((time|nohup|sudo|env|exec|nice)\s+)*(perf|ll|flock|bsdtar|zstdcat|zstd|xzcat|lz4cat|lzcat|bzcat|zcat|aa-[a-z-]+|ssh-copy-id|rmt-dump|python[23](\.[0-9]+)?|kill|alias|env)\s+(--?[a-z0-9][a-z0-9_-]*|/[a-z])|^\s*set\s+[-+]o\s+[a-z]+\s*$|^\s*alias\s+([-+]\S*\s+)*\S+=|^\s*python[23]\.[0-9]+\s+[a-z]+\s*$|^\s*(time|nohup|sudo|env|nice)\s+bsdtar\b|\bflock\s+-[a-z0-9_]+\s+\S+\s+[a-z0-9_]+",
         ),
-        // Package installs and administration tools as the whole value
-        // (`pip install x`, `chef-shell`, `code=ansible-console`,
-        // `;ssh-copy-id user@server`: arguments with a shell's punctuation).
+        // Administration tools as the whole value (`chef-shell`,
+        // `code=ansible-console`, `;ssh-copy-id user@server`: arguments with
+        // a shell's punctuation), and package installs after a separator
+        // (`; pip install x`). A package install as the value of its own
+        // (`pip install x`) is what READMEs and issue bodies hold (78 of
+        // 4,179 paragraphs of PyPI's package descriptions).
         rule(
             3045,
             Rce,
             CRITICAL,
             Cmd,
-            r"^\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*(\s+[\w.~]*[-@/:][\w.@/:~-]*)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
+            r"(;|&&?|\|\|?|\$\(|`)\s*(sudo\s+)?(pip[x3]?|npm|gem|apt(-get)?|yum|dnf|apk|brew)\s+(install|add|i|remove|uninstall)\s+\S|(^|[=;&|])\s*(visudo|chef-(client|solo|shell|apply|run|zero|vault|server-ctl|backend-ctl|automate|cli|analyze|exec)|ansible-[a-z-]+|ssh-copy-id|rmt-dump|aa-(disable|enforce|complain|audit|exec|status|teardown|remove-unknown|autodep|genprof|logprof))(\s+-\S+)*(\s+[\w.~]*[-@/:][\w.@/:~-]*)*\s*$|^\s*chef\s+(report|exec|client|solo|shell|run|generate|install|push|env|gem)\b",
         ),
         // An unset variable spliced into a command name (`uname$u -a`,
         // `c$!at`), which the shell expands to nothing; case-sensitive, as

@@ -181,7 +181,7 @@ pub fn rules() -> Vec<Rule> {
             Sqli,
             CRITICAL,
             Sql,
-            r#"^\W{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\s*['"(\d]|\bis\s+(not\s+)?(null|true|false|unknown)\b)|^\s*(or|and|xor)\s+[-+]?\d+(\.\d+)?\s*$"#,
+            r#"^[^\w<]{0,3}\s*(and|or|xor|div|\|\||&&)\s*[(\s!]*[\w@.'"`]+\s*[)\s]*(=|==|!=|<>|<=>|<|>|\blike\s*['"(\d]|\bis\s+(not\s+)?(null|true|false|unknown)\b)|^\s*(or|and|xor)\s+[-+]?\d+(\.\d+)?\s*$"#,
         ),
         // `&&x=`, `||(a==`: with a space after the operator that is 1004's,
         // and C's `&& x == y` would count twice.
@@ -193,7 +193,10 @@ pub fn rules() -> Vec<Rule> {
             r#"(\|\||&&)(\(\s*)?[\w@.]+\s*(==|!=|=|<>)|\s(or|and|xor)\s*$|\bnot\s*null\b|\bnotnull\b|\bisnull\b|\bcollate\s*['"\w]"#,
         ),
         // A quote closed, a short expression, and a comment to end of value.
-        rule(1027, Sqli, CRITICAL, Sql, r#"['"`][^'"`]{0,60}(--|#)\s*$"#),
+        // Not a heading's underline ("What it's not for" over a line of
+        // dashes, which this view joins): four dashes and more are no
+        // comment an injection writes.
+        rule(1027, Sqli, CRITICAL, Sql, r#"['"`]([^'"`]{0,60}[^'"`-])?(--|---|#)(\s+-+)?\s*$"#),
         // NoSQL (MongoDB) operators as keys, bracketed parameter names, or
         // keys of a JSON object written into a value (`{"$gt": ""}`,
         // `{$where: ...}`, `, $ne: 1`).

@@ -454,7 +454,8 @@ fn whole_value_fragments() {
     // Shells: non-word tools with options, installs, spliced variables, `~+`.
     blocks(query("a=perf%20--version"), Class::Rce);
     blocks(query("a=zstdcat%20/var/log/sensitive_log_file.zst"), Class::Rce);
-    blocks(query("a=pip3%20install%20something"), Class::Rce);
+    blocks(query("a=;pip3%20install%20something"), Class::Rce);
+    passes(query("a=pip3%20install%20something"));
     blocks(query("a=uname%24u%20-a"), Class::Rce);
     blocks(query("a=bin/visudo"), Class::Rce);
     blocks(query("a=~%2B"), Class::Rce);

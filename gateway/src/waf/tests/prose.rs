@@ -202,3 +202,27 @@ fn markdown_code_spans_in_prose_are_words() {
     blocks(query("host=a%60id%60"), Class::Rce);
     blocks(message("x;`whoami`"), Class::Rce);
 }
+
+/// Package descriptions (PyPI's READMEs): install lines, headings over a
+/// row of dashes, Python's entry-point guard, version notes and HTML
+/// banners pass; the injections they resemble block.
+#[test]
+fn package_readmes_pass() {
+    for body in [
+        "pip install jsonschema-rs",
+        "```bash\npip install --user -r requires/release\n```",
+        "What it's not for\n-----------------",
+        "if __name__ == '__main__':\n    web.run_app(app)",
+        "- Drop Python 3.5 support; Python 3.6 is the minimal supported Python version.",
+        "<div align=\"center\"><img src=\"https://example.com/logo.svg\" alt=\"\" height=\"150\"></div>",
+        "To execute all tests, run:",
+    ] {
+        passes(json(&serde_json::json!({ "body": body }).to_string()));
+    }
+    blocks(query("x=admin%27--"), Class::Sqli);
+    blocks(query("x=admin%27%20--%20-"), Class::Sqli);
+    blocks(query("x=if%20%22a%22==%22a%22%20echo%20x"), Class::Rce);
+    blocks(query("x=;sleep%205"), Class::Rce);
+    blocks(query("x=;ping%2010.0.0.1"), Class::Rce);
+    blocks(query("x=;pip%20install%20evil"), Class::Rce);
+}
