@@ -67,7 +67,7 @@ pub fn rules() -> Vec<Rule> {
         // normalised views join lines, so this reads the value as decoded;
         // not prose, whose lines open with words.
         super::Rule {
-            pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$)").into(),
+            pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$|sleep\s+\d+\s*$)").into(),
             ..rule(3067, Rce, CRITICAL, RawShort, "")
         },
         // A command in a subshell glued to a separator (`;(id)`,
@@ -82,7 +82,7 @@ pub fn rules() -> Vec<Rule> {
         // where an address or a count is an argument (`;ping 10.0.0.1`).
         super::Rule {
             pattern: format!(
-                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d+(\s|$|[;&|<>)]|(\.\d+){{2,}})|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d+(\s|$|[;&|<>)]|(\.\d+){{2,}})|%[a-z_]\w*%|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
             )
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")

@@ -8,7 +8,7 @@ use crate::waf::Class::{Nosql, Sqli};
 pub fn rules() -> Vec<Rule> {
     vec![
         // UNION-based extraction.
-        rule(1001, Sqli, CRITICAL, Sql, r"\bunion\b[\s(]*(all\b|distinct\b)?[\s(]*select\b"),
+        rule(1001, Sqli, CRITICAL, Sql, r"\bunion\b[\s(]*(all\b|distinct\b|distinctrow\b)?[\s(]*select\b"),
         // A quote closed and followed by a boolean operator: `' or`, `" and`.
         rule(
             1002,

@@ -161,6 +161,8 @@ fn rce() {
         blocks(json(&format!(r#"{{"x":"{attack}"}}"#)), Class::Rce);
     }
     blocks(query("x=echo$IFS%22pwned%22"), Class::Rce);
+    blocks(json(r#"{"x":"& echo %USERNAME%","y":"a\nsleep 5"}"#), Class::Rce);
+    blocks(query("x=1%20union%20distinctrow%20select%201,2"), Class::Sqli);
     passes(json(r#"{"doc":"Get-Process | Select-Object Name, Id"}"#));
 }
 
