@@ -28,6 +28,7 @@ pub mod decode;
 pub mod exclusions;
 pub mod extract;
 mod filters;
+mod inert;
 pub(crate) mod locality;
 mod multipart;
 mod nested;

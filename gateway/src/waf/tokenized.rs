@@ -38,7 +38,9 @@ pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'stati
     let judged = location != Location::Path && worth_judging(decoded);
     let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
     let sqli = judged && sql_anchor(&input) && !number_mask(&input) && sqli_in(&input);
-    let xss = judged && markup_anchor(&input) && xss_in(&without_processing_instructions(&input));
+    let xss = judged
+        && markup_anchor(&input)
+        && xss_in(&super::inert::without_inert_attributes(&without_processing_instructions(&input)));
     [(sqli, &SQLI), (xss, &XSS)].into_iter().filter_map(|(hit, rule)| hit.then_some(rule))
 }
 

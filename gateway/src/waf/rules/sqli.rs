@@ -79,7 +79,9 @@ pub fn rules() -> Vec<Rule> {
         ),
         // A quote or number closed, then a comment cuts the rest of the query
         // (`##` is a digit placeholder: `(050) ###-##-##`).
-        rule(1010, Sqli, WARNING, Sql, r#"(['"`]|\d\))\s*\)*\s*(--|#([^#]|$)|;\s*(--|#|$)|\{`)"#),
+        // Not an attribute's fragment or colour (`href="#top"`,
+        // `bgcolor="#fff"`), a quote opened after `=`.
+        rule(1010, Sqli, WARNING, Sql, r#"((^|[^=])['"`]|\d\))\s*\)*\s*(--|#([^#]|$)|;\s*(--|#|$)|\{`)"#),
         // Character-building and string functions typical of payloads.
         rule(
             1011,

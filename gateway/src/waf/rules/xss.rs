@@ -54,7 +54,7 @@ pub fn rules() -> Vec<Rule> {
             Xss,
             CRITICAL,
             Norm,
-            r#"\b(src|href|data|action|formaction|xlink:href|background|dynsrc|lowsrc|poster|codebase|srcdoc|values|to|from|by)\s*=\s*['"`]?\s*(javascript|vbscript|data\s*:\s*text/html|data\s*:[^,]*;base64)"#,
+            r#"\b(src|href|data|action|formaction|xlink:href|background|dynsrc|lowsrc|poster|codebase|srcdoc|values|to|from|by)\s*=\s*['"`]?\s*(javascript|vbscript|data\s*:\s*text/html|data\s*:\s*(text/|application/|image/svg|[^a-z])[^,]*;base64)"#,
         ),
         rule(
             2009,

@@ -111,3 +111,23 @@ fn template_probes_of_more_engines_block() {
     // Helm's and Go's templates in a chart's values are data.
     passes(json(r#"{"image":"{{ .Values.image.repository }}:{{ .Values.image.tag }}"}"#));
 }
+
+/// Rich text: inline CSS, raster images inline, fragment links and colours
+/// pass; CSS or an inline image that can run code does not.
+#[test]
+fn rich_text_markup_that_runs_nothing_passes() {
+    for html in [
+        r#"<p style="color: rgb(255, 0, 0);">Red</p>"#,
+        r#"<span style="font-family: Arial, Helvetica, sans-serif; font-size: 14px;">Hi</span>"#,
+        r#"<p><img src="data:image/png;base64,iVBORw0KGgo=" alt="dot"></p>"#,
+        r##"<a href="#section-2">Jump</a><table><tr><td bgcolor="#ffffff">x</td></tr></table>"##,
+    ] {
+        passes(json(&serde_json::json!({ "html": html }).to_string()));
+    }
+    blocks(json(r#"{"html":"<div style=\"background:url(javascript:alert(1))\">"}"#), Class::Xss);
+    blocks(
+        json(r#"{"html":"<img src=\"data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+\">"}"#),
+        Class::Xss,
+    );
+    blocks(json(r#"{"html":"<p style=\"color:red\" onmouseover=\"alert(1)\">x</p>"}"#), Class::Xss);
+}
