@@ -28,15 +28,17 @@ if [ ${#files[@]} -eq 0 ]; then
   files=("$cache/corpus.jsonl")
 fi
 
-# The base build: a worktree at the commit, built into the shared target
-# directory (registry crates are not rebuilt), its binary kept by commit.
+# The base build: a worktree at the commit, built into a target directory
+# of its own (sharing the working tree's would leave the base's binary in
+# its place while cargo holds the working tree's build fresh), kept across
+# runs so only the workspace's crates rebuild; its binary kept by commit.
 base_bin=$cache/waf-corpus-$base
 if [ ! -x "$base_bin" ]; then
   tree=$(mktemp -d)
   trap 'git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"' EXIT
   git worktree add -q --detach "$tree" "$base"
-  (cd "$tree" && CARGO_TARGET_DIR=$target cargo build --release -q -p cartorio-benches --bin waf-corpus)
-  cp "$target/release/waf-corpus" "$base_bin"
+  (cd "$tree" && CARGO_TARGET_DIR=$cache/target cargo build --release -q -p cartorio-benches --bin waf-corpus)
+  cp "$cache/target/release/waf-corpus" "$base_bin"
 fi
 cargo build --release -q -p cartorio-benches --bin waf-corpus
 head_bin=$target/release/waf-corpus

@@ -356,7 +356,12 @@ pub fn looks_like_sql(text: &str) -> bool {
     }
     // `IS NULL`, `not regexp`, `42 like 42`, `1=1`, `'a'='a'`: operators and
     // operands only, no word of prose.
-    if s.words == 0 && s.op_kw >= 1 && (s.op_kw - 1 + s.cmp + s.quotes + s.stmt_kw) >= 1 {
+    // Not the alternatives of prose ("and/or"): keywords joined by `/`.
+    if s.words == 0
+        && s.op_kw >= 1
+        && (s.op_kw - 1 + s.cmp + s.quotes + s.stmt_kw) >= 1
+        && !slashed_words(text)
+    {
         return true;
     }
     if s.words == 0 && s.cmp + s.op_kw >= 1 && (tautology(text) || true_inequality(text)) {
@@ -369,6 +374,12 @@ pub fn looks_like_sql(text: &str) -> bool {
 
 /// `1=1`, `'a'='a'`, `42 like 42`: the same operand on both sides of an
 /// equality, which only an injected condition writes.
+/// Letters joined by `/` and nothing else (`and/or`, `AND/OR/NOT`).
+fn slashed_words(text: &str) -> bool {
+    let text = text.trim();
+    text.contains('/') && text.split('/').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
 fn tautology(text: &str) -> bool {
     ["<=>", "==", "=", " like "].iter().any(|op| {
         text.split_once(op).is_some_and(|(l, r)| {
@@ -432,6 +443,7 @@ mod tests {
             "11!=11",
             "time (utc)",
             "please select the union members from the list",
+            "and/or",
             "it's the customer's choice: select one option (or more)",
             "+55 (11) 98765-4321",
             "https://example.com/a?x=1&y=2",

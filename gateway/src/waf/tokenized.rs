@@ -201,11 +201,13 @@ fn sqli_in(input: &[u8]) -> bool {
         && !(fingerprint == "nc" && path_glob(input))
 }
 
-/// Whether the value is a path glob (`feature/*`, `src/**`, `docker/*`):
-/// names joined by `/` ending in `/*`. libinjection reads the last `/*` as
-/// a comment after a bareword (`nc`); branch patterns and file rules are
-/// written so, and an injection closes a string first (`admin'/*`).
+/// Whether the value is a path glob (`feature/*`, `src/**`, `docker/*`,
+/// and ignore files' negations, `!node_modules/**`): names joined by `/`
+/// ending in `/*`. libinjection reads the last `/*` as a comment after a
+/// bareword (`nc`); branch patterns and file rules are written so, and an
+/// injection closes a string first (`admin'/*`).
 fn path_glob(input: &[u8]) -> bool {
+    let input = input.strip_prefix(b"!").unwrap_or(input);
     let stars = input.iter().rev().take_while(|&&b| b == b'*').count();
     let Some(names) = input.get(..input.len() - stars).and_then(|rest| rest.strip_suffix(b"/")) else {
         return false;
@@ -413,7 +415,7 @@ mod tests {
 
     #[test]
     fn a_path_glob_is_no_comment() {
-        for glob in ["feature/*", "docker/*", "src/**", "refs/heads/release-1.2/*"] {
+        for glob in ["feature/*", "docker/*", "src/**", "refs/heads/release-1.2/*", "!node_modules/**"] {
             assert!(ids(glob).is_empty(), "{glob}");
         }
         for attack in ["admin'/*", "1 or 1=1/*", "x' or 1=1 /*"] {

@@ -251,14 +251,16 @@ pub fn rules() -> Vec<Rule> {
             Raw,
             r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)|[;&|]\s*[a-z]+`[a-z0-9]{1,8}`[a-z]",
         ),
-        // `$[...]` arithmetic, `${IFS}` and friends braced, a substring of a
-        // variable, and `$IFS` glued to a command word (`echo$IFS"x"`).
+        // `$[...]` arithmetic, `${IFS}` braced, `${SHELL}` and friends run
+        // as a command (after a separator, or with an option after them; in
+        // prose "such as $HOME and ${PATH}" they are names), a substring of
+        // a variable, and `$IFS` glued to a command word (`echo$IFS"x"`).
         rule(
             3066,
             Rce,
             CRITICAL,
             Norm,
-            r"\$\[[^\]]*\]|\$\{(shell|ifs|path|home|user|cmd|pwd)\}|\$\{[a-z_]\w*:\d+:\d+\}|[a-z]\$ifs\b",
+            r"\$\[[^\]]*\]|\$\{ifs\}|(^|[;&|`(]\s*)\$\{(shell|path|home|user|cmd|pwd)\}|\$\{(shell|path|home|user|cmd|pwd)\}\s*(-[a-z]|[;&|])|\$\{[a-z_]\w*:\d+:\d+\}|[a-z]\$ifs\b",
         ),
         // Argument injection: an option smuggled into a command the
         // application runs: ssh's `-o ProxyCommand=`, git's `--upload-pack`,

@@ -226,3 +226,12 @@ fn package_readmes_pass() {
     blocks(query("x=;ping%2010.0.0.1"), Class::Rce);
     blocks(query("x=;pip%20install%20evil"), Class::Rce);
 }
+
+/// Variables named in documentation are names; run as a command they block.
+#[test]
+fn variables_named_in_prose_pass() {
+    passes(json(r#"{"doc":"Environment variables such as $HOME and ${PATH} are expanded.","alt":"and/or"}"#));
+    passes(json(r#"{"ignore":"!node_modules/**"}"#));
+    blocks(query("x=;${SHELL}%20-c%20id"), Class::Rce);
+    blocks(query("x=cat${IFS}/etc/passwd"), Class::Rce);
+}
