@@ -280,12 +280,9 @@ pub fn inspect_for(
 fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> Inspection {
     let decoded = decode::fixed_point(&value.bytes, value.form);
     let mut one = Inspection::default();
-    inspect_value(&decoded, value.location, site, &mut one);
+    inspect_document(&decoded, value.location, site, &mut one);
     if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
         inspect_value(inner, value.location, site, &mut one);
-    }
-    for inner in nested::json_strings(&decoded) {
-        inspect_value(inner.as_bytes(), value.location, site, &mut one);
     }
     for payload in nested::data_url_payloads(&decoded) {
         inspect_value(&payload, value.location, site, &mut one);
@@ -296,9 +293,31 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> I
     if matches!(value.location, Location::Query | Location::Header)
         && let Some(payload) = nested::base64_text(&decoded)
     {
-        inspect_value(&decode::fixed_point(&payload, false), value.location, site, &mut one);
+        inspect_document(&decode::fixed_point(&payload, false), value.location, site, &mut one);
     }
     one
+}
+
+/// A value, and when it is a JSON document its keys and strings one by one:
+/// the document's own syntax (quotes, `:`, `null`, numbers) is what SQL's
+/// signs read, so for the whole of it they are not taken; an injection
+/// begins in one of its strings.
+fn inspect_document(
+    decoded: &[u8],
+    location: Location,
+    site: Option<offsite::Site<'_>>,
+    result: &mut Inspection,
+) {
+    let strings = nested::json_strings(decoded);
+    let mut whole = Inspection::default();
+    inspect_value(decoded, location, site, &mut whole);
+    if !strings.is_empty() {
+        whole.drop_class(Class::Sqli);
+    }
+    whole.findings.into_iter().for_each(|finding| result.add_finding(finding));
+    for inner in strings {
+        inspect_value(inner.as_bytes(), location, site, result);
+    }
 }
 
 /// Runs every rule view and the SQL lexer over one decoded value, and the

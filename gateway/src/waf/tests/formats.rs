@@ -131,3 +131,18 @@ fn rich_text_markup_that_runs_nothing_passes() {
     );
     blocks(json(r#"{"html":"<p style=\"color:red\" onmouseover=\"alert(1)\">x</p>"}"#), Class::Xss);
 }
+
+/// A JSON document as a query argument, or in base64 as a pagination
+/// token, is judged by its strings: its own quotes, `null` and numbers are
+/// no SQL; an injection in one of its strings blocks.
+#[test]
+fn json_documents_in_query_arguments_are_judged_by_their_strings() {
+    passes(query(
+        "metrics=%7B%22Environment%22%3A%7B%22LatencyP99.9%22%3A%20null%2C%22Severe%22%3A%2060%7D%7D",
+    ));
+    // {"Marker": null, "boto_truncate_amount": 2}
+    passes(query("NextToken=eyJNYXJrZXIiOiBudWxsLCAiYm90b190cnVuY2F0ZV9hbW91bnQiOiAyfQ=="));
+    blocks(query("filter=%7B%22q%22%3A%221%27%20or%20%271%27%3D%271%22%7D"), Class::Sqli);
+    // {"q":"1' union select password from users--"}
+    blocks(query("t=eyJxIjoiMScgdW5pb24gc2VsZWN0IHBhc3N3b3JkIGZyb20gdXNlcnMtLSJ9"), Class::Sqli);
+}
