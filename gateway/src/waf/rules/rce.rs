@@ -34,6 +34,11 @@ const AT_START_TOPICS: &str = r"(wget|curl|apt-get|nslookup|bash|zsh|python[23]?
 /// `host:port` or a `user@host`. Version numbers (`python 3.12`) are none.
 const SHELL_ARGUMENT: &str = r"([\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,11}(:\d+)?(/\S*)?|\d{1,3}(\.\d{1,3}){3}(:\d+)?(/\S*)?|[\w.-]+:\d{2,5}|[\w.-]+@[\w.-]+)";
 
+/// What makes a word command's name after a separator a command: a call's
+/// parenthesis, an option, a path, a variable, a home, a count or an
+/// address, a cmd.exe variable, a file name, a quote.
+const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\d+(\s|$|[;&|<>)]|(\.\d+){2,})|%[a-z_]\w*%|[\w.-]+\.[a-z]{2,4}\b|['"])"#;
+
 /// Wrappers that may precede a command.
 const PREFIX: &str =
     r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval|\S*/)\s*)*";
@@ -43,6 +48,7 @@ pub fn rules() -> Vec<Rule> {
     // for the rule that reads it as Markdown's code span too (3064).
     let sep_but_backquote = r";|&&?|\|\|?|\$\(|<\(|>\(|\$\{";
     let sep = format!("({sep_but_backquote}|`)");
+    let sep_but_pipe = r";|&&?|\$\(|<\(|>\(|\$\{|`";
     vec![
         // A command word spliced with quotes or escapes, alone or leading a
         // line: `'i'fconfig`, `'i'p a`, `\ls`, `c""at x`.
@@ -80,9 +86,10 @@ pub fn rules() -> Vec<Rule> {
         // or JavaScript (`; printf("%s", x)`), which a shell would refuse;
         // and a version after it is prose ("; Python 3.6 is the minimum"),
         // where an address or a count is an argument (`;ping 10.0.0.1`).
+        // Between two pipes a word is a Markdown table's cell (`| id |`).
         super::Rule {
             pattern: format!(
-                r#"{sep}\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|\s+\(|\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\d+(\s|$|[;&|<>)]|(\.\d+){{2,}})|%[a-z_]\w*%|[\w.-]+\.[a-z]{{2,4}}\b|['"]))"#
+                r#"({sep_but_pipe})\s*{PREFIX}{WEAK}(\s*$|\s*[;&|<>)]|{WORD_ARGUMENT})|\|\|?\s*{PREFIX}{WEAK}(\s*$|\s*[;&<>)]|{WORD_ARGUMENT})"#
             )
             .into(),
             ..rule(3022, Rce, CRITICAL, Cmd, "")

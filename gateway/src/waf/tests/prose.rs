@@ -235,3 +235,16 @@ fn variables_named_in_prose_pass() {
     blocks(query("x=;${SHELL}%20-c%20id"), Class::Rce);
     blocks(query("x=cat${IFS}/etc/passwd"), Class::Rce);
 }
+
+/// A Markdown table whose columns are named like commands (`| id |`,
+/// `| ls |`) passes; a pipe into a command still blocks.
+#[test]
+fn markdown_tables_with_command_named_columns_pass() {
+    let table = "| id | name | status |\n|----|------|--------|\n| 1 | alice | active |";
+    passes(json(&serde_json::json!({ "body": table }).to_string()));
+    passes(json(
+        r#"{"body":"| Command | Description |\n|---|---|\n| ls | list files |\n| cat | print a file |"}"#,
+    ));
+    blocks(query("x=a%7Cid"), Class::Rce);
+    blocks(query("x=%7C%20id%3B"), Class::Rce);
+}
