@@ -86,7 +86,9 @@ fn url_parts(value: &str) -> Option<UrlParts<'_>> {
 
 /// Whether another site's authority is dressed as the site's own host, to
 /// pass a check that compares prefixes or suffixes
-/// (`example.com.evil.com`, `evilexample.com` for `example.com`).
+/// (`example.com.evil.com`, `evilexample.com` for `example.com`), or is the
+/// site's own name on another port (`example.com:1234`, another server:
+/// the shape of a port scan through the application).
 fn imitates(authority: &str, host: &str) -> bool {
     let name = super::ssrf::strip_port(authority);
     name.strip_prefix(host).is_some_and(|tail| tail.starts_with('.')) || name.ends_with(host)
@@ -131,6 +133,7 @@ mod tests {
         assert!(off_site("http://evil.example/page?", "localhost"));
         assert!(off_site("https://example.com.evil.com/", "example.com"));
         assert!(off_site("https://evilexample.com/", "example.com"));
+        assert!(off_site("https://localhost:8443/docs/start", "localhost"));
     }
 
     #[test]
