@@ -69,9 +69,8 @@ fn sqli() {
     blocks(query("id=1;drop%20table%20users--"), Class::Sqli);
     blocks(json(r#"{"q":"x'; DROP TABLE accounts; --"}"#), Class::Sqli);
     passes(json(r#"{"note":"Drop table tennis rackets off at the front desk; select any two for free."}"#));
-    // Prose around markup and parentheses is no tautology or alias.
+    // Prose around markup is no tautology.
     passes(json(r#"{"doc":"see the quotas, or contact <a href=\"https://example.com/\">Support</a>"}"#));
-    passes(json(r#"{"doc":"the media quality confidence score (MQCS) as provided from MediaLive"}"#));
     blocks(query("x=%29%20AS%20Role%20FROM"), Class::Sqli);
 }
 
