@@ -248,3 +248,18 @@ fn markdown_tables_with_command_named_columns_pass() {
     blocks(query("x=a%7Cid"), Class::Rce);
     blocks(query("x=%7C%20id%3B"), Class::Rce);
 }
+
+#[test]
+fn argument_injection_and_windows_commands_block() {
+    // Argument injection, PowerShell's cmdlets after a separator, Windows
+    // tools, `$IFS` glued to a word; a PowerShell pipeline in prose passes.
+    for attack in
+        ["-o ProxyCommand=id", "x -X /var/www/html/x.php", "|| Get-Process", "| findstr /si pass *.xml"]
+    {
+        blocks(json(&format!(r#"{{"x":"{attack}"}}"#)), Class::Rce);
+    }
+    blocks(query("x=echo$IFS%22pwned%22"), Class::Rce);
+    blocks(json(r#"{"x":"& echo %USERNAME%","y":"a\nsleep 5"}"#), Class::Rce);
+    blocks(query("x=1%20union%20distinctrow%20select%201,2"), Class::Sqli);
+    passes(json(r#"{"doc":"Get-Process | Select-Object Name, Id"}"#));
+}
