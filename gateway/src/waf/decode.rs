@@ -345,6 +345,14 @@ pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
     })
 }
 
+/// `hay` after `prefix` (ASCII) at its start, in any case; `None` when it
+/// does not start so.
+pub fn strip_prefix_ignore_ascii_case<'a>(hay: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    hay.get(..prefix.len())
+        .filter(|head| head.eq_ignore_ascii_case(prefix))
+        .and_then(|_| hay.get(prefix.len()..))
+}
+
 /// Lowercases, drops NULs and other control characters except line breaks,
 /// and compresses runs of whitespace to one space: the canonical form most
 /// signatures are written against.

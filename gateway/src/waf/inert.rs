@@ -8,6 +8,7 @@
 //! before it judges a value; every other sign reads the value as written,
 //! and an event handler or a script URL beside them is judged as before.
 
+use super::decode::{contains_ignore_ascii_case, strip_prefix_ignore_ascii_case};
 use std::borrow::Cow;
 
 /// Words that give CSS a way to run or fetch something: IE's expressions
@@ -57,7 +58,7 @@ fn next_attribute(input: &[u8], from: usize) -> Option<Attribute> {
     let mut at = from;
     loop {
         let rest = input.get(at..)?;
-        let offset = rest.iter().position(|b| matches!(b.to_ascii_lowercase(), b's'))?;
+        let offset = memchr::memchr2(b's', b'S', rest)?;
         let start = at + offset;
         at = start + 1;
         let boundary = start
@@ -68,8 +69,7 @@ fn next_attribute(input: &[u8], from: usize) -> Option<Attribute> {
             continue;
         }
         let Some((name, after_name)) = [&b"style"[..], b"src"].into_iter().find_map(|name| {
-            let end = start + name.len();
-            input.get(start..end).filter(|w| w.eq_ignore_ascii_case(name)).map(|_| (name, end))
+            strip_prefix_ignore_ascii_case(rest.get(offset..)?, name).map(|_| (name, start + name.len()))
         }) else {
             continue;
         };
@@ -98,26 +98,19 @@ fn value_start(input: &[u8], at: usize) -> Option<usize> {
 /// `#%.,:;()!/+-_` only, and none of [`CSS_CODE`]'s words.
 fn inert_css(value: &[u8]) -> bool {
     value.iter().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_whitespace() || b"#%.,:;()!/+-_".contains(b))
-        && !CSS_CODE.iter().any(|word| super::decode::contains_ignore_ascii_case(value, word))
+        && !CSS_CODE.iter().any(|word| contains_ignore_ascii_case(value, word))
 }
 
 /// `data:image/<raster>;base64,<base64>`.
 fn raster_data_url(value: &[u8]) -> bool {
-    let Some(rest) = strip_prefix_ignore_case(value, b"data:image/") else { return false };
+    let Some(rest) = strip_prefix_ignore_ascii_case(value, b"data:image/") else { return false };
     RASTER.iter().any(|kind| {
-        strip_prefix_ignore_case(rest, kind)
-            .and_then(|r| strip_prefix_ignore_case(r, b";base64,"))
+        strip_prefix_ignore_ascii_case(rest, kind)
+            .and_then(|r| strip_prefix_ignore_ascii_case(r, b";base64,"))
             .is_some_and(|b64| {
                 b64.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b) || b.is_ascii_whitespace())
             })
     })
-}
-
-fn strip_prefix_ignore_case<'a>(value: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    value
-        .get(..prefix.len())
-        .filter(|head| head.eq_ignore_ascii_case(prefix))
-        .and_then(|_| value.get(prefix.len()..))
 }
 
 #[cfg(test)]

@@ -48,9 +48,8 @@ pub fn without_framing(body: &[u8], boundary: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
         if trimmed == delimiter.as_bytes() || trimmed == closing.as_bytes() {
             continue;
         }
-        match PART_HEADERS.iter().find(|h| trimmed.get(..h.len()).is_some_and(|p| p.eq_ignore_ascii_case(h)))
-        {
-            Some(h) => header_values.push(trimmed.get(h.len()..).unwrap_or_default().to_vec()),
+        match PART_HEADERS.iter().find_map(|h| super::decode::strip_prefix_ignore_ascii_case(trimmed, h)) {
+            Some(value) => header_values.push(value.to_vec()),
             None => {
                 text.extend_from_slice(line);
                 text.push(b'\n');

@@ -59,7 +59,7 @@ const MAX_SVG: usize = 64 * 1024;
 /// documentation) and nothing else.
 pub fn is_inert_svg(value: &[u8]) -> bool {
     let value = value.trim_ascii();
-    let opens_svg = value.get(..4).is_some_and(|head| head.eq_ignore_ascii_case(b"<svg"));
+    let opens_svg = super::decode::strip_prefix_ignore_ascii_case(value, b"<svg").is_some();
     if !opens_svg || value.len() > MAX_SVG {
         return false;
     }

@@ -136,7 +136,7 @@ fn without_nul(decoded: &[u8]) -> Cow<'_, [u8]> {
 /// judging; any other `<?` stays (inside an attribute, `<? " onfocus=...>`
 /// breaks out), and the PHP rules read `<?php`.
 fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
-    let opens = |w: &[u8]| w.len() >= 5 && w.get(..5).is_some_and(|p| p.eq_ignore_ascii_case(b"<?xml"));
+    let opens = |w: &[u8]| decode::strip_prefix_ignore_ascii_case(w, b"<?xml").is_some();
     if !decode::contains_ignore_ascii_case(input, b"<?xml") {
         return Cow::Borrowed(input);
     }
@@ -167,15 +167,16 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// changelog lines and GitHub issue bodies; quotes of a kind that each
 /// enclose an operator alone are read as quoted symbols.
 ///
-/// And for words alone: a sentence of letters, spaces and `.,!?` reads as
+/// And for words alone: a sentence of letters, spaces and `.,!?:` reads as
 /// keywords and barewords ("What is the use case for this" is `nTEnn`:
 /// USE, CASE). Made of words only, an injection still needs a logic
 /// operator, a UNION, a GROUP/HAVING/ORDER clause or a variable
 /// (`x union select null`, `a or null is null`, `x having true`); a
 /// fingerprint without one is not taken. LIMIT folds as a clause too, but
 /// alone it is prose's word ("Thrown when the limit on the number of
-/// objects": `nknBn`): a clause needs BY or HAVING ([`clause_word`]). Of the corpus's values of words
-/// alone (2,286, both parts), libinjection flagged none, attack or benign.
+/// objects": `nknBn`): a clause needs BY or HAVING ([`clause_word`]). Of
+/// the corpus's values of words alone (2,286, both parts), libinjection
+/// flagged none, attack or benign.
 ///
 /// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable,
 /// and a path glob's last `/*` ([`path_glob`]), which it reads as a comment.
