@@ -96,13 +96,13 @@ fn value_start(input: &[u8], at: usize) -> Option<usize> {
 
 /// Declarations of properties and plain values: letters, digits, spaces and
 /// `#%.,:;()!/+-_` only, and none of [`CSS_CODE`]'s words.
-fn inert_css(value: &[u8]) -> bool {
+pub(super) fn inert_css(value: &[u8]) -> bool {
     value.iter().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_whitespace() || b"#%.,:;()!/+-_".contains(b))
         && !CSS_CODE.iter().any(|word| contains_ignore_ascii_case(value, word))
 }
 
 /// `data:image/<raster>;base64,<base64>`.
-fn raster_data_url(value: &[u8]) -> bool {
+pub(super) fn raster_data_url(value: &[u8]) -> bool {
     let Some(rest) = strip_prefix_ignore_ascii_case(value, b"data:image/") else { return false };
     RASTER.iter().any(|kind| {
         strip_prefix_ignore_ascii_case(rest, kind)

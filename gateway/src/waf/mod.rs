@@ -34,6 +34,7 @@ mod multipart;
 mod nested;
 mod offsite;
 mod quoting;
+mod rich_text;
 pub mod rules;
 pub mod sqltok;
 mod ssrf;
@@ -42,6 +43,7 @@ pub mod tokenized;
 mod verdicts;
 mod views;
 
+use rich_text::Shown;
 use rules::{ENGINE, View};
 use views::Views;
 
@@ -197,7 +199,16 @@ impl Inspection {
 
     /// Takes back the findings of one class, and their scores.
     fn drop_class(&mut self, class: Class) {
-        self.findings.retain(|f| f.class != class);
+        self.drop_where(|f| f.class == class);
+    }
+
+    /// Takes back the findings of some rules, and their scores.
+    fn drop_rules(&mut self, ids: &[u32]) {
+        self.drop_where(|f| ids.contains(&f.rule));
+    }
+
+    fn drop_where(&mut self, taken: impl Fn(&Finding) -> bool) {
+        self.findings.retain(|f| !taken(f));
         self.score = self.findings.iter().map(|f| f.score).fold(0, u32::saturating_add);
     }
 
@@ -280,12 +291,13 @@ pub fn inspect_for(
 fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> Inspection {
     let decoded = decode::fixed_point(&value.bytes, value.form);
     let mut one = Inspection::default();
-    inspect_document(&decoded, value.location, site, &mut one);
+    let shown = if value.form { Shown::FormEncoded(&value.bytes) } else { Shown::AsIs(&value.bytes) };
+    inspect_document(&decoded, shown, value.location, site, &mut one);
     if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
-        inspect_value(inner, value.location, site, &mut one);
+        inspect_value(inner, Shown::AsIs(inner), value.location, site, &mut one);
     }
     for payload in nested::data_url_payloads(&decoded) {
-        inspect_value(&payload, value.location, site, &mut one);
+        inspect_value(&payload, Shown::AsIs(&payload), value.location, site, &mut one);
     }
     // Base64 as a whole value, where state and sessions travel. Not in
     // bodies: there it carries files (GitHub's API returns whole source
@@ -293,7 +305,8 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> I
     if matches!(value.location, Location::Query | Location::Header)
         && let Some(payload) = nested::base64_text(&decoded)
     {
-        inspect_document(&decode::fixed_point(&payload, false), value.location, site, &mut one);
+        let shown = Shown::AsIs(&payload);
+        inspect_document(&decode::fixed_point(&payload, false), shown, value.location, site, &mut one);
     }
     one
 }
@@ -301,31 +314,39 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> I
 /// A value, and when it is a JSON document its keys and strings one by one:
 /// the document's own syntax (quotes, `:`, `null`, numbers) is what SQL's
 /// signs read, so for the whole of it they are not taken; an injection
-/// begins in one of its strings.
+/// begins in one of its strings. Nor are markup's signs alone (a tag, a
+/// comment, a link): markup is shown from one string, judged on its own.
+/// A document with more strings than are taken out is judged whole.
 fn inspect_document(
     decoded: &[u8],
+    shown: Shown<'_>,
     location: Location,
     site: Option<offsite::Site<'_>>,
     result: &mut Inspection,
 ) {
-    let strings = nested::json_strings(decoded);
+    let nested::JsonStrings { strings, complete } = nested::json_strings(decoded);
     let mut whole = Inspection::default();
-    inspect_value(decoded, location, site, &mut whole);
-    if !strings.is_empty() {
+    inspect_value(decoded, shown, location, site, &mut whole);
+    if complete {
         whole.drop_class(Class::Sqli);
+        if rich_text::markup_alone(&whole.findings) {
+            whole.drop_rules(rich_text::MARKUP_SIGNS);
+        }
     }
     whole.findings.into_iter().for_each(|finding| result.add_finding(finding));
     for inner in strings {
-        inspect_value(inner.as_bytes(), location, site, result);
+        inspect_value(inner.as_bytes(), Shown::AsIs(inner.as_bytes()), location, site, result);
     }
 }
 
 /// Runs every rule view and the SQL lexer over one decoded value, and the
-/// off-site URL check when the request's own host is given.
+/// off-site URL check when the request's own host is given. `shown` is the
+/// value as an application keeps and shows it, for the markup check.
 /// In a long value, weak signs count only where they sit together
 /// ([`locality`]).
 fn inspect_value(
     decoded: &[u8],
+    shown: Shown<'_>,
     location: Location,
     site: Option<offsite::Site<'_>>,
     result: &mut Inspection,
@@ -352,6 +373,11 @@ fn inspect_value(
     // An SVG icon of shapes alone runs nothing; see [`svg`].
     if here.findings.iter().any(|f| f.class == Class::Xss) && svg::is_inert_svg(decoded) {
         here.drop_class(Class::Xss);
+    }
+    // Rich text a sanitizer keeps: its markup alone is no sign; see
+    // [`rich_text`]. Beside another sign of script it still counts.
+    if rich_text::markup_alone(&here.findings) && rich_text::is_sanitized_html(shown) {
+        here.drop_rules(rich_text::MARKUP_SIGNS);
     }
     if ssrf::targets_internal(views.get(View::Norm), views.get(View::Raw), location) {
         here.add(&ssrf::INTERNAL_URL, location);

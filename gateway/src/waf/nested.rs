@@ -16,23 +16,31 @@ const MAX_STRINGS: usize = 4096;
 
 /// The keys and string values of a value that is a JSON object or array;
 /// empty when it is not one.
-pub fn json_strings(decoded: &[u8]) -> Vec<String> {
+#[derive(Debug, Default)]
+pub struct JsonStrings {
+    pub strings: Vec<String>,
+    /// Every string of the document is in `strings`: none beyond
+    /// [`MAX_STRINGS`] was left out.
+    pub complete: bool,
+}
+
+pub fn json_strings(decoded: &[u8]) -> JsonStrings {
     let trimmed = decoded.trim_ascii();
     let framed =
         matches!((trimmed.first(), trimmed.last()), (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']')));
     if !framed || trimmed.len() > MAX_NESTED {
-        return Vec::new();
+        return JsonStrings::default();
     }
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(trimmed) else {
-        return Vec::new();
+        return JsonStrings::default();
     };
     let mut out = Vec::new();
     let mut stack = vec![doc];
     while let Some(v) = stack.pop() {
-        if out.len() >= MAX_STRINGS {
-            break;
-        }
         match v {
+            serde_json::Value::String(_) if out.len() >= MAX_STRINGS => {
+                return JsonStrings { strings: out, complete: false };
+            }
             serde_json::Value::String(s) => out.push(s),
             serde_json::Value::Array(items) => stack.extend(items.into_iter().rev()),
             serde_json::Value::Object(map) => {
@@ -45,7 +53,7 @@ pub fn json_strings(decoded: &[u8]) -> Vec<String> {
             _ => {}
         }
     }
-    out
+    JsonStrings { complete: !out.is_empty(), strings: out }
 }
 
 /// Longest base64 `data:` URL payload decoded.
@@ -193,15 +201,23 @@ mod tests {
     #[test]
     fn documents_in_values_give_their_strings() {
         let mut got = json_strings(br#" {"user": {"$ne": null}, "a": ["x", 1]} "#);
-        got.sort();
-        assert_eq!(got, ["$ne", "a", "user", "x"]);
-        assert_eq!(json_strings(br#"["1' or '1'='1"]"#), ["1' or '1'='1"]);
+        assert!(got.complete);
+        got.strings.sort();
+        assert_eq!(got.strings, ["$ne", "a", "user", "x"]);
+        assert_eq!(json_strings(br#"["1' or '1'='1"]"#).strings, ["1' or '1'='1"]);
+        let many = format!("[{}\"<script>\"]", "\"a\",".repeat(super::MAX_STRINGS));
+        let cut = json_strings(many.as_bytes());
+        assert!(
+            !cut.complete && cut.strings.len() == super::MAX_STRINGS,
+            "strings beyond the cap are not said to be all"
+        );
     }
 
     #[test]
     fn other_values_give_nothing() {
         for v in [&b"plain"[..], b"{not json}", b"{\"a\":1", b"[1, 2]", b"", b"{}"] {
-            assert!(json_strings(v).is_empty(), "{}", String::from_utf8_lossy(v));
+            let got = json_strings(v);
+            assert!(got.strings.is_empty() && !got.complete, "{}", String::from_utf8_lossy(v));
         }
     }
 }

@@ -166,13 +166,14 @@ pub fn rules() -> Vec<Rule> {
         ),
         // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`,
         // `if (%1)==()`; not C's `if (a == b)`, `#if defined X` or Python's
-        // `if __name__ == '__main__':`, which issue bodies quote.
+        // `if __name__ == '__main__':`, which issue bodies quote, nor a
+        // subreddit's path (`page for /r/rust`).
         rule(
             3007,
             Rce,
             CRITICAL,
             Cmd,
-            r"\bfor\s+(/[lfdr]\b|%%?\w\s+in\s*\()|(^|[^#])\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|(^|[^#])\bif\s+(/i\s+)?(not\s+)?([^\s(]\S*|\([^\s()]*\)|\x22[^\x22]*\x22)\s*==\s*[^\s:]+(\s|$)|(^|[^#])\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
+            r"\bfor\s+(/[lfdr](\s|\x22|$)|%%?\w\s+in\s*\()|(^|[^#])\bif\s+(/i\s+)?(not\s+)?(exist|defined|errorlevel|cmdextversion)\s|(^|[^#])\bif\s+(/i\s+)?(not\s+)?([^\s(]\S*|\([^\s()]*\)|\x22[^\x22]*\x22)\s*==\s*[^\s:]+(\s|$)|(^|[^#])\bif\s+(/i\s+)?(not\s+)?\S+\s+(equ|neq|lss|leq|gtr|geq)\s+\S|%\w+:~-?\d+(,-?\d+)?%|\bgoto\s+:?\w+|\bcall\s+:\w+",
         ),
         // Reading sensitive files with a command.
         rule(

@@ -88,12 +88,15 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"<[a-z][^>]*\bstyle\s*=[^>]*(expression|javascript|behavior|-moz-binding)|<[^>]*\s(xmlns|xlink)\b[^>]*>",
         ),
+        // A link or image to another host, a form posting to one, and
+        // dangling markup: a quoted address left open at the value's end
+        // takes the page's text after it along (`<img src="//evil/?c=`).
         rule(
             2015,
             Xss,
             WARNING,
             Norm,
-            r"\b(src|href|action)\s*=\s*['`]?\s*(https?:)?//|\b(srcdoc|formaction)\s*=",
+            r#"\b(src|href|action)\s*=\s*['`]?\s*(https?:)?//|\b(srcdoc|formaction)\s*=|<form\b[^>]*\baction\s*=\s*["']?\s*(https?:)?//|\b(src|href|action|background|poster)\s*=\s*["']\s*(https?:)?//[^"'<>]*$"#,
         ),
         rule(2016, Xss, WARNING, Norm, r#"(^|[\s"'`;/])on[a-z]{3,40}\s*=\s*\S"#),
         rule(

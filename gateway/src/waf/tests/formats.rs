@@ -132,6 +132,38 @@ fn rich_text_markup_that_runs_nothing_passes() {
     blocks(json(r#"{"html":"<p style=\"color:red\" onmouseover=\"alert(1)\">x</p>"}"#), Class::Xss);
 }
 
+/// User content rendered to HTML, as APIs return it beside its source
+/// (Reddit's `body_html`, a CMS's body), passes as JSON, as a form field
+/// and nested in a JSON string; markup around a payload for a script or a
+/// string context, dangling markup and a phishing form do not.
+#[test]
+fn rendered_rich_text_passes_and_markup_around_a_payload_does_not() {
+    let rendered = concat!(
+        r#"<!-- SC_OFF --><div class="md"><p>Hello <a href="/u/ada">u/ada</a>, see "#,
+        r#"<a href="https://example.com/a?b=1&amp;c=2">this</a>:</p><pre><code>&lt;class "#,
+        r#"&#39;praw.models.Comment&#39;&gt;</code></pre><hr/></div><!-- SC_ON -->"#
+    );
+    passes(json(&serde_json::json!({ "body_html": rendered }).to_string()));
+    // Nested, the document's strings are read decoded: escaped code in
+    // them reads as markup (left alone: rare in nested documents).
+    let plain = r#"<!-- SC_OFF --><div class="md"><p>Rule 1: <a href="/r/ada/wiki">be kind</a></p></div>"#;
+    let nested = serde_json::json!({ "descriptionHtml": plain }).to_string();
+    passes(json(&serde_json::json!({ "widget": nested }).to_string()));
+    let encoded: String = rendered.bytes().map(|b| format!("%{b:02X}")).collect();
+    passes(typed("application/x-www-form-urlencoded", &format!("text={encoded}")));
+    passes(query(&format!("text={encoded}")));
+    for html in [
+        "<b>x</b>';alert(1);//",
+        r#"<a href="javascript&colon;alert(1)">x</a>"#,
+        r#"<p>x</p><a href="https://evil.example/?c="#,
+        r#"<form action="https://evil.example/"><input type="password" name="pw"></form>"#,
+        "<p>{{constructor.constructor('alert(1)')()}}</p>",
+        "<p>x</p><iframe src=//evil.example></iframe>",
+    ] {
+        blocks(json(&serde_json::json!({ "body_html": html }).to_string()), Class::Xss);
+    }
+}
+
 /// A JSON document as a query argument, or in base64 as a pagination
 /// token, is judged by its strings: its own quotes, `null` and numbers are
 /// no SQL; an injection in one of its strings blocks.
