@@ -49,7 +49,7 @@ const PLAIN_ATTRIBUTES: &[&str] = &[
     "abbr", "align", "alt", "bgcolor", "border", "cellpadding", "cellspacing", "class", "color", "colspan",
     "datetime", "dir", "face", "headers", "height", "hreflang", "id", "lang", "loading", "nowrap", "open",
     "rel", "reversed", "role", "rowspan", "scope", "size", "span", "start", "summary", "target", "title",
-    "type", "valign", "value", "width",
+    "translate", "type", "valign", "value", "width",
 ];
 
 /// Schemes a link or image may name; any other (`javascript:`, `data:`,

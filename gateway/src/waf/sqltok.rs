@@ -250,6 +250,25 @@ fn lex(text: &str) -> Shape {
         }
         let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else { break };
         let len = c.len_utf8();
+        // A backquoted name is a word, as libinjection reads MySQL's
+        // identifiers (and as Markdown's code spans are: `Rename \`Foo\`
+        // into \`Bar\``), not a string literal; but a qualified one
+        // (\`db\`.\`table\`) is SQL's alone.
+        if c == '`'
+            && let Some(end) =
+                text.get(i + 1..).and_then(|rest| rest.find('`')).filter(|&e| (1..=200).contains(&e))
+            && !qualified_name(bytes, i, i + end + 1)
+        {
+            let name = bytes.get(i + 1..i + 1 + end).unwrap_or_default();
+            // `1`=`1`: a number, backquoted, is no word of prose either.
+            if name.iter().all(u8::is_ascii_digit) {
+                s.nums += 1;
+            } else {
+                s.words += 1;
+            }
+            i += end + 2;
+            continue;
+        }
         if is_quote(c) {
             s.quotes += 1;
             // A string literal is one token, whatever it holds.
@@ -321,6 +340,14 @@ fn text_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
         b'-' if len >= 4 => Some(len),
         _ => None,
     }
+}
+
+/// Whether the backquoted name from `open` to `close` (its two backquotes)
+/// is joined by a `.` to another one, before or after it.
+fn qualified_name(bytes: &[u8], open: usize, close: usize) -> bool {
+    let after = bytes.get(close + 1..close + 3) == Some(b".`");
+    let before = open.checked_sub(2).and_then(|at| bytes.get(at..open)) == Some(b"`.");
+    after || before
 }
 
 /// The length of a number pattern (`#,##0.00`, `#0.###`) at the start of
@@ -422,6 +449,7 @@ mod tests {
             "or '{\"b\":2}'::jsonb <@ '{\"a\":1}'",
             "or '[1,2]' ? '1'",
             "from `db`.`t` limit",
+            "`1`=`1`",
             "1 or-1=1",
             "1 or 1=1#,",
             "1 or 1=1 # x",
@@ -458,6 +486,9 @@ mod tests {
             "\u{a4}#,##0.00;(\u{a4}#,##0.00)",
             "## installation\n\n```sh\n$ npm install body-parser\n```",
             "+------------+ | disclaimer | +------------+",
+            "rename `tokenizer::set_fragment_mode` into `enable_fragment_mode`.",
+            "`limit` methods `into_inner`, `get_ref`, `get_mut`, `limit`, and `set_limit` (#325).",
+            "rename `ioevent` -> `event`",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }
