@@ -251,22 +251,20 @@ fn lex(text: &str) -> Shape {
         let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else { break };
         let len = c.len_utf8();
         // A backquoted name is a word, as libinjection reads MySQL's
-        // identifiers (and as Markdown's code spans are: `Rename \`Foo\`
-        // into \`Bar\``), not a string literal; but a qualified one
-        // (\`db\`.\`table\`) is SQL's alone.
-        if c == '`'
-            && let Some(end) =
-                text.get(i + 1..).and_then(|rest| rest.find('`')).filter(|&e| (1..=200).contains(&e))
-            && !qualified_name(bytes, i, i + end + 1)
+        // identifiers (and as Markdown's code spans and reStructuredText's
+        // literals are: `Rename \`Foo\` into \`Bar\``, ``` ``pip`` ```),
+        // not a string literal; but a qualified one (\`db\`.\`table\`) is
+        // SQL's alone.
+        if let Some((name, span)) =
+            backquoted(bytes, i).filter(|&(_, span)| !qualified_name(bytes, i, i + span - 1))
         {
-            let name = bytes.get(i + 1..i + 1 + end).unwrap_or_default();
             // `1`=`1`: a number, backquoted, is no word of prose either.
             if name.iter().all(u8::is_ascii_digit) {
                 s.nums += 1;
             } else {
                 s.words += 1;
             }
-            i += end + 2;
+            i += span;
             continue;
         }
         if is_quote(c) {
@@ -340,6 +338,18 @@ fn text_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
         b'-' if len >= 4 => Some(len),
         _ => None,
     }
+}
+
+/// The name between one or two backquotes at `at` and as many closing
+/// ones, and the whole span's length; `None` when none closes it within
+/// 200 bytes or nothing is between.
+fn backquoted(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let rest = bytes.get(at..)?;
+    let ticks = rest.iter().take_while(|&&b| b == b'`').count();
+    let mark = rest.get(..ticks).filter(|_| (1..=2).contains(&ticks))?;
+    let inner = rest.get(ticks..)?;
+    let end = inner.windows(ticks).position(|w| w == mark).filter(|&e| (1..=200).contains(&e))?;
+    Some((inner.get(..end)?, 2 * ticks + end))
 }
 
 /// Whether the backquoted name from `open` to `close` (its two backquotes)
@@ -489,6 +499,8 @@ mod tests {
             "rename `tokenizer::set_fragment_mode` into `enable_fragment_mode`.",
             "`limit` methods `into_inner`, `get_ref`, `get_mut`, `limit`, and `set_limit` (#325).",
             "rename `ioevent` -> `event`",
+            "===============\n``referencing``\n===============",
+            "* ``matchobject.starts([group])``",
         ] {
             assert!(!looks_like_sql(p), "{p}");
         }
