@@ -5,6 +5,9 @@
 use super::{CRITICAL, Rule, Scope, View::Norm, View::Short, WARNING, rule};
 use crate::waf::Class::{Lfi, Rfi};
 
+/// Application and user files holding secrets or configuration.
+const SECRET_FILES: &str = r"(\.ssh[/\\](id_[a-z0-9]+($|[^\w.]|\.[^p])|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|web-inf[/\\]|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)";
+
 pub fn rules() -> Vec<Rule> {
     vec![
         // Two traversal steps (`../../`, `..\..\`, `.../.../`, `....\/`); one step alone
@@ -23,16 +26,31 @@ pub fn rules() -> Vec<Rule> {
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).
         rule(4008, Lfi, CRITICAL, Norm, r"\.\.[/\\]+\.[a-z]|\.\.;[/\\.]|^\.\.\\"),
-        // Restricted files, `/etc/./passwd` and `/etc//passwd` as a kernel
-        // resolves them; a key file by path only (`~/.ssh/id_rsa`,
-        // `/root/id_rsa`): a bare `id_rsa` is a key pair's name.
+        // System files, `/etc/./passwd` and `/etc//passwd` as a kernel
+        // resolves them.
         rule(
             4003,
             Lfi,
             CRITICAL,
             Norm,
-            r"(^|[/\\\s=:])(etc[/\\]+(\.[/\\]+)*(passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair)|\.ssh[/\\](id_\w+|authorized_keys|known_hosts)|\.htaccess|\.htpasswd|\.bash_history|\.bashrc|\.aws[/\\]credentials|\.docker[/\\]config|\.kube[/\\]config|\.git[/\\](config|head|index)|\.svn[/\\]|wp-config\.php|web\.config|web-inf[/\\]|localsettings\.php|\.npmrc|\.pgpass|\.netrc|\.git-credentials|\.env(\.\w+)?$)|[/\\~]id_(rsa|dsa|ecdsa|ed25519)\b",
+            r"(^|[/\\\s=:])(etc[/\\]+(\.[/\\]+)*(passwd|shadow|group|gshadow|hosts|issue|sudoers|master\.passwd|crontab|fstab|profile|bashrc|motd|resolv\.conf|hostname|ssh/|mysql/|apache2?/|nginx/|security/)|proc[/\\](self|\d+)[/\\](environ|cmdline|maps|fd|status|mem|exe|cwd|root)|boot\.ini|win\.ini|system\.ini|(windows|winnt)[/\\](system32|win\.ini|repair))",
         ),
+        // Files of secrets and configuration by name (`.git/config`,
+        // `~/.netrc`, a private key by path: `~/.ssh/id_rsa`, not a key
+        // pair's bare name nor its `.pub`). Prose names them ("in my
+        // .git/config", "credentials from ~/.netrc") and opens nothing; a
+        // command reading one after a separator counts there too.
+        super::Rule {
+            pattern: format!(
+                r"(^|[/\\\s=:]){SECRET_FILES}|[/\\~]id_(rsa|dsa|ecdsa|ed25519)($|[^\w.]|\.[^p])"
+            )
+            .into(),
+            ..rule(4012, Lfi, CRITICAL, Short, "")
+        },
+        super::Rule {
+            pattern: format!(r"[;&|`]\s*\w+\s+(\S*[/\\])?{SECRET_FILES}").into(),
+            ..rule(4013, Lfi, CRITICAL, Norm, "")
+        },
         // Dotfiles and tool directories that must never be served.
         Rule {
             scope: Scope::Path,

@@ -154,6 +154,18 @@ fn prose_mentions_paths_and_calls_in_passing() {
         ),
         Class::Lfi,
     );
+    // Files of secrets named in an issue body; opened by path or command.
+    messages_pass(&[
+        "But I didn't change anything in my .git/config. I thought those new refs would only be pulled \
+         if I added the line to it, and the remote for heroku was the same as before.",
+        "Requests will pick up authentication credentials from ~/.netrc if neither session \
+         auth nor an explicit auth argument is given, which surprised us in production.",
+        "The existing approach was missing necessary files, such as tests/id_rsa.pub",
+    ]);
+    for path in ["f=.git/config", "f=..%2f..%2f.git%2fconfig", "f=~/.ssh/id_rsa", "f=%3B%20cat%20.git/config"]
+    {
+        blocks(query(path), Class::Lfi);
+    }
 }
 
 /// Prose quotes the terms it defines or names; a keyword after the closing
