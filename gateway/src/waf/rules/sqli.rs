@@ -34,13 +34,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"(\bor\b|\band\b|\bxor\b|\|\||&&)\s+[(\s]*[a-z_@][\w.@]*\s*[)\s]*(=|<=>|<>|!=|<([^a-z/!]|$)|>|\blike\b|\brlike\b|\bregexp\b|\bin\s*\(|\bbetween\b|\bis\s+(not\s+)?null\b)"#,
         ),
-        // Time-based blind injection.
+        // Time-based blind injection. Not a method (`time.sleep(5)`,
+        // `asyncio.sleep(`): SQL's functions are called bare.
         rule(
             1005,
             Sqli,
             CRITICAL,
             Sql,
-            r"\b(sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|dbms_pipe\.receive_message)\s*\(|\bwaitfor\s+(delay|time)\b",
+            r"(^|[^.\w])(sleep|pg_sleep|benchmark|randomblob)\s*\(|\b(dbms_lock\.sleep|dbms_pipe\.receive_message)\s*\(|\bwaitfor\s+(delay|time)\b",
         ),
         // System catalogs and metadata.
         rule(

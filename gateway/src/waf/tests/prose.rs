@@ -162,6 +162,9 @@ fn prose_mentions_paths_and_calls_in_passing() {
          auth nor an explicit auth argument is given, which surprised us in production.",
         "The existing approach was missing necessary files, such as tests/id_rsa.pub",
     ]);
+    // A method named sleep is no time-based injection.
+    messages_pass(&["Between polls the client calls time.sleep(5), and asyncio.sleep(0) yields."]);
+    blocks(query("id=1%20and%20sleep(5)%23"), Class::Sqli);
     for path in ["f=.git/config", "f=..%2f..%2f.git%2fconfig", "f=~/.ssh/id_rsa", "f=%3B%20cat%20.git/config"]
     {
         blocks(query(path), Class::Lfi);
