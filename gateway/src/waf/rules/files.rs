@@ -39,17 +39,14 @@ pub fn rules() -> Vec<Rule> {
         // `~/.netrc`, a private key by path: `~/.ssh/id_rsa`, not a key
         // pair's bare name nor its `.pub`). Prose names them ("in my
         // .git/config", "credentials from ~/.netrc") and opens nothing; a
-        // command reading one after a separator counts there too.
+        // command reading one after a separator is 3022's (a dotfile is a
+        // shell argument).
         super::Rule {
             pattern: format!(
                 r"(^|[/\\\s=:]){SECRET_FILES}|[/\\~]id_(rsa|dsa|ecdsa|ed25519)($|[^\w.]|\.[^p])"
             )
             .into(),
             ..rule(4012, Lfi, CRITICAL, Short, "")
-        },
-        super::Rule {
-            pattern: format!(r"[;&|`]\s*\w+\s+(\S*[/\\])?{SECRET_FILES}").into(),
-            ..rule(4013, Lfi, CRITICAL, Norm, "")
         },
         // Dotfiles and tool directories that must never be served.
         Rule {

@@ -36,8 +36,8 @@ const SHELL_ARGUMENT: &str = r"([\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,11}(:\d+)?(/\
 
 /// What makes a word command's name after a separator a command: a call's
 /// parenthesis, an option, a path, a variable, a home, a count or an
-/// address, a cmd.exe variable, a file name, a quote.
-const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\d+(\s|$|[;&|<>)]|(\.\d+){2,})|%[a-z_]\w*%|[\w.-]+\.[a-z]{2,4}\b|['"])"#;
+/// address, a cmd.exe variable, a file name, a dotfile, a quote.
+const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\.[a-z]|\d+(\s|$|[;&|<>)]|(\.\d+){2,})|%[a-z_]\w*%|[\w.-]+\.[a-z]{2,4}\b|['"])"#;
 
 /// Wrappers that may precede a command.
 const PREFIX: &str =
