@@ -143,7 +143,8 @@ fn tag_len(rest: &[u8]) -> Option<usize> {
 }
 
 /// One `name`, `name=value`, `name="value"` or `name='value'`: its name,
-/// value and length. A value with markup or a backtick in it is refused.
+/// value and length. A value with markup, a quote or a backtick in it is
+/// refused: nothing shown as text needs one there, and parsers differ.
 fn attribute(rest: &[u8]) -> Option<(&[u8], &[u8], usize)> {
     let name_len =
         rest.iter().take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':')).count();

@@ -212,14 +212,15 @@ pub fn rules() -> Vec<Rule> {
         ),
         // Server-side JavaScript in a query a database evaluates (MongoDB's
         // $where, mapReduce): a string closed into `return true`, JavaScript
-        // equality tautologies (`'a'=='a'`, `||1==1`: SQL has no `==`), a
+        // equality tautologies (`'a'=='a'`, `||1==1`: SQL has no `==`; not a
+        // Python REPL's prefixed literal, `>>> b'' == ''`), a
         // field matched against anything, shell helpers, busy loops.
         rule(
             1080,
             Nosql,
             CRITICAL,
             Norm,
-            r#"['"]\s*;\s*return\b|^\s*\d*\s*;\s*return\s*\(?\s*(true|false|1|0|this|['"])|['"]\w*['"]\s*===?\s*['"]|\|\|\s*\(?\s*\d+\s*===?\s*\d+|\bthis\s*\.\s*\w+\s*(\.\s*(match|test|search|indexof|startswith|endswith|includes)\s*\(|\[\s*\d+\s*\]\s*===?)|\bdb\s*\.\s*(\w+\s*\.\s*)?(find\w*|insert\w*|update\w*|remove|delete\w*|drop\w*|getcollection\w*|getsiblingdb|eval|aggregate|createuser|runcommand|adminCommand|mapreduce)\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+(true|1|this)\b|\bdo\s*\{[^}]{0,60}\}\s*while\s*\(|\bsleep\s*\(\s*\d{3,}\s*\)"#,
+            r#"['"]\s*;\s*return\b|^\s*\d*\s*;\s*return\s*\(?\s*(true|false|1|0|this|['"])|(^|[^\w])['"]\w*['"]\s*===?\s*['"]|\|\|\s*\(?\s*\d+\s*===?\s*\d+|\bthis\s*\.\s*\w+\s*(\.\s*(match|test|search|indexof|startswith|endswith|includes)\s*\(|\[\s*\d+\s*\]\s*===?)|\bdb\s*\.\s*(\w+\s*\.\s*)?(find\w*|insert\w*|update\w*|remove|delete\w*|drop\w*|getcollection\w*|getsiblingdb|eval|aggregate|createuser|runcommand|adminCommand|mapreduce)\s*\(|\bfunction\s*\(\s*\)\s*\{\s*return\s+(true|1|this)\b|\bdo\s*\{[^}]{0,60}\}\s*while\s*\(|\bsleep\s*\(\s*\d{3,}\s*\)"#,
         ),
         // A document field compared in JavaScript (`' && this.pass == 'x`):
         // in a short value; prose about code says it in passing.
