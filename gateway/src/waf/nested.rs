@@ -19,8 +19,8 @@ const MAX_STRINGS: usize = 4096;
 #[derive(Debug, Default)]
 pub struct JsonStrings {
     pub strings: Vec<String>,
-    /// Every string of the document is in `strings`: none beyond
-    /// [`MAX_STRINGS`] was left out.
+    /// The value is a document that its strings can stand for: it has
+    /// some, and none beyond [`MAX_STRINGS`] was left out.
     pub complete: bool,
 }
 
