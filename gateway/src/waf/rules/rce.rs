@@ -125,11 +125,13 @@ pub fn rules() -> Vec<Rule> {
         // A whole value that is a command line: the command then a separator
         // or a shell-looking argument (`-x`, `--flag`, a path, `$`, `~`, a URL;
         // not a line of dashes under a title). A bare
-        // word could be a field name (`uname`), and a sentence that opens with
-        // a tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`).
+        // word could be a field name (`uname`), a sentence that opens with a
+        // tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`),
+        // and a log record opens with its program's name and a date
+        // (`update-alternatives 2025-06-24 14:39:44: run with --install ...`).
         super::Rule {
             pattern: format!(
-                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+[^\s(]\S*)*\s+(-{{1,2}}[a-z0-9]|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+([^\s(\d]\S*|\d+([^\d\s-]\S*)?))*\s+(-{{1,2}}[a-z0-9]|/|\$|~|\.{{1,2}}/|[a-z]+://))"
             )
             .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")
@@ -157,7 +159,7 @@ pub fn rules() -> Vec<Rule> {
             Rce,
             CRITICAL,
             Cmd,
-            r"(^|[;&|`'\x22(=]|\$\()\s*/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\bnc\s+(-\w+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
+            r"(^|[;&|`'\x22(=]|\$\()\s*/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\b(nc|ncat|netcat)\s+([^\s;|&]+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
         ),
         // A shell or binary path named in passing ("the default /bin/sh")
         // only warns; as the value's start or after a separator it is 3004.

