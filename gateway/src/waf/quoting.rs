@@ -134,7 +134,7 @@ pub(super) fn without_code_spans(text: &str) -> Option<String> {
         if ticks > 2 || !opens {
             continue;
         }
-        let Some(close) = closing_run(b, open + ticks, ticks) else { continue };
+        let Some(close) = closing_run(b, open + ticks, ticks, MAX_CODE_SPAN) else { continue };
         let end = close + ticks;
         let closes = b.get(close.wrapping_sub(1)).is_some_and(|c| !c.is_ascii_whitespace())
             && b.get(end).is_none_or(|c| c.is_ascii_whitespace() || b".,;:!?)]}\"'".contains(c));
@@ -161,14 +161,15 @@ fn replaced(text: &str, ranges: &[(usize, usize)], with: &str) -> String {
 }
 
 /// Where the first run of exactly `ticks` backquotes at or after `from`
-/// starts, within [`MAX_CODE_SPAN`] bytes.
-fn closing_run(b: &[u8], from: usize, ticks: usize) -> Option<usize> {
+/// starts, within `max` bytes (a code span's close; the SQL lexer's
+/// backquoted names too).
+pub(super) fn closing_run(b: &[u8], from: usize, ticks: usize, max: usize) -> Option<usize> {
     let mut at = from;
-    while at < from + MAX_CODE_SPAN {
+    while at < from + max {
         let start = at + b.get(at..)?.iter().position(|&c| c == b'`')?;
         let run = b.get(start..)?.iter().take_while(|&&c| c == b'`').count();
         if run == ticks {
-            return (start < from + MAX_CODE_SPAN).then_some(start);
+            return (start < from + max).then_some(start);
         }
         at = start + run;
     }

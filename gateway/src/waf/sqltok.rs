@@ -340,16 +340,15 @@ fn text_mark_len(bytes: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// The name between one or two backquotes at `at` and as many closing
-/// ones, and the whole span's length; `None` when none closes it within
-/// 200 bytes or nothing is between.
+/// The name between one or two backquotes at `at` and a run of as many
+/// closing ones, and the whole span's length; `None` when none closes it
+/// within 200 bytes or nothing is between.
 fn backquoted(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let rest = bytes.get(at..)?;
-    let ticks = rest.iter().take_while(|&&b| b == b'`').count();
-    let mark = rest.get(..ticks).filter(|_| (1..=2).contains(&ticks))?;
-    let inner = rest.get(ticks..)?;
-    let end = inner.windows(ticks).position(|w| w == mark).filter(|&e| (1..=200).contains(&e))?;
-    Some((inner.get(..end)?, 2 * ticks + end))
+    let ticks = bytes.get(at..)?.iter().take_while(|&&b| b == b'`').count();
+    let open = at + ticks;
+    let close = super::quoting::closing_run(bytes, open, ticks, 201).filter(|_| (1..=2).contains(&ticks))?;
+    let name = bytes.get(open..close).filter(|name| !name.is_empty())?;
+    Some((name, close + ticks - at))
 }
 
 /// Whether the backquoted name from `open` to `close` (its two backquotes)
