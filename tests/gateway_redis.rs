@@ -53,11 +53,29 @@ content_types = ["text/plain"]
     )
 }
 
+/// A gateway started and ready: its Redis link answers (`/readyz`), so
+/// the first requests are not spent connecting within `timeout_ms`.
 fn start(d: &Path, name: &str, config_of: impl Fn(u16) -> String) -> (Alone, String) {
+    let (gateway, addr) = start_unready(d, name, config_of);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readyz(&addr).0 != 200 {
+        assert!(Instant::now() < deadline, "gateway {name} not ready: {}", readyz(&addr).1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (gateway, addr)
+}
+
+/// A gateway started (`/healthz` answers), ready or not.
+fn start_unready(d: &Path, name: &str, config_of: impl Fn(u16) -> String) -> (Alone, String) {
     let dir = d.join(name);
     std::fs::create_dir_all(&dir).expect("dir");
     let port = free_port();
     (start_alone("gateway", &dir, &config_of(port), port), format!("127.0.0.1:{port}"))
+}
+
+fn readyz(addr: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = http(addr, "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"");
+    (status, serde_json::from_slice(&body).unwrap_or_default())
 }
 
 fn post(addr: &str) -> (u16, String, String) {
@@ -128,6 +146,13 @@ fn a_redis_outage_is_refused_or_local_as_configured_and_heals() {
     assert_eq!((post(&deny_addr).0, post(&local_addr).0), (202, 202), "with Redis up");
 
     redis.stop();
+    // Readiness follows: not ready where every request would be refused.
+    let (status, doc) = readyz(&deny_addr);
+    assert_eq!(status, 503, "{doc}");
+    assert_eq!(doc["components"]["shared_backend"]["answers"], false, "{doc}");
+    let (status, doc) = readyz(&local_addr);
+    assert_eq!(status, 200, "deciding alone, still ready: {doc}");
+    assert_eq!(doc["components"]["shared_backend"]["answers"], false, "{doc}");
     let (status, headers, body) = post(&deny_addr);
     assert_eq!(status, 503, "{body}");
     assert_eq!(json(&body)["reason"], "rate_limit_unavailable");
@@ -273,9 +298,12 @@ fn redis_over_tls_with_a_password_and_a_client_certificate() {
     let (good, good_addr) = start(tmp.path(), "good", tls("s3cret", true));
     let (status, _, body) = post(&good_addr);
     assert_eq!(status, 202, "decided on Redis over TLS: {body}");
-    let (bad_password, bad_password_addr) = start(tmp.path(), "bad-password", tls("wrong", true));
-    let (no_cert, no_cert_addr) = start(tmp.path(), "no-cert", tls("s3cret", false));
+    let (bad_password, bad_password_addr) = start_unready(tmp.path(), "bad-password", tls("wrong", true));
+    let (no_cert, no_cert_addr) = start_unready(tmp.path(), "no-cert", tls("s3cret", false));
     for addr in [&bad_password_addr, &no_cert_addr] {
+        let (status, doc) = readyz(addr);
+        assert_eq!(status, 503, "{doc}");
+        assert!(doc["components"]["shared_backend"]["error"].is_string(), "{doc}");
         let (status, _, body) = post(addr);
         assert_eq!((status, json(&body)["reason"].as_str()), (503, Some("rate_limit_unavailable")), "{body}");
     }

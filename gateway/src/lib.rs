@@ -61,6 +61,8 @@ pub struct Gateway {
     pub idempotency: idempotency::Idempotency,
     /// Usage plans' counts, here or on Redis.
     pub usage: usage::Usage,
+    /// The connection to Redis all of the above share, when configured.
+    pub redis: Option<Arc<redis_link::RedisLink>>,
 }
 
 impl Gateway {
@@ -90,7 +92,8 @@ impl Gateway {
             min_body_rate: config.min_body_bytes_per_sec,
             sink,
             idempotency: idempotency::Idempotency::new(redis.clone(), config.idempotency_ttl_secs),
-            usage: usage::Usage::new(redis),
+            usage: usage::Usage::new(redis.clone()),
+            redis,
         })
     }
 }
@@ -230,6 +233,14 @@ pub async fn run(
         reload_on_sighup(gateway.clone(), path.clone(), shutdown.clone())?;
     }
     let sweeper = tokio::spawn(housekeeping(gateway.clone(), shutdown.clone()));
+    if let Some(link) = gateway.redis.clone() {
+        // Connects before the first request rather than within its budget.
+        tokio::spawn(async move {
+            if let Err(error) = link.ping(readiness::PROBE_TIMEOUT).await {
+                tracing::warn!(%error, "shared backend (Redis) not reachable at start");
+            }
+        });
+    }
     let ingest_addrs = [listener.local_addr().ok(), tls.as_ref().map(|(t, _)| t.listen)];
     let expose_metrics = exposes_metrics(config.expose_metrics, ingest_addrs.iter().flatten());
     let metrics_task = match config.metrics_listen {

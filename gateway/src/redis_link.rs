@@ -42,17 +42,37 @@ impl RedisLink {
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, String> {
         let call = async {
-            let connection = self.connection.get_or_try_init(|| self.client.connect()).await?;
-            match connection.clone() {
+            match self.connection().await? {
                 Connection::Single(mut single) => invocation.invoke_async(&mut single).await,
                 Connection::Cluster(mut cluster) => invocation.invoke_async(&mut cluster).await,
             }
         };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("timed out".to_owned()),
-        }
+        bounded(self.timeout, call).await
+    }
+
+    /// Whether Redis answers a PING within `within`, connecting first if
+    /// need be. The readiness probe and the start-up warm-up call it with a
+    /// longer bound than a request's: connecting (a TLS handshake, a
+    /// cluster's slot map) may not fit in `timeout` on a loaded machine,
+    /// and a connection cut short by a request's timeout starts over.
+    pub async fn ping(&self, within: std::time::Duration) -> Result<(), String> {
+        let call = async {
+            let ping = redis::cmd("PING");
+            match self.connection().await? {
+                Connection::Single(mut single) => ping.query_async::<()>(&mut single).await,
+                Connection::Cluster(mut cluster) => ping.query_async::<()>(&mut cluster).await,
+            }
+        };
+        bounded(within, call).await
+    }
+
+    /// Whether a request refused for want of Redis is refused (`deny`).
+    pub fn denies_without_backend(&self) -> bool {
+        self.on_error == OnBackendError::Deny
+    }
+
+    async fn connection(&self) -> redis::RedisResult<Connection> {
+        self.connection.get_or_try_init(|| self.client.connect()).await.cloned()
     }
 
     /// Logs and counts a failed call made for `what`; what the caller falls
@@ -66,6 +86,17 @@ impl RedisLink {
         metrics::counter!("cartorio_gateway_ratelimit_backend_errors_total", "use" => what, "fallback" => fallback)
             .increment(1);
         self.on_error
+    }
+}
+
+async fn bounded<T>(
+    within: Duration,
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(within, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("timed out".to_owned()),
     }
 }
 

@@ -50,7 +50,8 @@ impl Handler for GatewayService {
         }
         if req.method() == Method::GET && path == "/readyz" {
             let sink = &self.gateway.sink;
-            let (ready, doc) = crate::readiness::readyz(sink.store(), sink.sealed()).await;
+            let (ready, doc) =
+                crate::readiness::readyz(sink.store(), sink.sealed(), self.gateway.redis.as_deref()).await;
             let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
             let mut resp = response(status, "application/json", doc.to_string());
             AccessNote::readiness(ready).attach(&mut resp);
