@@ -211,6 +211,11 @@ fn lex(text: &str) -> Shape {
             i += 1;
             continue;
         }
+        // `<div></div>`, `<select>`: markup, not `<`, `div` and `>`.
+        if let Some(len) = bare_tag_len(bytes.get(i..).unwrap_or_default()) {
+            i += len;
+            continue;
+        }
         if is_word_byte(b) {
             let start = i;
             while bytes.get(i).is_some_and(|&c| is_word_byte(c)) {
@@ -359,6 +364,22 @@ fn qualified_name(bytes: &[u8], open: usize, close: usize) -> bool {
     after || before
 }
 
+/// The length of a bare HTML tag at the start of `rest` (`<b>`, `</div>`,
+/// `<br/>`): a name of letters and digits, no attribute. SQL compares with
+/// `<` and `>` around operands and spaces, never around a lone keyword.
+fn bare_tag_len(rest: &[u8]) -> Option<usize> {
+    let name_at = 1 + usize::from(rest.get(1) == Some(&b'/'));
+    let name = rest.get(name_at..)?.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+    let close_at = name_at + name;
+    let close = match rest.get(close_at..)? {
+        [b'>', ..] => 1,
+        [b'/', b'>', ..] if name_at == 1 => 2,
+        _ => return None,
+    };
+    let starts_with_letter = rest.get(name_at).is_some_and(u8::is_ascii_alphabetic);
+    (rest.first() == Some(&b'<') && starts_with_letter).then_some(close_at + close)
+}
+
 /// The length of a number pattern (`#,##0.00`, `#0.###`) at the start of
 /// `rest`: `#` and `0` placeholders, grouping and decimal marks, with at
 /// least one of each placeholder. `None` when `rest` does not start with one.
@@ -462,6 +483,8 @@ mod tests {
             "1 or-1=1",
             "1 or 1=1#,",
             "1 or 1=1 # x",
+            "1<2 or 2>1",
+            "x<>1 or 1=1 <b>",
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
@@ -481,6 +504,9 @@ mod tests {
             "time (utc)",
             "please select the union members from the list",
             "and/or",
+            "<div></div>",
+            "<select></select>",
+            "<table><tr><td>1</td></tr></table>",
             "it's the customer's choice: select one option (or more)",
             "+55 (11) 98765-4321",
             "https://example.com/a?x=1&y=2",

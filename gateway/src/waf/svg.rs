@@ -97,10 +97,11 @@ pub fn is_inert_svg(value: &[u8]) -> bool {
     }
 }
 
-/// An element of [`INERT_ELEMENTS`], unprefixed, whose attributes are
-/// presentation only.
-fn inert_element(element: &BytesStart<'_>) -> bool {
-    let name = element.name().into_inner().as_bytes();
+/// An element of [`INERT_ELEMENTS`] whose attributes are presentation only.
+/// By its local name: a prefix is SVG's only where `xmlns:` binds it so,
+/// and an `xmlns` of any other namespace is no presentation attribute.
+pub(in crate::waf) fn inert_element(element: &BytesStart<'_>) -> bool {
+    let name = element.local_name().into_inner().as_bytes();
     let known = INERT_ELEMENTS.iter().any(|known| name.eq_ignore_ascii_case(known.as_bytes()));
     known
         && element.attributes().with_checks(true).all(|attribute| {

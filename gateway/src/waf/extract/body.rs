@@ -123,8 +123,9 @@ fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::
 /// The data of an XML document, read by quick-xml: text (with its character
 /// and entity references as written, in one piece), CDATA, attribute
 /// values, processing instructions, and the DOCTYPE, where XXE entities are
-/// declared. Element and attribute names are the schema's markup, not data,
-/// and comments reach no application. What does not parse is inspected raw
+/// declared (see [`super::doctype`]). Element and attribute names are the
+/// schema's markup, not data, except in XHTML, SVG and MathML, whose tags
+/// are judged as written; comments reach no application. What does not parse is inspected raw
 /// from where parsing stopped: never skipped. Text is under its elements,
 /// an attribute value under its element and its name (for a stream's
 /// exclusions).
@@ -134,9 +135,12 @@ fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
 
 fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(doc);
+    let mut reader = quick_xml::NsReader::from_reader(doc);
     reader.config_mut().check_end_names = false;
     let mut text = Vec::new();
+    // The literal entities the DOCTYPE declares, by name (a map: a body
+    // may declare thousands and refer to them thousands of times).
+    let mut entities: std::collections::HashMap<Vec<u8>, Vec<u8>> = Default::default();
     // The fields of the elements around, innermost last.
     let mut open = Vec::new();
     let owned = |s: Cow<'_, str>| Cow::Owned(s.into_owned().into_bytes());
@@ -145,19 +149,38 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             return;
         }
         let position = usize::try_from(reader.buffer_position()).unwrap_or(0);
-        let event = reader.read_event();
+        let (judged_tag, event) = match reader.read_resolved_event() {
+            Ok((namespace, Event::Start(e))) => (judged_as_markup(&namespace, &e), Ok(Event::Start(e))),
+            Ok((namespace, Event::Empty(e))) => (judged_as_markup(&namespace, &e), Ok(Event::Empty(e))),
+            Ok((_, event)) => (false, Ok(event)),
+            Err(error) => (false, Err(error)),
+        };
         if !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
             out.push_cow(location, Cow::Owned(std::mem::take(&mut text)), false);
         }
         match event {
             Ok(Event::Text(t)) => text.extend_from_slice(t.into_inner().as_bytes()),
-            Ok(Event::GeneralRef(r)) => {
-                text.push(b'&');
-                text.extend_from_slice(r.as_bytes());
-                text.push(b';');
-            }
+            Ok(Event::GeneralRef(r)) => match entities.get(r.as_bytes()) {
+                Some(literal) => text.extend_from_slice(literal),
+                None => {
+                    text.push(b'&');
+                    text.extend_from_slice(r.as_bytes());
+                    text.push(b';');
+                }
+            },
             Ok(Event::CData(c)) => out.push_cow(location, owned(c.into_inner()), false),
-            Ok(Event::DocType(d)) => out.push_cow(location, owned(d.into_inner()), false),
+            Ok(Event::DocType(d)) => {
+                let doctype = d.into_inner();
+                match super::doctype::plain_entities(&doctype) {
+                    Some(declared) => {
+                        for (name, literal) in declared {
+                            out.push_cow(location, Cow::Owned(literal.as_bytes().to_vec()), false);
+                            entities.insert(name.as_bytes().to_vec(), literal.as_bytes().to_vec());
+                        }
+                    }
+                    None => out.push_cow(location, owned(doctype), false),
+                }
+            }
             // A processing instruction keeps its markup (`<?xml-stylesheet
             // href=".."?>`): the rules read it as written.
             Ok(Event::PI(p)) => {
@@ -165,10 +188,16 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             }
             Ok(Event::Start(e)) => {
                 let element = xml_attributes(out, location, &e);
+                if judged_tag {
+                    out.push_cow(location, Cow::Owned(markup_tag(&e)), false);
+                }
                 open.push(std::mem::replace(&mut out.field, element));
             }
             Ok(Event::Empty(e)) => {
                 xml_attributes(out, location, &e);
+                if judged_tag {
+                    out.push_cow(location, Cow::Owned(markup_tag(&e)), false);
+                }
             }
             Ok(Event::End(_)) => {
                 if let Some(around) = open.pop() {
@@ -184,6 +213,41 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             }
         }
     }
+}
+
+/// XHTML, SVG and MathML: the namespaces whose elements a browser renders
+/// and runs (an Atom entry's `<content type="xhtml">`, an SVG in a
+/// document). There, element and attribute names are markup a page shows.
+const MARKUP_NAMESPACES: &[&str] = &[XHTML, SVG, "http://www.w3.org/1998/Math/MathML"];
+const XHTML: &str = "http://www.w3.org/1999/xhtml";
+const SVG: &str = "http://www.w3.org/2000/svg";
+
+/// Whether the tag of `element`, in `namespace`, is judged as HTML: in a
+/// markup namespace, unless it is an SVG shape that runs nothing (see
+/// [`crate::waf::svg`]), which an icon is made of.
+fn judged_as_markup(
+    namespace: &quick_xml::name::ResolveResult<'_>,
+    element: &quick_xml::events::BytesStart<'_>,
+) -> bool {
+    let quick_xml::name::ResolveResult::Bound(namespace) = namespace else { return false };
+    let namespace = namespace.into_inner();
+    MARKUP_NAMESPACES.contains(&namespace) && !(namespace == SVG && crate::waf::svg::inert_element(element))
+}
+
+/// A start tag as written (`<h:iframe src="...">`), for the XSS signs to
+/// judge as HTML: in a markup namespace, the tag is what the page gets.
+/// Without its namespace declarations: `xmlns` put it there and is judged
+/// no further (an `xmlns` in HTML is a sign of a smuggled namespace).
+fn markup_tag(element: &quick_xml::events::BytesStart<'_>) -> Vec<u8> {
+    let mut tag = format!("<{}", element.name().as_ref());
+    for attribute in element.attributes().with_checks(false).flatten() {
+        let name = attribute.key.as_ref();
+        if name != "xmlns" && !name.starts_with("xmlns:") {
+            tag += &format!(" {name}=\"{}\"", attribute.value);
+        }
+    }
+    tag.push('>');
+    tag.into_bytes()
 }
 
 /// An element's attribute values, each under the element and named by

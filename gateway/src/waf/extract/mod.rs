@@ -11,6 +11,7 @@
 //! every byte is matched a bounded number of times.
 
 mod body;
+mod doctype;
 mod form;
 
 pub(crate) use body::header_param;

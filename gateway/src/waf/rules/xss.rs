@@ -35,12 +35,17 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\b(alert|prompt|confirm|eval|settimeout|setinterval|execscript|msgbox)\s*(\(|`|&#)|\b(alert|prompt|confirm)\s*\[",
         ),
+        // Tags that load or frame content; a namespace prefix may come first
+        // (`<x:iframe>`), but a longer name that ends in one is another tag
+        // (`<blink>` is not `<link>`). Elements whose content HTML parsers
+        // read as raw text (`noscript`, `noembed`, `noframes`) hide markup
+        // from a sanitizer that parses it otherwise (mutation XSS).
         rule(
             2006,
             Xss,
             CRITICAL,
             Norm,
-            r"<\s*/?\s*[\w-]*:?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|listener)\b",
+            r"<\s*/?\s*([\w-]+:)?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|noembed|noframes|listener)\b",
         ),
         rule(
             2007,

@@ -178,3 +178,53 @@ fn json_documents_in_query_arguments_are_judged_by_their_strings() {
     // {"q":"1' union select password from users--"}
     blocks(query("t=eyJxIjoiMScgdW5pb24gc2VsZWN0IHBhc3N3b3JkIGZyb20gdXNlcnMtLSJ9"), Class::Sqli);
 }
+
+#[test]
+fn xhtml_and_svg_inside_xml_bodies_are_judged_as_markup() {
+    let xml = |body: &str| typed("application/xml", body);
+    let atom = |content: &str| {
+        let doc = format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">{content}</div></content></entry></feed>"#
+        );
+        typed("application/atom+xml", &doc)
+    };
+    blocks(atom(r#"<img src="x" onerror="alert(1)"/>"#), Class::Xss);
+    blocks(
+        xml(r#"<r xmlns:h="http://www.w3.org/1999/xhtml"><h:iframe src="http://evil.example/"/></r>"#),
+        Class::Xss,
+    );
+    blocks(
+        xml(r#"<d><svg xmlns="http://www.w3.org/2000/svg" onload="top.location='//evil.example'"/></d>"#),
+        Class::Xss,
+    );
+    passes(atom(
+        r#"<p style="color: red !important">Hi <b>there</b>, <a href="https://example.com/">see</a>.</p>"#,
+    ));
+    passes(xml(
+        r#"<icon><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><rect width="9" height="9"/></svg></icon>"#,
+    ));
+    // Outside those namespaces, element names are the schema's.
+    passes(xml(
+        "<project><meta>x</meta><style>compact</style><object>car</object><frame>1</frame></project>",
+    ));
+}
+
+#[test]
+fn markup_that_names_no_active_element_passes() {
+    // `<blink>` is not `<link>`; empty block elements are no SQL.
+    messages_pass(&["History of the <blink> tag", "<div></div>", "<table></table>", "<select></select>"]);
+    blocks(
+        json(r#"{"m":"<noembed><img title=\"</noembed><img src onerror=alert(1)>\"></noembed>"}"#),
+        Class::Xss,
+    );
+}
+
+#[test]
+fn a_doctype_of_literal_entities_passes_and_one_that_expands_does_not() {
+    let xml = |body: &str| typed("application/xml", body);
+    passes(xml(
+        "<!DOCTYPE rss [\n  <!ENTITY id \"tag:example.com,\">\n]>\n<rss><guid>&id;2006-05-04:/blog/</guid></rss>",
+    ));
+    let laughs = r#"<!DOCTYPE l [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>"#;
+    blocks(xml(laughs), Class::Xss);
+}
