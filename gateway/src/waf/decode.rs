@@ -252,10 +252,18 @@ pub fn ascii_lookalikes(input: &[u8]) -> Vec<u8> {
             i += 3;
             continue;
         }
-        // A lone overlong lead byte before ASCII (`..%c0/`): decoders that
-        // drop the invalid byte see `../`.
+        // An overlong lead byte before ASCII. IIS's decoder took the low
+        // six bits of the next byte whatever its top two (`%c1%1c` is
+        // `\`: CVE-2000-0884), so a separator made so is one; other
+        // decoders drop the invalid byte (`..%c0/` is `../`).
         if (b == 0xC0 || b == 0xC1) && b1 < 0x80 {
-            i += 1;
+            let masked = ((b & 0x1F) << 6) | (b1 & 0x3F);
+            if matches!(masked, b'.' | b'/' | b'\\') {
+                out.push(masked);
+                i += 2;
+            } else {
+                i += 1;
+            }
             continue;
         }
         // U+FF01..U+FF5E is EF BC 81..EF BD 9E.
@@ -490,6 +498,8 @@ mod tests {
     #[test]
     fn lookalike_decoding() {
         assert_eq!(s(ascii_lookalikes(&[0xC0, 0xAE, 0xC0, 0xAF])), "./");
+        assert_eq!(s(ascii_lookalikes(&[b'.', b'.', 0xC1, 0x1C, b'x'])), "..\\x", "IIS's %c1%1c");
+        assert_eq!(s(ascii_lookalikes(&[b'.', b'.', 0xC0, b'/'])), "../", "a lone lead byte");
         assert_eq!(s(ascii_lookalikes(&[0xF0, 0x80, 0x80, 0xAE, 0xE0, 0x80, 0xAF])), "./");
         assert_eq!(s(ascii_lookalikes("𐀀".as_bytes())), "𐀀", "a real four-byte character stays");
         assert_eq!(s(ascii_lookalikes("ｓｃｒｉｐｔ".as_bytes())), "script");
