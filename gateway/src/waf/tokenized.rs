@@ -37,7 +37,8 @@ const XSS_OVERLAP: usize = 2048;
 pub fn judge(decoded: &[u8], location: Location) -> impl Iterator<Item = &'static Rule> {
     let judged = location != Location::Path && worth_judging(decoded);
     let input = if judged { without_nul(decoded) } else { Cow::Borrowed(&[][..]) };
-    let sqli = judged && sql_anchor(&input) && !number_mask(&input) && sqli_in(&input);
+    let sql_input = if judged { without_path_globs(&input) } else { Cow::Borrowed(&[][..]) };
+    let sqli = judged && sql_anchor(&sql_input) && !number_mask(&sql_input) && sqli_in(&sql_input);
     let xss = judged
         && markup_anchor(&input)
         && xss_in(&super::inert::without_inert_attributes(&without_processing_instructions(&input)));
@@ -178,8 +179,8 @@ fn without_processing_instructions(input: &[u8]) -> Cow<'_, [u8]> {
 /// the corpus's values of words alone (2,286, both parts), libinjection
 /// flagged none, attack or benign.
 ///
-/// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable,
-/// and a path glob's last `/*` ([`path_glob`]), which it reads as a comment.
+/// And for a lone `@` ([`bare_at_signs`]), which it reads as a variable.
+/// (Path globs' `/*` are no comments: [`without_path_globs`].)
 ///
 /// And for a number before a comment (`1c`: `1 --`, `-1#`): libinjection
 /// folds arithmetic, so "20% off -- today only" (`20 % off`) reads as a
@@ -199,24 +200,43 @@ fn sqli_in(input: &[u8]) -> bool {
             || (fingerprint.contains('B') && clause_word(input)))
         && !(fingerprint == "1c" && word_before_comment(input))
         && !(fingerprint.contains('v') && bare_at_signs(input))
-        && !(fingerprint == "nc" && path_glob(input))
 }
 
-/// Whether the value is a path glob (`feature/*`, `src/**`, `docker/*`,
-/// and ignore files' negations, `!node_modules/**`): names joined by `/`
-/// ending in `/*`. libinjection reads the last `/*` as a comment after a
-/// bareword (`nc`); branch patterns and file rules are written so, and an
-/// injection closes a string first (`admin'/*`).
-fn path_glob(input: &[u8]) -> bool {
-    let input = input.strip_prefix(b"!").unwrap_or(input);
-    let stars = input.iter().rev().take_while(|&&b| b == b'*').count();
-    let Some(names) = input.get(..input.len() - stars).and_then(|rest| rest.strip_suffix(b"/")) else {
-        return false;
+/// `input` with the stars of path globs as a letter (`projects/*/locations/*`,
+/// `src/*.rs`, `feature/*`, `!node_modules/**`: a name, `/`, then one star
+/// before a `/`, a `.`, the end, a space, a quote or a closing bracket, or
+/// two before the end, a space or a quote). libinjection reads `/*` as a
+/// comment, and resource names, branch patterns and file rules are written
+/// so, in values and in the prose that documents them; an injection's
+/// comment follows a string or a keyword's space (`admin'/*`, `1 /* x */`),
+/// and `/**/` between words (`union/**/select`) stays a comment.
+fn without_path_globs(input: &[u8]) -> Cow<'_, [u8]> {
+    let glob_star = |at: usize| {
+        let name_before = at
+            .checked_sub(2)
+            .and_then(|i| input.get(i))
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b"_.-}".contains(b));
+        let stars = input.get(at..).unwrap_or_default().iter().take_while(|&&b| b == b'*').count();
+        let after = input.get(at + stars).copied();
+        let ends_a_name =
+            |b: Option<u8>| b.is_none_or(|b| b.is_ascii_whitespace() || b"\"'`,)]".contains(&b));
+        let fits = match stars {
+            1 => ends_a_name(after) || matches!(after, Some(b'/' | b'.')),
+            2 => ends_a_name(after),
+            _ => false,
+        };
+        (name_before && fits).then_some(stars)
     };
-    (1..=2).contains(&stars)
-        && !names.is_empty()
-        && names.iter().all(|b| b.is_ascii_alphanumeric() || b"_.-/*".contains(b))
-        && names.first().is_some_and(u8::is_ascii_alphanumeric)
+    let mut out: Option<Vec<u8>> = None;
+    for slash in memchr::memmem::find_iter(input, b"/*") {
+        if let Some(stars) = glob_star(slash + 1) {
+            let blanked = out.get_or_insert_with(|| input.to_vec());
+            if let Some(run) = blanked.get_mut(slash + 1..slash + 1 + stars) {
+                run.fill(b'x');
+            }
+        }
+    }
+    out.map_or(Cow::Borrowed(input), Cow::Owned)
 }
 
 /// Whether the value has an `@` and every one names nothing: no letter,
@@ -416,10 +436,22 @@ mod tests {
 
     #[test]
     fn a_path_glob_is_no_comment() {
-        for glob in ["feature/*", "docker/*", "src/**", "refs/heads/release-1.2/*", "!node_modules/**"] {
+        for glob in [
+            "feature/*",
+            "docker/*",
+            "src/**",
+            "refs/heads/release-1.2/*",
+            "!node_modules/**",
+            "organizations/*/environments/*/traceConfig",
+            "Use the structure \"organizations/*/environments/*/traceConfig\".",
+            "in the format 'projects/*/locations/*/backups/'.",
+            "src/*/mod.rs and tests/*.rs",
+        ] {
             assert!(ids(glob).is_empty(), "{glob}");
         }
-        for attack in ["admin'/*", "1 or 1=1/*", "x' or 1=1 /*"] {
+        for attack in
+            ["admin'/*", "1 or 1=1/*", "x' or 1=1 /*", "1 union/**/select 1,2", "x'/**/or/**/1=1-- "]
+        {
             assert_eq!(ids(attack), [1200], "{attack}");
         }
     }
