@@ -16,12 +16,18 @@ const PHP_WORD_FUNCTIONS: &str = r"ini_get|array_map|array_filter|usort|uasort|o
 const PHP_CODE_FUNCTIONS: &str = r"eval|assert|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|file_get_contents|file_put_contents|fopen|fwrite|fputs|readfile|phpinfo|unserialize|highlight_file|show_source|symlink|putenv|ini_set|move_uploaded_file|assert_options|register_shutdown_function|register_tick_function|mb_ereg_replace|posix_\w+|escapeshellcmd|proc_\w+|stream_socket_client|fsockopen|curl_exec";
 
 /// A call of one of `functions` with code-like arguments: a string, a
-/// variable, another call, `name);`, or cut off after `(`.
-fn php_call(functions: &str) -> String {
+/// variable, another call, `name);`, or cut off after `(`; after `before`.
+fn php_call(before: &str, functions: &str) -> String {
     format!(
-        r#"\b({functions})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
+        r#"{before}({functions})\s*(/\*.*\*/\s*)*\(\s*(['"`$\[]|\)\s*([;)\[]|\.\s*[a-z$(])|[a-z_0-9]+\s*\(|[a-z_0-9]{{2,}}\s*\)\s*[;.]|[0-9]+\s*\)\s*[.;]|$)"#
     )
 }
+
+/// Before a word function: not a method's `.` or `->` after a name
+/// (`os.getenv("X")`, `r.get_subreddit('x')`, `$this->file('x')`). PHP
+/// calls its functions bare, and other languages' methods share their
+/// names; PHP's `.` joins strings (`'a'.chr(98)`), after a quote or `)`.
+const NOT_A_METHOD: &str = r"(^|[^.>\w]|[^\w]\.|[^-]>)";
 
 pub fn rules() -> Vec<Rule> {
     vec![
@@ -45,7 +51,7 @@ pub fn rules() -> Vec<Rule> {
         // call, `name);`, or cut off after `(`. Many of these names are
         // words (`file (1)`, `header (thanks, ...)`, `system (Linux)`), and
         // prose follows them with a bracketed aside instead.
-        Rule { pattern: php_call(PHP_CODE_FUNCTIONS).into(), ..rule(6003, Php, CRITICAL, Norm, "") },
+        Rule { pattern: php_call(r"\b", PHP_CODE_FUNCTIONS).into(), ..rule(6003, Php, CRITICAL, Norm, "") },
         // `include` and `require` of what a server would load: a variable, a
         // path from the root, up or on a drive, or a PHP file. A bare name is
         // JavaScript's module (`require('axios')`, in every Node.js README),
@@ -57,7 +63,7 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r#"(^|[^#\w])(include|require)(_once)?\s*\(?\s*(\$|['"`]\s*(/|\.\.|[a-z]:[/\\]|[^'"`]*\.(php\d?|phtml|inc)\b))"#,
         ),
-        Rule { pattern: php_call(PHP_WORD_FUNCTIONS).into(), ..rule(6024, Php, CRITICAL, Short, "") },
+        Rule { pattern: php_call(NOT_A_METHOD, PHP_WORD_FUNCTIONS).into(), ..rule(6024, Php, CRITICAL, Short, "") },
         // A value that is nothing but one of those calls: `system(whoami)`.
         Rule {
             pattern: format!(r"^\s*({PHP_CODE_FUNCTIONS}|{PHP_WORD_FUNCTIONS})\s*\(\s*[^()]*\)\s*(\[\s*[0-9]+\s*\]\s*)?;?\s*$").into(),

@@ -208,6 +208,12 @@ fn php() {
     blocks(json(r#"{"q":"';die(md5('probe'));//"}"#), Class::Php);
     blocks(query("q=%27.halt(1)%3B%23"), Class::Php);
     passes(json(r#"{"q":"Call init(); then run(); // see the docs"}"#));
+    // A word function is PHP's called bare or after a string's `.`; after
+    // a name's `.` or `->` it is a method of another language or object.
+    blocks(query("q=print_r(scandir('.'))"), Class::Php);
+    blocks(query("q=%27.print_r(getcwd()).%27"), Class::Php);
+    passes(json(r#"{"q":"gh = login(token=os.getenv(\"GH_TOKEN\", \"default\"))"}"#));
+    passes(json(r#"{"q":"r.get_subreddit('arrow?',fetch=True)"}"#));
 }
 
 #[test]
