@@ -358,6 +358,13 @@ fn inspect_value(
             here.add(rule, location);
         }
     }
+    // A quote then a comment (1010) is an injection's only where the
+    // quote leaves a string open; prose closes the quotes it opens.
+    if here.findings.iter().any(|f| f.rule == rules::QUOTE_THEN_COMMENT)
+        && !quoting::breaks_out_before_comment(views.get(View::Sql))
+    {
+        here.drop_rules(&[rules::QUOTE_THEN_COMMENT]);
+    }
     if sqltok::looks_like_sql(views.get(View::Sql)) {
         here.add(&rules::SQL_SHAPE, location);
     }

@@ -176,6 +176,58 @@ pub(super) fn closing_run(b: &[u8], from: usize, ticks: usize, max: usize) -> Op
     None
 }
 
+/// Whether a SQL comment follows a string left open (`admin' --`,
+/// `x') #`, `"; --`: a quote of a kind seen an odd number of times up to
+/// it, which closes the application's string) or a number's `)` (`1) --`).
+/// Prose closes the quotes it opens: in `"next version or API" or "Final
+/// Version of API" -- is there an ETA?` the quote before the dash is the
+/// fourth. Rule 1010 reads these sites; this says whether one breaks out.
+pub(super) fn breaks_out_before_comment(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut seen = [0usize; 3];
+    for (at, &c) in b.iter().enumerate() {
+        let kind = match c {
+            b'\'' => Some(0),
+            b'"' => Some(1),
+            b'`' => Some(2),
+            _ => None,
+        };
+        let site = match kind {
+            Some(kind) => {
+                seen[kind] += 1;
+                seen[kind] % 2 == 1 && (at == 0 || b.get(at - 1) != Some(&b'='))
+            }
+            None => c == b')' && at > 0 && b.get(at - 1).is_some_and(u8::is_ascii_digit),
+        };
+        if site && comment_follows(b.get(at + 1..).unwrap_or_default()) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `rest` past its leading whitespace and `also`.
+fn skip_over(rest: &[u8], also: u8) -> &[u8] {
+    let n = rest.iter().take_while(|&&c| c.is_ascii_whitespace() || c == also).count();
+    rest.get(n..).unwrap_or_default()
+}
+
+/// `\s*\)*\s*` then `--`, `#` (not `##`), `;` before `--`, `#` or the
+/// end, or `{``: what 1010 reads after its quote.
+fn comment_follows(rest: &[u8]) -> bool {
+    let rest = skip_over(rest, b')');
+    match rest {
+        [b'-', b'-', ..] | [b'{', b'`', ..] => true,
+        [b'#', next, ..] => *next != b'#',
+        [b'#'] => true,
+        [b';', after @ ..] => {
+            let after = skip_over(after, b' ');
+            after.is_empty() || after.starts_with(b"--") || after.starts_with(b"#")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +275,21 @@ mod tests {
         );
         for substitution in ["a`id`", ";`id`", "x=`whoami`", "```sh", "` id`"] {
             assert_eq!(without_code_spans(substitution), None, "{substitution}");
+        }
+    }
+
+    #[test]
+    fn a_comment_after_an_open_string_breaks_out() {
+        use super::breaks_out_before_comment as breaks;
+        for sql in ["admin' --", "x') #", "1\" ; --", "1) --", "' or 'a'='a' --", "x'{`"] {
+            assert!(breaks(sql), "{sql}");
+        }
+        for text in [
+            "\"next version or api\" or \"final version of api\" -- is there an eta?",
+            "the 'x' -- and the 'y' ## heading",
+            "a=' --",
+        ] {
+            assert!(!breaks(text), "{text}");
         }
     }
 }

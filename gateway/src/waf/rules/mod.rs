@@ -117,6 +117,10 @@ pub const fn rule(id: u32, class: Class, score: u32, view: View, pattern: &'stat
     Rule { id, class, score, view, scope: Scope::Any, pattern: Cow::Borrowed(pattern) }
 }
 
+/// A quote then a SQL comment, kept only where the quote leaves a string
+/// open ([`crate::waf::quoting::breaks_out_before_comment`]).
+pub const QUOTE_THEN_COMMENT: u32 = 1010;
+
 /// Not a regex: [`crate::waf::sqltok`] judges the shape of the value.
 pub const SQL_SHAPE: Rule = rule(1100, Class::Sqli, CRITICAL, View::Sql, "");
 
