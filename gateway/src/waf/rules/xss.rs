@@ -35,17 +35,19 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\b(alert|prompt|confirm|eval|settimeout|setinterval|execscript|msgbox)\s*(\(|`|&#)|\b(alert|prompt|confirm)\s*\[",
         ),
-        // Tags that load or frame content; a namespace prefix may come first
-        // (`<x:iframe>`), but a longer name that ends in one is another tag
-        // (`<blink>` is not `<link>`). Elements whose content HTML parsers
-        // read as raw text (`noscript`, `noembed`, `noframes`) hide markup
-        // from a sanitizer that parses it otherwise (mutation XSS).
+        // Tags that load or frame content, after a namespace prefix
+        // (`<x:iframe>`) or within a longer name (a filter probe's); not a
+        // path of code's (`Option<rust_embed::File>`: a tag name is not
+        // followed by `::`), nor `<blink>`, an element of its own.
+        // Elements whose content HTML parsers read as raw text (`noscript`,
+        // `noembed`, `noframes`) hide markup from a sanitizer that parses it
+        // otherwise (mutation XSS).
         rule(
             2006,
             Xss,
             CRITICAL,
             Norm,
-            r"<\s*/?\s*([\w-]+:)?(iframe|frame|frameset|object|embed|applet|meta|base|link|style|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|noembed|noframes|listener)\b",
+            r"<\s*/?\s*[\w-]*:?(iframe|frame|frameset|object|embed|applet|meta|base|style|math|xss|isindex|vmlframe|handler|import|xml|x:|image|bgsound|layer|ilayer|marquee|template|portal|noscript|noframes|listener)\b([^:]|:[^:]|$)|<\s*/?\s*([\w-]*:|[\w-]*[ac-z0-9_-])?link\b([^:]|:[^:]|$)",
         ),
         rule(
             2007,
