@@ -125,8 +125,8 @@ fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::
 /// values, processing instructions, and the DOCTYPE, where XXE entities are
 /// declared (see [`super::doctype`]). Element and attribute names are the
 /// schema's markup, not data, except in XHTML, SVG and MathML, whose tags
-/// are judged as written; comments reach no application. What does not parse is inspected raw
-/// from where parsing stopped: never skipped. Text is under its elements,
+/// are judged as written; comments reach no application. What does not
+/// parse is inspected raw from where parsing stopped: never skipped. Text is under its elements,
 /// an attribute value under its element and its name (for a stream's
 /// exclusions).
 fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
@@ -149,14 +149,21 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             return;
         }
         let position = usize::try_from(reader.buffer_position()).unwrap_or(0);
-        let (judged_tag, event) = match reader.read_resolved_event() {
-            Ok((namespace, Event::Start(e))) => (judged_as_markup(&namespace, &e), Ok(Event::Start(e))),
-            Ok((namespace, Event::Empty(e))) => (judged_as_markup(&namespace, &e), Ok(Event::Empty(e))),
-            Ok((_, event)) => (false, Ok(event)),
-            Err(error) => (false, Err(error)),
+        let (markup, event) = match reader.read_resolved_event() {
+            Ok((namespace, event)) => {
+                let start = match &event {
+                    Event::Start(e) | Event::Empty(e) => Some(e),
+                    _ => None,
+                };
+                (start.filter(|e| judged_as_markup(&namespace, e)).map(markup_tag), Ok(event))
+            }
+            Err(error) => (None, Err(error)),
         };
         if !matches!(event, Ok(Event::Text(_) | Event::GeneralRef(_))) {
             out.push_cow(location, Cow::Owned(std::mem::take(&mut text)), false);
+        }
+        if let Some(tag) = markup {
+            out.push_cow(location, Cow::Owned(tag), false);
         }
         match event {
             Ok(Event::Text(t)) => text.extend_from_slice(t.into_inner().as_bytes()),
@@ -188,16 +195,10 @@ fn xml_within(out: &mut Values<'_>, location: Location, doc: &[u8]) {
             }
             Ok(Event::Start(e)) => {
                 let element = xml_attributes(out, location, &e);
-                if judged_tag {
-                    out.push_cow(location, Cow::Owned(markup_tag(&e)), false);
-                }
                 open.push(std::mem::replace(&mut out.field, element));
             }
             Ok(Event::Empty(e)) => {
                 xml_attributes(out, location, &e);
-                if judged_tag {
-                    out.push_cow(location, Cow::Owned(markup_tag(&e)), false);
-                }
             }
             Ok(Event::End(_)) => {
                 if let Some(around) = open.pop() {
