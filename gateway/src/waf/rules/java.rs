@@ -70,13 +70,16 @@ pub fn rules() -> Vec<Rule> {
     vec![
         // Classes a gadget chain or an expression reaches for: Runtime.exec
         // returns a java.lang.Process; Commons (Collections, BeanUtils,
-        // FileUpload, Text) and Struts carry the known chains.
+        // FileUpload, Text) and Struts carry the known chains. Of java.io and
+        // java.security, the classes that read, write and grant: their
+        // system properties (`java.io.tmpdir`, `java.security.egd`) are
+        // named in configuration and advisories.
         rule(
             7001,
             Java,
             CRITICAL,
             Norm,
-            r"\bjava\.(lang\.(runtime|process|processbuilder|system|reflect|class|classloader|thread|object|integer|string|invoke|management)|io\.\w+|net\.(url|socket|urlclassloader)\w*|beans\.\w+|rmi\.\w+|nio\.\w+|util\.(prefs|jar|zip|logging|concurrent\.executors)\b|security\.\w+|sql\.\w+)|\bjavax\.(script|naming|management|el|faces|xml\.transform|sql|crypto|imageio|swing)\b|\borg\.omg\.corba\b|\bsun\.(misc|reflect|rmi|tools)\b|\bcom\.sun\.(org\.apache|jndi|rowset|corba|jmx|net\.httpserver)\b|\borg\.apache\.(commons|struts2?|xalan|tomcat|catalina|naming|bcel)\b|\bbsh\.interpreter\b|\bgroovy\.(lang|util)\b|\borg\.springframework\.(beans|context)\b|\bcom\.mchange\.v2\b|\borg\.codehaus\.groovy\b",
+            r"\bjava\.(lang\.(runtime|process|processbuilder|system|reflect|class|classloader|thread|object|integer|string|invoke|management)|io\.\w*(stream|reader|writer|file|console|serializ)\w*|net\.(url|socket|urlclassloader)\w*|beans\.\w+|rmi\.\w+|nio\.\w+|util\.(prefs|jar|zip|logging|concurrent\.executors)\b|security\.\w*(access|privileged|protection|classloader|codesource|permission)\w*|sql\.\w+)|\bjavax\.(script|naming|management|el|faces|xml\.transform|sql|crypto|imageio|swing)\b|\borg\.omg\.corba\b|\bsun\.(misc|reflect|rmi|tools)\b|\bcom\.sun\.(org\.apache|jndi|rowset|corba|jmx|net\.httpserver)\b|\borg\.apache\.(commons|struts2?|xalan|tomcat|catalina|naming|bcel)\b|\bbsh\.interpreter\b|\bgroovy\.(lang|util)\b|\borg\.springframework\.(beans|context)\b|\bcom\.mchange\.v2\b|\borg\.codehaus\.groovy\b",
         ),
         rule(
             7002,

@@ -39,6 +39,11 @@ const SHELL_ARGUMENT: &str = r"([\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,11}(:\d+)?(/\
 /// address, a cmd.exe variable, a file name, a dotfile, a quote.
 const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\.[a-z]|\d+(\s|$|[;&|<>)]|(\.\d+){2,})|%[a-z_]\w*%|[\w.-]+\.[a-z]{2,4}\b|['"])"#;
 
+/// A word of a command line between the command and its argument: not one
+/// of letters closed by `.`, `,`, `:`, `!` or `?`, as prose's are (`.`,
+/// `..` and `a.b` are paths and names; `foo;` ends a shell command).
+const WORD_NOT_ENDING_A_SENTENCE: &str = r"(\.+|[^\s(\d](\S*[^\s.,:!?]|\S*[^a-z\s][.,:!?])?)";
+
 /// Wrappers that may precede a command.
 const PREFIX: &str =
     r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval|\S*/)\s*)*";
@@ -128,10 +133,13 @@ pub fn rules() -> Vec<Rule> {
         // word could be a field name (`uname`), a sentence that opens with a
         // tool's name is prose ("Bash is distributed ...", `bash (5.2-1) unstable`),
         // and a log record opens with its program's name and a date
-        // (`update-alternatives 2025-06-24 14:39:44: run with --install ...`).
+        // (`update-alternatives 2025-06-24 14:39:44: run with --install ...`),
+        // and a word that ends a sentence or clause before the argument is
+        // prose's ("Python 3.12 released: https://...", "Ansible module for
+        // Docker. Note: ... see https://...").
         super::Rule {
             pattern: format!(
-                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+([^\s(\d]\S*|\d+([^\d\s-]\S*)?))*\s+(-{{1,2}}[a-z0-9]|/|\$|~|\.{{1,2}}/|[a-z]+://))"
+                r"^\s*{PREFIX}({AT_START_TOOLS}|{AT_START_TOPICS})(\s*[;&|<>`]\s*\S|(\s+({WORD_NOT_ENDING_A_SENTENCE}|\d+([^\d\s-]\S*)?))*\s+(-{{1,2}}[a-z0-9]|/|\$|~|\.{{1,2}}/|[a-z]+://))"
             )
             .into(),
             ..rule(3002, Rce, CRITICAL, Cmd, "")
@@ -209,8 +217,10 @@ pub fn rules() -> Vec<Rule> {
         // Lists of file names in prose (`debian/{changelog,control}`,
         // `build-{arch,indep}`) name no command and pass no path or option;
         // a command split around a list (`c{a,oun}t`) has a one- or two-letter head.
+        // A list glued to a word makes words, not a command: `client_{id,secret}`
+        // expands to `client_id client_secret`.
         super::Rule {
-            pattern: format!(r"\{{[a-z/.]+,(-|/|\$|~)[^}}\s]*\}}|\{{\s*,?\s*({STRONG}|{WEAK})\s*,[^}}\s]*\}}|\{{\s*,\s*({STRONG}|{WEAK})\s*\}}|(^|[^a-z0-9_./-])[a-z]{{1,2}}\{{[a-z]*,[a-z]*\}}[a-z]")
+            pattern: format!(r"\{{[a-z/.]+,(-|/|\$|~)[^}}\s]*\}}|(^|\W)\{{\s*,?\s*({STRONG}|{WEAK})\s*,[^}}\s]*\}}|(^|\W)\{{\s*,\s*({STRONG}|{WEAK})\s*\}}|(^|[^a-z0-9_./-])[a-z]{{1,2}}\{{[a-z]*,[a-z]*\}}[a-z]")
                 .into(),
             ..rule(3010, Rce, CRITICAL, Cmd, "")
         },
@@ -337,13 +347,14 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r"\bsilent\s*\\*\s*\\?!\s*[a-z]",
         ),
-        // Brace expansion building a command line: `{nc,-lvp,777}`, `{,id,}`.
+        // Brace expansion building a command line: `{nc,-lvp,777}`, `{,id,}`;
+        // not glued to a word (`client_{id,secret}` makes two words).
         rule(
             3028,
             Rce,
             CRITICAL,
             Cmd,
-            r"\{[a-z0-9_./$\\]+,-[a-z0-9_-]+,|\{,?\$?['\x22]?(id|whoami|uname|cat|ls|nc|sh|bash)['\x22]?,",
+            r"\{[a-z0-9_./$\\]+,-[a-z0-9_-]+,|(^|\W)\{,?\$?['\x22]?(id|whoami|uname|cat|ls|nc|sh|bash)['\x22]?,",
         ),
         rule(
             3029,

@@ -87,7 +87,9 @@ pub fn rules() -> Vec<Rule> {
         ),
         // UTF-7 encoded markup (`+ADw-`).
         rule(2012, Xss, CRITICAL, Norm, r"\+ad[w4]-"),
-        rule(2013, Xss, NOTICE, Norm, r"<!--|-->|<!\[cdata\[|<!doctype|<!entity"),
+        // Markup's comments, CDATA and declarations; not a longer arrow
+        // (`---->`, a traceback's pointer).
+        rule(2013, Xss, NOTICE, Norm, r"<!--|(^|[^-])-->|<!\[cdata\[|<!doctype|<!entity"),
         rule(
             2014,
             Xss,

@@ -301,3 +301,31 @@ fn argument_injection_and_windows_commands_block() {
     blocks(query("x=1%20union%20distinctrow%20select%201,2"), Class::Sqli);
     passes(json(r#"{"doc":"Get-Process | Select-Object Name, Id"}"#));
 }
+
+#[test]
+fn issue_and_changelog_text_from_an_api_passes_and_its_attack_twins_block() {
+    // Recorded by PyGithub from GitHub's API: a clause closed before the
+    // link, a JVM property named in an advisory, a placeholder glued to a
+    // name, a traceback's pointer.
+    messages_pass(&[
+        "Ansible module for Docker. Note: This module is now part of Ansible core, please see https://github.com/ansible/ansible.",
+        "Python 3.12 released: https://python.org/downloads/",
+        "setting the `java.io.tmpdir` system environment variable to a directory",
+        "set the java.security.egd property for a faster start",
+        "* Raise a FutureWarning on use of client_{id,secret} (#1506) (2475fa66)",
+        "----> 1 for a in auths:",
+    ]);
+    passes(at_path("/repos/o/r/actions/workflows/manual_dispatch.yml"));
+    blocks(query("a=python%20manage.py%20shell%20/tmp/x"), Class::Rce);
+    blocks(query("a=%3B%7Bid,x%7D"), Class::Rce);
+    blocks(query("a=%3B%7B,id,%7D"), Class::Rce);
+    blocks(json(r#"{"p":"new java.io.FileInputStream(\"/etc/passwd\")"}"#), Class::Java);
+    blocks(json(r#"{"p":"T(java.security.AccessController).doPrivileged(x)"}"#), Class::Java);
+    blocks(query("x=--><script>alert(1)</script>"), Class::Xss);
+    blocks(at_path("/config/database.yml"), Class::Lfi);
+    blocks(at_path("/docker-compose.yml"), Class::Lfi);
+}
+
+fn at_path(path: &str) -> Inspection {
+    inspect(&RequestView { path: Some(path), ..RequestView::default() })
+}
