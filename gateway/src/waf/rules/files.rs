@@ -22,6 +22,16 @@ pub fn rules() -> Vec<Rule> {
             Short,
             r"(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])(\.\.|0x2e0x2e)(0x2f|0x5c|[/\\])|(\.\.|0x2e0x2e)(0x2f|0x5c)",
         ),
+        // Of those, what no text for people writes (hex text, runs of three
+        // or four dots as steps, five steps up) is read in prose too: a
+        // value padded with sentences is no less a path.
+        rule(
+            4013,
+            Lfi,
+            CRITICAL,
+            Norm,
+            r"(\.\.|0x2e0x2e)(0x2f|0x5c)|0x2e0x2e[/\\]|(^|[/\\=\s])\.{3,4}[/\\]+\.{3,4}[/\\]|(^|[/\\=\s])(\.\.[/\\]+){5}",
+        ),
         rule(4002, Lfi, WARNING, Short, r"(^|[/\\=\s:;,'`|])\.{2,3}[/\\]|[/\\]\.\.$|0x2e0x2e|0x5c|0x2f"),
         // Traversal to a dotfile (`../.history`), Tomcat's `..;` path
         // parameter, and a Windows traversal opening the value (`..\\x`).

@@ -326,6 +326,20 @@ fn issue_and_changelog_text_from_an_api_passes_and_its_attack_twins_block() {
     blocks(at_path("/docker-compose.yml"), Class::Lfi);
 }
 
+#[test]
+fn a_path_padded_with_sentences_is_still_a_path() {
+    const PAD: &str = "Please see the notes below about the release and tell us what you think of the changes we made to the build system";
+    for path in ["..0x2f..0x2fetc/passwd", "/.../.../.../etc/passwd", "../../../../../../windows/win.ini"] {
+        blocks(message(&format!("{PAD} {path}")), Class::Lfi);
+        blocks(message(&format!("{path} {PAD}")), Class::Lfi);
+    }
+    // What prose does write: a relative path or two steps up.
+    messages_pass(&[
+        &format!("{PAD}, in ../../src/lib.rs"),
+        &format!("{PAD}: the include path ..\\..\\..\\addons\\ofxOpenCv\\libs moved..."),
+    ]);
+}
+
 fn at_path(path: &str) -> Inspection {
     inspect(&RequestView { path: Some(path), ..RequestView::default() })
 }
