@@ -200,6 +200,11 @@ pub fn rules() -> Vec<Rule> {
         // dashes, which this view joins): four dashes and more are no
         // comment an injection writes.
         rule(1027, Sqli, CRITICAL, Sql, r#"['"`]([^'"`]{0,60}[^'"`-])?(--|---|#)(\s+-+)?\s*$"#),
+        // A quote closed straight into a `--` comment, which hides whatever
+        // follows it on the line (`admin'-- x`): libinjection lets a `--`
+        // comment with text pass, as prose ends sentences with one. Not a
+        // backquote: Markdown's code spans are followed by dashes in prose.
+        rule(1075, Sqli, CRITICAL, Sql, r#"['"]\s*--(\s[^'"`\n]*)?$"#),
         // NoSQL (MongoDB) operators as keys, bracketed parameter names, or
         // keys of a JSON object written into a value (`{"$gt": ""}`,
         // `{$where: ...}`, `, $ne: 1`).

@@ -333,6 +333,13 @@ fn a_path_padded_with_sentences_is_still_a_path() {
         blocks(message(&format!("{PAD} {path}")), Class::Lfi);
         blocks(message(&format!("{path} {PAD}")), Class::Lfi);
     }
+    // A comment hides what follows it from SQL and PHP, padding included.
+    blocks(query(&format!("u=admin'--%20{}", PAD.replace(' ', "%20"))), Class::Sqli);
+    blocks(query(&format!("q=';exit(md5('x'));//%20{}", PAD.replace(' ', "%20"))), Class::Php);
+    messages_pass(&[
+        "New layer -- `Router` -- for routing specific metrics",
+        "`ofEvent testEvent;` -- fails to compile",
+    ]);
     // What prose does write: a relative path or two steps up.
     messages_pass(&[
         &format!("{PAD}, in ../../src/lib.rs"),
