@@ -202,9 +202,10 @@ pub fn rules() -> Vec<Rule> {
         rule(1027, Sqli, CRITICAL, Sql, r#"['"`]([^'"`]{0,60}[^'"`-])?(--|---|#)(\s+-+)?\s*$"#),
         // A quote closed straight into a `--` comment, which hides whatever
         // follows it on the line (`admin'-- x`): libinjection lets a `--`
-        // comment with text pass, as prose ends sentences with one. Not a
-        // backquote: Markdown's code spans are followed by dashes in prose.
-        rule(1075, Sqli, CRITICAL, Sql, r#"['"]\s*--(\s[^'"`\n]*)?$"#),
+        // comment with text pass, as prose ends sentences with one. Glued:
+        // prose sets its dashes apart (`Said "hi" -- and left`), and
+        // Markdown's code spans (a backquote) are followed by them.
+        rule(1075, Sqli, CRITICAL, Sql, r#"['"]--(\s[^'"`\n]*)?$"#),
         // NoSQL (MongoDB) operators as keys, bracketed parameter names, or
         // keys of a JSON object written into a value (`{"$gt": ""}`,
         // `{$where: ...}`, `, $ne: 1`).
