@@ -208,13 +208,13 @@ pub fn rules() -> Vec<Rule> {
         rule(1075, Sqli, CRITICAL, Sql, r#"['"]--(\s[^'"`\n]*)?$"#),
         // NoSQL (MongoDB) operators as keys, bracketed parameter names, or
         // keys of a JSON object written into a value (`{"$gt": ""}`,
-        // `{$where: ...}`, `, $ne: 1`).
+        // `{$where: ...}`, `, $ne: 1`, `'$or': [...]`).
         rule(
             1028,
             Nosql,
             CRITICAL,
             Sql,
-            r#"(^\s*|\[\s*|[{,]\s*["']?)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull|options|comment|search)\b"#,
+            r#"(^\s*["']?|\[\s*|[{,]\s*["']?)\$(ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|elemmatch|nor|or|and|not|expr|jsonschema|type|mod|all|size|text|function|accumulator|lookup|ifnull|options|comment|search)\b"#,
         ),
         // Server-side JavaScript in a query a database evaluates (MongoDB's
         // $where, mapReduce): a string closed into `return true`, JavaScript
