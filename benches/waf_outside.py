@@ -31,6 +31,14 @@ compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
   those of markup it keeps (`acceptable_*`, CSS properties) and every other
   feed are benign; the tests of markup it drops as obsolete (`blink`, a
   `style` element, comments) are left out, neither.
+- pygh: PyGithub 2.8.1's replay data (GitHub's API recorded by its tests
+  since 2012: issue and pull request bodies with code, diffs, release notes,
+  advisories, URLs, request and response documents).
+- aws: botocore 1.40.0's service models (the HTML documentation of AWS's
+  operations and shapes, their patterns) and its documented examples'
+  inputs and outputs as JSON bodies.
+
+`python3 benches/waf_outside.py DIR NAME...` builds only the sets named.
 
 Names and hosts the recordings replaced or ran on (`<USERNAME>`, a test
 instance on localhost:3000) are restored to plain names and a public host,

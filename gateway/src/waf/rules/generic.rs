@@ -8,16 +8,19 @@ use crate::waf::Class::{Generic, Ldap, Protocol, Template};
 pub fn rules() -> Vec<Rule> {
     vec![
         // Arithmetic probes: `{{7*7}}`, `${7*7}`, `<%= 7*7 %>`, `#{7*7}`,
-        // and Thymeleaf's other expressions (`*{7*7}`, `@{..}`, `~{..}`).
+        // doT's `{{= }}`, EJS's unescaped `<%- %>`, and Thymeleaf's other
+        // expressions (`*{7*7}`, `@{..}`, `~{..}`).
         rule(
             8001,
             Template,
             CRITICAL,
             Norm,
-            r#"(\{\{|\$\{|[#*@~]\{|<%=?|\{%|\$\{\{|@\()\s*['"]?\d+['"]?\s*[*+/-]\s*['"]?\d+['"]?\s*(\}\}|\}|%>|%\}|\))"#,
+            r#"(\{\{=?|\$\{|[#*@~]\{|<%[=-]?|\{%|\$\{\{|@\()\s*['"]?\d+['"]?\s*[*+/-]\s*['"]?\d+['"]?\s*(\}\}|\}|%>|%\}|\))"#,
         ),
-        // Jinja2/Twig/Freemarker/Velocity sandbox escapes, and Handlebars's
-        // (`{{#with split as |conslist|}}{{this.pop}}`); Freemarker's
+        // Jinja2/Twig/Freemarker/Velocity sandbox escapes, Django's and
+        // Jinja's `{% debug %}`, and Handlebars's (`{{#with split as
+        // |conslist|}}{{this.pop}}`, a string literal as the context to
+        // reach String's prototype); Freemarker's
         // directives and data model, Smarty's `{$smarty.`, Django's secret,
         // Twig's `dump(app)` and a filter that runs a command, Razor's code
         // blocks and .NET's process class.
@@ -26,7 +29,7 @@ pub fn rules() -> Vec<Rule> {
             Template,
             CRITICAL,
             Norm,
-            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b|\{\{#with\s+split\s+as\b|\bstring\.sub\.apply\b|\{\{\s*this\.(pop|push)\s*\}\}|<#(list|include|import|attempt|macro|function|setting)\b|\.data_model\b|\{\$smarty\.|\bsettings\.secret_key\b|\bdump\s*\(\s*app\b|\bapp\.request\.server\b|\{\{[^}]*\|\s*(system|exec|passthru|shell_exec|popen|proc_open)\s*(\}\}|\()|\bsystem\.diagnostics\.process\b|(^|\s)@\{\s*var\s",
+            r"__(class|mro|subclasses|globals|builtins|import|base|bases|dict|getattribute|reduce)__|\{\{.*\b(config|self|request|lipsum|cycler|joiner|namespace|url_for|get_flashed_messages|range)\b.*\}\}|\{%.*\b(import|include|set|for|if|macro|extends|debug)\b.*%\}|<#assign\b|\?new\s*\(|freemarker\.template|\#set\s*\(\s*\$|\$class\.inspect|#foreach\s*\(|\b_self\s*\.\s*env\b|\bregisterundefinedfiltercallback\b|\{\{#with\s+(split|['\x22][^'\x22]*['\x22])\s+as\b|\bstring\.sub\.apply\b|\{\{\s*this\.(pop|push)\s*\}\}|<#(list|include|import|attempt|macro|function|setting)\b|\.data_model\b|\{\$smarty\.|\bsettings\.secret_key\b|\bdump\s*\(\s*app\b|\bapp\.request\.server\b|\{\{[^}]*\|\s*(system|exec|passthru|shell_exec|popen|proc_open)\s*(\}\}|\()|\bsystem\.diagnostics\.process\b|(^|\s)@\{\s*var\s",
         ),
         // Template delimiters of different engines run together
         // (`${{<%[%'"}}%\.`): the polyglot that probes which engine renders a

@@ -238,6 +238,14 @@ fn java_and_templates() {
     blocks(query("n={{''.__class__.__mro__[1].__subclasses__()}}"), Class::Template);
     passes(json(r#"{"msg":"java.lang.NullPointerException at Foo.bar","greeting":"Hello {{name}}"}"#));
     passes(json(r#"{"note":"Rated *{5 stars}* by 20% of users; see <%= link %>"}"#));
+    // doT's and EJS's unescaped output, Django's debug tag, Handlebars's
+    // string-literal context; a block helper over data passes.
+    for probe in ["name=%7B%7B%3D%207*7%7D%7D", "name=%3C%25-%207*7%20%25%3E", "name=%7B%25%20debug%20%25%7D"]
+    {
+        blocks(query(probe), Class::Template);
+    }
+    blocks(json(r#"{"t":"{{#with \"s\" as |string|}}{{#with \"e\"}}{{/with}}{{/with}}"}"#), Class::Template);
+    passes(json(r#"{"tpl":"{{#with person as |p|}}{{p.name}}{{/with}}"}"#));
 }
 
 #[test]
