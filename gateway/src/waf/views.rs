@@ -32,8 +32,11 @@ pub struct Views<'a> {
 
 impl<'a> Views<'a> {
     pub fn new(decoded: &'a [u8], location: Location) -> Views<'a> {
-        // Query arguments and paths are short data, never prose.
-        let prose = location == Location::Body && is_prose(&String::from_utf8_lossy(decoded));
+        // Paths and headers are short data, never prose. A query argument
+        // may be: the same text gets the same verdict as a query argument
+        // as in a body (a search, a comment sent by a GET form).
+        let prose = matches!(location, Location::Body | Location::Query)
+            && is_prose(&String::from_utf8_lossy(decoded));
         Views::new_with_prose(decoded, prose)
     }
 
@@ -234,12 +237,14 @@ mod tests {
     }
 
     #[test]
-    fn prose_is_judged_before_a_nul_and_in_bodies_only() {
+    fn prose_is_judged_before_a_nul_and_in_bodies_and_queries_only() {
         let padded = format!("../../app/.env\0{}", " word".repeat(30));
         assert!(!is_prose(&padded));
         let text = "word ".repeat(30);
         assert!(is_prose(&text));
-        assert!(!Views::new(text.as_bytes(), Location::Query).get(View::Short).is_empty());
+        assert!(!Views::new(text.as_bytes(), Location::Path).get(View::Short).is_empty());
+        assert!(!Views::new(text.as_bytes(), Location::Header).get(View::Short).is_empty());
+        assert_eq!(Views::new(text.as_bytes(), Location::Query).get(View::Short), "");
         assert_eq!(Views::new(text.as_bytes(), Location::Body).get(View::Short), "");
     }
 }

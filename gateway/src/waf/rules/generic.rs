@@ -105,8 +105,8 @@ pub fn rules() -> Vec<Rule> {
         },
         // A request line or headers smuggled into a value. Not in prose: a
         // document (an issue body, a forum post) pastes HTTP transcripts and
-        // writes "Location: New York" on a line of its own; query arguments
-        // and paths are never prose, and a body's short values are read.
+        // writes "Location: New York" on a line of its own; paths and
+        // headers are never prose, and short values are read.
         // Mail headers count after an address (`a@example.com\nBcc: b@evil`).
         rule(
             9001,

@@ -71,10 +71,13 @@ pub fn rules() -> Vec<Rule> {
         },
         // Code injected into a string or a statement, the rest of the line
         // commented out: `';exit(md5('x'));//`, `'.die(phpinfo());#`. A
-        // break-out (a quote or `;`), a call, `;`, and a comment to the end
-        // of the value, with the words it hides (not code: `;`, braces and
-        // calls go on): what makes the injected call the last thing that runs.
-        rule(6026, Php, CRITICAL, Short, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)[^;{}()\n]{0,200}$"#),
+        // break-out (a quote or `;`), a call, `;`, and a comment that ends
+        // the value: what makes the injected call the last thing that runs.
+        // Read in prose too: a sentence before it does not disarm it.
+        rule(6026, Php, CRITICAL, Norm, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)\s*$"#),
+        // The same with the words the comment hides after it (not code:
+        // `;`, braces and calls go on); prose ends code snippets so.
+        rule(6025, Php, CRITICAL, Short, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)[^;{}()\n]{1,200}$"#),
         // A call concatenated into the string it breaks out of, as the whole
         // value (`'.print(md5(1)).'`): PHP's and Perl's `.` joins strings.
         rule(6030, Php, CRITICAL, Short, r#"^\s*(['"])\s*\.\s*[a-z_]\w*\s*\(.{0,200}\)\s*\.\s*['"]\s*$"#),

@@ -335,7 +335,7 @@ fn a_path_padded_with_sentences_is_still_a_path() {
     }
     // A comment hides what follows it from SQL and PHP, padding included.
     blocks(query(&format!("u=admin'--%20{}", PAD.replace(' ', "%20"))), Class::Sqli);
-    blocks(query(&format!("q=';exit(md5('x'));//%20{}", PAD.replace(' ', "%20"))), Class::Php);
+    blocks(query("q=';exit(md5('x'));//%20see%20you"), Class::Php);
     messages_pass(&[
         "New layer -- `Router` -- for routing specific metrics",
         "`ofEvent testEvent;` -- fails to compile",
@@ -347,6 +347,25 @@ fn a_path_padded_with_sentences_is_still_a_path() {
     ]);
 }
 
+#[test]
+fn text_gets_one_verdict_as_a_query_argument_and_as_a_body() {
+    let text = "In setup.py change:\n\n`from distutils.core import setup, Command`\n\nto:\n\n`from setuptools import setup, Command, find_packages`\n\nThus users can also distribute or use PyGithub as an .egg via this command:\n\n`python setup.py bdist_egg`";
+    let encoded = percent_encoded(text);
+    passes(query(&format!("body={encoded}")));
+    passes(message(text));
+    // A PHP call whose comment ends the value runs, sentences before it or not.
+    let padded = "Please see the notes below about the release and tell us what you think of the changes we made ';exit(md5('x'));//";
+    let encoded = percent_encoded(padded);
+    blocks(query(&format!("q={encoded}")), Class::Php);
+    blocks(message(padded), Class::Php);
+}
+
 fn at_path(path: &str) -> Inspection {
     inspect(&RequestView { path: Some(path), ..RequestView::default() })
+}
+
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
