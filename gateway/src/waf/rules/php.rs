@@ -23,6 +23,10 @@ fn php_call(before: &str, functions: &str) -> String {
     )
 }
 
+/// A break-out (a quote or `;`), a call, `;` and a comment opening: the
+/// rest of the line commented out after injected code.
+const PHP_CALL_COMMENTED: &str = r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)"#;
+
 /// Before a word function: not a method's `.` or `->` after a name
 /// (`os.getenv("X")`, `r.get_subreddit('x')`, `$this->file('x')`). PHP
 /// calls its functions bare, and other languages' methods share their
@@ -74,10 +78,13 @@ pub fn rules() -> Vec<Rule> {
         // break-out (a quote or `;`), a call, `;`, and a comment that ends
         // the value: what makes the injected call the last thing that runs.
         // Read in prose too: a sentence before it does not disarm it.
-        rule(6026, Php, CRITICAL, Norm, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)\s*$"#),
+        Rule { pattern: format!(r"{PHP_CALL_COMMENTED}\s*$").into(), ..rule(6026, Php, CRITICAL, Norm, "") },
         // The same with the words the comment hides after it (not code:
         // `;`, braces and calls go on); prose ends code snippets so.
-        rule(6025, Php, CRITICAL, Short, r#"[;'"]\s*[.;]?\s*[a-z_]\w*\s*\(.{0,200}\)\s*;\s*(//|#|--)[^;{}()\n]{1,200}$"#),
+        Rule {
+            pattern: format!(r"{PHP_CALL_COMMENTED}[^;{{}}()\n]{{1,200}}$").into(),
+            ..rule(6025, Php, CRITICAL, Short, "")
+        },
         // A call concatenated into the string it breaks out of, as the whole
         // value (`'.print(md5(1)).'`): PHP's and Perl's `.` joins strings.
         rule(6030, Php, CRITICAL, Short, r#"^\s*(['"])\s*\.\s*[a-z_]\w*\s*\(.{0,200}\)\s*\.\s*['"]\s*$"#),
