@@ -313,7 +313,7 @@ fn redis_over_tls_with_a_password_and_a_client_certificate() {
 #[test]
 fn a_redis_cluster_holds_each_scripts_keys_on_one_slot() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cluster = RedisCluster::start(tmp.path(), [free_port(), free_port(), free_port()]);
+    let cluster = RedisCluster::start(tmp.path());
     let url = cluster.url();
     let store = tmp.path().join("store");
     let config_of = |p: u16| {

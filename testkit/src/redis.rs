@@ -57,6 +57,16 @@ impl Redis {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Whether the server answering on `port` is the process this started
+    /// (by the process id it reports), not another that held the port.
+    fn is_the_server_on_its_port(&self) -> bool {
+        let Some(pid) = self.child.as_ref().map(Child::id) else { return false };
+        let out = Command::new("redis-cli").args(["-p", &self.port.to_string(), "info", "server"]).output();
+        out.is_ok_and(|o| {
+            String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == format!("process_id:{pid}"))
+        })
+    }
+
     /// Kills the server (an outage).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -106,26 +116,13 @@ pub struct RedisCluster {
 }
 
 impl RedisCluster {
-    pub fn start(dir: &std::path::Path, ports: [u16; 3]) -> Self {
-        let nodes: Vec<Redis> = ports
-            .iter()
-            .map(|port| {
-                // The bus port is given: the default (port + 10000) may be
-                // past 65535 for an ephemeral port.
-                let bus = std::net::TcpListener::bind("127.0.0.1:0")
-                    .and_then(|l| l.local_addr())
-                    .map(|a| a.port())
-                    .expect("a free port for the cluster bus");
-                let extra = [
-                    ("--cluster-enabled", "yes".to_owned()),
-                    ("--cluster-port", bus.to_string()),
-                    ("--cluster-config-file", dir.join(format!("nodes-{port}.conf")).display().to_string()),
-                    ("--dir", dir.display().to_string()),
-                ];
-                Redis::start_with(*port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect())
-            })
-            .collect();
-        let addresses: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    /// Three nodes on free loopback ports. A port found free can be taken
+    /// by another test's server before a node binds it; the node then
+    /// exits and the port answers for someone else, so each node is
+    /// checked to be the process started and started again elsewhere if not.
+    pub fn start(dir: &std::path::Path) -> Self {
+        let nodes: Vec<Redis> = (0..3).map(|_| Self::node(dir)).collect();
+        let addresses: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
@@ -141,6 +138,26 @@ impl RedisCluster {
         Self { nodes }
     }
 
+    fn node(dir: &std::path::Path) -> Redis {
+        for _ in 0..5 {
+            // The bus port is given: the default (port + 10000) may be
+            // past 65535 for an ephemeral port.
+            let (port, bus) = (free_port(), free_port());
+            let extra = [
+                ("--cluster-enabled", "yes".to_owned()),
+                ("--cluster-port", bus.to_string()),
+                ("--cluster-config-file", dir.join(format!("nodes-{port}.conf")).display().to_string()),
+                ("--dir", dir.display().to_string()),
+            ];
+            let node =
+                Redis::start_with(port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect());
+            if node.is_the_server_on_its_port() {
+                return node;
+            }
+        }
+        panic!("no cluster node kept its port in five tries");
+    }
+
     pub fn url(&self) -> String {
         self.nodes[0].url()
     }
@@ -149,4 +166,12 @@ impl RedisCluster {
     pub fn keys_per_node(&self, pattern: &str) -> Vec<usize> {
         self.nodes.iter().map(|n| n.cli(&["--scan", "--pattern", pattern]).lines().count()).collect()
     }
+}
+
+/// A loopback port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
