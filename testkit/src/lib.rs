@@ -7,8 +7,25 @@
 //! - [`redis`]: a throwaway `redis-server` on loopback.
 //! - [`acme`]: an ACME client (JWS, CSRs, an http-01 responder) for the
 //!   protocol tests and the ACME benchmark.
+//! - [`free_port`]: loopback ports for the servers tests start.
 
 pub mod acme;
 pub mod der;
 pub mod moto;
 pub mod redis;
+
+/// A free loopback port (probed by binding it once), never the same twice
+/// in this process: tests run in parallel threads, and two services handed
+/// one port would share it (listeners use SO_REUSEPORT).
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
+        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}

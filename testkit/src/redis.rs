@@ -3,6 +3,7 @@
 //! killed when dropped. `stop` and `start` again on the same port stand for
 //! an outage and a recovery.
 
+use crate::free_port;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -166,12 +167,4 @@ impl RedisCluster {
     pub fn keys_per_node(&self, pattern: &str) -> Vec<usize> {
         self.nodes.iter().map(|n| n.cli(&["--scan", "--pattern", pattern]).lines().count()).collect()
     }
-}
-
-/// A loopback port free at the time of asking.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }

@@ -295,21 +295,7 @@ pub fn status_of(output: &str, cert: &Path) -> Option<String> {
     output.lines().find_map(|l| l.strip_prefix(&prefix)).map(|s| s.trim().to_owned())
 }
 
-/// A free loopback port (probed by binding it once), never the same twice
-/// in this process: tests run in parallel threads, and two services handed
-/// one port would share it (listeners use SO_REUSEPORT).
-pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
-        let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
-}
+pub use cartorio_testkit::free_port;
 
 /// Starts `cartorio {service} --config {dir}/{service}.toml` with `config`
 /// as that file, logging to `{dir}/{service}.log`, and waits until
