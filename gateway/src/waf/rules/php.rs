@@ -146,12 +146,16 @@ pub fn rules() -> Vec<Rule> {
                 r"[/\\][^/\\]*\.\s*(php\d*|phpt|phtml|phar|pht|phps|pgif|shtml|htaccess|inc|user\.ini)[\d.\s]*(\.\w+)?\s*$",
             )
         },
+        // `echo`/`print` as a PHP statement: a string or variable, then
+        // its end (`;`, `?>`, the value's end) or more of the expression.
+        // A shell's `echo "..." && exit 1` (npm's default test script)
+        // goes on as a command line.
         rule(
             6009,
             Php,
             WARNING,
             Norm,
-            r"\b(echo|print)\s+['\x22$]|\bnew\s+(reflectionfunction|splfileobject|directoryiterator|globiterator|simplexmlelement|pdo)\b",
+            r"\b(echo|print)\s+('[^']*('|$)|\x22[^\x22]*(\x22|$)|\$\w+)\s*([;.,\[)]|\?>|$)|\bnew\s+(reflectionfunction|splfileobject|directoryiterator|globiterator|simplexmlelement|pdo)\b",
         ),
         rule(
             6010,

@@ -44,9 +44,10 @@ const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\.[a-z]|\d+
 /// `..` and `a.b` are paths and names; `foo;` ends a shell command).
 const WORD_NOT_ENDING_A_SENTENCE: &str = r"(\.+|[^\s(\d](\S*[^\s.,:!?]|\S*[^a-z\s][.,:!?])?)";
 
-/// Wrappers that may precede a command.
+/// Wrappers that may precede a command, and a directory glued to it
+/// (`/bin/id`; a comment's `// Base64 the secret` is no path).
 const PREFIX: &str =
-    r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval|\S*/)\s*)*";
+    r"((time|nohup|sudo|env|exec|nice|timeout\s+\d+|watch|xargs|busybox|command|builtin|eval)\s*|\S*/)*";
 
 pub fn rules() -> Vec<Rule> {
     // Shell separators and openings of a substitution; the backquote apart

@@ -113,12 +113,14 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r"\bcase\s+when\b.{1,200}\bthen\b|\bif\s*\(.{1,100},.{0,100},.{0,100}\)\s*(--|#|$|and|or)",
         ),
+        // EXEC of a string, a variable or a procedure; prose that says
+        // "to execute (e.g., ...)" opens a parenthesis on words.
         rule(
             1016,
             Sqli,
             CRITICAL,
             Sql,
-            r"\bexec(ute)?\s*(\(|@|master\.|xp_|sp_|immediate\b)|\bdeclare\s+@\w+|\bset\s+@\w+\s*=",
+            r"\bexec(ute)?\s*(\(\s*([^a-z\s]|[a-z]+([^a-z\s.,;:]|$)|$)|@|master\.|xp_|sp_|immediate\b)|\bdeclare\s+@\w+|\bset\s+@\w+\s*=",
         ),
         rule(
             1017,
@@ -305,8 +307,16 @@ pub fn rules() -> Vec<Rule> {
         // Closing a string in a VALUES list and adding a tautology: `'a', '1'='1'`.
         rule(1041, Sqli, CRITICAL, Sql, r#"['"]\s*,\s*['"]?[0-9]+['"]?\s*=\s*['"]?[0-9]"#),
         rule(1042, Sqli, CRITICAL, Sql, r"\b(except|intersect)\s+select\b"),
-        // PostgreSQL JSON operators between literals (`'{..}'::jsonb @> '{..}'`).
-        rule(1043, Sqli, CRITICAL, Sql, r#"['"](::[a-z]+)?\s*(@>|<@|\?\||\?&|->>|#>>|@\?|@@)\s*['"0-9]"#),
+        // PostgreSQL JSON operators between literals (`'{..}'::jsonb @> '{..}'`);
+        // an operator alone between quotes of one kind is a quoted term
+        // ("the first `"@@"` hunk header").
+        rule(
+            1043,
+            Sqli,
+            CRITICAL,
+            Sql,
+            r#"['"](::[a-z]+\s*|\s+)(@>|<@|\?\||\?&|->>|#>>|@\?|@@)\s*['"0-9]|['"](@>|<@|\?\||\?&|->>|#>>|@\?|@@)(\s+['"0-9]|[0-9])|'(@>|<@|\?\||\?&|->>|#>>|@\?|@@)"|"(@>|<@|\?\||\?&|->>|#>>|@\?|@@)'"#,
+        ),
         // A subquery assigned, or a statement that opens the value.
         rule(
             1044,

@@ -360,6 +360,26 @@ fn text_gets_one_verdict_as_a_query_argument_and_as_a_body() {
     blocks(message(padded), Class::Php);
 }
 
+#[test]
+fn api_documentation_and_package_manifests_pass_and_the_attacks_near_them_do_not() {
+    // GitHub's REST documentation and webhook deliveries (@octokit's
+    // examples): a quoted operator, "to execute (e.g., ...)", a comment in
+    // a code block after a `;`, npm's default test script, a scoped
+    // package's tarball URL.
+    messages_pass(&[
+        "The `position` value equals the number of lines down from the first \"@@\" hunk header in the file.",
+        "Specifies a task to execute (e.g., `deploy` or `deploy:migrations`).",
+        "const key = 1;\n\n// Base64 the encrypted secret\nconst encrypted = 2;",
+        "echo \"Error: no test specified\" && exit 1",
+        "http://npm.pkg.github.com/@codertocat/hello-world-npm/-/@codertocat/hello-world-npm-1.0.0.tgz",
+    ]);
+    blocks(message("'{\"a\":1}'::jsonb @> '{\"a\":1}'"), Class::Sqli);
+    blocks(message("x'; exec('sel'+'ect 1')--"), Class::Sqli);
+    blocks(message("1; /bin/base64 /etc/shadow"), Class::Rce);
+    blocks(message("<?php echo $_GET['x']; ?>"), Class::Php);
+    blocks(query("src=http://foo@bar@evil.com/"), Class::Rfi);
+}
+
 fn at_path(path: &str) -> Inspection {
     inspect(&RequestView { path: Some(path), ..RequestView::default() })
 }
