@@ -88,7 +88,7 @@ fn two_gateways_on_one_redis_admit_the_rate_once() {
     const BURST: u32 = 10;
     const OFFERED_PER_SEC: u32 = 500;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let redis = Redis::start(free_port());
+    let redis = Redis::start();
     let url = redis.url();
     let (a, addr_a) = start(tmp.path(), "a", |p| config(tmp.path(), p, &url, "deny", RATE, BURST));
     let (b, addr_b) = start(tmp.path(), "b", |p| config(tmp.path(), p, &url, "deny", RATE, BURST));
@@ -138,7 +138,7 @@ fn two_gateways_on_one_redis_admit_the_rate_once() {
 #[test]
 fn a_redis_outage_is_refused_or_local_as_configured_and_heals() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut redis = Redis::start(free_port());
+    let mut redis = Redis::start();
     let url = redis.url();
     let (deny, deny_addr) = start(tmp.path(), "deny", |p| config(tmp.path(), p, &url, "deny", 1000.0, 1000));
     let (local, local_addr) =
@@ -179,7 +179,7 @@ fn post_keyed(addr: &str, key: &str, body: &[u8]) -> (u16, String, String) {
 #[test]
 fn idempotency_claims_and_the_quarantine_quota_hold_across_gateways() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let redis = Redis::start(free_port());
+    let redis = Redis::start();
     let url = redis.url();
     // Two gateways on one Redis and one store; a 2 s TTL, a 100-byte quota.
     let top = "quarantine_quota_bytes = 100\nidempotency_ttl_secs = 2";
@@ -237,7 +237,7 @@ fn idempotency_claims_and_the_quarantine_quota_hold_across_gateways() {
 #[test]
 fn a_usage_plan_counts_a_key_once_over_two_gateways() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let redis = Redis::start(free_port());
+    let redis = Redis::start();
     let url = redis.url();
     let config_of = |p: u16| {
         config(tmp.path(), p, &url, "deny", 1000.0, 1000)

@@ -15,9 +15,25 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Starts a server on `port` and waits until it accepts connections.
-    pub fn start(port: u16) -> Self {
-        Self::start_with(port, Vec::new())
+    /// Starts a server on a free loopback port and waits until it accepts
+    /// connections. A port found free can be taken by another test's server
+    /// before this one binds it; the server then exits and the port answers
+    /// for someone else, so it is checked to be the process started and
+    /// started again elsewhere if not.
+    pub fn start() -> Self {
+        Self::start_checked(Vec::new)
+    }
+
+    /// [`Redis::start_with`] on free ports until the server answering is
+    /// the one started (up to five tries); `extra` is given the port.
+    fn start_checked(extra: impl Fn() -> Vec<String>) -> Self {
+        for _ in 0..5 {
+            let redis = Self::start_with(free_port(), extra());
+            if redis.is_the_server_on_its_port() {
+                return redis;
+            }
+        }
+        panic!("no redis-server kept its port in five tries");
     }
 
     /// A server speaking only TLS on `port`, with the PEM files in `dir`
@@ -37,9 +53,9 @@ impl Redis {
         Self::start_with(port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect())
     }
 
-    pub fn start_with(port: u16, extra: Vec<String>) -> Self {
+    fn start_with(port: u16, extra: Vec<String>) -> Self {
         let mut redis = Self { child: None, port, extra };
-        redis.restart();
+        redis.spawn();
         redis
     }
 
@@ -76,8 +92,9 @@ impl Redis {
         }
     }
 
-    /// Starts it again on the same port, empty.
-    pub fn restart(&mut self) {
+    /// Starts the server on its port, empty, and waits until the port
+    /// accepts connections.
+    fn spawn(&mut self) {
         self.stop();
         let child = Command::new("redis-server")
             .args([
@@ -101,6 +118,16 @@ impl Redis {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Starts it again on the same port, empty (a recovery after
+    /// [`Redis::stop`]), and checks that the server answering there is this
+    /// one: another test's server may have taken the port meanwhile. (A TLS
+    /// server is not asked: the check speaks plain RESP.)
+    pub fn restart(&mut self) {
+        self.spawn();
+        let tls = self.extra.iter().any(|a| a == "--tls-port");
+        assert!(tls || self.is_the_server_on_its_port(), "port {} was taken during the outage", self.port);
     }
 }
 
@@ -140,23 +167,19 @@ impl RedisCluster {
     }
 
     fn node(dir: &std::path::Path) -> Redis {
-        for _ in 0..5 {
+        Redis::start_checked(|| {
             // The bus port is given: the default (port + 10000) may be
-            // past 65535 for an ephemeral port.
-            let (port, bus) = (free_port(), free_port());
+            // past 65535 for an ephemeral port. Each node's configuration
+            // file is its own.
+            let bus = free_port();
             let extra = [
                 ("--cluster-enabled", "yes".to_owned()),
                 ("--cluster-port", bus.to_string()),
-                ("--cluster-config-file", dir.join(format!("nodes-{port}.conf")).display().to_string()),
+                ("--cluster-config-file", dir.join(format!("nodes-{bus}.conf")).display().to_string()),
                 ("--dir", dir.display().to_string()),
             ];
-            let node =
-                Redis::start_with(port, extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect());
-            if node.is_the_server_on_its_port() {
-                return node;
-            }
-        }
-        panic!("no cluster node kept its port in five tries");
+            extra.into_iter().flat_map(|(k, v)| [k.to_owned(), v]).collect()
+        })
     }
 
     pub fn url(&self) -> String {
