@@ -104,7 +104,20 @@ fn a_backup_taken_during_issuance_restores_and_serves() {
     assert!(ok, "{out}");
     assert!(up.stop(), "up on the original directory stopped cleanly");
 
+    let epoch_of = |dir: &Path| {
+        let manifest = std::fs::read(dir.join("store/ocsp/manifest.json")).unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&manifest).ok().and_then(|m| m["epoch"].as_i64())
+    };
+    assert_eq!(epoch_of(&data), Some(0), "the original publishes under epoch 0");
     let up = Up::start(&restored);
+    // Its manifests count generations from the backup's: under the
+    // restore's epoch, responders that served a later generation before it
+    // take them (responder/src/loader.rs).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while epoch_of(&restored).unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no manifest under a new epoch after the restore");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     for (cert, serial) in &before {
         let out =
             ocsp_until(&up.ocsp_url(), &restored.join("pki"), cert, "good", &[], Duration::from_secs(10));

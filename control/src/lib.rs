@@ -452,14 +452,18 @@ impl Control {
         }))
     }
 
-    /// A pre-signer publishing to this data directory's store.
+    /// A pre-signer publishing to this data directory's store, under the
+    /// registry's publication epoch.
     pub async fn presigner(&self, on_publish: Arc<Notify>) -> anyhow::Result<PreSigner> {
         let store = self.store();
+        let epoch = self.with_registry(|r, _| r.publication_epoch()).await??;
+        let mut publisher =
+            publisher::Publisher::open(store, self.inner.config.ocsp.cert_id_hashes.clone()).await?;
+        publisher.set_epoch(epoch);
         Ok(PreSigner {
             registry: self.inner.registry.clone(),
             ca: self.inner.ca.clone(),
-            publisher: publisher::Publisher::open(store, self.inner.config.ocsp.cert_id_hashes.clone())
-                .await?,
+            publisher,
             policy: self.inner.config.ocsp.clone(),
             crl_sharding: self.inner.config.crl_sharding.clone(),
             on_publish,

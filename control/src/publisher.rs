@@ -65,6 +65,11 @@ pub struct Publisher {
     /// pair: the run supersedes what it would merge, so merging as it goes
     /// is work thrown away. The next ordinary publication compacts.
     bulk: bool,
+    /// The least epoch the next manifest carries (the registry's, see
+    /// `Registry::publication_epoch`): after a restore, the store's
+    /// manifest is of the backup's history, older than what responders
+    /// serve; a later epoch makes the next one newer.
+    epoch: i64,
 }
 
 impl Publisher {
@@ -75,9 +80,15 @@ impl Publisher {
             version: Precondition::Absent,
             cert_id_hashes,
             bulk: false,
+            epoch: 0,
         };
         publisher.reload().await?;
         Ok(publisher)
+    }
+
+    /// Publishes under `epoch` at least from the next manifest on.
+    pub fn set_epoch(&mut self, epoch: i64) {
+        self.epoch = epoch;
     }
 
     /// The CertID hashes the published manifest lists; `None` before the
@@ -146,6 +157,7 @@ impl Publisher {
         }
         let manifest = Manifest {
             generation: self.manifest.generation + 1,
+            epoch: self.manifest.epoch.max(self.epoch),
             created_at: now,
             issuers: issuers
                 .iter()
@@ -300,7 +312,7 @@ fn key<'a>(e: &cartorio_pkix::publication::SegmentEntry<'a>) -> EntryKey<'a> {
 mod tests {
     use super::*;
     use cartorio_pkix::hash::HashAlg;
-    use cartorio_pkix::publication::EntryMeta;
+    use cartorio_pkix::publication::{EntryMeta, ManifestVersion};
 
     fn meta(t: i64, hash: HashAlg) -> EntryMeta {
         EntryMeta { this_update: t, next_update: t + 100, revoked: false, cert_id_hash: hash }
@@ -389,6 +401,33 @@ mod tests {
         assert_eq!(segments[0], first, "the base segment kept as it was");
         assert!(segments.len() <= 6, "the newer ones merged geometrically: {segments:?}");
         assert_eq!(segments.iter().skip(1).map(|s| s.entries).sum::<u64>(), MAX_SEGMENTS as u64);
+    }
+
+    #[tokio::test]
+    async fn a_publisher_given_a_later_epoch_publishes_under_it_and_others_follow() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let one = || {
+            let mut segment = SegmentBuilder::new();
+            segment.push(&[3u8; 32], &[1], meta(0, HashAlg::Sha1), &[1]).expect("push");
+            segment
+        };
+        let mut before = Publisher::open(store.clone(), vec![]).await.expect("open");
+        before.publish(&[], one(), 0).await.expect("publish");
+        before.publish(&[], one(), 0).await.expect("publish");
+        assert_eq!(before.manifest.version(), ManifestVersion { epoch: 0, generation: 2 });
+        // Restored: the store holds the backup's generation 1.
+        let backup = Manifest { generation: 1, ..before.manifest.clone() };
+        store.put(MANIFEST_KEY, Bytes::from(backup.to_json())).await.expect("put");
+        let mut restored = Publisher::open(store.clone(), vec![]).await.expect("open");
+        restored.set_epoch(1_000);
+        restored.publish(&[], one(), 0).await.expect("publish");
+        assert_eq!(restored.manifest.version(), ManifestVersion { epoch: 1_000, generation: 2 });
+        assert!(restored.manifest.version() > ManifestVersion { epoch: 0, generation: 2 });
+        // A node that read no epoch builds on the published manifest's.
+        let mut other = Publisher::open(store, vec![]).await.expect("open");
+        other.publish(&[], one(), 0).await.expect("publish");
+        assert_eq!(other.manifest.version(), ManifestVersion { epoch: 1_000, generation: 3 });
     }
 
     #[tokio::test]

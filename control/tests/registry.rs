@@ -300,3 +300,20 @@ fn changes_after_a_mark_are_named_with_their_new_status_version() {
         assert!(reg.changed_since(later).expect("changes").is_empty());
     });
 }
+
+/// Manifests are published under the time of the latest restore or
+/// re-signing of everything: 0 until one happens, then that time.
+#[test]
+fn the_publication_epoch_is_the_latest_restore_or_refresh_of_everything() {
+    on_each_backend("publication_epoch", |db| {
+        let mut reg = open(db);
+        reg.insert_certificate(&new_cert("01", 1)).expect("insert");
+        assert_eq!(reg.publication_epoch().expect("epoch"), 0, "{db:?}");
+        reg.restored("2026-12-01T00:00:00Z", 1_000).expect("restored");
+        assert_eq!(reg.publication_epoch().expect("epoch"), 1_000, "{db:?}");
+        reg.refresh_all(2_000).expect("refresh");
+        assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}");
+        reg.revoke("01", 3_000, 1).expect("revoke");
+        assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}: other events are no epoch");
+    });
+}

@@ -36,6 +36,7 @@ pub fn one_segment_manifest(issuer_cert: &[u8], segment: &[u8], entries: u64) ->
     let sha256 = sha256_hex(segment);
     let manifest = Manifest {
         generation: 1,
+        epoch: 0,
         created_at: 0,
         issuers: vec![ManifestIssuer {
             id: sha256_hex(view.spki),

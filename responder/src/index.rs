@@ -14,7 +14,7 @@ use bytes::Bytes;
 use cartorio_pkix::cert::CertificateView;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::ocsp::{CertId, IssuerHashes};
-use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, parse_segment};
+use cartorio_pkix::publication::{IssuerId, Manifest, ManifestIssuer, ManifestVersion, parse_segment};
 use cartorio_platform::hot_metrics::Counter;
 use hashbrown::{HashTable, hash_table};
 use std::collections::HashMap;
@@ -242,6 +242,8 @@ enum Said {
 #[derive(Default)]
 pub struct Index {
     pub generation: u64,
+    /// The manifest's epoch (see [`Manifest::epoch`]).
+    pub epoch: i64,
     /// When the manifest was published (its `created_at`, Unix seconds).
     pub published_at: i64,
     issuers: Arc<Issuers>,
@@ -306,12 +308,18 @@ impl Index {
         let cert_id_hashes = manifest.cert_id_hashes.clone();
         let index = Self {
             generation: manifest.generation,
+            epoch: manifest.epoch,
             published_at: manifest.created_at,
             issuers,
             layers,
             cert_id_hashes,
         };
         Ok(Built { index, indexed })
+    }
+
+    /// The served manifest's version: what a newer one must exceed.
+    pub fn version(&self) -> ManifestVersion {
+        ManifestVersion { epoch: self.epoch, generation: self.generation }
     }
 
     /// Entries over all layers (a response overridden later counts twice).

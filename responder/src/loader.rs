@@ -37,35 +37,47 @@ impl Loader {
     /// generation now served.
     ///
     /// Publishers swap the manifest by compare-and-swap, so generations
-    /// only grow and each names one manifest. Still, a manifest with the
-    /// served generation but other content (written by a publisher without
-    /// that guarantee) is loaded: it is what the store says now, and
-    /// ignoring it once hid a revocation. An older generation is not: it
-    /// is a stale read or a rollback, and could hide one too.
+    /// only grow within an epoch and each names one manifest. Still, a
+    /// manifest with the served version but other content (written by a
+    /// publisher without that guarantee) is loaded: it is what the store
+    /// says now, and ignoring it once hid a revocation. An older version is
+    /// not: it is a stale read or a rollback, and could hide one too. A
+    /// restored control plane publishes under a later epoch, older
+    /// generation or not (see `Manifest::epoch`).
     pub async fn refresh(&mut self) -> anyhow::Result<u64> {
-        let served = self.index.load().generation;
+        let served = self.index.load().version();
         let Some(bytes) = self.store.get(MANIFEST_KEY).await? else {
-            return Ok(served);
+            return Ok(served.generation);
         };
         let digest = sha256_hex(&bytes);
         if digest == self.served_manifest {
-            return Ok(served);
+            return Ok(served.generation);
         }
         let manifest = Manifest::from_json(&bytes).context("manifest is not valid JSON")?;
-        if manifest.generation < served {
+        if manifest.version() < served {
             metrics::counter!("cartorio_ocsp_manifest_rollbacks_total").increment(1);
             tracing::warn!(
-                served,
+                served = served.generation,
+                served_epoch = served.epoch,
                 published = manifest.generation,
+                published_epoch = manifest.epoch,
                 "the published manifest is older than the one served; keeping the newer"
             );
-            return Ok(served);
+            return Ok(served.generation);
         }
-        if manifest.generation == served && !self.served_manifest.is_empty() {
+        if manifest.version() == served && !self.served_manifest.is_empty() {
             metrics::counter!("cartorio_ocsp_manifest_collisions_total").increment(1);
             tracing::warn!(
-                generation = served,
+                generation = served.generation,
                 "a different manifest under the generation already served; loading it"
+            );
+        }
+        if manifest.epoch > served.epoch && served.generation > 0 {
+            tracing::info!(
+                epoch = manifest.epoch,
+                generation = manifest.generation,
+                served = served.generation,
+                "a manifest of a later epoch (a restored control plane); loading it"
             );
         }
         let started = Instant::now();
@@ -137,5 +149,44 @@ impl Loader {
                 _ = shutdown.wait() => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartorio_pkix::EcCurve;
+
+    fn manifest(epoch: i64, generation: u64) -> Manifest {
+        let signer = cartorio_pkix::testing::ec_key(EcCurve::P256);
+        let cert = cartorio_pkix::testing::self_signed(&signer, "Issuer", vec![]);
+        let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&cert, &[], 0);
+        manifest.segments.clear();
+        (manifest.epoch, manifest.generation) = (epoch, generation);
+        manifest
+    }
+
+    #[tokio::test]
+    async fn an_older_manifest_is_refused_unless_of_a_later_epoch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ObjectStore::local(dir.path());
+        let index = Arc::new(ArcSwap::from_pointee(Index::default()));
+        let mut loader = Loader::new(store.clone(), index.clone(), Arc::new(LoaderStatus::default()));
+        let publish = |m: Manifest| store.put(MANIFEST_KEY, Bytes::from(m.to_json()));
+        publish(manifest(0, 5)).await.expect("put");
+        assert_eq!(loader.refresh().await.expect("refresh"), 5);
+        // A stale read or a rollback.
+        publish(manifest(0, 2)).await.expect("put");
+        assert_eq!(loader.refresh().await.expect("refresh"), 5);
+        // A control plane restored from a backup of generation 1.
+        let restored_at = 1_764_900_000;
+        publish(manifest(restored_at, 2)).await.expect("put");
+        assert_eq!(loader.refresh().await.expect("refresh"), 2);
+        assert_eq!(index.load().epoch, restored_at);
+        // And from then on, the history before the restore is the older.
+        publish(manifest(0, 9)).await.expect("put");
+        assert_eq!(loader.refresh().await.expect("refresh"), 2);
+        publish(manifest(restored_at, 3)).await.expect("put");
+        assert_eq!(loader.refresh().await.expect("refresh"), 3);
     }
 }

@@ -12,6 +12,7 @@
 //! availability; a CRL past its nextUpdate is never served).
 
 use bytes::Bytes;
+use cartorio_pkix::publication::ManifestVersion;
 use cartorio_platform::ObjectStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -94,11 +95,11 @@ impl Object {
 /// Objects read from the store, each kept [`FRESH_FOR`].
 pub struct Published {
     store: ObjectStore,
-    /// key -> (read at, manifest generation then, object or miss).
+    /// key -> (read at, manifest version then, object or miss).
     kept: Mutex<HashMap<String, Kept>>,
 }
 
-type Kept = (Instant, u64, Option<Arc<Object>>);
+type Kept = (Instant, ManifestVersion, Option<Arc<Object>>);
 
 impl Published {
     pub fn new(store: ObjectStore) -> Self {
@@ -107,13 +108,14 @@ impl Published {
         Self { store, kept: Mutex::new(HashMap::new()) }
     }
 
-    /// The object under `key`; `None` when there is none. `generation`
-    /// is the manifest served now: a newer one makes what was kept stale.
-    pub async fn get(&self, key: &str, kind: Kind, generation: u64) -> Option<Arc<Object>> {
+    /// The object under `key`; `None` when there is none. `served` is the
+    /// manifest served now: another one makes what was kept stale (after a
+    /// restore, a generation seen before may come back under a new epoch).
+    pub async fn get(&self, key: &str, kind: Kind, served: ManifestVersion) -> Option<Arc<Object>> {
         let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
         if let Some((read_at, seen, object)) = &kept
             && read_at.elapsed() < FRESH_FOR
-            && *seen == generation
+            && *seen == served
         {
             return object.clone();
         }
@@ -130,7 +132,7 @@ impl Published {
             map.retain(|_, (_, _, object)| object.is_some());
         }
         if map.len() < MAX_KEPT {
-            map.insert(key.to_owned(), (Instant::now(), generation, object.clone()));
+            map.insert(key.to_owned(), (Instant::now(), served, object.clone()));
         }
         object
     }
@@ -165,13 +167,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ObjectStore::local(dir.path());
         let published = Published::new(store.clone());
-        assert!(published.get("ca/tls.cer", Kind::CaCertificate, 1).await.is_none());
+        let version = |epoch, generation| ManifestVersion { epoch, generation };
+        assert!(published.get("ca/tls.cer", Kind::CaCertificate, version(0, 1)).await.is_none());
         store.put("ca/tls.cer", Bytes::from_static(b"cert")).await.expect("put");
         // A miss is kept as long as a hit: the next read is after FRESH_FOR,
-        // or once another manifest generation is served.
-        assert!(published.get("ca/tls.cer", Kind::CaCertificate, 1).await.is_none());
-        let object = published.get("ca/tls.cer", Kind::CaCertificate, 2).await.expect("object");
+        // or once another manifest is served.
+        assert!(published.get("ca/tls.cer", Kind::CaCertificate, version(0, 1)).await.is_none());
+        let object = published.get("ca/tls.cer", Kind::CaCertificate, version(0, 2)).await.expect("object");
         assert_eq!(&object.bytes[..], b"cert");
         assert!(object.etag.starts_with('"') && object.last_modified.is_none());
+        // The same generation under a later epoch (a restore) is another
+        // manifest.
+        store.put("ca/tls.cer", Bytes::from_static(b"renewed")).await.expect("put");
+        let object = published.get("ca/tls.cer", Kind::CaCertificate, version(7, 2)).await.expect("object");
+        assert_eq!(&object.bytes[..], b"renewed");
     }
 }

@@ -57,6 +57,7 @@ pub fn readyz(
             json!({
                 "ready": loaded,
                 "generation": index.generation,
+                "epoch": index.epoch,
                 "manifest_age_seconds": (index.generation > 0).then(|| now - index.published_at),
                 "store": store,
                 "last_read_seconds_ago": loaded.then(|| now - last_ok),

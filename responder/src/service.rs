@@ -121,7 +121,7 @@ impl OcspService {
             let head = req.method() == Method::HEAD;
             return match *req.method() {
                 Method::GET | Method::HEAD => {
-                    let object = published.get(&key, kind, self.index.load().generation).await;
+                    let object = published.get(&key, kind, self.index.load().version()).await;
                     let mut resp = serve_published(object, kind, if_none_match(&req), head, self.cache);
                     let route = match kind {
                         published::Kind::Crl => "crl",

@@ -380,6 +380,20 @@ impl Registry {
         self.refresh_all_with(&event, now)
     }
 
+    /// The epoch manifests are published under (see
+    /// `cartorio_pkix::publication::Manifest::epoch`): when this registry
+    /// was last restored or had every response re-signed (the step that
+    /// follows restoring a PostgreSQL registry, see docs/runbook.md); 0 if
+    /// never. Read once per publisher: a restore restarts the nodes.
+    pub fn publication_epoch(&mut self) -> anyhow::Result<i64> {
+        let latest = self.db.query(
+            "SELECT CAST(COALESCE(MAX(at), 0) AS BIGINT) FROM audit_log WHERE kind IN ('registry.restored', 'ocsp.refresh_all')",
+            sql_params![],
+            |r| r.get::<i64>(0),
+        )?;
+        Ok(latest.into_iter().next().unwrap_or(0))
+    }
+
     /// Records that this registry was restored from the backup made at
     /// `backup_created_at`, and makes every response due: the store's
     /// manifest may predate the registry snapshot.

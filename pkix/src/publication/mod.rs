@@ -11,5 +11,5 @@
 mod manifest;
 pub mod segment;
 
-pub use manifest::{MANIFEST_KEY, Manifest, ManifestIssuer, SegmentRef, segment_key};
+pub use manifest::{MANIFEST_KEY, Manifest, ManifestIssuer, ManifestVersion, SegmentRef, segment_key};
 pub use segment::{EntryMeta, IssuerId, SegmentBuilder, SegmentEntry, SegmentError, parse_segment};
