@@ -68,12 +68,8 @@ enum Command {
     },
     /// Create an admin API token with a role (admin, issuer, revoker,
     /// auditor); the token is printed once and stored only as its hash.
-    AdminToken {
-        #[arg(long, default_value = "./cartorio-data")]
-        data_dir: PathBuf,
-        #[arg(long)]
-        role: String,
-    },
+    /// `admin-token list` and `admin-token revoke PREFIX` manage them.
+    AdminToken(AdminTokenArgs),
     /// Write an encrypted backup of a data directory (while `up` runs).
     Backup(backup::BackupArgs),
     /// Restore a backup into a new data directory.
@@ -148,6 +144,38 @@ enum Command {
         /// before the stores the node needs are up.
         #[arg(long)]
         init: bool,
+    },
+}
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AdminTokenArgs {
+    #[command(subcommand)]
+    action: Option<AdminTokenAction>,
+    #[arg(long, default_value = "./cartorio-data")]
+    data_dir: PathBuf,
+    #[arg(long)]
+    role: Option<String>,
+    /// How long the token is valid: 90d, 12h, 30m, or never.
+    #[arg(long, default_value = "90d")]
+    expires_in: String,
+}
+
+#[derive(Subcommand)]
+enum AdminTokenAction {
+    /// Every token by the first characters of its hash (as the audit log
+    /// names it): role, creation, expiry, and whether valid, expired or
+    /// revoked.
+    List {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+    },
+    /// Revoke the token whose hash starts with PREFIX (8 hex characters or
+    /// more, from `admin-token list`); it is refused from then on.
+    Revoke {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        prefix: String,
     },
 }
 
@@ -288,8 +316,23 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("{done}");
             Ok(())
         }
-        Command::AdminToken { data_dir, role } => {
-            println!("{}", cartorio_control::cli::add_token(&DataDir::new(data_dir), &role).await?);
+        Command::AdminToken(args) => {
+            use cartorio_control::cli;
+            let out = match args.action {
+                Some(AdminTokenAction::List { data_dir }) => {
+                    cli::list_tokens(&DataDir::new(data_dir)).await?
+                }
+                Some(AdminTokenAction::Revoke { data_dir, prefix }) => {
+                    cli::revoke_token(&DataDir::new(data_dir), &prefix).await?
+                }
+                None => {
+                    let role = args
+                        .role
+                        .ok_or_else(|| anyhow::anyhow!("--role: admin, issuer, revoker or auditor"))?;
+                    cli::add_token(&DataDir::new(args.data_dir), &role, &args.expires_in).await?
+                }
+            };
+            println!("{out}");
             Ok(())
         }
         Command::Backup(args) => backup::backup(args).await,

@@ -57,3 +57,58 @@ fn roles_admit_only_their_routes() {
     assert_eq!(call(&up.control, "GET", &format!("/v1/certificates/{serial}"), &auditor, b"").0, 200);
     assert_eq!(call(&up.control, "GET", "/v1/crl", &"0".repeat(64), b"").0, 401);
 }
+
+fn cartorio(args: &[&str], data: &std::path::Path) -> (bool, String) {
+    let out = run(Command::new(BIN).args(args).arg("--data-dir").arg(data));
+    (out.status.success(), text(&out))
+}
+
+/// Tokens expire and are revoked from the command line, beside a running
+/// `up`; `admin-token list` names them by the hash prefix the audit log
+/// records, and the refusals are audited with their reason.
+#[test]
+fn tokens_expire_and_are_revoked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let (ok, short) = cartorio(&["admin-token", "--role", "auditor", "--expires-in", "2s"], &data);
+    assert!(ok, "{short}");
+    let auditor = short.trim().to_owned();
+    let revoker = token(&data, "revoker");
+    assert_eq!(call(&up.control, "GET", "/v1/audit/verify", &auditor, b"").0, 200);
+    assert_eq!(call(&up.control, "GET", "/v1/crl", &revoker, b"").0, 200);
+    for bad in ["5y", "0d", "1.5h", "soon"] {
+        let (ok, out) = cartorio(&["admin-token", "--role", "auditor", "--expires-in", bad], &data);
+        assert!(!ok && out.contains("no lifetime"), "{bad}: {out}");
+    }
+
+    let (ok, list) = cartorio(&["admin-token", "list"], &data);
+    assert!(ok, "{list}");
+    let prefix_of = |token: &str| cartorio_pkix::hash::sha256_hex(token.as_bytes())[..12].to_owned();
+    let line = |list: &str, prefix: &str| {
+        list.lines().find(|l| l.starts_with(prefix)).unwrap_or_default().to_owned()
+    };
+    assert!(line(&list, &prefix_of(&revoker)).contains("revoker"), "{list}");
+    assert!(line(&list, &prefix_of(&revoker)).ends_with("valid"), "{list}");
+    assert!(!list.contains(&auditor) && !list.contains(&revoker), "list shows no token");
+
+    let (ok, out) = cartorio(&["admin-token", "revoke", &prefix_of(&revoker)[..8]], &data);
+    assert!(ok && out.contains("revoked the revoker token"), "{out}");
+    assert_eq!(call(&up.control, "GET", "/v1/crl", &revoker, b"").0, 401, "a revoked token");
+    let (ok, out) = cartorio(&["admin-token", "revoke", &prefix_of(&revoker)], &data);
+    assert!(ok && out.contains("already revoked"), "{out}");
+    for (prefix, says) in [("0123", "at least 8"), ("zzzzzzzz", "at least 8"), ("00000000", "no token")] {
+        let (ok, out) = cartorio(&["admin-token", "revoke", prefix], &data);
+        assert!(!ok && out.contains(says), "{prefix}: {out}");
+    }
+
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(call(&up.control, "GET", "/v1/audit/verify", &auditor, b"").0, 401, "an expired token");
+    let (ok, list) = cartorio(&["admin-token", "list"], &data);
+    assert!(ok && line(&list, &prefix_of(&auditor)).ends_with("expired"), "{list}");
+    assert!(line(&list, &prefix_of(&revoker)).contains("revoked 20"), "{list}");
+    let admin = std::fs::read_to_string(data.join("control/admin-token")).expect("admin token");
+    let (status, report) = call(&up.control, "GET", "/v1/audit/verify", admin.trim(), b"");
+    assert_eq!(status, 200, "{report}");
+    assert!(report.contains("\"intact\":true"), "{report}");
+}

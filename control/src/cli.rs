@@ -7,6 +7,7 @@
 //! database named by `CARTORIO_DATABASE_URL` (as a control node's
 //! `database_url`), for every command here, `audit verify` included.
 
+use crate::acme::objects::time as rfc3339;
 use crate::paths::DataDir;
 use crate::registry::Database;
 use crate::{Control, ControlConfig};
@@ -193,11 +194,67 @@ pub async fn audit_verify_with(
 }
 
 /// Creates an admin API token for `role` (on the registry, beside a
-/// running `up` or not) and returns it.
-pub async fn add_token(dir: &DataDir, role: &str) -> anyhow::Result<String> {
+/// running `up` or not), valid for `expires_in` (`90d`, `12h`, `30m`,
+/// `never`), and returns it.
+pub async fn add_token(dir: &DataDir, role: &str, expires_in: &str) -> anyhow::Result<String> {
     let role = crate::roles::Role::parse(role)
         .with_context(|| format!("unknown role {role:?}: admin, issuer, revoker or auditor"))?;
-    offline(dir)?.add_token(role).await
+    let valid_for = lifetime(expires_in).map_err(Refused)?;
+    offline(dir)?.add_token(role, valid_for).await
+}
+
+/// `90d`, `12h`, `30m`, `45s` in seconds; `never` is `None`.
+pub fn lifetime(text: &str) -> Result<Option<i64>, String> {
+    if text == "never" {
+        return Ok(None);
+    }
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} is no lifetime: a number and s, m, h or d (90d), or never")),
+    };
+    match number.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(Some(n.saturating_mul(scale))),
+        _ => Err(format!("{text:?} is no lifetime: a positive number and s, m, h or d (90d), or never")),
+    }
+}
+
+/// `cartorio admin-token list`: one line per token, by a prefix of its hash.
+pub async fn list_tokens(dir: &DataDir) -> anyhow::Result<String> {
+    let now = cartorio_platform::clock::unix_seconds();
+    let tokens = offline(dir)?.admin_tokens().await?;
+    let mut out = format!("{:<14}{:<10}{:<22}{:<22}state\n", "token", "role", "created", "expires");
+    for t in &tokens {
+        let state = match (t.revoked_at, t.expires_at) {
+            (Some(at), _) => format!("revoked {}", rfc3339(at)),
+            (None, Some(at)) if at <= now => "expired".to_owned(),
+            _ => "valid".to_owned(),
+        };
+        let expires = t.expires_at.map_or_else(|| "never".to_owned(), rfc3339);
+        out +=
+            &format!("{:<14}{:<10}{:<22}{:<22}{state}\n", t.prefix, t.role, rfc3339(t.created_at), expires);
+    }
+    Ok(out.trim_end().to_owned())
+}
+
+/// `cartorio admin-token revoke PREFIX`.
+pub async fn revoke_token(dir: &DataDir, prefix: &str) -> anyhow::Result<String> {
+    use crate::registry::TokenRevocation;
+    match offline(dir)?.revoke_admin_token(prefix.to_owned()).await? {
+        TokenRevocation::Revoked(t) => Ok(format!("revoked the {} token {}", t.role, t.prefix)),
+        TokenRevocation::AlreadyRevoked(t) => {
+            Ok(format!("the {} token {} was already revoked (nothing changed)", t.role, t.prefix))
+        }
+        TokenRevocation::NotFound => {
+            Err(Refused(format!("no token's hash starts with {prefix} (see `admin-token list`)")).into())
+        }
+        TokenRevocation::Ambiguous(n) => {
+            Err(Refused(format!("{n} tokens' hashes start with {prefix}: give more of it")).into())
+        }
+    }
 }
 
 /// The variable naming the registry's PostgreSQL database for these commands.

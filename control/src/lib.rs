@@ -157,7 +157,14 @@ impl Control {
                 .fill(&mut raw)
                 .map_err(|_| anyhow::anyhow!("system RNG failed"))?;
             let token = ::hex::encode(raw);
-            registry.add_admin_token(&cartorio_pkix::hash::sha256_hex(token.as_bytes()), "admin", now)?;
+            // The walk-through's token, readable only by the data
+            // directory's owner; operators make expiring ones.
+            registry.add_admin_token(
+                &cartorio_pkix::hash::sha256_hex(token.as_bytes()),
+                "admin",
+                now,
+                None,
+            )?;
             paths::write_private(&dir.admin_token(), token.as_bytes())?;
         }
         Ok(Self {
@@ -254,15 +261,28 @@ impl Control {
         matches!(outcome, Ok(Ok(())))
     }
 
-    /// Creates a bearer token for `role`; returns the token (shown once,
-    /// stored only as its hash).
-    pub async fn add_token(&self, role: roles::Role) -> anyhow::Result<String> {
+    /// Creates a bearer token for `role`, valid for `valid_for` seconds
+    /// (`None`: until revoked); returns the token (shown once, stored only
+    /// as its hash).
+    pub async fn add_token(&self, role: roles::Role, valid_for: Option<i64>) -> anyhow::Result<String> {
         let mut raw = [0u8; 32];
         ring::rand::SystemRandom::new().fill(&mut raw).map_err(|_| anyhow::anyhow!("system RNG failed"))?;
         let token = ::hex::encode(raw);
         let hash = cartorio_pkix::hash::sha256_hex(token.as_bytes());
-        self.with_registry(move |r, _| r.add_admin_token(&hash, role.name(), unix_seconds())).await??;
+        let now = unix_seconds();
+        let expires_at = valid_for.map(|secs| now.saturating_add(secs));
+        self.with_registry(move |r, _| r.add_admin_token(&hash, role.name(), now, expires_at)).await??;
         Ok(token)
+    }
+
+    /// Every admin token (by a prefix of its hash), oldest first.
+    pub async fn admin_tokens(&self) -> anyhow::Result<Vec<registry::AdminToken>> {
+        self.with_registry(|r, _| r.admin_tokens()).await?
+    }
+
+    /// Revokes the admin token whose hash starts with `prefix`.
+    pub async fn revoke_admin_token(&self, prefix: String) -> anyhow::Result<registry::TokenRevocation> {
+        self.with_registry(move |r, _| r.revoke_admin_token(&prefix, unix_seconds())).await?
     }
 
     /// `cartorio audit verify` over this control plane's registry and the

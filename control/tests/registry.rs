@@ -125,8 +125,8 @@ fn a_batch_of_certificates_commits_whole_with_an_entry_each() {
 fn admin_tokens_and_logins_are_audited() {
     on_each_backend("admin_tokens", |db| {
         let mut reg = open(db);
-        reg.add_admin_token("aa11", "revoker", 1).expect("add");
-        reg.add_admin_token("aa11", "admin", 2).expect("a second add is a no-op");
+        reg.add_admin_token("aa11", "revoker", 1, None).expect("add");
+        reg.add_admin_token("aa11", "admin", 2, None).expect("a second add is a no-op");
         assert_eq!(reg.admin_login("aa11", 3).expect("login").as_deref(), Some("revoker"), "{db:?}");
         assert_eq!(reg.admin_login("bb22", 4).expect("login"), None, "{db:?}");
         assert_eq!(audit_entries(&mut reg), 4, "{db:?}");
@@ -315,5 +315,48 @@ fn the_publication_epoch_is_the_latest_restore_or_refresh_of_everything() {
         assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}");
         reg.revoke("01", 3_000, 1).expect("revoke");
         assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}: other events are no epoch");
+    });
+}
+
+/// Admin tokens: valid until they expire or are revoked; a revocation
+/// names one token by a prefix of its hash.
+#[test]
+fn admin_tokens_expire_and_are_revoked_by_prefix() {
+    use cartorio_control::registry::TokenRevocation;
+    on_each_backend("admin_token_expiry", |db| {
+        let mut reg = open(db);
+        let hash = |head: &str| format!("{head}{}", "0".repeat(64 - head.len()));
+        let (a, b, c) = (hash("abab"), hash("abcdef012"), hash("abcdef013"));
+        reg.add_admin_token(&a, "auditor", 100, Some(200)).expect("add");
+        reg.add_admin_token(&b, "revoker", 100, None).expect("add");
+        reg.add_admin_token(&c, "issuer", 100, None).expect("add");
+        assert_eq!(reg.admin_login(&a, 199).expect("login").as_deref(), Some("auditor"), "{db:?}");
+        assert_eq!(reg.admin_login(&a, 200).expect("login"), None, "{db:?}: expired");
+        assert_eq!(reg.admin_login(&"f".repeat(64), 150).expect("login"), None, "{db:?}: unknown");
+
+        assert!(reg.revoke_admin_token("abcdef0", 150).is_err(), "{db:?}: too short a prefix");
+        assert_eq!(reg.revoke_admin_token("abcdef00", 150).expect("revoke"), TokenRevocation::NotFound);
+        assert_eq!(reg.revoke_admin_token("ABCDEF01", 150).expect("revoke"), TokenRevocation::Ambiguous(2));
+        let revoked = reg.revoke_admin_token("abcdef012", 150).expect("revoke");
+        assert!(
+            matches!(&revoked, TokenRevocation::Revoked(t) if t.role == "revoker"),
+            "{db:?}: {revoked:?}"
+        );
+        assert_eq!(reg.admin_login(&b, 151).expect("login"), None, "{db:?}: revoked");
+        assert_eq!(reg.admin_login(&c, 151).expect("login").as_deref(), Some("issuer"), "{db:?}");
+        let again = reg.revoke_admin_token("abcdef012", 152).expect("revoke");
+        assert!(matches!(again, TokenRevocation::AlreadyRevoked(_)), "{db:?}");
+
+        let tokens = reg.admin_tokens().expect("list");
+        let states: Vec<_> = tokens.iter().map(|t| (t.prefix.as_str(), t.expires_at, t.revoked_at)).collect();
+        assert_eq!(
+            states,
+            [
+                ("abab00000000", Some(200), None),
+                ("abcdef012000", None, Some(150)),
+                ("abcdef013000", None, None)
+            ],
+            "{db:?}"
+        );
     });
 }

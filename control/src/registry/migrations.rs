@@ -213,6 +213,13 @@ CREATE TABLE acme_renewal_requests (
 );
 "#,
     ),
+    both(
+        r#"
+-- Admin tokens expire (NULL: when revoked) and are revoked by the operator.
+ALTER TABLE admin_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE admin_tokens ADD COLUMN revoked_at INTEGER;
+"#,
+    ),
 ];
 
 /// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`

@@ -9,9 +9,12 @@
 //! to be signed.
 
 pub mod acme;
+mod admin_tokens;
 pub mod db;
 pub mod migrations;
 pub mod testing;
+
+pub use admin_tokens::{AdminToken, TOKEN_PREFIX_LEN, TokenRevocation};
 
 use crate::audit;
 use crate::sql_params;
@@ -413,38 +416,6 @@ impl Registry {
                 sql_params![now],
             )
         })
-    }
-
-    pub fn add_admin_token(&mut self, hash: &str, role: &str, now: i64) -> anyhow::Result<()> {
-        let event = audit::Event {
-            kind: "admin.token_add",
-            actor: "control",
-            detail: serde_json::json!({"role": role, "token_sha256_prefix": hash.get(..12)}),
-        };
-        self.audited(&event, now, |tx| {
-            tx.execute(
-                "INSERT INTO admin_tokens (hash, role, created_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (hash) DO NOTHING",
-                sql_params![hash, role, now],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// The role of the token with this hash; the attempt is audited,
-    /// successful or not (only a prefix of the hash is recorded).
-    pub fn admin_login(&mut self, hash: &str, now: i64) -> anyhow::Result<Option<String>> {
-        let role: Option<String> =
-            self.db.query_opt("SELECT role FROM admin_tokens WHERE hash = ?1", sql_params![hash], |r| {
-                r.get(0)
-            })?;
-        let event = audit::Event {
-            kind: "admin.login",
-            actor: role.as_deref().unwrap_or("unknown"),
-            detail: serde_json::json!({"ok": role.is_some(), "token_sha256_prefix": hash.get(..12)}),
-        };
-        self.audited(&event, now, |_| Ok(()))?;
-        Ok(role)
     }
 
     /// The engine's plan for `sql` (EXPLAIN QUERY PLAN / EXPLAIN), one line
