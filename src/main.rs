@@ -70,6 +70,12 @@ enum Command {
     /// auditor); the token is printed once and stored only as its hash.
     /// `admin-token list` and `admin-token revoke PREFIX` manage them.
     AdminToken(AdminTokenArgs),
+    /// The OCSP signers: `ocsp-signer rotate` after a suspected compromise
+    /// of one's key.
+    OcspSigner {
+        #[command(subcommand)]
+        action: OcspSignerAction,
+    },
     /// Write an encrypted backup of a data directory (while `up` runs).
     Backup(backup::BackupArgs),
     /// Restore a backup into a new data directory.
@@ -144,6 +150,19 @@ enum Command {
         /// before the stores the node needs are up.
         #[arg(long)]
         init: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OcspSignerAction {
+    /// Issue the issuing CA's OCSP signer anew now, on a new key, and have
+    /// every response re-signed by it.
+    Rotate {
+        #[arg(long, default_value = "./cartorio-data")]
+        data_dir: PathBuf,
+        /// The issuing CA (default: the default one).
+        #[arg(long)]
+        issuer: Option<String>,
     },
 }
 
@@ -333,6 +352,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 }
             };
             println!("{out}");
+            Ok(())
+        }
+        Command::OcspSigner { action: OcspSignerAction::Rotate { data_dir, issuer } } => {
+            println!("{}", cartorio_control::cli::rotate_ocsp_signer(&DataDir::new(data_dir), issuer).await?);
             Ok(())
         }
         Command::Backup(args) => backup::backup(args).await,

@@ -134,3 +134,62 @@ fn own_certificates_are_renewed_and_taken_without_a_restart() {
     let renewed = "['ocsp:documents', 'ocsp:tls', 'responder-tls', 'tsa']";
     assert_eq!(text(&renewals).trim(), renewed, "{}", text(&renewals));
 }
+
+/// An operator rotates an OCSP signer at once (a suspected key compromise):
+/// through the admin API, responses are signed by a new signer on a new
+/// key within seconds, with default lifetimes; the command line rotates
+/// the other issuer's beside the running `up`; an unknown issuer is a 400.
+#[test]
+fn an_ocsp_signer_is_rotated_on_demand() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let up = Up::start(&data);
+    let pki = data.join("pki");
+    let (cert, _) = issue(&data, &make_csr(tmp.path(), "leaf", "leaf.example.test"));
+    let out = ocsp_until(&up.ocsp_url(), &pki, &cert, "good", &["-no_nonce"], Duration::from_secs(20));
+    assert!(out.contains("Response verify OK"), "{out}");
+    let (_, old_signer) = responder_cert_in(&up, &cert, tmp.path());
+    let old_key = std::fs::read(pki.join("ocsp-key.pk8")).expect("key");
+
+    let token = std::fs::read_to_string(data.join("control/admin-token")).expect("admin token");
+    let rotate = |query: &str| {
+        let head = format!(
+            "POST /v1/ocsp-signer/rotate{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            token.trim()
+        );
+        let (status, _, body) = http(&up.control, &head, b"");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let (status, body) = rotate("?issuer=nonesuch");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = rotate("");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"new_key\":true") && body.contains("ocsp:tls"), "{body}");
+    assert_ne!(std::fs::read(pki.join("ocsp-key.pk8")).expect("key"), old_key, "a new key");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, signer) = responder_cert_in(&up, &cert, tmp.path());
+        assert!(out.contains("Response verify OK"), "{out}");
+        if signer == pem_of(&pki.join("ocsp.pem")) {
+            assert_ne!(signer, old_signer);
+            break;
+        }
+        assert!(Instant::now() < deadline, "responses still signed by the old signer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let old_documents = pem_of(&pki.join("issuers/documents-ocsp.pem"));
+    let out = run(Command::new(BIN)
+        .args(["ocsp-signer", "rotate", "--issuer", "documents", "--data-dir"])
+        .arg(&data));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("rotated ocsp:documents"), "{}", text(&out));
+    assert_ne!(pem_of(&pki.join("issuers/documents-ocsp.pem")), old_documents);
+    assert!(up.stop());
+    let reasons = run(Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys\nprint(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT json_extract(detail, '$.certificate') FROM audit_log WHERE kind = 'certificate.renew' AND json_extract(detail, '$.reason') = 'forced'\")))")
+        .arg(data.join("registry.db")));
+    assert_eq!(text(&reasons).trim(), "['ocsp:documents', 'ocsp:tls']", "{}", text(&reasons));
+}

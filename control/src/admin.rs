@@ -227,6 +227,18 @@ async fn route(
             }
             Err(e) => return Err(ApiError::Internal(e, "audit verification failed")),
         },
+        (Method::POST, ["v1", "ocsp-signer", "rotate"]) => {
+            let renewed = control.rotate_ocsp_signer(issuer).await?;
+            json(
+                StatusCode::OK,
+                serde_json::json!({
+                    "certificate": renewed.own.label(),
+                    "serial": renewed.serial,
+                    "not_after": renewed.not_after,
+                    "new_key": renewed.new_key,
+                }),
+            )
+        }
         _ => problem(StatusCode::NOT_FOUND, "no_route", "no such route"),
     })
 }
@@ -286,6 +298,7 @@ fn operation(method: &Method, segments: &[&str]) -> Option<Operation> {
         (&Method::POST, ["v1", "certificates", _, "revoke"]) => Some(Operation::Revoke),
         (&Method::GET, ["v1", "crl"]) => Some(Operation::Crl),
         (&Method::GET, ["v1", "audit", "verify"]) => Some(Operation::AuditVerify),
+        (&Method::POST, ["v1", "ocsp-signer", "rotate"]) => Some(Operation::RotateOcspSigner),
         _ => None,
     }
 }

@@ -222,6 +222,26 @@ pub fn lifetime(text: &str) -> Result<Option<i64>, String> {
     }
 }
 
+/// `cartorio ocsp-signer rotate`: a new OCSP signer (key and certificate)
+/// for the issuing CA `issuer` now, every response due for re-signing.
+pub async fn rotate_ocsp_signer(dir: &DataDir, issuer: Option<String>) -> anyhow::Result<String> {
+    let control = offline(dir)?;
+    let check = control.inner.config.own_certificates.check_interval().as_secs();
+    let renewed = control.rotate_ocsp_signer(issuer).await.map_err(|e| match e {
+        crate::IssueError::Unknown(message) => anyhow::Error::from(Refused(message)),
+        other => anyhow::Error::from(other),
+    })?;
+    Ok(format!(
+        "rotated {}: serial {}, {}, valid until {}; every response is due for re-signing by it.\n\
+         A running `up` signs with it from its next renewal check (within {check} s); its admin \
+         API's POST /v1/ocsp-signer/rotate rotates at once.",
+        renewed.own.label(),
+        renewed.serial,
+        if renewed.new_key { "on a new key" } else { "on the same key (it is on a token)" },
+        rfc3339(renewed.not_after),
+    ))
+}
+
 /// `cartorio admin-token list`: one line per token, by a prefix of its hash.
 pub async fn list_tokens(dir: &DataDir) -> anyhow::Result<String> {
     let now = cartorio_platform::clock::unix_seconds();

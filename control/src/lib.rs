@@ -535,6 +535,30 @@ impl Control {
         .await?
     }
 
+    /// Rotates the OCSP signer of the issuing CA `issuer` (default: the
+    /// default one) now, on a new key, audited, and has every response
+    /// re-signed by it at once: for a suspected compromise of the signer's
+    /// key. Another process sharing the data directory takes the new
+    /// signer at its next renewal check (see [`renewal`]).
+    pub async fn rotate_ocsp_signer(&self, issuer: Option<String>) -> Result<renewal::Renewal, IssueError> {
+        let name = self.issuing_ca(issuer.as_deref())?.name.clone();
+        let inner = self.inner.clone();
+        let rotated = tokio::task::spawn_blocking(move || {
+            let now = unix_seconds();
+            let name = name.as_str();
+            let (dir, lifetimes) = (&inner.config.data_dir, &inner.config.own_certificates);
+            let renewed = renewal::rotate_ocsp_signer(dir, &inner.keyring, &inner.ca, lifetimes, name, now)?;
+            let mut registry = registry::lock(&inner.registry);
+            registry.audited(&renewal::audit_event(&renewed), now, |_| Ok(()))?;
+            let due = registry.refresh_all(now)?;
+            tracing::warn!(issuer = name, serial = renewed.serial, responses = due, "OCSP signer rotated");
+            inner.presign.notify_one();
+            anyhow::Ok(renewed)
+        })
+        .await;
+        rotated.map_err(anyhow::Error::from).and_then(|r| r).map_err(IssueError::Internal)
+    }
+
     /// Makes every unexpired certificate due for a fresh response now.
     pub async fn refresh_all(&self) -> anyhow::Result<u64> {
         self.with_registry(|r, _| r.refresh_all(unix_seconds())).await?

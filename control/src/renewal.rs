@@ -9,10 +9,11 @@
 
 pub use crate::ca::own::{Lifetimes, Own, Renewal};
 
-use crate::ca::own::ensure;
+use crate::ca::own::{ensure, renew_now};
 use crate::ca::{Files, OcspSigning, read_cert};
 use crate::keys::Keyring;
 use crate::paths::DataDir;
+use anyhow::Context;
 use cartorio_pkix::cert::CertificateView;
 use std::sync::Arc;
 
@@ -77,4 +78,22 @@ pub fn check(
     }
     export_expiry(dir, &hierarchy.names(), now);
     Ok((renewed, signer_changed))
+}
+
+/// Rotates the OCSP signer of the issuing CA `name` now, on a new key
+/// (after a suspected compromise of the old one), and has the hierarchy
+/// sign with it. Every response is to be re-signed by the caller.
+pub fn rotate_ocsp_signer(
+    dir: &DataDir,
+    keys: &Keyring,
+    hierarchy: &crate::ca::Hierarchy,
+    lifetimes: &Lifetimes,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<Renewal> {
+    let ca = hierarchy.issuer(name).with_context(|| format!("no issuing CA {name:?}"))?;
+    let ensured = renew_now(dir, keys, &Own::Ocsp(ca.name.clone()), lifetimes, (&ca.cert, &*ca.signer), now)?;
+    ca.ocsp.store(Arc::new(OcspSigning::new(ensured.signer, ensured.der)?));
+    export_expiry(dir, &hierarchy.names(), now);
+    ensured.renewed.context("the signer was not renewed")
 }

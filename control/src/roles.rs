@@ -44,6 +44,7 @@ pub enum Operation {
     Revoke,
     Crl,
     AuditVerify,
+    RotateOcspSigner,
 }
 
 /// (method, OpenAPI path template, operation, roles admitted besides admin).
@@ -53,6 +54,7 @@ pub const ROUTES: &[(&str, &str, Operation, &[Role])] = &[
     ("POST", "/v1/certificates/{serial}/revoke", Operation::Revoke, &[Role::Revoker]),
     ("GET", "/v1/crl", Operation::Crl, &[Role::Revoker, Role::Auditor]),
     ("GET", "/v1/audit/verify", Operation::AuditVerify, &[Role::Auditor]),
+    ("POST", "/v1/ocsp-signer/rotate", Operation::RotateOcspSigner, &[]),
 ];
 
 /// The OpenAPI path template of `operation` (the access log's route).

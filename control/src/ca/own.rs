@@ -158,7 +158,7 @@ pub struct Renewal {
     pub serial: String,
     pub not_after: i64,
     pub new_key: bool,
-    /// Why: `missing`, `due`, `expired` or `key_mismatch`.
+    /// Why: `missing`, `due`, `expired`, `key_mismatch` or `forced`.
     pub reason: &'static str,
 }
 
@@ -188,20 +188,50 @@ pub fn ensure(
     issuer: (&[u8], &dyn Signer),
     now: i64,
 ) -> anyhow::Result<Ensured> {
+    renew(dir, keys, own, lifetimes, issuer, now, false)
+}
+
+/// The certificate of `own` issued anew now, due or not (`forced`: an
+/// operator's rotation, after a suspected compromise of its key), on a new
+/// key where the key rotates.
+pub fn renew_now(
+    dir: &DataDir,
+    keys: &Keyring,
+    own: &Own,
+    lifetimes: &Lifetimes,
+    issuer: (&[u8], &dyn Signer),
+    now: i64,
+) -> anyhow::Result<Ensured> {
+    renew(dir, keys, own, lifetimes, issuer, now, true)
+}
+
+fn renew(
+    dir: &DataDir,
+    keys: &Keyring,
+    own: &Own,
+    lifetimes: &Lifetimes,
+    issuer: (&[u8], &dyn Signer),
+    now: i64,
+    forced: bool,
+) -> anyhow::Result<Ensured> {
     let pki = dir.pki();
     let files = Files { dir: &pki };
     let stem = own.stem();
     let path = files.cert(&stem);
+    let reason = |current: Option<&[u8]>, signer: &dyn Signer| match due(current, signer, now)? {
+        None if forced => Ok(Some("forced")),
+        reason => anyhow::Ok(reason),
+    };
     let signer = keys.signer(&stem)?;
     let current = read_cert(&path)?;
-    if due(current.as_deref(), &*signer, now)?.is_none() {
+    if reason(current.as_deref(), &*signer)?.is_none() {
         return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
     }
     // Under the lock, and looked at again: another process may have renewed.
     let _lock = lock(&pki)?;
     let signer = keys.signer(&stem)?;
     let current = read_cert(&path)?;
-    let Some(reason) = due(current.as_deref(), &*signer, now)? else {
+    let Some(reason) = reason(current.as_deref(), &*signer)? else {
         return Ok(Ensured { der: current.unwrap_or_default(), signer, renewed: None });
     };
     let previous = current.as_deref().map(CertificateView::parse).transpose()?;
