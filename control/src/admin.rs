@@ -228,7 +228,10 @@ async fn route(
             Err(e) => return Err(ApiError::Internal(e, "audit verification failed")),
         },
         (Method::POST, ["v1", "ocsp-signer", "rotate"]) => {
-            let renewed = control.rotate_ocsp_signer(issuer).await?;
+            let renewed = control.rotate_ocsp_signer(issuer).await.map_err(|e| match e {
+                IssueError::Internal(e) => ApiError::Internal(e, "the OCSP signer rotation failed"),
+                refused => ApiError::Issue(refused),
+            })?;
             json(
                 StatusCode::OK,
                 serde_json::json!({

@@ -1,8 +1,10 @@
 //! Cartorio renews the certificates it issues to itself before they
-//! expire (see [`crate::ca::own`] for what and when). This is the loop's
-//! body: renew what is due, have the pre-signer sign with a renewed OCSP
-//! signer, and export every certificate's time to expiry as the gauge
-//! `cartorio_certificate_expiry_seconds{certificate}`. After an OCSP signer
+//! expire (see [`crate::ca::own`] for what and when). This is the loop
+//! (`Control::renew_own_certificates`) and its body: renew what is due, have
+//! the pre-signer sign with a renewed OCSP signer, and export every
+//! certificate's time to expiry as the gauge
+//! `cartorio_certificate_expiry_seconds{certificate}`; and the operator's
+//! rotation of an OCSP signer at once (`Control::rotate_ocsp_signer`). After an OCSP signer
 //! renewal every response is re-signed by the new signer, long before the
 //! old one expires, and no response is ever signed to outlive its signer's
 //! certificate (see the pre-signer).
@@ -11,10 +13,14 @@ pub use crate::ca::own::{Lifetimes, Own, Renewal};
 
 use crate::ca::own::{ensure, renew_now};
 use crate::ca::{Files, OcspSigning, read_cert};
+use crate::issuance::IssueError;
 use crate::keys::Keyring;
 use crate::paths::DataDir;
+use crate::{Control, registry};
 use anyhow::Context;
 use cartorio_pkix::cert::CertificateView;
+use cartorio_platform::Shutdown;
+use cartorio_platform::clock::unix_seconds;
 use std::sync::Arc;
 
 /// The audit record of a renewal.
@@ -96,4 +102,73 @@ pub fn rotate_ocsp_signer(
     ca.ocsp.store(Arc::new(OcspSigning::new(ensured.signer, ensured.der)?));
     export_expiry(dir, &hierarchy.names(), now);
     ensured.renewed.context("the signer was not renewed")
+}
+
+impl Control {
+    /// Renews Cartorio's own certificates when due (see this module),
+    /// audits each renewal, and has every response re-signed when the OCSP
+    /// signer changed; until shutdown.
+    pub(crate) async fn renew_own_certificates(self, shutdown: Shutdown) {
+        let interval = self.inner.config.own_certificates.check_interval();
+        loop {
+            if let Err(error) = self.renew_once().await {
+                metrics::counter!("cartorio_renewal_failures_total").increment(1);
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "renewing Cartorio's own certificates failed; will retry"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn renew_once(&self) -> anyhow::Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = unix_seconds();
+            let (dir, lifetimes) = (&inner.config.data_dir, &inner.config.own_certificates);
+            let (renewed, signer_changed) = check(dir, &inner.keyring, &inner.ca, lifetimes, now)?;
+            let mut registry = registry::lock(&inner.registry);
+            for r in &renewed {
+                registry.audited(&audit_event(r), now, |_| Ok(()))?;
+            }
+            if signer_changed {
+                // Every response re-signed by the new signer, now: the old
+                // one has a third of its life left, and no response it
+                // signed outlives it.
+                let due = registry.refresh_all(now)?;
+                tracing::info!(responses = due, "new OCSP signer: re-signing every response");
+                inner.presign.notify_one();
+            }
+            anyhow::Ok(())
+        })
+        .await?
+    }
+
+    /// Rotates the OCSP signer of the issuing CA `issuer` (default: the
+    /// default one) now, on a new key, audited, and has every response
+    /// re-signed by it at once: for a suspected compromise of the signer's
+    /// key. Another process sharing the data directory takes the new
+    /// signer at its next renewal check (see this module).
+    pub async fn rotate_ocsp_signer(&self, issuer: Option<String>) -> Result<Renewal, IssueError> {
+        let name = self.issuing_ca(issuer.as_deref())?.name.clone();
+        let inner = self.inner.clone();
+        let rotated = tokio::task::spawn_blocking(move || {
+            let now = unix_seconds();
+            let name = name.as_str();
+            let (dir, lifetimes) = (&inner.config.data_dir, &inner.config.own_certificates);
+            let renewed = rotate_ocsp_signer(dir, &inner.keyring, &inner.ca, lifetimes, name, now)?;
+            let mut registry = registry::lock(&inner.registry);
+            registry.audited(&audit_event(&renewed), now, |_| Ok(()))?;
+            let due = registry.refresh_all(now)?;
+            tracing::warn!(issuer = name, serial = renewed.serial, responses = due, "OCSP signer rotated");
+            inner.presign.notify_one();
+            anyhow::Ok(renewed)
+        })
+        .await;
+        rotated.map_err(anyhow::Error::from).and_then(|r| r).map_err(IssueError::Internal)
+    }
 }
