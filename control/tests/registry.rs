@@ -315,6 +315,10 @@ fn the_publication_epoch_is_the_latest_restore_or_refresh_of_everything() {
         assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}");
         reg.revoke("01", 3_000, 1).expect("revoke");
         assert_eq!(reg.publication_epoch().expect("epoch"), 2_000, "{db:?}: other events are no epoch");
+        if matches!(db, Database::Sqlite(_)) {
+            let plan = reg.explain(cartorio_control::registry::PUBLICATION_EPOCH, &[]).expect("plan");
+            assert!(plan.iter().any(|l| l.contains("audit_log_epochs")), "no scan of the log: {plan:?}");
+        }
     });
 }
 

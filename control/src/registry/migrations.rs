@@ -220,6 +220,12 @@ ALTER TABLE admin_tokens ADD COLUMN expires_at INTEGER;
 ALTER TABLE admin_tokens ADD COLUMN revoked_at INTEGER;
 "#,
     ),
+    both(
+        r#"
+-- The publication epoch (Registry::publication_epoch) without a scan of the log.
+CREATE INDEX audit_log_epochs ON audit_log(at) WHERE kind IN ('registry.restored', 'ocsp.refresh_all');
+"#,
+    ),
 ];
 
 /// PostgreSQL's spelling of what the migrations say in SQLite's: `INTEGER`

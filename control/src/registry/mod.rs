@@ -389,11 +389,7 @@ impl Registry {
     /// follows restoring a PostgreSQL registry, see docs/runbook.md); 0 if
     /// never. Read once per publisher: a restore restarts the nodes.
     pub fn publication_epoch(&mut self) -> anyhow::Result<i64> {
-        let latest = self.db.query(
-            "SELECT CAST(COALESCE(MAX(at), 0) AS BIGINT) FROM audit_log WHERE kind IN ('registry.restored', 'ocsp.refresh_all')",
-            sql_params![],
-            |r| r.get::<i64>(0),
-        )?;
+        let latest = self.db.query(PUBLICATION_EPOCH, sql_params![], |r| r.get::<i64>(0))?;
         Ok(latest.into_iter().next().unwrap_or(0))
     }
 
@@ -427,6 +423,11 @@ impl Registry {
         }
     }
 }
+
+/// [`Registry::publication_epoch`]'s query, answered from the partial index
+/// `audit_log_epochs`.
+pub const PUBLICATION_EPOCH: &str = "SELECT CAST(COALESCE(MAX(at), 0) AS BIGINT) FROM audit_log \
+     WHERE kind IN ('registry.restored', 'ocsp.refresh_all')";
 
 /// The CRL's query (see [`Registry::revoked`]).
 pub const REVOKED_SQL: &str = "SELECT serial, revoked_at, revocation_reason FROM certificates
