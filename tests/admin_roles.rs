@@ -111,4 +111,12 @@ fn tokens_expire_and_are_revoked() {
     let (status, report) = call(&up.control, "GET", "/v1/audit/verify", admin.trim(), b"");
     assert_eq!(status, 200, "{report}");
     assert!(report.contains("\"intact\":true"), "{report}");
+
+    // With the walk-through's token revoked, the command line, which goes
+    // through the running `up` with it, works on the registry instead.
+    let (ok, out) = cartorio(&["admin-token", "revoke", &prefix_of(admin.trim())], &data);
+    assert!(ok, "{out}");
+    assert_eq!(call(&up.control, "GET", "/v1/audit/verify", admin.trim(), b"").0, 401);
+    let (cert, serial) = issue(&data, &make_csr(tmp.path(), "after", "after.example.test"));
+    assert!(cert.is_file() && !serial.is_empty(), "issued offline: {serial}");
 }

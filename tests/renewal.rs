@@ -167,18 +167,24 @@ fn an_ocsp_signer_is_rotated_on_demand() {
     assert!(body.contains("\"new_key\":true") && body.contains("ocsp:tls"), "{body}");
     assert_ne!(std::fs::read(pki.join("ocsp-key.pk8")).expect("key"), old_key, "a new key");
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (out, signer) = responder_cert_in(&up, &cert, tmp.path());
-        assert!(out.contains("Response verify OK"), "{out}");
-        if signer == pem_of(&pki.join("ocsp.pem")) {
-            assert_ne!(signer, old_signer);
-            break;
-        }
-        assert!(Instant::now() < deadline, "responses still signed by the old signer");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    signed_by_the_current_signer(&up, &cert, tmp.path(), &pki);
+    assert_ne!(responder_cert_in(&up, &cert, tmp.path()).1, old_signer);
 
+    let refused = run(Command::new(BIN)
+        .args(["ocsp-signer", "rotate", "--issuer", "No Such", "--data-dir"])
+        .arg(&data));
+    assert!(
+        !refused.status.success() && text(&refused).contains("names no issuing CA"),
+        "{}",
+        text(&refused)
+    );
+    // The command line goes through the running `up`: its responses move
+    // to the new signer at once, as through the API.
+    let before = pem_of(&pki.join("ocsp.pem"));
+    let out = run(Command::new(BIN).args(["ocsp-signer", "rotate", "--data-dir"]).arg(&data));
+    assert!(out.status.success() && text(&out).contains("rotated ocsp:tls"), "{}", text(&out));
+    assert_ne!(pem_of(&pki.join("ocsp.pem")), before);
+    signed_by_the_current_signer(&up, &cert, tmp.path(), &pki);
     let old_documents = pem_of(&pki.join("issuers/documents-ocsp.pem"));
     let out = run(Command::new(BIN)
         .args(["ocsp-signer", "rotate", "--issuer", "documents", "--data-dir"])
@@ -191,5 +197,20 @@ fn an_ocsp_signer_is_rotated_on_demand() {
         .arg("-c")
         .arg("import sqlite3, sys\nprint(sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT json_extract(detail, '$.certificate') FROM audit_log WHERE kind = 'certificate.renew' AND json_extract(detail, '$.reason') = 'forced'\")))")
         .arg(data.join("registry.db")));
-    assert_eq!(text(&reasons).trim(), "['ocsp:documents', 'ocsp:tls']", "{}", text(&reasons));
+    assert_eq!(text(&reasons).trim(), "['ocsp:documents', 'ocsp:tls', 'ocsp:tls']", "{}", text(&reasons));
+}
+
+/// Waits (10 s at most) until responses for `cert` verify and are signed by
+/// the OCSP signer certificate now in `pki`.
+fn signed_by_the_current_signer(up: &Up, cert: &Path, dir: &Path, pki: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (out, signer) = responder_cert_in(up, cert, dir);
+        assert!(out.contains("Response verify OK"), "{out}");
+        if signer == pem_of(&pki.join("ocsp.pem")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "responses still signed by an older signer");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
