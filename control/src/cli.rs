@@ -211,7 +211,7 @@ pub async fn add_token(dir: &DataDir, role: &str, expires_in: &str) -> anyhow::R
 }
 
 /// `90d`, `12h`, `30m`, `45s` in seconds; `never` is `None`.
-pub fn lifetime(text: &str) -> Result<Option<i64>, String> {
+fn lifetime(text: &str) -> Result<Option<i64>, String> {
     if text == "never" {
         return Ok(None);
     }
@@ -387,4 +387,21 @@ pub async fn acme_eab_create(
 /// `cartorio acme renew-early`: ARI asks clients to renew now.
 pub async fn acme_renew_early(dir: &DataDir, serial: Option<String>) -> anyhow::Result<()> {
     offline(dir)?.acme_renew_early(serial).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lifetime;
+
+    #[test]
+    fn token_lifetimes_are_a_positive_number_and_a_unit_or_never() {
+        assert_eq!(lifetime("90d"), Ok(Some(90 * 86_400)));
+        assert_eq!(lifetime("12h"), Ok(Some(12 * 3600)));
+        assert_eq!(lifetime("30m"), Ok(Some(1800)));
+        assert_eq!(lifetime("45s"), Ok(Some(45)));
+        assert_eq!(lifetime("never"), Ok(None));
+        for bad in ["", "d", "0d", "-1d", "1.5h", "5y", "90", "90 d", "99999999999999999999d"] {
+            assert!(lifetime(bad).is_err(), "{bad:?}");
+        }
+    }
 }
