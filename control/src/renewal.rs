@@ -11,7 +11,7 @@
 
 pub use crate::ca::own::{Lifetimes, Own, Renewal};
 
-use crate::ca::own::{ensure, renew_now};
+use crate::ca::own::{When, ensure, renew};
 use crate::ca::{Files, OcspSigning, read_cert};
 use crate::issuance::IssueError;
 use crate::keys::Keyring;
@@ -98,7 +98,8 @@ pub fn rotate_ocsp_signer(
     now: i64,
 ) -> anyhow::Result<Renewal> {
     let ca = hierarchy.issuer(name).with_context(|| format!("no issuing CA {name:?}"))?;
-    let ensured = renew_now(dir, keys, &Own::Ocsp(ca.name.clone()), lifetimes, (&ca.cert, &*ca.signer), now)?;
+    let own = Own::Ocsp(ca.name.clone());
+    let ensured = renew(dir, keys, &own, lifetimes, (&ca.cert, &*ca.signer), now, When::Now)?;
     ca.ocsp.store(Arc::new(OcspSigning::new(ensured.signer, ensured.der)?));
     export_expiry(dir, &hierarchy.names(), now);
     ensured.renewed.context("the signer was not renewed")

@@ -177,6 +177,16 @@ fn due(der: Option<&[u8]>, key: &dyn Signer, now: i64) -> anyhow::Result<Option<
     })
 }
 
+/// When [`renew`] issues a certificate anew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// When missing, not for its key, or due.
+    Due,
+    /// Now, due or not: an operator's rotation (`forced`), after a
+    /// suspected compromise of its key.
+    Now,
+}
+
 /// The certificate of `own` in `DIR/pki`, issued anew by `issuer`
 /// (certificate and key; after a new key, where it rotates) when missing,
 /// not for its key, or due.
@@ -188,38 +198,25 @@ pub fn ensure(
     issuer: (&[u8], &dyn Signer),
     now: i64,
 ) -> anyhow::Result<Ensured> {
-    renew(dir, keys, own, lifetimes, issuer, now, false)
+    renew(dir, keys, own, lifetimes, issuer, now, When::Due)
 }
 
-/// The certificate of `own` issued anew now, due or not (`forced`: an
-/// operator's rotation, after a suspected compromise of its key), on a new
-/// key where the key rotates.
-pub fn renew_now(
+/// [`ensure`], or the certificate issued anew now with [`When::Now`].
+pub fn renew(
     dir: &DataDir,
     keys: &Keyring,
     own: &Own,
     lifetimes: &Lifetimes,
     issuer: (&[u8], &dyn Signer),
     now: i64,
-) -> anyhow::Result<Ensured> {
-    renew(dir, keys, own, lifetimes, issuer, now, true)
-}
-
-fn renew(
-    dir: &DataDir,
-    keys: &Keyring,
-    own: &Own,
-    lifetimes: &Lifetimes,
-    issuer: (&[u8], &dyn Signer),
-    now: i64,
-    forced: bool,
+    when: When,
 ) -> anyhow::Result<Ensured> {
     let pki = dir.pki();
     let files = Files { dir: &pki };
     let stem = own.stem();
     let path = files.cert(&stem);
     let reason = |current: Option<&[u8]>, signer: &dyn Signer| match due(current, signer, now)? {
-        None if forced => Ok(Some("forced")),
+        None if when == When::Now => Ok(Some("forced")),
         reason => anyhow::Ok(reason),
     };
     let signer = keys.signer(&stem)?;
