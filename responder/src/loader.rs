@@ -128,8 +128,9 @@ impl Loader {
     /// Refreshes every `interval`, or at once when `notify` fires, until shutdown.
     /// A failed refresh keeps serving the current index (fail soft on availability).
     pub async fn run(mut self, interval: Duration, notify: Arc<Notify>, shutdown: Shutdown) {
-        // Present from the start, so alerts on its increase see a zero.
+        // Present from the start, so alerts on their increase see a zero.
         metrics::counter!("cartorio_ocsp_index_load_failures_total").increment(0);
+        metrics::counter!("cartorio_ocsp_manifest_rollbacks_total").increment(0);
         loop {
             let refreshed = self.refresh().await;
             match &refreshed {
