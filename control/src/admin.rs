@@ -232,15 +232,7 @@ async fn route(
                 IssueError::Internal(e) => ApiError::Internal(e, "the OCSP signer rotation failed"),
                 refused => ApiError::Issue(refused),
             })?;
-            json(
-                StatusCode::OK,
-                serde_json::json!({
-                    "certificate": renewed.own.label(),
-                    "serial": renewed.serial,
-                    "not_after": renewed.not_after,
-                    "new_key": renewed.new_key,
-                }),
-            )
+            json(StatusCode::OK, serde_json::json!(crate::renewal::Rotated::from(&renewed)))
         }
         _ => problem(StatusCode::NOT_FOUND, "no_route", "no such route"),
     })

@@ -239,26 +239,23 @@ pub async fn rotate_ocsp_signer(dir: &DataDir, issuer: Option<String>) -> anyhow
     }
     let query = issuer.as_deref().map(|name| format!("?issuer={name}")).unwrap_or_default();
     let path = format!("/v1/ocsp-signer/rotate{query}");
-    let (label, serial, new_key, not_after) =
-        match via_api(dir, &path, "application/json", Vec::new()).await? {
-            Some(value) => (
-                value["certificate"].as_str().unwrap_or_default().to_owned(),
-                value["serial"].as_str().unwrap_or_default().to_owned(),
-                value["new_key"].as_bool().unwrap_or_default(),
-                value["not_after"].as_i64().unwrap_or_default(),
-            ),
-            None => {
-                let renewed = offline(dir)?.rotate_ocsp_signer(issuer).await.map_err(|e| match e {
-                    crate::IssueError::Unknown(message) => anyhow::Error::from(Refused(message)),
-                    other => anyhow::Error::from(other),
-                })?;
-                (renewed.own.label(), renewed.serial, renewed.new_key, renewed.not_after)
-            }
-        };
+    let rotated = match via_api(dir, &path, "application/json", Vec::new()).await? {
+        Some(value) => serde_json::from_value::<crate::renewal::Rotated>(value)
+            .context("the control plane's answer to the rotation")?,
+        None => {
+            let renewed = offline(dir)?.rotate_ocsp_signer(issuer).await.map_err(|e| match e {
+                crate::IssueError::Unknown(message) => anyhow::Error::from(Refused(message)),
+                other => anyhow::Error::from(other),
+            })?;
+            crate::renewal::Rotated::from(&renewed)
+        }
+    };
     Ok(format!(
-        "rotated {label}: serial {serial}, {}, valid until {}; every response is due for re-signing by it",
-        if new_key { "on a new key" } else { "on the same key (it is on a token)" },
-        rfc3339(not_after),
+        "rotated {}: serial {}, {}, valid until {}; every response is due for re-signing by it",
+        rotated.certificate,
+        rotated.serial,
+        if rotated.new_key { "on a new key" } else { "on the same key (it is on a token)" },
+        rfc3339(rotated.not_after),
     ))
 }
 

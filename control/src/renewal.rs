@@ -86,6 +86,28 @@ pub fn check(
     Ok((renewed, signer_changed))
 }
 
+/// What a rotation issued, as the admin API answers it and the command
+/// line prints it.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct Rotated {
+    pub certificate: String,
+    pub serial: String,
+    /// Unix seconds.
+    pub not_after: i64,
+    pub new_key: bool,
+}
+
+impl From<&Renewal> for Rotated {
+    fn from(r: &Renewal) -> Self {
+        Self {
+            certificate: r.own.label(),
+            serial: r.serial.clone(),
+            not_after: r.not_after,
+            new_key: r.new_key,
+        }
+    }
+}
+
 /// Rotates the OCSP signer of the issuing CA `name` now, on a new key
 /// (after a suspected compromise of the old one), and has the hierarchy
 /// sign with it. Every response is to be re-signed by the caller.
