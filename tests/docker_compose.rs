@@ -16,7 +16,7 @@
 mod common;
 mod compose;
 
-use cartorio_control::registry::testing::{POSTGRES_URL_VAR, TestDatabase};
+use cartorio_testkit::postgres::{POSTGRES_URL_VAR, TestDatabase};
 use common::*;
 use compose::process::{Runner, Running, tail};
 use compose::rewrite::Rewriter;

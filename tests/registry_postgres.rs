@@ -6,7 +6,7 @@
 
 mod common;
 
-use cartorio_control::registry::testing::TestDatabase;
+use cartorio_testkit::postgres::TestDatabase;
 use common::*;
 use std::process::Command;
 

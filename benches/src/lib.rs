@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 /// A fresh P-256 key.
 pub fn p256_signer() -> EcdsaSigner {
-    cartorio_pkix::testing::ec_key(EcCurve::P256)
+    cartorio_testkit::pki::ec_key(EcCurve::P256)
 }
 
 /// A TSA token template over a self-issued TSA certificate, as `up` builds it.
 pub fn tsa_template() -> TokenTemplate {
     let signer = p256_signer();
     let eku = ext::extended_key_usage(&[oid::KP_TIME_STAMPING], true);
-    let cert = cartorio_pkix::testing::self_signed(&signer, "Bench TSA", vec![eku]);
+    let cert = cartorio_testkit::pki::self_signed(&signer, "Bench TSA", vec![eku]);
     TokenTemplate::new(Arc::new(signer), &[cert], TimePrecision::Millis, 1_000_000).expect("template")
 }
 
@@ -37,12 +37,12 @@ pub fn ocsp_index(n: u32, newer: u32) -> (cartorio_responder::Index, cartorio_pk
     use cartorio_pkix::cert::CertificateView;
     use cartorio_pkix::hash::{HashAlg, sha256_hex};
     use cartorio_pkix::publication::{EntryMeta, SegmentBuilder, SegmentRef};
-    let cert = cartorio_pkix::testing::self_signed(&p256_signer(), "Bench Issuer", vec![]);
+    let cert = cartorio_testkit::pki::self_signed(&p256_signer(), "Bench Issuer", vec![]);
     let view = CertificateView::parse(&cert).expect("view");
     let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view).expect("hashes");
     let id: [u8; 32] = HashAlg::Sha256.digest(view.spki).try_into().expect("32 octets");
     let blob = vec![0x30u8; 500];
-    let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&cert, &[], 0);
+    let (mut manifest, _) = cartorio_testkit::pki::one_segment_manifest(&cert, &[], 0);
     manifest.segments.clear();
     let mut segments = std::collections::HashMap::new();
     let ranges = std::iter::once(1..=n).chain((0..newer).map(|i| n + 1 + i * 10_000..=n + (i + 1) * 10_000));
@@ -103,7 +103,7 @@ impl SignedFixture {
         use cartorio_pkix::hash::HashAlg;
         use cartorio_pkix::ocsp::{CertStatus, ResponderTemplate, cert_id, sign_response};
         let key = p256_signer();
-        let issuer_cert = cartorio_pkix::testing::self_signed(&key, "Bench Issuer", vec![]);
+        let issuer_cert = cartorio_testkit::pki::self_signed(&key, "Bench Issuer", vec![]);
         let view = cartorio_pkix::cert::CertificateView::parse(&issuer_cert)?;
         let hashes = cartorio_pkix::ocsp::IssuerHashes::of(&view)?;
         let template = ResponderTemplate::new(&issuer_cert, key.spki())?;
@@ -144,7 +144,7 @@ impl SignedFixture {
         generation: u64,
         segments: Vec<cartorio_pkix::publication::SegmentRef>,
     ) -> cartorio_pkix::publication::Manifest {
-        let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&self.issuer_cert, &[], 0);
+        let (mut manifest, _) = cartorio_testkit::pki::one_segment_manifest(&self.issuer_cert, &[], 0);
         manifest.generation = generation;
         manifest.segments = segments;
         manifest

@@ -358,7 +358,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = ObjectStore::local(dir.path());
         let publisher = Publisher::open(store.clone(), vec![]).await.expect("open");
-        let signer = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let signer = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
         let issuer = cartorio_pkix::cert::name(&[(cartorio_pkix::oid::COMMON_NAME, "Issuer")]);
         let crl = |number| {
             let t = CrlTemplate {

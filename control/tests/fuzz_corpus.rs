@@ -3,7 +3,7 @@
 
 #[test]
 fn profile_names_corpus() {
-    cartorio_pkix::testing::replay_corpus(
+    cartorio_testkit::corpus::replay_corpus(
         env!("CARGO_MANIFEST_DIR"),
         "profile_names",
         cartorio_control::profile::check::fuzz_check,
@@ -12,7 +12,7 @@ fn profile_names_corpus() {
 
 #[test]
 fn acme_request_corpus() {
-    cartorio_pkix::testing::replay_corpus(
+    cartorio_testkit::corpus::replay_corpus(
         env!("CARGO_MANIFEST_DIR"),
         "acme_request",
         cartorio_control::acme::fuzz::fuzz_request,
@@ -21,7 +21,7 @@ fn acme_request_corpus() {
 
 #[test]
 fn backup_archive_corpus() {
-    cartorio_pkix::testing::replay_corpus(
+    cartorio_testkit::corpus::replay_corpus(
         env!("CARGO_MANIFEST_DIR"),
         "backup_archive",
         cartorio_control::backup::fuzz_check,

@@ -5,9 +5,9 @@
 
 use cartorio_control::audit::Event;
 use cartorio_control::registry::db::Sql;
-use cartorio_control::registry::testing::TestDatabase;
 use cartorio_control::registry::{Database, NewCertificate, Registry, RevokeOutcome};
 use cartorio_pkix::Signer;
+use cartorio_testkit::postgres::TestDatabase;
 
 /// Runs `check` on a fresh SQLite registry, then on a fresh PostgreSQL one.
 fn on_each_backend(test: &str, check: impl Fn(&Database)) {
@@ -43,7 +43,7 @@ fn serials(records: &[cartorio_control::registry::OcspWork]) -> Vec<&str> {
 }
 
 fn audit_entries(registry: &mut Registry) -> i64 {
-    let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+    let key = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
     let key = cartorio_control::audit::AuditKey::from_spki(key.spki()).expect("key");
     match registry.verify_audit(&key, &[]).expect("verify") {
         Ok(intact) => intact.entries,

@@ -164,8 +164,8 @@ mod tests {
     #[test]
     fn client_certificates_identify_when_no_key_is_presented() {
         let k = keys();
-        let signer = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
-        let cert = cartorio_pkix::testing::self_signed(&signer, "sensor-7", vec![]);
+        let signer = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
+        let cert = cartorio_testkit::pki::self_signed(&signer, "sensor-7", vec![]);
         let allowed = ["sensor-7".to_owned()];
         assert_eq!(k.identify(&headers(&[]), Some(&cert), "a", &allowed), Ok("mtls:sensor-7".into()));
         assert_eq!(k.identify(&headers(&[]), Some(&cert), "a", &[]), Err(AuthError::Forbidden));

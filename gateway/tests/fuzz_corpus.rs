@@ -3,7 +3,7 @@
 //! fuzz targets run.
 
 fn replay(target: &str, check: fn(&[u8])) {
-    cartorio_pkix::testing::replay_corpus(env!("CARGO_MANIFEST_DIR"), target, check);
+    cartorio_testkit::corpus::replay_corpus(env!("CARGO_MANIFEST_DIR"), target, check);
 }
 
 #[test]
@@ -36,7 +36,7 @@ fn waf_mutations() {
     let n: usize = std::env::var("WAF_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let seeds: Vec<Vec<u8>> = ["waf_inspect", "waf_tokenized"]
         .into_iter()
-        .flat_map(|target| cartorio_pkix::testing::corpus_files(env!("CARGO_MANIFEST_DIR"), target))
+        .flat_map(|target| cartorio_testkit::corpus::corpus_files(env!("CARGO_MANIFEST_DIR"), target))
         .map(|(_, data)| data)
         .collect();
     const INTERESTING: &[u8] = b"'\"`<>=&;|()[]{}$%\\/\0\r\n-#*:?@.,^~!";

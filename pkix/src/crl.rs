@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_crl_parses_with_an_independent_decoder() {
-        let signer = crate::testing::ec_key(EcCurve::P256);
+        let signer = crate::test_keys::ec_key(EcCurve::P256);
         let issuer = crate::cert::name(&[(oid::COMMON_NAME, "Issuer")]);
         let revoked = [
             RevokedEntry { serial: vec![0x01, 0x02], revoked_at: 1_700_000_000, reason: 1 },

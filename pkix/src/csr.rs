@@ -176,7 +176,7 @@ mod tests {
     /// A CSR signed by a fresh key for the subject `name`, built here so a
     /// test can send what openssl never would.
     fn csr_for(name: &[u8]) -> Vec<u8> {
-        let key = crate::testing::ec_key(crate::EcCurve::P256);
+        let key = crate::test_keys::ec_key(crate::EcCurve::P256);
         let info = seq(&[&integer_u64(0), name, key.spki(), &[0xa0, 0x00]]);
         let signature = key.sign(&info).expect("sign");
         seq(&[&info, key.algorithm(), &bit_string(&signature)])

@@ -17,7 +17,8 @@ pub mod ocsp;
 pub mod oid;
 pub mod publication;
 pub mod signer;
-pub mod testing;
+#[cfg(test)]
+mod test_keys;
 pub mod time;
 pub mod tsp;
 pub mod verify;

@@ -5,7 +5,7 @@ use cartorio_pkix::fuzz_checks;
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) {
-    cartorio_pkix::testing::replay_corpus(env!("CARGO_MANIFEST_DIR"), target, check);
+    cartorio_testkit::corpus::replay_corpus(env!("CARGO_MANIFEST_DIR"), target, check);
 }
 
 #[test]

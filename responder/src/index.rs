@@ -383,10 +383,10 @@ mod tests {
 
     /// One issuer and one segment per `(serial, revoked, cert_id_hash)` list, in order.
     fn publish(layers: &[&[(u8, bool, HashAlg)]]) -> Published {
-        let signer = cartorio_pkix::testing::ec_key(EcCurve::P256);
-        let cert = cartorio_pkix::testing::self_signed(&signer, "Issuer", vec![]);
+        let signer = cartorio_testkit::pki::ec_key(EcCurve::P256);
+        let cert = cartorio_testkit::pki::self_signed(&signer, "Issuer", vec![]);
         let view = CertificateView::parse(&cert).expect("view");
-        let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&cert, &[], 0);
+        let (mut manifest, _) = cartorio_testkit::pki::one_segment_manifest(&cert, &[], 0);
         manifest.segments.clear();
         let mut published = Published {
             manifest,

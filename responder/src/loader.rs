@@ -159,9 +159,9 @@ mod tests {
     use cartorio_pkix::EcCurve;
 
     fn manifest(epoch: i64, generation: u64) -> Manifest {
-        let signer = cartorio_pkix::testing::ec_key(EcCurve::P256);
-        let cert = cartorio_pkix::testing::self_signed(&signer, "Issuer", vec![]);
-        let (mut manifest, _) = cartorio_pkix::testing::one_segment_manifest(&cert, &[], 0);
+        let signer = cartorio_testkit::pki::ec_key(EcCurve::P256);
+        let cert = cartorio_testkit::pki::self_signed(&signer, "Issuer", vec![]);
+        let (mut manifest, _) = cartorio_testkit::pki::one_segment_manifest(&cert, &[], 0);
         manifest.segments.clear();
         (manifest.epoch, manifest.generation) = (epoch, generation);
         manifest

@@ -173,8 +173,8 @@ mod index_tests {
 
     /// One issuer, serial 0x10 good until t=1000, serial 0x11 revoked until t=100.
     fn fixture() -> Fixture {
-        let signer = cartorio_pkix::testing::ec_key(EcCurve::P256);
-        let cert = cartorio_pkix::testing::self_signed(&signer, "Issuer", vec![]);
+        let signer = cartorio_testkit::pki::ec_key(EcCurve::P256);
+        let cert = cartorio_testkit::pki::self_signed(&signer, "Issuer", vec![]);
         let view = CertificateView::parse(&cert).expect("view");
         let hashes = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");
@@ -195,7 +195,7 @@ mod index_tests {
             segment.push(&id, &[serial], meta, &resp.der).expect("push");
         }
         let bytes = segment.finish();
-        let (manifest, sha) = cartorio_pkix::testing::one_segment_manifest(&cert, &bytes, 3);
+        let (manifest, sha) = cartorio_testkit::pki::one_segment_manifest(&cert, &bytes, 3);
         let index = Index::build(&manifest, &HashMap::from([(sha, Bytes::from(bytes))])).expect("index");
         Fixture { index, hashes }
     }

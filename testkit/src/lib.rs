@@ -7,11 +7,17 @@
 //! - [`redis`]: a throwaway `redis-server` on loopback.
 //! - [`acme`]: an ACME client (JWS, CSRs, an http-01 responder) for the
 //!   protocol tests and the ACME benchmark.
+//! - [`pki`]: throwaway keys, certificates and manifests.
+//! - [`corpus`]: fuzz corpora replayed by `cargo test`.
+//! - [`postgres`]: a database of its own per test on the test cluster.
 //! - [`free_port`]: loopback ports for the servers tests start.
 
 pub mod acme;
+pub mod corpus;
 pub mod der;
 pub mod moto;
+pub mod pki;
+pub mod postgres;
 pub mod redis;
 
 /// A free loopback port (probed by binding it once), never the same twice

@@ -22,8 +22,9 @@
 //! `mark_published` for a batch of 10,000, and `audit verify`.
 
 use cartorio_control::paths::DataDir;
-use cartorio_control::registry::{self, Database, Registry, testing::TestDatabase};
+use cartorio_control::registry::{self, Database, Registry};
 use cartorio_control::{Control, ControlConfig};
+use cartorio_testkit::postgres::TestDatabase;
 use std::time::{Duration, Instant};
 
 struct Options {
@@ -210,7 +211,7 @@ fn queries(database: &Database, serials: &[String]) -> anyhow::Result<()> {
 
     let start = Instant::now();
     // No checkpoint was signed (no pre-signer ran): any key will do.
-    let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+    let key = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
     let key = cartorio_control::audit::AuditKey::from_spki(cartorio_pkix::Signer::spki(&key))?;
     let verdict = registry.verify_audit(&key, &[])?;
     let entries = verdict.as_ref().map(|i| i.entries).unwrap_or(-1);

@@ -184,8 +184,8 @@ pub fn checkpoint(tx: &mut impl Sql, signer: &dyn Signer, at: i64) -> anyhow::Re
 mod tests {
     use super::*;
     use crate::registry::db::{Database, Db};
-    use crate::registry::testing::TestDatabase;
     use cartorio_pkix::{EcCurve, EcdsaSigner};
+    use cartorio_testkit::postgres::TestDatabase;
 
     fn grow(db: &mut Db, entries: usize) {
         for i in 0..entries {

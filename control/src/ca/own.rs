@@ -301,8 +301,8 @@ mod tests {
     #[test]
     fn due_two_thirds_in_and_never_kept_past_expiry_or_for_another_key() {
         assert_eq!(renewal_time(0, 90), 60);
-        let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
-        let other = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let key = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
+        let other = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
         let template = |spki: &[u8]| cartorio_pkix::cert::CertificateTemplate {
             serial: vec![1],
             issuer: cartorio_pkix::cert::name(&[(cartorio_pkix::oid::COMMON_NAME, "x")]),

@@ -112,10 +112,12 @@ pub fn fuzz_check(data: &[u8]) {
         let profiles = crate::profile::Profiles::compile(&Default::default(), &["tls", "documents"]).ok()?;
         profiles.get("server").cloned()
     });
-    static KEY: LazyLock<Vec<u8>> = LazyLock::new(|| {
-        cartorio_pkix::Signer::spki(&cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256)).to_vec()
+    static KEY: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+        use cartorio_pkix::{EcCurve, EcdsaSigner, Signer};
+        let pkcs8 = EcdsaSigner::generate_pkcs8(EcCurve::P256).ok()?;
+        Some(EcdsaSigner::from_pkcs8(EcCurve::P256, &pkcs8).ok()?.spki().to_vec())
     });
-    let Some(profile) = SERVER.as_ref() else { return };
+    let (Some(profile), Some(key)) = (SERVER.as_ref(), KEY.as_ref()) else { return };
     let (&n, rest) = match data.split_first() {
         Some(split) => split,
         None => return,
@@ -123,7 +125,7 @@ pub fn fuzz_check(data: &[u8]) {
     let (subject, san) = rest.split_at(usize::from(n).min(rest.len()));
     let subject = cartorio_pkix::der::encode::sort_sets(subject);
     let san = (!san.is_empty()).then(|| cartorio_pkix::der::encode::sort_sets(san));
-    if let Ok(approved) = check_parts(profile, &KEY, subject, san) {
+    if let Ok(approved) = check_parts(profile, key, subject, san) {
         assert!(
             cartorio_pkix::der::single(&approved.subject, 0x30).is_ok(),
             "an approved subject is one Name"
@@ -294,7 +296,7 @@ mod tests {
     /// A CSR for `subject` (attribute OID, value) pairs and `sans`
     /// (GeneralName DER each), signed by a fresh P-256 key.
     fn csr(subject: &[(&[u8], &str)], sans: &[Vec<u8>]) -> VerifiedCsr {
-        let key = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let key = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
         let name = cartorio_pkix::cert::name(subject);
         let attributes = match sans.is_empty() {
             true => vec![0xa0, 0x00],

@@ -155,9 +155,9 @@ mod tests {
 
     #[test]
     fn key_types_are_read_from_public_keys() {
-        let p256 = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P256);
+        let p256 = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P256);
         assert_eq!(KeyType::of(cartorio_pkix::Signer::spki(&p256)), Some(KeyType::EcdsaP256));
-        let p384 = cartorio_pkix::testing::ec_key(cartorio_pkix::EcCurve::P384);
+        let p384 = cartorio_testkit::pki::ec_key(cartorio_pkix::EcCurve::P384);
         assert_eq!(KeyType::of(cartorio_pkix::Signer::spki(&p384)), Some(KeyType::EcdsaP384));
         // A 2048-bit modulus: 0x00 then 256 octets, the first with its top bit set.
         let mut modulus = vec![0x00, 0xc1];

@@ -12,7 +12,6 @@ pub mod acme;
 mod admin_tokens;
 pub mod db;
 pub mod migrations;
-pub mod testing;
 
 pub use admin_tokens::{AdminToken, TOKEN_PREFIX_LEN, TokenRevocation};
 

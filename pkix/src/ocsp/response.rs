@@ -201,8 +201,8 @@ mod tests {
 
     #[test]
     fn signed_response_decodes_with_rasn_and_verifies() {
-        let signer = crate::testing::ec_key(EcCurve::P256);
-        let cert = crate::testing::self_signed(&signer, "Issuer", vec![]);
+        let signer = crate::test_keys::ec_key(EcCurve::P256);
+        let cert = crate::test_keys::self_signed(&signer, "Issuer", vec![]);
         let view = CertificateView::parse(&cert).expect("view");
         let issuer = IssuerHashes::of(&view).expect("hashes");
         let template = ResponderTemplate::new(&cert, signer.spki()).expect("template");

@@ -219,9 +219,9 @@ mod decode_tests {
 
     /// Builds a token and takes it apart with rasn-cms, an independent decoder.
     fn check_token(curve: EcCurve) {
-        let signer = crate::testing::ec_key(curve);
+        let signer = crate::test_keys::ec_key(curve);
         let digest_alg = signer.digest();
-        let cert = crate::testing::self_signed(
+        let cert = crate::test_keys::self_signed(
             &signer,
             "TSA",
             vec![crate::cert::extensions::extended_key_usage(&[oid::KP_TIME_STAMPING], true)],
@@ -231,7 +231,7 @@ mod decode_tests {
         // A CA certificate after the TSA's that sorts before it: the
         // token's CertificateSet must not keep the chain's order.
         let ca = std::iter::repeat_with(|| {
-            crate::testing::self_signed(&crate::testing::ec_key(curve), "CA", vec![])
+            crate::test_keys::self_signed(&crate::test_keys::ec_key(curve), "CA", vec![])
         })
         .find(|ca| *ca < cert)
         .expect("a CA certificate that sorts first");

@@ -98,7 +98,7 @@ impl AccountKey {
 /// A PKCS#10 request for `names` (DNS names, or IP addresses when they
 /// parse as one) with a fresh P-256 key, no subject; DER.
 pub fn csr(names: &[&str]) -> Vec<u8> {
-    csr_with(&cartorio_pkix::testing::ec_key(EcCurve::P256), names)
+    csr_with(&crate::pki::ec_key(EcCurve::P256), names)
 }
 
 /// As [`csr`], with `key`.
@@ -121,5 +121,5 @@ pub fn csr_with(key: &EcdsaSigner, names: &[&str]) -> Vec<u8> {
 
 /// A P-256 key for a CSR (when a test needs the key again).
 pub fn csr_key() -> EcdsaSigner {
-    cartorio_pkix::testing::ec_key(EcCurve::P256)
+    crate::pki::ec_key(EcCurve::P256)
 }

@@ -84,7 +84,7 @@ mod tests {
 
     /// A self-signed certificate as a tls-alpn-01 client makes it.
     fn challenge_cert(dns: &str, acme_identifier: Option<(bool, &[u8])>) -> Vec<u8> {
-        let key = cartorio_pkix::testing::ec_key(EcCurve::P256);
+        let key = cartorio_testkit::pki::ec_key(EcCurve::P256);
         let mut extensions = vec![subject_alt_dns(&[dns])];
         if let Some((critical, digest)) = acme_identifier {
             let oid = cartorio_pkix::oid::from_dotted("1.3.6.1.5.5.7.1.31").expect("oid");

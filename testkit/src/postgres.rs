@@ -3,7 +3,6 @@
 //! (`postgres://postgres@127.0.0.1:PORT/postgres`); each test creates a
 //! database of its own there, so tests run in parallel, and drops it after.
 
-use super::db::off_async;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -58,12 +57,16 @@ impl TestDatabase {
     }
 }
 
+/// Runs `sql` on its own thread: the synchronous client refuses to run on
+/// an async runtime's thread, where tests may call this from.
 fn admin(url: &str, sql: &str) -> anyhow::Result<()> {
-    off_async(|| -> anyhow::Result<()> {
+    let run = || -> anyhow::Result<()> {
         let mut client = postgres::Client::connect(url, postgres::NoTls)?;
         client.batch_execute(sql)?;
         Ok(())
-    })?
+    };
+    std::thread::scope(|scope| scope.spawn(run).join())
+        .map_err(|_| anyhow::anyhow!("a PostgreSQL admin thread panicked"))?
 }
 
 impl Drop for TestDatabase {
