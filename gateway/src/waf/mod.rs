@@ -36,6 +36,7 @@ mod offsite;
 mod quoting;
 mod rich_text;
 pub mod rules;
+mod search;
 pub mod sqltok;
 mod ssrf;
 mod svg;
@@ -370,6 +371,13 @@ fn inspect_value(
     }
     for rule in tokenized::judge(decoded, location) {
         here.add(rule, location);
+    }
+    // A search query's phrases are quotes beside words (`"not found" OR
+    // "missing"`); see [`search`].
+    if here.findings.iter().any(|f| search::QUOTE_SIGNS.contains(&f.rule))
+        && search::is_search_query(views.get(View::Raw))
+    {
+        here.drop_rules(search::QUOTE_SIGNS);
     }
     // A query filter an API takes (`state = "ACTIVE" AND env = "prod"`)
     // is written with SQL's words; see [`filters`].

@@ -87,6 +87,18 @@ fn query_filters_pass_and_injections_shaped_like_them_do_not() {
     blocks(json(r#"{"filter":"id = 1 UNION SELECT password FROM users"}"#), Class::Sqli);
 }
 
+/// Search queries (GitHub's `q`, Lucene's) quote phrases beside boolean
+/// words; see `waf::search`. What else a value says of SQL still counts.
+#[test]
+fn search_queries_pass_and_injections_written_as_phrases_do_not() {
+    passes(query("q=%22not%20found%22%20OR%20%22missing%22"));
+    passes(query("q=%22union%20station%22%20chicago"));
+    passes(json(r#"{"q":"\"select a plan\" OR \"union station\""}"#));
+    blocks(query("q=%22%20OR%20%221%22%3D%221"), Class::Sqli);
+    blocks(json(r#"{"q":"x \"union select password from users\" y"}"#), Class::Sqli);
+    blocks(json(r#"{"q":"\"a\" or \"1\""}"#), Class::Sqli);
+}
+
 #[test]
 fn xss() {
     blocks(query("q=%3Cscript%3Ealert(1)%3C/script%3E"), Class::Xss);
