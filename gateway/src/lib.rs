@@ -142,7 +142,7 @@ async fn spawn_tls(
     shutdown: cartorio_platform::Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = http::bind(tls.listen, "gateway-tls").await?;
-    let connections = Connections { tls: Some(acceptor), proxy_protocol };
+    let connections = Connections { tls: Some(acceptor), proxy_protocol, ..Default::default() };
     tokio::spawn(cartorio_platform::tls::watch(certs.clone(), CERT_POLL, shutdown.clone(), "gateway-tls"));
     if !tls.http3 {
         let service = logged(service, "gateway-tls", access_log);
@@ -265,7 +265,7 @@ pub async fn run(
         ),
         None => None,
     };
-    let connections = Connections { tls: None, proxy_protocol: config.proxy_protocol };
+    let connections = Connections { proxy_protocol: config.proxy_protocol, ..Default::default() };
     let service = logged(service, "gateway", config.access_log);
     // One single-threaded runtime per core, as the responders: a request
     // never crosses cores. On the multi-threaded runtime the gateway spent a

@@ -121,18 +121,49 @@ impl PeerCertificate {
 }
 
 /// What a listener expects before HTTP on each connection.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Connections {
     /// TLS (HTTP/2 or HTTP/1.1 chosen by ALPN).
     pub tls: Option<TlsAcceptor>,
     /// A PROXY protocol header (v1 or v2) from the load balancer, naming the
     /// client; a connection without a valid one is closed.
     pub proxy_protocol: bool,
+    /// A connection whose first request head has not arrived within this
+    /// time (from accept, TLS and PROXY header included) is closed.
+    pub first_request_timeout: Duration,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self { tls: None, proxy_protocol: false, first_request_timeout: HEADER_READ_TIMEOUT }
+    }
 }
 
 impl Connections {
     pub fn tls(acceptor: TlsAcceptor) -> Self {
-        Self { tls: Some(acceptor), proxy_protocol: false }
+        Self { tls: Some(acceptor), ..Self::default() }
+    }
+}
+
+/// Runs `conn` (a connection being served), dropping it, which closes it,
+/// when no request head has arrived (`first_request`) by `limit`; `None`
+/// then. hyper's header-read timeout starts at a request's first byte and
+/// its HTTP/1-or-2 detection waits without one: a client that connects and
+/// sends nothing would otherwise hold its socket (and a descriptor of the
+/// process every service shares) for as long as it likes.
+async fn first_request_within<F: Future>(
+    limit: Duration,
+    first_request: &std::sync::atomic::AtomicBool,
+    conn: F,
+) -> Option<F::Output> {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        served = conn.as_mut() => return Some(served),
+        _ = tokio::time::sleep(limit) => {}
+    }
+    match first_request.load(std::sync::atomic::Ordering::Relaxed) {
+        true => Some(conn.await),
+        false => None,
     }
 }
 
@@ -165,6 +196,7 @@ pub async fn serve_with<H: Handler>(
         let (handler, watcher, builder, connections) =
             (handler.clone(), graceful.watcher(), builder.clone(), connections.clone());
         tokio::spawn(async move {
+            let accepted = tokio::time::Instant::now();
             let peer = match connections.proxy_protocol {
                 false => peer,
                 true => match tokio::time::timeout(HEADER_READ_TIMEOUT, read_proxy_header(&mut stream)).await
@@ -179,8 +211,12 @@ pub async fn serve_with<H: Handler>(
                     Err(_) => return,
                 },
             };
+            let first_request = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = first_request.clone();
             let make_service = move |client_cert: Option<PeerCertificate>| {
+                let seen = seen.clone();
                 service_fn(move |req: Request<Incoming>| {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
                     let handler = handler.clone();
                     let mut req = req.map(RequestBody::Streamed);
                     if let Some(cert) = &client_cert {
@@ -192,7 +228,8 @@ pub async fn serve_with<H: Handler>(
             let served = match connections.tls {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), make_service(None));
-                    watcher.watch(conn.into_owned()).await
+                    let limit = connections.first_request_timeout.saturating_sub(accepted.elapsed());
+                    first_request_within(limit, &first_request, watcher.watch(conn.into_owned())).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -206,11 +243,18 @@ pub async fn serve_with<H: Handler>(
                         };
                     let cert = PeerCertificate::first_of(stream.get_ref().1.peer_certificates());
                     let conn = builder.serve_connection(TokioIo::new(stream), make_service(cert));
-                    watcher.watch(conn.into_owned()).await
+                    let limit = connections.first_request_timeout.saturating_sub(accepted.elapsed());
+                    first_request_within(limit, &first_request, watcher.watch(conn.into_owned())).await
                 }
             };
-            if let Err(error) = served {
-                tracing::debug!(service = name, %error, "connection ended with an error");
+            match served {
+                Some(Ok(())) => {}
+                Some(Err(error)) => tracing::debug!(service = name, %error, "connection ended with an error"),
+                None => {
+                    metrics::counter!("cartorio_connections_without_request_total", "service" => name)
+                        .increment(1);
+                    tracing::debug!(service = name, %peer, "connection closed: no request within the time allowed");
+                }
             }
         });
     }
@@ -392,6 +436,33 @@ mod tests {
         let taken = first.local_addr().expect("addr");
         let second = bind(taken, "test").await;
         assert_eq!(second.map(|_| ()).map_err(|e| e.kind()), Err(std::io::ErrorKind::AddrInUse));
+    }
+
+    /// A connection that sends nothing is closed when its first request's
+    /// time is up (hyper alone kept it open); one that asks in time is
+    /// served and kept past that time.
+    #[tokio::test]
+    async fn a_connection_without_a_request_is_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let connections =
+            Connections { first_request_timeout: Duration::from_millis(300), ..Default::default() };
+        let shutdown = Shutdown::new();
+        tokio::spawn(serve_with(listener, connections, MetricsOnly, shutdown.clone(), "test"));
+        let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut asking = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let ask = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+        asking.write_all(ask).await.expect("write");
+        let mut answer = [0u8; 512];
+        let n = asking.read(&mut answer).await.expect("answer");
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
+        let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut [0u8; 1])).await;
+        assert!(matches!(closed, Ok(Ok(0))), "the silent connection is still open: {closed:?}");
+        asking.write_all(ask).await.expect("second request on the kept connection");
+        let n = asking.read(&mut answer).await.expect("second answer");
+        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
+        shutdown.trigger();
     }
 
     #[tokio::test]
