@@ -3,6 +3,7 @@
 //! in flight finish.
 
 use crate::access_log::AccessNote;
+use crate::conn_limits::{ConnectionSlots, first_request_within};
 use crate::proxy_protocol::{self, ProxyError};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
@@ -131,39 +132,24 @@ pub struct Connections {
     /// A connection whose first request head has not arrived within this
     /// time (from accept, TLS and PROXY header included) is closed.
     pub first_request_timeout: Duration,
+    /// Connections held at once, with the process's other listeners.
+    pub slots: ConnectionSlots,
 }
 
 impl Default for Connections {
     fn default() -> Self {
-        Self { tls: None, proxy_protocol: false, first_request_timeout: HEADER_READ_TIMEOUT }
+        Self {
+            tls: None,
+            proxy_protocol: false,
+            first_request_timeout: HEADER_READ_TIMEOUT,
+            slots: ConnectionSlots::process(),
+        }
     }
 }
 
 impl Connections {
     pub fn tls(acceptor: TlsAcceptor) -> Self {
         Self { tls: Some(acceptor), ..Self::default() }
-    }
-}
-
-/// Runs `conn` (a connection being served), dropping it, which closes it,
-/// when no request head has arrived (`first_request`) by `limit`; `None`
-/// then. hyper's header-read timeout starts at a request's first byte and
-/// its HTTP/1-or-2 detection waits without one: a client that connects and
-/// sends nothing would otherwise hold its socket (and a descriptor of the
-/// process every service shares) for as long as it likes.
-async fn first_request_within<F: Future>(
-    limit: Duration,
-    first_request: &std::sync::atomic::AtomicBool,
-    conn: F,
-) -> Option<F::Output> {
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        served = conn.as_mut() => return Some(served),
-        _ = tokio::time::sleep(limit) => {}
-    }
-    match first_request.load(std::sync::atomic::Ordering::Relaxed) {
-        true => Some(conn.await),
-        false => None,
     }
 }
 
@@ -180,6 +166,10 @@ pub async fn serve_with<H: Handler>(
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
     let graceful = GracefulShutdown::new();
     loop {
+        let slot = tokio::select! {
+            slot = connections.slots.acquire(name) => slot,
+            _ = shutdown.wait() => break,
+        };
         let (mut stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -196,6 +186,7 @@ pub async fn serve_with<H: Handler>(
         let (handler, watcher, builder, connections) =
             (handler.clone(), graceful.watcher(), builder.clone(), connections.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let accepted = tokio::time::Instant::now();
             let peer = match connections.proxy_protocol {
                 false => peer,
@@ -400,7 +391,7 @@ pub async fn serve_metrics(listener: TcpListener, shutdown: Shutdown) {
 }
 
 #[derive(Clone)]
-struct MetricsOnly;
+pub(crate) struct MetricsOnly;
 
 impl Handler for MetricsOnly {
     async fn handle(&self, req: Request<RequestBody>, _peer: SocketAddr) -> Response<Body> {
@@ -436,33 +427,6 @@ mod tests {
         let taken = first.local_addr().expect("addr");
         let second = bind(taken, "test").await;
         assert_eq!(second.map(|_| ()).map_err(|e| e.kind()), Err(std::io::ErrorKind::AddrInUse));
-    }
-
-    /// A connection that sends nothing is closed when its first request's
-    /// time is up (hyper alone kept it open); one that asks in time is
-    /// served and kept past that time.
-    #[tokio::test]
-    async fn a_connection_without_a_request_is_closed() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let connections =
-            Connections { first_request_timeout: Duration::from_millis(300), ..Default::default() };
-        let shutdown = Shutdown::new();
-        tokio::spawn(serve_with(listener, connections, MetricsOnly, shutdown.clone(), "test"));
-        let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let mut asking = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let ask = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
-        asking.write_all(ask).await.expect("write");
-        let mut answer = [0u8; 512];
-        let n = asking.read(&mut answer).await.expect("answer");
-        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
-        let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut [0u8; 1])).await;
-        assert!(matches!(closed, Ok(Ok(0))), "the silent connection is still open: {closed:?}");
-        asking.write_all(ask).await.expect("second request on the kept connection");
-        let n = asking.read(&mut answer).await.expect("second answer");
-        assert!(answer[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer[..n]));
-        shutdown.trigger();
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ pub mod background;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod conn_limits;
 pub mod hot_metrics;
 pub mod http;
 pub mod http3;

@@ -1,0 +1,156 @@
+//! What a client may hold of a server by connecting: a connection's time
+//! before its first request, and a descriptor of the process.
+//!
+//! Every service of a process (`up` runs them all) shares one table of file
+//! descriptors with what the services open themselves: store objects, the
+//! registry, logs, connections to Redis, S3 or KMS. Out of descriptors, a
+//! write to the store fails as surely as an accept, so the listeners stop
+//! accepting short of the limit ([`ConnectionSlots`]), as nginx's
+//! `worker_connections` do; the kernel's backlog holds what comes next.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Descriptors kept from the listeners: at least this many, and an eighth
+/// of the limit above that.
+const RESERVED_MIN: usize = 256;
+
+/// Connections the listeners of a process may hold together; a permit per
+/// connection, held until it closes.
+#[derive(Clone)]
+pub struct ConnectionSlots(Arc<Semaphore>);
+
+impl ConnectionSlots {
+    pub fn new(slots: usize) -> Self {
+        Self(Arc::new(Semaphore::new(slots)))
+    }
+
+    /// The process's own: the open-file limit (soft) less the reserve.
+    pub fn process() -> Self {
+        static SLOTS: OnceLock<ConnectionSlots> = OnceLock::new();
+        SLOTS.get_or_init(|| Self::new(slots_for(open_file_limit()))).clone()
+    }
+
+    /// A slot, at once or once a connection closes. Says so in the log the
+    /// first time the slots run out (per `service`, until one frees).
+    pub async fn acquire(&self, service: &'static str) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.0.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        metrics::counter!("cartorio_connection_slots_exhausted_total", "service" => service).increment(1);
+        tracing::warn!(
+            service,
+            "every connection slot is taken (the open-file limit less a reserve): not accepting until one closes"
+        );
+        self.0.clone().acquire_owned().await.ok()
+    }
+}
+
+/// The soft limit on open files, as the kernel reports it (no call into
+/// libc needed); 1024, the usual default, if unreadable.
+fn open_file_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map_or(1024, |soft| soft.parse().unwrap_or(usize::MAX))
+}
+
+/// Slots for an open-file limit of `limit`.
+fn slots_for(limit: usize) -> usize {
+    let reserve = RESERVED_MIN.max(limit / 8);
+    limit.saturating_sub(reserve).clamp(64, Semaphore::MAX_PERMITS)
+}
+
+/// Runs `conn` (a connection being served), dropping it, which closes it,
+/// when no request head has arrived (`first_request`) by `limit`; `None`
+/// then. hyper's header-read timeout starts at a request's first byte and
+/// its HTTP/1-or-2 detection waits without one: a client that connects and
+/// sends nothing would otherwise hold its socket for as long as it likes.
+pub async fn first_request_within<F: Future>(
+    limit: Duration,
+    first_request: &AtomicBool,
+    conn: F,
+) -> Option<F::Output> {
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        served = conn.as_mut() => return Some(served),
+        _ = tokio::time::sleep(limit) => {}
+    }
+    match first_request.load(Ordering::Relaxed) {
+        true => Some(conn.await),
+        false => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Connections, MetricsOnly, serve_with};
+    use crate::shutdown::Shutdown;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    const ASK: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    async fn answered(client: &mut TcpStream) -> bool {
+        client.write_all(ASK).await.expect("write");
+        let mut answer = [0u8; 512];
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut answer)).await;
+        matches!(read, Ok(Ok(n)) if answer[..n].starts_with(b"HTTP/1.1 200"))
+    }
+
+    async fn server(connections: Connections) -> (std::net::SocketAddr, Shutdown) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = Shutdown::new();
+        tokio::spawn(serve_with(listener, connections, MetricsOnly, shutdown.clone(), "test"));
+        (addr, shutdown)
+    }
+
+    #[test]
+    fn slots_leave_a_reserve() {
+        assert_eq!(slots_for(1024), 768);
+        assert_eq!(slots_for(65536), 57344);
+        assert_eq!(slots_for(100), 64);
+        assert!(slots_for(open_file_limit()) >= 64);
+    }
+
+    /// A connection that sends nothing is closed when its first request's
+    /// time is up (hyper alone kept it open); one that asks in time is
+    /// served and kept past that time.
+    #[tokio::test]
+    async fn a_connection_without_a_request_is_closed() {
+        let first_request_timeout = Duration::from_millis(300);
+        let (addr, shutdown) = server(Connections { first_request_timeout, ..Default::default() }).await;
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let mut asking = TcpStream::connect(addr).await.expect("connect");
+        assert!(answered(&mut asking).await);
+        let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut [0u8; 1])).await;
+        assert!(matches!(closed, Ok(Ok(0))), "the silent connection is still open: {closed:?}");
+        assert!(answered(&mut asking).await, "the connection that asked in time was closed");
+        shutdown.trigger();
+    }
+
+    /// With every slot taken, the next connection waits in the backlog and
+    /// is served once one closes.
+    #[tokio::test]
+    async fn past_the_slots_connections_wait_for_one_to_close() {
+        let (addr, shutdown) =
+            server(Connections { slots: ConnectionSlots::new(1), ..Default::default() }).await;
+        let mut first = TcpStream::connect(addr).await.expect("connect");
+        assert!(answered(&mut first).await);
+        let mut second = TcpStream::connect(addr).await.expect("connect (the kernel's backlog)");
+        let waiting = tokio::spawn(async move { answered(&mut second).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "a second connection was served with one slot taken");
+        drop(first);
+        let served = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(matches!(served, Ok(Ok(true))), "the waiting connection was not served: {served:?}");
+        shutdown.trigger();
+    }
+}
