@@ -9,7 +9,7 @@
 //! `worker_connections` do; the kernel's backlog holds what comes next.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -18,14 +18,22 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// of the limit above that.
 const RESERVED_MIN: usize = 256;
 
+/// How often, at most, running out of slots is said in the log: under a
+/// flood it happens at every connection that closes.
+const WARN_EVERY_SECS: u64 = 10;
+
 /// Connections the listeners of a process may hold together; a permit per
 /// connection, held until it closes.
 #[derive(Clone)]
-pub struct ConnectionSlots(Arc<Semaphore>);
+pub struct ConnectionSlots {
+    permits: Arc<Semaphore>,
+    /// When running out was last said in the log (Unix seconds).
+    warned_at: Arc<AtomicU64>,
+}
 
 impl ConnectionSlots {
     pub fn new(slots: usize) -> Self {
-        Self(Arc::new(Semaphore::new(slots)))
+        Self { permits: Arc::new(Semaphore::new(slots)), warned_at: Arc::default() }
     }
 
     /// The process's own: the open-file limit (soft) less the reserve.
@@ -34,18 +42,24 @@ impl ConnectionSlots {
         SLOTS.get_or_init(|| Self::new(slots_for(open_file_limit()))).clone()
     }
 
-    /// A slot, at once or once a connection closes. Says so in the log the
-    /// first time the slots run out (per `service`, until one frees).
+    /// A slot, at once or once a connection closes (counted, and said in
+    /// the log at most every [`WARN_EVERY_SECS`]).
     pub async fn acquire(&self, service: &'static str) -> Option<OwnedSemaphorePermit> {
-        if let Ok(permit) = self.0.clone().try_acquire_owned() {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
             return Some(permit);
         }
         metrics::counter!("cartorio_connection_slots_exhausted_total", "service" => service).increment(1);
-        tracing::warn!(
-            service,
-            "every connection slot is taken (the open-file limit less a reserve): not accepting until one closes"
-        );
-        self.0.clone().acquire_owned().await.ok()
+        let now = u64::try_from(crate::clock::unix_seconds()).unwrap_or(0);
+        let last = self.warned_at.load(Ordering::Relaxed);
+        if now >= last + WARN_EVERY_SECS
+            && self.warned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            tracing::warn!(
+                service,
+                "every connection slot is taken (the open-file limit less a reserve): not accepting until one closes"
+            );
+        }
+        self.permits.clone().acquire_owned().await.ok()
     }
 }
 
