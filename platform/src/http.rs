@@ -165,6 +165,9 @@ pub async fn serve_with<H: Handler>(
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
     let graceful = GracefulShutdown::new();
+    // Exported from the start, so an alert on them has a series to read.
+    metrics::counter!("cartorio_connection_slots_exhausted_total", "service" => name).increment(0);
+    metrics::counter!("cartorio_connections_without_request_total", "service" => name).increment(0);
     loop {
         let slot = tokio::select! {
             slot = connections.slots.acquire(name) => slot,
