@@ -9,7 +9,7 @@
 //! `worker_connections` do; the kernel's backlog holds what comes next.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -80,24 +80,98 @@ fn slots_for(limit: usize) -> usize {
     limit.saturating_sub(reserve).clamp(64, Semaphore::MAX_PERMITS)
 }
 
-/// Runs `conn` (a connection being served), dropping it, which closes it,
-/// when no request head has arrived (`first_request`) by `limit`; `None`
-/// then. hyper's header-read timeout starts at a request's first byte and
-/// its HTTP/1-or-2 detection waits without one: a client that connects and
-/// sends nothing would otherwise hold its socket for as long as it likes.
-pub async fn first_request_within<F: Future>(
-    limit: Duration,
-    first_request: &AtomicBool,
-    conn: F,
-) -> Option<F::Output> {
-    let mut conn = std::pin::pin!(conn);
-    tokio::select! {
-        served = conn.as_mut() => return Some(served),
-        _ = tokio::time::sleep(limit) => {}
+/// What a connection's client has asked, for [`serve_while_asked`]:
+/// whether a request began, how many are in flight, when one last ended.
+#[derive(Default)]
+pub struct Activity {
+    started: AtomicBool,
+    in_flight: AtomicUsize,
+    /// Milliseconds from `epoch` to the last request's end (while one is
+    /// in flight the connection is not idle: its start need not be read).
+    last_ms: AtomicU64,
+    epoch: OnceLock<tokio::time::Instant>,
+}
+
+impl Activity {
+    /// A request begins; the activity counts it in flight until the guard
+    /// drops (its response is produced, or hyper drops the request).
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.started.store(true, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
     }
-    match first_request.load(Ordering::Relaxed) {
-        true => Some(conn.await),
-        false => None,
+
+    fn touch(&self) {
+        let epoch = self.epoch.get_or_init(tokio::time::Instant::now);
+        let ms = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the last request ended, with none in flight.
+    fn idle_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let epoch = self.epoch.get()?;
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        Some(epoch.elapsed().saturating_sub(last))
+    }
+}
+
+/// A request in flight on its connection's [`Activity`].
+pub struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
+}
+
+/// How a connection [`serve_while_asked`] ended.
+pub enum Ended<T> {
+    /// By its client or its protocol: hyper's result.
+    Served(T),
+    /// Closed: no request head by the first request's deadline.
+    NoRequest,
+    /// Closed: no request for the idle time, none in flight.
+    Idle,
+}
+
+/// Serves `conn` while its client asks: it is dropped, which closes it,
+/// when no request head has arrived by `first` (from now) or when nothing
+/// has been in flight for `idle`. hyper's header-read timeout starts at a
+/// request's first byte and its HTTP/1-or-2 detection waits without one,
+/// and HTTP/2 has no idle limit of its own: a client that connects and
+/// sends nothing, or asks once, would otherwise hold a connection slot for
+/// as long as it likes.
+pub async fn serve_while_asked<F: Future>(
+    conn: F,
+    activity: &Activity,
+    first: Duration,
+    idle: Duration,
+) -> Ended<F::Output> {
+    let mut conn = std::pin::pin!(conn);
+    let since = tokio::time::Instant::now();
+    let mut wait = first.min(idle);
+    loop {
+        tokio::select! {
+            served = conn.as_mut() => return Ended::Served(served),
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if !activity.started.load(Ordering::Relaxed) {
+            let waited = since.elapsed();
+            if waited >= first {
+                return Ended::NoRequest;
+            }
+            wait = (first - waited).min(idle);
+            continue;
+        }
+        wait = match activity.idle_for() {
+            None => idle,
+            Some(quiet) if quiet >= idle => return Ended::Idle,
+            Some(quiet) => idle - quiet,
+        };
     }
 }
 
@@ -110,9 +184,32 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     const ASK: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    const ASK_SLOWLY: &[u8] = b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n";
+
+    /// `/slow` answers after 600 ms; anything else as [`MetricsOnly`].
+    #[derive(Clone)]
+    struct Slow;
+
+    impl crate::http::Handler for Slow {
+        async fn handle(
+            &self,
+            req: http::Request<crate::http::RequestBody>,
+            peer: std::net::SocketAddr,
+        ) -> http::Response<crate::http::Body> {
+            if req.uri().path() == "/slow" {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                return crate::http::response(http::StatusCode::OK, "text/plain", "slow\n");
+            }
+            MetricsOnly.handle(req, peer).await
+        }
+    }
 
     async fn answered(client: &mut TcpStream) -> bool {
-        client.write_all(ASK).await.expect("write");
+        answered_to(client, ASK).await
+    }
+
+    async fn answered_to(client: &mut TcpStream, ask: &[u8]) -> bool {
+        client.write_all(ask).await.expect("write");
         let mut answer = [0u8; 512];
         let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut answer)).await;
         matches!(read, Ok(Ok(n)) if answer[..n].starts_with(b"HTTP/1.1 200"))
@@ -122,8 +219,13 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = Shutdown::new();
-        tokio::spawn(serve_with(listener, connections, MetricsOnly, shutdown.clone(), "test"));
+        tokio::spawn(serve_with(listener, connections, Slow, shutdown.clone(), "test"));
         (addr, shutdown)
+    }
+
+    async fn closed_within(client: &mut TcpStream, limit: Duration) -> bool {
+        let read = tokio::time::timeout(limit, client.read(&mut [0u8; 1])).await;
+        matches!(read, Ok(Ok(0)))
     }
 
     #[test]
@@ -147,6 +249,22 @@ mod tests {
         let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut [0u8; 1])).await;
         assert!(matches!(closed, Ok(Ok(0))), "the silent connection is still open: {closed:?}");
         assert!(answered(&mut asking).await, "the connection that asked in time was closed");
+        shutdown.trigger();
+    }
+
+    /// A connection with nothing in flight for the idle time is closed; a
+    /// request that takes longer than that is answered.
+    #[tokio::test]
+    async fn an_idle_connection_is_closed_and_a_slow_answer_is_not() {
+        let idle_timeout = Duration::from_millis(300);
+        let (addr, shutdown) = server(Connections { idle_timeout, ..Default::default() }).await;
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        assert!(answered(&mut client).await);
+        assert!(answered_to(&mut client, ASK_SLOWLY).await, "a 600 ms answer was cut by a 300 ms idle limit");
+        assert!(
+            closed_within(&mut client, Duration::from_secs(5)).await,
+            "the idle connection is still open"
+        );
         shutdown.trigger();
     }
 

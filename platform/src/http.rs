@@ -3,7 +3,7 @@
 //! in flight finish.
 
 use crate::access_log::AccessNote;
-use crate::conn_limits::{ConnectionSlots, first_request_within};
+use crate::conn_limits::{Activity, ConnectionSlots, Ended, serve_while_asked};
 use crate::proxy_protocol::{self, ProxyError};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
@@ -65,6 +65,9 @@ impl hyper::body::Body for RequestBody {
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must send its request head within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with nothing in flight is closed after this time (nginx's
+/// `keepalive_timeout` is 75 s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A service's request handler. Handlers never fail: every error is already
 /// a protocol answer by the time it leaves them.
@@ -132,6 +135,9 @@ pub struct Connections {
     /// A connection whose first request head has not arrived within this
     /// time (from accept, TLS and PROXY header included) is closed.
     pub first_request_timeout: Duration,
+    /// A connection with no request in flight for this time is closed
+    /// (HTTP/1.1's keep-alive ends sooner: at [`HEADER_READ_TIMEOUT`]).
+    pub idle_timeout: Duration,
     /// Connections held at once, with the process's other listeners.
     pub slots: ConnectionSlots,
 }
@@ -142,6 +148,7 @@ impl Default for Connections {
             tls: None,
             proxy_protocol: false,
             first_request_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
             slots: ConnectionSlots::process(),
         }
     }
@@ -205,25 +212,31 @@ pub async fn serve_with<H: Handler>(
                     Err(_) => return,
                 },
             };
-            let first_request = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let seen = first_request.clone();
+            let activity = std::sync::Arc::new(Activity::default());
+            let asked = activity.clone();
             let make_service = move |client_cert: Option<PeerCertificate>| {
-                let seen = seen.clone();
+                let asked = asked.clone();
                 service_fn(move |req: Request<Incoming>| {
-                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let in_flight = asked.begin();
                     let handler = handler.clone();
                     let mut req = req.map(RequestBody::Streamed);
                     if let Some(cert) = &client_cert {
                         req.extensions_mut().insert(cert.clone());
                     }
-                    async move { Ok::<_, Infallible>(handler.handle(req, peer).await) }
+                    async move {
+                        let resp = handler.handle(req, peer).await;
+                        drop(in_flight);
+                        Ok::<_, Infallible>(resp)
+                    }
                 })
             };
+            let (first, idle) = (connections.first_request_timeout, connections.idle_timeout);
             let served = match connections.tls {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), make_service(None));
-                    let limit = connections.first_request_timeout.saturating_sub(accepted.elapsed());
-                    first_request_within(limit, &first_request, watcher.watch(conn.into_owned())).await
+                    let conn = watcher.watch(
+                        builder.serve_connection(TokioIo::new(stream), make_service(None)).into_owned(),
+                    );
+                    serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
                 }
                 Some(acceptor) => {
                     let stream =
@@ -236,19 +249,23 @@ pub async fn serve_with<H: Handler>(
                             Err(_) => return,
                         };
                     let cert = PeerCertificate::first_of(stream.get_ref().1.peer_certificates());
-                    let conn = builder.serve_connection(TokioIo::new(stream), make_service(cert));
-                    let limit = connections.first_request_timeout.saturating_sub(accepted.elapsed());
-                    first_request_within(limit, &first_request, watcher.watch(conn.into_owned())).await
+                    let conn = watcher.watch(
+                        builder.serve_connection(TokioIo::new(stream), make_service(cert)).into_owned(),
+                    );
+                    serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
                 }
             };
             match served {
-                Some(Ok(())) => {}
-                Some(Err(error)) => tracing::debug!(service = name, %error, "connection ended with an error"),
-                None => {
+                Ended::Served(Ok(())) => {}
+                Ended::Served(Err(error)) => {
+                    tracing::debug!(service = name, %error, "connection ended with an error")
+                }
+                Ended::NoRequest => {
                     metrics::counter!("cartorio_connections_without_request_total", "service" => name)
                         .increment(1);
                     tracing::debug!(service = name, %peer, "connection closed: no request within the time allowed");
                 }
+                Ended::Idle => tracing::debug!(service = name, %peer, "connection closed: idle"),
             }
         });
     }
