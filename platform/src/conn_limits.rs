@@ -9,8 +9,10 @@
 //! `worker_connections` do; the kernel's backlog holds what comes next.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -81,13 +83,14 @@ fn slots_for(limit: usize) -> usize {
 }
 
 /// What a connection's client has asked, for [`serve_while_asked`]:
-/// whether a request began, how many are in flight, when one last ended.
+/// whether a request began, how many are in flight, and when bytes last
+/// moved or a request last ended.
 #[derive(Default)]
 pub struct Activity {
     started: AtomicBool,
     in_flight: AtomicUsize,
-    /// Milliseconds from `epoch` to the last request's end (while one is
-    /// in flight the connection is not idle: its start need not be read).
+    /// Milliseconds from `epoch` to the last read, write or request's end
+    /// (while a request is in flight the connection is not idle).
     last_ms: AtomicU64,
     epoch: OnceLock<tokio::time::Instant>,
 }
@@ -107,7 +110,8 @@ impl Activity {
         self.last_ms.store(ms, Ordering::Relaxed);
     }
 
-    /// How long ago the last request ended, with none in flight.
+    /// How long ago bytes last moved or a request ended, with none in
+    /// flight.
     fn idle_for(&self) -> Option<Duration> {
         if self.in_flight.load(Ordering::Relaxed) > 0 {
             return None;
@@ -115,6 +119,70 @@ impl Activity {
         let epoch = self.epoch.get()?;
         let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
         Some(epoch.elapsed().saturating_sub(last))
+    }
+}
+
+/// A connection's transport, noting on its [`Activity`] when bytes move:
+/// a response still being sent to a slow reader (a large CRL) is not idle
+/// once its handler has returned.
+pub struct Watched<T> {
+    io: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> Watched<T> {
+    pub fn new(io: T, activity: Arc<Activity>) -> Self {
+        Self { io, activity }
+    }
+
+    fn moved<R>(&self, polled: Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<T: hyper::rt::Read + Unpin> hyper::rt::Read for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        self.moved(polled)
+    }
+}
+
+impl<T: hyper::rt::Write + Unpin> hyper::rt::Write for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.moved(polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.moved(polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -139,8 +207,8 @@ pub enum Ended<T> {
 }
 
 /// Serves `conn` while its client asks: it is dropped, which closes it,
-/// when no request head has arrived by `first` (from now) or when nothing
-/// has been in flight for `idle`. hyper's header-read timeout starts at a
+/// when no request head has arrived by `first` (from now) or when, with no
+/// request in flight, no byte has moved for `idle`. hyper's header-read timeout starts at a
 /// request's first byte and its HTTP/1-or-2 detection waits without one,
 /// and HTTP/2 has no idle limit of its own: a client that connects and
 /// sends nothing, or asks once, would otherwise hold a connection slot for
@@ -185,8 +253,12 @@ mod tests {
 
     const ASK: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     const ASK_SLOWLY: &[u8] = b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n";
+    /// More than the kernel's socket buffers take at once (4 MiB each way at
+    /// most by default), so the server's writes wait for the reader.
+    const BIG: usize = 24 << 20;
 
-    /// `/slow` answers after 600 ms; anything else as [`MetricsOnly`].
+    /// `/slow` answers after 600 ms, `/big` with [`BIG`] bytes; anything
+    /// else as [`MetricsOnly`].
     #[derive(Clone)]
     struct Slow;
 
@@ -199,6 +271,13 @@ mod tests {
             if req.uri().path() == "/slow" {
                 tokio::time::sleep(Duration::from_millis(600)).await;
                 return crate::http::response(http::StatusCode::OK, "text/plain", "slow\n");
+            }
+            if req.uri().path() == "/big" {
+                return crate::http::response(
+                    http::StatusCode::OK,
+                    "application/octet-stream",
+                    vec![7u8; BIG],
+                );
             }
             MetricsOnly.handle(req, peer).await
         }
@@ -265,6 +344,27 @@ mod tests {
             closed_within(&mut client, Duration::from_secs(5)).await,
             "the idle connection is still open"
         );
+        shutdown.trigger();
+    }
+
+    /// A response read slowly, for longer than the idle time, arrives whole:
+    /// bytes moving keep its connection (its handler returned long before).
+    #[tokio::test]
+    async fn a_slow_reader_gets_the_whole_answer() {
+        let idle_timeout = Duration::from_millis(300);
+        let (addr, shutdown) = server(Connections { idle_timeout, ..Default::default() }).await;
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        client.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n").await.expect("write");
+        let (mut got, mut chunk, started) = (0usize, vec![0u8; 1 << 20], std::time::Instant::now());
+        while got < BIG {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match client.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        assert!(got >= BIG, "{got} of {BIG} bytes arrived in {:?}", started.elapsed());
+        assert!(started.elapsed() > idle_timeout * 2, "the reader was not slow: the test proves nothing");
         shutdown.trigger();
     }
 

@@ -3,7 +3,7 @@
 //! in flight finish.
 
 use crate::access_log::AccessNote;
-use crate::conn_limits::{Activity, ConnectionSlots, Ended, serve_while_asked};
+use crate::conn_limits::{Activity, ConnectionSlots, Ended, Watched, serve_while_asked};
 use crate::proxy_protocol::{self, ProxyError};
 use crate::shutdown::Shutdown;
 use bytes::Bytes;
@@ -234,7 +234,12 @@ pub async fn serve_with<H: Handler>(
             let served = match connections.tls {
                 None => {
                     let conn = watcher.watch(
-                        builder.serve_connection(TokioIo::new(stream), make_service(None)).into_owned(),
+                        builder
+                            .serve_connection(
+                                Watched::new(TokioIo::new(stream), activity.clone()),
+                                make_service(None),
+                            )
+                            .into_owned(),
                     );
                     serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
                 }
@@ -250,7 +255,12 @@ pub async fn serve_with<H: Handler>(
                         };
                     let cert = PeerCertificate::first_of(stream.get_ref().1.peer_certificates());
                     let conn = watcher.watch(
-                        builder.serve_connection(TokioIo::new(stream), make_service(cert)).into_owned(),
+                        builder
+                            .serve_connection(
+                                Watched::new(TokioIo::new(stream), activity.clone()),
+                                make_service(cert),
+                            )
+                            .into_owned(),
                     );
                     serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
                 }
