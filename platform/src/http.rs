@@ -135,8 +135,9 @@ pub struct Connections {
     /// A connection whose first request head has not arrived within this
     /// time (from accept, TLS and PROXY header included) is closed.
     pub first_request_timeout: Duration,
-    /// A connection with no request in flight for this time is closed
-    /// (HTTP/1.1's keep-alive ends sooner: at [`HEADER_READ_TIMEOUT`]).
+    /// A connection with no request in flight and no byte moving for this
+    /// time (up to twice it) is closed; HTTP/1.1's keep-alive ends sooner,
+    /// at [`HEADER_READ_TIMEOUT`].
     pub idle_timeout: Duration,
     /// Connections held at once, with the process's other listeners.
     pub slots: ConnectionSlots,
