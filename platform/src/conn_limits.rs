@@ -1,5 +1,6 @@
-//! What a client may hold of a server by connecting: a connection's time
-//! before its first request, and a descriptor of the process.
+//! What a client may hold of a server by connecting: a connection before
+//! its first request ([`serve_while_asked`]: 10 s) and while idle (60 to
+//! 120 s), and a descriptor of the process ([`ConnectionSlots`]).
 //!
 //! Every service of a process (`up` runs them all) shares one table of file
 //! descriptors with what the services open themselves: store objects, the
@@ -194,7 +195,7 @@ pub enum Ended<T> {
     Served(T),
     /// Closed: no request head by the first request's deadline.
     NoRequest,
-    /// Closed: no request for the idle time, none in flight.
+    /// Closed: nothing in flight and no byte moved for the idle time.
     Idle,
 }
 
