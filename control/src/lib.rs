@@ -506,7 +506,7 @@ impl Control {
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
         // TLS and roles first: a bad [admin_tls] stops the start.
-        let (connections, roles) = match &self.inner.config.admin_tls {
+        let (mut connections, roles) = match &self.inner.config.admin_tls {
             Some(tls) => {
                 let (files, roles) = (tls.files(), tls.roles()?);
                 let certs = files.certs()?;
@@ -521,6 +521,8 @@ impl Control {
             }
             None => (http::Connections::default(), Default::default()),
         };
+        // Reachable for operators while a public port is flooded.
+        connections.slots = cartorio_platform::conn_limits::ConnectionSlots::operators();
         let service = admin::AdminService::new(self.clone(), roles);
         let listener_name = Listener { service: "control", name: "control" };
         let service = AccessLogged::new(service, listener_name, self.inner.config.access_log);

@@ -17,9 +17,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Descriptors kept from the listeners: at least this many, and an eighth
-/// of the limit above that.
+/// Descriptors kept from the public listeners: at least this many, and an
+/// eighth of the limit above that.
 const RESERVED_MIN: usize = 256;
+
+/// Slots of the operators' listeners (the admin API, metrics), taken from
+/// the reserve: a flood of a public port leaves them reachable.
+const OPERATOR_SLOTS: usize = 64;
+const _: () = assert!(OPERATOR_SLOTS <= RESERVED_MIN / 4, "the operators' slots leave most of the reserve");
 
 /// How often, at most, running out of slots is said in the log: under a
 /// flood it happens at every connection that closes.
@@ -39,10 +44,18 @@ impl ConnectionSlots {
         Self { permits: Arc::new(Semaphore::new(slots)), warned_at: Arc::default() }
     }
 
-    /// The process's own: the open-file limit (soft) less the reserve.
+    /// The process's own for its public listeners: the open-file limit
+    /// (soft) less the reserve.
     pub fn process() -> Self {
         static SLOTS: OnceLock<ConnectionSlots> = OnceLock::new();
         SLOTS.get_or_init(|| Self::new(slots_for(open_file_limit()))).clone()
+    }
+
+    /// The process's own for the operators' listeners (the admin API and
+    /// metrics), apart from the public ones'.
+    pub fn operators() -> Self {
+        static SLOTS: OnceLock<ConnectionSlots> = OnceLock::new();
+        SLOTS.get_or_init(|| Self::new(OPERATOR_SLOTS)).clone()
     }
 
     /// A slot, at once or once a connection closes (counted, and said in

@@ -418,7 +418,8 @@ pub fn problem_with(
 
 /// A listener that serves only `/metrics` and `/healthz` (`metrics_listen`).
 pub async fn serve_metrics(listener: TcpListener, shutdown: Shutdown) {
-    serve(listener, MetricsOnly, shutdown, "metrics").await
+    let connections = Connections { slots: ConnectionSlots::operators(), ..Connections::default() };
+    serve_with(listener, connections, MetricsOnly, shutdown, "metrics").await
 }
 
 #[derive(Clone)]
