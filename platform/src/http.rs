@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 
 pub type Body = Full<Bytes>;
 
@@ -231,19 +232,9 @@ pub async fn serve_with<H: Handler>(
                     }
                 })
             };
-            let (first, idle) = (connections.first_request_timeout, connections.idle_timeout);
-            let served = match connections.tls {
-                None => {
-                    let conn = watcher.watch(
-                        builder
-                            .serve_connection(
-                                Watched::new(TokioIo::new(stream), activity.clone()),
-                                make_service(None),
-                            )
-                            .into_owned(),
-                    );
-                    serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
-                }
+            // One transport type for both, so one connection is served below.
+            let (stream, cert) = match connections.tls {
+                None => (Either::Left(stream), None),
                 Some(acceptor) => {
                     let stream =
                         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -255,17 +246,13 @@ pub async fn serve_with<H: Handler>(
                             Err(_) => return,
                         };
                     let cert = PeerCertificate::first_of(stream.get_ref().1.peer_certificates());
-                    let conn = watcher.watch(
-                        builder
-                            .serve_connection(
-                                Watched::new(TokioIo::new(stream), activity.clone()),
-                                make_service(cert),
-                            )
-                            .into_owned(),
-                    );
-                    serve_while_asked(conn, &activity, first.saturating_sub(accepted.elapsed()), idle).await
+                    (Either::Right(stream), cert)
                 }
             };
+            let io = Watched::new(TokioIo::new(stream), activity.clone());
+            let conn = watcher.watch(builder.serve_connection(io, make_service(cert)).into_owned());
+            let first = connections.first_request_timeout.saturating_sub(accepted.elapsed());
+            let served = serve_while_asked(conn, &activity, first, connections.idle_timeout).await;
             match served {
                 Ended::Served(Ok(())) => {}
                 Ended::Served(Err(error)) => {
