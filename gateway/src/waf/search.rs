@@ -33,7 +33,9 @@ const TAKES_STRING: &str = "like rlike ilike regexp glob match sounds similar to
 
 /// Whether the whole of `text` is a search query with at least one phrase.
 pub fn is_search_query(text: &str) -> bool {
-    if text.len() > MAX_QUERY || !text.contains('"') {
+    // Terms may hold `-`, `/` and `*` (`-java`, `a/b`, `foo*`), not the
+    // comments they spell together, as in `waf::filters`.
+    if text.len() > MAX_QUERY || !text.contains('"') || text.contains("--") || text.contains("/*") {
         return false;
     }
     let b = text.as_bytes();
@@ -151,6 +153,8 @@ mod tests {
             r#""a";drop table users"#,
             r#""a" OR sleep(5)"#,
             r#""a" #"#,
+            r#""a" --"#,
+            r#""a" /* x */ OR id"#,
             r#"1" OR "a"#,
             r#""a" OR 'b'"#,
             r#"("a" OR "b""#,
