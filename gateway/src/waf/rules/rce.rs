@@ -39,6 +39,11 @@ const SHELL_ARGUMENT: &str = r"([\w-]+(\.[\w-]+)*\.[a-z][a-z0-9]{0,11}(:\d+)?(/\
 /// address, a cmd.exe variable, a file name, a dotfile, a quote.
 const WORD_ARGUMENT: &str = r#"\s+\(|\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\.[a-z]|\d+(\s|$|[;&|<>)]|(\.\d+){2,})|%[a-z_]\w*%|[\w.-]+\.[a-z]{2,4}\b|['"])"#;
 
+/// What makes an English word's command after a separator a command (see
+/// [`ENGLISH`]): an option, a path, a variable, a home, a script's or a
+/// system file's name, or input redirected from one (`touch</tmp/x`).
+const ENGLISH_ARGUMENT: &str = r"(\s+(-{1,2}[a-z]|/|\$|~|\.{1,2}/|\S+\.(sh|txt|php|py|pl|gz|tar|zip|conf|log|ini|exe|bat)\b)|<\s*(/|~|\$))";
+
 /// A word of a command line between the command and its argument: not one
 /// of letters closed by `.`, `,`, `:`, `!` or `?`, as prose's are (`.`,
 /// `..` and `a.b` are paths and names; `foo;` ends a shell command).
@@ -86,9 +91,11 @@ pub fn rules() -> Vec<Rule> {
         // A command on a line of its own after a value (`127.0.0.1%0awhoami`,
         // `%0aid`): a line break ends a shell command as `;` does. The
         // normalised views join lines, so this reads the value as decoded;
-        // not prose, whose lines open with words.
+        // not prose, whose lines open with words. A word command needs a
+        // shell's argument there, as after `;` (3022, 3014): `ping -n 10 x`,
+        // `find / -perm -4000`.
         super::Rule {
-            pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$|sleep\s+\d+\s*$)").into(),
+            pattern: format!(r"(?i)[\r\n]\s*{PREFIX}({STRONG}(\s|$|[;&|<>`])|(id|ls|pwd)\s*$|sleep\s+\d+\s*$|{WEAK}({WORD_ARGUMENT})|{ENGLISH}{ENGLISH_ARGUMENT})").into(),
             ..rule(3067, Rce, CRITICAL, RawShort, "")
         },
         // A command in a subshell glued to a separator (`;(id)`,
@@ -161,7 +168,11 @@ pub fn rules() -> Vec<Rule> {
         // (a random password holds `$(w5el` by chance). Case-sensitive:
         // commands are lower case, Makefile variables (`$(MAKE)`, `$(CC)`)
         // upper case.
-        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\]*[a-z/.(][^)]*\)|(^|[^<])<\(\s*[a-z][^)]*\)"#),
+        rule(3003, Rce, CRITICAL, Raw, r#"\$\(\s*['"\\`]*[a-z/.(][^)]*\)|(^|[^<])<\(\s*[a-z][^)]*\)"#),
+        // Bash's ANSI-C quoting spelling a command's name (`$'\x6c\x73'`,
+        // which the views decode to `$'ls'`) where a command starts. Scripts
+        // quote separators that way (`IFS=$'\n'`), not a word they run.
+        rule(3073, Rce, CRITICAL, Raw, r"(^|[;&|`(\r\n])\s*\$'[a-z][a-z0-9._-]{0,15}'(\s|$|[;&|`)<>])"),
         // Shells and binaries by absolute path, and /dev/tcp redirections.
         rule(
             3004,
@@ -230,11 +241,12 @@ pub fn rules() -> Vec<Rule> {
         // A separator followed by a command-looking word with an option.
         rule(3012, Rce, WARNING, Cmd, r"(;|&&|\|\|?|`)\s*[a-z][\w.-]{1,20}\s+(-{1,2}[a-z][\w-]*)(\s|$)"),
         // An English-word command with a shell-looking argument: `; find / -perm`,
+        // `;touch</tmp/x`,
         // or a cmd.exe command with a drive (`| dir c:\`, read without the
         // backslash).
         super::Rule {
             pattern: format!(
-                r"{sep}\s*{PREFIX}({ENGLISH}\s+(-{{1,2}}[a-z]|/|\$|~|\.{{1,2}}/|\S+\.(sh|txt|php|py|pl|gz|tar|zip|conf|log|ini|exe|bat)\b)|(dir|type|copy|move|del|ren|start|call|more|find|cd|tree|icacls|attrib)\s+[a-z]:(\s|$|/|\w))"
+                r"{sep}\s*{PREFIX}({ENGLISH}{ENGLISH_ARGUMENT}|(dir|type|copy|move|del|ren|start|call|more|find|cd|tree|icacls|attrib)\s+[a-z]:(\s|$|/|\w))"
             )
             .into(),
             ..rule(3014, Rce, CRITICAL, Cmd, "")

@@ -75,6 +75,24 @@ fn a_command_on_the_line_a_json_string_opens_blocks() {
     blocks(json(r#"{"host":"\nid"}"#), Class::Rce);
     blocks(json(r#"{"host":"\r\n  whoami"}"#), Class::Rce);
     passes(json(r#"{"title":"\nIdentity card"}"#));
+    // A word command takes a shell's argument on its line, as after `;`.
+    blocks(json(r#"{"ip":"x\r\nping -n 10 127.0.0.1"}"#), Class::Rce);
+    blocks(query("f=8.8.8.8%20%0afind%09%2F%09-perm%09-4000"), Class::Rce);
+    passes(json(r#"{"address":"12 Station Road\nTime to go"}"#));
+    passes(json(r#"{"note":"Call at six\nfind the blue door"}"#));
+}
+
+#[test]
+fn commands_spelled_past_filters_block() {
+    // ANSI-C quoting (`$'\x6c\x73'` is `ls`), a substitution holding a
+    // backquoted one, input redirected into an English word's command.
+    blocks(query("f=%22%0D%0A%24%27%5Cx6c%5Cx73%27%20-la%20%2F"), Class::Rce);
+    blocks(json(r#"{"t":"1`$'\\x6c\\x73' -la /`"}"#), Class::Rce);
+    blocks(json(r#"{"cmd":"report.pdf$(`uname`)"}"#), Class::Rce);
+    blocks(json(r#"{"name":"\"&touch</tmp/x\""}"#), Class::Rce);
+    blocks(query("ip=%3B%20find%3C%2F%20-perm%20-4000%20%23"), Class::Rce);
+    passes(json(r#"{"script":"IFS=$'\\n' read -r line"}"#));
+    passes(json(r#"{"price":"It cost $'5' more"}"#));
 }
 
 #[test]
