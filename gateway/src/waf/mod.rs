@@ -297,14 +297,20 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> I
     if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
         inspect_value(inner, Shown::AsIs(inner), value.location, site, &mut one);
     }
+    if let Some(plain) = nested::stray_percents_dropped(&decoded) {
+        inspect_value(&plain, Shown::AsIs(&plain), value.location, site, &mut one);
+    }
     for payload in nested::data_url_payloads(&decoded) {
         inspect_value(&payload, Shown::AsIs(&payload), value.location, site, &mut one);
     }
-    // Base64 as a whole value, where state and sessions travel. Not in
-    // bodies: there it carries files (GitHub's API returns whole source
-    // files so), which are data, and reading them as text would block code.
-    if matches!(value.location, Location::Query | Location::Header)
+    // Base64 as a whole value, where state and sessions travel. In bodies
+    // only a field's (short, one line): there base64 carries files too
+    // (GitHub's API returns whole source files so), which are data, and
+    // reading them as text would block code.
+    let in_query = matches!(value.location, Location::Query | Location::Header);
+    if (in_query || decoded.len() <= nested::MAX_BODY_BASE64)
         && let Some(payload) = nested::base64_text(&decoded)
+        && (in_query || !payload.contains(&b'\n'))
     {
         let shown = Shown::AsIs(&payload);
         inspect_document(&decode::fixed_point(&payload, false), shown, value.location, site, &mut one);

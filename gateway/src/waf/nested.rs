@@ -1,11 +1,13 @@
 //! Encodings inside a value: a query argument or a JSON string that is
 //! itself a JSON document (`filter={"user":{"$ne":null}}`, a stringified
 //! payload in a message field), `data:` URLs in base64
-//! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it), and
-//! cookies and query arguments that are base64 text as a whole. Signatures anchored at the start of a value
-//! and the tokenizing detectors judge where an injected string begins, so
-//! the document's own strings and keys are inspected as values too, one
-//! level deep (a document in a document in a value is inspected as text).
+//! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it),
+//! values that are base64 text as a whole (cookies, query arguments, short
+//! body fields), and words spelled through stray `%` signs, which classic
+//! ASP drops. Signatures anchored at the start of a value and the
+//! tokenizing detectors judge where an injected string begins, so the
+//! document's own strings and keys are inspected as values too, one level
+//! deep (a document in a document in a value is inspected as text).
 
 /// Longest nested document parsed: the value's own caps bound it already;
 /// this only keeps a pathological value from being parsed twice at length.
@@ -133,6 +135,10 @@ const MIN_BASE64: usize = 16;
 /// Longest whole-value base64 decoded, in characters.
 const MAX_BASE64: usize = 8 * 1024;
 
+/// Longest whole-value base64 decoded in a body, in characters: a field
+/// (an id, a token, a cursor) rather than a file's contents.
+pub const MAX_BODY_BASE64: usize = 512;
+
 /// The text a value holds when the whole value is base64, standard or
 /// URL-safe (`cmVxdWlyZSgiY2hpbGRfcHJvY2VzcyIp...` is `require("child_process")...`):
 /// serialised sessions and state in cookies and query arguments that a
@@ -150,9 +156,39 @@ pub fn base64_text(decoded: &[u8]) -> Option<Vec<u8>> {
     decoded_text(text)
 }
 
+/// Fewest stray `%` signs that make [`stray_percents_dropped`] read a
+/// value: a word spelled through them has several, a discount ("50% off")
+/// or a date format (`%d-%m-%Y`) few or harmless ones.
+const MIN_STRAY_PERCENTS: usize = 4;
+
+/// The value as classic ASP and IIS read it, which drop a `%` that escapes
+/// nothing: `%S%E%L%E%C%T` is `SELECT` there (sqlmap's `percentage`
+/// tamper). `None` when it holds fewer than [`MIN_STRAY_PERCENTS`].
+pub fn stray_percents_dropped(decoded: &[u8]) -> Option<Vec<u8>> {
+    let escapes = |after: &[u8]| match after {
+        [a, b, ..] => a.is_ascii_hexdigit() && b.is_ascii_hexdigit(),
+        _ => false,
+    };
+    let stray =
+        |at: usize| decoded.get(at) == Some(&b'%') && !escapes(decoded.get(at + 1..).unwrap_or_default());
+    let count = memchr::memchr_iter(b'%', decoded).filter(|&at| stray(at)).count();
+    (count >= MIN_STRAY_PERCENTS)
+        .then(|| decoded.iter().enumerate().filter(|&(at, _)| !stray(at)).map(|(_, &b)| b).collect())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{base64_text, data_url_payloads, json_strings};
+    use super::{base64_text, data_url_payloads, json_strings, stray_percents_dropped};
+
+    #[test]
+    fn stray_percent_signs_drop_as_asp_drops_them() {
+        assert_eq!(
+            stray_percents_dropped(b"%1 %U%N%I%O%N %S%E%L%E%C%T %N%U%L%L%-%- %-"),
+            Some(b"1 UNION SELECT NULL-- -".to_vec())
+        );
+        assert_eq!(stray_percents_dropped(b"%S%E%L%41"), None, "three stray, one escape");
+        assert_eq!(stray_percents_dropped(b"50% off, 20% more"), None);
+    }
 
     #[test]
     fn whole_base64_values_give_their_text() {

@@ -32,7 +32,8 @@ pub const NOTICE: u32 = 2;
 /// Which rendering of a decoded value a rule reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
-    /// Lowercased, whitespace compressed, control characters dropped.
+    /// Lowercased, whitespace compressed, ASCII controls read as spaces
+    /// (NUL and DEL dropped).
     Norm,
     /// `Norm` with SQL block comments replaced by a space.
     Sql,

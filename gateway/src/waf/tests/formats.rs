@@ -246,3 +246,24 @@ fn a_doctype_of_literal_entities_passes_and_one_that_expands_does_not() {
     let laughs = r#"<!DOCTYPE l [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>"#;
     blocks(xml(laughs), Class::Xss);
 }
+
+#[test]
+fn sqlmaps_tampers_do_not_hide_a_statement() {
+    // `percentage`: classic ASP drops a `%` that escapes nothing.
+    blocks(query("id=%1%20%U%N%I%O%N%20%S%E%L%E%C%T%20%N%U%L%L%,%N%U%L%L%-%-%20%-"), Class::Sqli);
+    passes(query("fmt=%d-%m-%Y%20%H:%M&discount=50%"));
+    // `space2mssqlblank`: SQL Server reads every control character as a space.
+    blocks(
+        query(
+            "id=1)%0BAS%06ejjj%01WHERE%079676=4850%0D(SELECT%0A(CASE%06WHEN%0E(9671=6716)%0ATHEN%0D1%0BELSE%0C6421%02END))--%02-",
+        ),
+        Class::Sqli,
+    );
+    // `base64encode` in a JSON field.
+    blocks(
+        json(
+            r#"{"id":"MScgT1IgJ2FlZWYnPVJFR0VYUF9TVUJTVFJJTkcoUkVQRUFUKFJJR0hUKENIQVIoNjc4MCksMCksNTAwMDAwMDAwMCksTlVMTCktLSAt"}"#,
+        ),
+        Class::Sqli,
+    );
+}

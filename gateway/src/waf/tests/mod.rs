@@ -528,8 +528,10 @@ fn whole_base64_cookies_and_arguments_are_read() {
     // `' UNION SELECT password FROM users--` as a whole query argument.
     blocks(query("state=JyBVTklPTiBTRUxFQ1QgcGFzc3dvcmQgRlJPTSB1c2Vycy0t"), Class::Sqli);
     passes(query("sha=da39a3ee5e6b4b0d3255bfef95601890afd80709&token=Zm9vYmFyYmF6cXV4"));
-    // In a body, whole-value base64 is a file's content: data, not decoded.
+    // In a body, whole-value base64 of lines is a file's content: data, not
+    // decoded; one short line is a field's, read as in a query.
     passes(json(r#"{"content":"I2luY2x1ZGUgPHN0ZGlvLmg+CmludCBtYWluKCkgeyBzeXN0ZW0oImxzIC1sIik7IH0K"}"#));
+    blocks(json(r#"{"state":"JyBVTklPTiBTRUxFQ1QgcGFzc3dvcmQgRlJPTSB1c2Vycy0t"}"#), Class::Sqli);
 }
 
 #[test]
