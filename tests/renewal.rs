@@ -123,8 +123,10 @@ fn own_certificates_are_renewed_and_taken_without_a_restart() {
     let every =
         ["root", "issuer:tls", "issuer:documents", "ocsp:tls", "ocsp:documents", "tsa", "responder-tls"];
     for certificate in every {
-        let series = format!("cartorio_certificate_expiry_seconds{{certificate=\"{certificate}\"}}");
-        assert!(metrics.lines().any(|l| l.starts_with(&series)), "{series}");
+        for gauge in ["expiry", "lifetime"] {
+            let series = format!("cartorio_certificate_{gauge}_seconds{{certificate=\"{certificate}\"}}");
+            assert!(metrics.lines().any(|l| l.starts_with(&series)), "{series}");
+        }
     }
     assert!(up.stop());
     let renewals = run(Command::new("python3")
@@ -184,6 +186,15 @@ fn an_ocsp_signer_is_rotated_on_demand() {
     let out = run(Command::new(BIN).args(["ocsp-signer", "rotate", "--data-dir"]).arg(&data));
     assert!(out.status.success() && text(&out).contains("rotated ocsp:tls"), "{}", text(&out));
     assert_ne!(pem_of(&pki.join("ocsp.pem")), before);
+    // Relying parties never ask whether a signer (id-pkix-ocsp-nocheck) was
+    // revoked: by default it lives two weeks, not a day more, not much less.
+    let expires_within = |days: i64| {
+        let checked = run(Command::new("openssl")
+            .args(["x509", "-noout", "-checkend", &(days * 86400).to_string(), "-in"])
+            .arg(pki.join("ocsp.pem")));
+        !checked.status.success()
+    };
+    assert!(expires_within(14) && !expires_within(13), "a two-week OCSP signer");
     signed_by_the_current_signer(&up, &cert, tmp.path(), &pki);
     let old_documents = pem_of(&pki.join("issuers/documents-ocsp.pem"));
     let out = run(Command::new(BIN)

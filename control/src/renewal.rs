@@ -35,7 +35,10 @@ pub fn audit_event(r: &Renewal) -> crate::audit::Event<'static> {
 
 /// Seconds until each certificate of the hierarchy expires, as the gauge
 /// `cartorio_certificate_expiry_seconds{certificate}`: `root`,
-/// `issuer:NAME`, `ocsp:NAME`, `tsa`, `responder-tls`.
+/// `issuer:NAME`, `ocsp:NAME`, `tsa`, `responder-tls`; and how long each
+/// lives, `cartorio_certificate_lifetime_seconds{certificate}`, which the
+/// alerts weigh the time left against (a two-week OCSP signer is renewed
+/// with five days left; a ten-year CA with that left is overdue).
 pub fn export_expiry(dir: &DataDir, issuers: &[&str], now: i64) {
     let files = Files { dir: &dir.pki() };
     let mut certificates = vec![("root".to_owned(), "root".to_owned())];
@@ -50,8 +53,10 @@ pub fn export_expiry(dir: &DataDir, issuers: &[&str], now: i64) {
         if let Ok(Some(der)) = read_cert(&files.cert(&stem))
             && let Ok(view) = CertificateView::parse(&der)
         {
-            metrics::gauge!("cartorio_certificate_expiry_seconds", "certificate" => label)
+            metrics::gauge!("cartorio_certificate_expiry_seconds", "certificate" => label.clone())
                 .set((view.not_after - now) as f64);
+            metrics::gauge!("cartorio_certificate_lifetime_seconds", "certificate" => label)
+                .set((view.not_after - view.not_before) as f64);
         }
     }
 }

@@ -93,7 +93,7 @@ enum Kind {
 
 /// How long Cartorio's own certificates live (`[own_certificates]` in the
 /// control plane's TOML). Unset: the lifetime the current certificate
-/// had, or the default for a first one (OCSP signer 365 days, TSA 3 years,
+/// had, or the default for a first one (OCSP signer 14 days, TSA 3 years,
 /// TLS 90 days).
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,7 +122,13 @@ impl Lifetimes {
 
     fn default_for(kind: Kind) -> i64 {
         match kind {
-            Kind::Ocsp => 365 * DAY,
+            // The signer carries id-pkix-ocsp-nocheck: relying parties never
+            // ask whether it was revoked, so its lifetime is the longest a
+            // rotated or compromised signer's key stays trusted (RFC 6960,
+            // 4.2.2.2.1: "a very short lifetime and renew it frequently";
+            // two weeks, as AD CS's OCSP Response Signing template). Renewed
+            // at two thirds, it leaves the control plane four days' slack.
+            Kind::Ocsp => 14 * DAY,
             Kind::Tsa => 3 * 365 * DAY,
             Kind::Tls => 90 * DAY,
         }
