@@ -244,6 +244,10 @@ fn v6_is_internal(ip: Ipv6Addr) -> bool {
     if seg[0] == 0x2002 {
         return v4_is_internal(v4_of(seg[1], seg[2]));
     }
+    // Teredo (2001:0::/32): the client's address, inverted, in the low bits.
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        return v4_is_internal(v4_of(!seg[6], !seg[7]));
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || (seg[0] & 0xfe00) == 0xfc00 // unique local, AWS's fd00:ec2::254
@@ -278,6 +282,7 @@ mod tests {
             "http://[::127.0.0.1]/",
             "http://[64:ff9b::a9fe:a9fe]/",
             "http://[2002:7f00:1::]/",
+            "http://[2001:0000:4136:e378:8000:63bf:3f57:fdf2]/",
             "http://[fe80::1%25eth0]/",
             "http://[fd00:ec2::254]/latest/meta-data/",
             "http://169.254.169.254/latest/meta-data/",
@@ -321,6 +326,7 @@ mod tests {
             "https://api.github.com/users/stale%5bbot%5d",
             "http://8.8.8.8/",
             "http://[2001:db8::1]/",
+            "http://[2001:0:4136:e378:8000:63bf:f7f7:f7f7]/",
             "http://1.2.3.4.example.com/",
             "http://10.example.com/",
             "http://172.32.0.1/",
