@@ -84,7 +84,7 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
     let store = d.join("store");
     let stream = |name: &str, mode: &str| {
         format!(
-            "[[streams]]\nname = \"{name}\"\nrate_per_sec = 1000.0\nburst = 1000\ncontent_types = [\"application/json\"]\n\
+            "[[streams]]\nname = \"{name}\"\nrate_per_sec = 1000.0\nburst = 1000\ncontent_types = [\"application/json\", \"application/xml\"]\n\
              expose_rules = true\n\
              [streams.waf]\nmode = \"{mode}\"\nmax_values = 50\nmax_value_bytes = 1024\nmax_depth = 4\n"
         )
@@ -128,7 +128,13 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
             ingest(&addr, "capped", Some("k-caps"), "application/json", body.as_bytes(), &[]);
         assert_eq!(status, 202, "{reply}");
     }
-    assert_eq!(quarantined_with_reason(&store, "capped", "uninspectable"), 3, "each refusal quarantined");
+    // An XML entity expanding past the document's own size (a quadratic
+    // blowup: 1 KB referred to 500 times in a 3 KB body) has a cap of its
+    // own, in every stream.
+    let bomb = format!("<!DOCTYPE r [<!ENTITY a \"{}\">]><r>{}</r>", "B".repeat(1000), "&a;".repeat(500));
+    let (status, _, reply) = ingest(&addr, "capped", Some("k-caps"), "application/xml", bomb.as_bytes(), &[]);
+    assert_eq!((status, json(&reply)["limit"].as_str()), (422, Some("entity_expansion")), "{reply}");
+    assert_eq!(quarantined_with_reason(&store, "capped", "uninspectable"), 4, "each refusal quarantined");
     // This stream exposes the rule ids of an attack-signature 403.
     let attack = serde_json::json!([SQLI]).to_string();
     let (status, _, reply) =
@@ -150,7 +156,7 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
         }
     }
     let refused = "cartorio_gateway_requests_total{stream=\"capped\",outcome=\"uninspectable\"}";
-    assert_eq!(count(&metrics, refused), 3, "{metrics}");
+    assert_eq!(count(&metrics, refused), 4, "{metrics}");
 }
 
 #[test]

@@ -59,8 +59,13 @@ pub fn sniff(body: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Media types of text, read as UTF-8: `text/*`, JSON and XML (`application/xml`,
+/// `+xml` types such as Atom's and SOAP's), whose bytes no magic number names.
 fn is_text(media: &str) -> bool {
-    media.starts_with("text/") || media == "application/json" || media.ends_with("+json")
+    media.starts_with("text/")
+        || matches!(media, "application/json" | "application/xml")
+        || media.ends_with("+json")
+        || media.ends_with("+xml")
 }
 
 /// Checks `body` against its declared media type and the stream's list.
@@ -157,6 +162,14 @@ mod tests {
         assert_eq!(check_content(&text, "text/plain", b"hello"), Ok(None));
         assert_eq!(check_content(&text, "text/plain", b"\xc3\x28"), Err(Invalid::NotUtf8));
         assert!(matches!(check_content(&text, "text/plain", b"%PDF-1.7"), Err(Invalid::TypeMismatch { .. })));
+        // XML is text under its own types too (it was refused as a mismatch).
+        let xml = allowed(&["application/xml", "application/atom+xml"]);
+        assert_eq!(check_content(&xml, "application/xml", b"<?xml version=\"1.0\"?><r/>"), Ok(None));
+        assert_eq!(check_content(&xml, "application/atom+xml", b"<!DOCTYPE feed><feed/>"), Ok(None));
+        assert!(matches!(
+            check_content(&xml, "application/xml", b"\x89PNG\r\n\x1a\n"),
+            Err(Invalid::TypeMismatch { .. })
+        ));
         assert_eq!(check_content(&text, "image/png", b"\x89PNG\r\n\x1a\nrest"), Ok(None));
         assert!(matches!(check_content(&text, "image/png", b"GIF89a"), Err(Invalid::TypeMismatch { .. })));
         assert_eq!(media_type("Application/JSON; charset=utf-8"), "application/json");

@@ -1,5 +1,7 @@
 //! The gateway's WAF verdict on every line of a corpus file, one line
-//! each: `id class label blocked score rules part`. `benches/waf_detection.sh`
+//! each: `id class label blocked score rules part` (blocked: refused by a
+//! blocking stream, beyond a cap included, whose name then stands for the
+//! rules). `benches/waf_detection.sh`
 //! joins it with nginx + ModSecurity's answers to the same requests.
 //!
 //!     waf-corpus path/to/crs-requests.jsonl [threshold]
@@ -24,9 +26,13 @@ fn main() -> anyhow::Result<()> {
             case.id,
             case.class,
             if case.attack { "attack" } else { "benign" },
-            u8::from(ins.blocked(threshold)),
+            u8::from(ins.refused(threshold)),
             ins.score,
-            if rules.is_empty() { "-".to_string() } else { rules.join(",") },
+            match (ins.uninspectable, rules.is_empty()) {
+                (Some(cap), _) => cap.label().to_string(),
+                (None, true) => "-".to_string(),
+                (None, false) => rules.join(","),
+            },
             case.part.as_deref().unwrap_or("-")
         );
     }

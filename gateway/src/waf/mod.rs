@@ -169,6 +169,12 @@ impl Inspection {
         self.score >= threshold
     }
 
+    /// Whether a blocking stream refuses the request: blocked, or beyond a
+    /// cap, which is never passed unread.
+    pub fn refused(&self, threshold: u32) -> bool {
+        self.blocked(threshold) || self.uninspectable.is_some()
+    }
+
     /// Distinct classes that fired, for metrics and logs.
     pub fn classes(&self) -> Vec<Class> {
         let mut c: Vec<Class> = self.findings.iter().map(|f| f.class).collect();

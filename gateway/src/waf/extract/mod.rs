@@ -56,10 +56,16 @@ pub enum Cap {
     ValueBytes,
     TotalBytes,
     Depth,
+    /// An XML document whose entity references expand past its own size
+    /// and [`body::EXPANSION_SLACK`] (a quadratic blowup): not configurable,
+    /// as no stream needs more, and every byte past it is memory the
+    /// gateway would spend on one request.
+    EntityExpansion,
 }
 
 impl Cap {
-    pub const ALL: [Cap; 4] = [Cap::Values, Cap::ValueBytes, Cap::TotalBytes, Cap::Depth];
+    pub const ALL: [Cap; 5] =
+        [Cap::Values, Cap::ValueBytes, Cap::TotalBytes, Cap::Depth, Cap::EntityExpansion];
 
     /// The configuration key, also the metric label.
     pub fn label(self) -> &'static str {
@@ -68,6 +74,7 @@ impl Cap {
             Cap::ValueBytes => "max_value_bytes",
             Cap::TotalBytes => "max_total_bytes",
             Cap::Depth => "max_depth",
+            Cap::EntityExpansion => "entity_expansion",
         }
     }
 }
@@ -424,6 +431,22 @@ mod tests {
         // Past serde_json's own nesting limit the body is one text value.
         let deep = nested(JSON_NESTING + 10);
         assert_eq!(collect(&req(Some("application/json"), deep.as_bytes())), [deep]);
+    }
+
+    #[test]
+    fn xml_entities_expand_within_the_documents_own_size() {
+        let doc = |literal: usize, refs: usize| {
+            format!("<!DOCTYPE r [<!ENTITY a \"{}\">]><r>{}</r>", "B".repeat(literal), "&a;".repeat(refs))
+        };
+        let limits = InspectionLimits::default();
+        // A feed's entities, a few bytes a time: expanded, inspected.
+        let feed = doc(20, 1000);
+        let got = values_within(&req(Some("application/xml"), feed.as_bytes()), limits);
+        assert_eq!((got.list.len(), got.exceeded), (2, None));
+        // A quadratic blowup: 10 KB referred to 2,000 times would be 20 MB.
+        let bomb = doc(10_000, 2_000);
+        let got = values_within(&req(Some("text/xml"), bomb.as_bytes()), limits);
+        assert_eq!(got.exceeded, Some(Cap::EntityExpansion));
     }
 
     #[test]
