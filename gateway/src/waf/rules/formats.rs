@@ -2,8 +2,8 @@
 //! than stores: spreadsheet formulas (CSV injection), YAML tags that build
 //! objects on load, TeX commands that run programs, XPath predicates,
 //! server- and edge-side include directives, pickles that import a command
-//! runner, .NET's and Ruby's serialized gadgets, and PostgreSQL's
-//! `COPY ... TO PROGRAM`. Each is a sign no
+//! runner, .NET's and Ruby's serialized gadgets, XSLT extensions that run
+//! code, and PostgreSQL's `COPY ... TO PROGRAM`. Each is a sign no
 //! ordinary value carries; none of them appears in the benign sources
 //! (corpus, npm READMEs, Google API descriptions, boto3 shapes, the
 //! held-out webhook and OpenAPI sets) when they were written.
@@ -105,6 +105,18 @@ pub fn rules() -> Vec<Rule> {
             CRITICAL,
             Norm,
             r#"(^\s*|<!doctype\s+)[\w:.-]+\s+system\s+['"]\s*(https?|ftps?|file|gopher|jar|netdoc|php|expect|data)\s*:"#,
+        ),
+        // An XSLT stylesheet declaring an extension namespace that runs code
+        // or writes files where the server applies it (XSLT injection):
+        // Xalan's Java calls and `redirect:write`, Saxon's Java binding,
+        // PHP's `php:function`, MSXML's `msxsl:script`. A namespace is a
+        // whole attribute value; prose names these URIs in a sentence.
+        rule(
+            9532,
+            Generic,
+            CRITICAL,
+            Norm,
+            r"^\s*(https?://xml\.apache\.org/(xalan/(redirect|java)|xslt/java)\b\S*|xalan://\S+|java:[a-z_][\w.$]*|https?://saxon\.sf\.net/(java-type)?|https?://php\.net/xsl|urn:schemas-microsoft-com:xslt)\s*$",
         ),
         // PostgreSQL's `COPY ... TO PROGRAM 'id'`: a statement that runs a
         // shell command.

@@ -267,3 +267,20 @@ fn sqlmaps_tampers_do_not_hide_a_statement() {
         Class::Sqli,
     );
 }
+
+#[test]
+fn xslt_extensions_that_run_code_block() {
+    let xml = |body: &str| typed("application/xml", body);
+    // defusedxml's xalan_write.xsl: Xalan's redirect extension writes a file.
+    let write = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+        xmlns:redirect="http://xml.apache.org/xalan/redirect" extension-element-prefixes="redirect">
+        <xsl:template match="/"><redirect:write file="x.txt">bad</redirect:write></xsl:template></xsl:stylesheet>"#;
+    blocks(xml(write), Class::Generic);
+    blocks(xml(r#"<xsl:stylesheet xmlns:php="http://php.net/xsl"><x/></xsl:stylesheet>"#), Class::Generic);
+    blocks(xml(r#"<x xmlns:msxsl="urn:schemas-microsoft-com:xslt"><msxsl:script/></x>"#), Class::Generic);
+    // A plain stylesheet, and prose naming the namespace.
+    passes(xml(
+        r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><xsl:template match="/">hi</xsl:template></xsl:stylesheet>"#,
+    ));
+    passes(json(r#"{"note":"Xalan's http://xml.apache.org/xalan/redirect extension writes files"}"#));
+}
