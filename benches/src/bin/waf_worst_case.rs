@@ -1,8 +1,9 @@
 //! What inspecting a whole body costs in the worst cases a stream's body
 //! limit allows, now that nothing is skipped (the old caps were 1,024
 //! values and 64 KiB per value): many tiny values, one long value, prose,
-//! deep nesting. Prints the time per request and per KiB for each shape,
-//! so an operator can weigh the default (no cap) against a stream's caps.
+//! deep nesting, XML entities expanded as far as they may. Prints the time
+//! per request and per KiB for each shape, so an operator can weigh the
+//! default (no cap) against a stream's caps.
 //!
 //!     waf-worst-case [BODY_KIB]   (default 256, the demo stream's limit)
 
@@ -23,6 +24,14 @@ fn main() -> anyhow::Result<()> {
             ])?,
         ),
         ("deep nesting", format!("{}\"x\"{}", "[{\"k\":".repeat(60), "}]".repeat(60))),
+        // An XML body's entity references expand to the document's size
+        // again and 64 KiB, no further (`entity_expansion`): as much as that.
+        ("xml entities", {
+            let literal = "B".repeat(1024);
+            let refs = (size + 64 * 1024) / literal.len() - 2;
+            let text = format!("<!DOCTYPE r [<!ENTITY a \"{literal}\">]><r>{}</r>", "&a;".repeat(refs));
+            format!("{text}<!-- {} -->", "x".repeat(size.saturating_sub(text.len() + 9)))
+        }),
     ];
     println!("{:<16} {:>9} {:>8} {:>12} {:>10}", "shape", "bytes", "values", "ms/request", "us/KiB");
     for (name, body) in shapes {
@@ -30,7 +39,7 @@ fn main() -> anyhow::Result<()> {
             path: Some("/v1/ingest/demo"),
             query: None,
             headers: &[],
-            content_type: Some("application/json"),
+            content_type: Some(if body.starts_with('<') { "application/xml" } else { "application/json" }),
             body: body.as_bytes(),
         };
         let values = waf::extract::values(&req).len();
