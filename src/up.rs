@@ -8,6 +8,7 @@ use cartorio_control::{Control, ControlConfig, ControlFile};
 use cartorio_gateway::GatewayConfig;
 use cartorio_pkix::hash::HashAlg;
 use cartorio_platform::access_log::AccessLog;
+use cartorio_platform::rounds::Reload;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::TlsFiles;
 use cartorio_platform::{Shutdown, config::load_toml, http::bind, telemetry};
@@ -16,7 +17,6 @@ use cartorio_responder::{ResponderConfig, TlsListen};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::Notify;
 
 #[derive(clap::Args)]
 pub struct UpArgs {
@@ -140,7 +140,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     write_public(&dir.endpoints(), endpoints.to_string().as_bytes())?;
     let (mut gateway, demo_key) = demo_gateway(&dir)?;
 
-    let reload = Arc::new(Notify::new());
+    // The pre-signer wakes the responder after each publication and waits
+    // for it to serve what was published.
+    let reload = Arc::new(Reload::default());
     let mut responder = ResponderConfig::embedded(StoreConfig::Local { path: dir.store() });
     let mut tsa = TsaConfig::new(dir.tsa_key(), dir.tsa_chain(), dir.tsa_log());
     tsa.accuracy_ms = args.tsa_accuracy_ms;
@@ -247,7 +249,7 @@ pub async fn run_responder(path: &Path) -> anyhow::Result<()> {
     let checked = cartorio_responder::Checked::new(config)?;
     let listener = bind(listen, "responder").await?;
     spawn_metrics_listener(metrics_listen, &shutdown).await?;
-    cartorio_responder::run(checked, listener, None, Arc::new(Notify::new()), shutdown).await
+    cartorio_responder::run(checked, listener, None, Arc::default(), shutdown).await
 }
 
 pub async fn run_gateway(path: &Path) -> anyhow::Result<()> {
@@ -324,7 +326,7 @@ pub async fn run_control(path: &Path) -> anyhow::Result<()> {
         let acme = control.acme(acme_listener.local_addr()?)?.context("the ACME server")?;
         tokio::spawn(acme.serve(acme_listener, shutdown.clone()));
     }
-    control.run(listener, Arc::new(Notify::new()), shutdown).await
+    control.run(listener, Arc::default(), shutdown).await
 }
 
 /// `cartorio control --config FILE --init`: the CA, registry and admin

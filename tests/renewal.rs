@@ -148,12 +148,26 @@ fn an_ocsp_signer_is_rotated_on_demand() {
     let up = Up::start(&data);
     let pki = data.join("pki");
     let (cert, _) = issue(&data, &make_csr(tmp.path(), "leaf", "leaf.example.test"));
+    // The admin API answers an issuance once its response is published and
+    // the responder serves it: "good" at the first ask, not `unauthorized`.
+    let first = openssl_ocsp_at(&up.ocsp_url(), &pki, &cert, &["-no_nonce"]);
+    assert_eq!(status_of(&first, &cert).as_deref(), Some("good"), "{first}");
     let out = ocsp_until(&up.ocsp_url(), &pki, &cert, "good", &["-no_nonce"], Duration::from_secs(20));
     assert!(out.contains("Response verify OK"), "{out}");
     let (_, old_signer) = responder_cert_in(&up, &cert, tmp.path());
     let old_key = std::fs::read(pki.join("ocsp-key.pk8")).expect("key");
 
     let token = std::fs::read_to_string(data.join("control/admin-token")).expect("admin token");
+    // And says so.
+    let csr = std::fs::read(make_csr(tmp.path(), "second", "second.example.test")).expect("csr");
+    let head = format!(
+        "POST /v1/certificates?profile=server HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/pkcs10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        token.trim(),
+        csr.len()
+    );
+    let (status, _, body) = http(&up.control, &head, &csr);
+    let issued: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!((status, issued["ocsp_published"].as_bool()), (201, Some(true)), "{issued}");
     let rotate = |query: &str| {
         let head = format!(
             "POST /v1/ocsp-signer/rotate{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

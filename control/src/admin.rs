@@ -192,12 +192,16 @@ async fn route(
                 return Ok(problem(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the CSR is too large"));
             };
             let issued = control.issue(body.to_vec(), profile, issuer).await?;
+            // Answered once its OCSP response is published: a client that
+            // checks or staples at once gets "good", not `unauthorized`.
+            let ocsp_published = control.published_since_now().await;
             json(
                 StatusCode::CREATED,
                 serde_json::json!({
                     "serial": issued.serial,
                     "issuer": issued.issuer,
                     "certificate": cartorio_pkix::cert::to_pem(&issued.der),
+                    "ocsp_published": ocsp_published,
                 }),
             )
         }
@@ -214,7 +218,9 @@ async fn route(
             let Ok(parsed) = serde_json::from_slice::<RevokeBody>(&body) else {
                 return Ok(problem(StatusCode::BAD_REQUEST, "bad_body", "expected {\"reason\": \"...\"}"));
             };
-            json(StatusCode::OK, control.revoke(serial, parsed.reason).await?)
+            let mut revoked = control.revoke(serial, parsed.reason).await?;
+            revoked["ocsp_published"] = control.published_since_now().await.into();
+            json(StatusCode::OK, revoked)
         }
         (Method::GET, ["v1", "crl"]) => {
             let crl = control.crl(issuer).await.map_err(|e| ApiError::Internal(e, "CRL issuance failed"))?;

@@ -368,7 +368,7 @@ pub async fn presign(
     if refresh_all {
         control.refresh_all().await?;
     }
-    let mut presigner = control.presigner(std::sync::Arc::new(tokio::sync::Notify::new())).await?;
+    let mut presigner = control.presigner(std::sync::Arc::default()).await?;
     presigner.follow_published_cert_id_hashes();
     presigner.drain(progress).await
 }

@@ -34,6 +34,7 @@ use anyhow::Context;
 use cartorio_pkix::csr::VerifiedCsr;
 use cartorio_platform::access_log::{AccessLogged, Listener};
 use cartorio_platform::clock::unix_seconds;
+use cartorio_platform::rounds::Reload;
 use cartorio_platform::{ObjectStore, Shutdown, http};
 pub use config::{ControlConfig, ControlFile};
 use issuance::{IssueError, Issued};
@@ -45,6 +46,11 @@ use std::sync::{Arc, Mutex};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+
+/// Longest the admin API waits for an issuance's or a revocation's OCSP
+/// response to be published before it answers (a cycle takes tens of
+/// milliseconds; a backlog of refreshes, a batch more).
+pub const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, Error)]
 pub enum RevokeError {
@@ -72,6 +78,8 @@ struct Inner {
     urls: issuance::Urls,
     /// Wakes the pre-signer after a change.
     presign: Arc<Notify>,
+    /// How far the pre-signer running here has got.
+    presign_progress: Arc<cartorio_platform::rounds::Rounds>,
     /// Issuances waiting to share a registry commit.
     commits: issuance::GroupCommit,
     keyring: keys::Keyring,
@@ -175,6 +183,7 @@ impl Control {
                 ca: Arc::new(ca),
                 profiles,
                 presign: Arc::new(Notify::new()),
+                presign_progress: Arc::default(),
                 commits: issuance::GroupCommit::default(),
                 keyring,
             }),
@@ -474,7 +483,7 @@ impl Control {
 
     /// A pre-signer publishing to this data directory's store, under the
     /// registry's publication epoch.
-    pub async fn presigner(&self, on_publish: Arc<Notify>) -> anyhow::Result<PreSigner> {
+    pub async fn presigner(&self, on_publish: Arc<Reload>) -> anyhow::Result<PreSigner> {
         let store = self.store();
         let epoch = self.with_registry(|r, _| r.publication_epoch()).await??;
         let mut publisher =
@@ -487,9 +496,18 @@ impl Control {
             policy: self.inner.config.ocsp.clone(),
             crl_sharding: self.inner.config.crl_sharding.clone(),
             on_publish,
+            progress: self.inner.presign_progress.clone(),
             crl_published_at: 0,
             checkpoint_at: 0,
         })
+    }
+
+    /// Waits until what was committed before this call is published by the
+    /// pre-signer running in this process (a response signed, the manifest
+    /// naming it written), at most [`PUBLISH_WAIT`]; `false` when none runs
+    /// here (the offline CLI) or it took longer.
+    pub async fn published_since_now(&self) -> bool {
+        self.inner.presign_progress.ended_since_now(PUBLISH_WAIT).await
     }
 
     /// Makes every unexpired certificate due for a fresh response now.
@@ -498,11 +516,11 @@ impl Control {
     }
 
     /// Runs the admin API and the pre-signer until shutdown. `on_publish` is
-    /// poked after every publication.
+    /// asked for a reload after every publication (see [`PreSigner`]).
     pub async fn run(
         &self,
         listener: TcpListener,
-        on_publish: Arc<Notify>,
+        on_publish: Arc<Reload>,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
         // TLS and roles first: a bad [admin_tls] stops the start.

@@ -15,6 +15,7 @@ pub mod http;
 pub mod http3;
 pub mod logging;
 pub mod proxy_protocol;
+pub mod rounds;
 pub mod s3;
 pub mod sched;
 pub mod shutdown;

@@ -17,6 +17,7 @@ pub mod tsa;
 
 use arc_swap::ArcSwap;
 use cartorio_platform::access_log::{AccessLog, AccessLogged, Listener};
+use cartorio_platform::rounds::Reload;
 use cartorio_platform::store::StoreConfig;
 use cartorio_platform::tls::{LoadedTls, TlsAcceptor};
 use cartorio_platform::{Shutdown, http, http3};
@@ -25,7 +26,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 pub use index::Index;
 pub use respond::CachePolicy;
@@ -141,7 +141,7 @@ pub async fn run(
     checked: Checked,
     listener: TcpListener,
     tls_listener: Option<TcpListener>,
-    reload: Arc<Notify>,
+    reload: Arc<Reload>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let Checked { config, tsa, tls } = checked;

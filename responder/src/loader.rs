@@ -12,11 +12,11 @@ use bytes::Bytes;
 use cartorio_pkix::hash::sha256_hex;
 use cartorio_pkix::publication::{MANIFEST_KEY, Manifest, segment_key};
 use cartorio_platform::background::background;
+use cartorio_platform::rounds::Reload;
 use cartorio_platform::{ObjectStore, Shutdown};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 pub struct Loader {
     store: ObjectStore,
@@ -125,14 +125,19 @@ impl Loader {
         Ok(generation)
     }
 
-    /// Refreshes every `interval`, or at once when `notify` fires, until shutdown.
-    /// A failed refresh keeps serving the current index (fail soft on availability).
-    pub async fn run(mut self, interval: Duration, notify: Arc<Notify>, shutdown: Shutdown) {
+    /// Refreshes every `interval`, or at once when `reload` wakes it (a
+    /// pre-signer in the same process, which waits on its rounds), until
+    /// shutdown. A failed refresh keeps serving the current index (fail soft
+    /// on availability).
+    pub async fn run(mut self, interval: Duration, reload: Arc<Reload>, shutdown: Shutdown) {
         // Present from the start, so alerts on their increase see a zero.
         metrics::counter!("cartorio_ocsp_index_load_failures_total").increment(0);
         metrics::counter!("cartorio_ocsp_manifest_rollbacks_total").increment(0);
+        reload.rounds.start();
         loop {
+            let round = reload.rounds.begin();
             let refreshed = self.refresh().await;
+            reload.rounds.end(round);
             match &refreshed {
                 Ok(_) => self.status.succeeded(cartorio_platform::clock::unix_seconds()),
                 Err(_) => self.status.failed(),
@@ -146,7 +151,7 @@ impl Loader {
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
-                _ = notify.notified() => {}
+                _ = reload.wake.notified() => {}
                 _ = shutdown.wait() => return,
             }
         }

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use cartorio_benches::{SignedFixture, ocsp_request};
 use cartorio_pkix::publication::MANIFEST_KEY;
 use cartorio_platform::http::{bind, serve_per_core};
+use cartorio_platform::rounds::Reload;
 use cartorio_platform::{ObjectStore, Shutdown};
 use cartorio_responder::loader::Loader;
 use cartorio_responder::respond::{CachePolicy, Outcome, answer};
@@ -28,7 +29,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const CONNECTIONS: usize = 32;
 const WARMUP: Duration = Duration::from_secs(2);
@@ -82,7 +82,7 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
     let started = Instant::now();
     loader.refresh().await?;
     println!("loaded {} responses in {:.2} s", index.load().len(), started.elapsed().as_secs_f64());
-    let reload = Arc::new(Notify::new());
+    let reload = Arc::new(Reload::default());
     let shutdown = Shutdown::new();
     let loader_task = tokio::spawn(loader.run(Duration::from_secs(3600), reload.clone(), shutdown.clone()));
     let service = OcspService::new(
@@ -144,7 +144,7 @@ async fn run(n: u32, burst: u32, dir: &std::path::Path) -> anyhow::Result<()> {
         store
             .put(MANIFEST_KEY, Bytes::from(fixture.manifest(generation, segments.clone()).to_json()))
             .await?;
-        reload.notify_one();
+        reload.wake.notify_one();
         while index.load().generation < generation {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -82,7 +82,7 @@ fn main() -> anyhow::Result<()> {
 
 /// Signs and publishes until nothing is due; (certificates, seconds).
 async fn drain(control: &Control) -> anyhow::Result<(u64, f64)> {
-    let mut presigner = control.presigner(Arc::new(tokio::sync::Notify::new())).await?;
+    let mut presigner = control.presigner(Arc::default()).await?;
     let started = Instant::now();
     let mut last_report = Instant::now();
     let done = presigner

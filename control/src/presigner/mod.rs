@@ -10,6 +10,7 @@ use crate::registry::{OcspWork, Registry, lock};
 use cartorio_pkix::hash::HashAlg;
 use cartorio_pkix::publication::SegmentBuilder;
 use cartorio_platform::Shutdown;
+use cartorio_platform::rounds::{Reload, Rounds};
 use signing::{SignedBatch, sign_off_async, without_serials};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,9 @@ const BATCH: usize = 10_000;
 /// room for, so a bulk run rarely merges.
 const BULK_BATCH: usize = 50_000;
 const MAX_BULK_BATCH: usize = 250_000;
+/// Longest a publication waits for the responder in the same process to
+/// serve it (a reload reads a manifest and a segment: milliseconds).
+const RELOAD_WAIT: Duration = Duration::from_secs(2);
 /// How often to look for due refreshes and changes made by other processes.
 const POLL: Duration = Duration::from_secs(1);
 /// The least time between two publications of the steady loop. Under a
@@ -87,8 +91,11 @@ pub struct PreSigner {
     pub policy: OcspPolicy,
     /// CRL shards besides each full CRL.
     pub crl_sharding: Option<crate::crl::CrlSharding>,
-    /// Poked after each publication (the responder reloads at once).
-    pub on_publish: Arc<Notify>,
+    /// Asked after each publication: a responder in this process (`up`)
+    /// reloads at once, and the cycle ends when it serves what was published.
+    pub on_publish: Arc<Reload>,
+    /// Cycles begun and ended, for callers waiting on a publication.
+    pub progress: Arc<Rounds>,
     /// When the CRL was last published (unix seconds; 0: not yet).
     pub crl_published_at: i64,
     /// When the audit log was last checkpointed (unix seconds; 0: not yet).
@@ -111,11 +118,15 @@ impl PreSigner {
         let backlog = metrics::gauge!("cartorio_presign_backlog");
         backlog.set(0.0);
         let mut last_published: Option<Instant> = None;
+        self.progress.start();
         loop {
             if let Some(at) = last_published {
                 tokio::time::sleep_until((at + COALESCE).into()).await;
             }
-            match self.cycle().await {
+            let cycle = self.progress.begin();
+            let outcome = self.cycle().await;
+            self.progress.end(cycle);
+            match outcome {
                 // A full batch: at least that many more may be due.
                 Ok(n) if n >= BATCH => {
                     backlog.set(n as f64);
@@ -282,7 +293,7 @@ impl PreSigner {
         let count = published.len();
         let registry = self.registry.clone();
         tokio::task::spawn_blocking(move || lock(&registry).mark_published(&published, now)).await??;
-        self.on_publish.notify_one();
+        self.on_publish.reloaded(RELOAD_WAIT).await;
         metrics::counter!("cartorio_presign_responses_total").increment(count as u64);
         metrics::histogram!("cartorio_presign_batch_seconds").record(started.elapsed().as_secs_f64());
         tracing::info!(
