@@ -120,6 +120,10 @@ fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::
     })
 }
 
+/// Bytes entity references may add to an XML document beyond its own
+/// length: feeds and DocBook name a word or a URL so, a few bytes a time.
+pub const EXPANSION_SLACK: usize = 64 * 1024;
+
 /// The data of an XML document, read by quick-xml: text (with its character
 /// and entity references as written, in one piece), CDATA, attribute
 /// values, processing instructions, and the DOCTYPE, where XXE entities are
@@ -128,11 +132,9 @@ fn key_path(out: &Values<'_>, parent: Option<&[u8]>, key: &[u8]) -> Option<std::
 /// are judged as written; comments reach no application. What does not
 /// parse is inspected raw from where parsing stopped: never skipped. Text is under its elements,
 /// an attribute value under its element and its name (for a stream's
-/// exclusions).
-/// Bytes entity references may add to an XML document beyond its own
-/// length: feeds and DocBook name a word or a URL so, a few bytes a time.
-pub const EXPANSION_SLACK: usize = 64 * 1024;
-
+/// exclusions). A reference to one of the DOCTYPE's literal entities reads
+/// as its literal, up to [`EXPANSION_SLACK`] past the document's own size;
+/// beyond, the request is past [`Cap::EntityExpansion`].
 fn xml(out: &mut Values<'_>, location: Location, doc: &[u8]) {
     out.within(|out| xml_within(out, location, doc));
 }
