@@ -19,7 +19,7 @@ const SETUP_REQUESTS: &str = "5";
 /// A moto that checks signatures, with a bucket, a KMS key and an IAM user
 /// allowed everything; returns (moto, access key id, secret, KMS key id).
 fn moto_checking_signatures() -> (Moto, String, String, String) {
-    let moto = start_moto_with_env(free_port(), &[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_REQUESTS)]);
+    let moto = start_moto_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", SETUP_REQUESTS)]);
     let out = boto3(
         &moto.endpoint,
         r#"import json

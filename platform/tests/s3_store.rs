@@ -9,8 +9,7 @@ use cartorio_testkit::moto::{boto3, start_moto};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_store_round_trips_multipart_and_sse_kms() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("addr").port();
-    let moto = start_moto(port);
+    let moto = start_moto();
     boto3(&moto.endpoint, "s3.create_bucket(Bucket='cartorio')");
     let kms_key = boto3(&moto.endpoint, "print(kms.create_key()['KeyMetadata']['KeyId'])");
     let config = |sse: Option<String>| S3Config {

@@ -1,6 +1,7 @@
 //! A real S3/KMS API server (moto, which `scripts/test.sh` installs in its
 //! virtualenv) on loopback, and boto3 to look at it from outside.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,28 +18,47 @@ impl Drop for Moto {
     }
 }
 
-/// Starts `moto_server` on `port` and waits until it accepts connections.
-/// The processes a test starts against it sign with the credentials
+/// Starts `moto_server` on a port it binds itself and waits until it
+/// serves. The processes a test starts against it sign with the credentials
 /// `scripts/test.sh` exports (moto takes any unless told to check).
-pub fn start_moto(port: u16) -> Moto {
+pub fn start_moto() -> Moto {
     assert!(
         std::env::var_os("AWS_ACCESS_KEY_ID").is_some(),
         "AWS_ACCESS_KEY_ID is not set: scripts/test.sh exports test credentials for moto"
     );
-    start_moto_with_env(port, &[])
+    start_moto_with_env(&[])
 }
 
 /// As [`start_moto`], with `env` for the server: `INITIAL_NO_AUTH_ACTION_COUNT`
 /// makes it check every request's signature against the IAM users it holds
 /// once that many requests have been served.
-pub fn start_moto_with_env(port: u16, env: &[(&str, &str)]) -> Moto {
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+///
+/// Moto binds port 0 and names the port it got (` * Running on
+/// http://127.0.0.1:PORT`): a port probed free and handed over could be
+/// taken meanwhile by another test's server binding port 0, and moto,
+/// failing to bind, would leave that server answering its clients.
+pub fn start_moto_with_env(env: &[(&str, &str)]) -> Moto {
+    let mut child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", "0"])
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    // Reads moto's log to the end, so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(port) = line.split("Running on http://127.0.0.1:").nth(1) {
+                let _ = port_tx.send(port.trim().parse::<u16>().ok());
+            }
+        }
+    });
+    let port = match port_rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Some(port)) => port,
+        other => panic!("moto_server did not say where it listens: {other:?}"),
+    };
     let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

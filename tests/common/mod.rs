@@ -295,6 +295,8 @@ pub fn status_of(output: &str, cert: &Path) -> Option<String> {
     output.lines().find_map(|l| l.strip_prefix(&prefix)).map(|s| s.trim().to_owned())
 }
 
+// As `dead_code` above: not every test binary picks ports.
+#[allow(unused_imports)]
 pub use cartorio_testkit::free_port;
 
 /// Starts `cartorio {service} --config {dir}/{service}.toml` with `config`
@@ -383,7 +385,7 @@ pub fn http(addr: &str, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
 
 /// A moto S3/KMS server on a port of its own (see `cartorio_testkit::moto`).
 pub fn start_moto() -> cartorio_testkit::moto::Moto {
-    cartorio_testkit::moto::start_moto(free_port())
+    cartorio_testkit::moto::start_moto()
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate for
