@@ -159,6 +159,41 @@ fn each_inspection_cap_refuses_what_it_cannot_inspect() {
     assert_eq!(count(&metrics, refused), 4, "{metrics}");
 }
 
+/// A stream that takes HTML forms and multipart uploads takes them (they
+/// were refused 415: no magic number to match), and the WAF reads their
+/// fields.
+#[test]
+fn form_and_multipart_bodies_are_taken_and_inspected() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path();
+    let port = free_port();
+    let key_hash = hex::encode(openssl_sha256(b"k-forms"));
+    let config = format!(
+        "listen = \"127.0.0.1:{port}\"\n[store]\nkind = \"local\"\npath = \"{}\"\n\
+         [[api_keys]]\nid = \"forms\"\nsha256 = \"{key_hash}\"\nstreams = [\"forms\"]\n\
+         [[streams]]\nname = \"forms\"\nrate_per_sec = 1000.0\nburst = 1000\n\
+         content_types = [\"application/x-www-form-urlencoded\", \"multipart/form-data\"]\n",
+        d.join("store").display()
+    );
+    let _gateway = start_alone("gateway", d, &config, port);
+    let addr = format!("127.0.0.1:{port}");
+    let form = "application/x-www-form-urlencoded";
+    let post = |media: &str, body: &[u8]| ingest(&addr, "forms", Some("k-forms"), media, body, &[]).0;
+    assert_eq!(post(form, b"name=Maria+Silva&city=S%C3%A3o+Paulo"), 202);
+    // SQLI, as a form writes it.
+    assert_eq!(post(form, b"name=1%27+UNION+SELECT+username%2C+password+FROM+users--"), 403);
+    let multipart = |field: &str| {
+        format!(
+            "--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{field}\r\n\
+             --b0undary\r\nContent-Disposition: form-data; name=\"scan\"; filename=\"scan.bin\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n\x01\x02binary\r\n--b0undary--\r\n"
+        )
+    };
+    let media = "multipart/form-data; boundary=b0undary";
+    assert_eq!(post(media, multipart("signed at the notary").as_bytes()), 202);
+    assert_eq!(post(media, multipart(SQLI).as_bytes()), 403);
+}
+
 #[test]
 fn exclusions_let_a_field_carry_what_its_operator_says_and_nothing_else() {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -59,11 +59,12 @@ pub fn sniff(body: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Media types of text, read as UTF-8: `text/*`, JSON and XML (`application/xml`,
-/// `+xml` types such as Atom's and SOAP's), whose bytes no magic number names.
+/// Media types of text, read as UTF-8: `text/*`, JSON, XML (`application/xml`,
+/// `+xml` types such as Atom's and SOAP's) and HTML forms, whose bytes no
+/// magic number names.
 fn is_text(media: &str) -> bool {
     media.starts_with("text/")
-        || matches!(media, "application/json" | "application/xml")
+        || matches!(media, "application/json" | "application/xml" | "application/x-www-form-urlencoded")
         || media.ends_with("+json")
         || media.ends_with("+xml")
 }
@@ -78,6 +79,9 @@ pub fn check_content(allowed: &[String], media: &str, body: &[u8]) -> Result<Opt
     let json = media == "application/json" || media.ends_with("+json");
     let consistent = match (media, detected) {
         ("application/octet-stream", _) => true,
+        // Parts delimited by a boundary, each with its own type (files
+        // among them): no magic number, no one encoding.
+        (m, None) if m.starts_with("multipart/") => true,
         (_, Some("application/json")) => is_text(media),
         (m, Some(d)) => m == d,
         (_, None) => is_text(media) && !json,
@@ -162,6 +166,15 @@ mod tests {
         assert_eq!(check_content(&text, "text/plain", b"hello"), Ok(None));
         assert_eq!(check_content(&text, "text/plain", b"\xc3\x28"), Err(Invalid::NotUtf8));
         assert!(matches!(check_content(&text, "text/plain", b"%PDF-1.7"), Err(Invalid::TypeMismatch { .. })));
+        // Forms too, and multipart bodies are whatever their parts are.
+        let forms = allowed(&["application/x-www-form-urlencoded", "multipart/form-data"]);
+        assert_eq!(check_content(&forms, "application/x-www-form-urlencoded", b"a=1&b=%C3%A9"), Ok(None));
+        let multipart = b"--x\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.bin\"\r\n\r\n\xff\xfe\r\n--x--\r\n";
+        assert_eq!(check_content(&forms, "multipart/form-data", multipart), Ok(None));
+        assert!(matches!(
+            check_content(&forms, "multipart/form-data", b"%PDF-1.7"),
+            Err(Invalid::TypeMismatch { .. })
+        ));
         // XML is text under its own types too (it was refused as a mismatch).
         let xml = allowed(&["application/xml", "application/atom+xml"]);
         assert_eq!(check_content(&xml, "application/xml", b"<?xml version=\"1.0\"?><r/>"), Ok(None));
