@@ -68,6 +68,16 @@ impl Policy {
                 "off" => WafMode::Off,
                 other => bail!("stream {}: waf mode {other:?} (block, detect, off)", s.name),
             };
+            let content_types: Vec<String> =
+                s.content_types.iter().map(|t| validate::media_type(t)).collect();
+            if let Some(never) = content_types.iter().find(|t| !validate::recognisable(t)) {
+                bail!(
+                    "stream {}: content type {never:?} has no magic number the content check knows, and is not \
+                     text, a form or multipart: every body would be refused 415 (list application/octet-stream \
+                     for opaque bytes)",
+                    s.name
+                );
+            }
             if !(1..=waf::extract::JSON_NESTING).contains(&s.waf.max_depth) {
                 bail!("stream {}: waf max_depth must be 1 to {}", s.name, waf::extract::JSON_NESTING);
             }
@@ -75,7 +85,7 @@ impl Policy {
                 name: s.name.clone(),
                 gcra: ratelimit::Gcra::new(s.rate_per_sec, s.burst),
                 max_body_bytes: s.max_body_bytes,
-                content_types: s.content_types.iter().map(|t| validate::media_type(t)).collect(),
+                content_types,
                 schema,
                 schema_version: s.schema_version.clone(),
                 waf_mode,
@@ -114,5 +124,27 @@ impl Policy {
             }
         }
         Ok(Self { streams, keys: auth::ApiKeys::new(&config.api_keys)?, plans })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cartorio_platform::store::StoreConfig;
+
+    #[test]
+    fn a_stream_listing_a_type_no_body_could_match_does_not_start() {
+        let store = StoreConfig::Local { path: "/nonexistent".into() };
+        let mut config =
+            GatewayConfig::demo(store, "00".repeat(32), Default::default(), Default::default(), vec![]);
+        config.streams[0].schema_file = None;
+        config.streams[0].content_types = vec!["application/json".into(), "application/cbor".into()];
+        let refused = Policy::build(&config).err().expect("refused");
+        assert!(format!("{refused:#}").contains("\"application/cbor\""), "{refused:#}");
+        config.streams[0].content_types =
+            ["application/json", "multipart/form-data; boundary=x", "image/png", "application/octet-stream"]
+                .map(String::from)
+                .to_vec();
+        assert!(Policy::build(&config).is_ok());
     }
 }

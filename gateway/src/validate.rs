@@ -37,19 +37,31 @@ pub fn media_type(content_type: &str) -> String {
     content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
+/// Magic numbers of the binary types the content check recognises.
+const MAGIC: &[(&[u8], &str)] = &[
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"\x1f\x8b", "application/gzip"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x7fELF", "application/x-executable"),
+    (b"MZ", "application/x-msdownload"),
+];
+
+/// Whether [`check_content`] can ever take a body declared `media`: text,
+/// forms and multipart (nothing to match), opaque bytes, or a type whose
+/// magic number it knows. A stream listing another type would refuse all.
+pub fn recognisable(media: &str) -> bool {
+    is_text(media)
+        || media == "application/octet-stream"
+        || media.starts_with("multipart/")
+        || MAGIC.iter().any(|(_, kind)| *kind == media)
+}
+
 /// What the leading bytes say a body is, when they say anything.
 pub fn sniff(body: &[u8]) -> Option<&'static str> {
-    const MAGIC: &[(&[u8], &str)] = &[
-        (b"\x89PNG\r\n\x1a\n", "image/png"),
-        (b"\xff\xd8\xff", "image/jpeg"),
-        (b"GIF87a", "image/gif"),
-        (b"GIF89a", "image/gif"),
-        (b"%PDF-", "application/pdf"),
-        (b"\x1f\x8b", "application/gzip"),
-        (b"PK\x03\x04", "application/zip"),
-        (b"\x7fELF", "application/x-executable"),
-        (b"MZ", "application/x-msdownload"),
-    ];
     if let Some((_, kind)) = MAGIC.iter().find(|(magic, _)| body.starts_with(magic)) {
         return Some(kind);
     }
@@ -166,6 +178,11 @@ mod tests {
         assert_eq!(check_content(&text, "text/plain", b"hello"), Ok(None));
         assert_eq!(check_content(&text, "text/plain", b"\xc3\x28"), Err(Invalid::NotUtf8));
         assert!(matches!(check_content(&text, "text/plain", b"%PDF-1.7"), Err(Invalid::TypeMismatch { .. })));
+        // A type no body could be taken under is said at start (policy.rs).
+        for media in ["text/csv", "application/x-www-form-urlencoded", "multipart/mixed", "application/pdf"] {
+            assert!(recognisable(media), "{media}");
+        }
+        assert!(!recognisable("application/cbor") && !recognisable("application/x-protobuf"));
         // Forms too, and multipart bodies are whatever their parts are.
         let forms = allowed(&["application/x-www-form-urlencoded", "multipart/form-data"]);
         assert_eq!(check_content(&forms, "application/x-www-form-urlencoded", b"a=1&b=%C3%A9"), Ok(None));
