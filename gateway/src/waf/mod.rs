@@ -303,8 +303,10 @@ fn inspect_one(value: &extract::Value<'_>, site: Option<offsite::Site<'_>>) -> I
     if let Some(inner) = smuggled_pair_value(&value.bytes, &decoded) {
         inspect_value(inner, Shown::AsIs(inner), value.location, site, &mut one);
     }
-    if let Some(plain) = nested::stray_percents_dropped(&decoded) {
-        inspect_value(&plain, Shown::AsIs(&plain), value.location, site, &mut one);
+    for reading in
+        [nested::stray_percents_dropped(&decoded), nested::controls_as_spaces(&decoded)].into_iter().flatten()
+    {
+        inspect_value(&reading, Shown::AsIs(&reading), value.location, site, &mut one);
     }
     for payload in nested::data_url_payloads(&decoded) {
         inspect_value(&payload, Shown::AsIs(&payload), value.location, site, &mut one);

@@ -3,11 +3,12 @@
 //! payload in a message field), `data:` URLs in base64
 //! (`data:;base64,PD9waHAg...` is `<?php ...` to whatever includes it),
 //! values that are base64 text as a whole (cookies, query arguments, short
-//! body fields), and words spelled through stray `%` signs, which classic
-//! ASP drops. Signatures anchored at the start of a value and the
-//! tokenizing detectors judge where an injected string begins, so the
-//! document's own strings and keys are inspected as values too, one level
-//! deep (a document in a document in a value is inspected as text).
+//! body fields), words spelled through stray `%` signs, which classic ASP
+//! drops, and control characters, which SQL Server reads as spaces.
+//! Signatures anchored at the start of a value and the tokenizing detectors
+//! judge where an injected string begins, so the document's own strings and
+//! keys are inspected as values too, one level deep (a document in a
+//! document in a value is inspected as text).
 
 /// Longest nested document parsed: the value's own caps bound it already;
 /// this only keeps a pathological value from being parsed twice at length.
@@ -176,9 +177,24 @@ pub fn stray_percents_dropped(decoded: &[u8]) -> Option<Vec<u8>> {
         .then(|| decoded.iter().enumerate().filter(|&(at, _)| !stray(at)).map(|(_, &b)| b).collect())
 }
 
+/// The value as SQL Server reads it, where every control character is a
+/// space (sqlmap's `space2mssqlblank`: `1%0BAND%051=1`), when it holds a
+/// control the normalised views drop, as a program that strips them before
+/// use would (`SEL%05ECT`): each reading is inspected. `None` without one.
+pub fn controls_as_spaces(decoded: &[u8]) -> Option<Vec<u8>> {
+    let dropped = |b: &u8| matches!(b, 0x01..=0x08 | 0x0e..=0x1f);
+    decoded.iter().any(dropped).then(|| decoded.iter().map(|b| if dropped(b) { b' ' } else { *b }).collect())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{base64_text, data_url_payloads, json_strings, stray_percents_dropped};
+    use super::{base64_text, controls_as_spaces, data_url_payloads, json_strings, stray_percents_dropped};
+
+    #[test]
+    fn controls_read_as_sql_servers_spaces() {
+        assert_eq!(controls_as_spaces(b"1\x0bAND\x051=1\x03UNION"), Some(b"1\x0bAND 1=1 UNION".to_vec()));
+        assert_eq!(controls_as_spaces(b"plain\ttext\r\n"), None);
+    }
 
     #[test]
     fn stray_percent_signs_drop_as_asp_drops_them() {

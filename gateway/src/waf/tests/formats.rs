@@ -259,6 +259,9 @@ fn sqlmaps_tampers_do_not_hide_a_statement() {
         ),
         Class::Sqli,
     );
+    // And a program that strips controls before use reads `UNI%05ON` as
+    // `UNION`: both readings are inspected.
+    blocks(query("id=1%27%20UNI%05ON%20SEL%05ECT%20password%20FROM%20users--"), Class::Sqli);
     // `base64encode` in a JSON field.
     blocks(
         json(
