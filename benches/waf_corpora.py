@@ -66,6 +66,7 @@ def part_of(source, key):
 
 
 def fetch_debs(cache, names):
+    os.makedirs(cache, exist_ok=True)
     roots = {}
     for name in names:
         root = os.path.join(cache, name)
