@@ -418,6 +418,9 @@ fn inspect_value(
     for finding in here.findings {
         result.add_finding(finding);
     }
+    if let Some(head) = views.prose_head() {
+        inspect_value(head.as_bytes(), Shown::AsIs(head.as_bytes()), location, site, result);
+    }
 }
 
 /// A whole form pair sent percent-encoded (`pay%3D%26%26(...`) decodes to

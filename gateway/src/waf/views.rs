@@ -75,6 +75,23 @@ impl<'a> Views<'a> {
         self.prose
     }
 
+    /// The first word of a prose value when it is code (`;ps`,
+    /// `a;exit(md5('x'));//`, `admin'#`): a payload an attacker follows with
+    /// sentences so the value reads as prose, where the `Short` rules and
+    /// whole-value anchors are off. The word is judged as short data of its
+    /// own. Documents, markup and links (`{"kind":`, `<div`, `https://`)
+    /// are judged whole.
+    pub fn prose_head(&self) -> Option<&str> {
+        if !self.prose {
+            return None;
+        }
+        let head = self.raw.trim_start().split(char::is_whitespace).next().unwrap_or_default();
+        let document = head.starts_with(['{', '[', '<']) || head.contains("://");
+        let code = head.contains([';', '|', '(', ')', '$', '`', '=', '\\'])
+            || head.get(1..).is_some_and(|t| t.contains('#'));
+        (code && !document).then_some(head)
+    }
+
     pub fn get(&self, view: View) -> &str {
         match view {
             View::Raw => &self.raw,

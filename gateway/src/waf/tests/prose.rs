@@ -348,6 +348,26 @@ fn a_path_padded_with_sentences_is_still_a_path() {
 }
 
 #[test]
+fn a_payload_followed_by_sentences_is_judged_as_the_payload() {
+    const PAD: &str = "Please see the notes below about the release and tell us what you think of the changes we made to the build system";
+    // The value starts with the payload; what follows is its argument or
+    // its comment, so the sentences do not make it prose.
+    blocks(message(&format!("|env {PAD}")), Class::Rce);
+    blocks(message(&format!("a;exit(md5('x'));// {PAD}")), Class::Php);
+    blocks(message(&format!("www.example.com;c$*at /et$*c/pas$*swd {PAD}")), Class::Rce);
+    blocks(json(&format!(r#"{{"q":"';alert(1);t=' {PAD}"}}"#)), Class::Xss);
+    // Prose that starts with a link, a document, markup or a contraction.
+    messages_pass(&[
+        &format!(
+            "https://github.com/o/r/blob/main/src/lib.rs#L158\n\nWhen a bad update (say, with an incorrect branch name) {PAD}"
+        ),
+        &format!("<div class=\"md\"><p>{PAD}</p></div>"),
+        &format!("I'm sure that's right; {PAD}"),
+        &format!("1) {PAD}"),
+    ]);
+}
+
+#[test]
 fn text_gets_one_verdict_as_a_query_argument_and_as_a_body() {
     let text = "In setup.py change:\n\n`from distutils.core import setup, Command`\n\nto:\n\n`from setuptools import setup, Command, find_packages`\n\nThus users can also distribute or use PyGithub as an .egg via this command:\n\n`python setup.py bdist_egg`";
     let encoded = percent_encoded(text);
