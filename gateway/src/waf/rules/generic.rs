@@ -107,13 +107,14 @@ pub fn rules() -> Vec<Rule> {
         // document (an issue body, a forum post) pastes HTTP transcripts and
         // writes "Location: New York" on a line of its own; paths and
         // headers are never prose, and short values are read.
-        // Mail headers count after an address (`a@example.com\nBcc: b@evil`).
+        // Mail headers count after an address (`a@example.com\nBcc: b@evil`),
+        // any header after an address a redirect takes (`//x.example\r\nX: 1`).
         rule(
             9001,
             Protocol,
             CRITICAL,
             RawShort,
-            r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S|@[\w.-]+\.[a-z]{2,}\s*[\r\n]\s*(cc|bcc|to|from|reply-to|subject)\s*:\s*\S",
+            r"(?i)(^|[\r\n])\s*(get|post|head|put|delete|options|connect|trace|patch|propfind)\s+\S+\s+http/\d(\.\d)?|[\r\n]\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|host|x-[\w-]+|access-control-[\w-]+|remote-addr|cookie)\s*:\s*\S|@[\w.-]+\.[a-z]{2,}\s*[\r\n]\s*(cc|bcc|to|from|reply-to|subject)\s*:\s*\S|^\s*(https?:)?//\S*[\r\n]+\s*[\w-]+\s*:\s*[^/\s]",
         ),
         // The same header after a character whose low byte is a line
         // break (`嘊嘍`, U+560A U+560D, `%E5%98%8A%E5%98%8D`): HTTP stacks

@@ -355,6 +355,10 @@ pub fn rules() -> Vec<Rule> {
             Sql,
             r#"^[^\s'"`;]+@[^\s'"`;]+['"`]\s*;\s*$|^\s*[a-z0-9_.-]+['"`]\s*;\s*$|^\s*['"`]\s*;\s*([a-z0-9_]+['"`]?)?\s*$"#,
         ),
+        // The quotes and parenthesis a scanner sends to break a query's
+        // syntax and read the error (`'"(`, `1"'(`), a whole short value;
+        // `f('')` and `print("'")` are calls.
+        rule(1082, Sqli, CRITICAL, Short, r#"^\S{0,16}('"|"')\s*\(\s*$"#),
         // A condition left dangling for the server's query to complete
         // (`/3 or `, `x and (`): the trailing space or parenthesis is the tell.
         rule(1053, Sqli, CRITICAL, Sql, r"^\s*([a-z_]+=)?/?[a-z0-9_]+\s+(or|and)(\s+|\s*\()$"),

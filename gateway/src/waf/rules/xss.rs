@@ -107,6 +107,10 @@ pub fn rules() -> Vec<Rule> {
             Norm,
             r#"\b(src|href|action)\s*=\s*['`]?\s*(https?:)?//|\b(srcdoc|formaction)\s*=|<form\b[^>]*\baction\s*=\s*["']?\s*(https?:)?//|\b(src|href|action|background|poster)\s*=\s*["']\s*(https?:)?//[^"'<>]*$"#,
         ),
+        // A script from another host as an attribute (`42 src=//evil/x.js`,
+        // written into a tag the page opens): the link alone is a warning
+        // (2015), a script address is what runs.
+        rule(2030, Xss, CRITICAL, Norm, r#"\bsrc\s*=\s*['"`]?\s*(https?:)?//[^\s'"`<>]+\.js\b"#),
         rule(2016, Xss, WARNING, Norm, r#"(^|[\s"'`;/])on[a-z]{3,40}\s*=\s*\S"#),
         rule(
             2017,

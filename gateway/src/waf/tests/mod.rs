@@ -50,6 +50,7 @@ fn messages_pass(lines: &[&str]) {
 
 mod formats;
 mod prose;
+mod scanners;
 mod templates;
 
 #[test]
