@@ -135,6 +135,17 @@ pub fn rules() -> Vec<Rule> {
             .into(),
             ..rule(3064, Rce, CRITICAL, Short, "")
         },
+        // The address a ping form expects, then a separator and any command
+        // word (`8.8.8.8 |ps aux|#`, `127.0.0.1 | dir |`), a whole short
+        // value: commix's shape. After an address no table cell or prose
+        // word follows a pipe.
+        super::Rule {
+            pattern: format!(
+                r"^\s*\d{{1,3}}(\.\d{{1,3}}){{3}}\s*(;|\|\|?|&&?|[\r\n])\s*{PREFIX}({STRONG}|{WEAK}|{ENGLISH})(\s|$|[;&|<>`#])"
+            )
+            .into(),
+            ..rule(3074, Rce, CRITICAL, Short, "")
+        },
         // A whole value that is a command line: the command then a separator
         // or a shell-looking argument (`-x`, `--flag`, a path, `$`, `~`, a URL;
         // not a line of dashes under a title). A bare

@@ -29,3 +29,11 @@ fn a_script_address_as_an_attribute_blocks_and_links_pass() {
     blocks(message("\" src=//evil.example/a.js x=\""), Class::Xss);
     messages_pass(&["Download from https://cdn.example.com/lib.js", "src=https://example.com/page"]);
 }
+
+#[test]
+fn a_command_after_the_address_a_form_expects_blocks() {
+    blocks(query("host=8.8.8.8%20%7Cps%20aux%7C%23"), Class::Rce);
+    blocks(message("127.0.0.1 | dir |"), Class::Rce);
+    blocks(message("10.0.0.1;set"), Class::Rce);
+    messages_pass(&["10.0.0.1 | gateway | up", "192.168.1.1; the router", "1.2.3.4 and 5.6.7.8"]);
+}
