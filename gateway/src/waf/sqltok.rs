@@ -389,10 +389,31 @@ fn number_format_len(rest: &[u8]) -> Option<usize> {
     (rest.first() == Some(&b'#') && len >= 3 && run.contains(&b'0')).then_some(len)
 }
 
+/// Microsoft's JSON date (`/Date(1573516185258)/`, `\/Date(1573171200000+0000)\/`),
+/// which ASP.NET, WCF and the APIs built on them write for every date: a
+/// function call to the lexer, and data.
+fn is_json_date(text: &str) -> bool {
+    let text = text.trim();
+    let inner = text.strip_prefix("\\/").or_else(|| text.strip_prefix('/'));
+    let inner = inner.and_then(|t| t.strip_suffix("\\/").or_else(|| t.strip_suffix('/')));
+    let Some(call) = inner.and_then(|t| t.strip_prefix("date(")).and_then(|t| t.strip_suffix(')')) else {
+        return false;
+    };
+    let millis = call.strip_prefix('-').unwrap_or(call);
+    let (millis, offset) = match millis.find(['+', '-']) {
+        Some(at) => millis.split_at(at),
+        None => (millis, ""),
+    };
+    let digits = |t: &str, len: std::ops::RangeInclusive<usize>| {
+        len.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit())
+    };
+    digits(millis, 1..=16) && (offset.is_empty() || digits(offset.get(1..).unwrap_or_default(), 4..=4))
+}
+
 /// Whether a normalised value (lowercase, comments stripped) is shaped like
 /// an injected SQL fragment rather than data or prose.
 pub fn looks_like_sql(text: &str) -> bool {
-    if text.len() > 2048 {
+    if text.len() > 2048 || is_json_date(text) {
         return false;
     }
     let s = lex(text);
@@ -462,7 +483,7 @@ fn true_inequality(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_sql;
+    use super::{is_json_date, looks_like_sql};
 
     #[test]
     fn fragments() {
@@ -488,6 +509,17 @@ mod tests {
         ] {
             assert!(looks_like_sql(f), "{f}");
         }
+    }
+
+    #[test]
+    fn json_dates_are_data() {
+        for date in ["/date(1573516185258)/", "\\/date(1573171200000+0000)\\/", "/date(-1000-0500)/"] {
+            assert!(is_json_date(date) && !looks_like_sql(date), "{date}");
+        }
+        for other in ["/date(now())/", "date(1)", "/date(1) or 1=1/", "/date(1+1)/"] {
+            assert!(!is_json_date(other), "{other}");
+        }
+        assert!(looks_like_sql("date(now())"));
     }
 
     #[test]

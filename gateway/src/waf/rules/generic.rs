@@ -128,13 +128,14 @@ pub fn rules() -> Vec<Rule> {
             RawShort,
             r"(?i)([\xE0-\xEF][\x80\x84\x88\x8C\x90\x94\x98\x9C\xA0\xA4\xA8\xAC\xB0\xB4\xB8\xBC][\x8A\x8D]|[\xC4\xC8\xCC\xD0\xD4\xD8\xDC][\x8A\x8D]){1,2}\s*(set-cookie|location|content-(type|length|disposition)|transfer-encoding|refresh|x-[\w-]+)\s*:",
         ),
-        rule(
-            9008,
-            Protocol,
-            CRITICAL,
-            Raw,
-            r"(?i)http/\d\.\d\s*[\r\n]|[\r\n]\s*[\r\n]\s*<\s*(html|script|body)",
-        ),
+        // A status or request line's version then a line break; in prose
+        // only as HTTP writes it, with CR LF (9011): documentation pastes
+        // transcripts with a bare LF ("Example:\n```\nGET /vehicles
+        // HTTP/1.1\n..."), a smuggled request keeps the wire's endings.
+        rule(9008, Protocol, CRITICAL, RawShort, r"(?i)http/\d\.\d\s*[\r\n]"),
+        rule(9011, Protocol, CRITICAL, Raw, r"(?i)http/\d\.\d\r\n"),
+        // A blank line then a page: a response body smuggled after headers.
+        rule(9010, Protocol, CRITICAL, Raw, r"(?i)[\r\n]\s*[\r\n]\s*<\s*(html|script|body)"),
         rule(9002, Protocol, CRITICAL, Raw, r"\x00"),
         // LDAP filter injection: `*)(uid=*`, `)!(sn=*`, `)(&)`, `*(|(mail=*))`.
         // (A whole well-formed filter is data; a value that closes one is not.

@@ -488,13 +488,15 @@ pub fn rules() -> Vec<Rule> {
         // Block comments standing in for spaces or splitting a keyword
         // (`DR/**/OP`, `SELECT/*x*/password/**/FROM`), read before the Sql
         // view removes them. Not path globs, where `/*/` is a segment
-        // (`projects/*/locations/*/keys`, Google's resource names).
+        // (`projects/*/locations/*/keys`, Google's resource names), nor
+        // text between two globs ("'pods/*' means all subresources of
+        // pods. '*/scale'"): a comment that splits a word is short.
         rule(
             1071,
             Sqli,
             CRITICAL,
             Norm,
-            r"[a-z]/\*([^*/][^*]*)?\*/[a-z]|\b(select|union|from|where|drop|insert|update|delete|having|order|group|and|or)\s*/\*[^*]*\*/\s*[a-z0-9('\x22@`]",
+            r"[a-z]/\*([^*/][^*]{0,31})?\*/[a-z]|\b(select|union|from|where|drop|insert|update|delete|having|order|group|and|or)\s*/\*[^*]*\*/\s*[a-z0-9('\x22@`]",
         ),
         // A URL path segment that is a bare `*` or an empty comment
         // (`/*/*/2 union`): no route has one.

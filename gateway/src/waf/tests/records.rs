@@ -26,3 +26,25 @@ fn svg_avatars_as_data_urls_pass_and_svg_that_runs_blocks() {
     );
     blocks(json(r#"{"svg":"data:image/svg+xml,<svg><script>alert(1)</script></svg>"}"#), Class::Xss);
 }
+
+#[test]
+fn api_documentation_and_examples_pass_and_the_attacks_they_resemble_block() {
+    // From APIs.guru's OpenAPI documents: .NET's JSON dates, an HTTP
+    // transcript in a fenced example, path globs in quotes, a module name.
+    passes(json(r#"{"DateTimeUTC":"\/Date(1573516185258)\/","StartDate":"/Date(1573171200000+0000)/"}"#));
+    messages_pass(&[
+        "A token is obtained via the OAuth 2.0 grant.\n\nWhen accessing protected resources, the token should be provided in a Bearer authorization header.\n\nExample:\n```\nGET /vehicles HTTP/1.1\nAuthorization: Bearer yQ89j3LAnqBx42gWGUl4v\n```\n",
+        "For example: 'pods' means pods. 'pods/log' means the log subresource of pods. '*' means all resources, but not subresources. 'pods/*' means all subresources of pods. '*/scale' means all scale subresources.",
+        "Microsoft.Powershell.DSC",
+    ]);
+    blocks(query("d=/Date(now())/%20or%201=1"), Class::Sqli);
+    blocks(
+        text(
+            "barGET /a.html HTTP/1.1\r\nSomething: GET /b.html HTTP/1.1\r\nHost: foo.com\r\nUser-Agent: foo\r\nAccept: */*\r\n\r\n",
+        ),
+        Class::Protocol,
+    );
+    blocks(query("q=x%0D%0AGET%20/admin%20HTTP/1.1%0D%0AHost:%20a"), Class::Protocol);
+    blocks(query("id=1%20UN/**/ION%20SEL/*x*/ECT%20password%20FROM%20users"), Class::Sqli);
+    blocks(query("c=powershell%20-enc%20SQBFAFgA"), Class::Rce);
+}
