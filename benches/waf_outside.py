@@ -209,6 +209,17 @@ class Traffic:
         yield from as_values(tag + "-t", "text", sample(self.texts, 6000))
 
 
+def texts_and_examples(rng, texts, examples, text_count, example_count):
+    """A sample of documentation's texts, each as a query argument and a
+    JSON string, and of its example documents, each as a JSON body."""
+    texts, examples = sorted(texts), sorted(examples)
+    rng.shuffle(texts)
+    rng.shuffle(examples)
+    yield from as_values("t", "text", texts[:text_count])
+    for n, b in enumerate(examples[:example_count]):
+        yield {**CLIENT.post_json(b), "id": f"e{n}", "class": "example-json"}
+
+
 def as_values(tag, cls, values, label="benign"):
     """Each value as a query argument and as a JSON string."""
     for n, v in enumerate(values):
@@ -405,14 +416,7 @@ def aws(out):
                     for key in ("input", "output"):
                         if case.get(key):
                             examples.add(json.dumps(case[key]))
-    rng = random.Random(25)
-    docs, examples = sorted(docs), sorted(examples)
-    rng.shuffle(docs)
-    rng.shuffle(examples)
-    yield from as_values("t", "text", docs[:6000])
-    for n, b in enumerate(examples[:3000]):
-        yield {"id": f"e{n}", "class": "example-json", "method": "POST", "uri": "/v1/ingest/demo",
-               "headers": JSON_HEADERS, "body": b}
+    yield from texts_and_examples(random.Random(25), docs, examples, 6000, 3000)
 
 
 def hooks(out):
@@ -670,13 +674,7 @@ def apis(out):
                 body = json.dumps(e, ensure_ascii=False)
                 if len(body) <= waf_corpora.MAX_BODY:
                     docs.add(body)
-    rng = random.Random(29)
-    texts, docs = sorted(texts), sorted(docs)
-    rng.shuffle(texts)
-    rng.shuffle(docs)
-    yield from as_values("t", "text", texts[:8000])
-    for n, b in enumerate(docs[:4000]):
-        yield {**CLIENT.post_json(b), "id": f"e{n}", "class": "example-json"}
+    yield from texts_and_examples(random.Random(29), texts, docs, 8000, 4000)
 
 
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
