@@ -201,14 +201,17 @@ pub fn rules() -> Vec<Rule> {
         // Shellshock: a function definition with a short body, `() { :;};`
         // (not C++'s `f() {...} ... };` a class later).
         rule(3005, Rce, CRITICAL, Cmd, r"\(\s*\)\s*\{[^{}]{0,40};\s*\}\s*;"),
-        // Windows: cmd and PowerShell verbs and LOLBins (not a dotted
-        // name's part: `Microsoft.PowerShell.DSC` is a module).
+        // Windows: cmd and PowerShell verbs and LOLBins. PowerShell as a
+        // program: `powershell.exe`, with an option, or alone as a
+        // command; not the product prose names ("Windows PowerShell
+        // sessions", the module `Microsoft.PowerShell.DSC`). After a
+        // separator with arguments it is 3001's.
         rule(
             3006,
             Rce,
             CRITICAL,
             Cmd,
-            r"\bcmd(\.exe)?\s*/[ckr]\b|(^|[^.])\bpowershell(\.exe)?\b|\binvoke-(expression|webrequest|command|restmethod|item|wmimethod)\b|\biex\s*\(|new-object\s+(system\.)?net\.webclient|\bdownload(string|file|data)\s*\(|\bstart-process\b|\bnet\s+(user|localgroup|share|view|use|group|accounts|session|start|stop)\b|\breg\s+(add|query|delete|save|export)\b|\bcertutil\s+-|\bvssadmin\b|\bwevtutil\b|\bbcdboot\b|\bbcdedit\b|\bschtasks\b|\bsc\s+(create|config|start|stop)\b|\bwscript\b|\bcscript\b|\bforfiles\b|\bnetsh\b|\battrib\s+[+-]",
+            r"\bcmd(\.exe)?\s*/[ckr]\b|\bpowershell\.exe\b|\bpowershell\s+-[a-z]|(^|[;&|`(])\s*powershell\s*($|[;&|`'\x22{(])|\binvoke-(expression|webrequest|command|restmethod|item|wmimethod)\b|\biex\s*\(|new-object\s+(system\.)?net\.webclient|\bdownload(string|file|data)\s*\(|\bstart-process\b|\bnet\s+(user|localgroup|share|view|use|group|accounts|session|start|stop)\b|\breg\s+(add|query|delete|save|export)\b|\bcertutil\s+-|\bvssadmin\b|\bwevtutil\b|\bbcdboot\b|\bbcdedit\b|\bschtasks\b|\bsc\s+(create|config|start|stop)\b|\bwscript\b|\bcscript\b|\bforfiles\b|\bnetsh\b|\battrib\s+[+-]",
         ),
         // The cmd.exe batch language: `for /f`, `if exist`, `if "a"=="b"`,
         // `if (%1)==()`; not C's `if (a == b)`, `#if defined X` or Python's

@@ -36,6 +36,8 @@ fn api_documentation_and_examples_pass_and_the_attacks_they_resemble_block() {
         "A token is obtained via the OAuth 2.0 grant.\n\nWhen accessing protected resources, the token should be provided in a Bearer authorization header.\n\nExample:\n```\nGET /vehicles HTTP/1.1\nAuthorization: Bearer yQ89j3LAnqBx42gWGUl4v\n```\n",
         "For example: 'pods' means pods. 'pods/log' means the log subresource of pods. '*' means all resources, but not subresources. 'pods/*' means all subresources of pods. '*/scale' means all scale subresources.",
         "Microsoft.Powershell.DSC",
+        "PowerShell Desired State Configuration",
+        "The Save-AzureRmProfile cmdlet saves the current authentication information for use in other PowerShell sessions.",
     ]);
     blocks(query("d=/Date(now())/%20or%201=1"), Class::Sqli);
     blocks(
@@ -47,4 +49,7 @@ fn api_documentation_and_examples_pass_and_the_attacks_they_resemble_block() {
     blocks(query("q=x%0D%0AGET%20/admin%20HTTP/1.1%0D%0AHost:%20a"), Class::Protocol);
     blocks(query("id=1%20UN/**/ION%20SEL/*x*/ECT%20password%20FROM%20users"), Class::Sqli);
     blocks(query("c=powershell%20-enc%20SQBFAFgA"), Class::Rce);
+    blocks(query("c=x;powershell"), Class::Rce);
+    blocks(query("c=powershell.exe%20whoami"), Class::Rce);
+    blocks(query("c=x|powershell%20Get-Process"), Class::Rce);
 }
