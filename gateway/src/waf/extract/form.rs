@@ -49,6 +49,14 @@ pub(super) const NAVIGATION_FIELDS: [&str; 14] = [
     "continue",
 ];
 
+/// Fields whose value is a link shown to people: a profile's or a
+/// company's site (schema.org's `url` is too wide: `?url=` is where
+/// inclusions and fetches are sent). A browser follows it when someone
+/// clicks; the server stores it, and a homepage that ends in `.php` or
+/// `.jsp` is still a homepage.
+pub(super) const LINK_FIELDS: [&str; 7] =
+    ["website", "homepage", "home_page", "web_site", "webpage", "blog", "personal_website"];
+
 /// Fields that name a file the application opens: the parameters of the
 /// inclusion flaws CRS rule 931110 lists (`_CONF[path]`,
 /// `mosConfig_absolute_path`, ...) and the names such parameters usually
@@ -91,7 +99,7 @@ fn url_role(name: &[u8]) -> UrlRole {
         Cow::Borrowed(name)
     };
     let named = |fields: &[&str]| fields.iter().any(|field| name.eq_ignore_ascii_case(field.as_bytes()));
-    if named(&NAVIGATION_FIELDS) {
+    if named(&NAVIGATION_FIELDS) || named(&LINK_FIELDS) {
         UrlRole::Navigation
     } else if named(&INCLUSION_FIELDS) {
         UrlRole::Inclusion

@@ -104,8 +104,10 @@ pub enum UrlRole {
     #[default]
     Data,
     /// Where a browser goes next (OAuth's `redirect_uri`, `return_to`,
-    /// `next`: [`form::NAVIGATION_FIELDS`]): followed by the browser, not
-    /// fetched or included by the server, so another site is what it names.
+    /// `next`: [`form::NAVIGATION_FIELDS`]) or a link shown to people (a
+    /// profile's `website`: [`form::LINK_FIELDS`]): followed by the
+    /// browser, not fetched or included by the server, so another site is
+    /// what it names.
     Navigation,
     /// A file the application opens (`page`, `include`, `template`, and the
     /// names of known inclusion flaws: [`form::INCLUSION_FIELDS`]): a URL to

@@ -499,6 +499,9 @@ fn query_urls_to_other_sites_block() {
         Class::Rfi,
     );
     blocks(with_host("redirect_uri=http://169.254.169.254/latest/meta-data/", "example.com"), Class::Generic);
+    // So is a profile's site, whatever its page's extension.
+    passes(with_host("name=Ann&website=http://www.woods-owens.com/tags/home.php", "example.com"));
+    blocks(with_host("blog=http://10.0.0.1/x.php", "example.com"), Class::Ssrf);
 }
 
 #[test]
