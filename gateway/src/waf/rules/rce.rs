@@ -300,7 +300,9 @@ pub fn rules() -> Vec<Rule> {
         // word, `$?`/`$_` splices, arithmetic expansions. (An empty `` ``
         // before a space is reStructuredText's inline literal closing.)
         // Splices are read case-sensitively, inside a lower-case word as
-        // commands are written: random passwords hold `Y$_I` and `R$@j`.
+        // commands are written: random passwords hold `Y$_I`, `R$@j`,
+        // `IeRs$@n` and `vdo$_o2UZ`, whose words around the splice are
+        // not lower case from end to end.
         // One opening the value splices nothing before it (`$@id`); a
         // substitution inside a command after a separator (`;w`u`hoami`)
         // runs a word that prints nothing.
@@ -309,7 +311,7 @@ pub fn rules() -> Vec<Rule> {
             Rce,
             CRITICAL,
             Raw,
-            r"[a-z](``[a-z/+]|(\$\(\)|<\(\)|\$@|\$\?|\$_)[a-z/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)|[;&|]\s*[a-z]+`[a-z0-9]{1,8}`[a-z]",
+            r"[a-z]``[a-z/+]|(^|[^a-zA-Z0-9_])[a-z]+(\$\(\)|<\(\)|\$@|\$\?|\$_)([a-z]+([^a-zA-Z0-9_]|$)|[/+ ])|^\s*(\$@|\$\*|\$\(\))[a-z]+(\s|$)|[;&|]\s*[a-z]+`[a-z0-9]{1,8}`[a-z]",
         ),
         // `$[...]` arithmetic, `${IFS}` braced, `${SHELL}` and friends run
         // as a command (after a separator, or with an option after them; in

@@ -7,8 +7,15 @@ use super::*;
 fn random_passwords_are_not_code() {
     // Generated passwords hold `$(`, `$x(`, `$_` and `$!` by chance; the
     // shell and PHP need them closed and spliced into lower-case words.
-    for password in ["LHA7LXZp$(w5el", "Hj(n$A(cHmG&5X", "$YWPX(I)q08cq", "c$_HVfBy4f62N*", "J$!BA4ckat(0HO"]
-    {
+    for password in [
+        "LHA7LXZp$(w5el",
+        "Hj(n$A(cHmG&5X",
+        "$YWPX(I)q08cq",
+        "c$_HVfBy4f62N*",
+        "J$!BA4ckat(0HO",
+        "_$!9IeRs$@n",
+        "FCD10+vdo$_o2UZ",
+    ] {
         passes(json(&format!(r#"{{"password":"{password}"}}"#)));
     }
     for attack in
