@@ -13,6 +13,11 @@ use std::borrow::Cow;
 const PROSE_WORDS: usize = 24;
 const PROSE_WORDS_MULTILINE: usize = 8;
 
+/// Longest first word of prose judged alone ([`Views::prose_head`]): a
+/// payload is short, and a longer word (a blob, a token) is data already
+/// judged with the value; the bound keeps the second look cheap.
+const MAX_PROSE_HEAD: usize = 256;
+
 /// Most spliced words given in [`View::Spliced`], and how much of the value
 /// after each: the view stays within a small multiple of the value.
 const MAX_SPLICED_WORDS: usize = 32;
@@ -86,6 +91,9 @@ impl<'a> Views<'a> {
             return None;
         }
         let head = self.raw.trim_start().split(char::is_whitespace).next().unwrap_or_default();
+        if head.len() > MAX_PROSE_HEAD {
+            return None;
+        }
         let document = head.starts_with(['{', '[', '<']) || head.contains("://");
         let code = head.contains([';', '|', '(', ')', '$', '`', '=', '\\'])
             || head.get(1..).is_some_and(|t| t.contains('#'));
@@ -251,6 +259,17 @@ mod tests {
         );
         let quotes = "'".repeat(1 << 20);
         assert!(spliced_words(&quotes).is_none(), "no letters: no word");
+    }
+
+    #[test]
+    fn only_a_short_first_word_of_prose_that_is_code_is_judged_alone() {
+        let pad = " word".repeat(30);
+        let head = |v: &str| Views::new(v.as_bytes(), Location::Body).prose_head().map(str::to_owned);
+        assert_eq!(head(&format!("|env{pad}")).as_deref(), Some("|env"));
+        assert_eq!(head(&format!("{};{pad}", "a".repeat(300))), None);
+        assert_eq!(head(&format!("word{pad}")), None);
+        assert_eq!(head(&format!("{{\"kind\":{pad}")), None);
+        assert_eq!(head("|env"), None, "not prose");
     }
 
     #[test]
